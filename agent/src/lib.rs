@@ -1,0 +1,1 @@
+//! tessera's search, learning and scenario running, and the `tessera` command's logic.
