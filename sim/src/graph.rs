@@ -137,6 +137,9 @@ pub enum OpKind {
     GlobalAvgPool,
     /// Concatenation of inputs along `axis`.
     Concat { axis: u32 },
+    /// Contiguous slice `start .. start + len` along `axis` (e.g. the class
+    /// token that a pooler or classifier head reads). Moves data only.
+    Slice { axis: u32, start: u64, len: u64 },
 }
 
 impl OpKind {
@@ -153,6 +156,7 @@ impl OpKind {
             OpKind::Pool { .. } => "pool",
             OpKind::GlobalAvgPool => "global_avg_pool",
             OpKind::Concat { .. } => "concat",
+            OpKind::Slice { .. } => "slice",
         }
     }
 
@@ -693,7 +697,7 @@ fn check_kind(op: &Op) -> Vec<String> {
                 out.push("pool kernel and stride must be positive".to_string());
             }
         }
-        OpKind::GlobalAvgPool => {}
+        OpKind::GlobalAvgPool | OpKind::Slice { .. } => {}
         OpKind::Concat { axis } => {
             if *axis as usize >= op.output_shape.len() {
                 out.push(format!(
@@ -716,6 +720,24 @@ fn check_kind(op: &Op) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    if let OpKind::Slice { axis, start, len } = op.kind {
+        let a = axis as usize;
+        match op.inputs.first() {
+            Some(input) if a < input.shape.len() && a < op.output_shape.len() => {
+                let mut expect = input.shape.clone();
+                expect[a] = len;
+                if len == 0 || start + len > input.shape[a] || op.output_shape != expect {
+                    out.push(format!(
+                        "slice {start}..{} on axis {axis} of {:?} does not give output_shape {:?}",
+                        start + len,
+                        input.shape,
+                        op.output_shape
+                    ));
+                }
+            }
+            _ => out.push(format!("slice axis {axis} is out of range")),
         }
     }
     let expected_macs = op.kind.macs();

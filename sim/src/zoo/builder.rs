@@ -302,6 +302,24 @@ impl GraphBuilder {
         )
     }
 
+    /// Slice `start .. start + len` along `axis` (e.g. the class token).
+    pub fn slice(&mut self, name: &str, x: &Tensor, axis: usize, start: u64, len: u64) -> Tensor {
+        let mut shape = x.shape.clone();
+        shape[axis] = len;
+        self.push(
+            name,
+            OpKind::Slice {
+                axis: axis as u32,
+                start,
+                len,
+            },
+            &[x],
+            shape,
+            0,
+            0,
+        )
+    }
+
     /// Validates and returns the graph. A builder bug is the only way this can
     /// fail, so zoo models call `expect` on it and tests cover every model.
     pub fn finish(self) -> Result<Graph, GraphError> {
