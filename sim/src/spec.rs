@@ -1338,3 +1338,7 @@ fn read_constraints(top: &TableReader<'_>) -> Option<Constraints> {
         sram_capacity: sram?,
     })
 }
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,1 @@
+//! Unit tests of hardware spec reading: generators, routing, pipeline order.
