@@ -1,1 +1,7 @@
-//! tessera's search, learning and scenario running, and the `tessera` command's logic.
+//! tessera's search, learning and scenario running, and the logic of the
+//! `tessera` command. The binary (`main.rs`) only calls [`cli::main`].
+
+pub mod cli;
+pub mod files;
+pub mod inspect;
+pub mod table;

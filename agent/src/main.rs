@@ -1,2 +1,5 @@
-//! The `tessera` command.
-fn main() {}
+//! The `tessera` command: thin glue that hands the arguments to [`agent::cli`].
+
+fn main() {
+    std::process::exit(agent::cli::main());
+}

@@ -84,6 +84,23 @@ pub enum EltFunc {
     Swish,
 }
 
+impl EltFunc {
+    /// The name used in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            EltFunc::Add => "add",
+            EltFunc::Mul => "mul",
+            EltFunc::Scale => "scale",
+            EltFunc::Relu => "relu",
+            EltFunc::Relu6 => "relu6",
+            EltFunc::Gelu => "gelu",
+            EltFunc::Tanh => "tanh",
+            EltFunc::Sigmoid => "sigmoid",
+            EltFunc::Swish => "swish",
+        }
+    }
+}
+
 /// Pooling functions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,0 +1,243 @@
+//! Command-line interface: argument parsing (clap) and dispatch. A user's
+//! mistake becomes one clear message on stderr and exit code 2, never a panic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::inspect;
+
+/// Exit code for a user's mistake (bad file, bad argument).
+pub const EXIT_USER_ERROR: i32 = 2;
+
+/// A mistake in the user's input: reported as one message, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    pub message: String,
+    /// Output produced before the mistake was found (e.g. the files that
+    /// passed `check`), printed on stdout before the error.
+    pub partial_stdout: String,
+}
+
+impl UserError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UserError {
+            message: message.into(),
+            partial_stdout: String::new(),
+        }
+    }
+
+    /// The same error, with output to print before it.
+    pub fn after(mut self, stdout: String) -> Self {
+        self.partial_stdout = stdout;
+        self
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Map ML models onto multi-chip-module (chiplet) accelerators",
+    long_about = "tessera simulates chiplet packages, partitions ML models across their chips and \
+                  searches architectures for them. Hardware lives in hw_specs/*.toml, models come \
+                  from the built-in zoo or graph JSON files."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate hardware specs (.toml) and graph files (.json) by content; every
+    /// problem is listed with file, line, column and field.
+    Check {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the hardware specs in a directory with a one-line summary each.
+    Specs {
+        /// Directory of specs (default: ./hw_specs, else the one shipped with tessera).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List the model zoo and each model's parameters.
+    Models,
+    /// Inspect or export workload graphs.
+    Graph {
+        #[command(subcommand)]
+        command: GraphCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum GraphCommand {
+    /// Print a model's ops with shapes, MACs, parameters and weight bytes, and its totals.
+    Show {
+        /// A zoo model name (see `tessera models`) or a graph JSON file.
+        model: String,
+        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16).
+        #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Print only the totals, not every op.
+        #[arg(long)]
+        summary: bool,
+    },
+    /// Write a model as tessera graph JSON (to stdout, or to --out).
+    Export {
+        /// A zoo model name (see `tessera models`) or a graph JSON file.
+        model: String,
+        /// Model parameters as key=value.
+        #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Output file (written atomically); stdout when absent.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// What one invocation printed and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the command line of this process and returns the exit code.
+pub fn main() -> i32 {
+    let o = run_args(std::env::args_os());
+    print!("{}", o.stdout);
+    eprint!("{}", o.stderr);
+    o.code
+}
+
+/// Runs `tessera` with `args` (the first being the program name) in-process.
+pub fn run_args<I, T>(args: I) -> Outcome
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with exit 0; usage errors to
+            // stderr with exit 2.
+            let text = e.render().to_string();
+            let (stdout, stderr) = if e.use_stderr() {
+                (String::new(), text)
+            } else {
+                (text, String::new())
+            };
+            return Outcome {
+                code: e.exit_code(),
+                stdout,
+                stderr,
+            };
+        }
+    };
+    match run(cli) {
+        Ok(stdout) => Outcome {
+            code: 0,
+            stdout,
+            stderr: String::new(),
+        },
+        Err(e) => Outcome {
+            code: EXIT_USER_ERROR,
+            stdout: e.partial_stdout,
+            stderr: format!("error: {}\n", e.message),
+        },
+    }
+}
+
+/// Parses `key=value` arguments into a map; repeated keys are an error.
+pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserError> {
+    let mut out = BTreeMap::new();
+    for item in items.iter().flat_map(|s| s.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = item.split_once('=') else {
+            return Err(UserError::new(format!(
+                "--params: {item:?} is not of the form key=value"
+            )));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() || v.is_empty() {
+            return Err(UserError::new(format!(
+                "--params: {item:?} needs both a key and a value"
+            )));
+        }
+        if out.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(UserError::new(format!("--params: {k} is given twice")));
+        }
+    }
+    Ok(out)
+}
+
+fn run(cli: Cli) -> Result<String, UserError> {
+    match cli.command {
+        Command::Check { files } => inspect::check(&files),
+        Command::Specs { dir } => inspect::specs(dir.as_deref()),
+        Command::Models => Ok(inspect::models()),
+        Command::Graph { command } => match command {
+            GraphCommand::Show {
+                model,
+                params,
+                summary,
+            } => {
+                let graph = inspect::load_graph(&model, &parse_params(&params)?)?;
+                Ok(inspect::show_graph(&graph, !summary))
+            }
+            GraphCommand::Export { model, params, out } => {
+                let graph = inspect::load_graph(&model, &parse_params(&params)?)?;
+                let json = graph.to_json();
+                match out {
+                    Some(path) => {
+                        crate::files::write_atomic(&path, json.as_bytes())?;
+                        Ok(format!(
+                            "wrote {} ({} ops)\n",
+                            path.display(),
+                            graph.ops().len()
+                        ))
+                    }
+                    None => Ok(json),
+                }
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_parse_pairs_and_reject_malformed() {
+        let p = parse_params(&["seq=256".into(), "batch=2,dtype=bf16".into()]).unwrap();
+        assert_eq!(p.len(), 3);
+        assert_eq!(p["dtype"], "bf16");
+        assert!(parse_params(&["seq256".into()]).is_err());
+        assert!(parse_params(&["seq=1".into(), "seq=2".into()]).is_err());
+        assert!(parse_params(&["=2".into()]).is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,158 @@
+//! The `tessera` command, run in-process through `agent::cli::run_args`: each
+//! subcommand's output, and clear errors with exit code 2 for user mistakes.
+
+use std::path::{Path, PathBuf};
+
+use agent::cli::{Outcome, run_args};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tessera(args: &[&str]) -> Outcome {
+    let mut full = vec!["tessera"];
+    full.extend_from_slice(args);
+    let o = run_args(full);
+    assert!(
+        !o.stderr.contains("panicked"),
+        "panic for {args:?}: {}",
+        o.stderr
+    );
+    o
+}
+
+fn spec_files() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("hw_specs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn check_accepts_every_shipped_spec() {
+    let files = spec_files();
+    assert!(files.len() >= 8, "{files:?}");
+    let args: Vec<&str> = ["check"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = tessera(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), files.len(), "{}", o.stdout);
+    assert!(o.stdout.lines().all(|l| l.starts_with("ok  ")));
+}
+
+#[test]
+fn check_reports_a_broken_spec_with_exit_code_2() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = spec_files()[0].clone();
+    let text = std::fs::read_to_string(&good).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, text.replacen("\nclock_mhz", "\nclock_ghz", 1)).unwrap();
+    let o = tessera(&["check", &good, bad.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stdout.starts_with("ok  "), "passing files are still listed");
+    assert!(o.stderr.contains("bad.toml:"), "{}", o.stderr);
+    assert!(o.stderr.contains("clock_ghz: unknown key"), "{}", o.stderr);
+    assert!(o.stderr.contains("clock_mhz: missing required key"), "{}", o.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn check_refuses_missing_and_unrecognised_files() {
+    let o = tessera(&["check", "/no/such/file.toml"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("/no/such/file.toml: cannot read"), "{}", o.stderr);
+    let readme = root().join("Cargo.toml");
+    let o = tessera(&["check", readme.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("not a hardware spec"), "{}", o.stderr);
+}
+
+#[test]
+fn specs_lists_every_file_with_a_summary() {
+    let dir = root().join("hw_specs");
+    let o = tessera(&["specs", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("simba_6x6.toml"), "{}", o.stdout);
+    assert!(o.stdout.contains("mesh 6x6"), "{}", o.stdout);
+    assert_eq!(o.stdout.lines().count(), spec_files().len() + 2);
+}
+
+#[test]
+fn models_lists_the_zoo() {
+    let o = tessera(&["models"]);
+    assert_eq!(o.code, 0);
+    for m in ["bert-base", "gpt2-small", "vit-b16", "resnet50", "mobilenet-v2", "mlp"] {
+        assert!(o.stdout.contains(m), "{m} missing");
+    }
+}
+
+#[test]
+fn graph_show_prints_totals_and_ops() {
+    let o = tessera(&["graph", "show", "resnet50"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("parameters    25,557,032"), "{}", o.stdout);
+    assert!(o.stdout.contains("conv2d"));
+    let o = tessera(&["graph", "show", "bert-base", "--params", "seq=64", "--summary"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("seq=64"));
+    assert!(!o.stdout.contains("matmul"), "--summary prints no ops");
+}
+
+#[test]
+fn graph_export_writes_a_file_that_checks_and_shows() {
+    let dir = std::env::temp_dir().join(format!("tessera-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("vit.json");
+    let o = tessera(&["graph", "export", "vit-ti16", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = tessera(&["check", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("5,717,416 params"), "{}", o.stdout);
+    let o = tessera(&["graph", "show", out.to_str().unwrap(), "--summary"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = tessera(&["graph", "export", "vit-ti16"]);
+    assert!(o.stdout.starts_with('{'));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn user_mistakes_exit_2_with_one_message() {
+    for args in [
+        &["graph", "show", "resnet51"][..],
+        &["graph", "show", "resnet50", "--params", "depth=3"],
+        &["graph", "show", "bert-base", "--params", "heads=5"],
+        &["graph", "show", "bert-base", "--params", "seq"],
+        &["graph", "show", "/no/such.json"],
+        &["specs", "--dir", "/no/such/dir"],
+        &["frobnicate"],
+        &["check"],
+    ] {
+        let o = tessera(args);
+        assert_eq!(o.code, 2, "{args:?}: {o:?}");
+        assert!(!o.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["check", "--help"],
+        &["specs", "--help"],
+        &["models", "--help"],
+        &["graph", "--help"],
+        &["graph", "show", "--help"],
+        &["graph", "export", "--help"],
+    ] {
+        let o = tessera(args);
+        assert_eq!(o.code, 0, "{args:?}");
+        assert!(o.stdout.contains("Usage"), "{args:?}: {}", o.stdout);
+    }
+}
