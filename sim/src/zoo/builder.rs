@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use crate::graph::{
-    DType, EltFunc, Graph, GraphError, GraphFile, GraphInput, GRAPH_FORMAT_VERSION, Op, OpId,
+    DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput, Op, OpId,
     OpInput, OpKind, PoolFunc, Source, numel,
 };
 
@@ -136,26 +136,71 @@ impl GraphBuilder {
         )
     }
 
+    /// Fully connected layer over everything but the first dimension:
+    /// `[batch, ..] → [batch, n]`. The flatten is a view: the matmul reads the
+    /// producer's tensor as `batch × (product of the other dimensions)`, so a
+    /// classifier can read an NCHW feature map directly (TF-slim's `flatten`
+    /// before `fully_connected`).
+    pub fn flatten_linear(&mut self, name: &str, x: &Tensor, n: u64, bias: bool) -> Tensor {
+        let m = x.shape[0];
+        let k = numel(&x.shape) / m;
+        let params = k * n + if bias { n } else { 0 };
+        self.push(
+            name,
+            OpKind::MatMul { batch: 1, m, k, n },
+            &[x],
+            vec![m, n],
+            0,
+            params,
+        )
+    }
+
     /// Product of two activations: `batch` products of `m × k` by `k × n`,
-    /// reading `a` and `b` as those views. Output shape `[batch, m, n]`
-    /// unless `out_shape` gives another view of the same elements.
+    /// reading `a` and `b` as those views. Output shape `[batch, m, n]`;
+    /// [`GraphBuilder::matmul_as`] gives the output another view.
     pub fn matmul(
         &mut self,
         name: &str,
         a: &Tensor,
         b: &Tensor,
+        dims: (u64, u64, u64, u64),
+    ) -> Tensor {
+        let (batch, m, _, n) = dims;
+        self.matmul_as(name, a, b, dims, &[batch, m, n])
+    }
+
+    /// Like [`GraphBuilder::matmul`], but the output is written as `out_shape`,
+    /// another view of the same `batch·m·n` elements. Attention uses it to hand
+    /// `[batch·heads, seq, head_dim]` on as `[batch, seq, hidden]` (heads merged),
+    /// which is what the output projection reads.
+    pub fn matmul_as(
+        &mut self,
+        name: &str,
+        a: &Tensor,
+        b: &Tensor,
         (batch, m, k, n): (u64, u64, u64, u64),
+        out_shape: &[u64],
     ) -> Tensor {
         assert_eq!(numel(&a.shape), batch * m * k, "{name}: lhs view");
         assert_eq!(numel(&b.shape), batch * k * n, "{name}: rhs view");
+        assert_eq!(numel(out_shape), batch * m * n, "{name}: output view");
         self.push(
             name,
             OpKind::MatMul { batch, m, k, n },
             &[a, b],
-            vec![batch, m, n],
+            out_shape.to_vec(),
             0,
             0,
         )
+    }
+
+    /// The first token of each sequence: `[batch, seq, dim] → [batch, 1, dim]`
+    /// (BERT's pooler and ViT's head read only the class token). A slice op
+    /// moves only the kept rows, so when the consumer sits on another chip only
+    /// `batch × dim` elements cross the package.
+    pub fn first_token(&mut self, name: &str, x: &Tensor) -> Tensor {
+        assert_eq!(x.shape.len(), 3, "{name}: expected [batch, seq, dim], got {:?}", x.shape);
+        self.slice(name, x, 1, 0, 1)
     }
 
     /// 2-D convolution of NCHW `x` with square `kernel`, `stride`, `padding`.
@@ -291,7 +336,14 @@ impl GraphBuilder {
 
     /// Concatenation along `axis`. `params` counts a learned tensor joined in
     /// (e.g. ViT's class token), which is not an input edge.
-    pub fn concat(&mut self, name: &str, xs: &[&Tensor], axis: usize, output_shape: Vec<u64>, params: u64) -> Tensor {
+    pub fn concat(
+        &mut self,
+        name: &str,
+        xs: &[&Tensor],
+        axis: usize,
+        output_shape: Vec<u64>,
+        params: u64,
+    ) -> Tensor {
         self.push(
             name,
             OpKind::Concat { axis: axis as u32 },

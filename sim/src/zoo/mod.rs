@@ -160,7 +160,12 @@ impl Args<'_> {
     }
 
     /// An error about the value of one parameter.
-    fn invalid(&self, key: &str, value: impl fmt::Display, expected: impl fmt::Display) -> ZooError {
+    fn invalid(
+        &self,
+        key: &str,
+        value: impl fmt::Display,
+        expected: impl fmt::Display,
+    ) -> ZooError {
         ZooError {
             message: format!(
                 "{}: parameter {key} = {value:?} is invalid: expected {expected}",
@@ -168,6 +173,12 @@ impl Args<'_> {
                 value = value.to_string()
             ),
         }
+    }
+
+    /// Records the value a model used for `key`, for parameters it parses
+    /// itself (e.g. the MLP's list of widths), in canonical form.
+    fn record(&mut self, key: &'static str, value: String) {
+        self.used.insert(key, value);
     }
 
     /// A whole number in `range`.
@@ -202,13 +213,7 @@ impl Args<'_> {
         text: &str,
         range: RangeInclusive<u64>,
     ) -> Result<u64, ZooError> {
-        let expected = || {
-            format!(
-                "a whole number from {} to {}",
-                range.start(),
-                range.end()
-            )
-        };
+        let expected = || format!("a whole number from {} to {}", range.start(), range.end());
         let value: u64 = text
             .parse()
             .map_err(|_| self.invalid(key, text, expected()))?;
