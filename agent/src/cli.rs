@@ -75,6 +75,37 @@ enum Command {
     },
     /// List the model zoo and each model's parameters.
     Models,
+    /// Simulate one placement of a model on a package and print the report.
+    Simulate {
+        /// Hardware spec file.
+        #[arg(long)]
+        hw: PathBuf,
+        /// A zoo model name or a graph JSON file.
+        #[arg(long)]
+        model: String,
+        /// Model parameters as key=value.
+        #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// `contiguous` (balanced segments in pipeline order), `single` (all on
+        /// the first chiplet), or a placement JSON file.
+        #[arg(long, default_value = "contiguous")]
+        placement: String,
+        /// Micro-batches pushed through the pipeline.
+        #[arg(long, default_value_t = 8)]
+        microbatches: u32,
+        /// Largest packet a tensor is split into, in bytes.
+        #[arg(long, default_value_t = 4096)]
+        packet_bytes: u64,
+        /// Cut-through switching instead of store-and-forward.
+        #[arg(long)]
+        cut_through: bool,
+        /// Write a Chrome trace-event JSON timeline (opens in Perfetto).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Print the JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect or export workload graphs.
     Graph {
         #[command(subcommand)]
@@ -193,6 +224,27 @@ fn run(cli: Cli) -> Result<String, UserError> {
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),
+        Command::Simulate {
+            hw,
+            model,
+            params,
+            placement,
+            microbatches,
+            packet_bytes,
+            cut_through,
+            trace,
+            json,
+        } => crate::simulate::simulate(&crate::simulate::SimulateArgs {
+            hw,
+            model,
+            params: parse_params(&params)?,
+            placement,
+            microbatches,
+            packet_bytes,
+            cut_through,
+            trace,
+            json,
+        }),
         Command::Graph { command } => match command {
             GraphCommand::Show {
                 model,

@@ -4,4 +4,5 @@
 pub mod cli;
 pub mod files;
 pub mod inspect;
+pub mod simulate;
 pub mod table;

@@ -1,8 +1,18 @@
 //! tessera's model of multi-chip-module accelerators: hardware specs, workload
-//! graphs and the model zoo. `sim` knows nothing of learning or search, and does no
-//! file IO: callers hand it text and a file name for its messages.
+//! graphs, the model zoo, and the cycle-approximate simulator. `sim` knows
+//! nothing of learning or search, and does no file IO: callers hand it text and
+//! a file name for its messages.
 
 pub mod config;
+pub mod cost;
+pub mod engine;
 pub mod graph;
+pub mod oracle;
+pub mod placement;
+pub mod report;
 pub mod spec;
 pub mod zoo;
+
+pub use engine::{SimOptions, SimOutput, Simulator, Switching, simulate};
+pub use placement::Placement;
+pub use report::SimReport;

@@ -1,0 +1,208 @@
+//! The `simulate` command: one placement of one model on one package, with a
+//! readable summary, the JSON report, and an optional Perfetto trace.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sim::graph::Graph;
+use sim::report::SimReport;
+use sim::spec::HwSpec;
+use sim::{Placement, SimOptions, Switching};
+
+use crate::cli::UserError;
+use crate::files::{read_text, write_atomic};
+use crate::inspect::{load_graph, load_spec};
+use crate::table::{Align, Table, bytes, commas, si};
+
+/// What `tessera simulate` was asked to do.
+#[derive(Clone, Debug)]
+pub struct SimulateArgs {
+    pub hw: PathBuf,
+    pub model: String,
+    pub params: BTreeMap<String, String>,
+    /// `contiguous`, `single`, or a placement JSON file.
+    pub placement: String,
+    pub microbatches: u32,
+    pub packet_bytes: u64,
+    pub cut_through: bool,
+    pub trace: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// Resolves the placement argument.
+pub fn resolve_placement(arg: &str, spec: &HwSpec, graph: &Graph) -> Result<Placement, UserError> {
+    match arg {
+        "contiguous" => Ok(Placement::contiguous_balanced(spec, graph)),
+        "single" => Ok(Placement::single(graph, spec.pipeline_order[0])),
+        path => {
+            let text = read_text(Path::new(path))?;
+            Placement::from_json(&text, spec, graph)
+                .map_err(|e| UserError::new(format!("{path}: {e}")))
+        }
+    }
+}
+
+/// Runs `tessera simulate`.
+pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
+    let spec = load_spec(&args.hw)?;
+    let graph = load_graph(&args.model, &args.params)?;
+    let placement = resolve_placement(&args.placement, &spec, &graph)?;
+    let options = SimOptions {
+        microbatches: args.microbatches,
+        packet_bytes: args.packet_bytes,
+        switching: if args.cut_through {
+            Switching::CutThrough
+        } else {
+            Switching::StoreAndForward
+        },
+        trace: args.trace.is_some(),
+    };
+    let out = sim::simulate(&spec, &graph, &placement, &options).map_err(UserError::new)?;
+    let mut text = if args.json {
+        report_json(&out.report)
+    } else {
+        summary(&spec, &graph, &out.report)
+    };
+    if let (Some(path), Some(json)) = (&args.trace, out.trace_json(spec.clock_mhz)) {
+        write_atomic(path, json.as_bytes())?;
+        if !args.json {
+            text.push_str(&format!(
+                "\ntrace written to {} (open in https://ui.perfetto.dev)\n",
+                path.display()
+            ));
+        }
+    }
+    Ok(text)
+}
+
+/// The report as pretty JSON with a trailing newline.
+pub fn report_json(report: &SimReport) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("report serialises");
+    s.push('\n');
+    s
+}
+
+/// A readable summary of a report.
+pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
+    let mut out = String::new();
+    let t = graph.totals();
+    out.push_str(&format!(
+        "{} on {} ({} chiplets, {}), {} micro-batches of {} inference(s)\n",
+        graph.name(),
+        spec.name,
+        spec.n_chiplets(),
+        spec.topology,
+        r.microbatches,
+        r.inferences_per_microbatch
+    ));
+    out.push_str(&format!(
+        "model: {} ops, {} MACs, {} of weights\n\n",
+        t.ops,
+        si(t.macs),
+        bytes(t.weight_bytes)
+    ));
+    out.push_str(&format!(
+        "valid                   {}\n",
+        if r.valid { "yes" } else { "NO (see violations)" }
+    ));
+    out.push_str(&format!(
+        "first-inference latency {} cycles ({:.1} µs)\n",
+        commas(r.first_inference_latency_cycles),
+        r.first_inference_latency_us
+    ));
+    out.push_str(&format!(
+        "steady-state interval   {:.1} cycles per micro-batch\n",
+        r.steady_state_interval_cycles
+    ));
+    out.push_str(&format!(
+        "throughput              {:.1} inferences/s\n",
+        r.throughput_inferences_per_s
+    ));
+    out.push_str(&format!(
+        "makespan                {} cycles\n",
+        commas(r.makespan_cycles)
+    ));
+    out.push_str(&format!(
+        "energy                  {:.3} mJ (compute {:.3}, SRAM {:.3}, links {:.3}, memory {:.3})\n",
+        r.energy.total_pj * 1e-9,
+        r.energy.compute_pj * 1e-9,
+        r.energy.sram_pj * 1e-9,
+        r.energy.links_pj * 1e-9,
+        r.energy.memory_pj * 1e-9
+    ));
+    out.push_str(&format!(
+        "events                  {} in {} steps\n\n",
+        commas(r.events_processed),
+        commas(r.steps)
+    ));
+    let mut chips = Table::new(&[
+        ("chiplet", Align::Right),
+        ("ops", Align::Right),
+        ("busy cycles", Align::Right),
+        ("util", Align::Right),
+        ("SRAM peak", Align::Right),
+        ("of", Align::Right),
+        ("streamed", Align::Right),
+    ]);
+    for c in &r.chiplets {
+        if c.ops_placed == 0 {
+            continue;
+        }
+        chips.row(vec![
+            c.id.to_string(),
+            c.ops_placed.to_string(),
+            commas(c.busy_cycles),
+            format!("{:.1}%", c.utilisation * 100.0),
+            bytes(c.sram_peak_bytes),
+            bytes(c.sram_capacity_bytes),
+            bytes(c.weight_bytes_streamed),
+        ]);
+    }
+    out.push_str(&chips.render());
+    let used: Vec<_> = r.links.iter().filter(|l| l.bytes > 0).collect();
+    if !used.is_empty() {
+        let mut links = Table::new(&[
+            ("link", Align::Right),
+            ("from→to", Align::Left),
+            ("bytes", Align::Right),
+            ("packets", Align::Right),
+            ("busy cycles", Align::Right),
+            ("util", Align::Right),
+        ]);
+        for l in used {
+            links.row(vec![
+                l.id.to_string(),
+                format!("{}→{}", l.from, l.to),
+                commas(l.bytes),
+                commas(l.packets),
+                commas(l.busy_cycles),
+                format!("{:.1}%", l.utilisation * 100.0),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&links.render());
+    }
+    if let Some(m) = &r.memory {
+        out.push_str(&format!(
+            "\noff-package memory: {} streamed, {:.1}% busy\n",
+            bytes(m.bytes_streamed),
+            m.utilisation * 100.0
+        ));
+    }
+    for v in &r.violations {
+        match v {
+            sim::report::Violation::SramOverflow {
+                chiplet,
+                needed_bytes,
+                capacity_bytes,
+                over_bytes,
+            } => out.push_str(&format!(
+                "violation: chiplet {chiplet} needs {} of SRAM but has {} ({} over)\n",
+                bytes(*needed_bytes),
+                bytes(*capacity_bytes),
+                bytes(*over_bytes)
+            )),
+        }
+    }
+    out
+}

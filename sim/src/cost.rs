@@ -1,0 +1,186 @@
+//! The compute model: how many cycles one operation takes on one chiplet type,
+//! and how many bytes it moves through SRAM.
+//!
+//! The model, stated once:
+//! - A matmul or convolution runs on the chiplet's `R × C` systolic array with
+//!   the output-stationary cycle count of SCALE-Sim's analytical model
+//!   (Samajdar et al., "A Systematic Methodology for Characterizing Scalability
+//!   of DNN Accelerators using SCALE-Sim", ISPASS 2020; the same expression is
+//!   used by SCALE-Sim v3): for a GEMM with `Sr` output rows (pixels), `Sc`
+//!   output columns (filters) and reduction length `T`, each of the
+//!   `ceil(Sr/R) · ceil(Sc/C)` output tiles takes `R + C + T − 2` cycles
+//!   (fill, `T` accumulation steps, drain). Grouped convolutions and batched
+//!   matmuls repeat the GEMM per group / batch entry.
+//! - Element-wise, normalisation, softmax and pooling ops run on the vector unit
+//!   at `vector_elems_per_cycle` element operations per cycle; `vector_ops` of
+//!   each op is fixed by the zoo's stated conventions (`zoo/builder.rs`).
+//! - Embedding lookups, slices and concatenations only move data.
+//! - No op can beat its SRAM traffic: it reads its weights and inputs and
+//!   writes its output through SRAM at `sram_bandwidth_bytes_per_cycle`.
+//! - Every op pays the chiplet's fixed `op_overhead_cycles`.
+//!
+//! So `cycles = op_overhead + max(compute, ceil(sram_bytes / sram_bandwidth))`.
+
+use crate::graph::{Gemm, Graph, Op, OpKind};
+use crate::spec::{ChipletId, ChipletType, HwSpec};
+
+/// `ceil(a / b)` for positive `b`.
+pub fn div_ceil(a: u64, b: u64) -> u64 {
+    a.div_ceil(b)
+}
+
+/// Output-stationary systolic-array cycles of one GEMM (all repeats) on an
+/// `rows × cols` array: `repeats · ceil(Sr/R) · ceil(Sc/C) · (R + C + T − 2)`.
+pub fn systolic_os_cycles(g: &Gemm, array_rows: u64, array_cols: u64) -> u64 {
+    if g.macs() == 0 {
+        return 0;
+    }
+    g.repeats
+        * div_ceil(g.rows, array_rows)
+        * div_ceil(g.cols, array_cols)
+        * (array_rows + array_cols + g.reduction - 2)
+}
+
+/// Weight bytes an op reads per run: all of them, except for an embedding
+/// lookup, which gathers only the rows it outputs.
+pub fn weight_bytes_read(op: &Op) -> u64 {
+    match op.kind {
+        OpKind::Embedding { .. } => op.output_bytes.min(op.weight_bytes),
+        _ => op.weight_bytes,
+    }
+}
+
+/// Bytes of an op's inputs.
+pub fn input_bytes(op: &Op) -> u64 {
+    op.inputs
+        .iter()
+        .map(|i| crate::graph::numel(&i.shape) * op.dtype.bytes())
+        .sum()
+}
+
+/// Bytes an op moves through SRAM: weights and inputs read, output written.
+pub fn sram_bytes(op: &Op) -> u64 {
+    weight_bytes_read(op) + input_bytes(op) + op.output_bytes
+}
+
+/// Where each chiplet's weights live for one placement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Residency {
+    /// Weight bytes each op streams from off-package memory on every run.
+    pub streamed_bytes_per_op: Vec<u64>,
+    pub resident_bytes: Vec<u64>,
+    pub streamed_bytes: Vec<u64>,
+}
+
+/// Decides weight residency: a chiplet keeps all its ops' weights in SRAM
+/// when they fit. When they do not, and the chiplet reaches off-package memory
+/// that allows weight streaming, it keeps room for the largest single op's
+/// inputs and output (a lower bound on live activations), keeps weights
+/// resident greedily in topological order, and streams the rest on every use.
+/// Otherwise every weight is counted resident, and the simulator reports the
+/// overflow as a violation.
+pub fn residency(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Residency {
+    let n = spec.n_chiplets();
+    let mut r = Residency {
+        streamed_bytes_per_op: vec![0; graph.ops().len()],
+        resident_bytes: vec![0; n],
+        streamed_bytes: vec![0; n],
+    };
+    for (c, chip) in spec.chiplets.iter().enumerate() {
+        let ops: Vec<&Op> = graph
+            .ops()
+            .iter()
+            .filter(|op| chip_of[op.id.idx()] == chip.id)
+            .collect();
+        let total: u64 = ops.iter().map(|op| op.weight_bytes).sum();
+        let capacity = spec.chiplet_types[chip.type_idx].sram_bytes();
+        let can_stream = spec
+            .memory
+            .as_ref()
+            .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip.id));
+        if total <= capacity || !can_stream {
+            r.resident_bytes[c] = total;
+            continue;
+        }
+        let reserve = ops
+            .iter()
+            .map(|op| input_bytes(op) + op.output_bytes)
+            .max()
+            .unwrap_or(0);
+        let mut budget = capacity.saturating_sub(reserve);
+        for op in ops {
+            if op.weight_bytes <= budget {
+                budget -= op.weight_bytes;
+                r.resident_bytes[c] += op.weight_bytes;
+            } else {
+                let read = weight_bytes_read(op);
+                r.streamed_bytes_per_op[op.id.idx()] = read;
+                r.streamed_bytes[c] += op.weight_bytes;
+            }
+        }
+    }
+    r
+}
+
+/// Cycles of the op's compute engine alone (array or vector unit).
+pub fn engine_cycles(op: &Op, ty: &ChipletType) -> u64 {
+    match op.kind.gemm() {
+        Some(g) => systolic_os_cycles(&g, ty.array_rows, ty.array_cols),
+        None => div_ceil(op.vector_ops, ty.vector_elems_per_cycle),
+    }
+}
+
+/// Breakdown of an op's duration on a chiplet type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpCost {
+    pub engine_cycles: u64,
+    pub sram_cycles: u64,
+    pub overhead_cycles: u64,
+    /// `overhead + max(engine, sram)`.
+    pub cycles: u64,
+    pub sram_bytes: u64,
+}
+
+/// The op's cycles and SRAM traffic on chiplet type `ty`.
+pub fn op_cost(op: &Op, ty: &ChipletType) -> OpCost {
+    let engine = engine_cycles(op, ty);
+    let bytes = sram_bytes(op);
+    let sram = div_ceil(bytes, ty.sram_bandwidth_bytes_per_cycle);
+    OpCost {
+        engine_cycles: engine,
+        sram_cycles: sram,
+        overhead_cycles: ty.op_overhead_cycles,
+        cycles: ty.op_overhead_cycles + engine.max(sram),
+        sram_bytes: bytes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_formula_on_one_tile() {
+        // A 32×32 array computing a 32×32 output with T = 64: one tile of
+        // 32 + 32 + 64 − 2 = 126 cycles.
+        let g = Gemm {
+            repeats: 1,
+            rows: 32,
+            cols: 32,
+            reduction: 64,
+        };
+        assert_eq!(systolic_os_cycles(&g, 32, 32), 126);
+    }
+
+    #[test]
+    fn os_formula_counts_partial_tiles_and_repeats() {
+        let g = Gemm {
+            repeats: 3,
+            rows: 33,
+            cols: 10,
+            reduction: 5,
+        };
+        // ceil(33/16) = 3 row tiles, ceil(10/8) = 2 column tiles, 16 + 8 + 5 − 2 = 27.
+        assert_eq!(systolic_os_cycles(&g, 16, 8), 3 * 3 * 2 * 27);
+    }
+}

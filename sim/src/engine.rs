@@ -1,0 +1,1111 @@
+//! The cycle-approximate, event-driven simulator of a placement on a package,
+//! built on bevy_ecs.
+//!
+//! State lives in a `World`: chiplets (compute engine, ready queue, SRAM usage,
+//! energy), links (a FIFO server each), operation instances (one per op per
+//! micro-batch) and transfers (one per tensor per destination chiplet per
+//! micro-batch) are entities with components; the clock, the event queue keyed
+//! by (cycle, sequence number), and the events due now are resources. The
+//! machine's steps are systems in one schedule, run by the single-threaded
+//! executor in this order, once per distinct event time:
+//!
+//! 1. `advance_clock`: move the clock to the earliest pending event and take
+//!    every event due then (in sequence order);
+//! 2. `finish_ops`: retire finished op instances, release their inputs' buffers,
+//!    wake local consumers, and queue transfers to remote consumers;
+//! 3. `inject_transfers`: split each new transfer into packets and serve them on
+//!    the first link of their route;
+//! 4. `forward_packets`: serve packets that reached an intermediate chiplet on
+//!    the next link of their route;
+//! 5. `deliver_transfers`: hand complete tensors to their consumers;
+//! 6. `start_ready_ops`: every idle chiplet with ready work starts the ready op
+//!    of the earliest micro-batch, then the lowest op id.
+//!
+//! Systems touch only the entities named by the events due (looked up through
+//! the `Index` resource), never every op or packet.
+//!
+//! Links are FIFO servers that serve one packet at a time: a packet that
+//! reaches a link at cycle `a` starts at `max(a, free_at)` and takes
+//! `ceil(bytes / bandwidth)` cycles, then `latency_cycles` to reach the far end.
+//! Because packets are served in arrival order, a packet's service interval is
+//! known the moment it joins the link's queue, so an event is needed only where
+//! a decision waits on it: a packet reaching an intermediate chiplet (it joins
+//! the next link's queue in time order), and the last packet of a transfer
+//! reaching its destination. Contention is therefore simulated exactly for FIFO
+//! arbitration, with far fewer events than one per packet per hop; this is what
+//! keeps an evaluation near a millisecond. Store-and-forward (default): a
+//! packet may leave a chiplet once it has fully arrived. Cut-through: it may
+//! leave once its head has arrived (`latency_cycles` after it started), but
+//! never finish leaving before it has fully arrived.
+//!
+//! SRAM: a chiplet's resident weights are fixed per placement; activations are
+//! allocated when an op starts (its output buffer) or when the first packet of
+//! a received tensor arrives, and freed when every consumer on that chiplet has
+//! finished and every outgoing transfer has left the first link. Allocation and
+//! free times are recorded as deltas and the peak is taken at the end (frees at
+//! a cycle before allocations at the same cycle).
+//!
+//! Off-package memory (weight streaming) is one FIFO server shared by every
+//! chiplet: an op whose weights are streamed requests them when it starts and
+//! cannot finish before they have arrived.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
+use serde::Serialize;
+
+use crate::cost::{OpCost, div_ceil, op_cost};
+use crate::graph::{Graph, OpId};
+use crate::placement::Placement;
+use crate::report::{
+    ChipletReport, EnergyReport, LinkReport, MemoryReport, REPORT_SCHEMA_VERSION, SimReport,
+    TraceSlice, Track, Violation, chrome_trace,
+};
+use crate::spec::{ChipletId, HwSpec};
+
+/// How packets move through intermediate chiplets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Switching {
+    StoreAndForward,
+    CutThrough,
+}
+
+/// Options of one simulation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimOptions {
+    /// Micro-batches pushed through the pipeline (≥ 1).
+    pub microbatches: u32,
+    /// Largest packet a tensor is split into.
+    pub packet_bytes: u64,
+    pub switching: Switching,
+    /// Record a timeline trace.
+    pub trace: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            microbatches: 8,
+            packet_bytes: 4096,
+            switching: Switching::StoreAndForward,
+            trace: false,
+        }
+    }
+}
+
+/// Simulates `placement` of `graph` on `spec`. For many placements of the same
+/// hardware and graph, build a [`Simulator`] once and call [`Simulator::run`].
+pub fn simulate(
+    spec: &HwSpec,
+    graph: &Graph,
+    placement: &Placement,
+    options: &SimOptions,
+) -> Result<SimOutput, String> {
+    Simulator::new(spec, graph, options)?.run(placement)
+}
+
+/// A report, and the trace when one was asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOutput {
+    pub report: SimReport,
+    pub trace: Option<Vec<TraceSlice>>,
+}
+
+impl SimOutput {
+    /// The trace as Chrome trace-event JSON, if recorded.
+    pub fn trace_json(&self, clock_mhz: f64) -> Option<String> {
+        self.trace.as_ref().map(|t| chrome_trace(t, clock_mhz))
+    }
+}
+
+/// Everything that depends only on the hardware, the graph and the options.
+#[derive(Resource)]
+struct Model {
+    spec: HwSpec,
+    graph: Graph,
+    options: SimOptions,
+    /// `cost[type_idx][op]`.
+    cost: Vec<Vec<OpCost>>,
+    /// Distinct producer ops of each op, ascending.
+    producers: Vec<Vec<u32>>,
+}
+
+/// Everything that depends on the placement; rebuilt by [`Simulator::run`].
+#[derive(Resource, Default)]
+struct Plan {
+    chip_of: Vec<u32>,
+    /// Distinct remote chiplets that consume each op's output, ascending.
+    remote_dsts: Vec<Vec<u32>>,
+    /// Index of each op's first transfer slot within a micro-batch.
+    transfer_base: Vec<u32>,
+    transfers_per_mb: u32,
+    /// Consumers of each op on its own chiplet.
+    local_consumers: Vec<u32>,
+    /// Weight bytes of each op streamed from off-package memory per run.
+    streamed_bytes: Vec<u64>,
+    resident_weights: Vec<u64>,
+    streamed_weights: Vec<u64>,
+    ops_placed: Vec<u32>,
+}
+
+impl Plan {
+    fn transfer_slot(&self, op: u32, mb: u32, dst: u32) -> u32 {
+        let k = self.remote_dsts[op as usize]
+            .binary_search(&dst)
+            .expect("a transfer exists for every remote consumer chiplet");
+        mb * self.transfers_per_mb + self.transfer_base[op as usize] + k as u32
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// Nothing to do but look for ready work (the start of a run).
+    Start,
+    OpFinished { inst: u32 },
+    /// Packet `packet` of transfer `slot` can leave the chiplet at the end of
+    /// route hop `hop`; `tail_cycle` is when it has fully arrived there.
+    PacketArrived {
+        slot: u32,
+        packet: u32,
+        hop: u32,
+        tail_cycle: u64,
+    },
+    /// The last packet of transfer `slot` reached its destination.
+    TransferDelivered { slot: u32 },
+}
+
+/// The simulated clock, in cycles.
+#[derive(Resource, Default)]
+struct Clock(u64);
+
+/// Pending events keyed by (cycle, sequence number).
+#[derive(Resource, Default)]
+struct EventQueue {
+    heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    next_seq: u64,
+}
+
+impl EventQueue {
+    fn push(&mut self, cycle: u64, event: Event) {
+        self.heap.push(Reverse((cycle, self.next_seq, event)));
+        self.next_seq += 1;
+    }
+}
+
+/// The events due at the current cycle, by the stage that handles them.
+#[derive(Resource, Default)]
+struct Due {
+    ops_finished: Vec<u32>,
+    packets: Vec<(u32, u32, u32, u64)>,
+    delivered: Vec<u32>,
+}
+
+/// Work created during this step for later stages of the same step.
+#[derive(Resource, Default)]
+struct Pending {
+    new_transfers: Vec<u32>,
+    /// Chiplets whose engine became idle or whose ready queue grew.
+    chips_to_check: Vec<u32>,
+}
+
+/// Entity handles by stable id.
+#[derive(Resource, Default)]
+struct Index {
+    chips: Vec<Entity>,
+    links: Vec<Entity>,
+    insts: Vec<Entity>,
+    transfers: Vec<Entity>,
+}
+
+/// Run-wide tallies.
+#[derive(Resource, Default)]
+struct Ledger {
+    ops_done_per_mb: Vec<u32>,
+    mb_completion: Vec<u64>,
+    events: u64,
+    steps: u64,
+    last_cycle: u64,
+    memory_free_at: u64,
+    memory_busy_cycles: u64,
+    memory_bytes: u64,
+    links_pj: f64,
+    memory_pj: f64,
+    trace: Vec<TraceSlice>,
+}
+
+#[derive(Component)]
+struct Chiplet(#[allow(dead_code)] ChipletId);
+
+#[derive(Component, Default)]
+struct ComputeEngine {
+    busy: bool,
+    busy_cycles: u64,
+}
+
+/// Ready op instances as (micro-batch, op id), smallest first.
+#[derive(Component, Default)]
+struct ReadyQueue(BinaryHeap<Reverse<(u32, u32)>>);
+
+#[derive(Component, Default)]
+struct SramUsage {
+    /// (cycle, +bytes allocated or −bytes freed).
+    deltas: Vec<(u64, i64)>,
+}
+
+#[derive(Component, Default)]
+struct ChipEnergy {
+    compute_pj: f64,
+    sram_pj: f64,
+}
+
+#[derive(Component, Default)]
+struct LinkServer {
+    free_at: u64,
+    busy_cycles: u64,
+    bytes: u64,
+    packets: u64,
+}
+
+/// Which op and micro-batch an instance entity is; its index in
+/// `Index::insts` is `mb × n_ops + op`, which is what systems use.
+#[derive(Component)]
+#[allow(dead_code)]
+struct OpInstance {
+    op: u32,
+    mb: u32,
+}
+
+#[derive(Component, Default)]
+struct InstState {
+    /// Producers whose output has not yet reached this op's chiplet.
+    inputs_pending: u32,
+    /// Local consumers and outgoing transfers still holding the output buffer.
+    output_refs: u32,
+    /// Latest release of the output buffer so far.
+    free_after: u64,
+}
+
+#[derive(Component, Default)]
+struct TransferState {
+    op: u32,
+    mb: u32,
+    src: u32,
+    dst: u32,
+    /// Consumers on the destination still holding the received buffer.
+    refs: u32,
+    free_after: u64,
+}
+
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+struct Step;
+
+/// A simulator for one hardware spec, graph and options, reusable across
+/// placements: [`Simulator::run`] resets the world's state in place instead of
+/// rebuilding it.
+pub struct Simulator {
+    world: World,
+    schedule: Schedule,
+}
+
+impl Simulator {
+    /// Prepares the world: chiplet and link entities, cost tables, schedule.
+    pub fn new(spec: &HwSpec, graph: &Graph, options: &SimOptions) -> Result<Simulator, String> {
+        if options.microbatches == 0 {
+            return Err("microbatches must be at least 1".to_string());
+        }
+        if options.packet_bytes == 0 {
+            return Err("packet_bytes must be at least 1".to_string());
+        }
+        let cost = spec
+            .chiplet_types
+            .iter()
+            .map(|ty| graph.ops().iter().map(|op| op_cost(op, ty)).collect())
+            .collect();
+        let producers = graph
+            .ops()
+            .iter()
+            .map(|op| {
+                let mut p: Vec<u32> = op
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match i.source {
+                        crate::graph::Source::Op(id) => Some(id.0),
+                        crate::graph::Source::GraphInput(_) => None,
+                    })
+                    .collect();
+                p.sort_unstable();
+                p.dedup();
+                p
+            })
+            .collect();
+        let mut world = World::new();
+        let mut index = Index::default();
+        for c in &spec.chiplets {
+            index.chips.push(
+                world
+                    .spawn((
+                        Chiplet(c.id),
+                        ComputeEngine::default(),
+                        ReadyQueue::default(),
+                        SramUsage::default(),
+                        ChipEnergy::default(),
+                    ))
+                    .id(),
+            );
+        }
+        for _ in &spec.links {
+            index.links.push(world.spawn(LinkServer::default()).id());
+        }
+        let n_insts = graph.ops().len() * options.microbatches as usize;
+        for i in 0..n_insts {
+            let op = (i % graph.ops().len()) as u32;
+            let mb = (i / graph.ops().len()) as u32;
+            index
+                .insts
+                .push(world.spawn((OpInstance { op, mb }, InstState::default())).id());
+        }
+        world.insert_resource(Model {
+            spec: spec.clone(),
+            graph: graph.clone(),
+            options: options.clone(),
+            cost,
+            producers,
+        });
+        world.insert_resource(index);
+        world.init_resource::<Plan>();
+        world.init_resource::<Clock>();
+        world.init_resource::<EventQueue>();
+        world.init_resource::<Due>();
+        world.init_resource::<Pending>();
+        world.init_resource::<Ledger>();
+        let mut schedule = Schedule::new(Step);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.add_systems(
+            (
+                advance_clock,
+                finish_ops,
+                inject_transfers,
+                forward_packets,
+                deliver_transfers,
+                start_ready_ops,
+            )
+                .chain(),
+        );
+        Ok(Simulator { world, schedule })
+    }
+
+    /// Simulates one placement from a clean state.
+    pub fn run(&mut self, placement: &Placement) -> Result<SimOutput, String> {
+        {
+            let model = self.world.resource::<Model>();
+            placement.validate(&model.spec, &model.graph)?;
+        }
+        self.reset(placement);
+        while !self.world.resource::<EventQueue>().heap.is_empty() {
+            self.schedule.run(&mut self.world);
+        }
+        Ok(self.report())
+    }
+
+    fn reset(&mut self, placement: &Placement) {
+        let world = &mut self.world;
+        let model: &Model = world.resource::<Model>();
+        let plan = make_plan(model, placement);
+        let n_ops = model.graph.ops().len();
+        let mbs = model.options.microbatches;
+        let n_transfers = (plan.transfers_per_mb * mbs) as usize;
+        let producers_len: Vec<u32> = model.producers.iter().map(|p| p.len() as u32).collect();
+
+        // Transfer entities come from a pool that only grows.
+        let missing = n_transfers.saturating_sub(world.resource::<Index>().transfers.len());
+        let new: Vec<Entity> = (0..missing)
+            .map(|_| world.spawn(TransferState::default()).id())
+            .collect();
+        world.resource_mut::<Index>().transfers.extend(new);
+
+        let index = world.remove_resource::<Index>().expect("index");
+        for (slot, &e) in index.transfers.iter().take(n_transfers).enumerate() {
+            let slot = slot as u32;
+            let mb = slot / plan.transfers_per_mb.max(1);
+            let within = slot % plan.transfers_per_mb.max(1);
+            // Find the op whose slots contain `within`.
+            let op = plan.transfer_base.partition_point(|&b| b <= within) - 1;
+            let k = (within - plan.transfer_base[op]) as usize;
+            let dst = plan.remote_dsts[op][k];
+            let refs = consumers_on(&world.resource::<Model>().graph, &plan, op as u32, dst);
+            *world.get_mut::<TransferState>(e).expect("transfer") = TransferState {
+                op: op as u32,
+                mb,
+                src: plan.chip_of[op],
+                dst,
+                refs,
+                free_after: 0,
+            };
+        }
+        let mut ready: Vec<(u32, u32, u32)> = Vec::new();
+        for (i, &e) in index.insts.iter().enumerate() {
+            let op = i % n_ops;
+            let mb = (i / n_ops) as u32;
+            let pending = producers_len[op];
+            *world.get_mut::<InstState>(e).expect("inst") = InstState {
+                inputs_pending: pending,
+                output_refs: plan.local_consumers[op] + plan.remote_dsts[op].len() as u32,
+                free_after: 0,
+            };
+            if pending == 0 {
+                ready.push((plan.chip_of[op], mb, op as u32));
+            }
+        }
+        for &e in &index.chips {
+            *world.get_mut::<ComputeEngine>(e).expect("chip") = ComputeEngine::default();
+            world.get_mut::<ReadyQueue>(e).expect("chip").0.clear();
+            world.get_mut::<SramUsage>(e).expect("chip").deltas.clear();
+            *world.get_mut::<ChipEnergy>(e).expect("chip") = ChipEnergy::default();
+        }
+        for &e in &index.links {
+            *world.get_mut::<LinkServer>(e).expect("link") = LinkServer::default();
+        }
+        let mut chips_to_check = Vec::new();
+        for (chip, mb, op) in ready {
+            world
+                .get_mut::<ReadyQueue>(index.chips[chip as usize])
+                .expect("chip")
+                .0
+                .push(Reverse((mb, op)));
+            chips_to_check.push(chip);
+        }
+        world.insert_resource(index);
+        world.insert_resource(plan);
+        world.insert_resource(Clock(0));
+        let mut queue = EventQueue::default();
+        queue.push(0, Event::Start);
+        world.insert_resource(queue);
+        world.insert_resource(Due::default());
+        world.insert_resource(Pending {
+            new_transfers: Vec::new(),
+            chips_to_check,
+        });
+        world.insert_resource(Ledger {
+            ops_done_per_mb: vec![0; mbs as usize],
+            mb_completion: vec![0; mbs as usize],
+            ..Ledger::default()
+        });
+    }
+
+    fn report(&mut self) -> SimOutput {
+        let world = &mut self.world;
+        let model = world.resource::<Model>();
+        let plan = world.resource::<Plan>();
+        let ledger = world.resource::<Ledger>();
+        let index = world.resource::<Index>();
+        let spec = &model.spec;
+        let makespan = ledger.last_cycle;
+        let util = |busy: u64| {
+            if makespan == 0 {
+                0.0
+            } else {
+                busy as f64 / makespan as f64
+            }
+        };
+        let mut violations = Vec::new();
+        let mut energy = EnergyReport {
+            links_pj: ledger.links_pj,
+            memory_pj: ledger.memory_pj,
+            ..EnergyReport::default()
+        };
+        let mut chiplets = Vec::with_capacity(spec.chiplets.len());
+        for (c, &e) in index.chips.iter().enumerate() {
+            let engine = world.get::<ComputeEngine>(e).expect("chip");
+            let sram = world.get::<SramUsage>(e).expect("chip");
+            let en = world.get::<ChipEnergy>(e).expect("chip");
+            let mut deltas = sram.deltas.clone();
+            deltas.sort_unstable();
+            let (mut live, mut peak) = (0i64, 0i64);
+            for (_, d) in deltas {
+                live += d;
+                peak = peak.max(live);
+            }
+            let capacity = spec.chiplet_type(ChipletId(c as u32)).sram_bytes();
+            let needed = plan.resident_weights[c] + peak as u64;
+            if needed > capacity {
+                violations.push(Violation::SramOverflow {
+                    chiplet: c as u32,
+                    needed_bytes: needed,
+                    capacity_bytes: capacity,
+                    over_bytes: needed - capacity,
+                });
+            }
+            energy.compute_pj += en.compute_pj;
+            energy.sram_pj += en.sram_pj;
+            chiplets.push(ChipletReport {
+                id: c as u32,
+                ops_placed: plan.ops_placed[c],
+                busy_cycles: engine.busy_cycles,
+                utilisation: util(engine.busy_cycles),
+                sram_capacity_bytes: capacity,
+                weight_bytes_resident: plan.resident_weights[c],
+                weight_bytes_streamed: plan.streamed_weights[c],
+                sram_peak_bytes: needed,
+                energy_pj: en.compute_pj + en.sram_pj,
+            });
+        }
+        let links = spec
+            .links
+            .iter()
+            .zip(&index.links)
+            .map(|(l, &e)| {
+                let s = world.get::<LinkServer>(e).expect("link");
+                LinkReport {
+                    id: l.id.0,
+                    from: l.from.0,
+                    to: l.to.0,
+                    bytes: s.bytes,
+                    packets: s.packets,
+                    busy_cycles: s.busy_cycles,
+                    utilisation: util(s.busy_cycles),
+                }
+            })
+            .collect();
+        energy.total_pj = energy.compute_pj + energy.sram_pj + energy.links_pj + energy.memory_pj;
+        let mbs = model.options.microbatches as usize;
+        let mut done = ledger.mb_completion.clone();
+        done.sort_unstable();
+        let first = ledger.mb_completion[0];
+        let interval = if mbs == 1 {
+            first as f64
+        } else {
+            let h = mbs / 2;
+            (done[mbs - 1] - done[h - 1]) as f64 / (mbs - h) as f64
+        };
+        let batch = model
+            .graph
+            .inputs()
+            .first()
+            .and_then(|i| i.shape.first().copied())
+            .unwrap_or(1);
+        let clock_hz = spec.clock_mhz * 1e6;
+        let report = SimReport {
+            schema_version: REPORT_SCHEMA_VERSION,
+            valid: violations.is_empty(),
+            microbatches: model.options.microbatches,
+            inferences_per_microbatch: batch,
+            first_inference_latency_cycles: first,
+            first_inference_latency_us: first as f64 / spec.clock_mhz,
+            steady_state_interval_cycles: interval,
+            throughput_inferences_per_s: if interval > 0.0 {
+                batch as f64 * clock_hz / interval
+            } else {
+                0.0
+            },
+            makespan_cycles: makespan,
+            chiplets,
+            links,
+            memory: spec.memory.as_ref().map(|_| MemoryReport {
+                bytes_streamed: ledger.memory_bytes,
+                busy_cycles: ledger.memory_busy_cycles,
+                utilisation: util(ledger.memory_busy_cycles),
+            }),
+            energy,
+            violations,
+            events_processed: ledger.events,
+            steps: ledger.steps,
+        };
+        let trace = model.options.trace.then(|| {
+            let mut t = ledger.trace.clone();
+            t.sort_by(|a, b| {
+                (a.track, a.start_cycle, a.end_cycle).cmp(&(b.track, b.start_cycle, b.end_cycle))
+            });
+            t
+        });
+        SimOutput { report, trace }
+    }
+}
+
+/// Consumers of `op` placed on chiplet `chip`.
+fn consumers_on(graph: &Graph, plan: &Plan, op: u32, chip: u32) -> u32 {
+    graph
+        .consumers(OpId(op))
+        .iter()
+        .filter(|q| plan.chip_of[q.idx()] == chip)
+        .count() as u32
+}
+
+fn make_plan(model: &Model, placement: &Placement) -> Plan {
+    let graph = &model.graph;
+    let spec = &model.spec;
+    let n_chips = spec.n_chiplets();
+    let chip_of: Vec<u32> = placement.chiplet_of_op.iter().map(|c| c.0).collect();
+    let mut plan = Plan {
+        chip_of: chip_of.clone(),
+        ..Plan::default()
+    };
+    let mut base = 0;
+    for op in graph.ops() {
+        let own = chip_of[op.id.idx()];
+        let mut dsts: Vec<u32> = graph
+            .consumers(op.id)
+            .iter()
+            .map(|q| chip_of[q.idx()])
+            .filter(|&c| c != own)
+            .collect();
+        dsts.sort_unstable();
+        dsts.dedup();
+        plan.transfer_base.push(base);
+        base += dsts.len() as u32;
+        plan.remote_dsts.push(dsts);
+        plan.local_consumers.push(
+            graph
+                .consumers(op.id)
+                .iter()
+                .filter(|q| chip_of[q.idx()] == own)
+                .count() as u32,
+        );
+    }
+    plan.transfers_per_mb = base;
+
+    let residency = crate::cost::residency(spec, graph, &placement.chiplet_of_op);
+    plan.streamed_bytes = residency.streamed_bytes_per_op;
+    plan.resident_weights = residency.resident_bytes;
+    plan.streamed_weights = residency.streamed_bytes;
+    plan.ops_placed = vec![0; n_chips];
+    for &c in &chip_of {
+        plan.ops_placed[c as usize] += 1;
+    }
+    plan
+}
+
+fn advance_clock(
+    mut clock: ResMut<Clock>,
+    mut queue: ResMut<EventQueue>,
+    mut due: ResMut<Due>,
+    mut ledger: ResMut<Ledger>,
+) {
+    let Some(Reverse((t, _, _))) = queue.heap.peek() else {
+        return;
+    };
+    let t = *t;
+    clock.0 = t;
+    ledger.steps += 1;
+    ledger.last_cycle = ledger.last_cycle.max(t);
+    due.ops_finished.clear();
+    due.packets.clear();
+    due.delivered.clear();
+    while let Some(Reverse((when, _, _))) = queue.heap.peek() {
+        if *when != t {
+            break;
+        }
+        let Reverse((_, _, event)) = queue.heap.pop().expect("peeked");
+        ledger.events += 1;
+        match event {
+            Event::Start => {}
+            Event::OpFinished { inst } => due.ops_finished.push(inst),
+            Event::PacketArrived {
+                slot,
+                packet,
+                hop,
+                tail_cycle,
+            } => due.packets.push((slot, packet, hop, tail_cycle)),
+            Event::TransferDelivered { slot } => due.delivered.push(slot),
+        }
+    }
+}
+
+/// Records that a buffer holder let go at `at`; frees the buffer when it was
+/// the last holder.
+fn release(refs: &mut u32, free_after: &mut u64, at: u64, bytes: u64, sram: &mut SramUsage) {
+    *refs -= 1;
+    *free_after = (*free_after).max(at);
+    if *refs == 0 {
+        sram.deltas.push((*free_after, -(bytes as i64)));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_ops(
+    clock: Res<Clock>,
+    model: Res<Model>,
+    plan: Res<Plan>,
+    index: Res<Index>,
+    due: Res<Due>,
+    mut pending: ResMut<Pending>,
+    mut ledger: ResMut<Ledger>,
+    mut insts: Query<&mut InstState>,
+    mut transfers: Query<&mut TransferState>,
+    mut chips: Query<(&mut ComputeEngine, &mut ReadyQueue, &mut SramUsage)>,
+) {
+    let t = clock.0;
+    let n_ops = model.graph.ops().len() as u32;
+    for &inst in &due.ops_finished {
+        let (op, mb) = (inst % n_ops, inst / n_ops);
+        let chip = plan.chip_of[op as usize];
+        let (mut engine, mut ready, mut sram) =
+            chips.get_mut(index.chips[chip as usize]).expect("chip");
+        engine.busy = false;
+        pending.chips_to_check.push(chip);
+        ledger.ops_done_per_mb[mb as usize] += 1;
+        if ledger.ops_done_per_mb[mb as usize] == n_ops {
+            ledger.mb_completion[mb as usize] = t;
+        }
+        // Inputs: this consumer lets go of each producer's buffer here.
+        for &p in &model.producers[op as usize] {
+            let bytes = model.graph.ops()[p as usize].output_bytes;
+            if plan.chip_of[p as usize] == chip {
+                let mut s = insts
+                    .get_mut(index.insts[(mb * n_ops + p) as usize])
+                    .expect("inst");
+                let s = &mut *s;
+                release(&mut s.output_refs, &mut s.free_after, t, bytes, &mut sram);
+            } else {
+                let slot = plan.transfer_slot(p, mb, chip);
+                let mut tr = transfers.get_mut(index.transfers[slot as usize]).expect("tr");
+                let tr = &mut *tr;
+                release(&mut tr.refs, &mut tr.free_after, t, bytes, &mut sram);
+            }
+        }
+        // Output: a graph output is freed at once; local consumers may start.
+        let out_bytes = model.graph.ops()[op as usize].output_bytes;
+        {
+            let mut s = insts.get_mut(index.insts[inst as usize]).expect("inst");
+            if s.output_refs == 0 {
+                sram.deltas.push((t, -(out_bytes as i64)));
+            }
+            s.free_after = s.free_after.max(t);
+        }
+        for q in model.graph.consumers(OpId(op)) {
+            if plan.chip_of[q.idx()] != chip {
+                continue;
+            }
+            let mut s = insts
+                .get_mut(index.insts[(mb * n_ops + q.0) as usize])
+                .expect("inst");
+            s.inputs_pending -= 1;
+            if s.inputs_pending == 0 {
+                ready.0.push(Reverse((mb, q.0)));
+            }
+        }
+        for k in 0..plan.remote_dsts[op as usize].len() as u32 {
+            pending
+                .new_transfers
+                .push(mb * plan.transfers_per_mb + plan.transfer_base[op as usize] + k);
+        }
+    }
+}
+
+/// Serves one packet on link `link_idx`, available at `avail`; with
+/// cut-through it may not finish before `tail_in` (its full arrival).
+/// Returns (start, finish).
+#[allow(clippy::too_many_arguments)]
+fn serve_packet(
+    model: &Model,
+    link_idx: usize,
+    server: &mut LinkServer,
+    ledger: &mut Ledger,
+    avail: u64,
+    tail_in: u64,
+    bytes: u64,
+    label: (u32, u32),
+) -> (u64, u64) {
+    let link = &model.spec.links[link_idx];
+    let start = avail.max(server.free_at);
+    let mut finish = start + div_ceil(bytes, link.bandwidth_bytes_per_cycle);
+    if model.options.switching == Switching::CutThrough {
+        finish = finish.max(tail_in);
+    }
+    server.free_at = finish;
+    server.busy_cycles += finish - start;
+    server.bytes += bytes;
+    server.packets += 1;
+    ledger.links_pj += bytes as f64 * 8.0 * link.energy_per_bit_pj;
+    if model.options.trace {
+        ledger.trace.push(TraceSlice {
+            track: Track::Link {
+                id: link.id.0,
+                from: link.from.0,
+                to: link.to.0,
+            },
+            name: model.graph.ops()[label.0 as usize].name.clone(),
+            start_cycle: start,
+            end_cycle: finish,
+            microbatch: label.1,
+        });
+    }
+    (start, finish)
+}
+
+/// Bytes of packet `i` of a tensor of `total` bytes.
+fn packet_bytes(total: u64, packet: u64, i: u32) -> u64 {
+    let offset = i as u64 * packet;
+    packet.min(total - offset)
+}
+
+/// After a packet left hop `hop` (served over [start, finish]), either
+/// schedule its arrival at the next chiplet or, at the destination, record
+/// the received buffer and the transfer's delivery.
+#[allow(clippy::too_many_arguments)]
+fn after_hop(
+    model: &Model,
+    queue: &mut EventQueue,
+    sram_dst: &mut SramUsage,
+    slot: u32,
+    packet: u32,
+    n_packets: u32,
+    hop: u32,
+    n_hops: u32,
+    start: u64,
+    finish: u64,
+    latency: u64,
+    tensor_bytes: u64,
+) {
+    let tail = finish + latency;
+    if hop + 1 == n_hops {
+        if packet == 0 {
+            sram_dst.deltas.push((tail, tensor_bytes as i64));
+        }
+        if packet + 1 == n_packets {
+            queue.push(tail, Event::TransferDelivered { slot });
+        }
+    } else {
+        let avail = match model.options.switching {
+            Switching::StoreAndForward => tail,
+            Switching::CutThrough => start + latency,
+        };
+        queue.push(
+            avail,
+            Event::PacketArrived {
+                slot,
+                packet,
+                hop,
+                tail_cycle: tail,
+            },
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inject_transfers(
+    clock: Res<Clock>,
+    model: Res<Model>,
+    index: Res<Index>,
+    mut pending: ResMut<Pending>,
+    mut queue: ResMut<EventQueue>,
+    mut ledger: ResMut<Ledger>,
+    transfers: Query<&TransferState>,
+    mut insts: Query<&mut InstState>,
+    mut links: Query<&mut LinkServer>,
+    mut sram: Query<&mut SramUsage>,
+) {
+    let t = clock.0;
+    let n_ops = model.graph.ops().len() as u32;
+    for slot in pending.new_transfers.drain(..) {
+        let tr = transfers.get(index.transfers[slot as usize]).expect("tr");
+        let (op, mb, src, dst) = (tr.op, tr.mb, tr.src, tr.dst);
+        let bytes = model.graph.ops()[op as usize].output_bytes;
+        let path = model.spec.routes.path(ChipletId(src), ChipletId(dst));
+        let n_packets = div_ceil(bytes, model.options.packet_bytes) as u32;
+        let first = path[0].idx();
+        let latency = model.spec.links[first].latency_cycles;
+        let mut last_departure = t;
+        for i in 0..n_packets {
+            let b = packet_bytes(bytes, model.options.packet_bytes, i);
+            let mut server = links.get_mut(index.links[first]).expect("link");
+            let (start, finish) =
+                serve_packet(&model, first, &mut server, &mut ledger, t, t, b, (op, mb));
+            last_departure = finish;
+            let mut sram_dst = sram.get_mut(index.chips[dst as usize]).expect("chip");
+            after_hop(
+                &model,
+                &mut queue,
+                &mut sram_dst,
+                slot,
+                i,
+                n_packets,
+                0,
+                path.len() as u32,
+                start,
+                finish,
+                latency,
+                bytes,
+            );
+        }
+        // The source buffer is released by this transfer once its last packet
+        // has left the first link.
+        let mut s = insts
+            .get_mut(index.insts[(mb * n_ops + op) as usize])
+            .expect("inst");
+        let s = &mut *s;
+        let mut sram_src = sram.get_mut(index.chips[src as usize]).expect("chip");
+        release(
+            &mut s.output_refs,
+            &mut s.free_after,
+            last_departure,
+            bytes,
+            &mut sram_src,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_packets(
+    model: Res<Model>,
+    index: Res<Index>,
+    due: Res<Due>,
+    mut queue: ResMut<EventQueue>,
+    mut ledger: ResMut<Ledger>,
+    transfers: Query<&TransferState>,
+    mut links: Query<&mut LinkServer>,
+    mut sram: Query<&mut SramUsage>,
+    clock: Res<Clock>,
+) {
+    let t = clock.0;
+    for &(slot, packet, hop, tail_in) in &due.packets {
+        let tr = transfers.get(index.transfers[slot as usize]).expect("tr");
+        let bytes = model.graph.ops()[tr.op as usize].output_bytes;
+        let path = model.spec.routes.path(ChipletId(tr.src), ChipletId(tr.dst));
+        let n_packets = div_ceil(bytes, model.options.packet_bytes) as u32;
+        let next = hop + 1;
+        let link = path[next as usize].idx();
+        let latency = model.spec.links[link].latency_cycles;
+        let b = packet_bytes(bytes, model.options.packet_bytes, packet);
+        let mut server = links.get_mut(index.links[link]).expect("link");
+        let (start, finish) = serve_packet(
+            &model,
+            link,
+            &mut server,
+            &mut ledger,
+            t,
+            tail_in,
+            b,
+            (tr.op, tr.mb),
+        );
+        let mut sram_dst = sram.get_mut(index.chips[tr.dst as usize]).expect("chip");
+        after_hop(
+            &model,
+            &mut queue,
+            &mut sram_dst,
+            slot,
+            packet,
+            n_packets,
+            next,
+            path.len() as u32,
+            start,
+            finish,
+            latency,
+            bytes,
+        );
+    }
+}
+
+fn deliver_transfers(
+    model: Res<Model>,
+    plan: Res<Plan>,
+    index: Res<Index>,
+    due: Res<Due>,
+    mut pending: ResMut<Pending>,
+    transfers: Query<&TransferState>,
+    mut insts: Query<&mut InstState>,
+    mut ready: Query<&mut ReadyQueue>,
+) {
+    let n_ops = model.graph.ops().len() as u32;
+    for &slot in &due.delivered {
+        let tr = transfers.get(index.transfers[slot as usize]).expect("tr");
+        let mut queue = ready.get_mut(index.chips[tr.dst as usize]).expect("chip");
+        let mut woke = false;
+        for q in model.graph.consumers(OpId(tr.op)) {
+            if plan.chip_of[q.idx()] != tr.dst {
+                continue;
+            }
+            let mut s = insts
+                .get_mut(index.insts[(tr.mb * n_ops + q.0) as usize])
+                .expect("inst");
+            s.inputs_pending -= 1;
+            if s.inputs_pending == 0 {
+                queue.0.push(Reverse((tr.mb, q.0)));
+                woke = true;
+            }
+        }
+        if woke {
+            pending.chips_to_check.push(tr.dst);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_ready_ops(
+    clock: Res<Clock>,
+    model: Res<Model>,
+    plan: Res<Plan>,
+    index: Res<Index>,
+    mut pending: ResMut<Pending>,
+    mut queue: ResMut<EventQueue>,
+    mut ledger: ResMut<Ledger>,
+    mut chips: Query<(
+        &mut ComputeEngine,
+        &mut ReadyQueue,
+        &mut SramUsage,
+        &mut ChipEnergy,
+    )>,
+) {
+    let t = clock.0;
+    let n_ops = model.graph.ops().len() as u32;
+    pending.chips_to_check.sort_unstable();
+    pending.chips_to_check.dedup();
+    for &chip in &pending.chips_to_check {
+        let (mut engine, mut ready, mut sram, mut energy) =
+            chips.get_mut(index.chips[chip as usize]).expect("chip");
+        if engine.busy {
+            continue;
+        }
+        let Some(Reverse((mb, op))) = ready.0.pop() else {
+            continue;
+        };
+        let ty_idx = model.spec.chiplets[chip as usize].type_idx;
+        let ty = &model.spec.chiplet_types[ty_idx];
+        let cost = &model.cost[ty_idx][op as usize];
+        let o = &model.graph.ops()[op as usize];
+        let mut finish = t + cost.cycles;
+        let streamed = plan.streamed_bytes[op as usize];
+        if streamed > 0 {
+            let mem = model.spec.memory.as_ref().expect("streaming implies memory");
+            let start = t.max(ledger.memory_free_at);
+            let done = start + div_ceil(streamed, mem.bandwidth_bytes_per_cycle);
+            ledger.memory_free_at = done;
+            ledger.memory_busy_cycles += done - start;
+            ledger.memory_bytes += streamed;
+            ledger.memory_pj += streamed as f64 * mem.energy_per_byte_pj;
+            finish = finish.max(done + mem.latency_cycles);
+            if model.options.trace {
+                ledger.trace.push(TraceSlice {
+                    track: Track::Memory,
+                    name: o.name.clone(),
+                    start_cycle: start,
+                    end_cycle: done,
+                    microbatch: mb,
+                });
+            }
+        }
+        engine.busy = true;
+        engine.busy_cycles += finish - t;
+        energy.compute_pj += (o.macs + o.vector_ops) as f64 * ty.energy_per_mac_pj;
+        energy.sram_pj += cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj;
+        sram.deltas.push((t, o.output_bytes as i64));
+        queue.push(
+            finish,
+            Event::OpFinished {
+                inst: mb * n_ops + op,
+            },
+        );
+        if model.options.trace {
+            ledger.trace.push(TraceSlice {
+                track: Track::Chiplet(chip),
+                name: o.name.clone(),
+                start_cycle: t,
+                end_cycle: finish,
+                microbatch: mb,
+            });
+        }
+    }
+    pending.chips_to_check.clear();
+}
