@@ -137,7 +137,7 @@ struct Model {
 #[derive(Resource, Default)]
 struct Plan {
     chip_of: Vec<u32>,
-    /// Distinct remote chiplets that consume each op's output, ascending.
+    /// Distinct remote chiplets that consume each op's output, nearest first.
     remote_dsts: Vec<Vec<u32>>,
     /// Index of each op's first transfer slot within a micro-batch.
     transfer_base: Vec<u32>,
@@ -154,7 +154,8 @@ struct Plan {
 impl Plan {
     fn transfer_slot(&self, op: u32, mb: u32, dst: u32) -> u32 {
         let k = self.remote_dsts[op as usize]
-            .binary_search(&dst)
+            .iter()
+            .position(|&d| d == dst)
             .expect("a transfer exists for every remote consumer chiplet");
         mb * self.transfers_per_mb + self.transfer_base[op as usize] + k as u32
     }
@@ -651,8 +652,12 @@ fn make_plan(model: &Model, placement: &Placement) -> Plan {
             .map(|q| chip_of[q.idx()])
             .filter(|&c| c != own)
             .collect();
+        // Nearest destination first (then by id): the order in which a
+        // producer's transfers join a shared first link depends only on the
+        // route lengths, not on how chiplets happen to be numbered.
         dsts.sort_unstable();
         dsts.dedup();
+        dsts.sort_by_key(|&d| (spec.routes.path(ChipletId(own), ChipletId(d)).len(), d));
         plan.transfer_base.push(base);
         base += dsts.len() as u32;
         plan.remote_dsts.push(dsts);

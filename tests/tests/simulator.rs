@@ -129,3 +129,160 @@ fn weights_beyond_sram_without_streaming_are_a_violation() {
         }
     }
 }
+
+/// Output-stationary cycles as SCALE-Sim's analytical model states them,
+/// written out here independently of `sim::cost`.
+fn scalesim_os(sr: u64, sc: u64, t: u64, r: u64, c: u64) -> u64 {
+    sr.div_ceil(r) * sc.div_ceil(c) * (r + c + t - 2)
+}
+
+/// Runs every op of `g` alone on chiplet 0 with one micro-batch and returns
+/// each op's duration from the trace, by op name.
+fn op_durations(hw: &HwSpec, g: &Graph) -> BTreeMap<String, u64> {
+    let opts = SimOptions {
+        microbatches: 1,
+        trace: true,
+        ..SimOptions::default()
+    };
+    let out = simulate(hw, g, &Placement::single(g, ChipletId(0)), &opts).unwrap();
+    out.trace
+        .unwrap()
+        .into_iter()
+        .filter(|s| matches!(s.track, sim::report::Track::Chiplet(_)))
+        .map(|s| (s.name, s.end_cycle - s.start_cycle))
+        .collect()
+}
+
+/// The cycles the simulator must give an op whose array time is `array`.
+fn expected(hw: &HwSpec, op: &sim::graph::Op, array: u64) -> u64 {
+    let ty = hw.chiplet_type(ChipletId(0));
+    let inputs: u64 = op
+        .inputs
+        .iter()
+        .map(|i| i.shape.iter().product::<u64>() * op.dtype.bytes())
+        .sum();
+    let sram = (op.weight_bytes + inputs + op.output_bytes).div_ceil(ty.sram_bandwidth_bytes_per_cycle);
+    ty.op_overhead_cycles + array.max(sram)
+}
+
+#[test]
+fn resnet18_layers_take_the_scalesim_output_stationary_cycles() {
+    // ResNet-18 at 224×224 (He et al. 2016, Table 1), as GEMMs:
+    // (op name, Sr = output pixels, Sc = filters, T = kernel area × input channels).
+    let layers: Vec<(&str, u64, u64, u64)> = vec![
+        ("conv1", 112 * 112, 64, 7 * 7 * 3),
+        ("layer1.0.conv1", 56 * 56, 64, 9 * 64),
+        ("layer1.0.conv2", 56 * 56, 64, 9 * 64),
+        ("layer1.1.conv1", 56 * 56, 64, 9 * 64),
+        ("layer1.1.conv2", 56 * 56, 64, 9 * 64),
+        ("layer2.0.conv1", 28 * 28, 128, 9 * 64),
+        ("layer2.0.conv2", 28 * 28, 128, 9 * 128),
+        ("layer2.0.downsample.conv", 28 * 28, 128, 64),
+        ("layer2.1.conv1", 28 * 28, 128, 9 * 128),
+        ("layer2.1.conv2", 28 * 28, 128, 9 * 128),
+        ("layer3.0.conv1", 14 * 14, 256, 9 * 128),
+        ("layer3.0.conv2", 14 * 14, 256, 9 * 256),
+        ("layer3.0.downsample.conv", 14 * 14, 256, 128),
+        ("layer3.1.conv1", 14 * 14, 256, 9 * 256),
+        ("layer3.1.conv2", 14 * 14, 256, 9 * 256),
+        ("layer4.0.conv1", 7 * 7, 512, 9 * 256),
+        ("layer4.0.conv2", 7 * 7, 512, 9 * 512),
+        ("layer4.0.downsample.conv", 7 * 7, 512, 256),
+        ("layer4.1.conv1", 7 * 7, 512, 9 * 512),
+        ("layer4.1.conv2", 7 * 7, 512, 9 * 512),
+        ("fc", 1, 1000, 512),
+    ];
+    // Packages without off-package memory: weights that overflow are a
+    // reported violation, and no op waits for streamed weights.
+    for hw_name in ["simba_6x6.toml", "hetero_2type.toml"] {
+        let hw = spec(hw_name);
+        let ty = hw.chiplet_type(ChipletId(0)).clone();
+        let g = model("resnet18", &[]);
+        let gemm_ops: Vec<_> = g.ops().iter().filter(|o| o.kind.gemm().is_some()).collect();
+        assert_eq!(gemm_ops.len(), layers.len(), "ResNet-18 has 20 convs and one fc");
+        let durations = op_durations(&hw, &g);
+        for (name, sr, sc, t) in &layers {
+            let op = g
+                .ops()
+                .iter()
+                .find(|o| o.name == *name)
+                .unwrap_or_else(|| panic!("no op named like {name}"));
+            let array = scalesim_os(*sr, *sc, *t, ty.array_rows, ty.array_cols);
+            assert_eq!(
+                sim::cost::engine_cycles(op, &ty),
+                array,
+                "{hw_name} {name}: engine cycles"
+            );
+            assert_eq!(
+                durations[&op.name],
+                expected(&hw, op, array),
+                "{hw_name} {name}: simulated op cycles"
+            );
+        }
+    }
+}
+
+#[test]
+fn bert_base_gemms_take_the_scalesim_output_stationary_cycles() {
+    let hw = spec("edgetpu_ring4.toml");
+    let ty = hw.chiplet_type(ChipletId(0)).clone();
+    let (s, h, f, heads) = (128u64, 768u64, 3072u64, 12u64);
+    // One layer and a small vocabulary keep every weight resident on one
+    // chiplet, so no op waits for streamed weights.
+    let g = model("bert-base", &[("layers", "1"), ("vocab", "100")]);
+    let durations = op_durations(&hw, &g);
+    let r = simulate(&hw, &g, &Placement::single(&g, ChipletId(0)), &one_mb()).unwrap().report;
+    assert_eq!(r.chiplets[0].weight_bytes_streamed, 0);
+    // (name suffix, repeats, Sr, Sc, T) for one encoder layer.
+    let gemms: Vec<(&str, u64, u64, u64, u64)> = vec![
+        ("attn.q", 1, s, h, h),
+        ("attn.k", 1, s, h, h),
+        ("attn.v", 1, s, h, h),
+        ("attn.scores", heads, s, s, h / heads),
+        ("attn.context", heads, s, h / heads, s),
+        ("attn.out", 1, s, h, h),
+        ("ffn.fc1", 1, s, f, h),
+        ("ffn.fc2", 1, s, h, f),
+    ];
+    for layer in 0..1 {
+        for (suffix, reps, sr, sc, t) in &gemms {
+            let name = format!("layer{layer}.{suffix}");
+            let op = g
+                .ops()
+                .iter()
+                .find(|o| o.name == name)
+                .unwrap_or_else(|| panic!("no op {name}"));
+            let array = reps * scalesim_os(*sr, *sc, *t, ty.array_rows, ty.array_cols);
+            assert_eq!(sim::cost::engine_cycles(op, &ty), array, "{name}");
+            assert_eq!(durations[&name], expected(&hw, op, array), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_trace_is_chrome_trace_event_json_with_every_op_run() {
+    let hw = spec("edgetpu_ring4.toml");
+    let g = model("bert-base", &[("layers", "2")]);
+    let opts = SimOptions {
+        microbatches: 3,
+        trace: true,
+        ..SimOptions::default()
+    };
+    let out = simulate(&hw, &g, &Placement::contiguous_balanced(&hw, &g), &opts).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&out.trace_json(hw.clock_mhz).unwrap()).unwrap();
+    let events = json["traceEvents"].as_array().unwrap();
+    let slices: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
+    let op_slices = slices.iter().filter(|e| e["pid"] == 1).count();
+    assert_eq!(op_slices, g.ops().len() * 3);
+    assert!(slices.iter().any(|e| e["pid"] == 2), "link slices present");
+    for e in &slices {
+        assert!(e["ts"].as_f64().unwrap() >= 0.0);
+        assert!(e["dur"].as_f64().unwrap() >= 0.0);
+        assert!(e["name"].is_string() && e["tid"].is_u64());
+    }
+    let names: Vec<_> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .collect();
+    assert!(names.len() >= 4 + 3, "a named track per chiplet and used link");
+}
