@@ -20,7 +20,7 @@ impl Package<'_> {
         format!(
             r#"name = "unit"
 source = ["unit test"]
-notes = ""
+notes = "unit test fixture"
 clock_mhz = 1000
 pipeline_order = {order}
 
@@ -335,7 +335,7 @@ fn links_are_sorted_by_from_then_to_and_ids_are_indices() {
         ),
         (8, 50, 5.0)
     );
-    assert_eq!(spec.topology, "unidirectional ring of 4");
+    assert_eq!(spec.topology, "unidirectional ring of 4 + 4 explicit links");
     assert_eq!(route(&spec, 0, 2), [0, 2]);
 }
 
@@ -468,4 +468,567 @@ fn diagnostics_name_file_line_and_field() {
         ("pkg.toml", 5, "pipeline_order")
     );
     assert!(d.message.contains("missing chiplet(s) 2"), "{err}");
+}
+
+/// The diagnostics of a spec that must be rejected.
+fn rejected(text: &str) -> Diagnostics {
+    HwSpec::from_toml_str(text, "unit.toml")
+        .err()
+        .unwrap_or_else(|| panic!("spec accepted:\n{text}"))
+}
+
+/// The 1-based line of the first line of `text` that starts with `prefix`.
+fn line_of(text: &str, prefix: &str) -> u32 {
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}")) as u32
+        + 1
+}
+
+/// Asserts that a diagnostic names `field` at `line` with a message containing `message`.
+#[track_caller]
+fn assert_reported(d: &Diagnostics, field: &str, line: u32, message: &str) {
+    assert!(
+        d.0.iter()
+            .any(|d| d.field == field && d.pos.line == line && d.message.contains(message)),
+        "no diagnostic {field} at line {line} containing {message:?}:\n{d}"
+    );
+}
+
+/// A valid 4-chip bidirectional ring to break in tests.
+fn ring4() -> String {
+    Package {
+        chiplets: &chiplets(4),
+        links: &generator("ring", "bidirectional = true"),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text()
+}
+
+#[test]
+fn numbers_beyond_their_limits_are_reported_with_the_limit() {
+    let cases = [
+        (
+            "sram_kib = 8192",
+            "sram_kib = 9223372036854775807",
+            "chiplet_types.big.sram_kib",
+            "must be at most 1099511627776 (2^40), found 9223372036854775807",
+        ),
+        (
+            "array_rows = 64",
+            "array_rows = 4294967296",
+            "chiplet_types.big.array_rows",
+            "must be at most 65536 (2^16), found 4294967296",
+        ),
+        (
+            "macs_per_cycle = 4096",
+            "macs_per_cycle = 18446744073709551616",
+            "chiplet_types.big.macs_per_cycle",
+            "found 18446744073709551616 (integer out of range)",
+        ),
+        (
+            "op_overhead_cycles = 100",
+            "op_overhead_cycles = 9223372036854775807",
+            "chiplet_types.big.op_overhead_cycles",
+            "must be at most 4294967296 (2^32)",
+        ),
+        (
+            "clock_mhz = 1000",
+            "clock_mhz = 1e300",
+            "clock_mhz",
+            "must be at most 1000000, found 1e300",
+        ),
+        (
+            "energy_per_mac_pj = 0.2",
+            "energy_per_mac_pj = 1e300",
+            "chiplet_types.big.energy_per_mac_pj",
+            "must be at most 1000000, found 1e300",
+        ),
+        (
+            "latency_cycles = 50",
+            "latency_cycles = -9223372036854775808",
+            "topology[0].latency_cycles",
+            "must be a non-negative integer, found -9223372036854775808",
+        ),
+        (
+            "bandwidth_bytes_per_cycle = 8",
+            "bandwidth_bytes_per_cycle = 1099511627777",
+            "topology[0].bandwidth_bytes_per_cycle",
+            "must be at most 1099511627776 (2^40)",
+        ),
+    ];
+    for (from, to, field, message) in cases {
+        let text = ring4().replacen(from, to, 1);
+        let d = rejected(&text);
+        assert_reported(&d, field, line_of(&text, to), message);
+    }
+}
+
+#[test]
+fn huge_array_sides_and_grids_are_reported_not_overflowed() {
+    let text = ring4()
+        .replace("array_rows = 64", "array_rows = 9223372036854775807")
+        .replace("array_cols = 64", "array_cols = 9223372036854775807");
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "chiplet_types.big.array_rows",
+        line_of(&text, "array_rows"),
+        "must be at most",
+    );
+    assert_reported(
+        &d,
+        "chiplet_types.big.array_cols",
+        line_of(&text, "array_cols"),
+        "must be at most",
+    );
+
+    let text = Package {
+        chiplets: &chiplets(4),
+        links: &generator("mesh", "rows = 4294967296\ncols = 4294967296"),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "topology[0].rows",
+        line_of(&text, "rows ="),
+        "must be at most 1024",
+    );
+    assert_reported(
+        &d,
+        "topology[0].cols",
+        line_of(&text, "cols ="),
+        "must be at most 1024",
+    );
+}
+
+#[test]
+fn an_id_range_beyond_the_chiplet_limit_is_refused_before_it_is_expanded() {
+    for last in ["1024", "9223372036854775807"] {
+        let text = ring4().replace("id_range = [0, 3]", &format!("id_range = [0, {last}]"));
+        let d = rejected(&text);
+        assert_reported(
+            &d,
+            "chiplets[0].id_range",
+            line_of(&text, "id_range"),
+            &format!("too many chiplets: id {last} is beyond the limit of 1024 chiplets"),
+        );
+    }
+    // The limit itself is allowed: without links (so that no route table is
+    // built, which takes seconds for 1024 chiplets) the only complaint left is
+    // the missing links.
+    let text = Package {
+        chiplets: &chiplets(1024),
+        links: "",
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let d = rejected(&text);
+    assert_eq!(d.0.len(), 1, "{d}");
+    assert!(
+        d.0[0].message.starts_with("1024 chiplets but no links"),
+        "{d}"
+    );
+}
+
+#[test]
+fn position_coordinates_are_bounded() {
+    let text = format!(
+        "{}\n[[chiplets]]\nid = 4\ntype = \"big\"\nposition = [0, 4294967296]\n",
+        chiplets(4)
+    );
+    let text = Package {
+        chiplets: &text,
+        links: &generator("ring", "bidirectional = true"),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "chiplets[1].position[1]",
+        line_of(&text, "position"),
+        "must be at most 1023",
+    );
+}
+
+#[test]
+fn errors_point_at_the_offending_key_not_the_table_header() {
+    // macs ≠ rows × cols: at `macs_per_cycle`.
+    let text = ring4().replace("macs_per_cycle = 4096", "macs_per_cycle = 4000");
+    assert_reported(
+        &rejected(&text),
+        "chiplet_types.big.macs_per_cycle",
+        line_of(&text, "macs_per_cycle"),
+        "is 4000 but the 64 × 64 systolic array performs 4096 MACs per cycle",
+    );
+    // A duplicate id: at `id`.
+    let text = ring4().replace(
+        "[[topology]]",
+        "[[chiplets]]\nid = 2\ntype = \"big\"\n\n[[topology]]",
+    );
+    assert_reported(
+        &rejected(&text),
+        "chiplets[1].id",
+        line_of(&text, "id = 2"),
+        "duplicate chiplet id 2 (already defined by chiplets[0])",
+    );
+    // Links to an unknown chiplet and to itself: at `from` and `to`.
+    let links = "[[links]]\nfrom = 9\nto = 1\nbandwidth_bytes_per_cycle = 4\nlatency_cycles = 9\nenergy_per_bit_pj = 1.5\n\n[[links]]\nfrom = 2\nto = 2\nbandwidth_bytes_per_cycle = 4\nlatency_cycles = 9\nenergy_per_bit_pj = 1.5\n";
+    let text = ring4().replace("[routing]", &format!("{links}\n[routing]"));
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "links[0].from",
+        line_of(&text, "from = 9"),
+        "unknown chiplet 9; chiplet ids are 0 to 3",
+    );
+    assert_reported(
+        &d,
+        "links[1].to",
+        line_of(&text, "to = 2"),
+        "a link from chiplet 2 to itself is not allowed",
+    );
+    // Grid sizes: at `rows` or `cols`, whichever is wrong.
+    let torus = |rows: u32, cols: u32| {
+        Package {
+            chiplets: &chiplets(rows * cols),
+            links: &generator("torus", &format!("rows = {rows}\ncols = {cols}")),
+            routing: SHORTEST_PATH,
+            pipeline_order: "\"ascending\"",
+        }
+        .text()
+    };
+    let text = torus(3, 2);
+    assert_reported(
+        &rejected(&text),
+        "topology[0].cols",
+        line_of(&text, "cols ="),
+        "a torus needs at least 3 rows and 3 columns",
+    );
+    let text = torus(2, 3);
+    assert_reported(
+        &rejected(&text),
+        "topology[0].rows",
+        line_of(&text, "rows ="),
+        "a torus needs at least 3 rows and 3 columns",
+    );
+}
+
+#[test]
+fn a_generator_too_small_names_chips_only_when_the_file_has_it() {
+    let two = |extra: &str| {
+        Package {
+            chiplets: &chiplets(2),
+            links: &generator("ring", &format!("bidirectional = true\n{extra}")),
+            routing: SHORTEST_PATH,
+            pipeline_order: "\"ascending\"",
+        }
+        .text()
+    };
+    let text = two("");
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "topology[0].kind",
+        line_of(&text, "kind = \"ring\""),
+        "a ring needs at least 3 chiplets, found 2",
+    );
+    assert!(d.0.iter().all(|d| d.field != "topology[0].chips"), "{d}");
+    let text = two("chips = [1, 0]");
+    assert_reported(
+        &rejected(&text),
+        "topology[0].chips",
+        line_of(&text, "chips ="),
+        "a ring needs at least 3 chiplets, found 2",
+    );
+}
+
+#[test]
+fn missing_top_level_keys_are_reported_at_the_first_line_that_is_not_a_comment() {
+    let text = format!(
+        "# a header comment\n\n{}",
+        ring4().replace("clock_mhz = 1000\n", "")
+    );
+    let d = rejected(&text);
+    assert_eq!(d.0.len(), 1, "{d}");
+    assert_eq!((d.0[0].pos.line, d.0[0].pos.column), (3, 1));
+    assert_eq!(d.0[0].field, "clock_mhz");
+}
+
+#[test]
+fn a_broken_chiplet_entry_does_not_hide_other_problems() {
+    // Chiplet 2 is defined twice, the second time with an unknown type; a
+    // link, the pipeline order and the memory name chiplets that do not exist.
+    let entries = format!("{}\n[[chiplets]]\nid = 2\ntype = \"gpu\"\n", chiplets(4));
+    let text = Package {
+        chiplets: &entries,
+        links: &format!(
+            "{}\n[[links]]\nfrom = 0\nto = 7\nbandwidth_bytes_per_cycle = 4\nlatency_cycles = 9\nenergy_per_bit_pj = 1.5\n",
+            generator("ring", "bidirectional = true")
+        ),
+        routing: "[routing]\nkind = \"dijkstra\"\n",
+        pipeline_order: "[0, 1, 1, 3, 8]",
+    }
+    .text()
+        + "\n[memory]\ncapacity_mib = 1024\nbandwidth_bytes_per_cycle = 64\nlatency_cycles = 200\nenergy_per_byte_pj = 20.0\nweight_streaming = false\nchiplets = [0, 5]\n";
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "chiplets[1].id",
+        line_of(&text, "id = 2"),
+        "duplicate chiplet id 2",
+    );
+    assert_reported(
+        &d,
+        "chiplets[1].type",
+        line_of(&text, "type = \"gpu\""),
+        "unknown chiplet type \"gpu\"",
+    );
+    assert_reported(
+        &d,
+        "links[0].to",
+        line_of(&text, "to = 7"),
+        "unknown chiplet 7; chiplet ids are 0 to 3",
+    );
+    assert_reported(
+        &d,
+        "routing.kind",
+        line_of(&text, "kind = \"dijkstra\""),
+        "unknown value \"dijkstra\"",
+    );
+    assert_reported(
+        &d,
+        "pipeline_order",
+        line_of(&text, "pipeline_order"),
+        "must be a permutation of the 4 chiplet ids: chiplet 1 appears twice; unknown chiplet 8; missing chiplet(s) 2",
+    );
+    assert_reported(
+        &d,
+        "memory.chiplets",
+        line_of(&text, "chiplets = [0, 5]"),
+        "unknown chiplet 5; chiplet ids are 0 to 3",
+    );
+}
+
+#[test]
+fn references_are_checked_against_the_limit_when_chiplet_ids_are_unreadable() {
+    let text = ring4()
+        .replace("id_range = [0, 3]", "id_range = [0, \"three\"]")
+        .replace(
+            "[routing]",
+            "[[links]]\nfrom = 0\nto = 5000\nbandwidth_bytes_per_cycle = 4\nlatency_cycles = 9\nenergy_per_bit_pj = 1.5\n\n[routing]",
+        );
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "chiplets[0].id_range[1]",
+        line_of(&text, "id_range"),
+        "expected a non-negative integer, found a string \"three\"",
+    );
+    assert_reported(
+        &d,
+        "links[0].to",
+        line_of(&text, "to = 5000"),
+        "a package has at most 1024 chiplets",
+    );
+    // The ids are unknown, so a gap or a missing link cannot be told.
+    assert_eq!(d.0.len(), 2, "{d}");
+}
+
+#[test]
+fn chiplets_that_are_not_tables_are_not_also_missing() {
+    for value in ["[1, 2]", "5", "\"all\""] {
+        let text = format!("chiplets = {value}\n{}", ring4().replace(&chiplets(4), ""));
+        let d = rejected(&text);
+        assert!(
+            d.0.iter()
+                .all(|d| !d.message.contains("missing required key")),
+            "{value}: {d}"
+        );
+        assert!(d.0.iter().all(|d| d.pos.line == 1), "{value}: {d}");
+    }
+}
+
+#[test]
+fn a_failed_generator_causes_no_follow_on_errors() {
+    // A grid of the wrong size makes no links and no positions; "no links",
+    // unreachable chiplets, xy routing and "snake" must not pile up on it.
+    for routing in [SHORTEST_PATH, XY] {
+        let text = Package {
+            chiplets: &chiplets(9),
+            links: &generator("mesh", "rows = 3\ncols = 4"),
+            routing,
+            pipeline_order: "\"snake\"",
+        }
+        .text();
+        let d = rejected(&text);
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert_reported(
+            &d,
+            "topology[0].rows",
+            line_of(&text, "rows ="),
+            "rows × cols = 3 × 4 = 12 but the package has 9 chiplets",
+        );
+    }
+    // The same for a generator with a bad link property.
+    let text = ring4().replace(
+        "bandwidth_bytes_per_cycle = 8",
+        "bandwidth_bytes_per_cycle = 0",
+    );
+    let d = rejected(&text);
+    assert_eq!(d.0.len(), 1, "{d}");
+}
+
+#[test]
+fn xy_failures_are_reported_for_a_few_pairs_then_counted() {
+    // Chiplets on a 4 × 4 grid with only all-to-all links: no link joins grid
+    // neighbours in one hop along a dimension unless they are adjacent, and
+    // columns 0, 2, 4, 6 are never adjacent.
+    let placed: String = (0..16)
+        .map(|i| {
+            format!(
+                "[[chiplets]]\nid = {i}\ntype = \"big\"\nposition = [{}, {}]\n\n",
+                i / 4,
+                2 * (i % 4)
+            )
+        })
+        .collect();
+    let text = Package {
+        chiplets: &placed,
+        links: &generator("all_to_all", ""),
+        routing: XY,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let d = rejected(&text);
+    assert_eq!(d.0.len(), 4, "{d}");
+    assert!(d.0.iter().all(|d| d.field == "routing"), "{d}");
+    assert!(
+        d.0[0].message.contains(
+            "xy routing from chiplet 0 at [0, 0] to chiplet 1 at [0, 2]: no chain of links in x (within row 0, changing the column) from [0, 0]"
+        ),
+        "{d}"
+    );
+    assert!(
+        d.0[3]
+            .message
+            .contains("more chiplet pairs that xy routing cannot route"),
+        "{d}"
+    );
+}
+
+#[test]
+fn unreachable_chiplets_are_reported_for_a_few_then_counted() {
+    // Two separate rings of 4: each chiplet is unreachable from the other ring.
+    let text = Package {
+        chiplets: &chiplets(8),
+        links: &format!(
+            "{}\n{}",
+            generator("ring", "bidirectional = true\nchips = [0, 1, 2, 3]"),
+            generator("ring", "bidirectional = true\nchips = [4, 5, 6, 7]")
+        ),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let d = rejected(&text);
+    assert_eq!(d.0.len(), 4, "{d}");
+    assert_reported(
+        &d,
+        "routing",
+        line_of(&text, "[routing]"),
+        "no route reaches chiplet 0 from chiplet(s) 4, 5, 6, 7",
+    );
+    assert!(d.0[3].message.contains("and 5 more chiplets"), "{d}");
+}
+
+#[test]
+fn long_lists_in_messages_are_cut_at_eight() {
+    let text = Package {
+        chiplets: &chiplets(20),
+        links: &generator("ring", "bidirectional = true"),
+        routing: SHORTEST_PATH,
+        pipeline_order: "[0]",
+    }
+    .text();
+    assert_reported(
+        &rejected(&text),
+        "pipeline_order",
+        5,
+        "missing chiplet(s) 1, 2, 3, 4, 5, 6, 7, 8, and 11 more",
+    );
+}
+
+#[test]
+fn name_notes_and_sources_must_not_be_empty() {
+    let text = ring4()
+        .replace("name = \"unit\"", "name = \"\"")
+        .replace("notes = \"unit test fixture\"", "notes = \"  \"")
+        .replace("source = [\"unit test\"]", "source = [\"unit test\", \"\"]");
+    let d = rejected(&text);
+    assert_reported(&d, "name", 1, "must be a non-empty string");
+    assert_reported(&d, "notes", 3, "must be a non-empty string");
+    assert_reported(&d, "source[1]", 2, "must be a non-empty string");
+}
+
+#[test]
+fn messages_show_types_and_values_plainly() {
+    let text = ring4()
+        .replace("sram_kib = 8192", "sram_kib = 8192.0")
+        .replace("array_rows = 64", "array_rows = [64]")
+        .replace(
+            "vector_elems_per_cycle = 128",
+            "vector_elems_per_cycle = { n = 128 }",
+        )
+        .replace("name = \"unit\"", "name = 99999999999999999999");
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "chiplet_types.big.sram_kib",
+        line_of(&text, "sram_kib"),
+        "expected a positive integer, found a float 8192.0",
+    );
+    assert_reported(
+        &d,
+        "chiplet_types.big.array_rows",
+        line_of(&text, "array_rows"),
+        "expected a positive integer, found an array",
+    );
+    assert_reported(
+        &d,
+        "chiplet_types.big.vector_elems_per_cycle",
+        line_of(&text, "vector_elems_per_cycle"),
+        "expected a positive integer, found a table",
+    );
+    assert_reported(
+        &d,
+        "name",
+        1,
+        "expected a string, found 99999999999999999999 (integer out of range)",
+    );
+    let all = d.to_string();
+    assert!(
+        !all.contains("an array an array") && !all.contains("a table a table"),
+        "{all}"
+    );
+}
+
+#[test]
+fn the_topology_string_mentions_explicit_links_beside_generators() {
+    let one_link = "[[links]]\nfrom = 0\nto = 2\nbandwidth_bytes_per_cycle = 4\nlatency_cycles = 9\nenergy_per_bit_pj = 1.5\n";
+    let spec = Package {
+        chiplets: &chiplets(4),
+        links: &format!("{}\n{one_link}", generator("ring", "bidirectional = false")),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .spec();
+    assert_eq!(spec.topology, "unidirectional ring of 4 + 1 explicit link");
 }

@@ -52,14 +52,39 @@ fn check_reports_a_broken_spec_with_exit_code_2() {
     std::fs::create_dir_all(&dir).unwrap();
     let good = spec_files()[0].clone();
     let text = std::fs::read_to_string(&good).unwrap();
+    // Rename the key `clock_mhz`, not the words "clock_mhz" a file's notes may
+    // quote inside a multi-line string before it.
+    let mut in_string = false;
+    let renamed: String = text
+        .lines()
+        .map(|line| {
+            let out = if !in_string && line.starts_with("clock_mhz") {
+                line.replacen("clock_mhz", "clock_ghz", 1)
+            } else {
+                line.to_string()
+            };
+            if line.matches("\"\"\"").count() % 2 == 1 {
+                in_string = !in_string;
+            }
+            out + "\n"
+        })
+        .collect();
+    assert_ne!(renamed, text, "{good} has no clock_mhz key to rename");
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, text.replacen("\nclock_mhz", "\nclock_ghz", 1)).unwrap();
+    std::fs::write(&bad, renamed).unwrap();
     let o = tessera(&["check", &good, bad.to_str().unwrap()]);
     assert_eq!(o.code, 2);
-    assert!(o.stdout.starts_with("ok  "), "passing files are still listed");
+    assert!(
+        o.stdout.starts_with("ok  "),
+        "passing files are still listed"
+    );
     assert!(o.stderr.contains("bad.toml:"), "{}", o.stderr);
     assert!(o.stderr.contains("clock_ghz: unknown key"), "{}", o.stderr);
-    assert!(o.stderr.contains("clock_mhz: missing required key"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("clock_mhz: missing required key"),
+        "{}",
+        o.stderr
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -67,7 +92,11 @@ fn check_reports_a_broken_spec_with_exit_code_2() {
 fn check_refuses_missing_and_unrecognised_files() {
     let o = tessera(&["check", "/no/such/file.toml"]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("/no/such/file.toml: cannot read"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("/no/such/file.toml: cannot read"),
+        "{}",
+        o.stderr
+    );
     let readme = root().join("Cargo.toml");
     let o = tessera(&["check", readme.to_str().unwrap()]);
     assert_eq!(o.code, 2);
@@ -88,7 +117,14 @@ fn specs_lists_every_file_with_a_summary() {
 fn models_lists_the_zoo() {
     let o = tessera(&["models"]);
     assert_eq!(o.code, 0);
-    for m in ["bert-base", "gpt2-small", "vit-b16", "resnet50", "mobilenet-v2", "mlp"] {
+    for m in [
+        "bert-base",
+        "gpt2-small",
+        "vit-b16",
+        "resnet50",
+        "mobilenet-v2",
+        "mlp",
+    ] {
         assert!(o.stdout.contains(m), "{m} missing");
     }
 }
@@ -97,9 +133,20 @@ fn models_lists_the_zoo() {
 fn graph_show_prints_totals_and_ops() {
     let o = tessera(&["graph", "show", "resnet50"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stdout.contains("parameters    25,557,032"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("parameters    25,557,032"),
+        "{}",
+        o.stdout
+    );
     assert!(o.stdout.contains("conv2d"));
-    let o = tessera(&["graph", "show", "bert-base", "--params", "seq=64", "--summary"]);
+    let o = tessera(&[
+        "graph",
+        "show",
+        "bert-base",
+        "--params",
+        "seq=64",
+        "--summary",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("seq=64"));
     assert!(!o.stdout.contains("matmul"), "--summary prints no ops");
