@@ -12,6 +12,9 @@ use crate::inspect;
 /// Exit code for a user's mistake (bad file, bad argument).
 pub const EXIT_USER_ERROR: i32 = 2;
 
+/// Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells use.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// A mistake in the user's input: reported as one message, exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
@@ -60,6 +63,31 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario file: the single front door to every task. Writes
+    /// report.json, scenario.resolved.toml, summary.txt and the task's files
+    /// (placement, trace, plots, sweep.csv) into the output directory.
+    Run {
+        /// The scenario file (see docs/scenarios.md).
+        scenario: PathBuf,
+        /// Output directory (default: the scenario's [output] dir, else out/NAME).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bars and no list of written files.
+        #[arg(long)]
+        quiet: bool,
+        /// Print report.json instead of the summary.
+        #[arg(long)]
+        json: bool,
+        /// Worker threads for sweeps (default: all cores; also TESSERA_THREADS).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
+        #[arg(long, hide = true, value_name = "N")]
+        interrupt_after_points: Option<usize>,
+    },
     /// Validate hardware specs (.toml) and graph files (.json) by content; every
     /// problem is listed with file, line, column and field.
     Check {
@@ -102,6 +130,46 @@ enum Command {
         /// Write a Chrome trace-event JSON timeline (opens in Perfetto).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Print the JSON report instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drive the package's interconnect with synthetic traffic (uniform,
+    /// transpose, hotspot) and report throughput and latency.
+    Traffic {
+        /// Hardware spec file.
+        #[arg(long)]
+        hw: PathBuf,
+        /// Where packets go.
+        #[arg(long, value_enum)]
+        pattern: crate::traffic::PatternArg,
+        /// The hotspot chiplet (with --pattern hotspot).
+        #[arg(long, value_name = "N")]
+        hotspot_chiplet: Option<u32>,
+        /// Share of packets sent to the hotspot, 0..1 (with --pattern hotspot).
+        #[arg(long, value_name = "F")]
+        hotspot_fraction: Option<f64>,
+        /// Packets injected per chiplet per cycle, in (0, 1].
+        #[arg(long, value_name = "R", allow_negative_numbers = true)]
+        rate: f64,
+        /// Size of every packet in bytes.
+        #[arg(long, value_name = "B", default_value_t = sim::traffic::TrafficOptions::default().packet_bytes)]
+        packet_bytes: u64,
+        /// Warm-up cycles before the measurement window.
+        #[arg(long, value_name = "C", default_value_t = sim::traffic::TrafficOptions::default().warmup_cycles)]
+        warmup: u64,
+        /// Cycles of the measurement window.
+        #[arg(long, value_name = "C", default_value_t = sim::traffic::TrafficOptions::default().measure_cycles)]
+        cycles: u64,
+        /// Longest drain after the window before the run gives up.
+        #[arg(long, value_name = "C", default_value_t = sim::traffic::TrafficOptions::default().drain_cycles_max)]
+        drain_max: u64,
+        /// Seed of the traffic's random generator.
+        #[arg(long, value_name = "S", default_value_t = sim::traffic::TrafficOptions::default().seed)]
+        seed: u64,
+        /// Cut-through switching instead of store-and-forward.
+        #[arg(long)]
+        cut_through: bool,
         /// Print the JSON report instead of the summary.
         #[arg(long)]
         json: bool,
@@ -179,6 +247,38 @@ where
             };
         }
     };
+    if let Command::Run {
+        scenario,
+        out,
+        seed,
+        quiet,
+        json,
+        threads,
+        interrupt_after_points,
+    } = cli.command
+    {
+        let args = crate::run::RunArgs {
+            scenario,
+            out,
+            seed,
+            quiet,
+            json,
+            threads,
+            interrupt_after_points,
+        };
+        return match crate::run::run(&args) {
+            Ok(o) => Outcome {
+                code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
+                stdout: o.stdout,
+                stderr: String::new(),
+            },
+            Err(e) => Outcome {
+                code: EXIT_USER_ERROR,
+                stdout: e.partial_stdout,
+                stderr: format!("error: {}\n", e.message),
+            },
+        };
+    }
     match run(cli) {
         Ok(stdout) => Outcome {
             code: 0,
@@ -221,6 +321,7 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
 
 fn run(cli: Cli) -> Result<String, UserError> {
     match cli.command {
+        Command::Run { .. } => unreachable!("handled in run_args"),
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),
@@ -243,6 +344,33 @@ fn run(cli: Cli) -> Result<String, UserError> {
             packet_bytes,
             cut_through,
             trace,
+            json,
+        }),
+        Command::Traffic {
+            hw,
+            pattern,
+            hotspot_chiplet,
+            hotspot_fraction,
+            rate,
+            packet_bytes,
+            warmup,
+            cycles,
+            drain_max,
+            seed,
+            cut_through,
+            json,
+        } => crate::traffic::traffic(&crate::traffic::TrafficArgs {
+            hw,
+            pattern,
+            hotspot_chiplet,
+            hotspot_fraction,
+            rate,
+            packet_bytes,
+            warmup,
+            cycles,
+            drain_max,
+            seed,
+            cut_through,
             json,
         }),
         Command::Graph { command } => match command {

@@ -11,6 +11,8 @@ pub mod oracle;
 pub mod placement;
 pub mod report;
 pub mod spec;
+pub mod spec_write;
+pub mod traffic;
 pub mod zoo;
 
 pub use engine::{SimOptions, SimOutput, Simulator, Switching, simulate};

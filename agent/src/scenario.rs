@@ -1,0 +1,642 @@
+//! Scenario files: the schema (hardware, workload, task, simulation options,
+//! seed, output), strict reading with every problem named by file, line and
+//! field, and resolution into the values a run uses.
+//!
+//! The schema is documented key by key in `docs/scenarios.md`; a test checks
+//! that the page and [`SCHEMA`] agree, so neither can drift.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sim::config::{self, Diagnostics, Node, Pos, Sink, TableReader, Val, ValueReader};
+use sim::graph::Graph;
+use sim::spec::HwSpec;
+use sim::{SimOptions, Switching};
+
+use crate::cli::UserError;
+use crate::files::read_text;
+
+/// One documented key of the scenario schema: (table, key, type and unit, meaning).
+pub type SchemaKey = (&'static str, &'static str, &'static str, &'static str);
+
+/// Every key a scenario may have. `docs/scenarios.md` documents each one.
+pub const SCHEMA: &[SchemaKey] = &[
+    ("", "name", "string", "scenario name used in reports (default: the file name without extension)"),
+    ("", "seed", "integer ≥ 0", "seed of every random choice (required)"),
+    ("hardware", "spec", "path", "hardware spec file, relative to the scenario (or `inline`)"),
+    ("hardware", "inline", "table", "a complete hardware spec written in the scenario (as `scenario.resolved.toml` does)"),
+    ("hardware", "overrides", "table", "field path (as in spec error messages) → new value, for what-if studies"),
+    ("workload", "model", "string", "zoo model name (see `tessera models`)"),
+    ("workload", "params", "table", "zoo model parameters, key → value"),
+    ("workload", "graph", "path", "tessera graph JSON file, relative to the scenario (instead of `model`)"),
+    ("task", "kind", "string", "what to run: one of the task kinds"),
+    ("task", "placement", "string", "simulate: `contiguous`, `single`, or a placement JSON file relative to the scenario"),
+    ("task", "pattern", "string", "traffic: `uniform`, `transpose` or `hotspot`"),
+    ("task", "rate", "number in (0, 1]", "traffic: packets injected per chiplet per cycle"),
+    ("task", "packet_bytes", "integer ≥ 1, bytes", "traffic: packet size"),
+    ("task", "warmup_cycles", "integer ≥ 0, cycles", "traffic: cycles before measuring"),
+    ("task", "measure_cycles", "integer ≥ 1, cycles", "traffic: cycles during which injected packets are measured"),
+    ("task", "hotspot_chiplet", "integer ≥ 0", "traffic, hotspot pattern: the hot chiplet"),
+    ("task", "hotspot_fraction", "number in [0, 1]", "traffic, hotspot pattern: share of packets sent to it"),
+    ("task", "metric", "string", "sweep: result field plotted against the first axis"),
+    ("task", "each", "table", "sweep: the task run at each grid point (a `[task]` table of kind simulate or traffic)"),
+    ("task", "axes", "array of tables", "sweep: the grid, first axis varying slowest"),
+    ("task.axes", "name", "string", "axis name (a column of sweep.csv)"),
+    ("task.axes", "target", "string", "what the axis sets: `hardware` (a spec field), `hardware_spec` (the spec file), `workload` (a model parameter), `simulation` (an option) or `task` (a key of `each`)"),
+    ("task.axes", "field", "string", "the field the axis sets (not for `hardware_spec`)"),
+    ("task.axes", "values", "array", "the values, in order"),
+    ("simulation", "microbatches", "integer ≥ 1", "micro-batches pushed through the pipeline"),
+    ("simulation", "packet_bytes", "integer ≥ 1, bytes", "largest packet a tensor is split into"),
+    ("simulation", "switching", "string", "`store_and_forward` (default) or `cut_through`"),
+    ("simulation", "trace", "boolean", "write trace.json, a Perfetto-loadable timeline (default false)"),
+    ("output", "dir", "path", "output directory, relative to the scenario (default: out/NAME in the working directory)"),
+    ("output", "plots", "string", "`svg` (default), `png` or `none`"),
+];
+
+/// Task kinds this build runs, and those that arrive with later work.
+pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep"];
+
+/// Limits on numbers a scenario may ask for.
+const MAX_MICROBATCHES: u64 = 4096;
+const MAX_PACKET_BYTES: u64 = 1 << 30;
+const MAX_CYCLES: u64 = 1 << 32;
+const MAX_SWEEP_POINTS: usize = 10_000;
+
+/// Where the hardware comes from.
+#[derive(Clone, Debug)]
+pub enum HardwareSource {
+    /// A spec file (absolute path), and its text.
+    File(PathBuf),
+    /// A spec written inside the scenario.
+    Inline(Node),
+}
+
+/// The workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    Zoo {
+        model: String,
+        params: BTreeMap<String, String>,
+    },
+    GraphFile(PathBuf),
+}
+
+/// How a simulate task places ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlacementChoice {
+    Contiguous,
+    Single,
+    File(PathBuf),
+}
+
+/// Synthetic traffic parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficTask {
+    pub pattern: String,
+    pub rate: f64,
+    pub packet_bytes: u64,
+    pub warmup_cycles: u64,
+    pub measure_cycles: u64,
+    pub hotspot_chiplet: Option<u64>,
+    pub hotspot_fraction: Option<f64>,
+}
+
+/// One sweep axis.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    pub name: String,
+    pub target: String,
+    pub field: Option<String>,
+    /// The values as TOML nodes (kept positioned for messages).
+    pub values: Vec<Node>,
+    pub pos: Pos,
+}
+
+/// A sweep: a grid of scenarios, each running `each`.
+#[derive(Clone, Debug)]
+pub struct SweepTask {
+    pub metric: String,
+    pub each: Box<Task>,
+    pub axes: Vec<Axis>,
+}
+
+/// What a scenario runs.
+#[derive(Clone, Debug)]
+pub enum Task {
+    Simulate { placement: PlacementChoice },
+    Traffic(TrafficTask),
+    Sweep(SweepTask),
+}
+
+impl Task {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::Simulate { .. } => "simulate",
+            Task::Traffic(_) => "traffic",
+            Task::Sweep(_) => "sweep",
+        }
+    }
+}
+
+/// A scenario as read (paths made absolute), before the hardware and the
+/// workload are built.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    pub hardware: HardwareSource,
+    pub overrides: Vec<(String, Node)>,
+    pub workload: Option<Workload>,
+    pub task: Task,
+    pub simulation: SimOptions,
+    pub output_dir: Option<PathBuf>,
+    pub plots: String,
+}
+
+/// A scenario with its hardware and workload built.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub scenario: Scenario,
+    pub spec: HwSpec,
+    pub graph: Option<Graph>,
+}
+
+fn base_dir(file: &Path) -> PathBuf {
+    file.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, UserError> {
+    let text = read_text(path)?;
+    parse(&text, path).map_err(|d| UserError::new(d.to_string()))
+}
+
+/// Parses scenario text; `path` locates relative paths and names the file.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, Diagnostics> {
+    let file = path.display().to_string();
+    let root = config::parse(text, &file)?;
+    let sink = Sink::new(&file);
+    let scenario = read(&root, path, &sink);
+    match scenario {
+        Some(s) if !sink.has_errors() => Ok(s),
+        _ => Err(sink.into_diagnostics()),
+    }
+}
+
+fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
+    let dir = base_dir(path);
+    let top = TableReader::new(root, String::new(), sink);
+    let name = match top.opt("name") {
+        Some(r) => r.text().map(str::to_string),
+        None => Some(
+            path.file_stem()
+                .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
+        ),
+    };
+    let seed = top.req_int("seed", u64::MAX >> 1);
+    let hw = read_hardware(&top, &dir);
+    let task_table = top.req_table("task");
+    let task = task_table.as_ref().and_then(|t| read_task(t, &dir, true));
+    let needs_workload = !matches!(&task, Some(Task::Traffic(_)))
+        && !matches!(&task, Some(Task::Sweep(s)) if matches!(*s.each, Task::Traffic(_)));
+    let workload = if needs_workload {
+        match top.req_table("workload") {
+            Some(w) => read_workload(&w, &dir).map(Some),
+            None => None,
+        }
+    } else {
+        match top.opt_table("workload") {
+            Some(w) => read_workload(&w, &dir).map(Some),
+            None => Some(None),
+        }
+    };
+    let simulation = match top.opt_table("simulation") {
+        Some(s) => read_simulation(&s),
+        None if needs_workload => {
+            top.missing("simulation");
+            None
+        }
+        None => Some(SimOptions::default()),
+    };
+    let (output_dir, plots) = match top.opt_table("output") {
+        Some(o) => {
+            let dir_key = o.opt("dir").and_then(|r| r.text().map(|s| dir.join(s)));
+            let plots = match o.opt("plots") {
+                Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
+                None => Some("svg".to_string()),
+            };
+            o.finish();
+            (dir_key, plots)
+        }
+        None => (None, Some("svg".to_string())),
+    };
+    top.finish();
+    let (hardware, overrides) = hw?;
+    Some(Scenario {
+        file: path.to_path_buf(),
+        name: name?,
+        seed: seed?,
+        hardware,
+        overrides,
+        workload: workload?,
+        task: task?,
+        simulation: simulation?,
+        output_dir,
+        plots: plots?,
+    })
+}
+
+fn read_hardware(top: &TableReader<'_>, dir: &Path) -> Option<(HardwareSource, Vec<(String, Node)>)> {
+    let t = top.req_table("hardware")?;
+    let spec = t.opt("spec").and_then(|r| r.text().map(|s| dir.join(s)));
+    let inline = t.opt("inline");
+    let source = match (spec, inline) {
+        (Some(p), None) => {
+            if !p.is_file() {
+                t.error_at("spec", format!("hardware spec file {} does not exist", p.display()));
+                None
+            } else {
+                Some(HardwareSource::File(p))
+            }
+        }
+        (None, Some(r)) => r.table().map(|_| HardwareSource::Inline(r.node.clone())),
+        (Some(_), Some(_)) => {
+            t.error_at("inline", "give either `spec` or `inline`, not both");
+            None
+        }
+        (None, None) => {
+            if !t.has("spec") {
+                t.missing("spec");
+            }
+            None
+        }
+    };
+    let mut overrides = Vec::new();
+    if let Some(o) = t.opt_table("overrides") {
+        o.accept_all();
+        for e in o.entries() {
+            overrides.push((e.key.clone(), e.node.clone()));
+        }
+    }
+    t.finish();
+    Some((source?, overrides))
+}
+
+fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
+    let model = t.opt("model").and_then(|r| r.text().map(str::to_string));
+    let graph = t.opt("graph").and_then(|r| r.text().map(|s| dir.join(s)));
+    let mut params = BTreeMap::new();
+    let mut ok = true;
+    if let Some(p) = t.opt_table("params") {
+        p.accept_all();
+        for e in p.entries() {
+            let value = match &e.node.val {
+                Val::Str(s) => s.clone(),
+                Val::Int(i) => i.to_string(),
+                Val::Float(f) => f.to_string(),
+                Val::Bool(b) => b.to_string(),
+                _ => {
+                    ValueReader {
+                        node: &e.node,
+                        path: p.field(&e.key),
+                        sink: p.sink(),
+                    }
+                    .wrong("a string, number or boolean");
+                    ok = false;
+                    continue;
+                }
+            };
+            params.insert(e.key.clone(), value);
+        }
+    }
+    let w = match (model, graph) {
+        (Some(model), None) => Some(Workload::Zoo { model, params }),
+        (None, Some(g)) => {
+            if !params.is_empty() {
+                t.error_at("params", "`params` apply to zoo models, not to graph files");
+                None
+            } else if !g.is_file() {
+                t.error_at("graph", format!("graph file {} does not exist", g.display()));
+                None
+            } else {
+                Some(Workload::GraphFile(g))
+            }
+        }
+        (Some(_), Some(_)) => {
+            t.error_at("graph", "give either `model` or `graph`, not both");
+            None
+        }
+        (None, None) => {
+            if !t.has("model") && !t.has("graph") {
+                t.missing("model");
+            }
+            None
+        }
+    };
+    t.finish();
+    if ok { w } else { None }
+}
+
+fn read_simulation(t: &TableReader<'_>) -> Option<SimOptions> {
+    let microbatches = t.req_positive_int("microbatches", MAX_MICROBATCHES);
+    let packet_bytes = t.req_positive_int("packet_bytes", MAX_PACKET_BYTES);
+    let switching = match t.opt("switching") {
+        Some(r) => r
+            .word(&["store_and_forward", "cut_through"])
+            .map(|w| match w {
+                "cut_through" => Switching::CutThrough,
+                _ => Switching::StoreAndForward,
+            }),
+        None => Some(Switching::StoreAndForward),
+    };
+    let trace = match t.opt("trace") {
+        Some(r) => r.bool(),
+        None => Some(false),
+    };
+    t.finish();
+    Some(SimOptions {
+        microbatches: microbatches? as u32,
+        packet_bytes: packet_bytes?,
+        switching: switching?,
+        trace: trace?,
+    })
+}
+
+/// Reads a `[task]` table. Sweeps may not nest (`allow_sweep` is false inside one).
+fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task> {
+    let kinds: Vec<&str> = if allow_sweep {
+        TASK_KINDS.to_vec()
+    } else {
+        TASK_KINDS.iter().copied().filter(|k| *k != "sweep").collect()
+    };
+    let kind_reader = t.req("kind")?;
+    let kind = kind_reader.str()?;
+    if !kinds.contains(&kind) {
+        let later = ["partition", "train", "finetune", "nas"];
+        let extra = if later.contains(&kind) {
+            format!(" ({kind:?} arrives with its own issue and is not in this build)")
+        } else {
+            String::new()
+        };
+        kind_reader.error(format!(
+            "unknown task kind {kind:?}; known kinds: {}{extra}",
+            kinds.join(", ")
+        ));
+        return None;
+    }
+    let task = match kind {
+        "simulate" => {
+            let placement = match t.opt("placement") {
+                None => Some(PlacementChoice::Contiguous),
+                Some(r) => r.text().and_then(|p| match p {
+                    "contiguous" => Some(PlacementChoice::Contiguous),
+                    "single" => Some(PlacementChoice::Single),
+                    file => {
+                        let path = dir.join(file);
+                        if path.is_file() {
+                            Some(PlacementChoice::File(path))
+                        } else {
+                            r.error(format!(
+                                "placement is not `contiguous`, `single` or an existing file ({} does not exist)",
+                                path.display()
+                            ));
+                            None
+                        }
+                    }
+                }),
+            };
+            placement.map(|placement| Task::Simulate { placement })
+        }
+        "traffic" => read_traffic(t).map(Task::Traffic),
+        _ => read_sweep(t, dir).map(Task::Sweep),
+    };
+    t.finish();
+    task
+}
+
+fn read_traffic(t: &TableReader<'_>) -> Option<TrafficTask> {
+    let pattern = t.req_word("pattern", &["uniform", "transpose", "hotspot"]);
+    let rate = t.req("rate").and_then(|r| {
+        let v = r.number(0.0, true, 1.0)?;
+        Some(v)
+    });
+    let packet_bytes = t.req_positive_int("packet_bytes", MAX_PACKET_BYTES);
+    let warmup = t.req_int("warmup_cycles", MAX_CYCLES);
+    let measure = t.req_positive_int("measure_cycles", MAX_CYCLES);
+    let (hot_chip, hot_fraction) = if pattern.as_deref() == Some("hotspot") {
+        (
+            t.req_int("hotspot_chiplet", u32::MAX as u64).map(Some),
+            t.req("hotspot_fraction")
+                .and_then(|r| r.number(0.0, false, 1.0))
+                .map(Some),
+        )
+    } else {
+        (Some(None), Some(None))
+    };
+    Some(TrafficTask {
+        pattern: pattern?,
+        rate: rate?,
+        packet_bytes: packet_bytes?,
+        warmup_cycles: warmup?,
+        measure_cycles: measure?,
+        hotspot_chiplet: hot_chip?,
+        hotspot_fraction: hot_fraction?,
+    })
+}
+
+fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
+    let metric = t.req_text("metric");
+    let each = t
+        .req_table("each")
+        .and_then(|e| read_task(&e, dir, false));
+    let mut axes = Vec::new();
+    let mut ok = true;
+    let arr = t.table_array("axes");
+    if arr.tables.is_empty() && arr.well_formed {
+        t.error_at("axes", "a sweep needs at least one [[task.axes]] entry");
+        ok = false;
+    }
+    let mut points: usize = 1;
+    for a in &arr.tables {
+        let name = a.req_text("name");
+        let target = a.req_word(
+            "target",
+            &["hardware", "hardware_spec", "workload", "simulation", "task"],
+        );
+        let field = if target.as_deref() == Some("hardware_spec") {
+            None
+        } else {
+            a.req_text("field")
+        };
+        let values = a.req("values").and_then(|r| {
+            let items = r.array()?;
+            if items.is_empty() {
+                r.error("an axis needs at least one value");
+                return None;
+            }
+            Some(items.into_iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())
+        });
+        a.finish();
+        match (name, target, values) {
+            (Some(name), Some(target), Some(values)) if target == "hardware_spec" || field.is_some() => {
+                points = points.saturating_mul(values.len());
+                axes.push(Axis {
+                    name,
+                    target,
+                    field,
+                    values,
+                    pos: a.pos(),
+                });
+            }
+            _ => ok = false,
+        }
+    }
+    if !arr.well_formed {
+        ok = false;
+    }
+    if points > MAX_SWEEP_POINTS {
+        t.error_at(
+            "axes",
+            format!("the grid has {points} points; at most {MAX_SWEEP_POINTS} are allowed"),
+        );
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    Some(SweepTask {
+        metric: metric?,
+        each: Box::new(each?),
+        axes,
+    })
+}
+
+/// Splits a field path such as `topology[0].bandwidth_bytes_per_cycle` into
+/// keys and indices.
+fn path_segments(path: &str) -> Option<Vec<Result<String, usize>>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if key.is_empty() && out.is_empty() {
+            return None;
+        }
+        if !key.is_empty() {
+            out.push(Ok(key.to_string()));
+        }
+        let mut rest = rest;
+        while let Some(stripped) = rest.strip_prefix('[') {
+            let end = stripped.find(']')?;
+            out.push(Err(stripped[..end].parse().ok()?));
+            rest = &stripped[end + 1..];
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Replaces the value at `path` in a spec tree with `value`. The field must
+/// exist and the new value must have the same type (integers and floats are
+/// both numbers).
+pub fn apply_override(root: &mut Node, path: &str, value: &Node) -> Result<(), String> {
+    let segments = path_segments(path).ok_or_else(|| format!("{path:?} is not a field path"))?;
+    let mut node = root;
+    let mut walked = String::new();
+    for seg in segments {
+        node = match seg {
+            Ok(key) => {
+                walked = config::join(&walked, &key);
+                node.get_mut(&key)
+                    .ok_or_else(|| format!("the spec has no field {walked}"))?
+            }
+            Err(i) => {
+                walked = format!("{walked}[{i}]");
+                match &mut node.val {
+                    Val::Array(items) => {
+                        let n = items.len();
+                        items
+                            .get_mut(i)
+                            .ok_or_else(|| format!("the spec has no {walked} ({n} entries)"))?
+                    }
+                    _ => return Err(format!("the spec's {walked} is not an array")),
+                }
+            }
+        };
+    }
+    let numeric = |v: &Val| matches!(v, Val::Int(_) | Val::Float(_));
+    let same = std::mem::discriminant(&node.val) == std::mem::discriminant(&value.val)
+        || (numeric(&node.val) && numeric(&value.val));
+    if !same {
+        return Err(format!(
+            "{path} is {} in the spec, the override is {}",
+            node.val.type_name(),
+            value.val.type_name()
+        ));
+    }
+    node.val = value.val.clone();
+    Ok(())
+}
+
+/// Builds the hardware spec: reads the file (or takes the inline table),
+/// applies overrides, validates.
+pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
+    let scenario_file = s.file.display().to_string();
+    let (mut root, name) = match &s.hardware {
+        HardwareSource::File(p) => {
+            let text = read_text(p)?;
+            let name = p.display().to_string();
+            (
+                config::parse(&text, &name).map_err(|d| UserError::new(d.to_string()))?,
+                name,
+            )
+        }
+        HardwareSource::Inline(node) => (node.clone(), format!("{scenario_file} [hardware.inline]")),
+    };
+    let mut problems = Vec::new();
+    for (path, value) in &s.overrides {
+        if let Err(e) = apply_override(&mut root, path, value) {
+            problems.push(format!(
+                "{scenario_file}:{}:{}: hardware.overrides.{path}: {e}",
+                value.pos.line, value.pos.column
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(UserError::new(problems.join("\n")));
+    }
+    let label = if s.overrides.is_empty() {
+        name
+    } else {
+        format!("{name} (with overrides from {scenario_file})")
+    };
+    HwSpec::from_node(&root, &label).map_err(|d| UserError::new(d.to_string()))
+}
+
+/// Builds the workload graph, if the scenario has one.
+pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
+    match &s.workload {
+        None => Ok(None),
+        Some(Workload::Zoo { model, params }) => sim::zoo::build(model, params)
+            .map(Some)
+            .map_err(|e| UserError::new(format!("{}: [workload]: {e}", s.file.display()))),
+        Some(Workload::GraphFile(p)) => crate::inspect::load_graph_file(p).map(Some),
+    }
+}
+
+/// Builds everything a run needs, or the first user error.
+pub fn resolve(s: &Scenario) -> Result<Resolved, UserError> {
+    let spec = resolve_spec(s)?;
+    let graph = resolve_graph(s)?;
+    Ok(Resolved {
+        scenario: s.clone(),
+        spec,
+        graph,
+    })
+}
