@@ -356,7 +356,13 @@ fn grid(base: &Scenario, sweep: &SweepTask) -> Result<Vec<Point>, UserError> {
         for (axis, &k) in sweep.axes.iter().zip(&choice) {
             let v = &axis.values[k];
             apply_axis(&mut s, axis, v)?;
-            labels.push(node_text(v));
+            labels.push(match (&v.val, axis.target.as_str()) {
+                // A spec file is labelled by its name, e.g. edgetpu_ring8.
+                (Val::Str(p), "hardware_spec") => Path::new(p)
+                    .file_stem()
+                    .map_or_else(|| p.clone(), |n| n.to_string_lossy().into_owned()),
+                _ => node_text(v),
+            });
             numbers.push(node_number(v));
         }
         let resolved = scenario::resolve(&s).map_err(|e| {
@@ -730,11 +736,8 @@ fn run_sweep(
         for (i, v) in &finished {
             let p = &points[*i];
             let first_axis = &sweep.axes[0];
-            let k = first_axis
-                .values
-                .iter()
-                .position(|n| node_text(n) == p.labels[0])
-                .unwrap_or(0);
+            let k = (*i / sweep.axes[1..].iter().map(|a| a.values.len()).product::<usize>())
+                % first_axis.values.len();
             let x = p.numbers[0].unwrap_or(k as f64);
             let Some(y) = numeric_fields(v)
                 .into_iter()

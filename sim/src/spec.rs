@@ -386,6 +386,9 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
     let name = top.req_text("name");
     let source = read_source(&top);
     let notes = top.req_text("notes");
+    // Optional: how to describe the interconnect when the links are written
+    // out explicitly (a resolved spec keeps its generator's description).
+    let topology_name = top.opt("topology_name").and_then(|r| r.text().map(str::to_string));
     let clock_mhz = top.req_positive("clock_mhz", MAX_CLOCK_MHZ);
 
     let (chiplet_types, type_names) = read_chiplet_types(&top);
@@ -464,7 +467,7 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
         memory: memory?,
         pipeline_order: pipeline_order?,
         constraints: constraints?,
-        topology: topology_desc.join(" + "),
+        topology: topology_name.unwrap_or_else(|| topology_desc.join(" + ")),
     })
 }
 

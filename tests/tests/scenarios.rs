@@ -1,0 +1,181 @@
+//! Every shipped scenario runs and its summary matches the committed snapshot
+//! (`UPDATE_SNAPSHOTS=1 cargo test --test scenarios` rewrites them); reports
+//! are byte-identical across reruns and thread counts; a resolved scenario
+//! reproduces its run; an interrupted sweep writes what finished.
+
+use std::path::{Path, PathBuf};
+
+use agent::cli::{Outcome, run_args};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tessera-scn-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn tessera(args: &[&str]) -> Outcome {
+    let mut full = vec!["tessera"];
+    full.extend_from_slice(args);
+    let o = run_args(full);
+    assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
+    o
+}
+
+fn run_to(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    let mut args = vec![
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    tessera(&args)
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_scenario_runs_and_matches_its_snapshot() {
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let files = scenarios();
+    assert!(files.len() >= 4, "{files:?}");
+    let mut mismatches = Vec::new();
+    for f in &files {
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = temp_dir(&format!("snap-{name}"));
+        let o = run_to(f, &out, &[]);
+        assert_eq!(o.code, 0, "{name}: {}", o.stderr);
+        for file in ["report.json", "scenario.resolved.toml", "summary.txt"] {
+            assert!(out.join(file).is_file(), "{name}: {file} missing");
+        }
+        let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
+        let snap = root().join("tests/snapshots").join(format!("{name}.summary.txt"));
+        if update {
+            std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
+            std::fs::write(&snap, &summary).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&snap)
+                .unwrap_or_else(|_| panic!("no snapshot {}; run with UPDATE_SNAPSHOTS=1", snap.display()));
+            if expected != summary {
+                mismatches.push(format!("--- {name}: expected\n{expected}\n--- got\n{summary}"));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn the_quickstart_writes_report_plots_trace_and_placement() {
+    let out = temp_dir("quick");
+    let o = run_to(&root().join("scenarios/quickstart.toml"), &out, &[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for f in [
+        "report.json",
+        "placement.json",
+        "trace.json",
+        "chiplets.svg",
+        "gantt.svg",
+        "scenario.resolved.toml",
+        "summary.txt",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["task"], "simulate");
+    assert!(report["result"]["throughput_inferences_per_s"].as_f64().unwrap() > 0.0);
+    // Stable field order: the envelope's keys appear in this order in the file.
+    let text = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let at: Vec<usize> = ["schema_version", "tessera_version", "scenario", "task", "seed", "complete", "result"]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn same_scenario_same_seed_gives_identical_reports_across_runs_and_threads() {
+    for (scenario, threads) in [
+        ("quickstart.toml", ["1", "1"]),
+        ("link_bandwidth_sweep.toml", ["1", "2"]),
+        ("traffic_mesh.toml", ["1", "2"]),
+    ] {
+        let f = root().join("scenarios").join(scenario);
+        let a = temp_dir(&format!("det-a-{scenario}"));
+        let b = temp_dir(&format!("det-b-{scenario}"));
+        assert_eq!(run_to(&f, &a, &["--threads", threads[0]]).code, 0);
+        assert_eq!(run_to(&f, &b, &["--threads", threads[1]]).code, 0);
+        for file in ["report.json", "summary.txt"] {
+            assert_eq!(
+                std::fs::read(a.join(file)).unwrap(),
+                std::fs::read(b.join(file)).unwrap(),
+                "{scenario} {file} differs between {threads:?} threads"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&a);
+        let _ = std::fs::remove_dir_all(&b);
+    }
+}
+
+#[test]
+fn a_resolved_scenario_reproduces_the_report() {
+    for scenario in ["quickstart.toml", "resnet50_simba.toml", "link_bandwidth_sweep.toml", "traffic_mesh.toml"] {
+        let first = temp_dir(&format!("res-1-{scenario}"));
+        let second = temp_dir(&format!("res-2-{scenario}"));
+        assert_eq!(run_to(&root().join("scenarios").join(scenario), &first, &[]).code, 0);
+        let o = run_to(&first.join("scenario.resolved.toml"), &second, &[]);
+        assert_eq!(o.code, 0, "{scenario}: {}", o.stderr);
+        assert_eq!(
+            std::fs::read_to_string(first.join("report.json")).unwrap(),
+            std::fs::read_to_string(second.join("report.json")).unwrap(),
+            "{scenario}"
+        );
+        let _ = std::fs::remove_dir_all(&first);
+        let _ = std::fs::remove_dir_all(&second);
+    }
+}
+
+#[test]
+fn seed_on_the_command_line_replaces_the_scenarios() {
+    let out = temp_dir("seed");
+    let o = run_to(&root().join("scenarios/traffic_mesh.toml"), &out, &["--seed", "99", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let report: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(report["seed"], 99);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_interrupted_sweep_writes_what_finished_and_exits_130() {
+    let out = temp_dir("interrupt");
+    let o = run_to(
+        &root().join("scenarios/link_bandwidth_sweep.toml"),
+        &out,
+        &["--threads", "1", "--interrupt-after-points", "4"],
+    );
+    assert_eq!(o.code, 130, "{}", o.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["result"]["points"].as_array().unwrap().len(), 4);
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4);
+    let _ = std::fs::remove_dir_all(&out);
+}
