@@ -15,6 +15,7 @@ use crate::table::{Align, Table, bytes, commas, si};
 /// What a file holds, judged by its content.
 enum FileKind {
     HwSpec,
+    Scenario,
     Graph,
 }
 
@@ -27,9 +28,11 @@ fn kind_of(path: &Path, text: &str) -> Result<FileKind, UserError> {
         .map_err(|d| UserError::new(d.to_string()))?;
     if root.get("chiplet_types").is_some() || root.get("chiplets").is_some() {
         Ok(FileKind::HwSpec)
+    } else if root.get("task").is_some() || root.get("hardware").is_some() {
+        Ok(FileKind::Scenario)
     } else {
         Err(UserError::new(format!(
-            "{}: not a hardware spec (no [chiplet_types] or [[chiplets]]) nor a graph JSON file",
+            "{}: not a hardware spec (no [chiplet_types] or [[chiplets]]), a scenario (no [task]) nor a graph JSON file",
             path.display()
         )))
     }
@@ -80,6 +83,20 @@ pub fn check(files: &[PathBuf]) -> Result<String, UserError> {
                     s.topology,
                     bytes(s.total_sram_kib * 1024),
                     s.peak_tops
+                ))
+            }
+            FileKind::Scenario => {
+                let (s, points) = crate::run::check_scenario(path)?;
+                Ok(format!(
+                    "ok  {}: scenario {:?}: task {}{}",
+                    path.display(),
+                    s.name,
+                    s.task.kind(),
+                    if points > 1 {
+                        format!(", {points} grid points")
+                    } else {
+                        String::new()
+                    }
                 ))
             }
             FileKind::Graph => {

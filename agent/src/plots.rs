@@ -481,7 +481,7 @@ fn axis(lo: f64, hi: f64, ticks: Vec<f64>) -> Axis {
 /// `max_n` of them, inside `lo..=hi`.
 fn nice_ticks(lo: f64, hi: f64, max_n: usize) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.is_nan() || span <= 0.0 || span.is_infinite() {
         return vec![lo];
     }
     let magnitude = 10f64.powf((span / max_n as f64).log10().floor());
@@ -533,6 +533,17 @@ fn compact(v: f64) -> String {
         (2 - x.abs().log10().floor() as i32).max(0) as usize
     };
     trim(format!("{x:.digits$}")) + suffix
+}
+
+/// A swept value as the user wrote it when it is a whole number below a
+/// million (16384, not 16.4k), else [`compact`].
+fn swept_label(x: f64) -> String {
+    let r = x.round();
+    if (x - r).abs() <= 1e-9 * x.abs().max(1.0) && r.abs() < 1e6 {
+        format!("{r:.0}")
+    } else {
+        compact(x)
+    }
 }
 
 fn scale_for(magnitude: f64) -> (f64, &'static str) {
@@ -944,12 +955,17 @@ impl Figure for Gantt<'_> {
         let area = header(&body, heading, &legend, LegendAt::AfterHeading)?;
 
         let n_rows = self.rows.len();
+        // A little room after the last slice so that it does not touch the frame.
         let end = if self.end_cycle > 0 {
-            self.end_cycle as f64
+            self.end_cycle as f64 * 1.02
         } else {
             1.0
         };
-        let x_ticks = nice_ticks(0.0, end, 10);
+        let x_ticks = if self.slices.is_empty() {
+            Vec::new()
+        } else {
+            nice_ticks(0.0, end, 10)
+        };
         let x_fmt = linear_labels(&x_ticks);
         let y_ticks = (0..n_rows).map(|r| self.row_y(r) + 0.5).collect();
         let y_fmt = |v: &f64| {
@@ -982,24 +998,47 @@ impl Figure for Gantt<'_> {
             )))?;
         }
         let px = |x: f64| chart.backend_coord(&(x, 0.0)).0;
+        let bar = |r: usize, x0: f64, x1: f64, style: ShapeStyle| {
+            let y = self.row_y(r);
+            Rectangle::new([(x0, y + 0.15), (x1, y + 0.85)], style)
+        };
         let mut rects = Vec::with_capacity(self.slices.len());
         let mut outlines = Vec::new();
         let mut labels = Vec::new();
         let plot_area = chart.plotting_area().strip_coord_spec();
-        for &(r, s) in &self.slices {
+        // Row by row in time order. Slices under NARROW_PX pixels wide that
+        // touch the previous narrow slice of the same micro-batch in the row
+        // become one rectangle: the picture is the same, and a long trace's
+        // SVG keeps to thousands of elements instead of tens of thousands.
+        const NARROW_PX: i32 = 3;
+        let mut order: Vec<usize> = (0..self.slices.len()).collect();
+        order.sort_by_key(|&k| (self.slices[k].0, self.slices[k].1.start_cycle, k));
+        // (row, micro-batch, start, end) of the run of narrow slices being merged.
+        let mut run: Option<(usize, u32, f64, f64)> = None;
+        for k in order {
+            let (r, s) = self.slices[k];
             let colour = PALETTE[s.microbatch as usize % PALETTE.len()];
             let (x0, x1) = (s.start_cycle as f64, s.end_cycle as f64);
-            let y = self.row_y(r);
-            rects.push(Rectangle::new(
-                [(x0, y + 0.15), (x1, y + 0.85)],
-                colour.filled(),
-            ));
             let width_px = px(x1) - px(x0);
+            if width_px < NARROW_PX {
+                match &mut run {
+                    Some((rr, mb, _, end))
+                        if *rr == r && *mb == s.microbatch && px(x0) <= px(*end) + 1 =>
+                    {
+                        *end = end.max(x1);
+                    }
+                    _ => {
+                        if let Some((rr, mb, a, b)) = run.replace((r, s.microbatch, x0, x1)) {
+                            let c = PALETTE[mb as usize % PALETTE.len()];
+                            rects.push(bar(rr, a, b, c.filled()));
+                        }
+                    }
+                }
+                continue;
+            }
+            rects.push(bar(r, x0, x1, colour.filled()));
             if width_px >= 6 {
-                outlines.push(Rectangle::new(
-                    [(x0, y + 0.15), (x1, y + 0.85)],
-                    WHITE.stroke_width(1),
-                ));
+                outlines.push(bar(r, x0, x1, WHITE.stroke_width(1)));
             }
             // Op names inside the bars that are wide enough for them.
             if matches!(s.track, Track::Chiplet(_)) && width_px >= 24 {
@@ -1011,9 +1050,14 @@ impl Figure for Gantt<'_> {
                         .into_font()
                         .color(&ink_on(colour))
                         .pos(Pos::new(HPos::Center, VPos::Center));
-                    labels.push(Text::new(s.name.clone(), ((x0 + x1) / 2.0, y + 0.5), style));
+                    let at = ((x0 + x1) / 2.0, self.row_y(r) + 0.5);
+                    labels.push(Text::new(s.name.clone(), at, style));
                 }
             }
+        }
+        if let Some((rr, mb, a, b)) = run {
+            let c = PALETTE[mb as usize % PALETTE.len()];
+            rects.push(bar(rr, a, b, c.filled()));
         }
         chart.draw_series(rects)?;
         chart.draw_series(outlines)?;
@@ -1086,8 +1130,8 @@ impl<'a> Lines<'a> {
     }
 
     /// Ticks for the x axis: the swept values themselves when there are few
-    /// and they are not crowded, else round numbers.
-    fn x_ticks(&self, lo: f64, hi: f64) -> Vec<f64> {
+    /// and they are not crowded (then `true`), else round numbers.
+    fn x_ticks(&self, lo: f64, hi: f64) -> (Vec<f64>, bool) {
         let mut xs: Vec<f64> = self.points.iter().flatten().map(|p| p.0).collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
@@ -1096,11 +1140,11 @@ impl<'a> Lines<'a> {
             .map(|w| w[1] - w[0])
             .fold(f64::INFINITY, f64::min);
         if !xs.is_empty() && xs.len() <= 12 && min_gap >= (hi - lo) / 16.0 {
-            xs
+            (xs, true)
         } else if self.plot.log_x {
-            log_ticks(lo, hi)
+            (log_ticks(lo, hi), false)
         } else {
-            nice_ticks(lo, hi, 8)
+            (nice_ticks(lo, hi, 8), false)
         }
     }
 }
@@ -1151,8 +1195,8 @@ impl Figure for Lines<'_> {
             _ => ((0.0, 1.0), (0.0, 1.0)),
         };
         let empty = xr.is_none();
-        let x_ticks = if empty {
-            vec![]
+        let (x_ticks, swept_ticks) = if empty {
+            (vec![], false)
         } else {
             self.x_ticks(x_lo, x_hi)
         };
@@ -1165,16 +1209,12 @@ impl Figure for Lines<'_> {
         };
         let linear_x = linear_labels(&x_ticks);
         let linear_y = linear_labels(&y_ticks);
-        let irregular_x = x_ticks.len() >= 3 && {
-            let d: Vec<f64> = x_ticks.windows(2).map(|w| w[1] - w[0]).collect();
-            d.iter()
-                .any(|g| (g - d[0]).abs() > 1e-9 * d[0].abs().max(1.0))
-        };
         let x_fmt = |v: &f64| {
-            if self.plot.log_x {
-                compact(10f64.powf(*v))
-            } else if irregular_x {
-                compact(*v)
+            let x = if self.plot.log_x { 10f64.powf(*v) } else { *v };
+            if swept_ticks {
+                swept_label(x)
+            } else if self.plot.log_x {
+                compact(x)
             } else {
                 linear_x(v)
             }
@@ -1393,7 +1433,7 @@ mod tests {
             "4 chiplets",
             "16 chiplets",
             "1024",
-            "16.4k",
+            "16384",
         ] {
             assert!(has_label(&svg, needle), "no {needle:?} in the SVG");
         }
@@ -1429,7 +1469,8 @@ mod tests {
         let dir = temp_dir("empty");
         let mut report = simulated().report;
         report.chiplets.clear();
-        let cases: [(&str, Box<dyn Fn(&Path) -> Result<(), String>>); 4] = [
+        type Draw<'a> = Box<dyn Fn(&Path) -> Result<(), String> + 'a>;
+        let cases: [(&str, Draw); 4] = [
             (
                 "bars.svg",
                 Box::new(|p| chiplet_bars(&report, "empty bars", p, Format::Svg)),
@@ -1499,6 +1540,60 @@ mod tests {
                 "Throughput vs packet size",
                 true,
                 &at("metric"),
+                format,
+            )
+            .unwrap();
+            // A bigger package: 36 chiplets, a 12-layer model.
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../hw_specs/simba_6x6.toml");
+            let text = std::fs::read_to_string(path).unwrap();
+            let spec = sim::spec::HwSpec::from_toml_str(&text, path).unwrap();
+            let graph = sim::zoo::build("bert-base", &BTreeMap::new()).unwrap();
+            let placement = sim::Placement::contiguous_balanced(&spec, &graph);
+            let options = sim::SimOptions {
+                trace: true,
+                ..Default::default()
+            };
+            let big = sim::simulate(&spec, &graph, &placement, &options).unwrap();
+            let title = "bert-base on simba_6x6";
+            chiplet_bars(&big.report, title, &at("bars-big"), format).unwrap();
+            let trace = big.trace.as_ref().unwrap();
+            gantt(
+                trace,
+                spec.n_chiplets(),
+                12,
+                title,
+                &at("gantt-big"),
+                format,
+            )
+            .unwrap();
+            // A learning curve: many points, log y, no markers.
+            let curve = |name: &str, rate: f64| Series {
+                name: name.into(),
+                points: (0..500)
+                    .map(|i| (i as f64, 2.0 * (-rate * i as f64).exp() + 0.01))
+                    .collect(),
+            };
+            let plot = LinePlot {
+                title: "Learning curve",
+                x_label: "episode",
+                y_label: "loss",
+                log_x: false,
+                log_y: true,
+                markers: false,
+            };
+            let curves = [
+                curve("lr 1e-3", 0.01),
+                curve("lr 3e-4, a much longer series name", 0.004),
+            ];
+            line_plot(&curves, &plot, &at("curve"), format).unwrap();
+            gantt(&[], 4, 8, "empty gantt", &at("gantt-empty"), format).unwrap();
+            metric_vs_param(
+                &[],
+                "x",
+                "y",
+                "empty lines",
+                false,
+                &at("lines-empty"),
                 format,
             )
             .unwrap();

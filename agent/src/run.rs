@@ -97,6 +97,18 @@ fn envelope_json<T: Serialize>(s: &Scenario, complete: bool, result: T) -> Strin
 /// Files to write, in order, as (name, bytes).
 type Outputs = Vec<(String, Vec<u8>)>;
 
+/// Reads and resolves a scenario (every grid point of a sweep) without
+/// running it: what `tessera check` does. Returns it and its number of runs.
+pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
+    let s = scenario::load(path)?;
+    scenario::resolve(&s)?;
+    let points = match &s.task {
+        Task::Sweep(sweep) => grid(&s, sweep)?.len(),
+        _ => 1,
+    };
+    Ok((s, points))
+}
+
 /// Runs a scenario.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
     let mut s = scenario::load(&args.scenario)?;

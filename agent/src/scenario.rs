@@ -162,6 +162,32 @@ pub struct Resolved {
     pub graph: Option<Graph>,
 }
 
+/// `a/b/../c` → `a/c`, lexically (no file system access), so that paths
+/// printed to users stay readable.
+pub fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last_is_normal =
+                    matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if last_is_normal {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 fn base_dir(file: &Path) -> PathBuf {
     file.parent()
         .map(Path::to_path_buf)
@@ -223,7 +249,7 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     };
     let (output_dir, plots) = match top.opt_table("output") {
         Some(o) => {
-            let dir_key = o.opt("dir").and_then(|r| r.text().map(|s| dir.join(s)));
+            let dir_key = o.opt("dir").and_then(|r| r.text().map(|s| clean(&dir.join(s))));
             let plots = match o.opt("plots") {
                 Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
                 None => Some("svg".to_string()),
@@ -251,7 +277,7 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
 
 fn read_hardware(top: &TableReader<'_>, dir: &Path) -> Option<(HardwareSource, Vec<(String, Node)>)> {
     let t = top.req_table("hardware")?;
-    let spec = t.opt("spec").and_then(|r| r.text().map(|s| dir.join(s)));
+    let spec = t.opt("spec").and_then(|r| r.text().map(|s| clean(&dir.join(s))));
     let inline = t.opt("inline");
     let source = match (spec, inline) {
         (Some(p), None) => {

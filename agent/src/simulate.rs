@@ -142,7 +142,7 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
         ("util", Align::Right),
         ("SRAM peak", Align::Right),
         ("of", Align::Right),
-        ("streamed", Align::Right),
+        ("off-chip weights", Align::Right),
     ]);
     for c in &r.chiplets {
         if c.ops_placed == 0 {

@@ -203,3 +203,20 @@ fn every_subcommand_has_help() {
         assert!(o.stdout.contains("Usage"), "{args:?}: {}", o.stdout);
     }
 }
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    let mut files: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.sort();
+    let args: Vec<&str> = ["check"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let o = tessera(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.matches(": scenario ").count(), files.len(), "{}", o.stdout);
+}
