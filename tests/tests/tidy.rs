@@ -96,3 +96,12 @@ fn ci_runs_the_readme_test_command() {
         ".ci/run does not run `{cmd}`"
     );
 }
+
+/// README shows the quickstart's output; it must be the snapshot's.
+#[test]
+fn readme_shows_the_quickstart_snapshot() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let snap = fs::read_to_string(root().join("tests/snapshots/quickstart.summary.txt")).unwrap();
+    let head: String = snap.lines().take(18).map(|l| format!("{l}\n")).collect();
+    assert!(readme.contains(&head), "README's quickstart output is stale; copy the first 18 lines of the snapshot");
+}
