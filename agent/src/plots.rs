@@ -36,9 +36,10 @@ use plotters::style::{FontStyle, register_font};
 use sim::report::{ChipletReport, SimReport, TraceSlice, Track};
 
 /// The file format of a plot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
     /// Scalable vector graphics; text stays text. The default.
+    #[default]
     Svg,
     /// A bitmap with text rasterised from the embedded font.
     Png,
@@ -68,7 +69,8 @@ pub struct LinePlot<'a> {
 
 /// Per-chiplet utilisation (bars, %) and SRAM peak against capacity (bars in
 /// MiB, resident weights and peak activations stacked, capacity marked, any
-/// overflow in red): one figure with two panels, chiplets on the x axis.
+/// overflow in red): one figure with two panels, chiplets on the x axis
+/// labelled `c0`, `c1`, ... by id.
 pub fn chiplet_bars(
     report: &SimReport,
     title: &str,
@@ -88,7 +90,9 @@ pub fn chiplet_bars(
 /// Pipeline Gantt chart of the first `max_microbatches` micro-batches: one row
 /// per chiplet (all `n_chiplets` of them, idle ones too), then one per link and
 /// the off-package memory when they carry traffic, a rectangle per slice
-/// coloured by micro-batch, time in cycles.
+/// coloured by micro-batch (colours repeat after ten), time in cycles. Op
+/// names are written inside the bars wide enough for them; runs of touching
+/// slices too narrow to tell apart are drawn as one rectangle.
 pub fn gantt(
     slices: &[TraceSlice],
     n_chiplets: usize,
