@@ -139,7 +139,9 @@ fn spec_dir(dir: Option<&Path>) -> PathBuf {
     if local.is_dir() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("hw_specs")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("hw_specs")
 }
 
 /// `tessera specs`: one line per spec file, sorted by file name.
@@ -178,7 +180,11 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
                     Some(m) => format!(
                         "{} MiB{}",
                         commas(m.capacity_mib),
-                        if m.weight_streaming { ", streaming" } else { "" }
+                        if m.weight_streaming {
+                            ", streaming"
+                        } else {
+                            ""
+                        }
                     ),
                 };
                 table.row(vec![
@@ -224,7 +230,11 @@ pub fn show_graph(graph: &Graph, ops: bool) -> String {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    out.push_str(&format!("graph   {} (model {})\n", graph.name(), graph.model()));
+    out.push_str(&format!(
+        "graph   {} (model {})\n",
+        graph.name(),
+        graph.model()
+    ));
     out.push_str(&format!("params  {}\n", params.join(" ")));
     out.push_str(&format!("ops     {}\n", t.ops));
     out.push_str(&format!(
@@ -232,7 +242,11 @@ pub fn show_graph(graph: &Graph, ops: bool) -> String {
         commas(t.params),
         si(t.params)
     ));
-    out.push_str(&format!("MACs          {} ({})\n", commas(t.macs), si(t.macs)));
+    out.push_str(&format!(
+        "MACs          {} ({})\n",
+        commas(t.macs),
+        si(t.macs)
+    ));
     out.push_str(&format!(
         "weight bytes  {} ({})\n",
         commas(t.weight_bytes),

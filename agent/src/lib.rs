@@ -4,9 +4,9 @@
 pub mod cli;
 pub mod files;
 pub mod inspect;
-pub mod scenario;
 pub mod plots;
 pub mod run;
+pub mod scenario;
 pub mod simulate;
 pub mod table;
 pub mod traffic;

@@ -419,7 +419,10 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
             _ => Err(axis_error(
                 file,
                 axis,
-                format!("{what} values must be positive integers, found {}", v.val.show()),
+                format!(
+                    "{what} values must be positive integers, found {}",
+                    v.val.show()
+                ),
             )),
         }
     };
@@ -430,7 +433,11 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
         }
         "hardware_spec" => {
             let Val::Str(p) = &v.val else {
-                return Err(axis_error(file, axis, "hardware_spec values are spec file paths".into()));
+                return Err(axis_error(
+                    file,
+                    axis,
+                    "hardware_spec values are spec file paths".into(),
+                ));
             };
             let path = s.file.parent().unwrap_or(Path::new(".")).join(p);
             if !path.is_file() {
@@ -486,7 +493,11 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
                     t.rate = node_number(v)
                         .filter(|r| *r > 0.0 && *r <= 1.0)
                         .ok_or_else(|| {
-                            axis_error(file, axis, format!("rate must be in (0, 1], found {}", v.val.show()))
+                            axis_error(
+                                file,
+                                axis,
+                                format!("rate must be in (0, 1], found {}", v.val.show()),
+                            )
                         })?
                 }
                 "packet_bytes" => t.packet_bytes = want_int("packet_bytes")?,
@@ -495,7 +506,9 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
                     return Err(axis_error(
                         file,
                         axis,
-                        format!("traffic has no key {other:?} to sweep; keys: rate, packet_bytes, pattern"),
+                        format!(
+                            "traffic has no key {other:?} to sweep; keys: rate, packet_bytes, pattern"
+                        ),
                     ));
                 }
             },
@@ -529,8 +542,7 @@ fn run_point(p: &Point) -> Result<serde_json::Value, String> {
     match &r.scenario.task {
         Task::Simulate { placement } => {
             let graph = r.graph.as_ref().expect("simulate has a workload");
-            let placement =
-                placement_for(placement, &r.spec, graph).map_err(|e| e.message)?;
+            let placement = placement_for(placement, &r.spec, graph).map_err(|e| e.message)?;
             let options = SimOptions {
                 trace: false,
                 ..r.scenario.simulation.clone()
@@ -539,8 +551,7 @@ fn run_point(p: &Point) -> Result<serde_json::Value, String> {
             Ok(sim_metrics(&out.report))
         }
         Task::Traffic(t) => {
-            let report: TrafficReport =
-                run_traffic(&r.spec, &traffic_options(t, &r.scenario))?;
+            let report: TrafficReport = run_traffic(&r.spec, &traffic_options(t, &r.scenario))?;
             serde_json::to_value(&report).map_err(|e| e.to_string())
         }
         Task::Sweep(_) => unreachable!("sweeps do not nest"),
@@ -585,12 +596,15 @@ fn run_sweep(
 ) -> Result<(String, Outputs, bool), UserError> {
     let threads = args
         .threads
-        .or_else(|| std::env::var("TESSERA_THREADS").ok().and_then(|v| v.parse().ok()))
+        .or_else(|| {
+            std::env::var("TESSERA_THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let n = points.len();
-    let results: Mutex<Vec<Option<Result<serde_json::Value, String>>>> =
-        Mutex::new(vec![None; n]);
+    let results: Mutex<Vec<Option<Result<serde_json::Value, String>>>> = Mutex::new(vec![None; n]);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -748,7 +762,11 @@ fn run_sweep(
         for (i, v) in &finished {
             let p = &points[*i];
             let first_axis = &sweep.axes[0];
-            let k = (*i / sweep.axes[1..].iter().map(|a| a.values.len()).product::<usize>())
+            let k = (*i
+                / sweep.axes[1..]
+                    .iter()
+                    .map(|a| a.values.len())
+                    .product::<usize>())
                 % first_axis.values.len();
             let x = p.numbers[0].unwrap_or(k as f64);
             let Some(y) = numeric_fields(v)
@@ -860,8 +878,14 @@ fn task_toml(task: &Task, s: &Scenario) -> Table {
             t.insert("pattern".into(), Value::String(x.pattern.clone()));
             t.insert("rate".into(), Value::Float(x.rate));
             t.insert("packet_bytes".into(), Value::Integer(x.packet_bytes as i64));
-            t.insert("warmup_cycles".into(), Value::Integer(x.warmup_cycles as i64));
-            t.insert("measure_cycles".into(), Value::Integer(x.measure_cycles as i64));
+            t.insert(
+                "warmup_cycles".into(),
+                Value::Integer(x.warmup_cycles as i64),
+            );
+            t.insert(
+                "measure_cycles".into(),
+                Value::Integer(x.measure_cycles as i64),
+            );
             if let Some(c) = x.hotspot_chiplet {
                 t.insert("hotspot_chiplet".into(), Value::Integer(c as i64));
             }

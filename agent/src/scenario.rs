@@ -21,39 +21,185 @@ pub type SchemaKey = (&'static str, &'static str, &'static str, &'static str);
 
 /// Every key a scenario may have. `docs/scenarios.md` documents each one.
 pub const SCHEMA: &[SchemaKey] = &[
-    ("", "name", "string", "scenario name used in reports (default: the file name without extension)"),
-    ("", "seed", "integer ≥ 0", "seed of every random choice (required)"),
-    ("hardware", "spec", "path", "hardware spec file, relative to the scenario (or `inline`)"),
-    ("hardware", "inline", "table", "a complete hardware spec written in the scenario (as `scenario.resolved.toml` does)"),
-    ("hardware", "overrides", "table", "field path (as in spec error messages) → new value, for what-if studies"),
-    ("workload", "model", "string", "zoo model name (see `tessera models`)"),
-    ("workload", "params", "table", "zoo model parameters, key → value"),
-    ("workload", "graph", "path", "tessera graph JSON file, relative to the scenario (instead of `model`)"),
-    ("task", "kind", "string", "what to run: one of the task kinds"),
-    ("task", "placement", "string", "simulate: `contiguous`, `single`, or a placement JSON file relative to the scenario"),
-    ("task", "pattern", "string", "traffic: `uniform`, `transpose` or `hotspot`"),
-    ("task", "rate", "number in (0, 1]", "traffic: packets injected per chiplet per cycle"),
-    ("task", "packet_bytes", "integer ≥ 1, bytes", "traffic: packet size"),
-    ("task", "warmup_cycles", "integer ≥ 0, cycles", "traffic: cycles before measuring"),
-    ("task", "measure_cycles", "integer ≥ 1, cycles", "traffic: cycles during which injected packets are measured"),
-    ("task", "hotspot_chiplet", "integer ≥ 0", "traffic, hotspot pattern: the hot chiplet"),
-    ("task", "hotspot_fraction", "number in [0, 1]", "traffic, hotspot pattern: share of packets sent to it"),
-    ("task", "metric", "string", "sweep: result field plotted against the first axis"),
-    ("task", "each", "table", "sweep: the task run at each grid point (a `[task]` table of kind simulate or traffic)"),
-    ("task", "axes", "array of tables", "sweep: the grid, first axis varying slowest"),
-    ("task.axes", "name", "string", "axis name (a column of sweep.csv)"),
-    ("task.axes", "target", "string", "what the axis sets: `hardware` (a spec field), `hardware_spec` (the spec file), `workload` (a model parameter), `simulation` (an option) or `task` (a key of `each`)"),
-    ("task.axes", "field", "string", "the field the axis sets (not for `hardware_spec`)"),
+    (
+        "",
+        "name",
+        "string",
+        "scenario name used in reports (default: the file name without extension)",
+    ),
+    (
+        "",
+        "seed",
+        "integer 0 to 2^63 − 1",
+        "seed of every random choice (required; `--seed` replaces it)",
+    ),
+    (
+        "hardware",
+        "spec",
+        "path",
+        "hardware spec file, relative to the scenario (or `inline`)",
+    ),
+    (
+        "hardware",
+        "inline",
+        "table",
+        "a complete hardware spec written in the scenario (as `scenario.resolved.toml` does)",
+    ),
+    (
+        "hardware",
+        "overrides",
+        "table",
+        "spec field path (as in spec error messages, e.g. `\"topology[0].bandwidth_bytes_per_cycle\"`) → new value; the field must exist and keep its type, and the spec is validated again",
+    ),
+    (
+        "workload",
+        "model",
+        "string",
+        "zoo model name (see `tessera models`)",
+    ),
+    (
+        "workload",
+        "params",
+        "table",
+        "zoo model parameters, key → value",
+    ),
+    (
+        "workload",
+        "graph",
+        "path",
+        "tessera graph JSON file, relative to the scenario (instead of `model`)",
+    ),
+    (
+        "task",
+        "kind",
+        "string",
+        "what to run: `simulate`, `traffic` or `sweep` (`TASK_KINDS`)",
+    ),
+    (
+        "task",
+        "placement",
+        "string",
+        "simulate: `contiguous` (default), `single`, or a placement JSON file relative to the scenario",
+    ),
+    (
+        "task",
+        "pattern",
+        "string",
+        "traffic: `uniform`, `transpose` or `hotspot`",
+    ),
+    (
+        "task",
+        "rate",
+        "number in (0, 1]",
+        "traffic: packets injected per chiplet per cycle",
+    ),
+    (
+        "task",
+        "packet_bytes",
+        "integer 1 to 2^30, bytes",
+        "traffic: packet size",
+    ),
+    (
+        "task",
+        "warmup_cycles",
+        "integer 0 to 2^32, cycles",
+        "traffic: cycles before measuring",
+    ),
+    (
+        "task",
+        "measure_cycles",
+        "integer 1 to 2^32, cycles",
+        "traffic: cycles during which injected packets are measured",
+    ),
+    (
+        "task",
+        "hotspot_chiplet",
+        "integer ≥ 0",
+        "traffic, hotspot pattern only: the hot chiplet's id",
+    ),
+    (
+        "task",
+        "hotspot_fraction",
+        "number in [0, 1]",
+        "traffic, hotspot pattern only: share of packets sent to it",
+    ),
+    (
+        "task",
+        "metric",
+        "string",
+        "sweep: a numeric result of the `each` task (a column of sweep.csv), plotted against the first axis",
+    ),
+    (
+        "task",
+        "each",
+        "table",
+        "sweep: the task run at each grid point (a `[task]` table of kind simulate or traffic)",
+    ),
+    (
+        "task",
+        "axes",
+        "array of tables",
+        "sweep: the grid, first axis varying slowest",
+    ),
+    (
+        "task.axes",
+        "name",
+        "string",
+        "axis name (a column of sweep.csv)",
+    ),
+    (
+        "task.axes",
+        "target",
+        "string",
+        "what the axis sets: `hardware` (a spec field), `hardware_spec` (the spec file), `workload` (a model parameter), `simulation` (an option) or `task` (a key of `each`)",
+    ),
+    (
+        "task.axes",
+        "field",
+        "string",
+        "the field the axis sets (not for `hardware_spec`)",
+    ),
     ("task.axes", "values", "array", "the values, in order"),
-    ("simulation", "microbatches", "integer ≥ 1", "micro-batches pushed through the pipeline"),
-    ("simulation", "packet_bytes", "integer ≥ 1, bytes", "largest packet a tensor is split into"),
-    ("simulation", "switching", "string", "`store_and_forward` (default) or `cut_through`"),
-    ("simulation", "trace", "boolean", "write trace.json, a Perfetto-loadable timeline (default false)"),
-    ("output", "dir", "path", "output directory, relative to the scenario (default: out/NAME in the working directory)"),
-    ("output", "plots", "string", "`svg` (default), `png` or `none`"),
+    (
+        "simulation",
+        "microbatches",
+        "integer 1 to 4096",
+        "micro-batches pushed through the pipeline (required for simulate; traffic does not use it)",
+    ),
+    (
+        "simulation",
+        "packet_bytes",
+        "integer 1 to 2^30, bytes",
+        "largest packet a tensor is split into (required for simulate; traffic uses the task's own)",
+    ),
+    (
+        "simulation",
+        "switching",
+        "string",
+        "`store_and_forward` (default) or `cut_through`; simulate and traffic",
+    ),
+    (
+        "simulation",
+        "trace",
+        "boolean",
+        "simulate: write trace.json, a Perfetto-loadable timeline (default false; not in sweeps)",
+    ),
+    (
+        "output",
+        "dir",
+        "path",
+        "output directory, relative to the scenario (default: out/NAME in the working directory)",
+    ),
+    (
+        "output",
+        "plots",
+        "string",
+        "`svg` (default), `png` or `none`",
+    ),
 ];
 
-/// Task kinds this build runs, and those that arrive with later work.
+/// Task kinds this build runs. Kinds that arrive with later work (`partition`,
+/// `train`, …) are refused with a message that says so.
 pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep"];
 
 /// Limits on numbers a scenario may ask for.
@@ -77,6 +223,9 @@ pub enum Workload {
     Zoo {
         model: String,
         params: BTreeMap<String, String>,
+        /// Where the parameters are written (`[workload.params]`, else
+        /// `model`): the place a message about their values points to.
+        pos: Pos,
     },
     GraphFile(PathBuf),
 }
@@ -217,17 +366,20 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     let top = TableReader::new(root, String::new(), sink);
     let name = match top.opt("name") {
         Some(r) => r.text().map(str::to_string),
-        None => Some(
-            path.file_stem()
-                .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
-        ),
+        None => Some(path.file_stem().map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        )),
     };
     let seed = top.req_int("seed", u64::MAX >> 1);
     let hw = read_hardware(&top, &dir);
     let task_table = top.req_table("task");
     let task = task_table.as_ref().and_then(|t| read_task(t, &dir, true));
-    let needs_workload = !matches!(&task, Some(Task::Traffic(_)))
-        && !matches!(&task, Some(Task::Sweep(s)) if matches!(*s.each, Task::Traffic(_)));
+    // Judged from the kinds as written, not from the task as read, so that a
+    // mistake inside a traffic task does not also report its (unneeded)
+    // [workload] and [simulation] as missing.
+    let simulates = task_simulates(root);
+    let needs_workload = simulates == Some(true);
     let workload = if needs_workload {
         match top.req_table("workload") {
             Some(w) => read_workload(&w, &dir).map(Some),
@@ -240,7 +392,7 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
         }
     };
     let simulation = match top.opt_table("simulation") {
-        Some(s) => read_simulation(&s),
+        Some(s) => read_simulation(&s, needs_workload),
         None if needs_workload => {
             top.missing("simulation");
             None
@@ -249,7 +401,9 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     };
     let (output_dir, plots) = match top.opt_table("output") {
         Some(o) => {
-            let dir_key = o.opt("dir").and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+            let dir_key = o
+                .opt("dir")
+                .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
             let plots = match o.opt("plots") {
                 Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
                 None => Some("svg".to_string()),
@@ -260,6 +414,9 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
         None => (None, Some("svg".to_string())),
     };
     top.finish();
+    if let (Some(Task::Sweep(sweep)), Some(Some(w))) = (&task, &workload) {
+        check_workload_axes(sweep, w, sink);
+    }
     let (hardware, overrides) = hw?;
     Some(Scenario {
         file: path.to_path_buf(),
@@ -275,14 +432,22 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     })
 }
 
-fn read_hardware(top: &TableReader<'_>, dir: &Path) -> Option<(HardwareSource, Vec<(String, Node)>)> {
+fn read_hardware(
+    top: &TableReader<'_>,
+    dir: &Path,
+) -> Option<(HardwareSource, Vec<(String, Node)>)> {
     let t = top.req_table("hardware")?;
-    let spec = t.opt("spec").and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    let spec = t
+        .opt("spec")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
     let inline = t.opt("inline");
     let source = match (spec, inline) {
         (Some(p), None) => {
             if !p.is_file() {
-                t.error_at("spec", format!("hardware spec file {} does not exist", p.display()));
+                t.error_at(
+                    "spec",
+                    format!("hardware spec file {} does not exist", p.display()),
+                );
                 None
             } else {
                 Some(HardwareSource::File(p))
@@ -304,21 +469,79 @@ fn read_hardware(top: &TableReader<'_>, dir: &Path) -> Option<(HardwareSource, V
     if let Some(o) = t.opt_table("overrides") {
         o.accept_all();
         for e in o.entries() {
-            overrides.push((e.key.clone(), e.node.clone()));
+            flatten_override(&e.key, &e.node, &o, &mut overrides);
         }
     }
     t.finish();
     Some((source?, overrides))
 }
 
+/// One override per leaf value. A table value is a set of overrides below its
+/// key, as TOML means it: `routing.kind = "xy"` (a dotted key) and
+/// `routing = { kind = "xy" }` both set only `routing.kind`, never replace the
+/// whole `[routing]` table.
+fn flatten_override(path: &str, node: &Node, o: &TableReader<'_>, out: &mut Vec<(String, Node)>) {
+    match &node.val {
+        Val::Table(entries) if entries.is_empty() => o.sink().error(
+            node.pos,
+            &o.field(path),
+            "an empty table overrides nothing; give field = value",
+        ),
+        Val::Table(entries) => {
+            for e in entries {
+                flatten_override(&config::join(path, &e.key), &e.node, o, out);
+            }
+        }
+        _ => out.push((path.to_string(), node.clone())),
+    }
+}
+
 fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
-    let model = t.opt("model").and_then(|r| r.text().map(str::to_string));
-    let graph = t.opt("graph").and_then(|r| r.text().map(|s| dir.join(s)));
+    let model_reader = t.opt("model");
+    let model = model_reader
+        .as_ref()
+        .and_then(|r| r.text().map(str::to_string));
+    let graph = t
+        .opt("graph")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    // The model's name and parameter keys are checked here, where their lines
+    // are known; parameter values only when the graph is built.
+    let info = model.as_deref().and_then(|m| {
+        let info = sim::zoo::models().iter().find(|i| i.name == m);
+        if info.is_none() {
+            let known: Vec<&str> = sim::zoo::models().iter().map(|i| i.name).collect();
+            if let Some(r) = &model_reader {
+                r.error(format!(
+                    "unknown model {m:?}; known models: {} (see `tessera models`)",
+                    known.join(", ")
+                ));
+            }
+        }
+        info
+    });
     let mut params = BTreeMap::new();
     let mut ok = true;
+    let mut params_pos = None;
     if let Some(p) = t.opt_table("params") {
         p.accept_all();
+        params_pos = Some(p.pos());
         for e in p.entries() {
+            if let Some(info) = info
+                && !info.params.iter().any(|x| x.key == e.key)
+            {
+                let keys: Vec<&str> = info.params.iter().map(|x| x.key).collect();
+                p.sink().error(
+                    e.key_pos,
+                    &p.field(&e.key),
+                    format!(
+                        "{} has no parameter {:?}; its parameters are: {}",
+                        info.name,
+                        e.key,
+                        keys.join(", ")
+                    ),
+                );
+                ok = false;
+            }
             let value = match &e.node.val {
                 Val::Str(s) => s.clone(),
                 Val::Int(i) => i.to_string(),
@@ -339,13 +562,20 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
         }
     }
     let w = match (model, graph) {
-        (Some(model), None) => Some(Workload::Zoo { model, params }),
+        (Some(model), None) => info.map(|_| Workload::Zoo {
+            model,
+            params,
+            pos: params_pos.unwrap_or_else(|| t.pos_of("model")),
+        }),
         (None, Some(g)) => {
             if !params.is_empty() {
                 t.error_at("params", "`params` apply to zoo models, not to graph files");
                 None
             } else if !g.is_file() {
-                t.error_at("graph", format!("graph file {} does not exist", g.display()));
+                t.error_at(
+                    "graph",
+                    format!("graph file {} does not exist", g.display()),
+                );
                 None
             } else {
                 Some(Workload::GraphFile(g))
@@ -366,9 +596,83 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
     if ok { w } else { None }
 }
 
-fn read_simulation(t: &TableReader<'_>) -> Option<SimOptions> {
-    let microbatches = t.req_positive_int("microbatches", MAX_MICROBATCHES);
-    let packet_bytes = t.req_positive_int("packet_bytes", MAX_PACKET_BYTES);
+/// A workload axis sets a parameter of a zoo model: the model must be from
+/// the zoo and have that parameter. (Its values are checked when each grid
+/// point's graph is built.)
+fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
+    for (i, axis) in sweep.axes.iter().enumerate() {
+        if axis.target != "workload" {
+            continue;
+        }
+        let field = axis.field.as_deref().unwrap_or_default();
+        let path = format!("task.axes[{i}].field");
+        match w {
+            Workload::GraphFile(_) => sink.error(
+                axis.pos,
+                &path,
+                "a workload axis sets a zoo model parameter, but the workload is a graph file",
+            ),
+            Workload::Zoo { model, .. } => {
+                let Some(info) = sim::zoo::models().iter().find(|m| m.name == model) else {
+                    continue;
+                };
+                if !info.params.iter().any(|p| p.key == field) {
+                    let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
+                    sink.error(
+                        axis.pos,
+                        &path,
+                        format!(
+                            "{model} has no parameter {field:?} to sweep; its parameters are: {}",
+                            keys.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether the task runs the simulator (`simulate`, or a sweep of it), as
+/// written; `None` when the kind is missing or unknown (reported elsewhere).
+fn task_simulates(root: &Node) -> Option<bool> {
+    let kind = |n: &Node| match &n.get("kind")?.val {
+        Val::Str(s) => Some(s.clone()),
+        _ => None,
+    };
+    let task = root.get("task")?;
+    let each_simulates = |each: &Node| match kind(each)?.as_str() {
+        "simulate" => Some(true),
+        "traffic" => Some(false),
+        _ => None,
+    };
+    match kind(task)?.as_str() {
+        "sweep" => each_simulates(task.get("each")?),
+        _ => each_simulates(task),
+    }
+}
+
+/// `[simulation]`. A traffic task uses only `switching`; `microbatches` and
+/// `packet_bytes` are then optional (a resolved scenario writes them for every
+/// task, and it must read back).
+fn read_simulation(t: &TableReader<'_>, simulates: bool) -> Option<SimOptions> {
+    let defaults = SimOptions::default();
+    let (microbatches, packet_bytes) = if simulates {
+        (
+            t.req_positive_int("microbatches", MAX_MICROBATCHES),
+            t.req_positive_int("packet_bytes", MAX_PACKET_BYTES),
+        )
+    } else {
+        (
+            t.opt("microbatches")
+                .map_or(Some(u64::from(defaults.microbatches)), |r| {
+                    r.int_in(1, MAX_MICROBATCHES)
+                }),
+            t.opt("packet_bytes")
+                .map_or(Some(defaults.packet_bytes), |r| {
+                    r.int_in(1, MAX_PACKET_BYTES)
+                }),
+        )
+    };
     let switching = match t.opt("switching") {
         Some(r) => r
             .word(&["store_and_forward", "cut_through"])
@@ -396,10 +700,21 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
     let kinds: Vec<&str> = if allow_sweep {
         TASK_KINDS.to_vec()
     } else {
-        TASK_KINDS.iter().copied().filter(|k| *k != "sweep").collect()
+        TASK_KINDS
+            .iter()
+            .copied()
+            .filter(|k| *k != "sweep")
+            .collect()
     };
     let kind_reader = t.req("kind")?;
     let kind = kind_reader.str()?;
+    if kind == "sweep" && !allow_sweep {
+        kind_reader.error(
+            "sweeps do not nest: [task.each] is run at every grid point and must be \
+             simulate or traffic; give the outer sweep one [[task.axes]] per dimension instead",
+        );
+        return None;
+    }
     if !kinds.contains(&kind) {
         let later = ["partition", "train", "finetune", "nas"];
         let extra = if later.contains(&kind) {
@@ -421,7 +736,7 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
                     "contiguous" => Some(PlacementChoice::Contiguous),
                     "single" => Some(PlacementChoice::Single),
                     file => {
-                        let path = dir.join(file);
+                        let path = clean(&dir.join(file));
                         if path.is_file() {
                             Some(PlacementChoice::File(path))
                         } else {
@@ -460,6 +775,16 @@ fn read_traffic(t: &TableReader<'_>) -> Option<TrafficTask> {
                 .map(Some),
         )
     } else {
+        // Said plainly rather than as an unknown key: these keys exist, but
+        // only a hotspot pattern has a hot chiplet.
+        for key in ["hotspot_chiplet", "hotspot_fraction"] {
+            if t.has(key) && pattern.is_some() {
+                t.error_at(
+                    key,
+                    "only the hotspot pattern has a hot chiplet; remove this key or set pattern = \"hotspot\"",
+                );
+            }
+        }
         (Some(None), Some(None))
     };
     Some(TrafficTask {
@@ -475,9 +800,7 @@ fn read_traffic(t: &TableReader<'_>) -> Option<TrafficTask> {
 
 fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
     let metric = t.req_text("metric");
-    let each = t
-        .req_table("each")
-        .and_then(|e| read_task(&e, dir, false));
+    let each = t.req_table("each").and_then(|e| read_task(&e, dir, false));
     let mut axes = Vec::new();
     let mut ok = true;
     let arr = t.table_array("axes");
@@ -490,9 +813,21 @@ fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
         let name = a.req_text("name");
         let target = a.req_word(
             "target",
-            &["hardware", "hardware_spec", "workload", "simulation", "task"],
+            &[
+                "hardware",
+                "hardware_spec",
+                "workload",
+                "simulation",
+                "task",
+            ],
         );
         let field = if target.as_deref() == Some("hardware_spec") {
+            if a.has("field") {
+                a.error_at(
+                    "field",
+                    "a hardware_spec axis replaces the whole spec file (its values are paths) and has no field",
+                );
+            }
             None
         } else {
             a.req_text("field")
@@ -503,11 +838,27 @@ fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
                 r.error("an axis needs at least one value");
                 return None;
             }
-            Some(items.into_iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())
+            Some(
+                items
+                    .into_iter()
+                    .map(|(_, n)| n.clone())
+                    .collect::<Vec<_>>(),
+            )
         });
         a.finish();
+        if let Some(n) = &name
+            && axes.iter().any(|x: &Axis| x.name == *n)
+        {
+            a.error_at(
+                "name",
+                format!("two axes are named {n:?}; each axis names its own column of sweep.csv"),
+            );
+            ok = false;
+        }
         match (name, target, values) {
-            (Some(name), Some(target), Some(values)) if target == "hardware_spec" || field.is_some() => {
+            (Some(name), Some(target), Some(values))
+                if target == "hardware_spec" || field.is_some() =>
+            {
                 points = points.saturating_mul(values.len());
                 axes.push(Axis {
                     name,
@@ -623,7 +974,9 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
                 name,
             )
         }
-        HardwareSource::Inline(node) => (node.clone(), format!("{scenario_file} [hardware.inline]")),
+        HardwareSource::Inline(node) => {
+            (node.clone(), format!("{scenario_file} [hardware.inline]"))
+        }
     };
     let mut problems = Vec::new();
     for (path, value) in &s.overrides {
@@ -642,16 +995,59 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
     } else {
         format!("{name} (with overrides from {scenario_file})")
     };
-    HwSpec::from_node(&root, &label).map_err(|d| UserError::new(d.to_string()))
+    HwSpec::from_node(&root, &label).map_err(|d| {
+        // A problem with an overridden value is the scenario's: point there.
+        let lines: Vec<String> =
+            d.0.iter()
+                .map(|diag| {
+                    let from_override = s.overrides.iter().find(|(path, _)| {
+                        canonical_path(path).as_deref() == Some(diag.field.as_str())
+                    });
+                    match from_override {
+                        Some((path, value)) => format!(
+                            "{scenario_file}:{}:{}: hardware.overrides.{path}: {}",
+                            value.pos.line, value.pos.column, diag.message
+                        ),
+                        None => diag.to_string(),
+                    }
+                })
+                .collect();
+        UserError::new(lines.join("\n"))
+    })
+}
+
+/// A field path as spec messages write it (`a.b[0].c`), or `None` if it is
+/// not a field path.
+fn canonical_path(path: &str) -> Option<String> {
+    let mut out = String::new();
+    for seg in path_segments(path)? {
+        match seg {
+            Ok(key) => out = config::join(&out, &key),
+            Err(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    Some(out)
 }
 
 /// Builds the workload graph, if the scenario has one.
 pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
     match &s.workload {
         None => Ok(None),
-        Some(Workload::Zoo { model, params }) => sim::zoo::build(model, params)
-            .map(Some)
-            .map_err(|e| UserError::new(format!("{}: [workload]: {e}", s.file.display()))),
+        Some(Workload::Zoo { model, params, pos }) => {
+            sim::zoo::build(model, params).map(Some).map_err(|e| {
+                let field = if params.is_empty() {
+                    "workload.model"
+                } else {
+                    "workload.params"
+                };
+                UserError::new(format!(
+                    "{}:{}:{}: {field}: {e}",
+                    s.file.display(),
+                    pos.line,
+                    pos.column
+                ))
+            })
+        }
         Some(Workload::GraphFile(p)) => crate::inspect::load_graph_file(p).map(Some),
     }
 }

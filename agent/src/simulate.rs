@@ -103,7 +103,11 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
     ));
     out.push_str(&format!(
         "valid                   {}\n",
-        if r.valid { "yes" } else { "NO (see violations)" }
+        if r.valid {
+            "yes"
+        } else {
+            "NO (see violations)"
+        }
     ));
     out.push_str(&format!(
         "first-inference latency {} cycles ({:.1} µs)\n",

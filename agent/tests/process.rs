@@ -30,7 +30,10 @@ fn mistakes_exit_2_without_a_backtrace() {
     ] {
         let (code, _, stderr) = run(args);
         assert_eq!(code, 2, "{args:?}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
         assert!(stderr.lines().count() >= 1);
     }
 }

@@ -165,7 +165,9 @@ impl Plan {
 enum Event {
     /// Nothing to do but look for ready work (the start of a run).
     Start,
-    OpFinished { inst: u32 },
+    OpFinished {
+        inst: u32,
+    },
     /// Packet `packet` of transfer `slot` can leave the chiplet at the end of
     /// route hop `hop`; `tail_cycle` is when it has fully arrived there.
     PacketArrived {
@@ -175,7 +177,9 @@ enum Event {
         tail_cycle: u64,
     },
     /// The last packet of transfer `slot` reached its destination.
-    TransferDelivered { slot: u32 },
+    TransferDelivered {
+        slot: u32,
+    },
 }
 
 /// The simulated clock, in cycles.
@@ -364,9 +368,11 @@ impl Simulator {
         for i in 0..n_insts {
             let op = (i % graph.ops().len()) as u32;
             let mb = (i / graph.ops().len()) as u32;
-            index
-                .insts
-                .push(world.spawn((OpInstance { op, mb }, InstState::default())).id());
+            index.insts.push(
+                world
+                    .spawn((OpInstance { op, mb }, InstState::default()))
+                    .id(),
+            );
         }
         world.insert_resource(Model {
             spec: spec.clone(),
@@ -728,7 +734,6 @@ fn release(refs: &mut u32, free_after: &mut u64, at: u64, bytes: u64, sram: &mut
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finish_ops(
     clock: Res<Clock>,
     model: Res<Model>,
@@ -765,7 +770,9 @@ fn finish_ops(
                 release(&mut s.output_refs, &mut s.free_after, t, bytes, &mut sram);
             } else {
                 let slot = plan.transfer_slot(p, mb, chip);
-                let mut tr = transfers.get_mut(index.transfers[slot as usize]).expect("tr");
+                let mut tr = transfers
+                    .get_mut(index.transfers[slot as usize])
+                    .expect("tr");
                 let tr = &mut *tr;
                 release(&mut tr.refs, &mut tr.free_after, t, bytes, &mut sram);
             }
@@ -802,7 +809,6 @@ fn finish_ops(
 /// Serves one packet on link `link_idx`, available at `avail`; with
 /// cut-through it may not finish before `tail_in` (its full arrival).
 /// Returns (start, finish).
-#[allow(clippy::too_many_arguments)]
 fn serve_packet(
     model: &Model,
     link_idx: usize,
@@ -849,7 +855,6 @@ fn packet_bytes(total: u64, packet: u64, i: u32) -> u64 {
 /// After a packet left hop `hop` (served over [start, finish]), either
 /// schedule its arrival at the next chiplet or, at the destination, record
 /// the received buffer and the transfer's delivery.
-#[allow(clippy::too_many_arguments)]
 fn after_hop(
     model: &Model,
     queue: &mut EventQueue,
@@ -889,7 +894,6 @@ fn after_hop(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn inject_transfers(
     clock: Res<Clock>,
     model: Res<Model>,
@@ -952,7 +956,6 @@ fn inject_transfers(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn forward_packets(
     model: Res<Model>,
     index: Res<Index>,
@@ -1037,7 +1040,6 @@ fn deliver_transfers(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn start_ready_ops(
     clock: Res<Clock>,
     model: Res<Model>,
@@ -1073,7 +1075,11 @@ fn start_ready_ops(
         let mut finish = t + cost.cycles;
         let streamed = plan.streamed_bytes[op as usize];
         if streamed > 0 {
-            let mem = model.spec.memory.as_ref().expect("streaming implies memory");
+            let mem = model
+                .spec
+                .memory
+                .as_ref()
+                .expect("streaming implies memory");
             let start = t.max(ledger.memory_free_at);
             let done = start + div_ceil(streamed, mem.bandwidth_bytes_per_cycle);
             ledger.memory_free_at = done;

@@ -618,13 +618,18 @@ fn check_kind(op: &Op) -> Vec<String> {
             if [*batch, *m, *k, *n].contains(&0) {
                 out.push("matmul dimensions must be positive".to_string());
             } else if op.inputs.len() > 2 {
-                out.push(format!("matmul takes 1 or 2 inputs, found {}", op.inputs.len()));
-            } else if let Some((j, input)) = op
-                .inputs
-                .iter()
-                .enumerate()
-                .find(|(j, i)| numel(&i.shape) != if *j == 0 { batch * m * k } else { batch * k * n })
-            {
+                out.push(format!(
+                    "matmul takes 1 or 2 inputs, found {}",
+                    op.inputs.len()
+                ));
+            } else if let Some((j, input)) = op.inputs.iter().enumerate().find(|(j, i)| {
+                numel(&i.shape)
+                    != if *j == 0 {
+                        batch * m * k
+                    } else {
+                        batch * k * n
+                    }
+            }) {
                 out.push(format!(
                     "inputs[{j}] shape {:?} has {} elements, but the matmul reads {}",
                     input.shape,

@@ -72,7 +72,12 @@ pub fn transfer_cycles(spec: &HwSpec, path: &[LinkId], bytes: u64, options: &Sim
 }
 
 /// Analyses `placement` of `graph` on `spec`.
-pub fn analyse(spec: &HwSpec, graph: &Graph, placement: &Placement, options: &SimOptions) -> Analysis {
+pub fn analyse(
+    spec: &HwSpec,
+    graph: &Graph,
+    placement: &Placement,
+    options: &SimOptions,
+) -> Analysis {
     let chip_of = &placement.chiplet_of_op;
     let res = residency(spec, graph, chip_of);
     let mut op_cycles = Vec::with_capacity(graph.ops().len());

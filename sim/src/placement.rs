@@ -103,7 +103,8 @@ impl Placement {
         let n_ops = graph.ops().len();
         // Balance on the first pipeline chiplet's type; heterogeneous packages
         // differ per segment, which the greedy pass accounts for below.
-        let cost = |op: usize, chip: ChipletId| op_cost(&graph.ops()[op], spec.chiplet_type(chip)).cycles;
+        let cost =
+            |op: usize, chip: ChipletId| op_cost(&graph.ops()[op], spec.chiplet_type(chip)).cycles;
         let mut out = Vec::with_capacity(n_ops);
         let mut op = 0;
         for (seg, &chip) in order.iter().enumerate() {
@@ -120,7 +121,8 @@ impl Placement {
             let mut taken = 0;
             while taken < max_take {
                 let c = cost(op + taken, chip);
-                if taken > 0 && acc + c > target && (acc + c - target) > (target - acc.min(target)) {
+                if taken > 0 && acc + c > target && (acc + c - target) > (target - acc.min(target))
+                {
                     break;
                 }
                 acc += c;

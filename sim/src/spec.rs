@@ -388,7 +388,9 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
     let notes = top.req_text("notes");
     // Optional: how to describe the interconnect when the links are written
     // out explicitly (a resolved spec keeps its generator's description).
-    let topology_name = top.opt("topology_name").and_then(|r| r.text().map(str::to_string));
+    let topology_name = top
+        .opt("topology_name")
+        .and_then(|r| r.text().map(str::to_string));
     let clock_mhz = top.req_positive("clock_mhz", MAX_CLOCK_MHZ);
 
     let (chiplet_types, type_names) = read_chiplet_types(&top);

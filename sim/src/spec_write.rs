@@ -25,7 +25,12 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
     t.insert("clock_mhz".into(), Value::Float(spec.clock_mhz));
     t.insert(
         "pipeline_order".into(),
-        Value::Array(spec.pipeline_order.iter().map(|c| int(c.0 as u64)).collect()),
+        Value::Array(
+            spec.pipeline_order
+                .iter()
+                .map(|c| int(c.0 as u64))
+                .collect(),
+        ),
     );
     let mut types = Table::new();
     for ty in &spec.chiplet_types {
@@ -33,14 +38,20 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
         x.insert("macs_per_cycle".into(), int(ty.macs_per_cycle));
         x.insert("array_rows".into(), int(ty.array_rows));
         x.insert("array_cols".into(), int(ty.array_cols));
-        x.insert("vector_elems_per_cycle".into(), int(ty.vector_elems_per_cycle));
+        x.insert(
+            "vector_elems_per_cycle".into(),
+            int(ty.vector_elems_per_cycle),
+        );
         x.insert("sram_kib".into(), int(ty.sram_kib));
         x.insert(
             "sram_bandwidth_bytes_per_cycle".into(),
             int(ty.sram_bandwidth_bytes_per_cycle),
         );
         x.insert("op_overhead_cycles".into(), int(ty.op_overhead_cycles));
-        x.insert("energy_per_mac_pj".into(), Value::Float(ty.energy_per_mac_pj));
+        x.insert(
+            "energy_per_mac_pj".into(),
+            Value::Float(ty.energy_per_mac_pj),
+        );
         x.insert(
             "energy_per_sram_byte_pj".into(),
             Value::Float(ty.energy_per_sram_byte_pj),
@@ -80,7 +91,10 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
                 int(l.bandwidth_bytes_per_cycle),
             );
             x.insert("latency_cycles".into(), int(l.latency_cycles));
-            x.insert("energy_per_bit_pj".into(), Value::Float(l.energy_per_bit_pj));
+            x.insert(
+                "energy_per_bit_pj".into(),
+                Value::Float(l.energy_per_bit_pj),
+            );
             Value::Table(x)
         })
         .collect();
@@ -132,17 +146,26 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
             int(m.bandwidth_bytes_per_cycle),
         );
         x.insert("latency_cycles".into(), int(m.latency_cycles));
-        x.insert("energy_per_byte_pj".into(), Value::Float(m.energy_per_byte_pj));
+        x.insert(
+            "energy_per_byte_pj".into(),
+            Value::Float(m.energy_per_byte_pj),
+        );
         x.insert(
             "chiplets".into(),
             Value::Array(m.chiplets.iter().map(|c| int(c.0 as u64)).collect()),
         );
-        x.insert("weight_streaming".into(), Value::Boolean(m.weight_streaming));
+        x.insert(
+            "weight_streaming".into(),
+            Value::Boolean(m.weight_streaming),
+        );
         t.insert("memory".into(), Value::Table(x));
     }
     let c = &spec.constraints;
     let mut x = Table::new();
-    x.insert("acyclic_dataflow".into(), Value::Boolean(c.acyclic_dataflow));
+    x.insert(
+        "acyclic_dataflow".into(),
+        Value::Boolean(c.acyclic_dataflow),
+    );
     x.insert(
         "no_skipping".into(),
         Value::String(

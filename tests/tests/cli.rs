@@ -218,5 +218,10 @@ fn check_accepts_every_shipped_scenario() {
         .collect();
     let o = tessera(&args);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(o.stdout.matches(": scenario ").count(), files.len(), "{}", o.stdout);
+    assert_eq!(
+        o.stdout.matches(": scenario ").count(),
+        files.len(),
+        "{}",
+        o.stdout
+    );
 }

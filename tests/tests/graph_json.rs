@@ -105,7 +105,10 @@ fn a_dangling_input_is_refused() {
     let mut f = small_file();
     f.ops[2].inputs[0].source = Source::Op(sim::graph::OpId(9));
     let e = Graph::new(f.clone()).unwrap_err().to_string();
-    assert!(e.contains("ops[2] (\"c\")") && e.contains("dangling"), "{e}");
+    assert!(
+        e.contains("ops[2] (\"c\")") && e.contains("dangling"),
+        "{e}"
+    );
     f.ops[2].inputs[0].source = Source::GraphInput("nope".into());
     let e = Graph::new(f).unwrap_err().to_string();
     assert!(e.contains("not declared"), "{e}");
@@ -116,7 +119,10 @@ fn inconsistent_shapes_along_an_edge_are_refused() {
     let mut f = small_file();
     f.ops[1].inputs[0].shape = vec![1, 8, 4];
     let e = Graph::new(f).unwrap_err().to_string();
-    assert!(e.contains("ops[1]") && e.contains("produces [1, 4, 8]"), "{e}");
+    assert!(
+        e.contains("ops[1]") && e.contains("produces [1, 4, 8]"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -134,5 +140,9 @@ fn unknown_fields_and_versions_are_refused() {
     let extra = text.replacen("\"name\"", "\"colour\": 1, \"name\"", 1);
     assert!(Graph::from_json(&extra).unwrap_err().contains("colour"));
     let v2 = text.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
-    assert!(Graph::from_json(&v2).unwrap_err().contains("format_version"));
+    assert!(
+        Graph::from_json(&v2)
+            .unwrap_err()
+            .contains("format_version")
+    );
 }

@@ -62,15 +62,23 @@ fn every_shipped_scenario_runs_and_matches_its_snapshot() {
             assert!(out.join(file).is_file(), "{name}: {file} missing");
         }
         let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap();
-        let snap = root().join("tests/snapshots").join(format!("{name}.summary.txt"));
+        let snap = root()
+            .join("tests/snapshots")
+            .join(format!("{name}.summary.txt"));
         if update {
             std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
             std::fs::write(&snap, &summary).unwrap();
         } else {
-            let expected = std::fs::read_to_string(&snap)
-                .unwrap_or_else(|_| panic!("no snapshot {}; run with UPDATE_SNAPSHOTS=1", snap.display()));
+            let expected = std::fs::read_to_string(&snap).unwrap_or_else(|_| {
+                panic!(
+                    "no snapshot {}; run with UPDATE_SNAPSHOTS=1",
+                    snap.display()
+                )
+            });
             if expected != summary {
-                mismatches.push(format!("--- {name}: expected\n{expected}\n--- got\n{summary}"));
+                mismatches.push(format!(
+                    "--- {name}: expected\n{expected}\n--- got\n{summary}"
+                ));
             }
         }
         let _ = std::fs::remove_dir_all(&out);
@@ -99,13 +107,26 @@ fn the_quickstart_writes_report_plots_trace_and_placement() {
     assert_eq!(report["schema_version"], 1);
     assert_eq!(report["complete"], true);
     assert_eq!(report["task"], "simulate");
-    assert!(report["result"]["throughput_inferences_per_s"].as_f64().unwrap() > 0.0);
+    assert!(
+        report["result"]["throughput_inferences_per_s"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     // Stable field order: the envelope's keys appear in this order in the file.
     let text = std::fs::read_to_string(out.join("report.json")).unwrap();
-    let at: Vec<usize> = ["schema_version", "tessera_version", "scenario", "task", "seed", "complete", "result"]
-        .iter()
-        .map(|k| text.find(&format!("\"{k}\":")).unwrap())
-        .collect();
+    let at: Vec<usize> = [
+        "schema_version",
+        "tessera_version",
+        "scenario",
+        "task",
+        "seed",
+        "complete",
+        "result",
+    ]
+    .iter()
+    .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+    .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
     let _ = std::fs::remove_dir_all(&out);
 }
@@ -136,10 +157,18 @@ fn same_scenario_same_seed_gives_identical_reports_across_runs_and_threads() {
 
 #[test]
 fn a_resolved_scenario_reproduces_the_report() {
-    for scenario in ["quickstart.toml", "resnet50_simba.toml", "link_bandwidth_sweep.toml", "traffic_mesh.toml"] {
+    for scenario in [
+        "quickstart.toml",
+        "resnet50_simba.toml",
+        "link_bandwidth_sweep.toml",
+        "traffic_mesh.toml",
+    ] {
         let first = temp_dir(&format!("res-1-{scenario}"));
         let second = temp_dir(&format!("res-2-{scenario}"));
-        assert_eq!(run_to(&root().join("scenarios").join(scenario), &first, &[]).code, 0);
+        assert_eq!(
+            run_to(&root().join("scenarios").join(scenario), &first, &[]).code,
+            0
+        );
         let o = run_to(&first.join("scenario.resolved.toml"), &second, &[]);
         assert_eq!(o.code, 0, "{scenario}: {}", o.stderr);
         assert_eq!(
@@ -155,7 +184,11 @@ fn a_resolved_scenario_reproduces_the_report() {
 #[test]
 fn seed_on_the_command_line_replaces_the_scenarios() {
     let out = temp_dir("seed");
-    let o = run_to(&root().join("scenarios/traffic_mesh.toml"), &out, &["--seed", "99", "--json"]);
+    let o = run_to(
+        &root().join("scenarios/traffic_mesh.toml"),
+        &out,
+        &["--seed", "99", "--json"],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let report: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(report["seed"], 99);

@@ -50,10 +50,19 @@ fn numbers() -> impl Strategy<Value = Numbers> {
 
 #[derive(Clone, Debug)]
 enum Topology {
-    Ring { n: u32, bidirectional: bool },
-    Mesh { rows: u32, cols: u32 },
+    Ring {
+        n: u32,
+        bidirectional: bool,
+    },
+    Mesh {
+        rows: u32,
+        cols: u32,
+    },
     /// A unidirectional ring plus extra random links.
-    Random { n: u32, extra: Vec<(u32, u32)> },
+    Random {
+        n: u32,
+        extra: Vec<(u32, u32)>,
+    },
 }
 
 fn topology() -> impl Strategy<Value = Topology> {
@@ -124,7 +133,8 @@ enum Step {
 fn steps() -> impl Strategy<Value = Vec<Step>> {
     prop::collection::vec(
         prop_oneof![
-            (any::<usize>(), prop::sample::select(vec![16u64, 32, 64])).prop_map(|(a, n)| Step::Linear(a, n)),
+            (any::<usize>(), prop::sample::select(vec![16u64, 32, 64]))
+                .prop_map(|(a, n)| Step::Linear(a, n)),
             (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
             (any::<usize>(), 0u8..3).prop_map(|(a, k)| Step::Unary(a, k)),
         ],

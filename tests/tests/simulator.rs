@@ -48,8 +48,16 @@ fn a_single_op_takes_exactly_the_compute_model_cycles() {
 #[test]
 fn a_chain_with_one_microbatch_equals_the_oracle_exactly() {
     for (hw, m, params) in [
-        ("edgetpu_ring4.toml", "mlp", vec![("sizes", "784,512,512,512,10")]),
-        ("simba_6x6.toml", "mlp", vec![("sizes", "1024,1024,1024,1024,1024,1024,10")]),
+        (
+            "edgetpu_ring4.toml",
+            "mlp",
+            vec![("sizes", "784,512,512,512,10")],
+        ),
+        (
+            "simba_6x6.toml",
+            "mlp",
+            vec![("sizes", "1024,1024,1024,1024,1024,1024,10")],
+        ),
         ("mesh_4x4.toml", "cifarnet", vec![]),
     ] {
         let hw = spec(hw);
@@ -161,7 +169,8 @@ fn expected(hw: &HwSpec, op: &sim::graph::Op, array: u64) -> u64 {
         .iter()
         .map(|i| i.shape.iter().product::<u64>() * op.dtype.bytes())
         .sum();
-    let sram = (op.weight_bytes + inputs + op.output_bytes).div_ceil(ty.sram_bandwidth_bytes_per_cycle);
+    let sram =
+        (op.weight_bytes + inputs + op.output_bytes).div_ceil(ty.sram_bandwidth_bytes_per_cycle);
     ty.op_overhead_cycles + array.max(sram)
 }
 
@@ -199,7 +208,11 @@ fn resnet18_layers_take_the_scalesim_output_stationary_cycles() {
         let ty = hw.chiplet_type(ChipletId(0)).clone();
         let g = model("resnet18", &[]);
         let gemm_ops: Vec<_> = g.ops().iter().filter(|o| o.kind.gemm().is_some()).collect();
-        assert_eq!(gemm_ops.len(), layers.len(), "ResNet-18 has 20 convs and one fc");
+        assert_eq!(
+            gemm_ops.len(),
+            layers.len(),
+            "ResNet-18 has 20 convs and one fc"
+        );
         let durations = op_durations(&hw, &g);
         for (name, sr, sc, t) in &layers {
             let op = g
@@ -231,7 +244,9 @@ fn bert_base_gemms_take_the_scalesim_output_stationary_cycles() {
     // chiplet, so no op waits for streamed weights.
     let g = model("bert-base", &[("layers", "1"), ("vocab", "100")]);
     let durations = op_durations(&hw, &g);
-    let r = simulate(&hw, &g, &Placement::single(&g, ChipletId(0)), &one_mb()).unwrap().report;
+    let r = simulate(&hw, &g, &Placement::single(&g, ChipletId(0)), &one_mb())
+        .unwrap()
+        .report;
     assert_eq!(r.chiplets[0].weight_bytes_streamed, 0);
     // (name suffix, repeats, Sr, Sc, T) for one encoder layer.
     let gemms: Vec<(&str, u64, u64, u64, u64)> = vec![
@@ -269,7 +284,8 @@ fn the_trace_is_chrome_trace_event_json_with_every_op_run() {
         ..SimOptions::default()
     };
     let out = simulate(&hw, &g, &Placement::contiguous_balanced(&hw, &g), &opts).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&out.trace_json(hw.clock_mhz).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&out.trace_json(hw.clock_mhz).unwrap()).unwrap();
     let events = json["traceEvents"].as_array().unwrap();
     let slices: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
     let op_slices = slices.iter().filter(|e| e["pid"] == 1).count();
@@ -284,5 +300,8 @@ fn the_trace_is_chrome_trace_event_json_with_every_op_run() {
         .iter()
         .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
         .collect();
-    assert!(names.len() >= 4 + 3, "a named track per chiplet and used link");
+    assert!(
+        names.len() >= 4 + 3,
+        "a named track per chiplet and used link"
+    );
 }

@@ -41,7 +41,10 @@ fn every_rust_file_starts_with_a_module_doc_line() {
         })
         .map(|p| p.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a `//!` first line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` first line: {missing:?}"
+    );
 }
 
 /// Why: the simulator must give byte-identical reports for the same inputs, so
@@ -103,5 +106,8 @@ fn readme_shows_the_quickstart_snapshot() {
     let readme = fs::read_to_string(root().join("README.md")).unwrap();
     let snap = fs::read_to_string(root().join("tests/snapshots/quickstart.summary.txt")).unwrap();
     let head: String = snap.lines().take(18).map(|l| format!("{l}\n")).collect();
-    assert!(readme.contains(&head), "README's quickstart output is stale; copy the first 18 lines of the snapshot");
+    assert!(
+        readme.contains(&head),
+        "README's quickstart output is stale; copy the first 18 lines of the snapshot"
+    );
 }

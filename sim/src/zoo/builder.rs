@@ -86,7 +86,6 @@ impl GraphBuilder {
     }
 
     /// Appends an op and returns its output tensor.
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         name: &str,
@@ -199,12 +198,16 @@ impl GraphBuilder {
     /// moves only the kept rows, so when the consumer sits on another chip only
     /// `batch × dim` elements cross the package.
     pub fn first_token(&mut self, name: &str, x: &Tensor) -> Tensor {
-        assert_eq!(x.shape.len(), 3, "{name}: expected [batch, seq, dim], got {:?}", x.shape);
+        assert_eq!(
+            x.shape.len(),
+            3,
+            "{name}: expected [batch, seq, dim], got {:?}",
+            x.shape
+        );
         self.slice(name, x, 1, 0, 1)
     }
 
     /// 2-D convolution of NCHW `x` with square `kernel`, `stride`, `padding`.
-    #[allow(clippy::too_many_arguments)]
     pub fn conv2d(
         &mut self,
         name: &str,

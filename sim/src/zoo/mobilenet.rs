@@ -79,7 +79,6 @@ fn build_mobilenet_v2(args: &mut Args<'_>) -> Result<Graph, ZooError> {
 /// Conv (no bias), batch norm and, if `relu6`, ReLU6: torchvision's
 /// `Conv2dNormActivation`, or a projection when `relu6` is false. The conv is
 /// depthwise when `groups` is the input channel count.
-#[allow(clippy::too_many_arguments)]
 fn conv_bn(
     b: &mut GraphBuilder,
     prefix: &str,
