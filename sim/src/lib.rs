@@ -4,6 +4,7 @@
 //! a file name for its messages.
 
 pub mod config;
+pub mod constraints;
 pub mod cost;
 pub mod engine;
 pub mod graph;

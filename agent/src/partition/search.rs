@@ -1,0 +1,152 @@
+//! The interface every partitioning method implements, and the evaluator that
+//! counts simulator calls against a budget, reuses one simulator for every
+//! call, and records the history of the best throughput found.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use sim::constraints::{ConstraintSet, is_valid};
+use sim::graph::Graph;
+use sim::report::SimReport;
+use sim::spec::HwSpec;
+use sim::{Placement, SimOptions, Simulator};
+
+/// Everything a method needs: the problem, the budget, the seed.
+pub struct Problem<'a> {
+    pub spec: &'a HwSpec,
+    pub graph: &'a Graph,
+    pub constraints: ConstraintSet,
+    pub options: SimOptions,
+    /// Simulator calls allowed.
+    pub budget: u64,
+    pub seed: u64,
+}
+
+/// One point of a search's history: after `evaluation` simulator calls, the
+/// best valid throughput so far, and the wall time spent (for the record only:
+/// nothing decides on it, and it is not part of `report.json`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryPoint {
+    pub evaluation: u64,
+    pub best_throughput_inferences_per_s: f64,
+    pub wall_ms: f64,
+}
+
+/// What a method returns.
+#[derive(Clone, Debug)]
+pub struct SearchResult {
+    pub method: String,
+    /// The best valid placement found, its report, and when it was found.
+    pub best: Option<(Placement, SimReport)>,
+    pub evaluations: u64,
+    pub history: Vec<HistoryPoint>,
+    /// Method-specific facts (e.g. the exact method's bound and gap).
+    pub notes: Vec<(String, String)>,
+}
+
+/// A partitioning method.
+pub trait Search {
+    /// The name used in scenarios and on the command line.
+    fn name(&self) -> &'static str;
+    /// Searches within `eval.remaining()` simulator calls.
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String>;
+    /// Facts to report beside the best result.
+    fn notes(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// Scores placements with one reused simulator, counts calls, keeps the best.
+pub struct Evaluator<'a> {
+    spec: &'a HwSpec,
+    graph: &'a Graph,
+    constraints: ConstraintSet,
+    sim: Simulator,
+    budget: u64,
+    used: u64,
+    best: Option<(Placement, SimReport)>,
+    history: Vec<HistoryPoint>,
+    started: Instant,
+    /// The seeded generator methods draw from (one stream per search).
+    pub rng: ChaCha8Rng,
+}
+
+/// Throughput of a report as a search objective: zero when invalid.
+pub fn score(report: &SimReport) -> f64 {
+    if report.valid {
+        report.throughput_inferences_per_s
+    } else {
+        0.0
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(problem: &Problem<'a>) -> Result<Evaluator<'a>, String> {
+        Ok(Evaluator {
+            spec: problem.spec,
+            graph: problem.graph,
+            constraints: problem.constraints,
+            sim: Simulator::new(problem.spec, problem.graph, &problem.options)?,
+            budget: problem.budget,
+            used: 0,
+            best: None,
+            history: Vec::new(),
+            started: Instant::now(),
+            rng: ChaCha8Rng::seed_from_u64(problem.seed),
+        })
+    }
+
+    /// Simulator calls left.
+    pub fn remaining(&self) -> u64 {
+        self.budget - self.used
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// Simulates `placement` (which must satisfy the constraints) and returns
+    /// its score, or `None` when the budget is spent. Invalid placements score 0
+    /// and still count.
+    pub fn evaluate(&mut self, placement: &Placement) -> Option<f64> {
+        if self.used >= self.budget {
+            return None;
+        }
+        self.used += 1;
+        let valid = is_valid(self.spec, self.graph, placement, &self.constraints);
+        let out = self.sim.run(placement).ok()?;
+        let s = if valid { score(&out.report) } else { 0.0 };
+        let better = match &self.best {
+            None => valid && out.report.valid,
+            Some((_, r)) => s > score(r),
+        };
+        if better {
+            self.best = Some((placement.clone(), out.report));
+        }
+        let best = self.best.as_ref().map_or(0.0, |(_, r)| score(r));
+        self.history.push(HistoryPoint {
+            evaluation: self.used,
+            best_throughput_inferences_per_s: best,
+            wall_ms: self.started.elapsed().as_secs_f64() * 1e3,
+        });
+        Some(s)
+    }
+
+    /// The best score so far.
+    pub fn best_score(&self) -> f64 {
+        self.best.as_ref().map_or(0.0, |(_, r)| score(r))
+    }
+
+    /// Ends the search.
+    pub fn finish(self, method: &str, notes: Vec<(String, String)>) -> SearchResult {
+        SearchResult {
+            method: method.to_string(),
+            best: self.best,
+            evaluations: self.used,
+            history: self.history,
+            notes,
+        }
+    }
+}
