@@ -84,6 +84,10 @@ enum Command {
         /// Worker threads for sweeps (default: all cores; also TESSERA_THREADS).
         #[arg(long)]
         threads: Option<usize>,
+        /// Cap every search budget at N simulator calls (quick runs; also
+        /// TESSERA_MAX_BUDGET).
+        #[arg(long, value_name = "N")]
+        max_budget: Option<u64>,
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_points: Option<usize>,
@@ -255,6 +259,7 @@ where
         json,
         threads,
         interrupt_after_points,
+        max_budget,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -265,6 +270,7 @@ where
             json,
             threads,
             interrupt_after_points,
+            max_budget,
         };
         return match crate::run::run(&args) {
             Ok(o) => Outcome {

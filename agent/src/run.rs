@@ -21,8 +21,8 @@ use crate::cli::UserError;
 use crate::files::write_atomic;
 use crate::plots::{self, Format, Series};
 use crate::scenario::{
-    self, Axis, HardwareSource, PlacementChoice, Resolved, Scenario, SweepTask, Task, TrafficTask,
-    Workload,
+    self, Axis, HardwareSource, PartitionTask, PlacementChoice, Resolved, Scenario, SweepTask,
+    Task, TrafficTask, Workload,
 };
 use crate::table::{Align, Table as TextTable};
 
@@ -58,6 +58,8 @@ pub struct RunArgs {
     pub threads: Option<usize>,
     /// Test hook: behave as if Ctrl-C came after this many sweep points.
     pub interrupt_after_points: Option<usize>,
+    /// Caps every search budget (quick runs, tests); also TESSERA_MAX_BUDGET.
+    pub max_budget: Option<u64>,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -150,6 +152,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
         }
         (Task::Sweep(sweep), Some(points)) => run_sweep(&s, sweep, points, args, &out_dir, format)?,
         (Task::Sweep(_), None) => unreachable!("sweeps always have a grid"),
+        (Task::Partition(p), _) => run_partition(&resolved, p, args, &out_dir, format)?,
     };
     if let (Some(Workload::GraphFile(_)), Some(g)) = (&s.workload, &resolved.graph) {
         files.push(("graph.json".to_string(), g.to_json().into_bytes()));
@@ -286,6 +289,189 @@ fn run_simulate(
         let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok((summary, files))
+}
+
+/// Runs every method of a partition task on the same problem, each with its
+/// own seed stream and the same budget.
+fn run_partition(
+    r: &Resolved,
+    task: &PartitionTask,
+    args: &RunArgs,
+    out_dir: &Path,
+    format: Option<Format>,
+) -> Result<(String, Outputs, bool), UserError> {
+    use crate::partition::search::{Evaluator, Problem, SearchResult, score};
+    let s = &r.scenario;
+    let graph = r.graph.as_ref().expect("partition has a workload");
+    let constraints = task.constraints(&r.spec);
+    let cap = args.max_budget.or_else(|| {
+        std::env::var("TESSERA_MAX_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let budget = cap.map_or(task.budget, |c: u64| task.budget.min(c.max(1)));
+    let mut results: Vec<SearchResult> = Vec::new();
+    let mut complete = true;
+    for (i, name) in task.methods.iter().enumerate() {
+        if interrupted() {
+            complete = false;
+            break;
+        }
+        let mut method = crate::partition::method(name).ok_or_else(|| {
+            UserError::new(format!(
+                "{}: task: method {name:?} is not available in this build",
+                s.file.display()
+            ))
+        })?;
+        let problem = Problem {
+            spec: &r.spec,
+            graph,
+            constraints,
+            options: SimOptions {
+                trace: false,
+                ..s.simulation.clone()
+            },
+            budget,
+            seed: crate::partition::derive_seed(s.seed, i as u64),
+        };
+        let mut eval = Evaluator::new(&problem).map_err(UserError::new)?;
+        method
+            .run(&problem, &mut eval)
+            .map_err(|e| UserError::new(format!("{}: method {name}: {e}", s.file.display())))?;
+        let notes = method.notes();
+        results.push(eval.finish(name, notes));
+    }
+    let best = results
+        .iter()
+        .filter_map(|m| m.best.as_ref().map(|(p, rep)| (m, p, rep)))
+        .fold(None::<(&SearchResult, &Placement, &SimReport)>, |acc, x| match acc {
+            Some(a) if score(a.2) >= score(x.2) => Some(a),
+            _ => Some(x),
+        });
+    #[derive(Serialize)]
+    struct MethodResult<'a> {
+        method: &'a str,
+        evaluations: u64,
+        best_throughput_inferences_per_s: f64,
+        notes: Vec<(String, String)>,
+        best_report: Option<&'a SimReport>,
+    }
+    #[derive(Serialize)]
+    struct PartitionResult<'a> {
+        budget: u64,
+        constraints: sim::constraints::ConstraintSet,
+        best_method: Option<&'a str>,
+        best_throughput_inferences_per_s: f64,
+        methods: Vec<MethodResult<'a>>,
+    }
+    let result = PartitionResult {
+        budget,
+        constraints,
+        best_method: best.map(|b| b.0.method.as_str()),
+        best_throughput_inferences_per_s: best.map_or(0.0, |b| score(b.2)),
+        methods: results
+            .iter()
+            .map(|m| MethodResult {
+                method: &m.method,
+                evaluations: m.evaluations,
+                best_throughput_inferences_per_s: m.best.as_ref().map_or(0.0, |(_, r)| score(r)),
+                notes: m.notes.clone(),
+                best_report: m.best.as_ref().map(|(_, r)| r),
+            })
+            .collect(),
+    };
+    let mut table = TextTable::new(&[
+        ("method", Align::Left),
+        ("evaluations", Align::Right),
+        ("best throughput (inf/s)", Align::Right),
+        ("vs best", Align::Right),
+        ("notes", Align::Left),
+    ]);
+    let top = result.best_throughput_inferences_per_s;
+    for m in &result.methods {
+        let notes: Vec<String> = m.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        table.row(vec![
+            m.method.to_string(),
+            m.evaluations.to_string(),
+            format!("{:.1}", m.best_throughput_inferences_per_s),
+            if top > 0.0 {
+                format!("{:.1}%", 100.0 * m.best_throughput_inferences_per_s / top)
+            } else {
+                "-".to_string()
+            },
+            notes.join(" "),
+        ]);
+    }
+    let mut summary = format!(
+        "{}: partition {} on {} ({} chiplets), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
+        s.name,
+        graph.name(),
+        r.spec.name,
+        r.spec.n_chiplets(),
+        budget,
+        constraints.acyclic_dataflow,
+        constraints.no_skipping.name(),
+        constraints.no_triangle,
+        constraints.sram_capacity
+    );
+    summary.push_str(&table.render());
+    let mut files: Outputs = vec![(
+        "report.json".to_string(),
+        envelope_json(s, complete, &result).into_bytes(),
+    )];
+    match best {
+        Some((m, p, rep)) => {
+            summary.push_str(&format!(
+                "\nbest: {} at {:.1} inferences/s ({} per micro-batch interval {:.0} cycles)\n\n",
+                m.method,
+                score(rep),
+                if rep.valid { "valid" } else { "INVALID" },
+                rep.steady_state_interval_cycles
+            ));
+            summary.push_str(&crate::simulate::summary(&r.spec, graph, rep));
+            files.push(("placement.json".to_string(), p.to_json(graph).into_bytes()));
+        }
+        None => summary.push_str("\nno method found a valid placement\n"),
+    }
+    let mut csv = String::from("method,evaluation,best_throughput_inferences_per_s,wall_ms\n");
+    for m in &results {
+        for h in &m.history {
+            csv.push_str(&format!(
+                "{},{},{},{:.3}\n",
+                m.method, h.evaluation, h.best_throughput_inferences_per_s, h.wall_ms
+            ));
+        }
+    }
+    files.push(("history.csv".to_string(), csv.into_bytes()));
+    if let Some(format) = format {
+        let series: Vec<Series> = results
+            .iter()
+            .filter(|m| !m.history.is_empty())
+            .map(|m| Series {
+                name: m.method.clone(),
+                points: m
+                    .history
+                    .iter()
+                    .map(|h| (h.evaluation as f64, h.best_throughput_inferences_per_s))
+                    .collect(),
+            })
+            .collect();
+        let tmp = plot_tmp_dir(out_dir)?;
+        let path = tmp.join(format!("history.{}", ext(format)));
+        plots::metric_vs_param(
+            &series,
+            "simulator calls",
+            "best throughput (inferences/s)",
+            &format!("{}: best throughput found", s.name),
+            budget > 10,
+            &path,
+            format,
+        )
+        .map_err(UserError::new)?;
+        files.push(take_file(&path)?);
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok((summary, files, complete))
 }
 
 fn ext(format: Format) -> &'static str {
@@ -523,7 +709,7 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
                     ));
                 }
             },
-            Task::Sweep(_) => unreachable!("sweeps do not nest"),
+            Task::Sweep(_) | Task::Partition(_) => unreachable!("sweeps run simulate or traffic"),
         },
     }
     Ok(())
@@ -554,7 +740,7 @@ fn run_point(p: &Point) -> Result<serde_json::Value, String> {
             let report: TrafficReport = run_traffic(&r.spec, &traffic_options(t, &r.scenario))?;
             serde_json::to_value(&report).map_err(|e| e.to_string())
         }
-        Task::Sweep(_) => unreachable!("sweeps do not nest"),
+        Task::Sweep(_) | Task::Partition(_) => unreachable!("sweeps run simulate or traffic"),
     }
 }
 
@@ -893,6 +1079,11 @@ fn task_toml(task: &Task, s: &Scenario) -> Table {
                 t.insert("hotspot_fraction".into(), Value::Float(f));
             }
         }
+        Task::Partition(p) => {
+            let methods = p.methods.iter().cloned().map(Value::String).collect();
+            t.insert("methods".into(), Value::Array(methods));
+            t.insert("budget".into(), Value::Integer(p.budget as i64));
+        }
         Task::Sweep(sw) => {
             t.insert("metric".into(), Value::String(sw.metric.clone()));
             t.insert("each".into(), Value::Table(task_toml(&sw.each, s)));
@@ -965,7 +1156,21 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
         }
         t.insert("workload".into(), Value::Table(w));
     }
-    t.insert("task".into(), Value::Table(task_toml(&s.task, s)));
+    let mut task = task_toml(&s.task, s);
+    if let Task::Partition(p) = &s.task {
+        // The constraint modes the run used: the spec's, with the task's replacements.
+        let c = p.constraints(&r.spec);
+        let mut ct = Table::new();
+        ct.insert("acyclic_dataflow".into(), Value::Boolean(c.acyclic_dataflow));
+        ct.insert(
+            "no_skipping".into(),
+            Value::String(c.no_skipping.name().into()),
+        );
+        ct.insert("no_triangle".into(), Value::Boolean(c.no_triangle));
+        ct.insert("sram_capacity".into(), Value::Boolean(c.sram_capacity));
+        task.insert("constraints".into(), Value::Table(ct));
+    }
+    t.insert("task".into(), Value::Table(task));
     let o = &s.simulation;
     let mut sim_t = Table::new();
     sim_t.insert("microbatches".into(), Value::Integer(o.microbatches as i64));

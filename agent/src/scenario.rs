@@ -123,6 +123,14 @@ pub const SCHEMA: &[SchemaKey] = &[
         "number in [0, 1]",
         "traffic, hotspot pattern only: share of packets sent to it",
     ),
+    ("task", "method", "string", "partition: one method (random, sa, greedy, balance, dp, exact)"),
+    ("task", "methods", "array of strings", "partition: several methods, each run with the same budget (instead of `method`)"),
+    ("task", "budget", "integer ≥ 1", "partition: simulator calls allowed per method"),
+    ("task", "constraints", "table", "partition: constraint modes replacing the spec's (keys as in the spec's [constraints])"),
+    ("task.constraints", "acyclic_dataflow", "boolean", "partition: p(u) ≤ p(v) for every edge"),
+    ("task.constraints", "no_skipping", "string", "partition: `off`, `edge` or `prefix`"),
+    ("task.constraints", "no_triangle", "boolean", "partition: no chip triangle i→j, j→k, i→k"),
+    ("task.constraints", "sram_capacity", "boolean", "partition: weights plus live activations fit each chiplet's SRAM"),
     (
         "task",
         "metric",
@@ -198,9 +206,16 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
 ];
 
-/// Task kinds this build runs. Kinds that arrive with later work (`partition`,
-/// `train`, …) are refused with a message that says so.
-pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep"];
+/// Task kinds this build runs. Kinds that arrive with later work (`train`,
+/// `finetune`, `nas`) are refused with a message that says so.
+pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition"];
+
+/// Partition methods a scenario may name (the registry in
+/// `partition::methods` is tested to match).
+pub const PARTITION_METHODS: &[&str] = &["random", "sa", "greedy", "balance", "dp", "exact"];
+
+/// Most simulator calls one method may be given.
+const MAX_BUDGET: u64 = 10_000_000;
 
 /// Limits on numbers a scenario may ask for.
 const MAX_MICROBATCHES: u64 = 4096;
@@ -261,6 +276,42 @@ pub struct Axis {
     pub pos: Pos,
 }
 
+/// Partition search: methods, budget, constraint modes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionTask {
+    pub methods: Vec<String>,
+    pub budget: u64,
+    /// Constraint modes replacing the spec's, key by key.
+    pub acyclic_dataflow: Option<bool>,
+    pub no_skipping: Option<String>,
+    pub no_triangle: Option<bool>,
+    pub sram_capacity: Option<bool>,
+}
+
+impl PartitionTask {
+    /// The constraint set: the spec's, with this task's replacements.
+    pub fn constraints(&self, spec: &HwSpec) -> sim::constraints::ConstraintSet {
+        let mut c = sim::constraints::ConstraintSet::of(spec);
+        if let Some(v) = self.acyclic_dataflow {
+            c.acyclic_dataflow = v;
+        }
+        if let Some(v) = &self.no_skipping {
+            c.no_skipping = match v.as_str() {
+                "edge" => sim::spec::NoSkipping::Edge,
+                "prefix" => sim::spec::NoSkipping::Prefix,
+                _ => sim::spec::NoSkipping::Off,
+            };
+        }
+        if let Some(v) = self.no_triangle {
+            c.no_triangle = v;
+        }
+        if let Some(v) = self.sram_capacity {
+            c.sram_capacity = v;
+        }
+        c
+    }
+}
+
 /// A sweep: a grid of scenarios, each running `each`.
 #[derive(Clone, Debug)]
 pub struct SweepTask {
@@ -275,6 +326,7 @@ pub enum Task {
     Simulate { placement: PlacementChoice },
     Traffic(TrafficTask),
     Sweep(SweepTask),
+    Partition(PartitionTask),
 }
 
 impl Task {
@@ -283,6 +335,7 @@ impl Task {
             Task::Simulate { .. } => "simulate",
             Task::Traffic(_) => "traffic",
             Task::Sweep(_) => "sweep",
+            Task::Partition(_) => "partition",
         }
     }
 }
@@ -632,17 +685,20 @@ fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
     }
 }
 
-/// Whether the task runs the simulator (`simulate`, or a sweep of it), as
-/// written; `None` when the kind is missing or unknown (reported elsewhere).
+/// Whether the task runs a workload through the simulator (every kind but
+/// traffic, and a sweep of such a kind), judged from the kinds as written;
+/// `None` when a kind is missing or unknown (reported elsewhere).
 fn task_simulates(root: &Node) -> Option<bool> {
     let kind = |n: &Node| match &n.get("kind")?.val {
         Val::Str(s) => Some(s.clone()),
         _ => None,
     };
     let task = root.get("task")?;
+    // Every kind but traffic runs a workload through the simulator.
     let each_simulates = |each: &Node| match kind(each)?.as_str() {
-        "simulate" => Some(true),
         "traffic" => Some(false),
+        "sweep" => None,
+        k if TASK_KINDS.contains(&k) => Some(true),
         _ => None,
     };
     match kind(task)?.as_str() {
@@ -716,7 +772,7 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
         return None;
     }
     if !kinds.contains(&kind) {
-        let later = ["partition", "train", "finetune", "nas"];
+        let later = ["train", "finetune", "nas"];
         let extra = if later.contains(&kind) {
             format!(" ({kind:?} arrives with its own issue and is not in this build)")
         } else {
@@ -752,10 +808,68 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
             placement.map(|placement| Task::Simulate { placement })
         }
         "traffic" => read_traffic(t).map(Task::Traffic),
+        "partition" => read_partition(t).map(Task::Partition),
         _ => read_sweep(t, dir).map(Task::Sweep),
     };
     t.finish();
     task
+}
+
+fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
+    let check_method =
+        |r: &ValueReader<'_>| -> Option<String> { r.word(PARTITION_METHODS).map(str::to_string) };
+    let methods = match (t.opt("method"), t.opt("methods")) {
+        (Some(r), None) => check_method(&r).map(|m| vec![m]),
+        (None, Some(r)) => {
+            let items = r.array()?;
+            if items.is_empty() {
+                r.error("list at least one method");
+                return None;
+            }
+            let mut out = Vec::new();
+            for (path, node) in items {
+                let v = ValueReader {
+                    node,
+                    path,
+                    sink: r.sink,
+                };
+                let m = check_method(&v)?;
+                if out.contains(&m) {
+                    v.error(format!("method {m:?} is listed twice"));
+                    return None;
+                }
+                out.push(m);
+            }
+            Some(out)
+        }
+        (Some(_), Some(_)) => {
+            t.error_at("methods", "give either `method` or `methods`, not both");
+            None
+        }
+        (None, None) => {
+            t.missing("method");
+            None
+        }
+    };
+    let budget = t.req_positive_int("budget", MAX_BUDGET);
+    let mut modes = (None, None, None, None);
+    if let Some(c) = t.opt_table("constraints") {
+        modes.0 = c.opt("acyclic_dataflow").and_then(|r| r.bool());
+        modes.1 = c
+            .opt("no_skipping")
+            .and_then(|r| r.word(&["off", "edge", "prefix"]).map(str::to_string));
+        modes.2 = c.opt("no_triangle").and_then(|r| r.bool());
+        modes.3 = c.opt("sram_capacity").and_then(|r| r.bool());
+        c.finish();
+    }
+    Some(PartitionTask {
+        methods: methods?,
+        budget: budget?,
+        acyclic_dataflow: modes.0,
+        no_skipping: modes.1,
+        no_triangle: modes.2,
+        sram_capacity: modes.3,
+    })
 }
 
 fn read_traffic(t: &TableReader<'_>) -> Option<TrafficTask> {

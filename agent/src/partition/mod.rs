@@ -10,3 +10,18 @@
 
 pub mod repair;
 pub mod search;
+
+/// The method called `name`, ready to run.
+pub fn method(name: &str) -> Option<Box<dyn search::Search>> {
+    let _ = name;
+    None
+}
+
+/// A seed for purpose `index` of a run seeded with `seed` (SplitMix64 of the
+/// pair), so that each method of a scenario draws from its own stream.
+pub fn derive_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed ^ index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
