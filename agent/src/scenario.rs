@@ -759,7 +759,8 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
         TASK_KINDS
             .iter()
             .copied()
-            .filter(|k| *k != "sweep")
+            // A sweep point runs one simulation or one traffic run.
+            .filter(|k| matches!(*k, "simulate" | "traffic"))
             .collect()
     };
     let kind_reader = t.req("kind")?;
