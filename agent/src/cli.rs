@@ -92,6 +92,40 @@ enum Command {
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_points: Option<usize>,
     },
+    /// Search for the best valid partition of a model on a package (the same
+    /// as a scenario with `kind = "partition"`; outputs go to --out).
+    Partition {
+        /// Hardware spec file.
+        #[arg(long)]
+        hw: PathBuf,
+        /// A zoo model name or a graph JSON file.
+        #[arg(long)]
+        model: String,
+        /// Model parameters as key=value.
+        #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
+        #[arg(long, default_value = "sa")]
+        method: String,
+        /// Simulator calls allowed per method.
+        #[arg(long, default_value_t = 1000)]
+        budget: u64,
+        /// Seed of every random choice.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Micro-batches per evaluation.
+        #[arg(long, default_value_t = 8)]
+        microbatches: u32,
+        /// Output directory.
+        #[arg(long, default_value = "out/partition")]
+        out: PathBuf,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
+        /// Print report.json instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate hardware specs (.toml) and graph files (.json) by content; every
     /// problem is listed with file, line, column and field.
     Check {
@@ -285,6 +319,52 @@ where
             },
         };
     }
+    if let Command::Partition {
+        hw,
+        model,
+        params,
+        method,
+        budget,
+        seed,
+        microbatches,
+        out,
+        quiet,
+        json,
+    } = cli.command
+    {
+        let result = parse_params(&params).and_then(|params| {
+            let s = crate::scenario::from_flags(crate::scenario::PartitionFlags {
+                hw,
+                model,
+                params,
+                methods: method.split(',').map(|m| m.trim().to_string()).collect(),
+                budget,
+                seed,
+                microbatches,
+            })?;
+            crate::run::run_scenario(
+                s,
+                &crate::run::RunArgs {
+                    out: Some(out),
+                    quiet,
+                    json,
+                    ..Default::default()
+                },
+            )
+        });
+        return match result {
+            Ok(o) => Outcome {
+                code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
+                stdout: o.stdout,
+                stderr: String::new(),
+            },
+            Err(e) => Outcome {
+                code: EXIT_USER_ERROR,
+                stdout: e.partial_stdout,
+                stderr: format!("error: {}\n", e.message),
+            },
+        };
+    }
     match run(cli) {
         Ok(stdout) => Outcome {
             code: 0,
@@ -327,7 +407,9 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
 
 fn run(cli: Cli) -> Result<String, UserError> {
     match cli.command {
-        Command::Run { .. } => unreachable!("handled in run_args"),
+        Command::Run { .. } | Command::Partition { .. } => {
+            unreachable!("handled in run_args")
+        }
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),

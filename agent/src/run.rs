@@ -111,9 +111,14 @@ pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
     Ok((s, points))
 }
 
-/// Runs a scenario.
+/// Runs a scenario file.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
-    let mut s = scenario::load(&args.scenario)?;
+    let s = scenario::load(&args.scenario)?;
+    run_scenario(s, args)
+}
+
+/// Runs a scenario already read (e.g. built from command-line flags).
+pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserError> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }

@@ -1177,3 +1177,81 @@ pub fn resolve(s: &Scenario) -> Result<Resolved, UserError> {
         graph,
     })
 }
+
+/// The flags of `tessera partition`.
+#[derive(Clone, Debug)]
+pub struct PartitionFlags {
+    pub hw: PathBuf,
+    pub model: String,
+    pub params: BTreeMap<String, String>,
+    pub methods: Vec<String>,
+    pub budget: u64,
+    pub seed: u64,
+    pub microbatches: u32,
+}
+
+/// A partition scenario built from command-line flags, checked like a file.
+pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
+    for m in &f.methods {
+        if !PARTITION_METHODS.contains(&m.as_str()) {
+            return Err(UserError::new(format!(
+                "--method: unknown method {m:?}; methods: {}",
+                PARTITION_METHODS.join(", ")
+            )));
+        }
+    }
+    if f.budget == 0 || f.budget > MAX_BUDGET {
+        return Err(UserError::new(format!(
+            "--budget: must be 1 to {MAX_BUDGET}, found {}",
+            f.budget
+        )));
+    }
+    if f.microbatches == 0 || u64::from(f.microbatches) > MAX_MICROBATCHES {
+        return Err(UserError::new(format!(
+            "--microbatches: must be 1 to {MAX_MICROBATCHES}, found {}",
+            f.microbatches
+        )));
+    }
+    if !f.hw.is_file() {
+        return Err(UserError::new(format!(
+            "--hw: {}: no such file",
+            f.hw.display()
+        )));
+    }
+    let workload = if f.model.ends_with(".json") || Path::new(&f.model).is_file() {
+        if !f.params.is_empty() {
+            return Err(UserError::new(
+                "--params apply to zoo models, not to graph files",
+            ));
+        }
+        Workload::GraphFile(PathBuf::from(&f.model))
+    } else {
+        Workload::Zoo {
+            model: f.model.clone(),
+            params: f.params,
+            pos: Pos { line: 0, column: 0 },
+        }
+    };
+    Ok(Scenario {
+        file: PathBuf::from("<command line>"),
+        name: "partition".to_string(),
+        seed: f.seed,
+        hardware: HardwareSource::File(f.hw),
+        overrides: Vec::new(),
+        workload: Some(workload),
+        task: Task::Partition(PartitionTask {
+            methods: f.methods,
+            budget: f.budget,
+            acyclic_dataflow: None,
+            no_skipping: None,
+            no_triangle: None,
+            sram_capacity: None,
+        }),
+        simulation: SimOptions {
+            microbatches: f.microbatches,
+            ..SimOptions::default()
+        },
+        output_dir: None,
+        plots: "svg".to_string(),
+    })
+}
