@@ -418,7 +418,19 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     let dir = base_dir(path);
     let top = TableReader::new(root, String::new(), sink);
     let name = match top.opt("name") {
-        Some(r) => r.text().map(str::to_string),
+        // The name is the default output directory `out/NAME`: it must stay
+        // one directory there.
+        Some(r) => r.text().and_then(|n| {
+            if n.contains(['/', '\\']) || n == "." || n == ".." {
+                r.error(format!(
+                    "{n:?} is not usable as a directory name (the default output is out/NAME); \
+                     use no `/` or `\\`"
+                ));
+                None
+            } else {
+                Some(n.to_string())
+            }
+        }),
         None => Some(path.file_stem().map_or_else(
             || "scenario".to_string(),
             |s| s.to_string_lossy().into_owned(),
@@ -469,6 +481,9 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     top.finish();
     if let (Some(Task::Sweep(sweep)), Some(Some(w))) = (&task, &workload) {
         check_workload_axes(sweep, w, sink);
+    }
+    if let Some(Task::Sweep(sweep)) = &task {
+        check_pattern_axes(sweep, sink);
     }
     let (hardware, overrides) = hw?;
     Some(Scenario {
@@ -685,6 +700,46 @@ fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
     }
 }
 
+/// A traffic pattern axis names patterns the `each` task can run: `hotspot`
+/// needs `hotspot_chiplet` and `hotspot_fraction`, which only a hotspot
+/// `[task.each]` has. (Other task and simulation axis values are checked
+/// when the grid is built.)
+fn check_pattern_axes(sweep: &SweepTask, sink: &Sink) {
+    let Task::Traffic(each) = sweep.each.as_ref() else {
+        return;
+    };
+    let mut allowed = vec!["uniform", "transpose"];
+    if each.pattern == "hotspot" {
+        allowed.push("hotspot");
+    }
+    for (i, axis) in sweep.axes.iter().enumerate() {
+        if axis.target != "task" || axis.field.as_deref() != Some("pattern") {
+            continue;
+        }
+        for (j, v) in axis.values.iter().enumerate() {
+            let path = format!("task.axes[{i}].values[{j}]");
+            match &v.val {
+                Val::Str(p) if allowed.contains(&p.as_str()) => {}
+                Val::Str(p) if p == "hotspot" => sink.error(
+                    v.pos,
+                    &path,
+                    "a pattern axis reaches hotspot only from a hotspot [task.each] \
+                     (it needs hotspot_chiplet and hotspot_fraction)",
+                ),
+                other => sink.error(
+                    v.pos,
+                    &path,
+                    format!(
+                        "expected a traffic pattern ({}), found {}",
+                        allowed.join(", "),
+                        other.describe()
+                    ),
+                ),
+            }
+        }
+    }
+}
+
 /// Whether the task runs a workload through the simulator (every kind but
 /// traffic, and a sweep of such a kind), judged from the kinds as written;
 /// `None` when a kind is missing or unknown (reported elsewhere).
@@ -765,11 +820,18 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
     };
     let kind_reader = t.req("kind")?;
     let kind = kind_reader.str()?;
-    if kind == "sweep" && !allow_sweep {
-        kind_reader.error(
-            "sweeps do not nest: [task.each] is run at every grid point and must be \
-             simulate or traffic; give the outer sweep one [[task.axes]] per dimension instead",
-        );
+    if !allow_sweep && TASK_KINDS.contains(&kind) && !kinds.contains(&kind) {
+        // A known kind in the wrong place: say why, not "unknown".
+        let why = if kind == "sweep" {
+            "sweeps do not nest; give the outer sweep one [[task.axes]] per dimension instead"
+                .to_string()
+        } else {
+            format!("a {kind} task cannot run at sweep points")
+        };
+        kind_reader.error(format!(
+            "{why}: [task.each] is run at every grid point and must be one of: {}",
+            kinds.join(", ")
+        ));
         return None;
     }
     if !kinds.contains(&kind) {

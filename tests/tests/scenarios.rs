@@ -1,4 +1,5 @@
-//! Every shipped scenario runs and its summary matches the committed snapshot
+//! Every shipped scenario runs, with search budgets capped at 24 simulator
+//! calls, and its summary matches the committed snapshot
 //! (`UPDATE_SNAPSHOTS=1 cargo test --test scenarios` rewrites them); reports
 //! are byte-identical across reruns and thread counts; a resolved scenario
 //! reproduces its run; an interrupted sweep writes what finished.
@@ -26,12 +27,16 @@ fn tessera(args: &[&str]) -> Outcome {
 }
 
 fn run_to(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    // Search budgets are capped so the whole suite stays quick; the cap is
+    // part of each snapshot's summary line.
     let mut args = vec![
         "run",
         scenario.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--quiet",
+        "--max-budget",
+        "24",
     ];
     args.extend_from_slice(extra);
     tessera(&args)
