@@ -72,8 +72,8 @@ enum Command {
         /// Output directory (default: the scenario's [output] dir, else out/NAME).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Replace the scenario's seed.
-        #[arg(long)]
+        /// Replace the scenario's seed (0 to 2^63 − 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
         /// No progress bars and no list of written files.
         #[arg(long)]
@@ -110,8 +110,8 @@ enum Command {
         /// Simulator calls allowed per method.
         #[arg(long, default_value_t = 1000)]
         budget: u64,
-        /// Seed of every random choice.
-        #[arg(long, default_value_t = 1)]
+        /// Seed of every random choice (0 to 2^63 − 1).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: u64,
         /// Micro-batches per evaluation.
         #[arg(long, default_value_t = 8)]

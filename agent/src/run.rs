@@ -349,10 +349,13 @@ fn run_partition(
     let best = results
         .iter()
         .filter_map(|m| m.best.as_ref().map(|(p, rep)| (m, p, rep)))
-        .fold(None::<(&SearchResult, &Placement, &SimReport)>, |acc, x| match acc {
-            Some(a) if score(a.2) >= score(x.2) => Some(a),
-            _ => Some(x),
-        });
+        .fold(
+            None::<(&SearchResult, &Placement, &SimReport)>,
+            |acc, x| match acc {
+                Some(a) if score(a.2) >= score(x.2) => Some(a),
+                _ => Some(x),
+            },
+        );
     #[derive(Serialize)]
     struct MethodResult<'a> {
         method: &'a str,
@@ -540,8 +543,54 @@ fn node_number(n: &Node) -> Option<f64> {
     }
 }
 
+/// Numeric results a sweep point of each kind produces, by name.
+pub const SIMULATE_METRICS: &[&str] = &[
+    "valid",
+    "throughput_inferences_per_s",
+    "first_inference_latency_us",
+    "first_inference_latency_cycles",
+    "steady_state_interval_cycles",
+    "makespan_cycles",
+    "energy_total_pj",
+    "violations",
+];
+
+/// Numeric fields of a traffic report (checked against the report by a test).
+pub const TRAFFIC_METRICS: &[&str] = &[
+    "n_chiplets",
+    "sending_chiplets",
+    "offered_rate",
+    "accepted_throughput",
+    "zero_load_latency_cycles",
+    "avg_latency_cycles",
+    "p99_latency_cycles",
+    "max_latency_cycles",
+    "avg_hops",
+    "packets_injected",
+    "packets_delivered",
+    "measured_packets",
+    "measured_delivered",
+    "in_flight_at_window_start",
+    "in_flight_at_window_end",
+    "saturated",
+    "end_cycle",
+];
+
 /// Every grid point's scenario, resolved, first axis slowest.
 fn grid(base: &Scenario, sweep: &SweepTask) -> Result<Vec<Point>, UserError> {
+    let known = match *sweep.each {
+        Task::Traffic(_) => TRAFFIC_METRICS,
+        _ => SIMULATE_METRICS,
+    };
+    if !known.contains(&sweep.metric.as_str()) {
+        return Err(UserError::new(format!(
+            "{}: task.metric: {:?} is not a numeric result of a {} task; results: {}",
+            base.file.display(),
+            sweep.metric,
+            sweep.each.kind(),
+            known.join(", ")
+        )));
+    }
     let dims: Vec<usize> = sweep.axes.iter().map(|a| a.values.len()).collect();
     let total: usize = dims.iter().product();
     let mut points = Vec::with_capacity(total);
@@ -985,12 +1034,15 @@ fn run_sweep(
                 }),
             }
         }
-        let log_x = sweep.axes[0]
-            .values
-            .iter()
-            .filter_map(node_number)
-            .all(|x| x > 0.0)
-            && sweep.axes[0].values.len() > 2;
+        // Log scale only for an axis of positive numbers spanning a wide range.
+        let xs: Vec<Option<f64>> = sweep.axes[0].values.iter().map(node_number).collect();
+        let log_x = xs.len() > 2 && xs.iter().all(|x| x.is_some_and(|x| x > 0.0)) && {
+            let v: Vec<f64> = xs.iter().flatten().copied().collect();
+            let (lo, hi) = v
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
+            hi / lo >= 8.0
+        };
         let tmp = plot_tmp_dir(out_dir)?;
         let path = tmp.join(format!("sweep.{}", ext(format)));
         if !series.is_empty() {
@@ -1166,7 +1218,10 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
         // The constraint modes the run used: the spec's, with the task's replacements.
         let c = p.constraints(&r.spec);
         let mut ct = Table::new();
-        ct.insert("acyclic_dataflow".into(), Value::Boolean(c.acyclic_dataflow));
+        ct.insert(
+            "acyclic_dataflow".into(),
+            Value::Boolean(c.acyclic_dataflow),
+        );
         ct.insert(
             "no_skipping".into(),
             Value::String(c.no_skipping.name().into()),
@@ -1201,4 +1256,51 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
         s.file.display(),
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metric lists must name exactly the numeric results each kind
+    /// produces, so a sweep's metric can be checked before anything runs.
+    #[test]
+    fn metric_lists_match_the_results() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join("hw_specs/mesh_4x4.toml");
+        let spec = HwSpec::from_toml_str(&std::fs::read_to_string(&path).unwrap(), "mesh_4x4.toml")
+            .unwrap();
+        let traffic = run_traffic(
+            &spec,
+            &TrafficOptions {
+                packet_bytes: 64,
+                warmup_cycles: 10,
+                measure_cycles: 200,
+                ..TrafficOptions::default()
+            },
+        )
+        .unwrap();
+        let v = serde_json::to_value(&traffic).unwrap();
+        let mut got: Vec<String> = numeric_fields(&v).into_iter().map(|(k, _)| k).collect();
+        let mut want: Vec<String> = TRAFFIC_METRICS.iter().map(|s| s.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+        let g = sim::zoo::build("mlp", &Default::default()).unwrap();
+        let out = sim::simulate(
+            &spec,
+            &g,
+            &Placement::contiguous_balanced(&spec, &g),
+            &SimOptions::default(),
+        )
+        .unwrap();
+        let mut got: Vec<String> = numeric_fields(&sim_metrics(&out.report))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut want: Vec<String> = SIMULATE_METRICS.iter().map(|s| s.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want);
+    }
 }

@@ -4,10 +4,10 @@
 //! ([`Objective::FewestChanges`]) or a total per-op-per-chiplet cost
 //! ([`Objective::Cost`], e.g. −log of a policy's probabilities).
 
+use sim::Placement;
 use sim::constraints::ConstraintSet;
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec};
-use sim::Placement;
 
 /// What "closest" means.
 #[derive(Clone, Copy, Debug)]
