@@ -322,7 +322,7 @@ fn run_partition(
             complete = false;
             break;
         }
-        let mut method = crate::partition::method(name).ok_or_else(|| {
+        let mut method = crate::partition::method(name, budget).ok_or_else(|| {
             UserError::new(format!(
                 "{}: task: method {name:?} is not available in this build",
                 s.file.display()

@@ -111,6 +111,12 @@ impl<'a> Evaluator<'a> {
     /// its score, or `None` when the budget is spent. Invalid placements score 0
     /// and still count.
     pub fn evaluate(&mut self, placement: &Placement) -> Option<f64> {
+        self.evaluate_report(placement).map(|(s, _)| s)
+    }
+
+    /// [`Evaluator::evaluate`], also returning the simulator's report, for
+    /// methods that steer by measured per-chiplet times.
+    pub fn evaluate_report(&mut self, placement: &Placement) -> Option<(f64, SimReport)> {
         if self.used >= self.budget {
             return None;
         }
@@ -123,7 +129,7 @@ impl<'a> Evaluator<'a> {
             Some((_, r)) => s > score(r),
         };
         if better {
-            self.best = Some((placement.clone(), out.report));
+            self.best = Some((placement.clone(), out.report.clone()));
         }
         let best = self.best.as_ref().map_or(0.0, |(_, r)| score(r));
         self.history.push(HistoryPoint {
@@ -131,7 +137,7 @@ impl<'a> Evaluator<'a> {
             best_throughput_inferences_per_s: best,
             wall_ms: self.started.elapsed().as_secs_f64() * 1e3,
         });
-        Some(s)
+        Some((s, out.report))
     }
 
     /// The best score so far.

@@ -1,21 +1,45 @@
-//! Branch and bound over op domains, bounded by the min-cut relaxation, for
-//! the constraints the relaxation leaves out (prefix, triangle, SRAM).
+//! Branch and bound over op domains, bounded by the min-cut relaxation and a
+//! Lagrangian strengthening of it, for the constraints the relaxation leaves
+//! out (prefix, triangle, SRAM).
 //!
-//! A node is a set of allowed positions per op. Its relaxation (costs plus the
-//! convex pairwise constraints, solved exactly by `ishikawa`) is a lower bound
-//! on every valid placement inside the node. If the relaxation's optimum is
-//! valid it is the node's optimum; otherwise it breaks some constraint, and
-//! the node splits on one op `v` and one position `i` taken from the violation
-//! into "`p(v) ≠ i`" and "`p(v) = i`". The two children partition the node,
-//! and the first excludes the relaxed optimum, so nothing valid is lost and
-//! every split shrinks a domain: the search is exhaustive and finite. A node
-//! is discarded only when its bound cannot beat the incumbent, or when the ops
-//! it has *fixed* already break a constraint that more ops can only break
-//! further (a triangle among fixed edges; the SRAM need of the fixed ops,
-//! which is monotone, see `sram`), or when its domains leave no solution.
-//! Search is depth first with a fixed child order, so results do not depend
-//! on anything but the inputs; an optional node limit stops it early, and the
-//! answer then says so.
+//! A node is a set of allowed positions per op (and, under the prefix rule,
+//! the number `m` of positions in use). Its relaxation (costs plus the convex
+//! pairwise constraints, solved exactly by `ishikawa`) is a lower bound on
+//! every valid placement inside the node. If the relaxation's optimum is valid
+//! it is the node's optimum; otherwise it breaks some constraint, and the node
+//! splits on one op `v` and one position `i` taken from the violation into
+//! "`p(v) ≠ i`" and "`p(v) = i`". The two children partition the node, the
+//! relaxed optimum cannot satisfy both, and every split shrinks a domain, so
+//! the search is exhaustive and finite. Under the prefix rule the root first
+//! splits on `m` (children `m = k, k − 1, …, 1`, positions `≥ m` removed);
+//! valid placements have exactly one `m`, so this too is a partition.
+//!
+//! A node is discarded only when a lower bound says it cannot beat the best
+//! valid placement found, or when the ops it has *fixed* already break a
+//! constraint that more ops can only break further (a triangle among fixed
+//! edges; the SRAM need of the fixed ops, which is monotone, see `sram`), or
+//! when its domains leave no solution.
+//!
+//! Lower bounds: the relaxation's optimum, and the Lagrangian dual of two
+//! linear consequences of the dropped constraints: under prefix with `m`,
+//! "each position `j < m` holds at least one op"; under SRAM, on a chiplet
+//! that keeps its weights, "resident weights ≤ capacity − the activation peak
+//! of the ops fixed there". For multipliers `μ_j, λ_c ≥ 0`,
+//!
+//! `L(μ, λ) = min_p Σ_v [cost_v(p_v) − μ_{p_v} + λ_{p_v}·w_v/cap_{p_v}]
+//!            + Σ_j μ_j − Σ_c λ_c·room_c/cap_c`
+//!
+//! over the relaxation's feasible set is at most the cost of every valid
+//! placement in the node (each added term is ≤ 0 there), and it is again a
+//! minimum cut. Multipliers are improved by a few projected subgradient steps
+//! per node (more at the first node of each `m`) and inherited by children;
+//! any valid placement met on the way becomes the incumbent.
+//!
+//! Search is depth first with a fixed child order and integer node counts, so
+//! results depend on nothing but the inputs; an optional node limit stops it
+//! early, and the answer then says so.
+
+use std::rc::Rc;
 
 use super::domains::Domains;
 use super::ishikawa::{self, Labelling, Pairwise};
@@ -36,6 +60,9 @@ pub(crate) struct Instance {
     pub prefix: bool,
     pub triangle: bool,
     pub sram: Option<SramModel>,
+    /// Distinct producers and consumers of each op (from `pairs`).
+    pub preds: Vec<Vec<u32>>,
+    pub succs: Vec<Vec<u32>>,
 }
 
 impl Instance {
@@ -55,12 +82,17 @@ impl Instance {
             .sum()
     }
 
-    /// Whether `a` is a strict improvement on `b` (beyond rounding).
-    fn better(&self, a: f64, b: f64) -> bool {
+    /// Whether a node whose placements all cost at least `bound` may hold
+    /// one strictly cheaper than `incumbent` (beyond rounding: integer costs
+    /// compare exactly, real ones with a relative tolerance of 1e-9).
+    fn may_beat(&self, bound: f64, incumbent: Option<f64>) -> bool {
+        let Some(b) = incumbent else { return true };
         if self.integral {
-            a < b - 0.5
+            // Node costs are integers ≥ bound; a bound computed in floating
+            // point (the Lagrangian) may sit a hair above an integer.
+            (bound - 1e-6).ceil() <= b - 1.0
         } else {
-            a < b - 1e-9 * b.abs().max(1.0)
+            bound < b - 1e-9 * b.abs().max(1.0)
         }
     }
 }
@@ -76,11 +108,10 @@ pub(crate) enum Verdict {
         op: usize,
         pos: usize,
         fix_first: bool,
-        cause: Cause,
     },
 }
 
-/// The constraint behind a verdict or a pruned node.
+/// The constraint behind a closed node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Cause {
     Prefix,
@@ -115,21 +146,82 @@ pub(crate) struct Outcome {
     pub closed_by: [u64; 4],
 }
 
+/// Lagrange multipliers: `cover[j]` for "position j is used" (prefix),
+/// `sram[c]` for the resident-weight room of position `c`.
+#[derive(Clone, Debug)]
+struct Multipliers {
+    cover: Vec<f64>,
+    sram: Vec<f64>,
+}
+
 struct Node {
     domains: Domains,
+    /// Under the prefix rule, the number of positions in use (set below the
+    /// root).
+    m: Option<usize>,
     /// The parent's relaxed optimum, reused when still inside the domains.
     relaxed: Option<Labelling>,
     /// A lower bound inherited from the parent.
     bound: f64,
+    /// The parent's multipliers (`None`: start from zero).
+    mult: Option<Rc<Multipliers>>,
 }
 
-/// Searches `root` exhaustively (or up to `max_nodes` nodes).
-pub(crate) fn search(inst: &Instance, root: Domains, max_nodes: u64) -> Outcome {
-    let mut stack = vec![Node {
-        domains: root,
-        relaxed: None,
-        bound: f64::NEG_INFINITY,
-    }];
+/// Subgradient steps at the first node of a subtree without multipliers,
+/// and at every other node.
+const FIRST_STEPS: usize = 30;
+const STEPS: usize = 3;
+/// Once an incumbent exists, the primal heuristic runs at every this many
+/// nodes (before, at every node).
+const POLISH_EVERY: u64 = 32;
+
+/// Searches `root`, whose relaxed optimum is `relaxed`, exhaustively (or up
+/// to `max_nodes` nodes).
+pub(crate) fn search(
+    inst: &Instance,
+    root: Domains,
+    relaxed: &Labelling,
+    max_nodes: u64,
+) -> Outcome {
+    let root_bound = relaxed.cost - relaxed.slack;
+    let mut stack = Vec::new();
+    if inst.prefix {
+        // Every m, the one the relaxed optimum reaches explored first.
+        let reach = relaxed
+            .positions
+            .iter()
+            .map(|&p| p as usize + 1)
+            .max()
+            .unwrap_or(1);
+        let mut ms: Vec<usize> = (1..=inst.k).collect();
+        ms.sort_by_key(|&m| (m != reach, std::cmp::Reverse(m)));
+        for &m in ms.iter().rev() {
+            let mut d = root.clone();
+            for v in 0..inst.n {
+                d.keep_below(v, m);
+            }
+            stack.push(Node {
+                domains: d,
+                m: Some(m),
+                relaxed: (m == reach).then(|| relaxed.clone()),
+                bound: root_bound,
+                mult: None,
+            });
+        }
+    } else {
+        stack.push(Node {
+            domains: root,
+            m: None,
+            relaxed: Some(relaxed.clone()),
+            bound: root_bound,
+            mult: None,
+        });
+    }
+    let lagrangian_useful = std::env::var("NOLAG").is_err() && (inst.prefix
+        || inst
+            .sram
+            .as_ref()
+            .is_some_and(|m| m.resident.iter().any(|&r| r)));
     let mut best: Option<(Vec<u16>, f64)> = None;
     let mut nodes = 0u64;
     let mut closed_by = [0u64; 4];
@@ -139,7 +231,11 @@ pub(crate) fn search(inst: &Instance, root: Domains, max_nodes: u64) -> Outcome 
             break;
         }
         nodes += 1;
-        if let Err(cause) = propagate(inst, &mut node.domains) {
+        let incumbent = best.as_ref().map(|b| b.1);
+        if !inst.may_beat(node.bound, incumbent) {
+            continue;
+        }
+        if let Err(cause) = propagate(inst, &mut node.domains, node.m) {
             closed_by[cause as usize] += 1;
             continue;
         }
@@ -151,52 +247,79 @@ pub(crate) fn search(inst: &Instance, root: Domains, max_nodes: u64) -> Outcome 
         });
         let relaxed = match reuse {
             Some(l) => l,
-            None => match ishikawa::solve(&inst.unary, &node.domains, inst.pairwise(), inst.integral)
-            {
-                Ok(l) => l,
-                Err(_) => {
-                    closed_by[Cause::Pairwise as usize] += 1;
-                    continue;
-                }
-            },
-        };
-        if best
-            .as_ref()
-            .is_some_and(|(_, b)| !inst.better(relaxed.cost, *b))
-        {
-            continue;
-        }
-        match verdict(inst, &relaxed.positions, &node.domains) {
-            Verdict::Valid => best = Some((relaxed.positions, relaxed.cost)),
-            Verdict::Hopeless(cause) => closed_by[cause as usize] += 1,
-            Verdict::Branch {
-                op, pos, fix_first, ..
-            } => {
-                let mut without = node.domains.clone();
-                without.remove(op, pos);
-                let mut with = node.domains;
-                with.fix(op, pos);
-                let bound = relaxed.cost;
-                let without = Node {
-                    domains: without,
-                    relaxed: None,
-                    bound,
-                };
-                // The relaxed optimum has p(op) = pos, so it stays optimal
-                // in the "=" child.
-                let with = Node {
-                    domains: with,
-                    relaxed: Some(relaxed),
-                    bound,
-                };
-                if fix_first {
-                    stack.push(without);
-                    stack.push(with);
-                } else {
-                    stack.push(with);
-                    stack.push(without);
+            None => {
+                match ishikawa::solve(&inst.unary, &node.domains, inst.pairwise(), inst.integral) {
+                    Ok(l) => l,
+                    Err(_) => {
+                        closed_by[Cause::Pairwise as usize] += 1;
+                        continue;
+                    }
                 }
             }
+        };
+        if !inst.may_beat(relaxed.cost - relaxed.slack, incumbent) {
+            continue;
+        }
+        let (op, pos, fix_first) = match verdict(inst, &relaxed.positions, &node.domains) {
+            Verdict::Valid => {
+                best = Some((relaxed.positions, relaxed.cost));
+                continue;
+            }
+            _ if (best.is_none() || nodes % POLISH_EVERY == 1)
+                && polish(inst, &relaxed, &node.domains, &mut best) =>
+            {
+                // The relaxed optimum, made valid at no extra cost.
+                continue;
+            }
+            Verdict::Hopeless(cause) => {
+                closed_by[cause as usize] += 1;
+                continue;
+            }
+            Verdict::Branch { op, pos, fix_first } => (op, pos, fix_first),
+        };
+        let mut bound = relaxed.cost - relaxed.slack;
+        let mut mult = node.mult.take();
+        if lagrangian_useful {
+            let steps = if mult.is_none() { FIRST_STEPS } else { STEPS };
+            let start = mult.unwrap_or_else(|| {
+                Rc::new(Multipliers {
+                    cover: vec![0.0; inst.k],
+                    sram: vec![0.0; inst.k],
+                })
+            });
+            let (l, better) = lagrangian(inst, &node.domains, node.m, &start, steps, &mut best);
+            bound = bound.max(l);
+            mult = Some(better.map_or(start, Rc::new));
+            if !inst.may_beat(bound, best.as_ref().map(|b| b.1)) {
+                continue;
+            }
+        }
+        let mut without = node.domains.clone();
+        without.remove(op, pos);
+        let mut with = node.domains;
+        with.fix(op, pos);
+        let without = Node {
+            domains: without,
+            m: node.m,
+            relaxed: None,
+            bound,
+            mult: mult.clone(),
+        };
+        // The relaxed optimum has p(op) = pos, so it stays optimal in the
+        // "=" child.
+        let with = Node {
+            domains: with,
+            m: node.m,
+            relaxed: Some(relaxed),
+            bound,
+            mult,
+        };
+        if fix_first {
+            stack.push(without);
+            stack.push(with);
+        } else {
+            stack.push(with);
+            stack.push(without);
         }
     }
     let complete = stack.is_empty();
@@ -214,20 +337,333 @@ pub(crate) fn search(inst: &Instance, root: Domains, max_nodes: u64) -> Outcome 
     }
 }
 
-/// Tightens a node's domains with what its fixed ops imply; `Err` when they
-/// already break a constraint in every completion.
-fn propagate(inst: &Instance, d: &mut Domains) -> Result<(), Cause> {
+/// Improves the Lagrangian bound of a node from multipliers `start` by up to
+/// `steps` projected subgradient steps (Polyak steps towards the incumbent,
+/// or towards a moving target without one). Returns the best bound (−∞ if
+/// none) and its multipliers when they differ from `start`; valid placements
+/// met on the way update `best`.
+fn lagrangian(
+    inst: &Instance,
+    d: &Domains,
+    m: Option<usize>,
+    start: &Multipliers,
+    steps: usize,
+    best: &mut Option<(Vec<u16>, f64)>,
+) -> (f64, Option<Multipliers>) {
     let (n, k) = (inst.n, inst.k);
-    if inst.prefix {
-        // A position no op may take cannot be used, so (no gaps) no later
-        // position can be either.
-        if let Some(j) = (0..k).find(|&j| (0..n).all(|v| !d.allows(v, j))) {
-            for v in 0..n {
-                d.keep_below(v, j);
-                if d.is_empty(v) {
-                    return Err(Cause::Prefix);
+    let covered = m.unwrap_or(0);
+    // Room for resident weights at each position: capacity minus the
+    // activation peak of the ops fixed there (a lower bound on the peak).
+    let room: Vec<Option<f64>> = match &inst.sram {
+        Some(model) => {
+            let fixed: Vec<u16> = (0..n)
+                .map(|v| d.fixed(v).map_or(UNPLACED, |p| p as u16))
+                .collect();
+            let need = model.needs(&fixed);
+            let mut weights = vec![0u64; k];
+            for (v, &p) in fixed.iter().enumerate() {
+                if p != UNPLACED && model.resident[p as usize] {
+                    weights[p as usize] += model.weight_bytes[v];
                 }
             }
+            (0..k)
+                .map(|i| {
+                    model.resident[i].then(|| {
+                        (model.capacity[i] - (need[i] - weights[i])) as f64
+                            / model.capacity[i].max(1) as f64
+                    })
+                })
+                .collect()
+        }
+        None => vec![None; k],
+    };
+    let mut mult = start.clone();
+    let mut best_bound = f64::NEG_INFINITY;
+    let mut best_mult: Option<Multipliers> = None;
+    let mut theta = 1.0;
+    let mut gap = 1.0f64;
+    let mut stale = 0;
+    let mut unary = inst.unary.clone();
+    for step in 0..=steps {
+        for v in 0..n {
+            for i in 0..k {
+                let base = inst.unary[v * k + i];
+                let mut u = base;
+                if i < covered {
+                    u -= mult.cover[i];
+                }
+                if let (Some(model), Some(_)) = (&inst.sram, room[i]) {
+                    u += mult.sram[i] * model.weight_bytes[v] as f64
+                        / model.capacity[i].max(1) as f64;
+                }
+                unary[v * k + i] = u;
+            }
+        }
+        let Ok(x) = ishikawa::solve(&unary, d, inst.pairwise(), false) else {
+            return (f64::INFINITY, None);
+        };
+        let constant: f64 = (0..covered).map(|j| mult.cover[j]).sum::<f64>()
+            - (0..k)
+                .filter_map(|i| room[i].map(|r| mult.sram[i] * r))
+                .sum::<f64>();
+        let bound = x.cost + constant - x.slack - 1e-9 * (x.cost.abs() + constant.abs());
+        if bound > best_bound {
+            best_bound = bound;
+            best_mult = (step > 0).then(|| mult.clone());
+            stale = 0;
+        } else {
+            stale += 1;
+            if stale >= 2 {
+                theta /= 2.0;
+                stale = 0;
+            }
+        }
+        if verdict(inst, &x.positions, d) == Verdict::Valid {
+            let cost = inst.cost_of(&x.positions);
+            if inst.may_beat(cost, best.as_ref().map(|b| b.1)) {
+                *best = Some((x.positions.clone(), cost));
+            }
+        }
+        let incumbent = best.as_ref().map(|b| b.1);
+        if step == steps || !inst.may_beat(best_bound, incumbent) {
+            break;
+        }
+        // Subgradient of L at mult, projected on mult ≥ 0.
+        let mut count = vec![0u32; k];
+        let mut load = vec![0f64; k];
+        for (v, &p) in x.positions.iter().enumerate() {
+            count[p as usize] += 1;
+            if let Some(model) = &inst.sram {
+                load[p as usize] +=
+                    model.weight_bytes[v] as f64 / model.capacity[p as usize].max(1) as f64;
+            }
+        }
+        let mut g_cover = vec![0f64; k];
+        let mut g_sram = vec![0f64; k];
+        for j in 0..covered {
+            let g = 1.0 - f64::from(count[j]);
+            g_cover[j] = if mult.cover[j] <= 0.0 && g < 0.0 {
+                0.0
+            } else {
+                g
+            };
+        }
+        for i in 0..k {
+            if let Some(r) = room[i] {
+                let g = load[i] - r;
+                g_sram[i] = if mult.sram[i] <= 0.0 && g < 0.0 {
+                    0.0
+                } else {
+                    g
+                };
+            }
+        }
+        let norm2: f64 = g_cover.iter().chain(&g_sram).map(|g| g * g).sum();
+        if norm2 == 0.0 {
+            break;
+        }
+        // Without an incumbent, aim a moving distance above the best bound:
+        // further after a gain, nearer after a miss.
+        let target = match incumbent {
+            Some(b) => b,
+            None => {
+                gap *= if stale == 0 { 1.5 } else { 0.7 };
+                best_bound + gap.max(0.05 * best_bound.abs())
+            }
+        };
+        let t = theta * (target - bound).max(1e-9) / norm2;
+        for j in 0..k {
+            mult.cover[j] = (mult.cover[j] + t * g_cover[j]).max(0.0);
+            mult.sram[j] = (mult.sram[j] + t * g_sram[j]).max(0.0);
+        }
+    }
+    (best_bound, best_mult)
+}
+
+/// A primal heuristic. From `x` (which meets the pairwise constraints): if
+/// it breaks SRAM or triangle, rebuild it greedily ([`construct`]); then fill
+/// unused positions below the last used one (prefix) by moving, each time,
+/// the cheapest op that can move there without emptying another position or
+/// breaking the pairwise or SRAM rule. A valid result becomes the incumbent
+/// if better. Returns whether it is valid and costs no more than `x`, which
+/// makes it optimal for any node whose relaxed optimum `x` is.
+fn polish(inst: &Instance, x: &Labelling, d: &Domains, best: &mut Option<(Vec<u16>, f64)>) -> bool {
+    let mut y = x.positions.clone();
+    if inst.violations_beyond_prefix(&y) {
+        match construct(inst, &x.positions, d) {
+            Some(z) => y = z,
+            None => return false,
+        }
+    }
+    if inst.prefix && !fill_gaps(inst, &mut y, d) {
+        return false;
+    }
+    if verdict(inst, &y, d) != Verdict::Valid {
+        return false;
+    }
+    let cost = inst.cost_of(&y);
+    let free = if inst.integral {
+        cost <= x.cost
+    } else {
+        cost <= x.cost + 1e-9 * x.cost.abs().max(1.0)
+    };
+    if inst.may_beat(cost, best.as_ref().map(|b| b.1)) {
+        *best = Some((y, cost));
+    }
+    free
+}
+
+impl Instance {
+    /// Whether `y` breaks the triangle or SRAM rule.
+    fn violations_beyond_prefix(&self, y: &[u16]) -> bool {
+        let triangle = self.triangle
+            && find_triangle(
+                self.k,
+                self.pairs
+                    .iter()
+                    .map(|&(u, v)| (y[u as usize], y[v as usize])),
+            )
+            .is_some();
+        let sram = self.sram.as_ref().is_some_and(|m| {
+            m.needs(y)
+                .iter()
+                .zip(&m.capacity)
+                .any(|(need, cap)| need > cap)
+        });
+        triangle || sram
+    }
+
+    /// Whether op `v` may sit at `j` with its placed neighbours in `y`.
+    fn fits(&self, y: &[u16], v: usize, j: usize) -> bool {
+        self.preds[v].iter().all(|&u| {
+            let a = y[u as usize];
+            a == UNPLACED
+                || ((!self.acyclic || a as usize <= j) && (!self.edge || j <= a as usize + 1))
+        }) && self.succs[v].iter().all(|&w| {
+            let b = y[w as usize];
+            b == UNPLACED
+                || ((!self.acyclic || j <= b as usize) && (!self.edge || b as usize <= j + 1))
+        })
+    }
+}
+
+/// Fills the gaps of `y` below its last used position by single moves (see
+/// [`polish`]); false if some gap cannot be filled.
+fn fill_gaps(inst: &Instance, y: &mut [u16], d: &Domains) -> bool {
+    let (n, k) = (inst.n, inst.k);
+    let mut on: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (v, &p) in y.iter().enumerate() {
+        on[p as usize].push(v as u32);
+    }
+    loop {
+        let last = on.iter().rposition(|o| !o.is_empty()).unwrap_or(0);
+        let Some(j) = (0..last).find(|&j| on[j].is_empty()) else {
+            return true;
+        };
+        let delta = |v: usize| inst.unary[v * k + j] - inst.unary[v * k + y[v] as usize];
+        let fits_sram = |v: usize| {
+            inst.sram
+                .as_ref()
+                .is_none_or(|m| m.need_at(y, &[v as u32], j as u16) <= m.capacity[j])
+        };
+        let mover = (0..n)
+            .filter(|&v| {
+                let p = y[v] as usize;
+                d.allows(v, j)
+                    && (on[p].len() > 1 || p == last)
+                    && inst.fits(y, v, j)
+                    && fits_sram(v)
+            })
+            .min_by(|&a, &b| delta(a).total_cmp(&delta(b)).then(a.cmp(&b)));
+        let Some(v) = mover else { return false };
+        let p = y[v] as usize;
+        on[p].retain(|&o| o as usize != v);
+        on[j].push(v as u32);
+        y[v] = j as u16;
+    }
+}
+
+/// Builds a placement op by op in topological order, each op at the
+/// allowed position nearest to `x` (ties: cheapest, then lowest) that keeps
+/// the pairwise constraints with its placed producers, adds no chip-level
+/// triangle, and keeps its chiplet's SRAM need (of the ops placed so far,
+/// which later ops only raise) within capacity. `None` if some op has no
+/// such position.
+fn construct(inst: &Instance, x: &[u16], d: &Domains) -> Option<Vec<u16>> {
+    let (n, k) = (inst.n, inst.k);
+    let mut y = vec![UNPLACED; n];
+    let mut on: Vec<Vec<u32>> = vec![Vec::new(); k];
+    let mut flow = vec![false; k * k];
+    let mut candidates: Vec<usize> = Vec::with_capacity(k);
+    for v in 0..n {
+        candidates.clear();
+        candidates.extend((0..k).filter(|&i| d.allows(v, i) && inst.fits(&y, v, i)));
+        let key = |i: usize| ((i as i64 - x[v] as i64).abs(), inst.unary[v * k + i], i);
+        candidates.sort_by(|&a, &b| {
+            let (da, ca, ia) = key(a);
+            let (db, cb, ib) = key(b);
+            da.cmp(&db).then(ca.total_cmp(&cb)).then(ia.cmp(&ib))
+        });
+        let mut chosen = None;
+        for &i in &candidates {
+            if inst.triangle {
+                let mut trial = flow.clone();
+                let mut closes = false;
+                for &u in &inst.preds[v] {
+                    let a = y[u as usize] as usize;
+                    if a < i && !trial[a * k + i] {
+                        closes |= closes_triangle(&trial, k, a, i);
+                        trial[a * k + i] = true;
+                    }
+                }
+                if closes {
+                    continue;
+                }
+            }
+            if let Some(m) = &inst.sram {
+                y[v] = i as u16;
+                on[i].push(v as u32);
+                let fits = m.need_at(&y, &on[i], i as u16) <= m.capacity[i];
+                on[i].pop();
+                y[v] = UNPLACED;
+                if !fits {
+                    continue;
+                }
+            }
+            chosen = Some(i);
+            break;
+        }
+        let chosen = chosen?;
+        for &u in &inst.preds[v] {
+            let a = y[u as usize] as usize;
+            if a < chosen {
+                flow[a * k + chosen] = true;
+            }
+        }
+        y[v] = chosen as u16;
+        on[chosen].push(v as u32);
+    }
+    Some(y)
+}
+
+/// Whether adding the flow `a → b` (a < b) to `flow` completes a triangle.
+fn closes_triangle(flow: &[bool], k: usize, a: usize, b: usize) -> bool {
+    (0..k).any(|j| {
+        (a < j && j < b && flow[a * k + j] && flow[j * k + b])
+            || (j > b && flow[b * k + j] && flow[a * k + j])
+            || (j < a && flow[j * k + a] && flow[j * k + b])
+    })
+}
+
+/// Tightens a node's domains with what its fixed ops imply; `Err` when they
+/// already break a constraint in every completion.
+fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), Cause> {
+    let (n, k) = (inst.n, inst.k);
+    if let Some(m) = m {
+        // Every position below m must be used: one no op may take closes
+        // the node.
+        if (0..m).any(|j| (0..n).all(|v| !d.allows(v, j))) {
+            return Err(Cause::Prefix);
         }
     }
     let fixed: Vec<u16> = (0..n)
@@ -242,17 +678,21 @@ fn propagate(inst: &Instance, d: &mut Domains) -> Result<(), Cause> {
             return Err(Cause::Triangle);
         }
     }
-    if let Some(m) = &inst.sram {
-        let need = m.needs(&fixed);
-        if need.iter().zip(&m.capacity).any(|(need, cap)| need > cap) {
+    if let Some(model) = &inst.sram {
+        let need = model.needs(&fixed);
+        if need
+            .iter()
+            .zip(&model.capacity)
+            .any(|(need, cap)| need > cap)
+        {
             return Err(Cause::Sram);
         }
         // Each position's fixed weights and fixed activation peak; an op fits
         // a position only if both, plus its own weights and activations, do.
         let mut weights = vec![0u64; k];
         for (v, &p) in fixed.iter().enumerate() {
-            if p != UNPLACED && m.resident[p as usize] {
-                weights[p as usize] += m.weight_bytes[v];
+            if p != UNPLACED && model.resident[p as usize] {
+                weights[p as usize] += model.weight_bytes[v];
             }
         }
         for v in (0..n).filter(|&v| fixed[v] == UNPLACED) {
@@ -260,10 +700,14 @@ fn propagate(inst: &Instance, d: &mut Domains) -> Result<(), Cause> {
                 if !d.allows(v, i) {
                     continue;
                 }
-                let own = m.own_need(v, i);
-                let own_weights = if m.resident[i] { m.weight_bytes[v] } else { 0 };
+                let own = model.own_need(v, i);
+                let own_weights = if model.resident[i] {
+                    model.weight_bytes[v]
+                } else {
+                    0
+                };
                 let peak = (need[i] - weights[i]).max(own - own_weights);
-                if weights[i] + own_weights + peak > m.capacity[i] {
+                if weights[i] + own_weights + peak > model.capacity[i] {
                     d.remove(v, i);
                 }
             }
@@ -299,8 +743,8 @@ fn find_triangle(k: usize, pairs: impl Iterator<Item = (u16, u16)>) -> Option<[u
     None
 }
 
-/// Checks a relaxed optimum (which meets the pairwise constraints) against
-/// the other constraints, and picks the split for the first one broken.
+/// Checks a placement that meets the pairwise constraints against the other
+/// constraints, and picks the split for the first one broken.
 pub(crate) fn verdict(inst: &Instance, x: &[u16], d: &Domains) -> Verdict {
     let (n, k) = (inst.n, inst.k);
     let is_fixed = |v: usize| d.fixed(v).is_some();
@@ -311,19 +755,47 @@ pub(crate) fn verdict(inst: &Instance, x: &[u16], d: &Domains) -> Verdict {
         }
         let last = used.iter().rposition(|&u| u).unwrap_or(0);
         if let Some(j) = (0..last).find(|&j| !used[j]) {
-            // Somebody must move to j (propagation guarantees someone may):
-            // try the cheapest such move first.
-            let delta = |v: usize| inst.unary[v * k + j] - inst.unary[v * k + x[v] as usize];
+            // Somebody must move to j: try the cheapest such move first,
+            // among ops whose bounds under the pairwise constraints allow it.
+            let Ok((lo, hi)) = ishikawa::propagate_bounds(d, n, inst.pairwise()) else {
+                return Verdict::Hopeless(Cause::Pairwise);
+            };
+            // Prefer the ends of tensors that jump over j (moving one of
+            // them there disturbs least), then the cheapest move, then the
+            // nearest op.
+            let mut jumps = vec![false; n];
+            for &(u, w) in &inst.pairs {
+                let (a, b) = (x[u as usize] as usize, x[w as usize] as usize);
+                if a.min(b) < j && j < a.max(b) {
+                    jumps[u as usize] = true;
+                    jumps[w as usize] = true;
+                }
+            }
+            let key = |v: usize| {
+                (
+                    !jumps[v],
+                    inst.unary[v * k + j] - inst.unary[v * k + x[v] as usize],
+                    (x[v] as usize).abs_diff(j),
+                    v,
+                )
+            };
             let op = (0..n)
-                .filter(|&v| d.allows(v, j) && !is_fixed(v))
-                .min_by(|&a, &b| delta(a).total_cmp(&delta(b)).then(a.cmp(&b)));
+                .filter(|&v| d.allows(v, j) && lo[v] <= j && j <= hi[v] && !is_fixed(v))
+                .min_by(|&a, &b| {
+                    let (ja, ca, da, ia) = key(a);
+                    let (jb, cb, db, ib) = key(b);
+                    ja.cmp(&jb)
+                        .then(ca.total_cmp(&cb))
+                        .then(da.cmp(&db))
+                        .then(ia.cmp(&ib))
+                });
             return match op {
                 Some(op) => Verdict::Branch {
                     op,
                     pos: j,
                     fix_first: true,
-                    cause: Cause::Prefix,
                 },
+                // Nobody may move to j, yet someone sits beyond it.
                 None => Verdict::Hopeless(Cause::Prefix),
             };
         }
@@ -361,17 +833,20 @@ pub(crate) fn verdict(inst: &Instance, x: &[u16], d: &Domains) -> Verdict {
                 op,
                 pos: x[op] as usize,
                 fix_first: false,
-                cause: Cause::Triangle,
             };
         }
     }
-    if let Some(m) = &inst.sram {
-        let need = m.needs(x);
-        if let Some(pos) = (0..k).find(|&i| need[i] > m.capacity[i]) {
+    if let Some(model) = &inst.sram {
+        let need = model.needs(x);
+        if let Some(pos) = (0..k).find(|&i| need[i] > model.capacity[i]) {
             // Move the heaviest unfixed op off the overfull chiplet first.
             let weight = |v: usize| {
-                let w = if m.resident[pos] { m.weight_bytes[v] } else { 0 };
-                w + m.output_bytes[v]
+                let w = if model.resident[pos] {
+                    model.weight_bytes[v]
+                } else {
+                    0
+                };
+                w + model.output_bytes[v]
             };
             let op = (0..n)
                 .filter(|&v| x[v] as usize == pos && !is_fixed(v))
@@ -381,7 +856,6 @@ pub(crate) fn verdict(inst: &Instance, x: &[u16], d: &Domains) -> Verdict {
                     op,
                     pos,
                     fix_first: false,
-                    cause: Cause::Sram,
                 },
                 // All its ops are fixed: the need is the fixed ops' need,
                 // which no completion lowers.

@@ -95,7 +95,11 @@ impl Domains {
     pub(crate) fn fixed(&self, v: usize) -> Option<usize> {
         let row = self.row(v);
         let ones: u32 = row.iter().map(|w| w.count_ones()).sum();
-        if ones == 1 { self.next_allowed(v, 0) } else { None }
+        if ones == 1 {
+            self.next_allowed(v, 0)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn is_empty(&self, v: usize) -> bool {

@@ -48,7 +48,12 @@ pub(crate) struct Conflict {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Labelling {
     pub positions: Vec<u16>,
+    /// The cost of `positions`.
     pub cost: f64,
+    /// How far above the true minimum `cost` may be because residual
+    /// capacities below the flow's tolerance count as saturated: the cut read
+    /// exceeds the flow by at most the tolerance per arc (zero when integral).
+    pub slack: f64,
 }
 
 /// Minimises Σ_v `unary[v·k + p(v)]` over `p(v) ∈ domains(v)` subject to
@@ -94,9 +99,9 @@ pub(crate) fn solve(
         if lo[v] == hi[v] {
             continue;
         }
-        for i in lo[v]..=hi[v] {
+        for (i, &c) in row.iter().enumerate().take(hi[v] + 1).skip(lo[v]) {
             let cap = if domains.allows(v, i) {
-                row[i] - min
+                c - min
             } else {
                 f64::INFINITY
             };
@@ -133,7 +138,9 @@ pub(crate) fn solve(
         }
     }
 
-    let eps = if integral { 0.5 } else { 1e-9 * max_cap };
+    let eps = if integral { 0.0 } else { 1e-11 * max_cap };
+    let slack = eps * net.n_arcs() as f64;
+    let eps = if integral { 0.5 } else { eps };
     let (flow, side) = net.min_cut(s, t, eps);
     debug_assert!(flow.is_finite(), "bounded relaxation has a finite cut");
     let positions: Vec<u16> = (0..n)
@@ -142,7 +149,7 @@ pub(crate) fn solve(
             (lo[v] + above) as u16
         })
         .collect();
-    let cost = positions
+    let cost: f64 = positions
         .iter()
         .enumerate()
         .map(|(v, &p)| unary[v * k + p as usize])
@@ -152,7 +159,11 @@ pub(crate) fn solve(
         "cut value {} disagrees with labelling cost {cost}",
         constant + flow
     );
-    Ok(Labelling { positions, cost })
+    Ok(Labelling {
+        positions,
+        cost,
+        slack,
+    })
 }
 
 /// Tightens each op's interval `[lo, hi]` of allowed positions until every
@@ -267,7 +278,9 @@ mod tests {
         ];
         let mut seed = 12345u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
         for pairs in shapes {
@@ -293,7 +306,11 @@ mod tests {
                     }
                     let got = solve(&unary, &d, pw, true).ok();
                     let want = brute(&unary, k, pw);
-                    assert_eq!(got.as_ref().map(|l| l.cost), want, "{pairs:?} {flags} {unary:?}");
+                    assert_eq!(
+                        got.as_ref().map(|l| l.cost),
+                        want,
+                        "{pairs:?} {flags} {unary:?}"
+                    );
                     if let Some(l) = got {
                         for &(u, v) in pairs {
                             let (a, b) = (l.positions[u as usize], l.positions[v as usize]);
@@ -319,6 +336,12 @@ mod tests {
             edge: true,
         };
         let err = propagate_bounds(&d, 2, pw).unwrap_err();
-        assert_eq!(err, Conflict { op: 1, constraint: "no_skipping" });
+        assert_eq!(
+            err,
+            Conflict {
+                op: 1,
+                constraint: "no_skipping"
+            }
+        );
     }
 }

@@ -170,4 +170,49 @@ impl SramModel {
         }
         need
     }
+    /// The need at position `c` alone of the ops placed so far (as
+    /// [`SramModel::needs`], touching only the ops on `c` and their inputs).
+    pub(crate) fn need_at(&self, positions: &[u16], on_c: &[u32], c: u16) -> u64 {
+        let mut tensors: Vec<u32> = Vec::new();
+        let mut weights = 0;
+        for &j in on_c {
+            if self.resident[c as usize] {
+                weights += self.weight_bytes[j as usize];
+            }
+            tensors.push(j);
+            tensors.extend(&self.producers[j as usize]);
+        }
+        tensors.sort_unstable();
+        tensors.dedup();
+        let mut events: Vec<(u32, u8, i64)> = Vec::new();
+        for &j in on_c {
+            events.push((j, 1, self.graph_input_bytes[j as usize] as i64));
+        }
+        for &t in &tensors {
+            let mut span = (positions[t as usize] == c).then_some((t, t));
+            for &q in &self.consumers[t as usize] {
+                if positions[q as usize] == c {
+                    span = Some(match span {
+                        Some((first, _)) => (first, q),
+                        None => (q, q),
+                    });
+                }
+            }
+            if let Some((first, last)) = span {
+                let bytes = self.output_bytes[t as usize] as i64;
+                events.push((first, 0, bytes));
+                events.push((last + 1, 0, -bytes));
+            }
+        }
+        events.sort_unstable();
+        let (mut live, mut peak) = (0i64, 0u64);
+        for (_, kind, bytes) in events {
+            if kind == 0 {
+                live += bytes;
+            } else {
+                peak = peak.max((live + bytes) as u64);
+            }
+        }
+        weights + peak
+    }
 }

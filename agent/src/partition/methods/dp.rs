@@ -1,0 +1,735 @@
+//! `dp`: the optimal contiguous segmentation of the op order under the
+//! analytic bottleneck, by dynamic programming; repaired if it still breaks a
+//! constraint, then evaluated once.
+//!
+//! **What is solved exactly.** Cut ops `0 .. n` (op-id order, a topological
+//! order) into `m ≤ K` non-empty contiguous segments, segment `s` on the
+//! chiplet at pipeline position `s`, minimising
+//!
+//! `J = max(max_s stage_s, max_s link_s, Σ_s memory_s)`
+//!
+//! - `stage_s`: the segment's cycles on its chiplet as `sim::oracle::analyse`
+//!   counts them: `op_cost` of each op and, where the chiplet streams weights
+//!   (they do not fit and it may stream), the wait for the streamed weights
+//!   under the simulator's greedy residency (`sim::cost::residency`);
+//! - `memory_s`: serialisation cycles of the weights the segment streams on
+//!   the shared off-package memory (their sum is the oracle's
+//!   `memory_cycles`);
+//! - `link_s` (when `transfers` is on): serialisation cycles, on each link of
+//!   the route from position `s` to `s + 1`, of the tensors produced in the
+//!   segment and read after it, each counted once (the busiest link of the
+//!   route);
+//!
+//! subject to, when the problem's constraints ask for them: SRAM capacity of
+//! every segment (`sim::constraints::sram_need`, which leaves streamed weights
+//! out) and `no_skipping = edge` (no tensor crosses two cuts). Acyclic dataflow
+//! and `no_skipping = prefix` hold by construction; under `edge`, `no_triangle`
+//! holds too (a triangle needs a tensor that skips a position).
+//!
+//! **When `J` is the oracle's bottleneck.** `J` equals
+//! `analyse(..).bottleneck_cycles` of the segmentation's placement when every
+//! tensor that crosses a cut is read only in the next segment (always under
+//! `edge`, and on chains) and the routes between consecutive pipeline
+//! chiplets are single links no other pair uses (rings and chains in
+//! ascending order, the snake order of a mesh). Otherwise `link_s`
+//! undercounts — a tensor read two segments later loads links further on, and
+//! links shared by several routes add up — and `J` is a lower bound on the
+//! oracle's bottleneck; without `transfers` it ignores links altogether.
+//!
+//! **What is not optimal.** Other topological orders; non-contiguous
+//! placements (which can do better, e.g. parallel branches side by side);
+//! `no_triangle` when `no_skipping` is not `edge` (repair fixes a violating
+//! segmentation afterwards and may move ops); and anything the analytic model
+//! leaves out — contention for links and memory in time, pipeline fill,
+//! latency — so the *simulated* throughput of the result is not guaranteed to
+//! be the best among contiguous segmentations.
+//!
+//! **Algorithm.** With `c(s, i, j)` the larger of `stage` and `link` of
+//! segment `[i, j)` at position `s`, `f(s, j) = min_i max(f(s − 1, i),
+//! c(s, i, j))` over feasible `i`: `O(K·N²)`. The memory term is a sum, not a
+//! maximum, so it is handled parametrically: with `P*` the optimum of that
+//! recurrence and `g(B)` the least total memory over segmentations whose every
+//! `c ≤ B` (a min-sum recurrence, also `O(K·N²)`), the optimum of `J` is the
+//! least integer `B ≥ P*` with `g(B) ≤ B`, found by bisection since `g` never
+//! increases; this only runs when some chiplet may stream. A segment's SRAM
+//! need never falls when it grows (every tensor stays live at least as long),
+//! so the least feasible start of each segment end is found with two pointers,
+//! `O(N)` calls of `sram_need` per kind of chiplet.
+//!
+//! When no segmentation meets the constraints, the `edge` requirement and
+//! then the capacity are dropped, and repair decides.
+
+use sim::constraints::{ConstraintSet, sram_need};
+use sim::cost::{div_ceil, input_bytes, op_cost, weight_bytes_read};
+use sim::graph::Graph;
+use sim::spec::{ChipletId, HwSpec, LinkId, NoSkipping};
+
+use super::{make_valid_start, segmentation_placement};
+use crate::partition::search::{Evaluator, Problem, Search};
+
+/// The dynamic-programming segmentation.
+#[derive(Clone, Debug)]
+pub struct Dp {
+    /// Count the serialisation of tensors crossing each cut in a stage's cost.
+    pub transfers: bool,
+    notes: Vec<(String, String)>,
+}
+
+impl Default for Dp {
+    fn default() -> Self {
+        Dp {
+            transfers: true,
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl Search for Dp {
+    fn name(&self) -> &'static str {
+        "dp"
+    }
+
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+        self.notes.clear();
+        if problem.graph.ops().is_empty() {
+            return Ok(());
+        }
+        let mut constraints = problem.constraints;
+        let mut relaxed = Vec::new();
+        let (bounds, objective) = loop {
+            let model = SegmentModel::new(
+                problem.spec,
+                problem.graph,
+                &constraints,
+                problem.options.packet_bytes,
+                self.transfers,
+            );
+            if let Some(found) = model.optimal() {
+                break found;
+            }
+            if constraints.no_skipping == NoSkipping::Edge {
+                constraints.no_skipping = NoSkipping::Off;
+                relaxed.push("no_skipping");
+            } else if constraints.sram_capacity {
+                constraints.sram_capacity = false;
+                relaxed.push("sram_capacity");
+            } else {
+                unreachable!("one segment per chiplet without constraints is always feasible");
+            }
+        };
+        let proposal = segmentation_placement(problem.spec, &bounds);
+        let placement = make_valid_start(problem, "optimal segmentation", proposal.clone())?;
+        let changed = proposal
+            .iter()
+            .zip(&placement.chiplet_of_op)
+            .filter(|(a, b)| a != b)
+            .count();
+        self.notes = vec![
+            ("bottleneck_cycles".to_string(), objective.to_string()),
+            ("segments".to_string(), (bounds.len() - 1).to_string()),
+            ("repaired_ops".to_string(), changed.to_string()),
+        ];
+        if !relaxed.is_empty() {
+            self.notes.push(("relaxed".to_string(), relaxed.join("+")));
+        }
+        eval.evaluate(&placement);
+        Ok(())
+    }
+
+    fn notes(&self) -> Vec<(String, String)> {
+        self.notes.clone()
+    }
+}
+
+/// The cost terms of one segment `[i, j)` at one pipeline position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentCost {
+    pub stage_cycles: u64,
+    pub link_cycles: u64,
+    pub memory_cycles: u64,
+}
+
+/// Chiplets that cost a segment the same: one type, same streaming ability.
+struct ChipClass {
+    /// `prefix[i]`: op cycles of ops `0 .. i` on this type.
+    prefix: Vec<u64>,
+    /// `(stage, memory)` cycles of `[i, j)` at `streamed[i][j − i − 1]`, when
+    /// the class may stream weights.
+    streamed: Option<Vec<Vec<(u64, u64)>>>,
+    /// `min_start[j]`: the least `i` such that `[i, j)` fits the SRAM (`j`
+    /// when none does).
+    min_start: Vec<usize>,
+}
+
+/// The per-segment costs and feasibility of one problem, and the dynamic
+/// program over them.
+pub struct SegmentModel<'a> {
+    spec: &'a HwSpec,
+    graph: &'a Graph,
+    packet_bytes: u64,
+    transfers: bool,
+    edge: bool,
+    n_ops: usize,
+    classes: Vec<ChipClass>,
+    class_of_position: Vec<usize>,
+    /// Route from each pipeline position to the next (empty for the last).
+    routes: Vec<Vec<LinkId>>,
+    /// Highest consumer of each op.
+    last_consumer: Vec<Option<usize>>,
+    /// `min_end[i]`: under `edge`, a segment starting at `i` must end at or
+    /// after it (it must hold every consumer of the ops before `i`).
+    min_end: Vec<usize>,
+    /// Whether any chiplet may stream weights (the memory term can be > 0).
+    any_streaming: bool,
+}
+
+/// What the recurrence minimises.
+#[derive(Clone, Copy)]
+enum Goal {
+    /// The largest per-segment `max(stage, link)`.
+    MinMax,
+    /// Total memory cycles, with every segment's `max(stage, link) ≤ limit`.
+    MinMemory { limit: u64 },
+}
+
+const NONE: u64 = u64::MAX;
+
+impl<'a> SegmentModel<'a> {
+    /// Prepares costs and feasibility for `constraints` (only `sram_capacity`
+    /// and `no_skipping = edge` restrict segments; the rest hold by
+    /// construction or are left to repair).
+    pub fn new(
+        spec: &'a HwSpec,
+        graph: &'a Graph,
+        constraints: &ConstraintSet,
+        packet_bytes: u64,
+        transfers: bool,
+    ) -> SegmentModel<'a> {
+        let n_ops = graph.ops().len();
+        let order = &spec.pipeline_order;
+        let mut classes: Vec<ChipClass> = Vec::new();
+        let mut keys: Vec<(usize, bool)> = Vec::new();
+        let mut class_of_position = Vec::with_capacity(order.len());
+        for &chip in order {
+            let key = (spec.chiplets[chip.idx()].type_idx, can_stream(spec, chip));
+            let k = match keys.iter().position(|&x| x == key) {
+                Some(k) => k,
+                None => {
+                    keys.push(key);
+                    classes.push(ChipClass::new(spec, graph, chip, constraints));
+                    keys.len() - 1
+                }
+            };
+            class_of_position.push(k);
+        }
+        let routes = (0..order.len())
+            .map(|s| match order.get(s + 1) {
+                Some(&next) => spec.routes.path(order[s], next).to_vec(),
+                None => Vec::new(),
+            })
+            .collect();
+        let last_consumer: Vec<Option<usize>> = graph
+            .ops()
+            .iter()
+            .map(|op| graph.consumers(op.id).iter().map(|c| c.idx()).max())
+            .collect();
+        let mut min_end = vec![0; n_ops + 1];
+        for i in 1..=n_ops {
+            min_end[i] = min_end[i - 1].max(last_consumer[i - 1].map_or(0, |c| c + 1));
+        }
+        SegmentModel {
+            spec,
+            graph,
+            packet_bytes,
+            transfers,
+            edge: constraints.no_skipping == NoSkipping::Edge,
+            n_ops,
+            any_streaming: keys.iter().any(|&(_, stream)| stream),
+            classes,
+            class_of_position,
+            routes,
+            last_consumer,
+            min_end,
+        }
+    }
+
+    /// Whether segment `[i, j)` may sit at pipeline position `s`.
+    pub fn feasible(&self, s: usize, i: usize, j: usize) -> bool {
+        i < j
+            && j <= self.n_ops
+            && s < self.class_of_position.len()
+            && i >= self.classes[self.class_of_position[s]].min_start[j]
+            && (!self.edge || j >= self.min_end[i])
+    }
+
+    /// The cost terms of segment `[i, j)` at position `s`, computed directly.
+    pub fn segment_cost(&self, s: usize, i: usize, j: usize) -> SegmentCost {
+        let (stage_cycles, memory_cycles) = self.stage(s, i, j);
+        let mut link_cycles = 0;
+        if self.transfers {
+            for &l in &self.routes[s] {
+                let bw = self.spec.link(l).bandwidth_bytes_per_cycle;
+                let load: u64 = (i..j)
+                    .filter(|&u| self.last_consumer[u].is_some_and(|c| c >= j))
+                    .map(|u| serialisation(self.graph.ops()[u].output_bytes, self.packet_bytes, bw))
+                    .sum();
+                link_cycles = link_cycles.max(load);
+            }
+        }
+        SegmentCost {
+            stage_cycles,
+            link_cycles,
+            memory_cycles,
+        }
+    }
+
+    /// `J` of the segmentation with `bounds = [0, b1, …, n_ops]`, or `None` when
+    /// it is not one the model allows.
+    pub fn objective(&self, bounds: &[usize]) -> Option<u64> {
+        let segments = bounds.len().checked_sub(1)?;
+        if segments == 0
+            || segments > self.class_of_position.len()
+            || bounds[0] != 0
+            || bounds[segments] != self.n_ops
+        {
+            return None;
+        }
+        let mut worst = 0;
+        let mut memory = 0;
+        for s in 0..segments {
+            let (i, j) = (bounds[s], bounds[s + 1]);
+            if !self.feasible(s, i, j) {
+                return None;
+            }
+            let c = self.segment_cost(s, i, j);
+            worst = worst.max(c.stage_cycles).max(c.link_cycles);
+            memory += c.memory_cycles;
+        }
+        Some(worst.max(memory))
+    }
+
+    /// The segmentation minimising `J` and its value, or `None` when no
+    /// segmentation is feasible.
+    pub fn optimal(&self) -> Option<(Vec<usize>, u64)> {
+        let (bounds, p_star) = self.solve(Goal::MinMax)?;
+        let found = if !self.any_streaming {
+            (bounds, p_star)
+        } else {
+            let (at_p, g) = self.solve(Goal::MinMemory { limit: p_star })?;
+            if g <= p_star {
+                (at_p, p_star)
+            } else {
+                // g(lo) > lo and g(hi) ≤ hi throughout.
+                let (mut lo, mut hi, mut best) = (p_star, g, at_p);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    match self.solve(Goal::MinMemory { limit: mid }) {
+                        Some((b, m)) if m <= mid => (hi, best) = (mid, b),
+                        _ => lo = mid,
+                    }
+                }
+                (best, hi)
+            }
+        };
+        debug_assert_eq!(self.objective(&found.0), Some(found.1));
+        Some(found)
+    }
+
+    /// `(stage, memory)` cycles of `[i, j)` at position `s`.
+    fn stage(&self, s: usize, i: usize, j: usize) -> (u64, u64) {
+        let class = &self.classes[self.class_of_position[s]];
+        match &class.streamed {
+            Some(table) => table[i][j - i - 1],
+            None => (class.prefix[j] - class.prefix[i], 0),
+        }
+    }
+
+    /// The recurrence for `goal`: bounds of the best segmentation and its
+    /// value (fewest segments on a tie, then the latest cuts).
+    fn solve(&self, goal: Goal) -> Option<(Vec<usize>, u64)> {
+        let n = self.n_ops;
+        let k = self.class_of_position.len().min(n);
+        // best[s][j]: value of ops 0..j in segments 0..=s; from[s][j]: start of
+        // segment s in that optimum.
+        let mut best = vec![vec![NONE; n + 1]; k];
+        let mut from = vec![vec![0usize; n + 1]; k];
+        let mut load = Vec::new();
+        for s in 0..k {
+            for j in s + 1..=n {
+                let route = &self.routes[s];
+                load.clear();
+                load.resize(route.len(), 0u64);
+                // Segments before s need an op each, so segment s starts at s
+                // or later.
+                let mut i = j;
+                while i > s {
+                    i -= 1;
+                    if self.transfers && self.last_consumer[i].is_some_and(|c| c >= j) {
+                        let bytes = self.graph.ops()[i].output_bytes;
+                        for (acc, &l) in load.iter_mut().zip(route) {
+                            let bw = self.spec.link(l).bandwidth_bytes_per_cycle;
+                            *acc += serialisation(bytes, self.packet_bytes, bw);
+                        }
+                    }
+                    if s == 0 && i != 0 {
+                        continue;
+                    }
+                    let prev = if s == 0 { 0 } else { best[s - 1][i] };
+                    if prev == NONE || !self.feasible(s, i, j) {
+                        continue;
+                    }
+                    let (stage, memory) = self.stage(s, i, j);
+                    let cost = stage.max(load.iter().copied().max().unwrap_or(0));
+                    let value = match goal {
+                        Goal::MinMax => prev.max(cost),
+                        Goal::MinMemory { limit } if cost <= limit => prev + memory,
+                        Goal::MinMemory { .. } => continue,
+                    };
+                    if value < best[s][j] {
+                        best[s][j] = value;
+                        from[s][j] = i;
+                    }
+                }
+            }
+        }
+        let mut last = None;
+        for s in 0..k {
+            if best[s][n] != NONE && last.is_none_or(|l: usize| best[s][n] < best[l][n]) {
+                last = Some(s);
+            }
+        }
+        let last = last?;
+        let value = best[last][n];
+        let mut bounds = vec![n];
+        let mut j = n;
+        for s in (0..=last).rev() {
+            j = from[s][j];
+            bounds.push(j);
+        }
+        bounds.reverse();
+        Some((bounds, value))
+    }
+}
+
+impl ChipClass {
+    fn new(
+        spec: &HwSpec,
+        graph: &Graph,
+        chip: ChipletId,
+        constraints: &ConstraintSet,
+    ) -> ChipClass {
+        let ty = spec.chiplet_type(chip);
+        let ops = graph.ops();
+        let n = ops.len();
+        let cycles: Vec<u64> = ops.iter().map(|op| op_cost(op, ty).cycles).collect();
+        let mut prefix = vec![0u64; n + 1];
+        for i in 0..n {
+            prefix[i + 1] = prefix[i] + cycles[i];
+        }
+        let capacity = ty.sram_bytes();
+        let streamed = match &spec.memory {
+            Some(m) if can_stream(spec, chip) => {
+                let mut table = Vec::with_capacity(n);
+                for i in 0..n {
+                    let mut row = Vec::with_capacity(n - i);
+                    let mut total = 0u64;
+                    let mut reserve = 0u64;
+                    // (SRAM left for weights, stage cycles, memory cycles) of
+                    // the greedy residency, once the weights overflow.
+                    let mut greedy: Option<(u64, u64, u64)> = None;
+                    for j in i + 1..=n {
+                        let op = &ops[j - 1];
+                        total += op.weight_bytes;
+                        let need = input_bytes(op) + op.output_bytes;
+                        let grew = need > reserve;
+                        reserve = reserve.max(need);
+                        if total <= capacity {
+                            row.push((prefix[j] - prefix[i], 0));
+                            continue;
+                        }
+                        let place = |state: &mut (u64, u64, u64), v: usize| {
+                            let op = &ops[v];
+                            let read = weight_bytes_read(op);
+                            if op.weight_bytes <= state.0 {
+                                state.0 -= op.weight_bytes;
+                                state.1 += cycles[v];
+                            } else if read > 0 {
+                                let ser = div_ceil(read, m.bandwidth_bytes_per_cycle);
+                                state.1 += cycles[v].max(ser + m.latency_cycles);
+                                state.2 += ser;
+                            } else {
+                                state.1 += cycles[v];
+                            }
+                        };
+                        let state = match (&mut greedy, grew) {
+                            (Some(state), false) => {
+                                place(state, j - 1);
+                                *state
+                            }
+                            _ => {
+                                let mut state = (capacity.saturating_sub(reserve), 0, 0);
+                                for v in i..j {
+                                    place(&mut state, v);
+                                }
+                                greedy = Some(state);
+                                state
+                            }
+                        };
+                        row.push((state.1, state.2));
+                    }
+                    table.push(row);
+                }
+                Some(table)
+            }
+            _ => None,
+        };
+        let min_start = if constraints.sram_capacity {
+            least_fitting_starts(spec, graph, chip, capacity)
+        } else {
+            vec![0; n + 1]
+        };
+        ChipClass {
+            prefix,
+            streamed,
+            min_start,
+        }
+    }
+}
+
+/// For each end `j`, the least start `i` such that ops `[i, j)` alone on
+/// `chip` fit its SRAM (`j` when none does), by two pointers: a segment's need
+/// never falls when it grows.
+fn least_fitting_starts(
+    spec: &HwSpec,
+    graph: &Graph,
+    chip: ChipletId,
+    capacity: u64,
+) -> Vec<usize> {
+    let n = graph.ops().len();
+    let mut min_start = vec![0; n + 1];
+    let Some(other) = spec.chiplets.iter().map(|c| c.id).find(|&c| c != chip) else {
+        // One chiplet: only the whole graph is a segment.
+        for (j, m) in min_start.iter_mut().enumerate() {
+            *m = j;
+        }
+        if sram_need(spec, graph, &vec![chip; n])[chip.idx()] <= capacity {
+            min_start[n] = 0;
+        }
+        return min_start;
+    };
+    let mut chip_of = vec![other; n];
+    let mut need = |i: usize, j: usize| {
+        chip_of.fill(other);
+        chip_of[i..j].fill(chip);
+        sram_need(spec, graph, &chip_of)[chip.idx()]
+    };
+    let mut i = 0;
+    for (j, start) in min_start.iter_mut().enumerate().skip(1) {
+        while i < j && need(i, j) > capacity {
+            i += 1;
+        }
+        *start = i;
+    }
+    min_start
+}
+
+/// Whether `chip` may stream weights from off-package memory.
+fn can_stream(spec: &HwSpec, chip: ChipletId) -> bool {
+    spec.memory
+        .as_ref()
+        .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip))
+}
+
+/// Cycles one link of `bandwidth` bytes per cycle spends serialising a tensor
+/// of `bytes` cut into packets of `packet` bytes (as the oracle counts them).
+fn serialisation(bytes: u64, packet: u64, bandwidth: u64) -> u64 {
+    let full = bytes / packet;
+    let rest = bytes - full * packet;
+    full * div_ceil(packet, bandwidth)
+        + if rest > 0 {
+            div_ceil(rest, bandwidth)
+        } else {
+            0
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use sim::Placement;
+    use sim::constraints::check;
+    use sim::oracle::analyse;
+    use sim::{SimOptions, zoo};
+
+    use super::*;
+
+    fn shipped(name: &str) -> HwSpec {
+        let text = match name {
+            "edgetpu_ring4" => include_str!("../../../../hw_specs/edgetpu_ring4.toml"),
+            "dram_weight_streaming" => {
+                include_str!("../../../../hw_specs/dram_weight_streaming.toml")
+            }
+            "hetero_2type" => include_str!("../../../../hw_specs/hetero_2type.toml"),
+            _ => panic!("no spec {name}"),
+        };
+        HwSpec::from_toml_str(text, name).unwrap()
+    }
+
+    fn model(name: &str, params: &[(&str, &str)]) -> Graph {
+        let p: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        zoo::build(name, &p).unwrap()
+    }
+
+    /// Every bounds list `[0, …, n]` of 1 to `k` non-empty segments.
+    fn segmentations(n: usize, k: usize) -> Vec<Vec<usize>> {
+        fn extend(b: &mut Vec<usize>, n: usize, k: usize, out: &mut Vec<Vec<usize>>) {
+            let last = *b.last().unwrap();
+            if b.len() <= k {
+                b.push(n);
+                out.push(b.clone());
+                b.pop();
+            }
+            if b.len() < k {
+                for cut in last + 1..n {
+                    b.push(cut);
+                    extend(b, n, k, out);
+                    b.pop();
+                }
+            }
+        }
+        let mut out = Vec::new();
+        extend(&mut vec![0], n, k, &mut out);
+        out
+    }
+
+    /// The cases: chains (every crossing tensor is read by the next segment)
+    /// and a one-layer BERT under the ring's `edge` mode, on packages whose
+    /// consecutive pipeline chiplets are joined by one link each; one of them
+    /// streams weights on two chiplets and makes SRAM bind.
+    fn cases() -> Vec<(HwSpec, Graph)> {
+        vec![
+            (
+                shipped("edgetpu_ring4"),
+                model("mlp", &[("sizes", "256,512,512,256,128,64,10")]),
+            ),
+            (
+                shipped("edgetpu_ring4"),
+                model("bert-base", &[("layers", "1"), ("seq", "16")]),
+            ),
+            (
+                shipped("dram_weight_streaming"),
+                model("mlp", &[("sizes", "1024,1024,512,512,1024,256")]),
+            ),
+            (
+                shipped("hetero_2type"),
+                model("mlp", &[("sizes", "512,2048,512,2048,512"), ("batch", "8")]),
+            ),
+        ]
+    }
+
+    #[test]
+    fn objective_is_the_oracle_bottleneck_and_feasibility_is_validity() {
+        let options = SimOptions::default();
+        for (spec, graph) in cases() {
+            let constraints = ConstraintSet::of(&spec);
+            let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+            let (mut feasible, mut streaming) = (0, 0);
+            let mut least_oracle = u64::MAX;
+            for bounds in segmentations(graph.ops().len(), spec.n_chiplets()) {
+                let placement = Placement {
+                    chiplet_of_op: segmentation_placement(&spec, &bounds),
+                };
+                let valid = check(&spec, &graph, &placement, &constraints).is_empty();
+                let objective = model.objective(&bounds);
+                assert_eq!(objective.is_some(), valid, "{} {bounds:?}", spec.name);
+                if let Some(j) = objective {
+                    let oracle = analyse(&spec, &graph, &placement, &options);
+                    assert_eq!(j, oracle.bottleneck_cycles, "{} {bounds:?}", spec.name);
+                    feasible += 1;
+                    streaming += usize::from(oracle.memory_cycles > 0);
+                    least_oracle = least_oracle.min(oracle.bottleneck_cycles);
+                }
+            }
+            // The optimum both ways: the oracle's least bottleneck over every
+            // valid segmentation is the dynamic program's value.
+            assert_eq!(
+                model.optimal().map(|o| o.1),
+                Some(least_oracle),
+                "{}",
+                spec.name
+            );
+            assert!(feasible > 0, "{}", spec.name);
+            if spec.name == "dram_weight_streaming" {
+                assert!(streaming > 0, "no segmentation streams weights");
+            }
+        }
+    }
+
+    #[test]
+    fn dp_finds_the_least_bottleneck_of_all_contiguous_segmentations() {
+        let options = SimOptions::default();
+        for (spec, graph) in cases() {
+            for constraints in [ConstraintSet::of(&spec), ConstraintSet::none()] {
+                for transfers in [true, false] {
+                    let model = SegmentModel::new(
+                        &spec,
+                        &graph,
+                        &constraints,
+                        options.packet_bytes,
+                        transfers,
+                    );
+                    let brute = segmentations(graph.ops().len(), spec.n_chiplets())
+                        .iter()
+                        .filter_map(|b| model.objective(b))
+                        .min();
+                    let (bounds, value) = model.optimal().expect("a feasible segmentation");
+                    assert_eq!(Some(value), brute, "{} {constraints:?}", spec.name);
+                    assert_eq!(model.objective(&bounds), Some(value));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn least_fitting_starts_match_a_scan_and_need_grows_with_the_segment() {
+        let spec = shipped("dram_weight_streaming");
+        let graph = model("mlp", &[("sizes", "1024,1024,512,512,1024,256")]);
+        let n = graph.ops().len();
+        for chip in [ChipletId(0), ChipletId(1)] {
+            let other = ChipletId(if chip.0 == 0 { 1 } else { 0 });
+            let need = |i: usize, j: usize| {
+                let mut chip_of = vec![other; n];
+                chip_of[i..j].fill(chip);
+                sram_need(&spec, &graph, &chip_of)[chip.idx()]
+            };
+            for i in 0..n {
+                for j in i + 1..=n {
+                    if j < n {
+                        assert!(need(i, j) <= need(i, j + 1), "[{i}, {j}) on {chip}");
+                    }
+                    if i > 0 {
+                        assert!(need(i, j) <= need(i - 1, j), "[{i}, {j}) on {chip}");
+                    }
+                }
+            }
+            let capacity = spec.chiplet_type(chip).sram_bytes();
+            let starts = least_fitting_starts(&spec, &graph, chip, capacity);
+            for (j, &start) in starts.iter().enumerate().skip(1) {
+                let scan = (0..j).find(|&i| need(i, j) <= capacity).unwrap_or(j);
+                assert_eq!(start, scan, "end {j} on {chip}");
+            }
+        }
+    }
+
+    #[test]
+    fn serialisation_counts_whole_and_partial_packets() {
+        // 10 000 bytes in 4096-byte packets on a 4 B/cycle link: two full
+        // packets of 1024 cycles and 1808 bytes in 452.
+        assert_eq!(serialisation(10_000, 4096, 4), 2 * 1024 + 452);
+        assert_eq!(serialisation(0, 4096, 4), 0);
+    }
+}

@@ -1,0 +1,249 @@
+//! Unit tests of repair's parts: the SRAM model against `sim`'s, the chain
+//! count against enumeration, and the reasons given for infeasibility. The
+//! exactness of the whole against brute force is a property test in
+//! `tests/tests/repair.rs`.
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::constraints::{ConstraintSet, is_valid, sram_need};
+use sim::graph::{DType, Graph};
+use sim::spec::{ChipletId, HwSpec, NoSkipping};
+use sim::zoo::{self, GraphBuilder};
+
+use super::sram::{SramModel, UNPLACED};
+use super::*;
+
+fn shipped(name: &str) -> HwSpec {
+    let text = match name {
+        "edgetpu_ring4" => include_str!("../../../../hw_specs/edgetpu_ring4.toml"),
+        "edgetpu_ring16" => include_str!("../../../../hw_specs/edgetpu_ring16.toml"),
+        "simba_6x6" => include_str!("../../../../hw_specs/simba_6x6.toml"),
+        "hetero_2type" => include_str!("../../../../hw_specs/hetero_2type.toml"),
+        _ => unreachable!("{name}"),
+    };
+    HwSpec::from_toml_str(text, name).unwrap()
+}
+
+fn model(name: &str, params: &[(&str, &str)]) -> Graph {
+    let params: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    zoo::build(name, &params).unwrap()
+}
+
+fn random_proposal(rng: &mut ChaCha8Rng, n: usize, k: usize) -> Vec<ChipletId> {
+    (0..n)
+        .map(|_| ChipletId(rng.gen_range(0..k as u32)))
+        .collect()
+}
+
+#[test]
+fn sram_model_agrees_with_sim_on_full_placements_and_bounds_partial_ones() {
+    for (spec, graph) in [
+        (
+            shipped("edgetpu_ring4"),
+            model("bert-base", &[("layers", "2")]),
+        ),
+        (shipped("simba_6x6"), model("mobilenet-v2", &[])),
+        (
+            shipped("hetero_2type"),
+            model("vit-ti16", &[("layers", "2")]),
+        ),
+    ] {
+        let m = SramModel::new(&spec, &graph);
+        let pos = spec.pipeline_positions();
+        let (n, k) = (graph.ops().len(), spec.n_chiplets());
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for trial in 0..40 {
+            // Random, and contiguous-ish (long runs on one chiplet).
+            let chips: Vec<ChipletId> = if trial % 2 == 0 {
+                random_proposal(&mut rng, n, k)
+            } else {
+                let cuts: Vec<usize> = (0..k).map(|_| rng.gen_range(0..n)).collect();
+                (0..n)
+                    .map(|v| ChipletId(cuts.iter().filter(|&&c| c < v).count().min(k - 1) as u32))
+                    .collect()
+            };
+            let positions: Vec<u16> = chips.iter().map(|c| pos[c.idx()] as u16).collect();
+            let want = sram_need(&spec, &graph, &chips);
+            let got = m.needs(&positions);
+            for c in 0..k {
+                assert_eq!(got[pos[c]], want[c], "chiplet {c}, trial {trial}");
+            }
+            // Any subset placed bounds the full need from below.
+            let partial: Vec<u16> = positions
+                .iter()
+                .map(|&p| if rng.gen_bool(0.5) { p } else { UNPLACED })
+                .collect();
+            for (lo, hi) in m.needs(&partial).iter().zip(&got) {
+                assert!(lo <= hi);
+            }
+            for (v, &p) in positions.iter().enumerate() {
+                let mut alone = vec![UNPLACED; n];
+                alone[v] = p;
+                assert_eq!(m.needs(&alone)[p as usize], m.own_need(v, p as usize));
+                assert!(m.own_need(v, p as usize) <= got[p as usize]);
+            }
+        }
+    }
+}
+
+fn chain(n: usize) -> Graph {
+    let mut g = GraphBuilder::new("chain", "chain", DType::Int8);
+    let mut t = g.input("x", &[1, 4]);
+    for i in 0..n {
+        t = g.eltwise(&format!("op{i}"), sim::graph::EltFunc::Relu, &[&t], 0);
+    }
+    g.finish().unwrap()
+}
+
+/// `n` small chiplets joined in a bidirectional chain (none for one chiplet),
+/// acyclic dataflow and edge mode.
+fn line_spec(n: usize) -> HwSpec {
+    let mut text = format!(
+        "name = \"line\"\nsource = [\"test\"]\nnotes = \"test\"\nclock_mhz = 1000\npipeline_order = \"ascending\"\n\
+         [chiplet_types.t]\nmacs_per_cycle = 16\narray_rows = 4\narray_cols = 4\nvector_elems_per_cycle = 4\n\
+         sram_kib = 64\nsram_bandwidth_bytes_per_cycle = 64\nop_overhead_cycles = 1\nenergy_per_mac_pj = 0.5\n\
+         energy_per_sram_byte_pj = 0.25\n[[chiplets]]\nid_range = [0, {}]\ntype = \"t\"\n",
+        n - 1
+    );
+    if n > 1 {
+        text += "[[topology]]\nkind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 4\n\
+                 latency_cycles = 1\nenergy_per_bit_pj = 1.0\n";
+    }
+    text += "[routing]\nkind = \"shortest_path\"\n[constraints]\nacyclic_dataflow = true\n\
+             no_skipping = \"edge\"\nno_triangle = false\nsram_capacity = false\n";
+    HwSpec::from_toml_str(&text, "line.toml").unwrap()
+}
+
+#[test]
+fn chain_count_matches_enumeration_with_is_valid() {
+    for mode in [NoSkipping::Off, NoSkipping::Edge, NoSkipping::Prefix] {
+        for n_ops in 1..=6 {
+            for k in 1..=4 {
+                let (g, spec) = (chain(n_ops), line_spec(k));
+                let set = ConstraintSet {
+                    acyclic_dataflow: true,
+                    no_skipping: mode,
+                    no_triangle: true,
+                    sram_capacity: false,
+                };
+                let mut valid = 0u128;
+                for code in 0..k.pow(n_ops as u32) {
+                    let chiplet_of_op = (0..n_ops)
+                        .map(|v| ChipletId((code / k.pow(v as u32) % k) as u32))
+                        .collect();
+                    if is_valid(&spec, &g, &Placement { chiplet_of_op }, &set) {
+                        valid += 1;
+                    }
+                }
+                assert_eq!(
+                    count_valid_chain_placements(n_ops, k, mode),
+                    Some(valid),
+                    "{mode:?}, {n_ops} ops, {k} chiplets"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn already_valid_placements_come_back_unchanged() {
+    let spec = shipped("edgetpu_ring16");
+    let g = model("bert-base", &[]);
+    let set = ConstraintSet::of(&spec);
+    let proposal = Placement::contiguous_balanced(&spec, &g);
+    assert!(is_valid(&spec, &g, &proposal, &set));
+    let r = repair(
+        &spec,
+        &g,
+        &set,
+        Objective::FewestChanges(&proposal.chiplet_of_op),
+    )
+    .unwrap();
+    assert_eq!(r.placement, proposal);
+    assert_eq!((r.cost, r.method, r.proven_optimal), (0.0, "min-cut", true));
+}
+
+#[test]
+fn an_op_too_big_for_every_sram_is_named() {
+    // ResNet-50's 3×3 convolutions in layer 4 hold 2.4 MB of weights; a Simba
+    // chiplet has 752 KiB and no memory to stream from.
+    let spec = shipped("simba_6x6");
+    let g = model("resnet50", &[]);
+    let set = ConstraintSet::of(&spec);
+    let proposal = vec![ChipletId(0); g.ops().len()];
+    let err = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap_err();
+    assert!(err.proven);
+    assert!(
+        err.reason.starts_with("sram_capacity: op "),
+        "{}",
+        err.reason
+    );
+    assert!(err.reason.contains("770048 bytes"), "{}", err.reason);
+}
+
+#[test]
+fn weights_beyond_all_sram_together_are_reported() {
+    // 4 chiplets of 64 KiB, 8 linears of 48 KiB each: every op fits alone,
+    // the model does not.
+    let mut g = GraphBuilder::new("wide", "wide", DType::Int8);
+    let mut t = g.input("x", &[1, 1, 192]);
+    for i in 0..8 {
+        t = g.linear(&format!("fc{i}"), &t, 192, false);
+        let _ = i;
+    }
+    let g = g.finish().unwrap();
+    let spec = line_spec(4);
+    let set = ConstraintSet {
+        sram_capacity: true,
+        ..ConstraintSet::of(&spec)
+    };
+    let proposal = vec![ChipletId(0); g.ops().len()];
+    let err = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap_err();
+    assert!(err.proven);
+    assert!(
+        err.reason
+            .starts_with("sram_capacity: the model's weights (294912 bytes) exceed"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn bad_objectives_are_refused_with_a_reason() {
+    let spec = line_spec(2);
+    let g = chain(3);
+    let set = ConstraintSet::of(&spec);
+    let short = repair(&spec, &g, &set, Objective::FewestChanges(&[ChipletId(0)])).unwrap_err();
+    assert!(short.reason.contains("1 entries"), "{}", short.reason);
+    let nan = vec![vec![0.0, f64::NAN]; 3];
+    let err = repair(&spec, &g, &set, Objective::Cost(&nan)).unwrap_err();
+    assert!(err.reason.contains("NaN"), "{}", err.reason);
+    let forbidden = vec![vec![f64::INFINITY; 2], vec![0.0; 2], vec![0.0; 2]];
+    let err = repair(&spec, &g, &set, Objective::Cost(&forbidden)).unwrap_err();
+    assert!(
+        err.reason.contains("+inf on every chiplet"),
+        "{}",
+        err.reason
+    );
+}
+
+#[test]
+fn infinite_costs_forbid_chiplets() {
+    let spec = line_spec(3);
+    let g = chain(4);
+    let set = ConstraintSet::of(&spec);
+    // Op 3 may only sit on chiplet 2; edge mode then pulls op 2 to 1 or 2.
+    let mut cost = vec![vec![0.0, 1.0, 2.0]; 4];
+    cost[3] = vec![f64::INFINITY, f64::INFINITY, 0.0];
+    let r = repair(&spec, &g, &set, Objective::Cost(&cost)).unwrap();
+    assert_eq!(
+        r.placement.chiplet_of_op,
+        vec![ChipletId(0), ChipletId(0), ChipletId(1), ChipletId(2)]
+    );
+    assert_eq!(r.cost, 1.0);
+}

@@ -1,0 +1,190 @@
+//! The non-learned partition methods (`agent::partition::methods`) through
+//! the `Search` interface: each returns only valid placements and stays
+//! within its budget, the same seed gives the same search, `balance` never
+//! ends below its start, and the stochastic methods stop when nothing new is
+//! reachable. (`dp`'s optimality against brute force is tested beside it, in
+//! `agent/src/partition/methods/dp.rs`.)
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use agent::partition::methods::{METHODS, by_name};
+use agent::partition::search::{Evaluator, Problem, SearchResult, score};
+use sim::SimOptions;
+use sim::constraints::{ConstraintSet, check};
+use sim::graph::Graph;
+use sim::spec::HwSpec;
+
+fn spec(name: &str) -> HwSpec {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../hw_specs")
+        .join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    HwSpec::from_toml_str(&text, &path.display().to_string()).unwrap()
+}
+
+fn model(name: &str, params: &[(&str, &str)]) -> Graph {
+    let p: BTreeMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    sim::zoo::build(name, &p).unwrap()
+}
+
+/// Small problems under their packages' own constraints: BERT (2 layers) on
+/// the 4-chip Edge TPU ring (acyclic, `edge`, no triangle, SRAM with weight
+/// streaming), the default MLP on the 4×4 mesh (acyclic, SRAM), an MLP
+/// whose layers only fit the two chiplets that stream weights (`prefix`), and
+/// a one-layer BERT (with a vocabulary small enough for one chiplet: this
+/// package cannot stream weights) on the two-type package.
+///
+/// BERT runs 16 tokens: with longer sequences the simulator finds SRAM
+/// overflows, in the pipelined run, on some placements that
+/// `sim::constraints` accepts (a chiplet that may stream keeps weights
+/// resident up to its capacity minus one op's activations, and several
+/// micro-batches in flight need more), and scores them zero, so a one-shot
+/// method such as `greedy` may have no valid result at all.
+fn problems() -> Vec<(HwSpec, Graph)> {
+    vec![
+        (
+            spec("edgetpu_ring4"),
+            model("bert-base", &[("layers", "2"), ("seq", "16")]),
+        ),
+        (spec("mesh_4x4"), model("mlp", &[])),
+        (
+            spec("dram_weight_streaming"),
+            model("mlp", &[("sizes", "1024,1024,512,512,1024,256")]),
+        ),
+        (
+            spec("hetero_2type"),
+            model(
+                "bert-base",
+                &[("layers", "1"), ("seq", "16"), ("vocab", "8000")],
+            ),
+        ),
+    ]
+}
+
+fn search(method: &str, spec: &HwSpec, graph: &Graph, budget: u64, seed: u64) -> SearchResult {
+    let problem = Problem {
+        spec,
+        graph,
+        constraints: ConstraintSet::of(spec),
+        options: SimOptions {
+            microbatches: 4,
+            ..SimOptions::default()
+        },
+        budget,
+        seed,
+    };
+    let mut eval = Evaluator::new(&problem).unwrap();
+    let mut m = by_name(method).unwrap_or_else(|| panic!("no method {method}"));
+    m.run(&problem, &mut eval)
+        .unwrap_or_else(|e| panic!("{method} on {}: {e}", spec.name));
+    eval.finish(method, m.notes())
+}
+
+/// The history without wall times, which are for the record only.
+fn trace(r: &SearchResult) -> Vec<(u64, f64)> {
+    r.history
+        .iter()
+        .map(|h| (h.evaluation, h.best_throughput_inferences_per_s))
+        .collect()
+}
+
+#[test]
+fn every_method_resolves_by_its_name() {
+    for &name in METHODS {
+        assert_eq!(by_name(name).map(|m| m.name()), Some(name));
+    }
+    assert!(by_name("annealing").is_none());
+}
+
+#[test]
+fn every_method_returns_a_valid_placement_within_its_budget() {
+    const BUDGET: u64 = 20;
+    for (spec, graph) in problems() {
+        for &method in METHODS {
+            let r = search(method, &spec, &graph, BUDGET, 1);
+            let at = format!("{method} on {} / {}", graph.name(), spec.name);
+            assert!(
+                r.evaluations >= 1 && r.evaluations <= BUDGET,
+                "{at}: {}",
+                r.evaluations
+            );
+            if matches!(method, "greedy" | "dp") {
+                assert_eq!(r.evaluations, 1, "{at}");
+            }
+            let (placement, report) = r.best.as_ref().unwrap_or_else(|| panic!("{at}: no result"));
+            let violations = check(&spec, &graph, placement, &ConstraintSet::of(&spec));
+            assert!(violations.is_empty(), "{at}: {violations:?}");
+            assert!(report.valid && score(report) > 0.0, "{at}");
+            // One history point per simulator call, the best never falling.
+            let t = trace(&r);
+            assert_eq!(t.len() as u64, r.evaluations, "{at}");
+            assert!(
+                t.iter().enumerate().all(|(i, p)| p.0 == i as u64 + 1),
+                "{at}"
+            );
+            assert!(t.windows(2).all(|w| w[0].1 <= w[1].1), "{at}");
+            assert_eq!(t.last().unwrap().1, score(report), "{at}");
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_search() {
+    for (spec, graph) in problems() {
+        for &method in METHODS {
+            let a = search(method, &spec, &graph, 12, 7);
+            let b = search(method, &spec, &graph, 12, 7);
+            let at = format!("{method} on {}", spec.name);
+            assert_eq!(
+                a.best.as_ref().map(|x| &x.0),
+                b.best.as_ref().map(|x| &x.0),
+                "{at}"
+            );
+            assert_eq!(
+                a.best.as_ref().map(|x| &x.1),
+                b.best.as_ref().map(|x| &x.1),
+                "{at}"
+            );
+            assert_eq!(trace(&a), trace(&b), "{at}");
+            assert_eq!(a.notes, b.notes, "{at}");
+        }
+    }
+}
+
+#[test]
+fn random_and_annealing_spend_exactly_their_budget_when_there_is_room() {
+    let (spec, graph) = &problems()[0];
+    for method in ["random", "sa"] {
+        for budget in [1, 9, 25] {
+            let r = search(method, spec, graph, budget, 3);
+            assert_eq!(r.evaluations, budget, "{method} with budget {budget}");
+        }
+    }
+}
+
+#[test]
+fn stochastic_methods_stop_when_nothing_new_is_reachable() {
+    // One op on four chiplets: four valid placements, however large the budget.
+    let spec = spec("edgetpu_ring4");
+    let graph = model("mlp", &[("sizes", "8,8")]);
+    for method in ["random", "sa"] {
+        let r = search(method, &spec, &graph, 500, 5);
+        assert!(r.evaluations <= 4, "{method}: {}", r.evaluations);
+    }
+}
+
+#[test]
+fn balance_never_ends_below_its_start() {
+    for (spec, graph) in problems() {
+        // balance starts from the greedy segmentation, and scores it first.
+        let start = search("greedy", &spec, &graph, 1, 0);
+        let start = score(&start.best.unwrap().1);
+        let r = search("balance", &spec, &graph, 30, 0);
+        assert_eq!(r.history[0].best_throughput_inferences_per_s, start);
+        assert!(score(&r.best.unwrap().1) >= start, "{}", spec.name);
+    }
+}
