@@ -217,11 +217,12 @@ pub(crate) fn search(
             mult: None,
         });
     }
-    let lagrangian_useful = std::env::var("NOLAG").is_err() && (inst.prefix
-        || inst
-            .sram
-            .as_ref()
-            .is_some_and(|m| m.resident.iter().any(|&r| r)));
+    let lagrangian_useful = std::env::var("NOLAG").is_err()
+        && (inst.prefix
+            || inst
+                .sram
+                .as_ref()
+                .is_some_and(|m| m.resident.iter().any(|&r| r)));
     let mut best: Option<(Vec<u16>, f64)> = None;
     let mut nodes = 0u64;
     let mut closed_by = [0u64; 4];
