@@ -306,18 +306,7 @@ where
             interrupt_after_points,
             max_budget,
         };
-        return match crate::run::run(&args) {
-            Ok(o) => Outcome {
-                code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
-                stdout: o.stdout,
-                stderr: String::new(),
-            },
-            Err(e) => Outcome {
-                code: EXIT_USER_ERROR,
-                stdout: e.partial_stdout,
-                stderr: format!("error: {}\n", e.message),
-            },
-        };
+        return run_outcome(crate::run::run(&args));
     }
     if let Command::Partition {
         hw,
@@ -352,23 +341,28 @@ where
                 },
             )
         });
-        return match result {
-            Ok(o) => Outcome {
-                code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
-                stdout: o.stdout,
-                stderr: String::new(),
-            },
-            Err(e) => Outcome {
-                code: EXIT_USER_ERROR,
-                stdout: e.partial_stdout,
-                stderr: format!("error: {}\n", e.message),
-            },
-        };
+        return run_outcome(result);
     }
     match run(cli) {
         Ok(stdout) => Outcome {
             code: 0,
             stdout,
+            stderr: String::new(),
+        },
+        Err(e) => Outcome {
+            code: EXIT_USER_ERROR,
+            stdout: e.partial_stdout,
+            stderr: format!("error: {}\n", e.message),
+        },
+    }
+}
+
+/// The exit code and output of a scenario run (130 when interrupted).
+fn run_outcome(result: Result<crate::run::RunOutcome, UserError>) -> Outcome {
+    match result {
+        Ok(o) => Outcome {
+            code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
+            stdout: o.stdout,
             stderr: String::new(),
         },
         Err(e) => Outcome {
