@@ -12,12 +12,12 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::Placement;
-use sim::constraints::{ConstraintSet, is_valid};
+use sim::constraints::{ConstraintSet, is_valid, sram_need};
 use sim::graph::{DType, EltFunc, Graph};
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
 use sim::zoo::{self, GraphBuilder, Tensor};
 
-/// One step of a random graph over `[1, 8, width]` tensors.
+/// One step of a random graph over `[1, rows, width]` tensors.
 #[derive(Clone, Debug)]
 enum Step {
     Linear(usize, u64),
@@ -33,15 +33,15 @@ fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
             (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
             any::<usize>().prop_map(Step::Relu),
         ],
-        0..max,
+        1..max,
     )
 }
 
 /// A random DAG: an input ReLU, then each step reads earlier tensors (so
 /// branches and joins occur).
-fn graph(steps: &[Step]) -> Graph {
+fn graph(rows: u64, steps: &[Step]) -> Graph {
     let mut g = GraphBuilder::new("random", "random", DType::Int8);
-    let x = g.input("x", &[1, 8, 16]);
+    let x = g.input("x", &[1, rows, 16]);
     let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
     for (i, st) in steps.iter().enumerate() {
         let name = format!("op{i}");
@@ -74,49 +74,44 @@ enum Streaming {
 
 #[derive(Clone, Debug)]
 struct SpecParams {
-    n: usize,
-    /// A permutation of `0 .. n`, as a rotation and a reversal.
-    rotate: usize,
-    reverse: bool,
-    sram_kib: u64,
+    /// The pipeline order: a permutation of the chiplet ids `0 .. n`.
+    order: Vec<usize>,
+    /// SRAM per chiplet as a fraction of what the whole graph needs on one
+    /// chiplet (weights counted), so that it binds at every graph size.
+    sram_fraction: f64,
     streaming: Streaming,
 }
 
 fn spec_params() -> impl Strategy<Value = SpecParams> {
     (
-        1usize..=4,
-        0usize..4,
-        any::<bool>(),
-        prop::sample::select(vec![1u64, 2, 3, 4, 64]),
+        prop_oneof![1 => Just(1usize), 6 => 2usize..=4]
+            .prop_flat_map(|n| Just((0..n).collect::<Vec<usize>>()).prop_shuffle()),
+        prop::sample::select(vec![0.25, 0.4, 0.6, 0.8, 1.5]),
         prop::sample::select(vec![Streaming::None, Streaming::All, Streaming::First]),
     )
-        .prop_map(|(n, rotate, reverse, sram_kib, streaming)| SpecParams {
-            n,
-            rotate,
-            reverse,
-            sram_kib,
+        .prop_map(|(order, sram_fraction, streaming)| SpecParams {
+            order,
+            sram_fraction,
             streaming,
         })
 }
 
-/// Spec text for `p`, in the style of `sim_properties.rs`'s generator; the
-/// constraint modes are passed to repair directly.
-fn spec_toml(p: &SpecParams) -> String {
-    let mut order: Vec<usize> = (0..p.n).map(|i| (i + p.rotate) % p.n).collect();
-    if p.reverse {
-        order.reverse();
-    }
-    let order: Vec<String> = order.iter().map(|c| c.to_string()).collect();
+/// Spec text for `p` with `sram_kib` per chiplet, in the style of
+/// `sim_properties.rs`'s generator; the constraint modes are passed to repair
+/// directly.
+fn spec_toml(p: &SpecParams, sram_kib: u64) -> String {
+    let n = p.order.len();
+    let order: Vec<String> = p.order.iter().map(|c| c.to_string()).collect();
     let mut s = format!(
         "name = \"generated\"\nsource = [\"property test\"]\nnotes = \"generated\"\nclock_mhz = 1000\n\
          pipeline_order = [{}]\n[chiplet_types.t]\nmacs_per_cycle = 16\narray_rows = 4\narray_cols = 4\n\
          vector_elems_per_cycle = 4\nsram_kib = {}\nsram_bandwidth_bytes_per_cycle = 64\nop_overhead_cycles = 1\n\
          energy_per_mac_pj = 0.5\nenergy_per_sram_byte_pj = 0.25\n[[chiplets]]\nid_range = [0, {}]\ntype = \"t\"\n",
         order.join(", "),
-        p.sram_kib,
-        p.n - 1
+        sram_kib,
+        n - 1
     );
-    if p.n > 1 {
+    if n > 1 {
         s += "[[topology]]\nkind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 4\n\
               latency_cycles = 1\nenergy_per_bit_pj = 1.0\n";
     }
@@ -157,13 +152,16 @@ fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
 /// small integers, reals, and occasional +inf (a forbidden chiplet).
 #[derive(Clone, Debug)]
 enum Goal {
-    Changes(Vec<u32>),
+    /// Proposal: op `v` on chiplet `picks[v] % spread` (a small spread
+    /// crowds the ops, so SRAM binds).
+    Changes(Vec<u32>, u32),
     Costs(Vec<f64>),
 }
 
 fn goal() -> impl Strategy<Value = Goal> {
     prop_oneof![
-        prop::collection::vec(any::<u32>(), 8).prop_map(Goal::Changes),
+        (prop::collection::vec(any::<u32>(), 8), 1u32..=4)
+            .prop_map(|(picks, spread)| Goal::Changes(picks, spread)),
         prop::collection::vec(
             prop_oneof![
                 6 => (0u32..5).prop_map(f64::from),
@@ -209,26 +207,40 @@ fn brute_force(spec: &HwSpec, g: &Graph, set: &ConstraintSet, obj: &Objective<'_
         .map(|(c, _)| c)
 }
 
+/// The SRAM need of `g` with every op on one chiplet that keeps its weights.
+fn sram_need_on_one_chiplet(g: &Graph) -> u64 {
+    let p = SpecParams {
+        order: vec![0],
+        sram_fraction: 1.0,
+        streaming: Streaming::None,
+    };
+    let spec = HwSpec::from_toml_str(&spec_toml(&p, 1), "one.toml").expect("valid spec");
+    sram_need(&spec, g, &vec![ChipletId(0); g.ops().len()])[0]
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// Repair's optimum equals brute force's, its placement is valid and
     /// costs what it reports; and both agree on infeasibility.
     #[test]
     fn repair_is_exact_against_brute_force(
-        steps in steps(8),
+        steps in steps(8),  // 2 to 8 ops
+        rows in prop::sample::select(vec![4u64, 8, 16, 32]),
         sp in spec_params(),
         set in constraint_set(),
         goal in goal(),
     ) {
-        let g = graph(&steps);
-        let spec = HwSpec::from_toml_str(&spec_toml(&sp), "generated.toml").expect("valid spec");
+        let g = graph(rows, &steps);
+        let all_on_one = sram_need_on_one_chiplet(&g);
+        let sram_kib = ((all_on_one as f64 * sp.sram_fraction) / 1024.0).ceil().max(1.0) as u64;
+        let spec = HwSpec::from_toml_str(&spec_toml(&sp, sram_kib), "generated.toml").expect("valid spec");
         let (n, k) = (g.ops().len(), spec.n_chiplets());
         let proposal: Vec<ChipletId>;
         let costs: Vec<Vec<f64>>;
         let obj = match &goal {
-            Goal::Changes(picks) => {
-                proposal = (0..n).map(|v| ChipletId(picks[v] % k as u32)).collect();
+            Goal::Changes(picks, spread) => {
+                proposal = (0..n).map(|v| ChipletId(picks[v % picks.len()] % spread.min(&(k as u32)))).collect();
                 Objective::FewestChanges(&proposal)
             }
             Goal::Costs(table) => {
@@ -286,13 +298,14 @@ fn valid_placements_of_a_200_op_chain_are_astronomically_sparse() {
     // So random proposals are invalid (the chance that one of these 2,000
     // is valid is below 10^-110), and repair makes each valid.
     let g = chain(200);
-    let text = spec_toml(&SpecParams {
-        n: 4,
-        rotate: 0,
-        reverse: false,
-        sram_kib: 64,
-        streaming: Streaming::None,
-    });
+    let text = spec_toml(
+        &SpecParams {
+            order: vec![0, 1, 2, 3],
+            sram_fraction: 1.0,
+            streaming: Streaming::None,
+        },
+        64,
+    );
     let spec = HwSpec::from_toml_str(&text, "chain4.toml").unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(200);
     for mode in [NoSkipping::Edge, NoSkipping::Prefix] {
@@ -336,6 +349,9 @@ fn bert_base_proposals_on_the_edge_tpu_ring_repair_to_valid_placements() {
         let r = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap();
         assert!(is_valid(&spec, &g, &r.placement, &set));
         assert!(r.proven_optimal);
+        // Deterministic: the same call gives the same answer.
+        let again = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap();
+        assert_eq!(r, again);
         let changed = r
             .placement
             .chiplet_of_op
@@ -377,13 +393,15 @@ fn an_already_valid_bert_placement_comes_back_unchanged_at_cost_zero() {
 
 #[test]
 fn a_node_limit_that_stops_the_search_is_reported() {
-    // A prefix-mode repair that needs branching, limited to one node.
+    // Prefix mode with every op proposed on the last of 16 chips: the
+    // relaxation keeps them all there (cost 0), a valid placement must move
+    // one op to each of the 15 chips before it, and proving that 15 is optimal
+    // takes more than one branch-and-bound node.
     let (spec, g) = bert_on_ring16();
     let set = ConstraintSet {
         no_skipping: NoSkipping::Prefix,
         ..ConstraintSet::of(&spec)
     };
-    // Everything proposed on the last chip: the relaxation keeps it there.
     let proposal = vec![*spec.pipeline_order.last().unwrap(); g.ops().len()];
     let limited = repair_with(
         &spec,
@@ -391,12 +409,13 @@ fn a_node_limit_that_stops_the_search_is_reported() {
         &set,
         Objective::FewestChanges(&proposal),
         &RepairOptions { max_nodes: 1 },
-    );
-    match limited {
-        Ok(r) => assert!(!r.proven_optimal && r.lower_bound <= r.cost),
-        Err(e) => assert!(!e.proven, "{}", e.reason),
-    }
+    )
+    .unwrap();
+    assert!(is_valid(&spec, &g, &limited.placement, &set));
+    assert!(!limited.proven_optimal);
+    assert!(limited.lower_bound < limited.cost, "{limited:?}");
     let full = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap();
     assert!(full.proven_optimal);
+    assert_eq!((full.cost, full.lower_bound), (15.0, 15.0));
     assert!(is_valid(&spec, &g, &full.placement, &set));
 }

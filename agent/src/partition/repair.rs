@@ -20,41 +20,58 @@
 //!    totals.
 //! 2. **Relaxation by minimum cut** (`repair/ishikawa.rs`): costs plus the
 //!    convex pairwise constraints are minimised exactly by Ishikawa's
-//!    construction (one chain of nodes per op, a min cut found by Dinic's
-//!    algorithm, `repair/maxflow.rs`). Its optimum is a lower bound on every
-//!    valid placement. When it also satisfies prefix, triangle and SRAM, it is
-//!    optimal, and repair ends here (`method = "min-cut"`). This is the common
-//!    case: with acyclic dataflow and `edge` mode no tensor spans more than
-//!    one position, so no triangle can form, and SRAM rarely binds when weights
-//!    stream (the Edge TPU ring).
+//!    construction (one chain of nodes per op; the minimum cut by Boykov and
+//!    Kolmogorov's max-flow algorithm, `repair/maxflow.rs`). Its optimum is a
+//!    lower bound on every valid placement. When it also satisfies prefix,
+//!    triangle and SRAM, it is optimal, and repair ends here
+//!    (`method = "min-cut"`). This is the common case: with acyclic dataflow
+//!    and `edge` mode no tensor spans more than one position, so no triangle
+//!    can form, and SRAM rarely binds when weights stream (the Edge TPU ring).
 //! 3. **Branch and bound** (`repair/branch.rs`) otherwise: each node restricts
 //!    the ops' positions, is bounded by the relaxation under those
-//!    restrictions, and splits on one op and one position of the violation its
-//!    relaxed optimum shows ("`p(v) ≠ i`" / "`p(v) = i`"). Nodes close when
-//!    their bound cannot beat the best valid placement found, or when the ops
-//!    they fix already break the prefix, triangle or SRAM rule for good (the
-//!    SRAM need of a set of ops only grows as ops join it, `repair/sram.rs`).
+//!    restrictions (and, under prefix, by a covering bound), and splits on one
+//!    op and one position of the violation its relaxed optimum shows
+//!    ("`p(v) ≠ i`" / "`p(v) = i`"). Nodes close when their bound cannot beat
+//!    the best valid placement found, or when the ops they fix already break
+//!    the prefix, triangle or SRAM rule for good (the SRAM need of a set of
+//!    ops only grows as ops join it, `repair/sram.rs`). A primal heuristic
+//!    (greedy rebuild near the relaxed optimum, gap filling, local moves)
+//!    supplies incumbents.
 //!
 //! # Exactness
 //!
 //! Finite cuts of Ishikawa's network are exactly the labellings that meet the
-//! pairwise constraints, at equal cost, so step 2 is exact. In step 3 the two
-//! children of a split partition their parent, every node's relaxation is a
-//! valid lower bound for all placements inside it, a node's relaxed optimum
-//! is accepted only after the full check, and a node is closed only by the
-//! bound or by a violation every completion shares. So the best placement the
-//! completed search saw is optimal, and a completed search without one proves
-//! that no valid placement exists. Splits shrink domains, so the search ends.
+//! pairwise constraints, at equal cost, so step 2 is exact. In step 3 the
+//! children of a split partition their parent, every bound is a valid lower
+//! bound for all placements inside its node, a placement is accepted only
+//! after the full check, and a node is closed only by its bound or by a
+//! violation every completion shares. So the best placement a completed
+//! search saw is optimal, and a completed search without one proves that no
+//! valid placement exists. Splits shrink domains, so the search ends.
 //! Real-valued costs are compared with a relative tolerance of 1e-9; integer
-//! costs (fewest changes) exactly. The tests check the optimal value against
-//! brute force over every placement of small random instances, in every
-//! constraint mode. A node limit ([`RepairOptions::max_nodes`]) bounds the
-//! work; if it stops the search, [`Repaired::proven_optimal`] is false and
-//! [`Repaired::lower_bound`] says how far from optimal the answer can be.
+//! costs (fewest changes) exactly. `tests/tests/repair.rs` checks the optimal
+//! value against brute force over every placement of small random instances,
+//! in every constraint mode, and agreement on infeasibility.
+//!
+//! # Limits
+//!
+//! The relaxation is polynomial; the branch and bound is not (SRAM alone
+//! makes repair a bin-packing problem). [`RepairOptions::max_nodes`] bounds
+//! it (2,000 nodes by default). If the limit stops the search, the answer is
+//! still valid, [`Repaired::proven_optimal`] is false and
+//! [`Repaired::lower_bound`] says how far from optimal it can be; without any
+//! valid placement found, [`Infeasible::proven`] is false. In practice: on
+//! the 16-chip Edge TPU ring (acyclic, edge, triangle, SRAM with streamed
+//! weights) every BERT-base repair ends at step 2 in a few milliseconds; with
+//! `no_skipping = off` branch and bound settles the triangle rule in tens of
+//! milliseconds; `prefix` mode and SRAM that binds on activations (ViT-Ti/16
+//! on Simba) often reach the limit (about a second), answering with a valid
+//! placement a few ops (up to about ten) above the proven lower bound.
+//! `agent/benches/repair.rs` measures these cases.
 //!
 //! Everything is deterministic: ops and arcs are visited in id order, the
 //! minimum cut read is the smallest source side, children are explored in a
-//! fixed order, and no clock is read.
+//! fixed order, the node limit counts nodes, and no clock is read.
 
 mod branch;
 mod domains;
@@ -91,7 +108,7 @@ pub struct RepairOptions {
 
 impl Default for RepairOptions {
     fn default() -> RepairOptions {
-        RepairOptions { max_nodes: 20_000 }
+        RepairOptions { max_nodes: 2_000 }
     }
 }
 
@@ -349,9 +366,10 @@ fn root_domains(spec: &HwSpec, graph: &Graph, inst: &Instance) -> Result<Domains
             }
             if d.is_empty(v) {
                 let op = &graph.ops()[v];
+                // Name the position that comes closest (the first of equals).
                 let i = *before
                     .iter()
-                    .max_by_key(|&&i| (m.capacity[i] - m.own_need(v, i).min(m.capacity[i]), i))
+                    .min_by_key(|&&i| (m.own_need(v, i) - m.capacity[i], i))
                     .expect("the op had a position");
                 return Err(Infeasible::proven(format!(
                     "sram_capacity: op {v} ({:?}) alone needs {} bytes on every chiplet it may use \

@@ -1,6 +1,5 @@
-//! Branch and bound over op domains, bounded by the min-cut relaxation and a
-//! Lagrangian strengthening of it, for the constraints the relaxation leaves
-//! out (prefix, triangle, SRAM).
+//! Branch and bound over op domains, bounded by the min-cut relaxation, for
+//! the constraints the relaxation leaves out (prefix, triangle, SRAM).
 //!
 //! A node is a set of allowed positions per op (and, under the prefix rule,
 //! the number `m` of positions in use). Its relaxation (costs plus the convex
@@ -11,35 +10,34 @@
 //! "`p(v) ≠ i`" and "`p(v) = i`". The two children partition the node, the
 //! relaxed optimum cannot satisfy both, and every split shrinks a domain, so
 //! the search is exhaustive and finite. Under the prefix rule the root first
-//! splits on `m` (children `m = k, k − 1, …, 1`, positions `≥ m` removed);
-//! valid placements have exactly one `m`, so this too is a partition.
+//! splits on `m`, the number of positions used (children for every `m` in
+//! `1 ..= k`, positions `≥ m` removed, the `m` the root's relaxed optimum
+//! reaches first, then from `k` down); valid placements have exactly one `m`,
+//! so this too is a partition, and each `m` child also has a covering bound
+//! (each position below `m` needs an op of its own).
 //!
-//! A node is discarded only when a lower bound says it cannot beat the best
-//! valid placement found, or when the ops it has *fixed* already break a
-//! constraint that more ops can only break further (a triangle among fixed
-//! edges; the SRAM need of the fixed ops, which is monotone, see `sram`), or
-//! when its domains leave no solution.
+//! A node is discarded only when its bound cannot beat the best valid
+//! placement found, or when the ops it has *fixed* already break a constraint
+//! that more ops can only break further (a triangle among fixed edges; the
+//! SRAM need of the fixed ops, which is monotone, see `sram`), or when its
+//! domains leave no solution.
 //!
-//! Lower bounds: the relaxation's optimum, and the Lagrangian dual of two
-//! linear consequences of the dropped constraints: under prefix with `m`,
-//! "each position `j < m` holds at least one op"; under SRAM, on a chiplet
-//! that keeps its weights, "resident weights ≤ capacity − the activation peak
-//! of the ops fixed there". For multipliers `μ_j, λ_c ≥ 0`,
+//! Good incumbents come from a primal heuristic ([`polish`]) run on relaxed
+//! optima: it rebuilds a placement near the relaxed optimum greedily, fills
+//! prefix gaps, then moves ops back to cheaper positions while the placement
+//! stays valid. If its result costs no more than the relaxed optimum, the node
+//! is solved. With integer costs the relaxation breaks its ties towards the
+//! incumbent (see [`Instance::relax`]), which changes which optimum it
+//! returns, never its value.
 //!
-//! `L(μ, λ) = min_p Σ_v [cost_v(p_v) − μ_{p_v} + λ_{p_v}·w_v/cap_{p_v}]
-//!            + Σ_j μ_j − Σ_c λ_c·room_c/cap_c`
-//!
-//! over the relaxation's feasible set is at most the cost of every valid
-//! placement in the node (each added term is ≤ 0 there), and it is again a
-//! minimum cut. Multipliers are improved by a few projected subgradient steps
-//! per node (more at the first node of each `m`) and inherited by children;
-//! any valid placement met on the way becomes the incumbent.
+//! (A Lagrangian bound on the covering constraints of prefix and on resident
+//! weights was tried and dropped: for fewest changes, ops that change anyway
+//! move in groups to whichever position pays them, so the dual bound barely
+//! rose above the relaxation, at several min cuts per node.)
 //!
 //! Search is depth first with a fixed child order and integer node counts, so
 //! results depend on nothing but the inputs; an optional node limit stops it
 //! early, and the answer then says so.
-
-use std::rc::Rc;
 
 use super::domains::Domains;
 use super::ishikawa::{self, Labelling, Pairwise};
@@ -74,6 +72,33 @@ impl Instance {
         }
     }
 
+    /// The relaxation of a node. With integer costs, ties among its optima
+    /// are broken towards `target` (the incumbent, or ops spread evenly over
+    /// the positions in topological order) by adding `ε·|p(v) − target(v)|`
+    /// with `ε = 1 / (2·n·k)`: the perturbation totals less than 1/2, so the
+    /// perturbed optimum is still an optimum of the integer costs, and its
+    /// reported cost is the unperturbed one. Spreading matters because the
+    /// smallest-source-side cut otherwise piles every op that changes anyway
+    /// onto the lowest position its producers allow, overfilling SRAM.
+    fn relax(&self, d: &Domains, target: Option<&[u16]>) -> Result<Labelling, ishikawa::Conflict> {
+        if !self.integral {
+            return ishikawa::solve(&self.unary, d, self.pairwise(), false);
+        }
+        let (n, k) = (self.n, self.k);
+        let eps = 1.0 / (2.0 * n as f64 * k as f64);
+        let mut unary = self.unary.clone();
+        for v in 0..n {
+            let t = target.map_or(v * k / n, |t| t[v] as usize);
+            for i in 0..k {
+                unary[v * k + i] += eps * i.abs_diff(t) as f64;
+            }
+        }
+        let mut l = ishikawa::solve(&unary, d, self.pairwise(), false)?;
+        l.cost = self.cost_of(&l.positions);
+        l.slack = 0.0;
+        Ok(l)
+    }
+
     pub(crate) fn cost_of(&self, positions: &[u16]) -> f64 {
         positions
             .iter()
@@ -88,8 +113,8 @@ impl Instance {
     fn may_beat(&self, bound: f64, incumbent: Option<f64>) -> bool {
         let Some(b) = incumbent else { return true };
         if self.integral {
-            // Node costs are integers ≥ bound; a bound computed in floating
-            // point (the Lagrangian) may sit a hair above an integer.
+            // Node costs are integers ≥ bound (with a margin for bounds
+            // summed in floating point).
             (bound - 1e-6).ceil() <= b - 1.0
         } else {
             bound < b - 1e-9 * b.abs().max(1.0)
@@ -146,14 +171,6 @@ pub(crate) struct Outcome {
     pub closed_by: [u64; 4],
 }
 
-/// Lagrange multipliers: `cover[j]` for "position j is used" (prefix),
-/// `sram[c]` for the resident-weight room of position `c`.
-#[derive(Clone, Debug)]
-struct Multipliers {
-    cover: Vec<f64>,
-    sram: Vec<f64>,
-}
-
 struct Node {
     domains: Domains,
     /// Under the prefix rule, the number of positions in use (set below the
@@ -163,14 +180,8 @@ struct Node {
     relaxed: Option<Labelling>,
     /// A lower bound inherited from the parent.
     bound: f64,
-    /// The parent's multipliers (`None`: start from zero).
-    mult: Option<Rc<Multipliers>>,
 }
 
-/// Subgradient steps at the first node of a subtree without multipliers,
-/// and at every other node.
-const FIRST_STEPS: usize = 30;
-const STEPS: usize = 3;
 /// Once an incumbent exists, the primal heuristic runs at every this many
 /// nodes (before, at every node).
 const POLISH_EVERY: u64 = 32;
@@ -205,7 +216,6 @@ pub(crate) fn search(
                 m: Some(m),
                 relaxed: (m == reach).then(|| relaxed.clone()),
                 bound: root_bound,
-                mult: None,
             });
         }
     } else {
@@ -214,15 +224,8 @@ pub(crate) fn search(
             m: None,
             relaxed: Some(relaxed.clone()),
             bound: root_bound,
-            mult: None,
         });
     }
-    let lagrangian_useful = std::env::var("NOLAG").is_err()
-        && (inst.prefix
-            || inst
-                .sram
-                .as_ref()
-                .is_some_and(|m| m.resident.iter().any(|&r| r)));
     let mut best: Option<(Vec<u16>, f64)> = None;
     let mut nodes = 0u64;
     let mut closed_by = [0u64; 4];
@@ -240,6 +243,12 @@ pub(crate) fn search(
             closed_by[cause as usize] += 1;
             continue;
         }
+        let cover = node.m.map_or(f64::NEG_INFINITY, |m| {
+            covering_bound(inst, &node.domains, m)
+        });
+        if !inst.may_beat(cover, incumbent) {
+            continue;
+        }
         let reuse = node.relaxed.take().filter(|l| {
             l.positions
                 .iter()
@@ -248,22 +257,22 @@ pub(crate) fn search(
         });
         let relaxed = match reuse {
             Some(l) => l,
-            None => {
-                match ishikawa::solve(&inst.unary, &node.domains, inst.pairwise(), inst.integral) {
-                    Ok(l) => l,
-                    Err(_) => {
-                        closed_by[Cause::Pairwise as usize] += 1;
-                        continue;
-                    }
+            None => match inst.relax(&node.domains, best.as_ref().map(|b| b.0.as_slice())) {
+                Ok(l) => l,
+                Err(_) => {
+                    closed_by[Cause::Pairwise as usize] += 1;
+                    continue;
                 }
-            }
+            },
         };
         if !inst.may_beat(relaxed.cost - relaxed.slack, incumbent) {
             continue;
         }
         let (op, pos, fix_first) = match verdict(inst, &relaxed.positions, &node.domains) {
             Verdict::Valid => {
-                best = Some((relaxed.positions, relaxed.cost));
+                if inst.may_beat(relaxed.cost, incumbent) {
+                    best = Some((relaxed.positions, relaxed.cost));
+                }
                 continue;
             }
             _ if (best.is_none() || nodes % POLISH_EVERY == 1)
@@ -278,23 +287,7 @@ pub(crate) fn search(
             }
             Verdict::Branch { op, pos, fix_first } => (op, pos, fix_first),
         };
-        let mut bound = relaxed.cost - relaxed.slack;
-        let mut mult = node.mult.take();
-        if lagrangian_useful {
-            let steps = if mult.is_none() { FIRST_STEPS } else { STEPS };
-            let start = mult.unwrap_or_else(|| {
-                Rc::new(Multipliers {
-                    cover: vec![0.0; inst.k],
-                    sram: vec![0.0; inst.k],
-                })
-            });
-            let (l, better) = lagrangian(inst, &node.domains, node.m, &start, steps, &mut best);
-            bound = bound.max(l);
-            mult = Some(better.map_or(start, Rc::new));
-            if !inst.may_beat(bound, best.as_ref().map(|b| b.1)) {
-                continue;
-            }
-        }
+        let bound = (relaxed.cost - relaxed.slack).max(cover);
         let mut without = node.domains.clone();
         without.remove(op, pos);
         let mut with = node.domains;
@@ -304,16 +297,15 @@ pub(crate) fn search(
             m: node.m,
             relaxed: None,
             bound,
-            mult: mult.clone(),
         };
-        // The relaxed optimum has p(op) = pos, so it stays optimal in the
-        // "=" child.
+        // When the relaxed optimum has p(op) = pos (SRAM and triangle
+        // splits), it stays optimal in the "=" child; otherwise the child
+        // solves its own.
         let with = Node {
             domains: with,
             m: node.m,
             relaxed: Some(relaxed),
             bound,
-            mult,
         };
         if fix_first {
             stack.push(without);
@@ -338,147 +330,32 @@ pub(crate) fn search(
     }
 }
 
-/// Improves the Lagrangian bound of a node from multipliers `start` by up to
-/// `steps` projected subgradient steps (Polyak steps towards the incumbent,
-/// or towards a moving target without one). Returns the best bound (−∞ if
-/// none) and its multipliers when they differ from `start`; valid placements
-/// met on the way update `best`.
-fn lagrangian(
-    inst: &Instance,
-    d: &Domains,
-    m: Option<usize>,
-    start: &Multipliers,
-    steps: usize,
-    best: &mut Option<(Vec<u16>, f64)>,
-) -> (f64, Option<Multipliers>) {
+/// A lower bound for a node whose placements use exactly the positions
+/// `0 .. m`: each op pays at least its cheapest allowed cost, and each
+/// position `j < m` needs an op of its own there, which pays at least the
+/// cheapest excess `cost_v(j) − min cost_v` over the ops allowed at `j`
+/// (the ops are distinct, so summing per-position minima only weakens the
+/// bound). It ignores the pairwise constraints, so it complements the
+/// relaxation rather than replacing it; it is what proves, for instance, that
+/// a proposal with every op on the last chip needs `m − 1` changes.
+fn covering_bound(inst: &Instance, d: &Domains, m: usize) -> f64 {
     let (n, k) = (inst.n, inst.k);
-    let covered = m.unwrap_or(0);
-    // Room for resident weights at each position: capacity minus the
-    // activation peak of the ops fixed there (a lower bound on the peak).
-    let room: Vec<Option<f64>> = match &inst.sram {
-        Some(model) => {
-            let fixed: Vec<u16> = (0..n)
-                .map(|v| d.fixed(v).map_or(UNPLACED, |p| p as u16))
-                .collect();
-            let need = model.needs(&fixed);
-            let mut weights = vec![0u64; k];
-            for (v, &p) in fixed.iter().enumerate() {
-                if p != UNPLACED && model.resident[p as usize] {
-                    weights[p as usize] += model.weight_bytes[v];
-                }
+    let mut excess = vec![f64::INFINITY; m];
+    let mut total = 0.0;
+    for v in 0..n {
+        let row = &inst.unary[v * k..(v + 1) * k];
+        let least = (0..k)
+            .filter(|&i| d.allows(v, i))
+            .map(|i| row[i])
+            .fold(f64::INFINITY, f64::min);
+        total += least;
+        for (j, e) in excess.iter_mut().enumerate() {
+            if d.allows(v, j) {
+                *e = e.min(row[j] - least);
             }
-            (0..k)
-                .map(|i| {
-                    model.resident[i].then(|| {
-                        (model.capacity[i] - (need[i] - weights[i])) as f64
-                            / model.capacity[i].max(1) as f64
-                    })
-                })
-                .collect()
-        }
-        None => vec![None; k],
-    };
-    let mut mult = start.clone();
-    let mut best_bound = f64::NEG_INFINITY;
-    let mut best_mult: Option<Multipliers> = None;
-    let mut theta = 1.0;
-    let mut gap = 1.0f64;
-    let mut stale = 0;
-    let mut unary = inst.unary.clone();
-    for step in 0..=steps {
-        for v in 0..n {
-            for i in 0..k {
-                let base = inst.unary[v * k + i];
-                let mut u = base;
-                if i < covered {
-                    u -= mult.cover[i];
-                }
-                if let (Some(model), Some(_)) = (&inst.sram, room[i]) {
-                    u += mult.sram[i] * model.weight_bytes[v] as f64
-                        / model.capacity[i].max(1) as f64;
-                }
-                unary[v * k + i] = u;
-            }
-        }
-        let Ok(x) = ishikawa::solve(&unary, d, inst.pairwise(), false) else {
-            return (f64::INFINITY, None);
-        };
-        let constant: f64 = (0..covered).map(|j| mult.cover[j]).sum::<f64>()
-            - (0..k)
-                .filter_map(|i| room[i].map(|r| mult.sram[i] * r))
-                .sum::<f64>();
-        let bound = x.cost + constant - x.slack - 1e-9 * (x.cost.abs() + constant.abs());
-        if bound > best_bound {
-            best_bound = bound;
-            best_mult = (step > 0).then(|| mult.clone());
-            stale = 0;
-        } else {
-            stale += 1;
-            if stale >= 2 {
-                theta /= 2.0;
-                stale = 0;
-            }
-        }
-        if verdict(inst, &x.positions, d) == Verdict::Valid {
-            let cost = inst.cost_of(&x.positions);
-            if inst.may_beat(cost, best.as_ref().map(|b| b.1)) {
-                *best = Some((x.positions.clone(), cost));
-            }
-        }
-        let incumbent = best.as_ref().map(|b| b.1);
-        if step == steps || !inst.may_beat(best_bound, incumbent) {
-            break;
-        }
-        // Subgradient of L at mult, projected on mult ≥ 0.
-        let mut count = vec![0u32; k];
-        let mut load = vec![0f64; k];
-        for (v, &p) in x.positions.iter().enumerate() {
-            count[p as usize] += 1;
-            if let Some(model) = &inst.sram {
-                load[p as usize] +=
-                    model.weight_bytes[v] as f64 / model.capacity[p as usize].max(1) as f64;
-            }
-        }
-        let mut g_cover = vec![0f64; k];
-        let mut g_sram = vec![0f64; k];
-        for j in 0..covered {
-            let g = 1.0 - f64::from(count[j]);
-            g_cover[j] = if mult.cover[j] <= 0.0 && g < 0.0 {
-                0.0
-            } else {
-                g
-            };
-        }
-        for i in 0..k {
-            if let Some(r) = room[i] {
-                let g = load[i] - r;
-                g_sram[i] = if mult.sram[i] <= 0.0 && g < 0.0 {
-                    0.0
-                } else {
-                    g
-                };
-            }
-        }
-        let norm2: f64 = g_cover.iter().chain(&g_sram).map(|g| g * g).sum();
-        if norm2 == 0.0 {
-            break;
-        }
-        // Without an incumbent, aim a moving distance above the best bound:
-        // further after a gain, nearer after a miss.
-        let target = match incumbent {
-            Some(b) => b,
-            None => {
-                gap *= if stale == 0 { 1.5 } else { 0.7 };
-                best_bound + gap.max(0.05 * best_bound.abs())
-            }
-        };
-        let t = theta * (target - bound).max(1e-9) / norm2;
-        for j in 0..k {
-            mult.cover[j] = (mult.cover[j] + t * g_cover[j]).max(0.0);
-            mult.sram[j] = (mult.sram[j] + t * g_sram[j]).max(0.0);
         }
     }
-    (best_bound, best_mult)
+    total + excess.iter().sum::<f64>()
 }
 
 /// A primal heuristic. From `x` (which meets the pairwise constraints): if
@@ -501,6 +378,13 @@ fn polish(inst: &Instance, x: &Labelling, d: &Domains, best: &mut Option<(Vec<u1
     }
     if verdict(inst, &y, d) != Verdict::Valid {
         return false;
+    }
+    let mut better = y.clone();
+    improve(inst, &mut better, d);
+    if verdict(inst, &better, d) == Verdict::Valid {
+        y = better;
+    } else {
+        debug_assert!(false, "improve broke a constraint");
     }
     let cost = inst.cost_of(&y);
     let free = if inst.integral {
@@ -545,6 +429,119 @@ impl Instance {
             b == UNPLACED
                 || ((!self.acyclic || j <= b as usize) && (!self.edge || b as usize <= j + 1))
         })
+    }
+}
+
+/// Local search on a valid placement: moves single ops to cheaper positions
+/// while every constraint keeps holding (pairwise with the neighbours where
+/// they are, prefix without opening a gap, no new chip-level triangle, SRAM at
+/// the target), cheapest target first, in op order, until a pass changes
+/// nothing.
+fn improve(inst: &Instance, y: &mut [u16], d: &Domains) {
+    let (n, k) = (inst.n, inst.k);
+    let mut on: Vec<Vec<u32>> = vec![Vec::new(); k];
+    for (v, &p) in y.iter().enumerate() {
+        on[p as usize].push(v as u32);
+    }
+    // Tensors per (from position, to position), for the triangle rule.
+    let mut flows = vec![0u32; k * k];
+    for &(u, w) in &inst.pairs {
+        flows[y[u as usize] as usize * k + y[w as usize] as usize] += 1;
+    }
+    let mut targets: Vec<usize> = Vec::with_capacity(k);
+    for _pass in 0..4 {
+        let mut changed = false;
+        for v in 0..n {
+            let here = y[v] as usize;
+            let last = on.iter().rposition(|o| !o.is_empty()).unwrap_or(0);
+            targets.clear();
+            targets.extend((0..k).filter(|&j| {
+                inst.unary[v * k + j] < inst.unary[v * k + here]
+                    && d.allows(v, j)
+                    && inst.fits(y, v, j)
+            }));
+            targets.sort_by(|&a, &b| {
+                inst.unary[v * k + a]
+                    .total_cmp(&inst.unary[v * k + b])
+                    .then(a.abs_diff(here).cmp(&b.abs_diff(here)))
+                    .then(a.cmp(&b))
+            });
+            for &j in &targets {
+                if inst.prefix {
+                    // The used positions must stay 0 ..= (new top).
+                    let used = on.iter().filter(|o| !o.is_empty()).count();
+                    let emptied = on[here].len() == 1;
+                    let filled = on[j].is_empty();
+                    let used = used - usize::from(emptied) + usize::from(filled);
+                    let top = if emptied && here == last {
+                        on[..here]
+                            .iter()
+                            .rposition(|o| !o.is_empty())
+                            .unwrap_or(0)
+                            .max(j)
+                    } else {
+                        last.max(j)
+                    };
+                    if used != top + 1 {
+                        continue;
+                    }
+                }
+                if inst.triangle {
+                    let mut trial = flows.clone();
+                    for &u in &inst.preds[v] {
+                        let a = y[u as usize] as usize;
+                        trial[a * k + here] -= 1;
+                    }
+                    for &w in &inst.succs[v] {
+                        let b = y[w as usize] as usize;
+                        trial[here * k + b] -= 1;
+                    }
+                    let mut closes = false;
+                    let mut present: Vec<bool> = trial.iter().map(|&c| c > 0).collect();
+                    for (a, b) in inst.preds[v]
+                        .iter()
+                        .map(|&u| (y[u as usize] as usize, j))
+                        .chain(inst.succs[v].iter().map(|&w| (j, y[w as usize] as usize)))
+                    {
+                        if a < b && !present[a * k + b] {
+                            closes |= closes_triangle(&present, k, a, b);
+                            present[a * k + b] = true;
+                        }
+                    }
+                    if closes {
+                        continue;
+                    }
+                }
+                if let Some(m) = &inst.sram {
+                    y[v] = j as u16;
+                    on[j].push(v as u32);
+                    let fits = m.need_at(y, &on[j], j as u16) <= m.capacity[j];
+                    on[j].pop();
+                    y[v] = here as u16;
+                    if !fits {
+                        continue;
+                    }
+                }
+                for &u in &inst.preds[v] {
+                    let a = y[u as usize] as usize;
+                    flows[a * k + here] -= 1;
+                    flows[a * k + j] += 1;
+                }
+                for &w in &inst.succs[v] {
+                    let b = y[w as usize] as usize;
+                    flows[here * k + b] -= 1;
+                    flows[j * k + b] += 1;
+                }
+                on[here].retain(|&o| o as usize != v);
+                on[j].push(v as u32);
+                y[v] = j as u16;
+                changed = true;
+                break;
+            }
+        }
+        if !changed {
+            break;
+        }
     }
 }
 
