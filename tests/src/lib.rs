@@ -1,1 +1,39 @@
 //! Helpers shared by the integration tests.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The `*.toml` files of `dir`, sorted, so tests visit them in a fixed order.
+pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Asserts that every file of a corpus of broken inputs is named
+/// `NN_short_name.toml` with a distinct two-digit number.
+pub fn assert_corpus_names(dir: &Path) {
+    let mut numbers = Vec::new();
+    for path in toml_files(dir) {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let (number, rest) = stem.split_at(stem.find('_').unwrap_or(0));
+        assert!(
+            number.len() == 2
+                && number.bytes().all(|b| b.is_ascii_digit())
+                && rest.len() > 1
+                && rest[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "{} is not named NN_short_name.toml",
+            path.display()
+        );
+        numbers.push(number.to_string());
+    }
+    let n = numbers.len();
+    numbers.dedup();
+    assert_eq!(numbers.len(), n, "two corpus files share a number");
+}

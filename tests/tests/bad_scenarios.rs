@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use tessera_tests::{assert_corpus_names, toml_files};
 
 use agent::cli::{Outcome, run_args};
 
@@ -20,17 +21,6 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data")
         .join("bad_scenarios")
-}
-
-/// `*.toml` files of `dir`, sorted.
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// A directory under the system temp dir that does not exist (yet).
@@ -181,25 +171,7 @@ fn each_bad_scenario_is_refused_with_its_message_and_nothing_written() {
 
 #[test]
 fn corpus_file_names_are_numbered_and_snake_case() {
-    let mut numbers = Vec::new();
-    for path in toml_files(&corpus_dir()) {
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let (number, rest) = stem.split_at(stem.find('_').unwrap_or(0));
-        assert!(
-            number.len() == 2
-                && number.bytes().all(|b| b.is_ascii_digit())
-                && rest.len() > 1
-                && rest[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-            "{} is not named NN_short_name.toml",
-            path.display()
-        );
-        numbers.push(number.to_string());
-    }
-    let n = numbers.len();
-    numbers.dedup();
-    assert_eq!(numbers.len(), n, "two corpus files share a number");
+    assert_corpus_names(&corpus_dir());
 }
 
 /// Valid scenarios next to the corpus's mistakes: the scenarios the corpus

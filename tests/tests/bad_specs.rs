@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use tessera_tests::{assert_corpus_names, toml_files};
 
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -63,19 +64,6 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data")
         .join("bad_specs")
-}
-
-/// `*.toml` files of `dir`, sorted; none if `dir` does not exist.
-fn toml_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// What a corpus file's header says its diagnostic must be.
@@ -198,25 +186,7 @@ fn each_bad_spec_reports_its_mistake_at_the_stated_field_and_line() {
 
 #[test]
 fn corpus_file_names_are_numbered_and_snake_case() {
-    let mut numbers = Vec::new();
-    for path in toml_files(&corpus_dir()) {
-        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
-        let (number, rest) = stem.split_at(stem.find('_').unwrap_or(0));
-        assert!(
-            number.len() == 2
-                && number.bytes().all(|b| b.is_ascii_digit())
-                && rest.len() > 1
-                && rest[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-            "{} is not named NN_short_name.toml",
-            path.display()
-        );
-        numbers.push(number.to_string());
-    }
-    let n = numbers.len();
-    numbers.dedup();
-    assert_eq!(numbers.len(), n, "two corpus files share a number");
+    assert_corpus_names(&corpus_dir());
 }
 
 #[test]
