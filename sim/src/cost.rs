@@ -17,7 +17,8 @@
 //! - Embedding lookups, slices and concatenations only move data.
 //! - No op can beat its SRAM traffic: it reads its weights and inputs and
 //!   writes its output through SRAM at `sram_bandwidth_bytes_per_cycle`.
-//! - Every op pays the chiplet's fixed `op_overhead_cycles`.
+//! - Every op pays the chiplet's fixed `op_overhead_cycles`, except a
+//!   reshape, which is a view of its input and costs nothing.
 //!
 //! So `cycles = op_overhead + max(compute, ceil(sram_bytes / sram_bandwidth))`.
 
@@ -143,6 +144,16 @@ pub struct OpCost {
 
 /// The op's cycles and SRAM traffic on chiplet type `ty`.
 pub fn op_cost(op: &Op, ty: &ChipletType) -> OpCost {
+    if op.kind == OpKind::Reshape {
+        // A view of its input: no data moves and nothing is issued.
+        return OpCost {
+            engine_cycles: 0,
+            sram_cycles: 0,
+            overhead_cycles: 0,
+            cycles: 0,
+            sram_bytes: 0,
+        };
+    }
     let engine = engine_cycles(op, ty);
     let bytes = sram_bytes(op);
     let sram = div_ceil(bytes, ty.sram_bandwidth_bytes_per_cycle);

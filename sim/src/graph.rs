@@ -82,6 +82,16 @@ pub enum EltFunc {
     Sigmoid,
     /// x·sigmoid(x), also called SiLU.
     Swish,
+    Sub,
+    Div,
+    Pow,
+    Sqrt,
+    /// The Gauss error function (GELU's exact form is built from it).
+    Erf,
+    Exp,
+    Neg,
+    /// `cond ? a : b` (ONNX `Where`).
+    Select,
 }
 
 impl EltFunc {
@@ -97,6 +107,14 @@ impl EltFunc {
             EltFunc::Tanh => "tanh",
             EltFunc::Sigmoid => "sigmoid",
             EltFunc::Swish => "swish",
+            EltFunc::Sub => "sub",
+            EltFunc::Div => "div",
+            EltFunc::Pow => "pow",
+            EltFunc::Sqrt => "sqrt",
+            EltFunc::Erf => "erf",
+            EltFunc::Exp => "exp",
+            EltFunc::Neg => "neg",
+            EltFunc::Select => "select",
         }
     }
 }
@@ -107,6 +125,16 @@ impl EltFunc {
 pub enum PoolFunc {
     Max,
     Avg,
+}
+
+/// Reductions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReduceFunc {
+    Mean,
+    Sum,
+    Max,
+    Min,
 }
 
 /// What an operation computes, with the attributes its cost model needs.
@@ -157,6 +185,25 @@ pub enum OpKind {
     /// Contiguous slice `start .. start + len` along `axis` (e.g. the class
     /// token that a pooler or classifier head reads). Moves data only.
     Slice { axis: u32, start: u64, len: u64 },
+    /// The input seen with another shape of the same size (reshape, flatten,
+    /// squeeze, unsqueeze, identity, cast): no data moves and it costs nothing.
+    Reshape,
+    /// Dimension permutation: output dimension `i` is input dimension
+    /// `perm[i]`. Moves every element once through the vector unit.
+    Transpose { perm: Vec<u32> },
+    /// Reduction over `axes` of the input; reduced axes are kept with size 1
+    /// when `keep_dims`, else removed.
+    Reduce {
+        func: ReduceFunc,
+        axes: Vec<u32>,
+        keep_dims: bool,
+    },
+    /// Repeats the input along size-1 (or missing leading) dimensions up to
+    /// `output_shape`, by numpy broadcasting rules (ONNX `Expand`).
+    Broadcast,
+    /// Entries selected along `axis` by an index tensor (a gather over
+    /// activations; a lookup in a weight table is [`OpKind::Embedding`]).
+    Gather { axis: u32 },
 }
 
 impl OpKind {
@@ -174,6 +221,11 @@ impl OpKind {
             OpKind::GlobalAvgPool => "global_avg_pool",
             OpKind::Concat { .. } => "concat",
             OpKind::Slice { .. } => "slice",
+            OpKind::Reshape => "reshape",
+            OpKind::Transpose { .. } => "transpose",
+            OpKind::Reduce { .. } => "reduce",
+            OpKind::Broadcast => "broadcast",
+            OpKind::Gather { .. } => "gather",
         }
     }
 
@@ -555,10 +607,12 @@ fn validate(file: &GraphFile) -> Vec<GraphIssue> {
                             ));
                         }
                     } else {
+                        // An input may view its producer's tensor with another
+                        // shape of the same size (a reshape folded into the edge).
                         let producer = &file.ops[from.idx()];
-                        if producer.output_shape != input.shape {
+                        if numel(&producer.output_shape) != numel(&input.shape) {
                             issue(format!(
-                                "inputs[{j}] has shape {:?} but ops[{from}] ({:?}) produces {:?}",
+                                "inputs[{j}] has shape {:?} but ops[{from}] ({:?}) produces {:?}, a different number of elements",
                                 input.shape, producer.name, producer.output_shape
                             ));
                         }
@@ -569,9 +623,9 @@ fn validate(file: &GraphFile) -> Vec<GraphIssue> {
                         "inputs[{j}] reads graph input {name:?}, which is not declared (dangling input)"
                     )),
                     Some(&k) => {
-                        if file.inputs[k].shape != input.shape {
+                        if numel(&file.inputs[k].shape) != numel(&input.shape) {
                             issue(format!(
-                                "inputs[{j}] has shape {:?} but graph input {name:?} is {:?}",
+                                "inputs[{j}] has shape {:?} but graph input {name:?} is {:?}, a different number of elements",
                                 input.shape, file.inputs[k].shape
                             ));
                         }
@@ -692,7 +746,109 @@ fn check_kind(op: &Op) -> Vec<String> {
                 }
             }
         }
-        OpKind::Elementwise { .. } | OpKind::LayerNorm | OpKind::BatchNorm | OpKind::Softmax => {
+        OpKind::Elementwise { .. } => {
+            for (j, input) in op.inputs.iter().enumerate() {
+                if !broadcasts_to(&input.shape, &op.output_shape) {
+                    out.push(format!(
+                        "inputs[{j}] shape {:?} does not broadcast to output_shape {:?}",
+                        input.shape, op.output_shape
+                    ));
+                }
+            }
+        }
+        OpKind::Broadcast => match op.inputs.as_slice() {
+            [input] if broadcasts_to(&input.shape, &op.output_shape) => {}
+            [input] => out.push(format!(
+                "inputs[0] shape {:?} does not broadcast to output_shape {:?}",
+                input.shape, op.output_shape
+            )),
+            _ => out.push(format!(
+                "broadcast takes 1 input, found {}",
+                op.inputs.len()
+            )),
+        },
+        OpKind::Reshape => match op.inputs.as_slice() {
+            [input] if numel(&input.shape) == out_numel => {}
+            [input] => out.push(format!(
+                "reshape of {:?} ({} elements) cannot give output_shape {:?} ({out_numel} elements)",
+                input.shape,
+                numel(&input.shape),
+                op.output_shape
+            )),
+            _ => out.push(format!("reshape takes 1 input, found {}", op.inputs.len())),
+        },
+        OpKind::Transpose { perm } => match op.inputs.as_slice() {
+            [input] => {
+                let mut sorted = perm.clone();
+                sorted.sort_unstable();
+                let is_perm = perm.len() == input.shape.len()
+                    && sorted.iter().enumerate().all(|(i, &p)| p as usize == i);
+                if !is_perm {
+                    out.push(format!(
+                        "perm {perm:?} is not a permutation of the {} input dimensions",
+                        input.shape.len()
+                    ));
+                } else {
+                    let expect: Vec<u64> = perm.iter().map(|&p| input.shape[p as usize]).collect();
+                    if op.output_shape != expect {
+                        out.push(format!(
+                            "transposing {:?} by {perm:?} gives {expect:?}, not output_shape {:?}",
+                            input.shape, op.output_shape
+                        ));
+                    }
+                }
+            }
+            _ => out.push(format!("transpose takes 1 input, found {}", op.inputs.len())),
+        },
+        OpKind::Reduce {
+            axes, keep_dims, ..
+        } => match op.inputs.as_slice() {
+            [input] => {
+                let rank = input.shape.len();
+                let mut sorted = axes.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                if axes.is_empty()
+                    || sorted.len() != axes.len()
+                    || sorted.last().is_some_and(|&a| a as usize >= rank)
+                {
+                    out.push(format!(
+                        "reduce axes {axes:?} must be distinct and below the input rank {rank}"
+                    ));
+                } else {
+                    let mut expect = Vec::with_capacity(rank);
+                    for (d, &size) in input.shape.iter().enumerate() {
+                        if !sorted.contains(&(d as u32)) {
+                            expect.push(size);
+                        } else if *keep_dims {
+                            expect.push(1);
+                        }
+                    }
+                    if expect.is_empty() {
+                        expect.push(1);
+                    }
+                    if op.output_shape != expect {
+                        out.push(format!(
+                            "reducing {:?} over {axes:?} gives {expect:?}, not output_shape {:?}",
+                            input.shape, op.output_shape
+                        ));
+                    }
+                }
+            }
+            _ => out.push(format!("reduce takes 1 input, found {}", op.inputs.len())),
+        },
+        OpKind::Gather { axis } => match op.inputs.first() {
+            Some(data) if (*axis as usize) < data.shape.len() && op.inputs.len() <= 2 => {}
+            Some(data) if op.inputs.len() <= 2 => out.push(format!(
+                "gather axis {axis} is out of range for data of rank {}",
+                data.shape.len()
+            )),
+            _ => out.push(format!(
+                "gather takes the data and optionally the indices, found {} inputs",
+                op.inputs.len()
+            )),
+        },
+        OpKind::LayerNorm | OpKind::BatchNorm | OpKind::Softmax => {
             for (j, input) in op.inputs.iter().enumerate() {
                 if input.shape != op.output_shape {
                     out.push(format!(
@@ -771,6 +927,17 @@ fn check_kind(op: &Op) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Whether `shape` broadcasts to `target` by numpy rules: aligned from the
+/// last dimension, each dimension equals the target's or is 1.
+pub fn broadcasts_to(shape: &[u64], target: &[u64]) -> bool {
+    shape.len() <= target.len()
+        && shape
+            .iter()
+            .rev()
+            .zip(target.iter().rev())
+            .all(|(&s, &t)| s == t || s == 1)
 }
 
 /// Kahn's algorithm over op-to-op references, ignoring the listed order.

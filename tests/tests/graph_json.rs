@@ -117,10 +117,10 @@ fn a_dangling_input_is_refused() {
 #[test]
 fn inconsistent_shapes_along_an_edge_are_refused() {
     let mut f = small_file();
-    f.ops[1].inputs[0].shape = vec![1, 8, 4];
+    f.ops[1].inputs[0].shape = vec![1, 8, 8];
     let e = Graph::new(f).unwrap_err().to_string();
     assert!(
-        e.contains("ops[1]") && e.contains("produces [1, 4, 8]"),
+        e.contains("ops[1]") && e.contains("produces [1, 4, 8], a different number of elements"),
         "{e}"
     );
 }
@@ -144,5 +144,82 @@ fn unknown_fields_and_versions_are_refused() {
         Graph::from_json(&v2)
             .unwrap_err()
             .contains("format_version")
+    );
+}
+
+/// The layout and reduction kinds an ONNX import produces: each validates its
+/// shapes, round-trips, and a reshape costs nothing.
+#[test]
+fn layout_and_reduction_ops_validate_their_shapes() {
+    use sim::graph::{OpKind, ReduceFunc};
+    let mut g = GraphBuilder::new("t", "t", DType::Fp16);
+    let x = g.input("x", &[2, 3, 4]);
+    let t = g.transpose("t", &x, &[0, 2, 1]);
+    assert_eq!(t.shape, [2, 4, 3]);
+    let r = g.reshape("r", &t, &[8, 3]);
+    let m = g.reduce("m", &r, ReduceFunc::Mean, &[1], true);
+    assert_eq!(m.shape, [8, 1]);
+    // [8, 1] broadcasts against [8, 3] in an element-wise op.
+    let d = g.eltwise("d", EltFunc::Sub, &[&r, &m], 0);
+    let b = g.broadcast("b", &m, &[2, 8, 3]);
+    // A folded reshape: `d` ([8, 3]) read as [1, 8, 3].
+    g.eltwise("e", EltFunc::Add, &[&b, &d.view(&[1, 8, 3])], 0);
+    let graph = g.finish().unwrap();
+    assert_eq!(Graph::from_json(&graph.to_json()).unwrap(), graph);
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../hw_specs/edgetpu_ring4.toml"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let spec = sim::spec::HwSpec::from_toml_str(&text, path).unwrap();
+    let ty = spec.chiplet_type(sim::spec::ChipletId(0));
+    let reshape = &graph.ops()[1];
+    assert_eq!(reshape.kind, OpKind::Reshape);
+    assert_eq!(sim::cost::op_cost(reshape, ty).cycles, 0);
+    assert!(sim::cost::op_cost(&graph.ops()[0], ty).cycles > 0);
+
+    let refused = |edit: &dyn Fn(&mut GraphFile), needle: &str| {
+        let mut f = graph.file().clone();
+        edit(&mut f);
+        let e = Graph::new(f).unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    };
+    refused(
+        &|f| {
+            f.ops[0].kind = OpKind::Transpose {
+                perm: vec![0, 1, 1],
+            }
+        },
+        "is not a permutation",
+    );
+    refused(
+        &|f| {
+            f.ops[0].kind = OpKind::Transpose {
+                perm: vec![1, 0, 2],
+            }
+        },
+        "gives [3, 2, 4], not output_shape [2, 4, 3]",
+    );
+    refused(
+        &|f| f.ops[1].output_shape = vec![5, 5],
+        "cannot give output_shape",
+    );
+    refused(
+        &|f| {
+            f.ops[2].kind = OpKind::Reduce {
+                func: ReduceFunc::Mean,
+                axes: vec![1],
+                keep_dims: false,
+            }
+        },
+        "gives [8], not output_shape [8, 1]",
+    );
+    refused(
+        &|f| f.ops[3].inputs[1].shape = vec![3, 8],
+        "does not broadcast",
+    );
+    refused(
+        &|f| f.ops[4].output_shape = vec![2, 9, 3],
+        "does not broadcast",
     );
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use crate::graph::{
     DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput, Op, OpId,
-    OpInput, OpKind, PoolFunc, Source, numel,
+    OpInput, OpKind, PoolFunc, ReduceFunc, Source, numel,
 };
 
 /// A tensor produced while building: where it comes from and its shape.
@@ -39,6 +39,16 @@ impl Tensor {
     /// The last dimension.
     pub fn last_dim(&self) -> u64 {
         *self.shape.last().expect("tensors have rank ≥ 1")
+    }
+
+    /// The same tensor seen with another shape of the same size (a reshape
+    /// folded into the edge that reads it).
+    pub fn view(&self, shape: &[u64]) -> Tensor {
+        assert_eq!(numel(shape), numel(&self.shape), "a view keeps the size");
+        Tensor {
+            source: self.source.clone(),
+            shape: shape.to_vec(),
+        }
     }
 }
 
@@ -85,8 +95,10 @@ impl GraphBuilder {
         }
     }
 
-    /// Appends an op and returns its output tensor.
-    fn push(
+    /// Appends an op with the given attributes and returns its output tensor;
+    /// MACs and byte counts follow from the kind, shape and dtype. Importers
+    /// use it for ops the named helpers below do not cover.
+    pub fn push(
         &mut self,
         name: &str,
         kind: OpKind,
@@ -373,6 +385,57 @@ impl GraphBuilder {
             0,
             0,
         )
+    }
+
+    /// A free reshape (also flatten, squeeze, unsqueeze, identity, cast).
+    pub fn reshape(&mut self, name: &str, x: &Tensor, shape: &[u64]) -> Tensor {
+        self.push(name, OpKind::Reshape, &[x], shape.to_vec(), 0, 0)
+    }
+
+    /// Dimension permutation: output dimension `i` is input dimension `perm[i]`.
+    pub fn transpose(&mut self, name: &str, x: &Tensor, perm: &[u32]) -> Tensor {
+        let shape = perm.iter().map(|&p| x.shape[p as usize]).collect();
+        let n = numel(&x.shape);
+        let kind = OpKind::Transpose {
+            perm: perm.to_vec(),
+        };
+        self.push(name, kind, &[x], shape, n, 0)
+    }
+
+    /// Reduction over `axes`; one vector operation per input element.
+    pub fn reduce(
+        &mut self,
+        name: &str,
+        x: &Tensor,
+        func: ReduceFunc,
+        axes: &[u32],
+        keep_dims: bool,
+    ) -> Tensor {
+        let mut shape = Vec::new();
+        for (d, &size) in x.shape.iter().enumerate() {
+            if !axes.contains(&(d as u32)) {
+                shape.push(size);
+            } else if keep_dims {
+                shape.push(1);
+            }
+        }
+        if shape.is_empty() {
+            shape.push(1);
+        }
+        let kind = OpKind::Reduce {
+            func,
+            axes: axes.to_vec(),
+            keep_dims,
+        };
+        let n = numel(&x.shape);
+        self.push(name, kind, &[x], shape, n, 0)
+    }
+
+    /// Numpy-style broadcast of `x` to `shape`; one vector operation per output
+    /// element.
+    pub fn broadcast(&mut self, name: &str, x: &Tensor, shape: &[u64]) -> Tensor {
+        let n = numel(shape);
+        self.push(name, OpKind::Broadcast, &[x], shape.to_vec(), n, 0)
     }
 
     /// Validates and returns the graph. A builder bug is the only way this can
