@@ -1,0 +1,2 @@
+//! Reads ONNX model files into tessera's workload graph IR.
+pub mod proto;
