@@ -146,6 +146,7 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
         ("util", Align::Right),
         ("SRAM peak", Align::Right),
         ("of", Align::Right),
+        ("mb in flight/slots", Align::Right),
         ("off-chip weights", Align::Right),
     ]);
     for c in &r.chiplets {
@@ -159,6 +160,7 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
             format!("{:.1}%", c.utilisation * 100.0),
             bytes(c.sram_peak_bytes),
             bytes(c.sram_capacity_bytes),
+            format!("{}/{}", c.microbatches_in_flight_peak, c.sram_slots),
             bytes(c.weight_bytes_streamed),
         ]);
     }

@@ -75,8 +75,8 @@ pub struct Residency {
 
 /// Decides weight residency: a chiplet keeps all its ops' weights in SRAM
 /// when they fit. When they do not, and the chiplet reaches off-package memory
-/// that allows weight streaming, it keeps room for the largest single op's
-/// inputs and output (a lower bound on live activations), keeps weights
+/// that allows weight streaming, it keeps room for one micro-batch's live
+/// activations (`constraints::activation_peaks`), keeps weights
 /// resident greedily in topological order, and streams the rest on every use.
 /// Otherwise every weight is counted resident, and the simulator reports the
 /// overflow as a violation.
@@ -103,11 +103,15 @@ pub fn residency(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Residen
             r.resident_bytes[c] = total;
             continue;
         }
+        // Room for one micro-batch's activations (the simulator's SRAM slot),
+        // and at least for the largest op's inputs and output.
+        let slot = crate::constraints::activation_peaks(spec, graph, chip_of)[c];
         let reserve = ops
             .iter()
             .map(|op| input_bytes(op) + op.output_bytes)
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(slot);
         let mut budget = capacity.saturating_sub(reserve);
         for op in ops {
             if op.weight_bytes <= budget {

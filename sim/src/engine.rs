@@ -38,12 +38,20 @@
 //! leave once its head has arrived (`latency_cycles` after it started), but
 //! never finish leaving before it has fully arrived.
 //!
-//! SRAM: a chiplet's resident weights are fixed per placement; activations are
-//! allocated when an op starts (its output buffer) or when the first packet of
-//! a received tensor arrives, and freed when every consumer on that chiplet has
-//! finished and every outgoing transfer has left the first link. Allocation and
-//! free times are recorded as deltas and the peak is taken at the end (frees at
-//! a cycle before allocations at the same cycle).
+//! SRAM is planned statically, as an accelerator compiler plans it: a
+//! chiplet's resident weights are fixed per placement, and each micro-batch
+//! gets one activation slot of the size `sim::constraints::activation_peaks`
+//! gives (the peak live activations of one micro-batch run in topological
+//! order, the same number the SRAM constraint checks). A chiplet holds as many
+//! slots as fit beside its weights, so the simulated SRAM never holds more than
+//! the constraint allows. A micro-batch takes a slot on a chiplet before its
+//! first op there starts or its first tensor is sent there, and gives it back
+//! when its last op there has finished and its last outgoing tensor has left
+//! the first link. Work of a micro-batch without a slot waits (its sender keeps
+//! the tensor): micro-batches are admitted in order, and the oldest unfinished
+//! one always has a slot everywhere, so the pipeline cannot deadlock. When even
+//! one slot does not fit, the run still goes ahead one micro-batch at a time
+//! and the report marks the overflow.
 //!
 //! Off-package memory (weight streaming) is one FIFO server shared by every
 //! chiplet: an op whose weights are streamed requests them when it starts and
@@ -149,16 +157,13 @@ struct Plan {
     resident_weights: Vec<u64>,
     streamed_weights: Vec<u64>,
     ops_placed: Vec<u32>,
-}
-
-impl Plan {
-    fn transfer_slot(&self, op: u32, mb: u32, dst: u32) -> u32 {
-        let k = self.remote_dsts[op as usize]
-            .iter()
-            .position(|&d| d == dst)
-            .expect("a transfer exists for every remote consumer chiplet");
-        mb * self.transfers_per_mb + self.transfer_base[op as usize] + k as u32
-    }
+    /// Activation bytes one micro-batch's slot takes on each chiplet.
+    slot_bytes: Vec<u64>,
+    /// Micro-batch slots each chiplet holds (≥ 1).
+    slots: Vec<u32>,
+    /// Per chiplet, the ops and outgoing transfers of one micro-batch there:
+    /// the slot is given back when all of them are done.
+    holders_per_mb: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -179,6 +184,11 @@ enum Event {
     /// The last packet of transfer `slot` reached its destination.
     TransferDelivered {
         slot: u32,
+    },
+    /// Micro-batch `mb` gave back its SRAM slot on chiplet `chip`.
+    SlotFreed {
+        chip: u32,
+        mb: u32,
     },
 }
 
@@ -206,6 +216,7 @@ struct Due {
     ops_finished: Vec<u32>,
     packets: Vec<(u32, u32, u32, u64)>,
     delivered: Vec<u32>,
+    slots_freed: Vec<(u32, u32)>,
 }
 
 /// Work created during this step for later stages of the same step.
@@ -254,10 +265,51 @@ struct ComputeEngine {
 #[derive(Component, Default)]
 struct ReadyQueue(BinaryHeap<Reverse<(u32, u32)>>);
 
+/// A chiplet's micro-batch slots (see the module notes on SRAM).
 #[derive(Component, Default)]
-struct SramUsage {
-    /// (cycle, +bytes allocated or −bytes freed).
-    deltas: Vec<(u64, i64)>,
+struct SramSlots {
+    /// Oldest micro-batch still holding or waiting for a slot here; every
+    /// earlier one has given its slot back.
+    low: u32,
+    /// Slots held: micro-batches `low .. low + slots` may run here.
+    slots: u32,
+    released: Vec<bool>,
+    begun: Vec<bool>,
+    /// Ops and outgoing transfers of each micro-batch not yet done here.
+    holders: Vec<u32>,
+    /// Latest time one of them finished.
+    release_at: Vec<u64>,
+    active: u32,
+    peak_active: u32,
+    /// Transfers into this chiplet waiting for their micro-batch's slot.
+    parked: Vec<(u32, u32)>,
+}
+
+impl SramSlots {
+    fn admits(&self, mb: u32) -> bool {
+        mb < self.low.saturating_add(self.slots)
+    }
+
+    /// Micro-batch `mb` starts using its slot.
+    fn begin(&mut self, mb: u32) {
+        let b = &mut self.begun[mb as usize];
+        if !*b {
+            *b = true;
+            self.active += 1;
+            self.peak_active = self.peak_active.max(self.active);
+        }
+    }
+
+    /// One op or outgoing transfer of `mb` is done here at `at`; when it was
+    /// the last, the slot is given back at the latest such time.
+    fn done(&mut self, chip: u32, mb: u32, at: u64, queue: &mut EventQueue) {
+        let m = mb as usize;
+        self.holders[m] -= 1;
+        self.release_at[m] = self.release_at[m].max(at);
+        if self.holders[m] == 0 {
+            queue.push(self.release_at[m], Event::SlotFreed { chip, mb });
+        }
+    }
 }
 
 #[derive(Component, Default)]
@@ -287,10 +339,6 @@ struct OpInstance {
 struct InstState {
     /// Producers whose output has not yet reached this op's chiplet.
     inputs_pending: u32,
-    /// Local consumers and outgoing transfers still holding the output buffer.
-    output_refs: u32,
-    /// Latest release of the output buffer so far.
-    free_after: u64,
 }
 
 #[derive(Component, Default)]
@@ -299,9 +347,6 @@ struct TransferState {
     mb: u32,
     src: u32,
     dst: u32,
-    /// Consumers on the destination still holding the received buffer.
-    refs: u32,
-    free_after: u64,
 }
 
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
@@ -355,7 +400,7 @@ impl Simulator {
                         Chiplet(c.id),
                         ComputeEngine::default(),
                         ReadyQueue::default(),
-                        SramUsage::default(),
+                        SramSlots::default(),
                         ChipEnergy::default(),
                     ))
                     .id(),
@@ -442,14 +487,11 @@ impl Simulator {
             let op = plan.transfer_base.partition_point(|&b| b <= within) - 1;
             let k = (within - plan.transfer_base[op]) as usize;
             let dst = plan.remote_dsts[op][k];
-            let refs = consumers_on(&world.resource::<Model>().graph, &plan, op as u32, dst);
             *world.get_mut::<TransferState>(e).expect("transfer") = TransferState {
                 op: op as u32,
                 mb,
                 src: plan.chip_of[op],
                 dst,
-                refs,
-                free_after: 0,
             };
         }
         let mut ready: Vec<(u32, u32, u32)> = Vec::new();
@@ -459,8 +501,6 @@ impl Simulator {
             let pending = producers_len[op];
             *world.get_mut::<InstState>(e).expect("inst") = InstState {
                 inputs_pending: pending,
-                output_refs: plan.local_consumers[op] + plan.remote_dsts[op].len() as u32,
-                free_after: 0,
             };
             if pending == 0 {
                 ready.push((plan.chip_of[op], mb, op as u32));
@@ -469,8 +509,25 @@ impl Simulator {
         for &e in &index.chips {
             *world.get_mut::<ComputeEngine>(e).expect("chip") = ComputeEngine::default();
             world.get_mut::<ReadyQueue>(e).expect("chip").0.clear();
-            world.get_mut::<SramUsage>(e).expect("chip").deltas.clear();
             *world.get_mut::<ChipEnergy>(e).expect("chip") = ChipEnergy::default();
+        }
+        for (c, &e) in index.chips.iter().enumerate() {
+            let holders = plan.holders_per_mb[c];
+            let m = mbs as usize;
+            let mut sl = world.get_mut::<SramSlots>(e).expect("chip");
+            sl.low = if holders == 0 { mbs } else { 0 };
+            sl.slots = plan.slots[c];
+            sl.released.clear();
+            sl.released.resize(m, holders == 0);
+            sl.begun.clear();
+            sl.begun.resize(m, false);
+            sl.holders.clear();
+            sl.holders.resize(m, holders);
+            sl.release_at.clear();
+            sl.release_at.resize(m, 0);
+            sl.active = 0;
+            sl.peak_active = 0;
+            sl.parked.clear();
         }
         for &e in &index.links {
             *world.get_mut::<LinkServer>(e).expect("link") = LinkServer::default();
@@ -526,23 +583,18 @@ impl Simulator {
         let mut chiplets = Vec::with_capacity(spec.chiplets.len());
         for (c, &e) in index.chips.iter().enumerate() {
             let engine = world.get::<ComputeEngine>(e).expect("chip");
-            let sram = world.get::<SramUsage>(e).expect("chip");
+            let sram = world.get::<SramSlots>(e).expect("chip");
             let en = world.get::<ChipEnergy>(e).expect("chip");
-            let mut deltas = sram.deltas.clone();
-            deltas.sort_unstable();
-            let (mut live, mut peak) = (0i64, 0i64);
-            for (_, d) in deltas {
-                live += d;
-                peak = peak.max(live);
-            }
             let capacity = spec.chiplet_type(ChipletId(c as u32)).sram_bytes();
-            let needed = plan.resident_weights[c] + peak as u64;
-            if needed > capacity {
+            let weights = plan.resident_weights[c];
+            let one_slot = weights + plan.slot_bytes[c];
+            let needed = weights + plan.slot_bytes[c] * sram.peak_active as u64;
+            if one_slot > capacity {
                 violations.push(Violation::SramOverflow {
                     chiplet: c as u32,
-                    needed_bytes: needed,
+                    needed_bytes: one_slot,
                     capacity_bytes: capacity,
-                    over_bytes: needed - capacity,
+                    over_bytes: one_slot - capacity,
                 });
             }
             energy.compute_pj += en.compute_pj;
@@ -555,6 +607,9 @@ impl Simulator {
                 sram_capacity_bytes: capacity,
                 weight_bytes_resident: plan.resident_weights[c],
                 weight_bytes_streamed: plan.streamed_weights[c],
+                sram_slot_bytes: plan.slot_bytes[c],
+                sram_slots: plan.slots[c],
+                microbatches_in_flight_peak: sram.peak_active,
                 sram_peak_bytes: needed,
                 energy_pj: en.compute_pj + en.sram_pj,
             });
@@ -631,15 +686,6 @@ impl Simulator {
     }
 }
 
-/// Consumers of `op` placed on chiplet `chip`.
-fn consumers_on(graph: &Graph, plan: &Plan, op: u32, chip: u32) -> u32 {
-    graph
-        .consumers(OpId(op))
-        .iter()
-        .filter(|q| plan.chip_of[q.idx()] == chip)
-        .count() as u32
-}
-
 fn make_plan(model: &Model, placement: &Placement) -> Plan {
     let graph = &model.graph;
     let spec = &model.spec;
@@ -682,9 +728,25 @@ fn make_plan(model: &Model, placement: &Placement) -> Plan {
     plan.resident_weights = residency.resident_bytes;
     plan.streamed_weights = residency.streamed_bytes;
     plan.ops_placed = vec![0; n_chips];
-    for &c in &chip_of {
+    plan.holders_per_mb = vec![0; n_chips];
+    for (op, &c) in chip_of.iter().enumerate() {
         plan.ops_placed[c as usize] += 1;
+        plan.holders_per_mb[c as usize] += 1 + plan.remote_dsts[op].len() as u32;
     }
+    plan.slot_bytes = crate::constraints::activation_peaks(spec, graph, &placement.chiplet_of_op);
+    let mbs = model.options.microbatches;
+    plan.slots = (0..n_chips)
+        .map(|c| {
+            let free = spec
+                .chiplet_type(ChipletId(c as u32))
+                .sram_bytes()
+                .saturating_sub(plan.resident_weights[c]);
+            match plan.slot_bytes[c] {
+                0 => mbs,
+                slot => (free / slot).clamp(1, mbs as u64) as u32,
+            }
+        })
+        .collect();
     plan
 }
 
@@ -704,6 +766,7 @@ fn advance_clock(
     due.ops_finished.clear();
     due.packets.clear();
     due.delivered.clear();
+    due.slots_freed.clear();
     while let Some(Reverse((when, _, _))) = queue.heap.peek() {
         if *when != t {
             break;
@@ -720,17 +783,8 @@ fn advance_clock(
                 tail_cycle,
             } => due.packets.push((slot, packet, hop, tail_cycle)),
             Event::TransferDelivered { slot } => due.delivered.push(slot),
+            Event::SlotFreed { chip, mb } => due.slots_freed.push((chip, mb)),
         }
-    }
-}
-
-/// Records that a buffer holder let go at `at`; frees the buffer when it was
-/// the last holder.
-fn release(refs: &mut u32, free_after: &mut u64, at: u64, bytes: u64, sram: &mut SramUsage) {
-    *refs -= 1;
-    *free_after = (*free_after).max(at);
-    if *refs == 0 {
-        sram.deltas.push((*free_after, -(bytes as i64)));
     }
 }
 
@@ -742,12 +796,32 @@ fn finish_ops(
     due: Res<Due>,
     mut pending: ResMut<Pending>,
     mut ledger: ResMut<Ledger>,
+    mut queue: ResMut<EventQueue>,
     mut insts: Query<&mut InstState>,
-    mut transfers: Query<&mut TransferState>,
-    mut chips: Query<(&mut ComputeEngine, &mut ReadyQueue, &mut SramUsage)>,
+    mut chips: Query<(&mut ComputeEngine, &mut ReadyQueue, &mut SramSlots)>,
 ) {
     let t = clock.0;
     let n_ops = model.graph.ops().len() as u32;
+    let mbs = model.options.microbatches;
+    // Slots given back: admit later micro-batches and send what waited for them.
+    for &(chip, mb) in &due.slots_freed {
+        let (_, _, mut sram) = chips.get_mut(index.chips[chip as usize]).expect("chip");
+        let sram = &mut *sram;
+        sram.released[mb as usize] = true;
+        sram.active -= 1;
+        while sram.low < mbs && sram.released[sram.low as usize] {
+            sram.low += 1;
+        }
+        let (now, later): (Vec<_>, Vec<_>) = sram
+            .parked
+            .iter()
+            .partition(|&&(m, _)| m < sram.low.saturating_add(sram.slots));
+        sram.parked = later;
+        pending
+            .new_transfers
+            .extend(now.into_iter().map(|(_, slot)| slot));
+        pending.chips_to_check.push(chip);
+    }
     for &inst in &due.ops_finished {
         let (op, mb) = (inst % n_ops, inst / n_ops);
         let chip = plan.chip_of[op as usize];
@@ -759,33 +833,7 @@ fn finish_ops(
         if ledger.ops_done_per_mb[mb as usize] == n_ops {
             ledger.mb_completion[mb as usize] = t;
         }
-        // Inputs: this consumer lets go of each producer's buffer here.
-        for &p in &model.producers[op as usize] {
-            let bytes = model.graph.ops()[p as usize].output_bytes;
-            if plan.chip_of[p as usize] == chip {
-                let mut s = insts
-                    .get_mut(index.insts[(mb * n_ops + p) as usize])
-                    .expect("inst");
-                let s = &mut *s;
-                release(&mut s.output_refs, &mut s.free_after, t, bytes, &mut sram);
-            } else {
-                let slot = plan.transfer_slot(p, mb, chip);
-                let mut tr = transfers
-                    .get_mut(index.transfers[slot as usize])
-                    .expect("tr");
-                let tr = &mut *tr;
-                release(&mut tr.refs, &mut tr.free_after, t, bytes, &mut sram);
-            }
-        }
-        // Output: a graph output is freed at once; local consumers may start.
-        let out_bytes = model.graph.ops()[op as usize].output_bytes;
-        {
-            let mut s = insts.get_mut(index.insts[inst as usize]).expect("inst");
-            if s.output_refs == 0 {
-                sram.deltas.push((t, -(out_bytes as i64)));
-            }
-            s.free_after = s.free_after.max(t);
-        }
+        sram.done(chip, mb, t, &mut queue);
         for q in model.graph.consumers(OpId(op)) {
             if plan.chip_of[q.idx()] != chip {
                 continue;
@@ -854,11 +902,10 @@ fn packet_bytes(total: u64, packet: u64, i: u32) -> u64 {
 
 /// After a packet left hop `hop` (served over [start, finish]), either
 /// schedule its arrival at the next chiplet or, at the destination, record
-/// the received buffer and the transfer's delivery.
+/// the transfer's delivery.
 fn after_hop(
     model: &Model,
     queue: &mut EventQueue,
-    sram_dst: &mut SramUsage,
     slot: u32,
     packet: u32,
     n_packets: u32,
@@ -867,13 +914,9 @@ fn after_hop(
     start: u64,
     finish: u64,
     latency: u64,
-    tensor_bytes: u64,
 ) {
     let tail = finish + latency;
     if hop + 1 == n_hops {
-        if packet == 0 {
-            sram_dst.deltas.push((tail, tensor_bytes as i64));
-        }
         if packet + 1 == n_packets {
             queue.push(tail, Event::TransferDelivered { slot });
         }
@@ -902,15 +945,24 @@ fn inject_transfers(
     mut queue: ResMut<EventQueue>,
     mut ledger: ResMut<Ledger>,
     transfers: Query<&TransferState>,
-    mut insts: Query<&mut InstState>,
     mut links: Query<&mut LinkServer>,
-    mut sram: Query<&mut SramUsage>,
+    mut sram: Query<&mut SramSlots>,
 ) {
     let t = clock.0;
-    let n_ops = model.graph.ops().len() as u32;
-    for slot in pending.new_transfers.drain(..) {
+    let mut new = std::mem::take(&mut pending.new_transfers);
+    for slot in new.drain(..) {
         let tr = transfers.get(index.transfers[slot as usize]).expect("tr");
         let (op, mb, src, dst) = (tr.op, tr.mb, tr.src, tr.dst);
+        {
+            let mut sram_dst = sram.get_mut(index.chips[dst as usize]).expect("chip");
+            if !sram_dst.admits(mb) {
+                // The destination has no slot for this micro-batch yet: the
+                // sender keeps the tensor until one is given back.
+                sram_dst.parked.push((mb, slot));
+                continue;
+            }
+            sram_dst.begin(mb);
+        }
         let bytes = model.graph.ops()[op as usize].output_bytes;
         let path = model.spec.routes.path(ChipletId(src), ChipletId(dst));
         let n_packets = div_ceil(bytes, model.options.packet_bytes) as u32;
@@ -923,11 +975,9 @@ fn inject_transfers(
             let (start, finish) =
                 serve_packet(&model, first, &mut server, &mut ledger, t, t, b, (op, mb));
             last_departure = finish;
-            let mut sram_dst = sram.get_mut(index.chips[dst as usize]).expect("chip");
             after_hop(
                 &model,
                 &mut queue,
-                &mut sram_dst,
                 slot,
                 i,
                 n_packets,
@@ -936,24 +986,14 @@ fn inject_transfers(
                 start,
                 finish,
                 latency,
-                bytes,
             );
         }
-        // The source buffer is released by this transfer once its last packet
-        // has left the first link.
-        let mut s = insts
-            .get_mut(index.insts[(mb * n_ops + op) as usize])
-            .expect("inst");
-        let s = &mut *s;
+        // The sender's part in this transfer is done once its last packet has
+        // left the first link.
         let mut sram_src = sram.get_mut(index.chips[src as usize]).expect("chip");
-        release(
-            &mut s.output_refs,
-            &mut s.free_after,
-            last_departure,
-            bytes,
-            &mut sram_src,
-        );
+        sram_src.done(src, mb, last_departure, &mut queue);
     }
+    pending.new_transfers = new;
 }
 
 fn forward_packets(
@@ -964,7 +1004,6 @@ fn forward_packets(
     mut ledger: ResMut<Ledger>,
     transfers: Query<&TransferState>,
     mut links: Query<&mut LinkServer>,
-    mut sram: Query<&mut SramUsage>,
     clock: Res<Clock>,
 ) {
     let t = clock.0;
@@ -988,11 +1027,9 @@ fn forward_packets(
             b,
             (tr.op, tr.mb),
         );
-        let mut sram_dst = sram.get_mut(index.chips[tr.dst as usize]).expect("chip");
         after_hop(
             &model,
             &mut queue,
-            &mut sram_dst,
             slot,
             packet,
             n_packets,
@@ -1001,7 +1038,6 @@ fn forward_packets(
             start,
             finish,
             latency,
-            bytes,
         );
     }
 }
@@ -1051,7 +1087,7 @@ fn start_ready_ops(
     mut chips: Query<(
         &mut ComputeEngine,
         &mut ReadyQueue,
-        &mut SramUsage,
+        &mut SramSlots,
         &mut ChipEnergy,
     )>,
 ) {
@@ -1065,9 +1101,15 @@ fn start_ready_ops(
         if engine.busy {
             continue;
         }
+        // The earliest ready micro-batch runs only once it holds a slot here.
+        match ready.0.peek() {
+            Some(&Reverse((mb, _))) if sram.admits(mb) => {}
+            _ => continue,
+        }
         let Some(Reverse((mb, op))) = ready.0.pop() else {
             continue;
         };
+        sram.begin(mb);
         let ty_idx = model.spec.chiplets[chip as usize].type_idx;
         let ty = &model.spec.chiplet_types[ty_idx];
         let cost = &model.cost[ty_idx][op as usize];
@@ -1101,7 +1143,6 @@ fn start_ready_ops(
         engine.busy_cycles += finish - t;
         energy.compute_pj += (o.macs + o.vector_ops) as f64 * ty.energy_per_mac_pj;
         energy.sram_pj += cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj;
-        sram.deltas.push((t, o.output_bytes as i64));
         queue.push(
             finish,
             Event::OpFinished {

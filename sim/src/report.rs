@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The version of the report schema; bumped whenever a field changes.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// The result of simulating one placement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -45,7 +45,15 @@ pub struct ChipletReport {
     pub sram_capacity_bytes: u64,
     pub weight_bytes_resident: u64,
     pub weight_bytes_streamed: u64,
-    /// Resident weights plus the peak of live activations.
+    /// Activation bytes of one micro-batch's SRAM slot (the static plan's
+    /// peak of live activations for one micro-batch).
+    pub sram_slot_bytes: u64,
+    /// Slots that fit beside the resident weights (at least 1): how many
+    /// micro-batches may be in flight on this chiplet at once.
+    pub sram_slots: u32,
+    /// Most micro-batches that held a slot at the same time.
+    pub microbatches_in_flight_peak: u32,
+    /// Resident weights plus the slots in use at the peak.
     pub sram_peak_bytes: u64,
     pub energy_pj: f64,
 }

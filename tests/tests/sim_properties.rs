@@ -287,6 +287,23 @@ proptest! {
         prop_assert!(r.first_inference_latency_cycles >= a.critical_path_cycles);
         prop_assert!(r.makespan_cycles >= mbs as u64 * a.bottleneck_cycles);
         prop_assert!(r.makespan_cycles >= r.first_inference_latency_cycles);
+        // SRAM: the simulator overflows exactly where the SRAM constraint
+        // fails (both plan one micro-batch's activations with
+        // `activation_peaks`), never holds more micro-batches than its slots,
+        // and a chiplet within capacity stays within it at its peak. Every op
+        // ran once per micro-batch above, so slot waits never deadlock.
+        let need = sim::constraints::sram_need(&spec, &g, &p.chiplet_of_op);
+        for c in &r.chiplets {
+            let overflow = r.violations.iter().any(|v| {
+                matches!(v, sim::report::Violation::SramOverflow { chiplet, .. } if *chiplet == c.id)
+            });
+            prop_assert_eq!(overflow, need[c.id as usize] > c.sram_capacity_bytes, "chiplet {}", c.id);
+            prop_assert!(c.sram_slots >= 1);
+            prop_assert!(c.microbatches_in_flight_peak <= c.sram_slots.min(mbs));
+            if !overflow {
+                prop_assert!(c.sram_peak_bytes <= c.sram_capacity_bytes);
+            }
+        }
     }
 
     /// Scaling every duration by an integer k scales every event time by k:

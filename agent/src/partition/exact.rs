@@ -691,7 +691,17 @@ impl Model {
             return (ops.iter().map(|&v| cost[v]).sum(), 0);
         }
         let (bw, latency) = self.memory.expect("a streaming chiplet reaches a memory");
-        let reserve = ops.iter().map(|&v| self.reserve[v]).max().unwrap_or(0);
+        // As `cost::residency`: room for one micro-batch's activations (the
+        // streaming chiplet's SRAM need carries no weights) and at least for
+        // the largest op's inputs and output.
+        let mut scratch = vec![0; self.weight.len()];
+        let slot = self.sram_need(ops, |v| ops.binary_search(&v).is_ok(), class, &mut scratch);
+        let reserve = ops
+            .iter()
+            .map(|&v| self.reserve[v])
+            .max()
+            .unwrap_or(0)
+            .max(slot);
         let mut budget = k.capacity.saturating_sub(reserve);
         let (mut cycles, mut mem) = (0, 0);
         for &v in ops {
