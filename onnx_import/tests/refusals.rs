@@ -1,0 +1,259 @@
+//! Every refusal is one line naming the file and, for a node, its index, name
+//! and op type.
+
+mod common;
+
+use common::{D, I64, Model, attr_int};
+use onnx_import::{ErrorKind, ImportOptions, import_bytes, import_file};
+
+#[test]
+fn an_unsupported_op_is_named_with_the_supported_list() {
+    let e = Model::new()
+        .x("x", &[4])
+        .node("Relu", &["x"], &["y"])
+        .node("NonMaxSuppression", &["y"], &["z"])
+        .error();
+    assert!(
+        e.starts_with("m.onnx: node 1 \"n1\" (NonMaxSuppression): unsupported op; tessera imports: MatMul, Gemm, Conv,"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_op_of_another_domain_is_refused() {
+    let mut m = Model::new()
+        .x("x", &[4])
+        .node("FusedMatMul", &["x", "x"], &["y"]);
+    m.graph.node[0].domain = "com.microsoft".into();
+    let e = m.error();
+    assert!(
+        e.starts_with("m.onnx: node 0 \"n0\" (com.microsoft.FusedMatMul): ops of domain \"com.microsoft\" are not imported"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unbound_symbolic_dim_says_how_to_bind_it() {
+    let e = Model::new()
+        .input("input_ids", I64, &[D::N(1), D::S("sequence")])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: graph input \"input_ids\": dim \"sequence\" is symbolic; bind it with dims.sequence"
+    );
+}
+
+#[test]
+fn malformed_and_truncated_files_are_not_onnx_models() {
+    let e = import_bytes(b"\xff\xff\xff\xff", "x.onnx", &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("x.onnx: not an ONNX model: protobuf decode failed"),
+        "{e}"
+    );
+    let bytes = Model::new()
+        .x("x", &[4])
+        .node("Relu", &["x"], &["y"])
+        .bytes();
+    let e = import_bytes(
+        &bytes[..bytes.len() - 3],
+        "x.onnx",
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Malformed, "{e}");
+    assert!(
+        e.to_string().starts_with("x.onnx: not an ONNX model: "),
+        "{e}"
+    );
+    let e = import_bytes(b"", "x.onnx", &ImportOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "x.onnx: not an ONNX model: the model has no graph"
+    );
+}
+
+#[test]
+fn opsets_outside_13_to_21_are_refused() {
+    let mut m = Model::new().x("x", &[4]).node("Relu", &["x"], &["y"]);
+    m.opset = 12;
+    assert_eq!(
+        m.error(),
+        "m.onnx: opset 12 of the default domain is not supported; tessera imports opsets 13 to 21 (convert the model with onnx.version_converter)"
+    );
+    m.opset = 21;
+    assert!(m.import().is_ok());
+}
+
+#[test]
+fn files_over_the_size_limit_are_refused_before_reading() {
+    let m = Model::new().x("x", &[4]).node("Relu", &["x"], &["y"]);
+    let opts = ImportOptions {
+        max_file_bytes: 10,
+        ..ImportOptions::default()
+    };
+    let e = m.error_with(&opts);
+    assert_eq!(
+        e,
+        format!(
+            "m.onnx: {} bytes exceeds the 10 bytes limit",
+            m.bytes().len()
+        )
+    );
+    // A sparse 3.1 GiB file: only its metadata is read.
+    let path = std::env::temp_dir().join(format!("onnx_import_big_{}.onnx", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(3_328_599_654).unwrap();
+    let e = import_file(&path, &ImportOptions::default()).unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: 3.1 GiB exceeds the 2 GiB limit",
+            path.file_name().unwrap().to_string_lossy()
+        )
+    );
+}
+
+#[test]
+fn an_undefined_input_names_the_node() {
+    let e = Model::new()
+        .x("x", &[4])
+        .node("Add", &["x", "later"], &["y"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Add): input 1 \"later\" is not an initializer, a graph input or an output of an earlier node"
+    );
+}
+
+#[test]
+fn mismatched_matmul_shapes_name_both_shapes() {
+    let e = Model::new()
+        .x("a", &[1, 12, 128, 64])
+        .x("b", &[1, 60, 130])
+        .node("MatMul", &["a", "b"], &["y"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (MatMul): inputs have shapes [1,12,128,64] and [1,60,130]; inner dimensions 64 and 60 differ"
+    );
+}
+
+#[test]
+fn overflowing_dims_are_refused() {
+    let e = Model::new().x("x", &[1 << 40, 1 << 40]).error();
+    assert_eq!(
+        e,
+        "m.onnx: graph input \"x\": shape [1099511627776, 1099511627776] has more than 2^48 elements (the limit)"
+    );
+    let e = Model::new()
+        .x("x", &[4])
+        .weight("w", &[1 << 30, 1 << 30])
+        .node("Add", &["x", "w"], &["y"])
+        .error();
+    assert!(e.starts_with("m.onnx: initializer \"w\": shape"), "{e}");
+    // A reshape target of huge dims, computed from constants.
+    let e = Model::new()
+        .x("x", &[4])
+        .ints("t", &[3], &[1 << 30, 1 << 30, 1 << 30])
+        .node("Expand", &["x", "t"], &["y"])
+        .error();
+    assert!(e.starts_with("m.onnx: node 0 \"n0\" (Expand): "), "{e}");
+}
+
+#[test]
+fn ranks_over_the_limit_are_refused() {
+    let e = Model::new().x("x", &[1; 9]).error();
+    assert_eq!(
+        e,
+        "m.onnx: graph input \"x\": has rank 9; tessera imports at most rank 8"
+    );
+}
+
+#[test]
+fn non_positive_dims_are_refused() {
+    let e = Model::new().input("x", common::F32, &[D::N(0)]).error();
+    assert_eq!(
+        e,
+        "m.onnx: graph input \"x\": dim 0 is 0; dims must be positive"
+    );
+}
+
+#[test]
+fn unmodelled_optional_outputs_must_be_unused() {
+    let e = Model::new()
+        .x("x", &[2, 8])
+        .weight("g", &[8])
+        .node("LayerNormalization", &["x", "g"], &["y", "mean"])
+        .node("Add", &["y", "mean"], &["z"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 1 \"n1\" (Add): input 1 \"mean\" is LayerNormalization's Mean output, which tessera does not model"
+    );
+}
+
+#[test]
+fn shape_inputs_computed_from_activations_are_refused() {
+    let e = Model::new()
+        .x("x", &[2, 8])
+        .input("t", I64, &[D::N(2)])
+        .node("Reshape", &["x", "t"], &["y"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Reshape): the target shape must be a constant (computable from initializers and shapes), but it depends on a graph input"
+    );
+}
+
+#[test]
+fn bad_reshape_targets_and_gather_indices_are_explained() {
+    let e = Model::new()
+        .x("x", &[2, 3])
+        .ints("t", &[1], &[4])
+        .node("Reshape", &["x", "t"], &["y"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Reshape): cannot reshape [2, 3] (6 elements) to [4] (4 elements)"
+    );
+    let e = Model::new()
+        .x("x", &[2, 3])
+        .ints("i", &[], &[3])
+        .node_with("Gather", &["x", "i"], &["y"], vec![attr_int("axis", 1)])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Gather): index 3 is out of range for axis 1 of size 3 in data [2,3]"
+    );
+}
+
+#[test]
+fn strided_slices_of_activations_are_refused() {
+    let e = Model::new()
+        .x("x", &[8])
+        .ints("s", &[1], &[0])
+        .ints("e", &[1], &[8])
+        .ints("a", &[1], &[0])
+        .ints("st", &[1], &[2])
+        .node("Slice", &["x", "s", "e", "a", "st"], &["y"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Slice): step 2 on axis 0; tessera's slice is contiguous (step 1)"
+    );
+}
+
+#[test]
+fn a_graph_of_constants_only_has_nothing_to_simulate() {
+    let e = Model::new()
+        .ints("a", &[1], &[1])
+        .node("Identity", &["a"], &["b"])
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: no node reads a graph input, so the model has no operations to simulate"
+    );
+}
