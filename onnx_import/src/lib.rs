@@ -27,6 +27,8 @@ use std::path::Path;
 
 use sim::graph::{DType, Graph};
 
+pub use import::SUPPORTED_OPS;
+
 /// Largest accepted tensor rank.
 pub const MAX_RANK: usize = 8;
 /// Largest accepted number of nodes in a graph.
