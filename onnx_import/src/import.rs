@@ -225,6 +225,8 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
         n_ops: 0,
         macs: 0,
         vector_ops: 0,
+        params: 0,
+        output_elements: 0,
     };
     imp.initializers(&graph.initializer)?;
     imp.graph_inputs(graph)?;
@@ -313,6 +315,8 @@ struct Importer<'a> {
     n_ops: u64,
     macs: u64,
     vector_ops: u64,
+    params: u64,
+    output_elements: u64,
 }
 
 impl Importer<'_> {
@@ -496,7 +500,7 @@ impl Importer<'_> {
             for &id in v.inits() {
                 if !self.charged[id as usize] {
                     self.charged[id as usize] = true;
-                    total += self.init_numel[id as usize];
+                    total = u64::saturating_add(total, self.init_numel[id as usize]);
                 }
             }
         }
@@ -540,6 +544,16 @@ impl Importer<'_> {
             .checked_add(vector_ops)
             .filter(|&m| m <= MAX_TOTAL)
             .ok_or_else(|| limit("the graph's total vector operations exceed 2^60"))?;
+        let out_elements = count(&out_shape)?;
+        for (sum, add, what) in [
+            (&mut self.params, params, "parameters"),
+            (&mut self.output_elements, out_elements, "output elements"),
+        ] {
+            *sum = sum
+                .checked_add(add)
+                .filter(|&m| m <= MAX_TOTAL)
+                .ok_or_else(|| limit(format!("the graph's total {what} exceed 2^60")))?;
+        }
         let tensors: Vec<Tensor> = inputs
             .iter()
             .map(|v| match &v.state {
@@ -1424,6 +1438,13 @@ impl Importer<'_> {
                 fmt_shape(&y.shape)
             )));
         }
+        if k == 0 {
+            return Err(invalid(format!(
+                "inputs have shapes {} and {}; the inner dimension is empty",
+                fmt_shape(&x.shape),
+                fmt_shape(&y.shape)
+            )));
+        }
         let (ab, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
         let batch_shape = shape::broadcast(ab, bb).ok_or_else(|| {
             invalid(format!(
@@ -1971,8 +1992,12 @@ impl Importer<'_> {
                 .collect::<R<_>>()?,
             (None, None, num) => {
                 let parts = match num {
-                    Some(k) if k >= 1 => k as u64,
-                    Some(k) => return Err(invalid(format!("num_outputs {k} must be positive"))),
+                    Some(k) if k >= 1 && k as u64 == n_out => n_out,
+                    Some(k) => {
+                        return Err(invalid(format!(
+                            "num_outputs is {k} but the node has {n_out} outputs"
+                        )));
+                    }
                     None => n_out.max(1),
                 };
                 let chunk = if num.is_some() {

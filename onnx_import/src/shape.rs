@@ -113,6 +113,9 @@ pub fn reshape(input: &[u64], target: &[i64], allowzero: bool) -> Result<Vec<u64
 /// ONNX Slice on one axis of size `dim`: the clamped start and the number of
 /// elements taken with `step`.
 pub fn slice_range(dim: u64, start: i64, end: i64, step: i64) -> (i64, u64) {
+    if dim == 0 {
+        return (0, 0);
+    }
     let d = i64::try_from(dim).unwrap_or(i64::MAX);
     let fix = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
     let (s, e) = (fix(start), fix(end));
@@ -179,10 +182,14 @@ impl Window {
             stride,
             pads,
         } = self;
+        if input == 0 {
+            return Err("the input has an empty spatial dim".to_string());
+        }
         match auto_pad {
             AutoPad::SameUpper | AutoPad::SameLower => {
                 let out = input.div_ceil(stride);
-                let total = ((out - 1) * stride + kernel).saturating_sub(input);
+                let total =
+                    ((out - 1).saturating_mul(stride).saturating_add(kernel)).saturating_sub(input);
                 let small = total / 2;
                 let pads = if auto_pad == AutoPad::SameUpper {
                     (small, total - small)
@@ -197,7 +204,11 @@ impl Window {
                 } else {
                     pads
                 };
-                let padded = input + pads.0 + pads.1;
+                let padded = input
+                    .checked_add(pads.0)
+                    .and_then(|p| p.checked_add(pads.1))
+                    .filter(|&p| p <= crate::MAX_ELEMENTS)
+                    .ok_or_else(|| format!("pads {} and {} are too large", pads.0, pads.1))?;
                 if padded < kernel {
                     return Err(format!(
                         "kernel {kernel} is larger than the padded input {padded} ({input} + pads {} and {})",
@@ -224,10 +235,19 @@ impl Window {
 /// even map to the same output; an odd total is matched by rounding down when
 /// the stride's floor absorbs the difference, else by rounding up.
 pub fn symmetric_pad(input: u64, kernel: u64, stride: u64, out: u64) -> Option<u64> {
-    (0..=kernel).find(|&p| {
-        let padded = input + 2 * p;
-        padded >= kernel && (padded - kernel) / stride + 1 == out
-    })
+    // The smallest p with input + 2p − kernel ≥ (out − 1)·stride; a larger p
+    // only grows the output, so it is the only candidate.
+    let (input, kernel, stride, out) = (
+        u128::from(input),
+        u128::from(kernel),
+        u128::from(stride),
+        u128::from(out),
+    );
+    let need = (out.checked_sub(1)? * stride + kernel).saturating_sub(input);
+    let p = need.div_ceil(2);
+    let padded = input + 2 * p;
+    let ok = padded >= kernel && (padded - kernel) / stride + 1 == out;
+    ok.then(|| u64::try_from(p).ok()).flatten()
 }
 
 #[cfg(test)]

@@ -257,3 +257,58 @@ fn a_graph_of_constants_only_has_nothing_to_simulate() {
         "m.onnx: no node reads a graph input, so the model has no operations to simulate"
     );
 }
+
+#[test]
+fn huge_kernels_pads_and_output_counts_are_refused_quickly() {
+    let e = Model::new()
+        .x("x", &[1, 1, 1, 4])
+        .weight("w", &[1, 1, 1, 1 << 40])
+        .node("Conv", &["x", "w"], &["y"])
+        .error();
+    assert!(
+        e.starts_with(
+            "m.onnx: node 0 \"n0\" (Conv): spatial dim 1: kernel 1099511627776 is larger"
+        ),
+        "{e}"
+    );
+    let e = Model::new()
+        .x("x", &[1, 1, 1, 4])
+        .weight("w", &[1, 1, 1, 1])
+        .node_with(
+            "Conv",
+            &["x", "w"],
+            &["y"],
+            vec![common::attr_ints("pads", &[0, i64::MAX, 0, i64::MAX])],
+        )
+        .error();
+    assert!(e.contains("are too large"), "{e}");
+    let e = Model::new()
+        .x("x", &[8])
+        .node_with(
+            "Split",
+            &["x"],
+            &["a", "b"],
+            vec![attr_int("num_outputs", 1 << 60)],
+        )
+        .error();
+    assert_eq!(
+        e,
+        "m.onnx: node 0 \"n0\" (Split): num_outputs is 1152921504606846976 but the node has 2 outputs"
+    );
+}
+
+#[test]
+fn slicing_an_empty_constant_backwards_is_empty_not_a_panic() {
+    let g = Model::new()
+        .x("x", &[2])
+        .ints("empty", &[0], &[])
+        .ints("s", &[1], &[-1])
+        .ints("e", &[1], &[i64::MIN])
+        .ints("a", &[1], &[0])
+        .ints("st", &[1], &[-1])
+        .node("Slice", &["empty", "s", "e", "a", "st"], &["y"])
+        .node("Relu", &["x"], &["z"])
+        .import()
+        .unwrap();
+    assert_eq!(g.ops().len(), 1);
+}
