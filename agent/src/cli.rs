@@ -54,7 +54,7 @@ impl std::error::Error for UserError {}
     about = "Map ML models onto multi-chip-module (chiplet) accelerators",
     long_about = "tessera simulates chiplet packages, partitions ML models across their chips and \
                   searches architectures for them. Hardware lives in hw_specs/*.toml, models come \
-                  from the built-in zoo or graph JSON files."
+                  from the built-in zoo, graph JSON files or ONNX files (`--model model.onnx -p batch=1`)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -98,10 +98,13 @@ enum Command {
         /// Hardware spec file.
         #[arg(long)]
         hw: PathBuf,
-        /// A zoo model name or a graph JSON file.
+        /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
+        /// imported with --params).
         #[arg(long)]
         model: String,
-        /// Model parameters as key=value.
+        /// Model parameters as key=value: a zoo model's (see `tessera
+        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
+        /// sequence=128), dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
@@ -146,10 +149,13 @@ enum Command {
         /// Hardware spec file.
         #[arg(long)]
         hw: PathBuf,
-        /// A zoo model name or a graph JSON file.
+        /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
+        /// imported with --params).
         #[arg(long)]
         model: String,
-        /// Model parameters as key=value.
+        /// Model parameters as key=value: a zoo model's (see `tessera
+        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
+        /// sequence=128), dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// `contiguous` (balanced segments in pipeline order), `single` (all on
@@ -223,20 +229,25 @@ enum Command {
 enum GraphCommand {
     /// Print a model's ops with shapes, MACs, parameters and weight bytes, and its totals.
     Show {
-        /// A zoo model name (see `tessera models`) or a graph JSON file.
+        /// A zoo model name (see `tessera models`), a graph JSON file, or an
+        /// ONNX file (`*.onnx`, imported with --params).
         model: String,
-        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16).
+        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16); for
+        /// an ONNX file each symbolic dim (e.g. batch=1 sequence=128),
+        /// dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Print only the totals, not every op.
         #[arg(long)]
         summary: bool,
     },
-    /// Write a model as tessera graph JSON (to stdout, or to --out).
+    /// Write a model as tessera graph JSON (to stdout, or to --out); an
+    /// imported ONNX model written this way reads back as the same graph.
     Export {
-        /// A zoo model name (see `tessera models`) or a graph JSON file.
+        /// A zoo model name (see `tessera models`), a graph JSON file, or an
+        /// ONNX file (`*.onnx`, imported with --params).
         model: String,
-        /// Model parameters as key=value.
+        /// Model parameters as key=value, as for `graph show`.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Output file (written atomically); stdout when absent.

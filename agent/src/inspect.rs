@@ -1,5 +1,6 @@
 //! The inspection commands: `check`, `specs`, `models`, `graph show` and
-//! `graph export`. Each returns the text to print, or a [`UserError`].
+//! `graph export`, and the loading of a `--model` argument (zoo name, graph
+//! JSON or ONNX file). Each returns the text to print, or a [`UserError`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,13 +52,33 @@ pub fn load_graph_file(path: &Path) -> Result<Graph, UserError> {
     Graph::from_json(&text).map_err(|e| UserError::new(format!("{}: {e}", path.display())))
 }
 
-/// A zoo model by name, or a graph JSON file when `model` names one.
+/// Imports an ONNX file with parameters given as `-p KEY=VALUE` flags.
+pub fn load_onnx_flags(path: &Path, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
+    if !path.is_file() {
+        return Err(UserError::new(format!(
+            "{}: no such ONNX file",
+            path.display()
+        )));
+    }
+    crate::onnx::import(path, params, crate::onnx::Source::Flags).map_err(|e| {
+        UserError::new(match e.key {
+            Some(key) => format!("--params: {key}: {}", e.message),
+            None => e.message,
+        })
+    })
+}
+
+/// A zoo model by name, an ONNX file (`*.onnx`, imported with `params`), or
+/// a graph JSON file when `model` names one.
 pub fn load_graph(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
+    if crate::onnx::is_onnx(model) {
+        return load_onnx_flags(Path::new(model), params);
+    }
     let is_file = model.ends_with(".json") || Path::new(model).is_file();
     if is_file {
         if !params.is_empty() {
             return Err(UserError::new(format!(
-                "{model}: --params apply to zoo models, not to graph files"
+                "{model}: --params apply to zoo models and ONNX files, not to graph JSON files"
             )));
         }
         return load_graph_file(Path::new(model));

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod files;
 pub mod inspect;
+pub mod onnx;
 pub mod partition;
 pub mod plots;
 pub mod run;

@@ -690,14 +690,15 @@ fn apply_axis(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), UserError> 
             s.hardware = HardwareSource::File(path);
         }
         "workload" => match &mut s.workload {
-            Some(Workload::Zoo { params, .. }) => {
+            // Values are checked when the point's graph is built.
+            Some(Workload::Zoo { params, .. } | Workload::Onnx { params, .. }) => {
                 params.insert(field, node_text(v));
             }
             _ => {
                 return Err(axis_error(
                     file,
                     axis,
-                    "a workload axis needs a zoo model workload".into(),
+                    "a workload axis needs a zoo model or ONNX workload".into(),
                 ));
             }
         },
@@ -1203,6 +1204,29 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect();
                 w.insert("params".into(), Value::Table(params));
+            }
+            Some(Workload::Onnx { path, params, .. }) => {
+                // The file is referred to by absolute path, so the resolved
+                // scenario works from any directory; the parameters are typed
+                // as a scenario writes them, with the dtype and keep_free_ops
+                // the import used.
+                w.insert(
+                    "onnx".into(),
+                    Value::String(absolute(path).display().to_string()),
+                );
+                let mut p = Table::new();
+                for (k, v) in params {
+                    if !crate::onnx::OPTION_KEYS.contains(&k.as_str()) {
+                        let n = v.parse::<i64>().expect("dims are checked integers");
+                        p.insert(k.clone(), Value::Integer(n));
+                    }
+                }
+                if let Some(d) = g.params().get("dtype") {
+                    p.insert("dtype".into(), Value::String(d.clone()));
+                }
+                let keep = params.get("keep_free_ops").is_some_and(|v| v == "true");
+                p.insert("keep_free_ops".into(), Value::Boolean(keep));
+                w.insert("params".into(), Value::Table(p));
             }
             _ => {
                 w.insert(

@@ -61,13 +61,19 @@ pub const SCHEMA: &[SchemaKey] = &[
         "workload",
         "params",
         "table",
-        "zoo model parameters, key → value",
+        "zoo model parameters, key → value; for `onnx`: each symbolic dim's value (positive integer), `dtype` (int8, fp16, bf16 or fp32; default the model's float type) and `keep_free_ops` (boolean, default false)",
     ),
     (
         "workload",
         "graph",
         "path",
         "tessera graph JSON file, relative to the scenario (instead of `model`)",
+    ),
+    (
+        "workload",
+        "onnx",
+        "path",
+        "ONNX model file, relative to the scenario, imported with `params` (instead of `model` or `graph`)",
     ),
     (
         "task",
@@ -283,6 +289,15 @@ pub enum Workload {
         pos: Pos,
     },
     GraphFile(PathBuf),
+    /// An ONNX file imported with `params` (symbolic dim values, `dtype`,
+    /// `keep_free_ops`, as text; see [`crate::onnx`]).
+    Onnx {
+        path: PathBuf,
+        params: BTreeMap<String, String>,
+        /// Where `onnx` is written: the place a message about the import
+        /// points to.
+        pos: Pos,
+    },
 }
 
 /// How a simulate task places ops.
@@ -612,6 +627,9 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
     let graph = t
         .opt("graph")
         .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    let onnx = t
+        .opt("onnx")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
     // The model's name and parameter keys are checked here, where their lines
     // are known; parameter values only when the graph is built.
     let info = model.as_deref().and_then(|m| {
@@ -627,6 +645,21 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
         }
         info
     });
+    // An ONNX model's symbolic dims, read from the file so that a parameter
+    // naming no dim is reported at its line. A file that cannot be read as
+    // ONNX is reported here too, before anything runs.
+    let mut onnx_ok = true;
+    let onnx_dims = match (&onnx, t.has("model") || t.has("graph")) {
+        (Some(path), false) if path.is_file() => match crate::onnx::symbolic_dims(path) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                t.error_at("onnx", e.message);
+                onnx_ok = false;
+                None
+            }
+        },
+        _ => None,
+    };
     let mut params = BTreeMap::new();
     let mut ok = true;
     let mut params_pos = None;
@@ -650,18 +683,27 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
                 );
                 ok = false;
             }
+            let reader = ValueReader {
+                node: &e.node,
+                path: p.field(&e.key),
+                sink: p.sink(),
+            };
+            if let Some(path) = &onnx {
+                match read_onnx_param(&e.key, &reader, path, onnx_dims.as_ref()) {
+                    Some(value) => {
+                        params.insert(e.key.clone(), value);
+                    }
+                    None => ok = false,
+                }
+                continue;
+            }
             let value = match &e.node.val {
                 Val::Str(s) => s.clone(),
                 Val::Int(i) => i.to_string(),
                 Val::Float(f) => f.to_string(),
                 Val::Bool(b) => b.to_string(),
                 _ => {
-                    ValueReader {
-                        node: &e.node,
-                        path: p.field(&e.key),
-                        sink: p.sink(),
-                    }
-                    .wrong("a string, number or boolean");
+                    reader.wrong("a string, number or boolean");
                     ok = false;
                     continue;
                 }
@@ -669,15 +711,18 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
             params.insert(e.key.clone(), value);
         }
     }
-    let w = match (model, graph) {
-        (Some(model), None) => info.map(|_| Workload::Zoo {
+    let w = match (model, graph, onnx) {
+        (Some(model), None, None) => info.map(|_| Workload::Zoo {
             model,
             params,
             pos: params_pos.unwrap_or_else(|| t.pos_of("model")),
         }),
-        (None, Some(g)) => {
+        (None, Some(g), None) => {
             if !params.is_empty() {
-                t.error_at("params", "`params` apply to zoo models, not to graph files");
+                t.error_at(
+                    "params",
+                    "`params` apply to zoo models and ONNX files, not to graph files",
+                );
                 None
             } else if !g.is_file() {
                 t.error_at(
@@ -689,12 +734,32 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
                 Some(Workload::GraphFile(g))
             }
         }
-        (Some(_), Some(_)) => {
+        (None, None, Some(path)) => {
+            if !path.is_file() {
+                t.error_at(
+                    "onnx",
+                    format!("ONNX file {} does not exist", path.display()),
+                );
+                None
+            } else {
+                onnx_ok.then(|| Workload::Onnx {
+                    path,
+                    params,
+                    pos: t.pos_of("onnx"),
+                })
+            }
+        }
+        (Some(_), Some(_), _) => {
             t.error_at("graph", "give either `model` or `graph`, not both");
             None
         }
-        (None, None) => {
-            if !t.has("model") && !t.has("graph") {
+        (m, g, Some(_)) if m.is_some() || g.is_some() => {
+            let other = if m.is_some() { "model" } else { "graph" };
+            t.error_at("onnx", format!("give either `{other}` or `onnx`, not both"));
+            None
+        }
+        _ => {
+            if !t.has("model") && !t.has("graph") && !t.has("onnx") {
                 t.missing("model");
             }
             None
@@ -704,9 +769,38 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
     if ok { w } else { None }
 }
 
-/// A workload axis sets a parameter of a zoo model: the model must be from
-/// the zoo and have that parameter. (Its values are checked when each grid
-/// point's graph is built.)
+/// One `[workload.params]` entry of an ONNX workload, as text: `dtype` a
+/// dtype name, `keep_free_ops` a boolean, any other key one of the model's
+/// symbolic dims (when they could be read) with a positive integer.
+fn read_onnx_param(
+    key: &str,
+    r: &ValueReader<'_>,
+    path: &Path,
+    dims: Option<&BTreeMap<String, Vec<String>>>,
+) -> Option<String> {
+    match key {
+        "dtype" => {
+            let names: Vec<&str> = sim::graph::DType::ALL.iter().map(|d| d.name()).collect();
+            r.word(&names).map(str::to_string)
+        }
+        "keep_free_ops" => r.bool().map(|b| b.to_string()),
+        _ => {
+            let file = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            if let Some(m) = dims.and_then(|d| crate::onnx::unknown_key_message(&file, key, d)) {
+                r.error(m);
+                return None;
+            }
+            r.int_in(1, crate::onnx::MAX_DIM).map(|v| v.to_string())
+        }
+    }
+}
+
+/// A workload axis sets a parameter of a zoo model or an ONNX workload: the
+/// model must have that parameter (an ONNX model: a symbolic dim, `dtype` or
+/// `keep_free_ops`). (Its values are checked when each grid point's graph is
+/// built.)
 fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
     for (i, axis) in sweep.axes.iter().enumerate() {
         if axis.target != "workload" {
@@ -718,8 +812,20 @@ fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
             Workload::GraphFile(_) => sink.error(
                 axis.pos,
                 &path,
-                "a workload axis sets a zoo model parameter, but the workload is a graph file",
+                "a workload axis sets a zoo model or ONNX parameter, but the workload is a graph file",
             ),
+            Workload::Onnx { path: file, .. } => {
+                // The file was read when the workload was (or its error reported).
+                let Ok(dims) = crate::onnx::symbolic_dims(file) else {
+                    continue;
+                };
+                let name = file
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                if let Some(m) = crate::onnx::unknown_key_message(&name, field, &dims) {
+                    sink.error(axis.pos, &path, format!("nothing to sweep: {m}"));
+                }
+            }
             Workload::Zoo { model, .. } => {
                 let Some(info) = sim::zoo::models().iter().find(|m| m.name == model) else {
                     continue;
@@ -1266,6 +1372,26 @@ pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
             })
         }
         Some(Workload::GraphFile(p)) => crate::inspect::load_graph_file(p).map(Some),
+        Some(Workload::Onnx { path, params, pos }) => {
+            if s.file == Path::new(COMMAND_LINE) {
+                return crate::inspect::load_onnx_flags(path, params).map(Some);
+            }
+            crate::onnx::import(path, params, crate::onnx::Source::Scenario)
+                .map(Some)
+                .map_err(|e| {
+                    let field = match &e.key {
+                        Some(k) => format!("workload.params.{k}"),
+                        None => "workload.onnx".to_string(),
+                    };
+                    UserError::new(format!(
+                        "{}:{}:{}: {field}: {}",
+                        s.file.display(),
+                        pos.line,
+                        pos.column,
+                        e.message
+                    ))
+                })
+        }
     }
 }
 
@@ -1279,6 +1405,9 @@ pub fn resolve(s: &Scenario) -> Result<Resolved, UserError> {
         graph,
     })
 }
+
+/// The file name of a scenario built from command-line flags.
+const COMMAND_LINE: &str = "<command line>";
 
 /// The flags of `tessera partition`.
 #[derive(Clone, Debug)]
@@ -1320,10 +1449,16 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
             f.hw.display()
         )));
     }
-    let workload = if f.model.ends_with(".json") || Path::new(&f.model).is_file() {
+    let workload = if crate::onnx::is_onnx(&f.model) {
+        Workload::Onnx {
+            path: PathBuf::from(&f.model),
+            params: f.params,
+            pos: Pos { line: 0, column: 0 },
+        }
+    } else if f.model.ends_with(".json") || Path::new(&f.model).is_file() {
         if !f.params.is_empty() {
             return Err(UserError::new(
-                "--params apply to zoo models, not to graph files",
+                "--params apply to zoo models and ONNX files, not to graph JSON files",
             ));
         }
         Workload::GraphFile(PathBuf::from(&f.model))
@@ -1335,7 +1470,7 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
         }
     };
     Ok(Scenario {
-        file: PathBuf::from("<command line>"),
+        file: PathBuf::from(COMMAND_LINE),
         name: "partition".to_string(),
         seed: f.seed,
         hardware: HardwareSource::File(f.hw),
