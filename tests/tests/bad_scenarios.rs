@@ -177,7 +177,8 @@ fn corpus_file_names_are_numbered_and_snake_case() {
 /// Valid scenarios next to the corpus's mistakes: the scenarios the corpus
 /// files start from, and forms the reader must not refuse while refusing the
 /// mistakes (a traffic task's `[simulation]` with only `switching`; dotted and
-/// inline-table override keys; hotspot keys with the hotspot pattern).
+/// inline-table override keys; hotspot keys with the hotspot pattern; an ONNX
+/// workload with every kind of parameter).
 const NEIGHBOURS: &[(&str, &str)] = &[
     (
         "simulate",
@@ -284,6 +285,30 @@ microbatches = 4
 packet_bytes = 4096
 "#,
     ),
+    (
+        "onnx",
+        r#"seed = 1
+
+[hardware]
+spec = "HW/edgetpu_ring4.toml"
+
+[workload]
+onnx = "ONNX/bert-base.onnx"
+
+[workload.params]
+batch = 1
+sequence = 32
+dtype = "int8"
+keep_free_ops = true
+
+[task]
+kind = "simulate"
+
+[simulation]
+microbatches = 2
+packet_bytes = 4096
+"#,
+    ),
 ];
 
 #[test]
@@ -291,10 +316,14 @@ fn valid_neighbours_of_the_mistakes_are_accepted() {
     let dir = fresh_dir("neighbours");
     fs::create_dir_all(&dir).unwrap();
     let hw = root().join("hw_specs");
+    let onnx = root().join("tests").join("data").join("onnx");
     let mut failures = Vec::new();
     for (name, text) in NEIGHBOURS {
         let path = dir.join(format!("{name}.toml"));
-        fs::write(&path, text.replace("HW", &hw.display().to_string())).unwrap();
+        let text = text
+            .replace("HW", &hw.display().to_string())
+            .replace("ONNX", &onnx.display().to_string());
+        fs::write(&path, text).unwrap();
         let o = run_args(["tessera", "check", path.to_str().unwrap()]);
         if o.code != 0 || o.stderr.contains("panicked") {
             failures.push(format!("{name}: exit code {}\n{}", o.code, o.stderr));
