@@ -129,8 +129,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate hardware specs (.toml) and graph files (.json) by content; every
-    /// problem is listed with file, line, column and field.
+    /// Validate hardware specs (.toml), scenarios, graph files (.json) and ONNX
+    /// models (.onnx) by content; every problem is listed with file, line,
+    /// column and field.
     Check {
         /// Files to check.
         #[arg(required = true)]

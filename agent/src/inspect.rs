@@ -91,49 +91,12 @@ pub fn check(files: &[PathBuf]) -> Result<String, UserError> {
     let mut out = String::new();
     let mut errors = Vec::new();
     for path in files {
-        let result = read_text(path).and_then(|text| match kind_of(path, &text)? {
-            FileKind::HwSpec => {
-                let spec = HwSpec::from_toml_str(&text, &path.display().to_string())
-                    .map_err(|d| UserError::new(d.to_string()))?;
-                let s = spec.summary();
-                Ok(format!(
-                    "ok  {}: hardware spec {:?}: {} chiplets, {}, {} SRAM, {:.1} peak TOPS",
-                    path.display(),
-                    spec.name,
-                    s.n_chiplets,
-                    s.topology,
-                    bytes(s.total_sram_kib * 1024),
-                    s.peak_tops
-                ))
-            }
-            FileKind::Scenario => {
-                let (s, points) = crate::run::check_scenario(path)?;
-                Ok(format!(
-                    "ok  {}: scenario {:?}: task {}{}",
-                    path.display(),
-                    s.name,
-                    s.task.kind(),
-                    if points > 1 {
-                        format!(", {points} grid points")
-                    } else {
-                        String::new()
-                    }
-                ))
-            }
-            FileKind::Graph => {
-                let g = Graph::from_json(&text)
-                    .map_err(|e| UserError::new(format!("{}: {e}", path.display())))?;
-                let t = g.totals();
-                Ok(format!(
-                    "ok  {}: graph {:?}: {} ops, {} params, {} MACs",
-                    path.display(),
-                    g.name(),
-                    t.ops,
-                    commas(t.params),
-                    commas(t.macs)
-                ))
-            }
-        });
+        let is_onnx = crate::onnx::is_onnx(&path.display().to_string());
+        let result = if is_onnx {
+            check_onnx(path)
+        } else {
+            check_text_file(path)
+        };
         match result {
             Ok(line) => {
                 out.push_str(&line);
@@ -148,6 +111,85 @@ pub fn check(files: &[PathBuf]) -> Result<String, UserError> {
         // What passed is still worth seeing; the failures follow as the error.
         Err(UserError::new(errors.join("\n")).after(out))
     }
+}
+
+/// `tessera check` of an ONNX file: a model without symbolic dims is
+/// imported; one with them is read and its dims listed, since importing
+/// needs their values.
+fn check_onnx(path: &Path) -> Result<String, UserError> {
+    if !path.is_file() {
+        return Err(UserError::new(format!(
+            "{}: no such ONNX file",
+            path.display()
+        )));
+    }
+    let dims = crate::onnx::symbolic_dims(path).map_err(|e| UserError::new(e.message))?;
+    if dims.is_empty() {
+        let g = load_onnx_flags(path, &BTreeMap::new())?;
+        let t = g.totals();
+        return Ok(format!(
+            "ok  {}: ONNX model {:?}: {} ops, {} params, {} MACs",
+            path.display(),
+            g.name(),
+            t.ops,
+            commas(t.params),
+            commas(t.macs)
+        ));
+    }
+    let names: Vec<String> = dims.keys().map(|d| format!("-p {d}=N")).collect();
+    Ok(format!(
+        "ok  {}: ONNX model with symbolic dims {}; to import it, bind them with {}",
+        path.display(),
+        dims.keys().cloned().collect::<Vec<_>>().join(", "),
+        names.join(" ")
+    ))
+}
+
+/// `tessera check` of a text file (spec, scenario or graph JSON).
+fn check_text_file(path: &Path) -> Result<String, UserError> {
+    read_text(path).and_then(|text| match kind_of(path, &text)? {
+        FileKind::HwSpec => {
+            let spec = HwSpec::from_toml_str(&text, &path.display().to_string())
+                .map_err(|d| UserError::new(d.to_string()))?;
+            let s = spec.summary();
+            Ok(format!(
+                "ok  {}: hardware spec {:?}: {} chiplets, {}, {} SRAM, {:.1} peak TOPS",
+                path.display(),
+                spec.name,
+                s.n_chiplets,
+                s.topology,
+                bytes(s.total_sram_kib * 1024),
+                s.peak_tops
+            ))
+        }
+        FileKind::Scenario => {
+            let (s, points) = crate::run::check_scenario(path)?;
+            Ok(format!(
+                "ok  {}: scenario {:?}: task {}{}",
+                path.display(),
+                s.name,
+                s.task.kind(),
+                if points > 1 {
+                    format!(", {points} grid points")
+                } else {
+                    String::new()
+                }
+            ))
+        }
+        FileKind::Graph => {
+            let g = Graph::from_json(&text)
+                .map_err(|e| UserError::new(format!("{}: {e}", path.display())))?;
+            let t = g.totals();
+            Ok(format!(
+                "ok  {}: graph {:?}: {} ops, {} params, {} MACs",
+                path.display(),
+                g.name(),
+                t.ops,
+                commas(t.params),
+                commas(t.macs)
+            ))
+        }
+    })
 }
 
 /// The spec directory: `dir` if given, else `./hw_specs`, else the one in the

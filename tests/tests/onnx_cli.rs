@@ -144,13 +144,23 @@ fn simulate_runs_imported_resnet50_on_simba() {
         "{}",
         o.stdout
     );
-    // Imported ResNet-50 matches the zoo's (BN folded into the conv, views free).
-    assert!(
-        o.stdout
-            .contains("model: 174 ops, 4.09 G MACs, 24.37 MiB of weights"),
-        "{}",
-        o.stdout
-    );
+    // Imported ResNet-50 has the zoo's ops, MACs and weights.
+    let zoo = tessera(&[
+        "simulate",
+        "--hw",
+        &spec("simba_6x6.toml"),
+        "--model",
+        "resnet50",
+        "--microbatches",
+        "2",
+    ]);
+    let model_line = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("model: "))
+            .map(str::to_string)
+    };
+    assert_eq!(model_line(&o.stdout), model_line(&zoo.stdout));
+    assert!(model_line(&o.stdout).is_some());
 }
 
 #[test]
@@ -347,4 +357,20 @@ fn onnx_scenarios_rerun_from_their_resolved_file() {
         o.stderr
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_lists_an_onnx_models_symbolic_dims_and_refuses_garbage() {
+    let o = tessera(&["check", &onnx("bert-base.onnx")]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("ONNX model with symbolic dims batch, sequence; to import it, bind them with -p batch=N -p sequence=N"),
+        "{}",
+        o.stdout
+    );
+    let garbage = root().join("tests/data/bad_scenarios/garbage.onnx");
+    let o = tessera(&["check", garbage.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("garbage.onnx: "), "{}", o.stderr);
 }
