@@ -12,13 +12,15 @@
 //! slices) lives in `shape`. `docs/onnx.md` describes the mapping for users.
 //!
 //! Hostile input is refused, never panicked on, and memory stays bounded: the
-//! file size is checked before reading, ranks, node counts and element counts
-//! are capped (see the `MAX_*` constants), and no allocation is proportional to
-//! a dimension read from the file.
+//! file size is checked before reading, a scan of the wire format (`scan`)
+//! bounds what the protobuf decode allocates before it runs, ranks, node counts
+//! and element counts are capped (see the `MAX_*` constants), and no allocation
+//! is proportional to a dimension read from the file.
 
 mod import;
 pub mod proto;
 mod reader;
+mod scan;
 mod shape;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use std::path::Path;
 use sim::graph::{DType, Graph};
 
 pub use import::SUPPORTED_OPS;
+pub use scan::{ALLOC_OVERHEAD, DecodeEstimate, MAX_DEPTH};
 
 /// Largest accepted tensor rank.
 pub const MAX_RANK: usize = 8;
@@ -41,6 +44,14 @@ pub const MAX_ELEMENTS: u64 = 1 << 48;
 pub const MAX_VALUE_ELEMENTS: u64 = 4096;
 /// Default limit on the file size: 2 GiB, the protobuf limit for one message.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
+/// Default limit on the memory the protobuf decode may take, as bounded by a
+/// scan of the wire format before decoding: 4 GiB, twice the largest accepted
+/// file. A fixed cap rather than a multiple of the file size, because honest
+/// files already decode to 9–23× their size (an `AttributeProto` is 1,600
+/// bytes; the exported models take 2–9 KiB per node, weights in `raw_data`
+/// nothing), so 4 GiB holds about 450,000 ResNet-like nodes or 2,000,000
+/// BERT-like ones, while no file, however small, makes the decode take more.
+pub const DEFAULT_MAX_DECODED_BYTES: u64 = 4 << 30;
 
 /// How to import a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +67,10 @@ pub struct ImportOptions {
     pub keep_free_ops: bool,
     /// Refuse files larger than this (default 2 GiB).
     pub max_file_bytes: u64,
+    /// Refuse files whose decode would take more heap than this (default
+    /// 4 GiB), by an upper bound computed from the wire format before
+    /// decoding (see [`decode_estimate`]).
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for ImportOptions {
@@ -65,6 +80,7 @@ impl Default for ImportOptions {
             dtype: None,
             keep_free_ops: false,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
         }
     }
 }
@@ -125,39 +141,27 @@ impl std::error::Error for ImportError {}
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
     let name = file_name(path);
     let bytes = reader::read_file(path, &name, opts.max_file_bytes)?;
-    import::import(
-        reader::decode(bytes, &name, opts.max_file_bytes)?,
-        &name,
-        opts,
-    )
+    import::import(reader::decode(bytes, &name, opts)?, &name, opts)
 }
 
 /// Imports an ONNX model held in memory; `name` is the file name used in
 /// messages and for the graph's name (its stem).
 pub fn import_bytes(bytes: &[u8], name: &str, opts: &ImportOptions) -> Result<Graph, ImportError> {
     reader::check_size(bytes.len() as u64, name, opts.max_file_bytes)?;
-    let model = reader::decode(
-        prost::bytes::Bytes::copy_from_slice(bytes),
-        name,
-        opts.max_file_bytes,
-    )?;
+    let model = reader::decode(prost::bytes::Bytes::copy_from_slice(bytes), name, opts)?;
     import::import(model, name, opts)
 }
 
 /// Symbolic dim names used by the model's graph inputs, each with the inputs
 /// that use it, for "unbound dim" help text and for listing what a user may
-/// bind. Only `opts.max_file_bytes` is used.
+/// bind. Only `opts.max_file_bytes` and `opts.max_decoded_bytes` are used.
 pub fn symbolic_dims(
     bytes: &[u8],
     name: &str,
     opts: &ImportOptions,
 ) -> Result<BTreeMap<String, Vec<String>>, ImportError> {
     reader::check_size(bytes.len() as u64, name, opts.max_file_bytes)?;
-    let model = reader::decode(
-        prost::bytes::Bytes::copy_from_slice(bytes),
-        name,
-        opts.max_file_bytes,
-    )?;
+    let model = reader::decode(prost::bytes::Bytes::copy_from_slice(bytes), name, opts)?;
     Ok(reader::symbolic_dims(&model))
 }
 
@@ -168,8 +172,17 @@ pub fn symbolic_dims_file(
 ) -> Result<BTreeMap<String, Vec<String>>, ImportError> {
     let name = file_name(path);
     let bytes = reader::read_file(path, &name, opts.max_file_bytes)?;
-    let model = reader::decode(bytes, &name, opts.max_file_bytes)?;
+    let model = reader::decode(bytes, &name, opts)?;
     Ok(reader::symbolic_dims(&model))
+}
+
+/// What decoding the ONNX model held in `bytes` would allocate, from a scan of
+/// its wire format that decodes nothing: an upper bound on the decode's peak
+/// heap use and the counts behind it. Fails like the import on broken framing,
+/// nesting deeper than [`MAX_DEPTH`] and top-level graph lists over
+/// [`MAX_NODES`]; `name` is the file name used in messages.
+pub fn decode_estimate(bytes: &[u8], name: &str) -> Result<DecodeEstimate, ImportError> {
+    reader::estimate(bytes, name)
 }
 
 fn file_name(path: &Path) -> String {

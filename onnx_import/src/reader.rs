@@ -1,5 +1,5 @@
-//! Reading an ONNX file: the size limit, the protobuf decode (after a cheap scan
-//! that bounds how many nodes and tensors the decode will allocate), the opset
+//! Reading an ONNX file: the size limit, the protobuf decode (after a scan of
+//! the wire format that bounds what the decode will allocate), the opset
 //! check, and accessors for tensors and attributes.
 
 use std::collections::BTreeMap;
@@ -13,7 +13,8 @@ use crate::proto::{
     AttributeProto, ModelProto, NodeProto, TensorProto, attribute_proto::AttributeType,
     tensor_proto::DataType, tensor_shape_proto::dimension, type_proto,
 };
-use crate::{ErrorKind, ImportError, MAX_NODES, MAX_VALUE_ELEMENTS};
+use crate::scan::{self, DecodeEstimate, MAX_DEPTH, ScanError, TOP_FIELDS};
+use crate::{ErrorKind, ImportError, ImportOptions, MAX_NODES, MAX_VALUE_ELEMENTS};
 
 /// The default-domain opsets whose op semantics the importer implements.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 13..=21;
@@ -73,123 +74,85 @@ pub fn read_file(path: &Path, file: &str, max: u64) -> Result<Bytes, ImportError
     Ok(Bytes::from(buf))
 }
 
-/// Decodes a model. A scan of the wire format first counts the graph's nodes
-/// and tensors, so a small file cannot make the decode allocate millions of
-/// empty messages.
-pub fn decode(bytes: Bytes, file: &str, max: u64) -> Result<ModelProto, ImportError> {
-    check_size(bytes.len() as u64, file, max)?;
-    let malformed = |what: String| {
-        error(
-            file,
-            ErrorKind::Malformed,
-            format!("not an ONNX model: {what}"),
-        )
-    };
-    scan_counts(&bytes).map_err(|e| match e {
-        ScanError::Wire(at) => malformed(format!("protobuf decode failed at byte {at}")),
-        ScanError::TooMany(what, n) => error(
+/// Decodes a model. A scan of the wire format first bounds what the decode
+/// will allocate (`scan`), so a small file cannot make it allocate millions of
+/// empty messages or numbers, and counts the graph's nodes and tensors.
+pub fn decode(bytes: Bytes, file: &str, opts: &ImportOptions) -> Result<ModelProto, ImportError> {
+    check_size(bytes.len() as u64, file, opts.max_file_bytes)?;
+    let estimate = estimate(&bytes, file)?;
+    if estimate.bytes > opts.max_decoded_bytes {
+        return Err(error(
             file,
             ErrorKind::Limit,
-            format!("the graph has {n} {what}; tessera imports at most {MAX_NODES}"),
-        ),
-    })?;
-    let model =
-        ModelProto::decode(bytes).map_err(|e| malformed(format!("protobuf decode failed: {e}")))?;
+            format!(
+                "decoding would take about {} ({}, {}, {}), over the {} limit (max_decoded_bytes)",
+                human_bytes(estimate.bytes),
+                count(estimate.messages, "nested message"),
+                count(estimate.numbers, "repeated number"),
+                count(estimate.strings, "string"),
+                human_bytes(opts.max_decoded_bytes)
+            ),
+        ));
+    }
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| malformed(file, format!("protobuf decode failed: {e}")))?;
     if model.graph.is_none() {
-        return Err(malformed("the model has no graph".to_string()));
+        return Err(malformed(file, "the model has no graph".to_string()));
     }
     Ok(model)
 }
 
-enum ScanError {
-    Wire(usize),
-    TooMany(&'static str, usize),
+fn malformed(file: &str, what: String) -> ImportError {
+    error(
+        file,
+        ErrorKind::Malformed,
+        format!("not an ONNX model: {what}"),
+    )
 }
 
-/// Counts the repeated fields of the top-level graph (nodes, initializers,
-/// inputs, outputs, value infos) from the wire format without decoding them.
-fn scan_counts(buf: &[u8]) -> Result<(), ScanError> {
-    // ModelProto.graph is field 7.
-    let mut graph = None;
-    walk_fields(buf, 0, |field, body| {
-        if field == 7 {
-            graph = Some(body);
-        }
+/// Scans the wire format: refuses broken framing, nesting deeper than
+/// [`MAX_DEPTH`] and top-level graphs over [`MAX_NODES`] entries, and returns
+/// the bound on what the decode allocates.
+pub fn estimate(bytes: &[u8], file: &str) -> Result<DecodeEstimate, ImportError> {
+    let scan = scan::scan(bytes).map_err(|e| match e {
+        ScanError::Wire(at) => malformed(file, format!("protobuf decode failed at byte {at}")),
+        ScanError::TooDeep(at) => error(
+            file,
+            ErrorKind::Limit,
+            format!(
+                "messages nest more than {MAX_DEPTH} levels deep at byte {at} (subgraphs inside subgraphs or types inside types); tessera reads at most {MAX_DEPTH}"
+            ),
+        ),
     })?;
-    let Some((offset, body)) = graph else {
-        return Ok(());
-    };
-    let mut counts = [0usize; 6];
-    // GraphProto: node 1, initializer 5, input 11, output 12, value_info 13,
-    // sparse_initializer 15.
-    let fields = [1, 5, 11, 12, 13, 15];
-    let names = [
-        "nodes",
-        "initializers",
-        "inputs",
-        "outputs",
-        "value infos",
-        "sparse initializers",
-    ];
-    walk_fields(body, offset, |field, _| {
-        if let Some(i) = fields.iter().position(|&f| f == field) {
-            counts[i] += 1;
-        }
-    })?;
-    for (count, name) in counts.into_iter().zip(names) {
-        if count > MAX_NODES {
-            return Err(ScanError::TooMany(name, count));
+    for (&n, (_, what)) in scan.top_counts.iter().zip(TOP_FIELDS) {
+        if n > MAX_NODES as u64 {
+            return Err(error(
+                file,
+                ErrorKind::Limit,
+                format!("the graph has {n} {what}; tessera imports at most {MAX_NODES}"),
+            ));
         }
     }
-    Ok(())
+    Ok(scan.estimate)
 }
 
-/// Calls `f(field, (offset, body))` for every length-delimited field of one
-/// message; other wire types are skipped.
-fn walk_fields<'a>(
-    buf: &'a [u8],
-    base: usize,
-    mut f: impl FnMut(u64, (usize, &'a [u8])),
-) -> Result<(), ScanError> {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let key = varint(buf, &mut pos).ok_or(ScanError::Wire(base + pos))?;
-        let (field, wire) = (key >> 3, key & 7);
-        match wire {
-            0 => {
-                varint(buf, &mut pos).ok_or(ScanError::Wire(base + pos))?;
-            }
-            1 => pos = skip(buf, pos, 8).ok_or(ScanError::Wire(base + pos))?,
-            5 => pos = skip(buf, pos, 4).ok_or(ScanError::Wire(base + pos))?,
-            2 => {
-                let len = varint(buf, &mut pos).ok_or(ScanError::Wire(base + pos))?;
-                let start = pos;
-                let len = usize::try_from(len).map_err(|_| ScanError::Wire(base + pos))?;
-                pos = skip(buf, pos, len).ok_or(ScanError::Wire(base + pos))?;
-                f(field, (base + start, &buf[start..pos]));
-            }
-            _ => return Err(ScanError::Wire(base + pos)),
+/// `41000000, "string"` as `41,000,000 strings`.
+fn count(n: u64, what: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    format!("{} {what}{s}", thousands(n))
+}
+
+/// `41000000` as `41,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
+        out.push(c);
     }
-    Ok(())
-}
-
-fn skip(buf: &[u8], pos: usize, n: usize) -> Option<usize> {
-    let end = pos.checked_add(n)?;
-    (end <= buf.len()).then_some(end)
-}
-
-fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
+    out
 }
 
 /// The default-domain opset version, checked against [`OPSETS`].

@@ -110,3 +110,25 @@ fn keeping_free_ops_changes_op_count_but_not_costs() {
         (f.macs, f.vector_ops, f.params)
     );
 }
+
+#[test]
+fn exported_models_decode_far_under_the_default_limit() {
+    // Measured bounds (prost 0.14, Rust 1.95): bert-base.onnx 1,747,659 bytes
+    // (190,712-byte file, 862 nodes), gpt2-small.onnx 5,029,151 bytes
+    // (302,814-byte file, 2,241 nodes); `tests/decode_memory.rs` checks them
+    // against the decode's measured peak.
+    for model in [
+        "bert-base",
+        "gpt2-small",
+        "resnet50",
+        "vit-b16",
+        "efficientnet-b0",
+    ] {
+        let bytes = std::fs::read(data_dir().join(format!("{model}.onnx"))).unwrap();
+        let estimate = onnx_import::decode_estimate(&bytes, model).unwrap();
+        assert!(
+            estimate.bytes < onnx_import::DEFAULT_MAX_DECODED_BYTES / 512,
+            "{model}: {estimate:?}"
+        );
+    }
+}

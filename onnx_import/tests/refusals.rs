@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{D, I64, Model, attr_int};
-use onnx_import::{ErrorKind, ImportOptions, import_bytes, import_file};
+use common::{D, I64, Model, attr_int, wire};
+use onnx_import::{ErrorKind, ImportOptions, decode_estimate, import_bytes, import_file};
+use prost::Message;
 
 #[test]
 fn an_unsupported_op_is_named_with_the_supported_list() {
@@ -311,4 +312,89 @@ fn slicing_an_empty_constant_backwards_is_empty_not_a_panic() {
         .import()
         .unwrap();
     assert_eq!(g.ops().len(), 1);
+}
+
+/// A subgraph chain whose deepest message is `depth` levels below the model:
+/// graph, node, attribute, graph (its `g`), node, …
+fn nested(depth: usize) -> Vec<u8> {
+    let fields = [7, 1, 5].into_iter().chain([6, 1, 5].into_iter().cycle());
+    let fields: Vec<u64> = fields.take(depth).collect();
+    fields
+        .iter()
+        .rev()
+        .fold(Vec::new(), |body, &f| wire::field(f, &body))
+}
+
+#[test]
+fn a_node_of_five_million_empty_attributes_is_refused_before_decoding() {
+    // 10 MB that prost would decode into 2^23 `AttributeProto` slots of 1,600
+    // bytes (an attribute holds a tensor, a graph, a sparse tensor and a type
+    // inline), 12.5 GiB, plus the old 6.25 GiB while the `Vec` last grows.
+    let node = [0x2a, 0x00].repeat(5_000_000);
+    let e = import_bytes(
+        &wire::model_with_node(&node),
+        "x.onnx",
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(
+        e.to_string(),
+        "x.onnx: decoding would take about 18.8 GiB (5,000,003 nested messages, 0 repeated numbers, 1 string), over the 4 GiB limit (max_decoded_bytes)"
+    );
+}
+
+#[test]
+fn fifty_million_packed_zero_ints_are_refused_over_the_decode_limit() {
+    // 50 MB of one-byte varints decode to 8 bytes each in a `Vec<i64>` that
+    // grows to 2^26 slots: about 768 MiB with the moment it moves, under the
+    // 4 GiB default but over a 512 MiB limit.
+    let attr = [
+        wire::field(1, b"pads"),
+        wire::field(8, &vec![0u8; 50_000_000]),
+    ]
+    .concat();
+    let bytes = wire::model_with_node(&wire::field(5, &attr));
+    let opts = ImportOptions {
+        max_decoded_bytes: 512 << 20,
+        ..ImportOptions::default()
+    };
+    let e = import_bytes(&bytes, "x.onnx", &opts).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "x.onnx: decoding would take about 768.0 MiB (4 nested messages, 50,000,000 repeated numbers, 2 strings), over the 512 MiB limit (max_decoded_bytes)"
+    );
+}
+
+#[test]
+fn messages_nested_past_prosts_limit_are_refused_by_the_scan() {
+    // Prost decodes 100 levels below the model and refuses the 101st; the scan
+    // refuses it first, with the reason.
+    let e = import_bytes(&nested(101), "x.onnx", &ImportOptions::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Limit);
+    assert_eq!(
+        e.to_string(),
+        "x.onnx: messages nest more than 100 levels deep at byte 239 (subgraphs inside subgraphs or types inside types); tessera reads at most 100"
+    );
+    let deepest = nested(100);
+    decode_estimate(&deepest, "x.onnx").unwrap();
+    onnx_import::proto::ModelProto::decode(&deepest[..]).expect("prost decodes 100 levels");
+    let e = import_bytes(&deepest, "x.onnx", &ImportOptions::default()).unwrap_err();
+    assert!(
+        !matches!(e.kind, ErrorKind::Limit | ErrorKind::Malformed),
+        "{e}"
+    );
+}
+
+#[test]
+fn top_level_lists_are_counted_over_every_graph_field() {
+    // Prost merges repeated `graph` fields, so 2 × 600,000 empty nodes are one
+    // graph of 1,200,000.
+    let half = wire::field(7, &[0x0a, 0x00].repeat(600_000));
+    let e = import_bytes(&half.repeat(2), "x.onnx", &ImportOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "x.onnx: the graph has 1200000 nodes; tessera imports at most 1000000"
+    );
+    assert!(decode_estimate(&half, "x.onnx").is_ok());
 }

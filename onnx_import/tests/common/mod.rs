@@ -235,3 +235,43 @@ pub fn summary(g: &Graph) -> String {
     }
     out
 }
+
+/// Raw protobuf wire format, for files the prost types cannot build cheaply
+/// (millions of messages) or at all (nesting past prost's limit).
+pub mod wire {
+    pub fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// Field `n` holding a length-delimited `body` (a message, string or
+    /// packed numbers).
+    pub fn field(n: u64, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(body.len() + 12);
+        varint(n << 3 | 2, &mut out);
+        varint(body.len() as u64, &mut out);
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// Field `n` holding the varint `v`.
+    pub fn int(n: u64, v: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(n << 3, &mut out);
+        varint(v, &mut out);
+        out
+    }
+
+    /// A `ModelProto` (opset 17) whose graph holds one node of `node_body`.
+    pub fn model_with_node(node_body: &[u8]) -> Vec<u8> {
+        let mut graph = field(1, node_body);
+        graph.extend(field(2, b"g"));
+        let mut model = int(1, 8);
+        model.extend(field(8, &int(2, 17)));
+        model.extend(field(7, &graph));
+        model
+    }
+}
