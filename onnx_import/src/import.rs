@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim::graph::{DType, EltFunc, Graph, OpKind, PoolFunc, ReduceFunc, Source};
 use sim::zoo::{GraphBuilder, Tensor};
 
+use crate::fuse;
 use crate::proto::{
     ModelProto, NodeProto, TensorProto, tensor_proto::DataType, tensor_shape_proto::dimension,
     type_proto,
@@ -214,9 +215,22 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
     if !model.producer_version.is_empty() {
         builder.record_param("producer_version", &model.producer_version);
     }
+    let fuse = opts.fuse;
+    let plan = if fuse {
+        fuse::plan(graph)
+    } else {
+        fuse::Plan::default()
+    };
     let mut imp = Importer {
         file,
         opts,
+        fuse,
+        plan,
+        absorbed: BTreeSet::new(),
+        cols: BTreeMap::new(),
+        cur_cols: None,
+        pending_cols: None,
+        pieces: Vec::new(),
         values: BTreeMap::new(),
         init_numel: Vec::new(),
         charged: Vec::new(),
@@ -245,7 +259,7 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
                 format!("{}.{}", node.domain, node.op_type)
             },
         };
-        imp.node(&at, node).map_err(|f| ImportError {
+        imp.node(index, &at, node).map_err(|f| ImportError {
             file: file.to_string(),
             kind: f.kind,
             node: Some(at.clone()),
@@ -259,17 +273,81 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
             "no node reads a graph input, so the model has no operations to simulate",
         ));
     }
-    imp.builder.finish().map_err(|e| {
-        let issues: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
+    let dead = imp.shape_only_ops(graph);
+    let internal = |issues: String| {
         error(
             file,
             ErrorKind::Invalid,
-            format!(
-                "internal error, the imported graph is invalid: {}",
-                issues.join("; ")
-            ),
+            format!("internal error, the imported graph is invalid: {issues}"),
         )
-    })
+    };
+    let g = imp.builder.finish().map_err(|e| {
+        let issues: Vec<String> = e.issues.iter().map(|i| i.to_string()).collect();
+        internal(issues.join("; "))
+    })?;
+    if !fuse {
+        return Ok(g);
+    }
+    fuse::rewrite(g, &imp.pieces, &dead).map_err(internal)
+}
+
+/// How a projection's output columns are laid out in a value that views it:
+/// each dim of the value is a row dim or one of the column factors (outer to
+/// inner), so a slice along the outermost column factor is a column block.
+#[derive(Clone, Debug)]
+struct ColView {
+    op: sim::graph::OpId,
+    /// Output columns of the projection.
+    n: u64,
+    rows: u64,
+    /// Per dim of the value: `None` for a row dim, `Some(j)` for factor `j`.
+    roles: Vec<Option<usize>>,
+    factors: Vec<u64>,
+}
+
+impl ColView {
+    /// The column block selected by `start .. start + len` along `axis`, if
+    /// that axis is the outermost column factor.
+    fn block(&self, axis: usize, start: u64, len: u64) -> Option<(u64, u64)> {
+        (self.roles.get(axis) == Some(&Some(0))).then(|| {
+            let per = self.n / self.factors[0];
+            (start * per, len * per)
+        })
+    }
+
+    /// The view with `shape`, if the value is in row-major order (rows, then
+    /// the column factors) and `shape` keeps rows and columns apart.
+    fn reshape(&self, shape: &[u64]) -> Option<ColView> {
+        let canonical = self
+            .roles
+            .iter()
+            .skip_while(|r| r.is_none())
+            .enumerate()
+            .all(|(j, r)| *r == Some(j));
+        if !canonical {
+            return None;
+        }
+        let mut rows = 1u64;
+        let mut split = 0;
+        while split < shape.len() && rows < self.rows {
+            rows = rows.checked_mul(shape[split])?;
+            split += 1;
+        }
+        while split < shape.len() && shape[split] == 1 && rows == self.rows {
+            split += 1;
+        }
+        let factors = shape[split..].to_vec();
+        if rows != self.rows || factors.iter().product::<u64>() != self.n || factors.is_empty() {
+            return None;
+        }
+        let mut roles = vec![None; split];
+        roles.extend((0..factors.len()).map(Some));
+        Some(ColView {
+            roles,
+            factors,
+            ..self.clone()
+        })
+    }
 }
 
 /// The graph's element type when none is asked for: the float type of the
@@ -306,6 +384,18 @@ fn model_dtype(model: &ModelProto, file: &str) -> Result<DType, ImportError> {
 struct Importer<'a> {
     file: &'a str,
     opts: &'a ImportOptions,
+    /// Whether to fuse (`ImportOptions::fuse`), and what (see `fuse.rs`).
+    fuse: bool,
+    plan: fuse::Plan,
+    /// Bias Add nodes whose bias a MatMul, Gemm or Conv took as parameters.
+    absorbed: BTreeSet<usize>,
+    /// Values that view a projection's output columns, by name.
+    cols: BTreeMap<String, ColView>,
+    /// The column view of the current node's input 0.
+    cur_cols: Option<ColView>,
+    /// The column view of the current node's output, set by a projection.
+    pending_cols: Option<ColView>,
+    pieces: Vec<fuse::Piece>,
     values: BTreeMap<String, Value>,
     /// Element count of each float initializer, by id.
     init_numel: Vec<u64>,
@@ -440,13 +530,30 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn node(&mut self, at: &NodeRef, node: &NodeProto) -> R<()> {
+    fn node(&mut self, index: usize, at: &NodeRef, node: &NodeProto) -> R<()> {
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(unsupported(format!(
                 "ops of domain {:?} are not imported; tessera imports the default domain's {}",
                 node.domain,
                 SUPPORTED_OPS.join(", ")
             )));
+        }
+        if self.plan.skip.contains(&index) {
+            // Inside a fused pattern: its outputs are read by the pattern only.
+            return Ok(());
+        }
+        if let Some(x) = self.plan.gelu.get(&index) {
+            // The last node of a fused GELU reads the pattern's input.
+            let x = self
+                .values
+                .get(x)
+                .cloned()
+                .ok_or_else(|| invalid(format!("GELU input {x:?} is not defined")))?;
+            let out = self.gelu(at, &x)?;
+            if let Some(name) = node.output.first() {
+                self.values.insert(name.clone(), out);
+            }
+            return Ok(());
         }
         let mut ins = Vec::with_capacity(node.input.len());
         for (j, name) in node.input.iter().enumerate() {
@@ -471,7 +578,14 @@ impl Importer<'_> {
                 Some(v) => ins.push(Some(v.clone())),
             }
         }
-        let outs = self.op(at, node, &ins)?;
+        self.cur_cols = node.input.first().and_then(|n| self.cols.get(n)).cloned();
+        self.pending_cols = None;
+        let outs = if self.absorbed.contains(&index) {
+            self.bias_alias(node, &ins)?
+        } else {
+            self.op(index, at, node, &ins)?
+        };
+        self.track_cols(index, node, &outs);
         for (j, name) in node.output.iter().enumerate() {
             if name.is_empty() {
                 continue;
@@ -491,6 +605,156 @@ impl Importer<'_> {
             self.values.insert(name.clone(), v.clone());
         }
         Ok(())
+    }
+
+    /// A fused GELU of `x`: one element-wise op, as the zoo's `eltwise`.
+    fn gelu(&mut self, at: &NodeRef, x: &Value) -> R<Value> {
+        if x.is_act() {
+            return self.eltwise(at, EltFunc::Gelu, &[x], x.shape.clone(), x.elem);
+        }
+        Ok(Value {
+            shape: x.shape.clone(),
+            elem: x.elem,
+            state: State::Static {
+                vals: None,
+                inits: x.inits().to_vec(),
+            },
+        })
+    }
+
+    /// A bias Add whose bias the producing MatMul, Gemm or Conv took: its
+    /// output is the product's.
+    fn bias_alias(&mut self, node: &NodeProto, ins: &[Option<Value>]) -> R<Vec<Value>> {
+        let (x, b) = match (&ins[0], &ins[1]) {
+            (Some(x), Some(b)) if x.is_act() => (x, b),
+            (Some(b), Some(x)) => (x, b),
+            _ => return Err(invalid("a fused bias Add lost an input")),
+        };
+        let _ = node;
+        let shape = shape::broadcast(&x.shape, &b.shape)
+            .ok_or_else(|| invalid("a fused bias does not broadcast"))?;
+        Ok(vec![Value { shape, ..x.clone() }])
+    }
+
+    /// The bias a fused epilogue adds to the output of node `index` of shape
+    /// `out` along `axis` (the last dim, or the channel dim of a
+    /// convolution), if the plan proposes one and its shape fits.
+    fn epilogue_bias(&self, index: usize, out: &[u64], axis: usize) -> Option<(usize, Value)> {
+        let (add, name) = self.plan.bias.get(&index)?;
+        let b = self.values.get(name)?;
+        if b.is_act() || !is_float(b.elem) || b.shape.len() > out.len() {
+            return None;
+        }
+        let offset = out.len() - b.shape.len();
+        let fits = b.shape.iter().enumerate().all(|(d, &size)| {
+            if d + offset == axis {
+                size == out[axis]
+            } else {
+                size == 1
+            }
+        });
+        (fits && axis >= offset).then(|| (*add, b.clone()))
+    }
+
+    /// Takes the planned bias of node `index` into a product's parameters.
+    fn take_bias(&mut self, index: usize, out: &[u64], axis: usize) -> u64 {
+        match self.epilogue_bias(index, out, axis) {
+            Some((add, b)) => {
+                self.absorbed.insert(add);
+                self.charge(Some(&b))
+            }
+            None => 0,
+        }
+    }
+
+    /// Carries column views (see [`ColView`]) from node inputs to outputs.
+    fn track_cols(&mut self, index: usize, node: &NodeProto, outs: &[Value]) {
+        let Some(out_name) = node.output.first() else {
+            return;
+        };
+        let view = if let Some(c) = self.pending_cols.take() {
+            Some(c)
+        } else if self.absorbed.contains(&index) {
+            node.input
+                .iter()
+                .find_map(|n| self.cols.get(n))
+                .cloned()
+                .filter(|c| Some(c.roles.len()) == outs.first().map(|v| v.shape.len()))
+        } else if let (Some(c), Some(out)) = (self.cur_cols.take(), outs.first()) {
+            let same_source = |v: &Value| match (&v.state, self.values.get(&node.input[0])) {
+                (
+                    State::Act(a),
+                    Some(Value {
+                        state: State::Act(b),
+                        ..
+                    }),
+                ) => a == b,
+                _ => false,
+            };
+            match node.op_type.as_str() {
+                "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Cast"
+                | "Dropout"
+                    if same_source(out) =>
+                {
+                    c.reshape(&out.shape)
+                }
+                "Transpose" if same_source(out) => {
+                    let rank = c.roles.len();
+                    let perm: Vec<usize> = match Attrs::new(node).ints("perm") {
+                        Ok(Some(p)) => p.iter().map(|&d| d as usize).collect(),
+                        _ => (0..rank).rev().collect(),
+                    };
+                    (perm.len() == rank).then(|| ColView {
+                        roles: perm.iter().map(|&d| c.roles[d]).collect(),
+                        ..c
+                    })
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some(v) = view {
+            self.cols.insert(out_name.clone(), v);
+        }
+    }
+
+    /// Ops whose result is read by no op and only for its shape (by Shape or
+    /// Size nodes): the fusion's rewrite drops them.
+    fn shape_only_ops(&self, graph: &crate::proto::GraphProto) -> BTreeSet<sim::graph::OpId> {
+        let mut read: BTreeSet<String> = BTreeSet::new();
+        for node in &graph.node {
+            read.extend(node.input.iter().cloned());
+        }
+        read.extend(graph.output.iter().map(|o| o.name.clone()));
+        let mut candidates = BTreeSet::new();
+        let mut used = BTreeSet::new();
+        for (name, v) in &self.values {
+            let State::Act(Source::Op(id)) = v.state else {
+                continue;
+            };
+            if self.plan.shape_only.contains(name) {
+                candidates.insert(id);
+            } else if read.contains(name) {
+                used.insert(id);
+            }
+        }
+        candidates.difference(&used).copied().collect()
+    }
+
+    /// Records slice op `id` (`start .. start + len` along `axis` of the current
+    /// node's input) as a column block if the input views a projection.
+    fn note_piece(&mut self, id: sim::graph::OpId, axis: usize, start: u64, len: u64) {
+        if let Some(c) = &self.cur_cols
+            && let Some((start, width)) = c.block(axis, start, len)
+        {
+            self.pieces.push(fuse::Piece {
+                op: id,
+                of: c.op,
+                start,
+                width,
+            });
+        }
     }
 
     /// Charges the not-yet-charged float initializers behind `v`.
@@ -606,6 +870,21 @@ impl Importer<'_> {
         elem: i32,
     ) -> R<Value> {
         let acts: Vec<&Value> = ins.iter().copied().filter(|v| v.is_act()).collect();
+        // Fused: a product or quotient by a constant scalar is the zoo's `scale`.
+        let scalar_const =
+            |v: &&Value| !v.is_act() && v.inits().is_empty() && numel(&v.shape) == Some(1);
+        let func = if self.fuse
+            && matches!(func, EltFunc::Mul | EltFunc::Div)
+            && acts.len() == 1
+            && ins.len() == 2
+            && match func {
+                EltFunc::Mul => ins.iter().any(scalar_const),
+                _ => ins.get(1).is_some_and(scalar_const),
+            } {
+            EltFunc::Scale
+        } else {
+            func
+        };
         let mut params = 0;
         for v in ins.iter().filter(|v| !v.is_act()) {
             params += self.charge(Some(v));
@@ -622,7 +901,13 @@ impl Importer<'_> {
         Ok(self.act(s, shape, elem))
     }
 
-    fn op(&mut self, at: &NodeRef, node: &NodeProto, ins: &[Option<Value>]) -> R<Vec<Value>> {
+    fn op(
+        &mut self,
+        index: usize,
+        at: &NodeRef,
+        node: &NodeProto,
+        ins: &[Option<Value>],
+    ) -> R<Vec<Value>> {
         let attrs = Attrs::new(node);
         let input = |j: usize| -> R<&Value> {
             ins.get(j)
@@ -799,9 +1084,12 @@ impl Importer<'_> {
                     state: statics(vals),
                 }])
             }
-            "MatMul" => self.matmul(at, input(0)?, input(1)?).map(|v| vec![v]),
+            "MatMul" => self
+                .matmul(index, at, input(0)?, input(1)?)
+                .map(|v| vec![v]),
             "Gemm" => self
                 .gemm(
+                    index,
                     at,
                     &attrs,
                     input(0)?,
@@ -811,6 +1099,7 @@ impl Importer<'_> {
                 .map(|v| vec![v]),
             "Conv" => self
                 .conv(
+                    index,
                     at,
                     &attrs,
                     input(0)?,
@@ -1190,7 +1479,14 @@ impl Importer<'_> {
                         state: statics(vals),
                     }]);
                 }
-                if rank <= 1 {
+                let fold = match self.plan.transpose.get(&index) {
+                    Some(fuse::FoldTranspose::IntoMatMul) => true,
+                    Some(fuse::FoldTranspose::FromProducer { via_bias_add }) => {
+                        via_bias_add.is_none_or(|add| self.absorbed.contains(&add))
+                    }
+                    None => false,
+                };
+                if rank <= 1 || fold {
                     return Ok(vec![self.view(at, x, shape, x.elem)?]);
                 }
                 let n = count(&x.shape)?;
@@ -1411,7 +1707,7 @@ impl Importer<'_> {
         Err(invalid("has no value attribute"))
     }
 
-    fn matmul(&mut self, at: &NodeRef, x: &Value, y: &Value) -> R<Value> {
+    fn matmul(&mut self, index: usize, at: &NodeRef, x: &Value, y: &Value) -> R<Value> {
         let (ar, br) = (x.shape.len(), y.shape.len());
         if ar == 0 || br == 0 {
             return Err(invalid(format!(
@@ -1482,14 +1778,26 @@ impl Importer<'_> {
                     fmt_shape(&y.shape)
                 )));
             }
+            let rows = count(&x.shape)? / k;
             kind = OpKind::MatMul {
                 batch: 1,
-                m: count(&x.shape)? / k,
+                m: rows,
                 k,
                 n,
             };
             inputs = vec![x];
-            params = self.charge(Some(y));
+            params = self.charge(Some(y)) + self.take_bias(index, &shape, shape.len() - 1);
+            if self.fuse && shape.len() >= 2 {
+                self.pending_cols = Some(ColView {
+                    op: sim::graph::OpId(self.n_ops as u32),
+                    n,
+                    rows,
+                    roles: (0..shape.len())
+                        .map(|d| (d + 1 == shape.len()).then_some(0))
+                        .collect(),
+                    factors: vec![n],
+                });
+            }
         } else if !x.is_act() {
             // W · y: computed as (yᵀ · Wᵀ), the weight shared by every batch entry.
             if count(ab)? != 1 {
@@ -1505,7 +1813,7 @@ impl Importer<'_> {
                 n: m,
             };
             inputs = vec![y];
-            params = self.charge(Some(x));
+            params = self.charge(Some(x)) + self.take_bias(index, &shape, shape.len() - 1);
         } else {
             if count(ab)? != batch || count(bb)? != batch {
                 return Err(unsupported(format!(
@@ -1516,7 +1824,7 @@ impl Importer<'_> {
             }
             kind = OpKind::MatMul { batch, m, k, n };
             inputs = vec![x, y];
-            params = 0;
+            params = self.take_bias(index, &shape, shape.len() - 1);
         }
         let s = self.emit(&at.name, kind, &inputs, shape.clone(), 0, params)?;
         Ok(self.act(s, shape, x.elem))
@@ -1524,6 +1832,7 @@ impl Importer<'_> {
 
     fn gemm(
         &mut self,
+        index: usize,
         at: &NodeRef,
         attrs: &Attrs<'_>,
         x: &Value,
@@ -1584,11 +1893,22 @@ impl Importer<'_> {
             ));
         }
         let (inputs, params): (Vec<&Value>, u64) = match (x.is_act(), y.is_act()) {
-            (true, false) => (vec![x], self.charge(Some(y))),
+            (true, false) => {
+                if self.fuse {
+                    self.pending_cols = Some(ColView {
+                        op: sim::graph::OpId(self.n_ops as u32),
+                        n,
+                        rows: m,
+                        roles: vec![None, Some(0)],
+                        factors: vec![n],
+                    });
+                }
+                (vec![x], self.charge(Some(y)))
+            }
             (false, true) => return self.gemm_const_a(at, x, y, c, m, k, n),
             _ => (vec![x, y], 0),
         };
-        let params = params + self.charge(c);
+        let params = params + self.charge(c) + self.take_bias(index, &shape, 1);
         let s = self.emit(
             &at.name,
             OpKind::MatMul { batch: 1, m, k, n },
@@ -1674,6 +1994,7 @@ impl Importer<'_> {
 
     fn conv(
         &mut self,
+        index: usize,
         at: &NodeRef,
         attrs: &Attrs<'_>,
         x: &Value,
@@ -1776,7 +2097,7 @@ impl Importer<'_> {
                 "pads {pads:?} (auto_pad {auto_pad:?}) give an output size no symmetric padding reproduces; tessera's convolution pads both sides equally"
             )))?;
         }
-        let params = self.charge(Some(w)) + self.charge(b);
+        let params = self.charge(Some(w)) + self.charge(b) + self.take_bias(index, &shape, 1);
         let kind = OpKind::Conv2d {
             batch: n,
             in_channels: cin,
@@ -2060,7 +2381,9 @@ impl Importer<'_> {
                     start,
                     len,
                 };
+                let id = sim::graph::OpId(self.n_ops as u32);
                 let s = self.emit(&format!("{}/{j}", at.name), kind, &[x], shape.clone(), 0, 0)?;
+                self.note_piece(id, ax, start, len);
                 outs.push(self.act(s, shape, x.elem));
             }
             start += len;
@@ -2158,7 +2481,11 @@ impl Importer<'_> {
                 start: s as u64,
                 len,
             };
+            let id = sim::graph::OpId(self.n_ops as u32);
             let src = self.emit(&name, kind, &[&cur], out.clone(), 0, 0)?;
+            if !many {
+                self.note_piece(id, d, s as u64, len);
+            }
             cur = self.act(src, out, x.elem);
         }
         Ok(cur)
@@ -2241,6 +2568,35 @@ impl Importer<'_> {
                 params,
             )?;
             return Ok(self.act(s, shape, data.elem));
+        }
+        if self.fuse
+            && let Some(iv) = idx.vals()
+            && let Some(&first) = iv.first()
+        {
+            // A static run of consecutive indices is a slice.
+            let first = if first < 0 {
+                first + to_i64(dim)
+            } else {
+                first
+            };
+            let run = iv.iter().enumerate().all(|(i, &v)| {
+                let v = if v < 0 { v + to_i64(dim) } else { v };
+                v == first + i as i64
+            });
+            if run {
+                let len = iv.len() as u64;
+                let mut ir = data.shape.clone();
+                ir[ax] = len;
+                let kind = OpKind::Slice {
+                    axis: ax as u32,
+                    start: first as u64,
+                    len,
+                };
+                let id = sim::graph::OpId(self.n_ops as u32);
+                let s = self.emit(&at.name, kind, &[data], ir, 0, 0)?;
+                self.note_piece(id, ax, first as u64, len);
+                return Ok(self.act(s, shape, data.elem));
+            }
         }
         let mut inputs = vec![data];
         if idx.is_act() {

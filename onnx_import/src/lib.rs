@@ -5,7 +5,9 @@
 //!    opset check, and the tensor and attribute accessors;
 //! 2. `import`: one walk over the nodes in file order that infers every value's
 //!    shape, propagates small integer constants (shape arithmetic) and lowers
-//!    each node that touches an activation to IR ops;
+//!    each node that touches an activation to IR ops, fusing what `fuse`
+//!    plans (bias epilogues, GELU, transposes as views) and rewriting the op
+//!    list after it (column-split projections, shape-only ops dropped);
 //! 3. validation of the result by [`sim::graph::Graph::new`].
 //!
 //! Pure shape arithmetic (broadcasting, convolution windows, reshape targets,
@@ -17,6 +19,7 @@
 //! and element counts are capped (see the `MAX_*` constants), and no allocation
 //! is proportional to a dimension read from the file.
 
+mod fuse;
 mod import;
 pub mod proto;
 mod reader;
@@ -65,6 +68,11 @@ pub struct ImportOptions {
     /// as zero-cost `OpKind::Reshape` ops (true) or fold them away into the
     /// consumers' input shapes (false, default).
     pub keep_free_ops: bool,
+    /// Fuse what the zoo models as one op (default true): bias Adds into their
+    /// MatMul, Gemm or Conv, GELU's erf and tanh forms into one `gelu`,
+    /// transposes into the matmuls that read or write them, and more (see
+    /// `docs/onnx.md`, Fusion). False lowers one op per ONNX node.
+    pub fuse: bool,
     /// Refuse files larger than this (default 2 GiB).
     pub max_file_bytes: u64,
     /// Refuse files whose decode would take more heap than this (default
@@ -79,6 +87,7 @@ impl Default for ImportOptions {
             dims: BTreeMap::new(),
             dtype: None,
             keep_free_ops: false,
+            fuse: true,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
         }

@@ -57,7 +57,9 @@ fn check(bytes: &[u8]) {
 #[test]
 fn the_small_model_imports() {
     let g = import_bytes(&small_model(), "small.onnx", &opts()).unwrap();
-    assert_eq!(g.ops().len(), 6);
+    // Conv, Relu, MaxPool, MatMul, Softmax: the Transpose before the MatMul
+    // is fused into it as a view.
+    assert_eq!(g.ops().len(), 5);
 }
 
 #[test]
