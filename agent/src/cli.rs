@@ -104,7 +104,7 @@ enum Command {
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
         /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
+        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
@@ -156,7 +156,7 @@ enum Command {
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
         /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
+        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// `contiguous` (balanced segments in pipeline order), `single` (all on
@@ -235,7 +235,7 @@ enum GraphCommand {
         model: String,
         /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16); for
         /// an ONNX file each symbolic dim (e.g. batch=1 sequence=128),
-        /// dtype=int8|fp16|bf16|fp32 and keep_free_ops=true|false.
+        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Print only the totals, not every op.

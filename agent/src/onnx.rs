@@ -1,5 +1,5 @@
 //! ONNX workloads: the parameters a user gives an imported model (symbolic
-//! dim values, `dtype`, `keep_free_ops`), checked the same way for scenario
+//! dim values, `dtype`, `keep_free_ops`, `fuse`), checked the same way for scenario
 //! files and command-line flags, and the import itself with messages that say
 //! how to fix what is wrong.
 //!
@@ -14,7 +14,7 @@ use onnx_import::{ImportOptions, import_file, symbolic_dims_file};
 use sim::graph::{DType, Graph};
 
 /// Parameter keys that are not symbolic dims.
-pub const OPTION_KEYS: &[&str] = &["dtype", "keep_free_ops"];
+pub const OPTION_KEYS: &[&str] = &["dtype", "keep_free_ops", "fuse"];
 
 /// Largest value a symbolic dim may be bound to (the importer refuses any
 /// tensor over 2^48 elements anyway; this keeps typos like 10^12 out).
@@ -83,7 +83,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
             let names: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
             format!("expected one of {}, found {value:?}", names.join(", "))
         }),
-        "keep_free_ops" => match value {
+        "keep_free_ops" | "fuse" => match value {
             "true" | "false" => Ok(()),
             _ => Err(format!("expected true or false, found {value:?}")),
         },
@@ -105,6 +105,7 @@ pub fn options(params: &BTreeMap<String, String>) -> Result<ImportOptions, OnnxE
         match key.as_str() {
             "dtype" => opts.dtype = DType::from_name(value),
             "keep_free_ops" => opts.keep_free_ops = value == "true",
+            "fuse" => opts.fuse = value == "true",
             _ => {
                 opts.dims
                     .insert(key.clone(), value.parse().expect("checked"));
@@ -212,6 +213,8 @@ mod tests {
         assert!(check_value("dtype", "int4").is_err());
         assert!(check_value("keep_free_ops", "true").is_ok());
         assert!(check_value("keep_free_ops", "1").is_err());
+        assert!(check_value("fuse", "false").is_ok());
+        assert!(check_value("fuse", "no").is_err());
     }
 
     #[test]

@@ -1208,8 +1208,8 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
             Some(Workload::Onnx { path, params, .. }) => {
                 // The file is referred to by absolute path, so the resolved
                 // scenario works from any directory; the parameters are typed
-                // as a scenario writes them, with the dtype and keep_free_ops
-                // the import used.
+                // as a scenario writes them, with the dtype, keep_free_ops
+                // and fuse the import used.
                 w.insert(
                     "onnx".into(),
                     Value::String(absolute(path).display().to_string()),
@@ -1226,6 +1226,8 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
                 }
                 let keep = params.get("keep_free_ops").is_some_and(|v| v == "true");
                 p.insert("keep_free_ops".into(), Value::Boolean(keep));
+                let fuse = params.get("fuse").is_none_or(|v| v == "true");
+                p.insert("fuse".into(), Value::Boolean(fuse));
                 w.insert("params".into(), Value::Table(p));
             }
             _ => {

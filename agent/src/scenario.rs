@@ -61,7 +61,7 @@ pub const SCHEMA: &[SchemaKey] = &[
         "workload",
         "params",
         "table",
-        "zoo model parameters, key → value; for `onnx`: each symbolic dim's value (positive integer), `dtype` (int8, fp16, bf16 or fp32; default the model's float type) and `keep_free_ops` (boolean, default false)",
+        "zoo model parameters, key → value; for `onnx`: each symbolic dim's value (positive integer), `dtype` (int8, fp16, bf16 or fp32; default the model's float type) `keep_free_ops` (boolean, default false) and `fuse` (boolean, default true)",
     ),
     (
         "workload",
@@ -770,7 +770,7 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
 }
 
 /// One `[workload.params]` entry of an ONNX workload, as text: `dtype` a
-/// dtype name, `keep_free_ops` a boolean, any other key one of the model's
+/// dtype name, `keep_free_ops` and `fuse` booleans, any other key one of the model's
 /// symbolic dims (when they could be read) with a positive integer.
 fn read_onnx_param(
     key: &str,
@@ -783,7 +783,7 @@ fn read_onnx_param(
             let names: Vec<&str> = sim::graph::DType::ALL.iter().map(|d| d.name()).collect();
             r.word(&names).map(str::to_string)
         }
-        "keep_free_ops" => r.bool().map(|b| b.to_string()),
+        "keep_free_ops" | "fuse" => r.bool().map(|b| b.to_string()),
         _ => {
             let file = path
                 .file_name()
@@ -798,8 +798,8 @@ fn read_onnx_param(
 }
 
 /// A workload axis sets a parameter of a zoo model or an ONNX workload: the
-/// model must have that parameter (an ONNX model: a symbolic dim, `dtype` or
-/// `keep_free_ops`). (Its values are checked when each grid point's graph is
+/// model must have that parameter (an ONNX model: a symbolic dim, `dtype`,
+/// `keep_free_ops` or `fuse`). (Its values are checked when each grid point's graph is
 /// built.)
 fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
     for (i, axis) in sweep.axes.iter().enumerate() {

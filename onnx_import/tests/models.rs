@@ -132,3 +132,78 @@ fn exported_models_decode_far_under_the_default_limit() {
         );
     }
 }
+
+fn zoo_totals(model: &str) -> sim::graph::GraphTotals {
+    sim::zoo::build(model, &Default::default())
+        .expect("zoo model builds")
+        .totals()
+}
+
+/// Fused imports against the zoo (see the Fusion section of docs/onnx.md for
+/// each difference): MACs and parameters always equal; ops and vector
+/// operations equal except for what the exports compute differently.
+#[test]
+fn fused_imports_match_the_zoo_op_for_op() {
+    // BERT: token-type and position embeddings are constants in the export
+    // (input_ids only), so two embedding lookups are adds of a parameter.
+    let (g, z) = (
+        import_checked("bert-base").totals(),
+        zoo_totals("bert-base"),
+    );
+    assert_eq!(
+        (g.ops, g.macs, g.params, g.vector_ops),
+        (187, z.macs, z.params, z.vector_ops)
+    );
+    assert_eq!(z.ops, 189);
+    // GPT-2: position ids are constants (one embedding fewer), and the
+    // export adds its causal mask to the scores (one add per layer, which the
+    // zoo does not model).
+    let (g, z) = (
+        import_checked("gpt2-small").totals(),
+        zoo_totals("gpt2-small"),
+    );
+    let mask = 12 * 12 * 128 * 128;
+    assert_eq!(
+        (g.ops, g.macs, g.params, g.vector_ops),
+        (z.ops - 1 + 12, z.macs, z.params, z.vector_ops + mask)
+    );
+    // ViT: the same ops; the export scales the scores (heads·197²) where
+    // timm scales the queries (197·768).
+    let (g, z) = (import_checked("vit-b16").totals(), zoo_totals("vit-b16"));
+    let scale_shift = 12 * (12 * 197 * 197 - 197 * 768);
+    assert_eq!(
+        (g.ops, g.macs, g.params, g.vector_ops),
+        (z.ops, z.macs, z.params, z.vector_ops + scale_shift)
+    );
+    let (g, z) = (import_checked("resnet50").totals(), zoo_totals("resnet50"));
+    assert_eq!(
+        (g.ops, g.macs, g.params, g.vector_ops),
+        (z.ops, z.macs, z.params, z.vector_ops)
+    );
+    assert_eq!(g.ops, 174);
+    let g = import_checked("efficientnet-b0").totals();
+    assert_eq!((g.ops, g.vector_ops), (287, 23_948_376));
+}
+
+#[test]
+fn unfused_imports_lower_one_op_per_node() {
+    let unfused = |model: &str| {
+        import_file(
+            &data_dir().join(format!("{model}.onnx")),
+            &ImportOptions {
+                fuse: false,
+                ..opts()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .totals()
+    };
+    let (b, f) = (unfused("bert-base"), import_checked("bert-base").totals());
+    assert_eq!((b.ops, b.vector_ops), (355, 60_753_408));
+    assert_eq!((b.macs, b.params), (f.macs, f.params));
+    assert_eq!(
+        (unfused("gpt2-small").ops, unfused("vit-b16").ops),
+        (339, 332)
+    );
+    assert_eq!(unfused("resnet50").ops, 174);
+}
