@@ -581,7 +581,7 @@ impl Importer<'_> {
         self.cur_cols = node.input.first().and_then(|n| self.cols.get(n)).cloned();
         self.pending_cols = None;
         let outs = if self.absorbed.contains(&index) {
-            self.bias_alias(node, &ins)?
+            self.bias_alias(&ins)?
         } else {
             self.op(index, at, node, &ins)?
         };
@@ -624,13 +624,12 @@ impl Importer<'_> {
 
     /// A bias Add whose bias the producing MatMul, Gemm or Conv took: its
     /// output is the product's.
-    fn bias_alias(&mut self, node: &NodeProto, ins: &[Option<Value>]) -> R<Vec<Value>> {
+    fn bias_alias(&mut self, ins: &[Option<Value>]) -> R<Vec<Value>> {
         let (x, b) = match (&ins[0], &ins[1]) {
             (Some(x), Some(b)) if x.is_act() => (x, b),
             (Some(b), Some(x)) => (x, b),
             _ => return Err(invalid("a fused bias Add lost an input")),
         };
-        let _ = node;
         let shape = shape::broadcast(&x.shape, &b.shape)
             .ok_or_else(|| invalid("a fused bias does not broadcast"))?;
         Ok(vec![Value { shape, ..x.clone() }])
