@@ -12,6 +12,23 @@ the repository root:
 Options: --out DIR (default tests/data/onnx), --models a,b,c (default all),
 --no-macs (skip the MAC count), --opset N (default 17; must be 13..21).
 
+`--models light` (also part of the default run; needs only onnx) converts the
+two Caffe2-made "light" models in OUT/onnx_light/ (light_densenet121.onnx and
+light_inception_v2.onnx, copied from the onnx package's test data, opset 9)
+to opset 13 with onnx.version_converter.convert_version(model, 13), and writes
+them next to the originals as <name>_opset13.onnx. They stay graph-only: the
+files hold no weight data (each weight is a ConstantOfShape of an inline
+`<weight>__SHAPE` initializer, which the converter leaves as it is). No fix-up
+is needed with onnx 1.23.2: the converter accepts the IR-3 layout (every
+initializer also listed in graph.input) and keeps it, and keeps ir_version 3.
+What it changes: each Unsqueeze's `axes` attribute becomes an int64 Constant
+node feeding the Unsqueeze (opset 13); Softmax gets `axis = -1` (the same
+result on inception's [1, 1000] logits as opset 9's default axis 1); and it
+adds a value_info (inferred shape) for every intermediate value. Nodes,
+initializers, inputs and outputs are otherwise unchanged. The converted model
+passes onnx.checker.check_model(full_check=True) before it is written, and
+re-running gives byte-identical files.
+
 Export settings (the same for every model, also written into models.json):
     torch.onnx.export(wrapper, (x,), path, dynamo=False, opset_version=17,
                       training=torch.onnx.TrainingMode.PRESERVE,
@@ -518,20 +535,52 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
     return info
 
 
+LIGHT_MODELS = ("light_densenet121", "light_inception_v2")
+LIGHT_OPSET = 13
+
+
+def convert_light(out_dir: str) -> None:
+    """Converts the opset-9 light models in OUT/onnx_light/ to opset 13."""
+    import onnx
+    from onnx import version_converter
+
+    d = os.path.join(out_dir, "onnx_light")
+    for name in LIGHT_MODELS:
+        src = os.path.join(d, f"{name}.onnx")
+        model = onnx.load(src, load_external_data=False)
+        before = collections.Counter(n.op_type for n in model.graph.node)
+        conv = version_converter.convert_version(model, LIGHT_OPSET)
+        onnx.checker.check_model(conv, full_check=True)
+        dst = os.path.join(d, f"{name}_opset{LIGHT_OPSET}.onnx")
+        with open(dst, "wb") as f:
+            f.write(conv.SerializeToString(deterministic=True))
+        after = collections.Counter(n.op_type for n in conv.graph.node)
+        added = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+        print(f"== {name}: opset {[o.version for o in model.opset_import]} -> "
+              f"{[o.version for o in conv.opset_import]}, IR {conv.ir_version}, {os.path.getsize(dst)} bytes, "
+              f"{len(conv.graph.node)} nodes (added {added}) -> {dst}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join("tests", "data", "onnx"))
-    ap.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset of " + ",".join(MODEL_NAMES))
+    ap.add_argument("--models", default=",".join(MODEL_NAMES + ["light"]),
+                    help="comma-separated subset of " + ",".join(MODEL_NAMES + ["light"]))
     ap.add_argument("--opset", type=int, default=OPSET_DEFAULT)
     ap.add_argument("--no-macs", action="store_true")
     args = ap.parse_args()
     if not 13 <= args.opset <= 21:
         ap.error("--opset must be within 13..21")
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in names if m not in MODEL_NAMES]
+    bad = [m for m in names if m not in MODEL_NAMES + ["light"]]
     if bad:
-        ap.error(f"unknown model(s) {bad}; choose from {MODEL_NAMES}")
+        ap.error(f"unknown model(s) {bad}; choose from {MODEL_NAMES + ['light']}")
     os.makedirs(args.out, exist_ok=True)
+    if "light" in names:
+        convert_light(args.out)
+        names.remove("light")
+    if not names:
+        return 0
 
     import torch
 

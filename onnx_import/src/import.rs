@@ -7,7 +7,9 @@
 //! consumes it directly or through static ops (Transpose, Unsqueeze, Cast…),
 //! except BatchNormalization's running mean and variance (buffers, not
 //! parameters). So imported totals equal `sum(p.numel() for p in
-//! model.parameters())` of the exporting framework.
+//! model.parameters())` of the exporting framework. A float ConstantOfShape
+//! of a literal shape (Caffe2's stand-in for a weight) counts too, but only
+//! where an op reads it as a weight (see `Importer::charge`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,6 +236,8 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
         values: BTreeMap::new(),
         init_numel: Vec::new(),
         charged: Vec::new(),
+        literals: BTreeSet::new(),
+        weight_only: Vec::new(),
         builder,
         names: BTreeSet::new(),
         n_ops: 0,
@@ -397,8 +401,14 @@ struct Importer<'a> {
     pending_cols: Option<ColView>,
     pieces: Vec<fuse::Piece>,
     values: BTreeMap<String, Value>,
-    /// Element count of each float initializer, by id.
+    /// Element count of each float initializer (and of each float
+    /// ConstantOfShape of a literal shape), by id.
     init_numel: Vec<u64>,
+    /// Names of the initializers and of the Constant nodes' outputs: tensors
+    /// whose values are written in the file.
+    literals: BTreeSet<String>,
+    /// Per id: a ConstantOfShape's, charged only when read as a weight.
+    weight_only: Vec<bool>,
     charged: Vec<bool>,
     builder: GraphBuilder,
     names: BTreeSet<String>,
@@ -424,11 +434,9 @@ impl Importer<'_> {
                 ..fail(f.message)
             })?;
             let mut v = v;
+            self.literals.insert(t.name.clone());
             if is_float(t.data_type) {
-                let id = self.init_numel.len() as u32;
-                self.init_numel
-                    .push(count(&v.shape).map_err(|f| fail(f.message))?);
-                self.charged.push(false);
+                let id = self.new_param(count(&v.shape).map_err(|f| fail(f.message))?, false);
                 v.state = State::Static {
                     vals: None,
                     inits: vec![id],
@@ -756,12 +764,34 @@ impl Importer<'_> {
         }
     }
 
-    /// Charges the not-yet-charged float initializers behind `v`.
+    /// Registers a tensor of `numel` parameters, not yet charged; a
+    /// `weight_only` one is charged only by an op that reads it as a weight.
+    fn new_param(&mut self, numel: u64, weight_only: bool) -> u32 {
+        let id = self.init_numel.len() as u32;
+        self.init_numel.push(numel);
+        self.charged.push(false);
+        self.weight_only.push(weight_only);
+        id
+    }
+
+    /// Charges the not-yet-charged parameters behind `v`, read as a weight:
+    /// a product's static operand, a Conv's weight or bias, a normalisation's
+    /// scale or bias, an embedding table, an Add or Mul's static operand.
     fn charge(&mut self, v: Option<&Value>) -> u64 {
+        self.charge_if(v, true)
+    }
+
+    /// Charges the not-yet-charged float initializers behind `v`, read other
+    /// than as a weight (Concat, Where, Sub…): not the ConstantOfShape ones.
+    fn charge_other(&mut self, v: Option<&Value>) -> u64 {
+        self.charge_if(v, false)
+    }
+
+    fn charge_if(&mut self, v: Option<&Value>, as_weight: bool) -> u64 {
         let mut total = 0;
         if let Some(v) = v {
             for &id in v.inits() {
-                if !self.charged[id as usize] {
+                if !self.charged[id as usize] && (as_weight || !self.weight_only[id as usize]) {
                     self.charged[id as usize] = true;
                     total = u64::saturating_add(total, self.init_numel[id as usize]);
                 }
@@ -885,8 +915,9 @@ impl Importer<'_> {
             func
         };
         let mut params = 0;
+        let as_weight = matches!(func, EltFunc::Add | EltFunc::Mul | EltFunc::Scale);
         for v in ins.iter().filter(|v| !v.is_act()) {
-            params += self.charge(Some(v));
+            params += self.charge_if(Some(v), as_weight);
         }
         let n = count(&shape)?;
         let s = self.emit(
@@ -1570,7 +1601,12 @@ impl Importer<'_> {
                     },
                 }])
             }
-            "Constant" => Ok(vec![self.constant(&attrs)?]),
+            "Constant" => {
+                if let Some(name) = node.output.first() {
+                    self.literals.insert(name.clone());
+                }
+                Ok(vec![self.constant(&attrs)?])
+            }
             "ConstantOfShape" => {
                 let dims = ints(input(0)?, "the shape")?;
                 if dims.len() > MAX_RANK {
@@ -1597,13 +1633,26 @@ impl Importer<'_> {
                 let vals = fill
                     .filter(|_| n <= MAX_VALUE_ELEMENTS)
                     .map(|f| vec![f; n as usize]);
+                // A float tensor whose shape is written in the file (an
+                // initializer or a Constant) is what constant folding would
+                // make an initializer, and stands for a weight whose values
+                // the file leaves out (Caffe2's conversions write every weight
+                // so): its elements are parameters, like an initializer's.
+                // One shaped like a computed shape (`zeros_like` of an
+                // activation, as in the ViT export) is not.
+                let literal_shape = node
+                    .input
+                    .first()
+                    .is_some_and(|s| self.literals.contains(s));
+                let inits = if is_float(elem) && literal_shape {
+                    vec![self.new_param(n, true)]
+                } else {
+                    vec![]
+                };
                 Ok(vec![Value {
                     shape,
                     elem,
-                    state: State::Static {
-                        vals,
-                        inits: vec![],
-                    },
+                    state: State::Static { vals, inits },
                 }])
             }
             "Range" => {
@@ -2260,7 +2309,7 @@ impl Importer<'_> {
         let acts: Vec<&Value> = parts.iter().copied().filter(|p| p.is_act()).collect();
         let mut params = 0;
         for p in parts.iter().filter(|p| !p.is_act()) {
-            let charged = self.charge(Some(p));
+            let charged = self.charge_other(Some(p));
             if charged == 0 && p.shape[ax] > 0 {
                 return Err(unsupported(format!(
                     "a constant input of shape {} that holds no parameters is joined to activations; tessera's concat adds only parameters",

@@ -207,3 +207,171 @@ fn unfused_imports_lower_one_op_per_node() {
     );
     assert_eq!(unfused("resnet50").ops, 174);
 }
+
+/// The Caffe2 "light" CNNs, converted to opset 13 by `tools/export_onnx.py
+/// --models light` (see tests/data/onnx/README.md).
+fn light(model: &str) -> (sim::graph::GraphTotals, LightWeights) {
+    let path = data_dir().join(format!("onnx_light/{model}_opset13.onnx"));
+    assert!(
+        onnx_import::symbolic_dims_file(&path, &ImportOptions::default())
+            .unwrap()
+            .is_empty(),
+        "{model}: no symbolic dims"
+    );
+    let g = import_file(&path, &ImportOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    (g.totals(), light_weights(&path))
+}
+
+/// Element counts of the float tensors of a light model, read from the file
+/// with the prost types, independently of the importer.
+#[derive(Debug)]
+struct LightWeights {
+    /// Every float tensor: each `ConstantOfShape` output (its shape is the
+    /// inline int64 `<weight>__SHAPE` initializer) and each float initializer.
+    all: u64,
+    /// Those read only as BatchNormalization's running mean or variance.
+    bn_stats: u64,
+    /// Those read by Unsqueeze: the Caffe "Scale" layer's per-channel weight
+    /// and bias, applied by Mul and Add after each BatchNormalization.
+    scale_layer: u64,
+}
+
+fn light_weights(path: &Path) -> LightWeights {
+    use onnx_import::proto::{ModelProto, TensorProto, tensor_proto::DataType};
+    use prost::Message;
+    let model = ModelProto::decode(std::fs::read(path).unwrap().as_slice()).unwrap();
+    let graph = model.graph.unwrap();
+    let ints = |t: &TensorProto| -> Vec<i64> {
+        if t.raw_data.is_empty() {
+            t.int64_data.clone()
+        } else {
+            t.raw_data
+                .chunks(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        }
+    };
+    let inits: std::collections::BTreeMap<&str, &TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let mut numel: std::collections::BTreeMap<String, u64> = graph
+        .initializer
+        .iter()
+        .filter(|t| t.data_type == DataType::Float as i32)
+        .map(|t| (t.name.clone(), t.dims.iter().product::<i64>() as u64))
+        .collect();
+    for n in graph.node.iter().filter(|n| n.op_type == "ConstantOfShape") {
+        let shape = inits[n.input[0].as_str()];
+        assert!(n.input[0].ends_with("__SHAPE"), "{}", n.input[0]);
+        numel.insert(
+            n.output[0].clone(),
+            ints(shape).iter().product::<i64>() as u64,
+        );
+    }
+    let readers = |name: &str| -> Vec<(String, usize)> {
+        graph
+            .node
+            .iter()
+            .flat_map(|n| {
+                n.input
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, i)| *i == name)
+                    .map(move |(j, _)| (n.op_type.clone(), j))
+            })
+            .collect()
+    };
+    let mut w = LightWeights {
+        all: 0,
+        bn_stats: 0,
+        scale_layer: 0,
+    };
+    for (name, &n) in &numel {
+        let r = readers(name);
+        w.all += n;
+        if r.iter()
+            .all(|(op, j)| op == "BatchNormalization" && *j >= 3)
+        {
+            w.bn_stats += n;
+        }
+        if r.iter().any(|(op, _)| op == "Unsqueeze") {
+            w.scale_layer += n;
+        }
+    }
+    w
+}
+
+fn assert_near(what: &str, got: u64, published: f64, tolerance: f64) {
+    let rel = (got as f64 - published).abs() / published;
+    assert!(
+        rel <= tolerance,
+        "{what}: tessera {got}, published {published} ({:.2}% apart, over {:.0}%)",
+        rel * 100.0,
+        tolerance * 100.0
+    );
+}
+
+/// DenseNet-121 (Caffe2's conversion, 224×224, batch 1). One op per Conv,
+/// BatchNormalization, Mul, Add (the Caffe "Scale" layer after each BN), Relu
+/// and Concat (121 each, 58 Concats), and 5 pools; Unsqueeze and the
+/// ConstantOfShape weights are static.
+#[test]
+fn light_densenet121_imports_with_published_macs_and_params() {
+    let (t, w) = light("light_densenet121");
+    assert_eq!((t.ops, t.params, t.macs), (668, 8_062_504, 2_834_161_664));
+    assert_eq!(t.vector_ops, 65_228_800);
+    // Parameters: every float tensor that reaches an op but BN's running
+    // statistics, charged once (the ConstantOfShape weights included).
+    assert_eq!(t.params, w.all - w.bn_stats);
+    // torchvision's densenet121 has 7,978,856 parameters
+    // (`sum(p.numel() for p in densenet121().parameters())`; "8.0M" in the
+    // torchvision model table, pytorch.org/vision/stable/models.html): conv and
+    // classifier weights, classifier bias and one BN scale and bias per
+    // channel. The conversion applies each BN's affine twice, as
+    // BatchNormalization's scale and bias and again as the Scale layer's Mul
+    // and Add, whose 2·C per BN (83,648 in all) torchvision does not have.
+    assert_eq!(w.scale_layer, 83_648);
+    assert_eq!(t.params - w.scale_layer, 7_978_856);
+    // MACs: torchvision's model table gives DenseNet-121 "GFLOPS 2.83" at
+    // 224×224, which counts multiply-adds of the convolutions and the
+    // classifier (its ResNet-50 entry, 4.09, is the 4,089,184,256 MACs tessera
+    // gives the exported resnet50). tessera counts the same: Conv and the
+    // classifier (here a 1×1 Conv) are MACs; BN, the Scale layer's Mul and
+    // Add, ReLU and pooling are vector operations. The table rounds to 0.01 G.
+    assert_near("densenet121 MACs", t.macs, 2.83e9, 0.005);
+}
+
+/// BN-Inception (Inception-v2, Ioffe & Szegedy 2015), Caffe2's conversion at
+/// 224×224, batch 1: Conv, BatchNormalization, Mul, Add and Relu 69 each, 10
+/// Concats, 13 pools, the classifier Gemm and the Softmax (the Reshape before
+/// the Gemm is folded).
+#[test]
+fn light_inception_v2_imports_with_published_macs_and_params() {
+    let (t, w) = light("light_inception_v2");
+    assert_eq!((t.ops, t.params, t.macs), (370, 11_214_888, 2_018_851_840));
+    assert_eq!(t.vector_ops, 27_057_272);
+    assert_eq!(t.params, w.all - w.bn_stats);
+    // As for DenseNet, each BN's affine is there twice (BN scale and bias,
+    // then the Scale layer's Mul and Add): 19,904 elements more than a
+    // framework model, which has one pair per BN. Without them: 11,194,984,
+    // conv and classifier weights (11,175,080) plus one BN affine per channel,
+    // the "11.2 M" usually quoted for BN-Inception; 1% tolerance for the
+    // rounding.
+    assert_eq!(w.scale_layer, 19_904);
+    assert_near(
+        "inception_v2 params without the Scale layers",
+        t.params - w.scale_layer,
+        11.2e6,
+        0.01,
+    );
+    // MACs: GoogLeNet (Szegedy et al. 2014, "Going deeper with convolutions")
+    // keeps "a computational budget of 1.5 billion multiply-adds"; Ioffe &
+    // Szegedy 2015 (section 4.2) say their BN-Inception changes (the 5×5
+    // convolutions replaced by two 3×3) raise the computational cost by about
+    // 30%: about 1.95 G multiply-adds, the "≈2 G" model-zoo tables list.
+    // tessera counts Conv and Gemm MACs only, as those figures do; 5% tolerance
+    // for "about" (tessera is 3.5% above 1.95 G).
+    assert_near("inception_v2 MACs", t.macs, 1.5e9 * 1.3, 0.05);
+}

@@ -76,6 +76,24 @@ fn malformed_and_truncated_files_are_not_onnx_models() {
 }
 
 #[test]
+fn the_opset_9_light_models_are_refused_with_the_opset_message() {
+    // The Caffe2 "light" CNNs as copied from the onnx package (opset 9);
+    // tests/models.rs imports their opset-13 conversions.
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/onnx/onnx_light");
+    for file in ["light_densenet121.onnx", "light_inception_v2.onnx"] {
+        let e = import_file(&dir.join(file), &ImportOptions::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Opset, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{file}: opset 9 of the default domain is not supported; tessera imports opsets 13 to 21 (convert the model with onnx.version_converter)"
+            )
+        );
+    }
+}
+
+#[test]
 fn opsets_outside_13_to_21_are_refused() {
     let mut m = Model::new().x("x", &[4]).node("Relu", &["x"], &["y"]);
     m.opset = 12;
