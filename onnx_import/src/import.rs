@@ -24,7 +24,8 @@ use crate::proto::{
 use crate::reader::{self, Attrs, elem_name, error, is_float, is_int};
 use crate::shape::{self, AutoPad, Window, numel};
 use crate::{
-    ErrorKind, ImportError, ImportOptions, MAX_NODES, MAX_RANK, MAX_VALUE_ELEMENTS, NodeRef,
+    ErrorKind, ImportError, ImportOptions, MAX_NODES, MAX_RANK, MAX_TOTAL_VALUE_ELEMENTS,
+    MAX_VALUE_ELEMENTS, NodeRef,
 };
 
 /// The ops the importer reads, in the order the docs list them.
@@ -234,6 +235,7 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
         pending_cols: None,
         pieces: Vec::new(),
         values: BTreeMap::new(),
+        value_elements: 0,
         init_numel: Vec::new(),
         charged: Vec::new(),
         literals: BTreeSet::new(),
@@ -401,6 +403,8 @@ struct Importer<'a> {
     pending_cols: Option<ColView>,
     pieces: Vec<fuse::Piece>,
     values: BTreeMap<String, Value>,
+    /// Elements of every small integer tensor the walk has computed so far.
+    value_elements: u64,
     /// Element count of each float initializer (and of each float
     /// ConstantOfShape of a literal shape), by id.
     init_numel: Vec<u64>,
@@ -610,6 +614,16 @@ impl Importer<'_> {
                 )));
             }
             count(&v.shape)?;
+            if let Some(vals) = v.vals() {
+                // Each propagated tensor is small, but a hostile file could
+                // chain a million of them: bound their total as well.
+                self.value_elements += vals.len() as u64;
+                if self.value_elements > MAX_TOTAL_VALUE_ELEMENTS {
+                    return Err(limit(format!(
+                        "the model's shape arithmetic computes more than {MAX_TOTAL_VALUE_ELEMENTS} constant elements in all; tessera propagates at most that many"
+                    )));
+                }
+            }
             self.values.insert(name.clone(), v.clone());
         }
         Ok(())

@@ -45,6 +45,10 @@ pub const MAX_ELEMENTS: u64 = 1 << 48;
 /// Integer tensors up to this many elements have their values propagated (shape
 /// arithmetic); larger ones are tracked by shape only.
 pub const MAX_VALUE_ELEMENTS: u64 = 4096;
+
+/// Most elements all computed small integer tensors may hold together (about
+/// 128 MiB of `i64`): the bound on constant propagation's memory.
+pub const MAX_TOTAL_VALUE_ELEMENTS: u64 = 16 << 20;
 /// Default limit on the file size: 2 GiB, the protobuf limit for one message.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 2 << 30;
 /// Default limit on the memory the protobuf decode may take, as bounded by a

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{D, I64, Model, attr_int, wire};
+use common::{D, I64, Model, attr_int, attr_tensor, ints_tensor, wire};
 use onnx_import::{ErrorKind, ImportOptions, decode_estimate, import_bytes, import_file};
 use prost::Message;
 
@@ -415,4 +415,24 @@ fn top_level_lists_are_counted_over_every_graph_field() {
         "x.onnx: the graph has 1200000 nodes; tessera imports at most 1000000"
     );
     assert!(decode_estimate(&half, "x.onnx").is_ok());
+}
+
+#[test]
+fn constant_propagation_is_bounded_in_total() {
+    // 4,097 integer ConstantOfShape tensors of 4,096 elements each: every one
+    // is small enough to propagate, together they pass the 16 Mi bound.
+    let mut m = Model::new().x("x", &[4]).ints("s", &[1], &[4096]);
+    for i in 0..4097 {
+        m = m.node_with(
+            "ConstantOfShape",
+            &["s"],
+            &[&format!("c{i}")],
+            vec![attr_tensor("value", ints_tensor("v", &[1], &[7]))],
+        );
+    }
+    let e = m.node("Relu", &["x"], &["y"]).error();
+    assert_eq!(
+        e,
+        "m.onnx: node 4096 \"n4096\" (ConstantOfShape): the model's shape arithmetic computes more than 16777216 constant elements in all; tessera propagates at most that many"
+    );
 }
