@@ -3,6 +3,35 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use agent::cli::{Outcome, run_args};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh, empty scratch directory for one test (`prefix` names the test
+/// file, `tag` the test), unique to this process.
+pub fn temp_dir(prefix: &str, tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tessera-{prefix}-{}-{tag}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    d
+}
+
+/// Runs the `tessera` command in-process with `args`; a panic is a failure
+/// whatever the test expects.
+pub fn tessera(args: &[&str]) -> Outcome {
+    let mut full = vec!["tessera"];
+    full.extend_from_slice(args);
+    let o = run_args(full);
+    assert!(
+        !o.stderr.contains("panicked"),
+        "panic for {args:?}: {}",
+        o.stderr
+    );
+    o
+}
+
 /// The `*.toml` files of `dir`, sorted, so tests visit them in a fixed order.
 pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)

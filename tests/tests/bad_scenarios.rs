@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use tessera_tests::{assert_corpus_names, toml_files};
 
 use agent::cli::{Outcome, run_args};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use tessera_tests::root;
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,25 +1,7 @@
 //! The `tessera` command, run in-process through `agent::cli::run_args`: each
 //! subcommand's output, and clear errors with exit code 2 for user mistakes.
 
-use std::path::{Path, PathBuf};
-
-use agent::cli::{Outcome, run_args};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tessera(args: &[&str]) -> Outcome {
-    let mut full = vec!["tessera"];
-    full.extend_from_slice(args);
-    let o = run_args(full);
-    assert!(
-        !o.stderr.contains("panicked"),
-        "panic for {args:?}: {}",
-        o.stderr
-    );
-    o
-}
+use tessera_tests::{root, tessera};
 
 fn spec_files() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(root().join("hw_specs"))

@@ -4,13 +4,9 @@
 //! (resolved re-runs, sweeps over a symbolic dim), and the messages for
 //! parameters that do not fit the model.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use agent::cli::{Outcome, run_args};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use tessera_tests::{root, tessera};
 
 fn onnx(name: &str) -> String {
     root()
@@ -25,17 +21,7 @@ fn spec(name: &str) -> String {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tessera-onnx-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn tessera(args: &[&str]) -> Outcome {
-    let mut full = vec!["tessera"];
-    full.extend_from_slice(args);
-    let o = run_args(full);
-    assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
-    o
+    tessera_tests::temp_dir("onnx", tag)
 }
 
 /// The framework's parameter count of a test model, from `models.json`.

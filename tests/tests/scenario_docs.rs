@@ -11,15 +11,11 @@
 //! the key in backticks. Any other heading ends the key table.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use agent::scenario::{SCHEMA, TASK_KINDS};
+use tessera_tests::root;
 
 const HEADER: [&str; 5] = ["key", "type and unit", "required", "default", "meaning"];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn page() -> String {
     let path = root().join("docs").join("scenarios.md");

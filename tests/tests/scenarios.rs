@@ -6,24 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
-use agent::cli::{Outcome, run_args};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use agent::cli::Outcome;
+use tessera_tests::{root, tessera};
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tessera-scn-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn tessera(args: &[&str]) -> Outcome {
-    let mut full = vec!["tessera"];
-    full.extend_from_slice(args);
-    let o = run_args(full);
-    assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
-    o
+    tessera_tests::temp_dir("scn", tag)
 }
 
 fn run_to(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
