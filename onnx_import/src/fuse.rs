@@ -5,6 +5,7 @@
 //! It runs in two places, each where the information it needs is visible:
 //! - [`plan`], before the import walk, on the ONNX graph, where constants and
 //!   every value's consumers are known: bias epilogues, the two GELU forms,
+//!   Swish (`x · sigmoid(x)`),
 //!   transposes that can be views, values read only for their shape;
 //! - [`rewrite`], after the walk, on the lowered op list: a projection whose
 //!   output is only read in disjoint column blocks (GPT-2's `c_attn` split,
@@ -59,7 +60,9 @@ pub struct Plan {
     pub bias: BTreeMap<usize, (usize, String)>,
     /// Last node of a GELU pattern → the name of the pattern's input.
     pub gelu: BTreeMap<usize, String>,
-    /// Nodes inside a fused GELU: lowered to nothing.
+    /// The Mul of a Swish (SiLU) pattern `x · sigmoid(x)` → the name of `x`.
+    pub swish: BTreeMap<usize, String>,
+    /// Nodes inside a fused GELU or Swish: lowered to nothing.
     pub skip: BTreeSet<usize>,
     /// Transposes that may be views.
     pub transpose: BTreeMap<usize, FoldTranspose>,
@@ -249,7 +252,12 @@ pub fn plan(graph: &GraphProto) -> Plan {
                     plan.gelu.insert(end, x.to_string());
                 }
             }
-            "Shape" | "Size" => {}
+            "Sigmoid" => {
+                if let Some((x, end)) = swish(&net, i) {
+                    plan.skip.insert(i);
+                    plan.swish.insert(end, x.to_string());
+                }
+            }
             _ => {}
         }
     }
@@ -373,6 +381,23 @@ fn gelu_tanh<'g>(net: &Net<'g>, t: usize) -> Option<(&'g str, Vec<usize>, usize)
     let mut inner = vec![q[1], q[0], s, u, t, add];
     inner.extend(tail);
     Some((x, inner, end))
+}
+
+/// `x · sigmoid(x)` (SiLU), from the Sigmoid node `s`: the input `x` and the
+/// Mul node, when the Mul is the sigmoid's only reader and its other operand
+/// is the sigmoid's own input (an SE block's `x · sigmoid(s)` is not a Swish).
+fn swish<'g>(net: &Net<'g>, s: usize) -> Option<(&'g str, usize)> {
+    let x = net.node(s).input.first()?.as_str();
+    let y = net.out(s);
+    if x.is_empty() || y.is_empty() || x == y {
+        return None;
+    }
+    let m = net.sole_consumer(y)?;
+    let mn = net.node(m);
+    let ok = mn.op_type == "Mul"
+        && mn.input.len() == 2
+        && ((mn.input[0] == x && mn.input[1] == y) || (mn.input[0] == y && mn.input[1] == x));
+    ok.then_some((x, m))
 }
 
 /// Whether Transpose node `t` may be a view, and why.

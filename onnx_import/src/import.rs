@@ -554,14 +554,15 @@ impl Importer<'_> {
             // Inside a fused pattern: its outputs are read by the pattern only.
             return Ok(());
         }
-        if let Some(x) = self.plan.gelu.get(&index) {
-            // The last node of a fused GELU reads the pattern's input.
-            let x = self
-                .values
-                .get(x)
-                .cloned()
-                .ok_or_else(|| invalid(format!("GELU input {x:?} is not defined")))?;
-            let out = self.gelu(at, &x)?;
+        let fused = (self.plan.gelu.get(&index).map(|x| (EltFunc::Gelu, x)))
+            .or_else(|| self.plan.swish.get(&index).map(|x| (EltFunc::Swish, x)));
+        if let Some((func, x)) = fused {
+            // The last node of a fused GELU or Swish reads the pattern's input.
+            let x =
+                self.values.get(x).cloned().ok_or_else(|| {
+                    invalid(format!("{} input {x:?} is not defined", func.name()))
+                })?;
+            let out = self.fused_unary(at, func, &x)?;
             if let Some(name) = node.output.first() {
                 self.values.insert(name.clone(), out);
             }
@@ -629,10 +630,11 @@ impl Importer<'_> {
         Ok(())
     }
 
-    /// A fused GELU of `x`: one element-wise op, as the zoo's `eltwise`.
-    fn gelu(&mut self, at: &NodeRef, x: &Value) -> R<Value> {
+    /// A fused GELU or Swish of `x`: one element-wise op, as the zoo's
+    /// `eltwise`.
+    fn fused_unary(&mut self, at: &NodeRef, func: EltFunc, x: &Value) -> R<Value> {
         if x.is_act() {
-            return self.eltwise(at, EltFunc::Gelu, &[x], x.shape.clone(), x.elem);
+            return self.eltwise(at, func, &[x], x.shape.clone(), x.elem);
         }
         Ok(Value {
             shape: x.shape.clone(),

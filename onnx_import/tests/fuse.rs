@@ -315,3 +315,63 @@ fn without_fusion_every_node_is_an_op() {
     let g = heads("MatMul").import_with(&raw()).unwrap();
     assert_eq!(kinds(&g), ["transpose", "matmul"]);
 }
+
+/// SiLU as exporters write it: `Sigmoid(x)` then `Mul(x, sigmoid)` on `x` =
+/// [2, 8], the product's operands in either order.
+fn swish(x_first: bool) -> Model {
+    let m = Model::new().x("x", &[2, 8]).node("Sigmoid", &["x"], &["s"]);
+    if x_first {
+        m.node("Mul", &["x", "s"], &["y"])
+    } else {
+        m.node("Mul", &["s", "x"], &["y"])
+    }
+}
+
+#[test]
+fn sigmoid_times_its_input_is_one_swish() {
+    for x_first in [true, false] {
+        let g = swish(x_first).import().unwrap();
+        assert_eq!(kinds(&g), ["swish"], "x first: {x_first}");
+        assert_eq!(g.totals().vector_ops, 16, "as the zoo's eltwise");
+        assert_eq!(
+            summary(&g),
+            "n1 {\"type\":\"elementwise\",\"func\":\"swish\"} [2, 8] m0 v16 p0 <- x[2, 8]\n"
+        );
+    }
+    let g = swish(true).import_with(&raw()).unwrap();
+    assert_eq!(kinds(&g), ["sigmoid", "mul"]);
+}
+
+#[test]
+fn a_swish_stays_unfused_when_the_sigmoid_has_another_reader() {
+    let g = swish(true).node("Relu", &["s"], &["r"]).import().unwrap();
+    assert_eq!(kinds(&g), ["sigmoid", "mul", "relu"]);
+    // A graph output is a reader too.
+    let mut m = swish(true);
+    m.graph.output.push(onnx_import::proto::ValueInfoProto {
+        name: "s".into(),
+        ..Default::default()
+    });
+    assert_eq!(kinds(&m.import().unwrap()), ["sigmoid", "mul"]);
+}
+
+#[test]
+fn a_sigmoid_gate_on_another_tensor_is_not_a_swish() {
+    // The squeeze-and-excitation scale: x · sigmoid(g), g ≠ x.
+    let g = Model::new()
+        .x("x", &[1, 4, 2, 2])
+        .x("g", &[1, 4, 1, 1])
+        .node("Sigmoid", &["g"], &["s"])
+        .node("Mul", &["x", "s"], &["y"])
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g), ["sigmoid", "mul"]);
+    // Nor is sigmoid(x) · sigmoid(x).
+    let g = Model::new()
+        .x("x", &[2, 8])
+        .node("Sigmoid", &["x"], &["s"])
+        .node("Mul", &["s", "s"], &["y"])
+        .import()
+        .unwrap();
+    assert_eq!(kinds(&g), ["sigmoid", "mul"]);
+}

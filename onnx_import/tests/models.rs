@@ -181,8 +181,23 @@ fn fused_imports_match_the_zoo_op_for_op() {
         (z.ops, z.macs, z.params, z.vector_ops)
     );
     assert_eq!(g.ops, 174);
+    // EfficientNet-B0: each of its 49 SiLUs (stem, 15 expansions, 16
+    // depthwise convs, 16 squeeze-excitation reductions, head) is one swish;
+    // the 16 SE gates `x · sigmoid(s)` stay a sigmoid and a mul.
     let g = import_checked("efficientnet-b0").totals();
-    assert_eq!((g.ops, g.vector_ops), (287, 23_948_376));
+    assert_eq!((g.ops, g.vector_ops), (238, 17_790_460));
+    let swishes = import_file(&data_dir().join("efficientnet-b0.onnx"), &opts())
+        .unwrap()
+        .ops()
+        .iter()
+        .filter(|o| {
+            o.kind
+                == sim::graph::OpKind::Elementwise {
+                    func: sim::graph::EltFunc::Swish,
+                }
+        })
+        .count();
+    assert_eq!(swishes, 49);
 }
 
 #[test]
@@ -206,6 +221,8 @@ fn unfused_imports_lower_one_op_per_node() {
         (339, 332)
     );
     assert_eq!(unfused("resnet50").ops, 174);
+    let e = unfused("efficientnet-b0");
+    assert_eq!((e.ops, e.vector_ops), (287, 23_948_376));
 }
 
 /// The Caffe2 "light" CNNs, converted to opset 13 by `tools/export_onnx.py
