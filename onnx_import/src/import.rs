@@ -75,6 +75,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Equal",
     "Less",
     "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
     "Not",
     "MaxPool",
     "AveragePool",
@@ -439,8 +441,13 @@ impl Importer<'_> {
             })?;
             let mut v = v;
             self.literals.insert(t.name.clone());
-            if is_float(t.data_type) {
-                let id = self.new_param(count(&v.shape).map_err(|f| fail(f.message))?, false);
+            let n = count(&v.shape).map_err(|f| fail(f.message))?;
+            // A one-element float initializer is a literal (the attention
+            // scale, a mask's fill value, GELU's constants), not a parameter:
+            // the dynamo exporter writes these as initializers where the
+            // TorchScript one writes Constant nodes, which hold none either.
+            if is_float(t.data_type) && n != 1 {
+                let id = self.new_param(n, false);
                 v.state = State::Static {
                     vals: None,
                     inits: vec![id],
@@ -1046,7 +1053,8 @@ impl Importer<'_> {
                     state: statics(vals),
                 }])
             }
-            "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater" => {
+            "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater"
+            | "LessOrEqual" | "GreaterOrEqual" => {
                 let (x, y) = (input(0)?, input(1)?);
                 let shape = shape::broadcast(&x.shape, &y.shape).ok_or_else(|| {
                     invalid(format!(
@@ -1054,7 +1062,10 @@ impl Importer<'_> {
                         x.shape, y.shape
                     ))
                 })?;
-                let cmp = matches!(op, "Equal" | "Less" | "Greater");
+                let cmp = matches!(
+                    op,
+                    "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual"
+                );
                 let elem = if cmp { DataType::Bool as i32 } else { x.elem };
                 if any_act {
                     let func = match op {
@@ -1080,6 +1091,8 @@ impl Importer<'_> {
                         "Pow" => u32::try_from(q).ok().and_then(|q| p.checked_pow(q)),
                         "Equal" => Some(i64::from(p == q)),
                         "Less" => Some(i64::from(p < q)),
+                        "LessOrEqual" => Some(i64::from(p <= q)),
+                        "GreaterOrEqual" => Some(i64::from(p >= q)),
                         _ => Some(i64::from(p > q)),
                     }
                 };

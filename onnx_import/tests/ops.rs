@@ -486,3 +486,66 @@ fn layer_norm_softmax_and_transpose_keep_their_costs() {
          n2 {\"type\":\"softmax\"} [2, 8, 4] m0 v192 p0 <- n1[2, 8, 4]\n"
     );
 }
+
+#[test]
+fn greater_or_equal_and_less_or_equal_fold_on_constants() {
+    // Reshape targets computed from comparisons of constants:
+    // [1, 2, 3] >= 2 is [0, 1, 1], [1, 2, 3] <= 2 is [1, 1, 0].
+    let cast = |m: Model, from: &str, to: &str| {
+        m.node_with("Cast", &[from], &[to], vec![attr_int("to", I64 as i64)])
+    };
+    let m = Model::new()
+        .x("x", &[16])
+        .x("y", &[32])
+        .ints("a", &[3], &[1, 2, 3])
+        .ints("two", &[], &[2])
+        .ints("base_ge", &[3], &[2, 1, 3])
+        .ints("base_le", &[3], &[3, 1, 4])
+        .node("GreaterOrEqual", &["a", "two"], &["ge"])
+        .node("LessOrEqual", &["a", "two"], &["le"]);
+    let m = cast(cast(m, "ge", "gei"), "le", "lei")
+        .node("Add", &["gei", "base_ge"], &["sx"])
+        .node("Add", &["lei", "base_le"], &["sy"])
+        .node("Reshape", &["x", "sx"], &["rx"])
+        .node("Reshape", &["y", "sy"], &["ry"])
+        .node("Relu", &["rx"], &["ox"])
+        .node("Relu", &["ry"], &["oy"]);
+    assert_eq!(
+        summary(&m.import().unwrap()),
+        "n8 {\"type\":\"elementwise\",\"func\":\"relu\"} [2, 2, 4] m0 v16 p0 <- x[2, 2, 4]\n\
+         n9 {\"type\":\"elementwise\",\"func\":\"relu\"} [4, 2, 4] m0 v32 p0 <- y[4, 2, 4]\n"
+    );
+    for op in ["GreaterOrEqual", "LessOrEqual"] {
+        let e = Model::new()
+            .x("x", &[4])
+            .node(op, &["x", "x"], &["c"])
+            .error();
+        assert!(e.contains(&format!("({op})")), "{e}");
+        assert!(
+            e.contains("tessera folds comparisons only on constants"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_one_element_float_initializer_is_a_literal_not_a_parameter() {
+    // The dynamo exporter writes `scores * 0.125` with a rank-0 initializer,
+    // where the TorchScript exporter writes a Constant node.
+    let g = Model::new()
+        .x("x", &[2, 4])
+        .weight("scale", &[])
+        .weight("one", &[1])
+        .weight("b", &[4])
+        .node("Mul", &["x", "scale"], &["y"])
+        .node("Add", &["y", "one"], &["z"])
+        .node("Add", &["z", "b"], &["w"])
+        .import()
+        .unwrap();
+    assert_eq!(
+        summary(&g),
+        "n0 {\"type\":\"elementwise\",\"func\":\"scale\"} [2, 4] m0 v8 p0 <- x[2, 4]\n\
+         n1 {\"type\":\"elementwise\",\"func\":\"add\"} [2, 4] m0 v8 p0 <- n0[2, 4]\n\
+         n2 {\"type\":\"elementwise\",\"func\":\"add\"} [2, 4] m0 v8 p4 <- n1[2, 4]\n"
+    );
+}
