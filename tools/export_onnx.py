@@ -10,7 +10,8 @@ the repository root:
         && /tmp/venv/bin/python tools/export_onnx.py
 
 Options: --out DIR (default tests/data/onnx), --models a,b,c (default all),
---no-macs (skip the MAC count), --opset N (default 17; must be 13..21).
+--no-macs (skip the MAC count), --opset N (default 17, 18 with --exporter
+dynamo; must be 13..21), --exporter torchscript|dynamo (default torchscript).
 
 `--models light` (also part of the default run; needs only onnx) converts the
 two Caffe2-made "light" models in OUT/onnx_light/ (light_densenet121.onnx and
@@ -28,6 +29,23 @@ adds a value_info (inferred shape) for every intermediate value. Nodes,
 initializers, inputs and outputs are otherwise unchanged. The converted model
 passes onnx.checker.check_model(full_check=True) before it is written, and
 re-running gives byte-identical files.
+
+`--exporter dynamo` exports the same five models (same wrappers, same seed)
+with torch.onnx.export's own default exporter, dynamo=True (torch.export, then
+onnxscript's optimizer; opset 18 unless --opset), into OUT/dynamo/<name>.onnx
+and OUT/dynamo/models.json:
+    prog = torch.onnx.export(wrapper, (x,), dynamo=True, opset_version=18,
+                             input_names=[...], output_names=[...],
+                             dynamic_shapes=({0: Dim("batch"), 1: Dim("sequence", max=1024)},))
+The graph-only rule is applied to prog.model_proto, which holds every
+initializer inline (nothing is saved through prog.save, which would write
+external data of its own). Each node's metadata_props (Python stack trace,
+FX node, module path: about 90% of the bytes, with local paths) are dropped.
+The optimizer folds every BatchNormalization into the Conv before it, so the
+files have one bias of C where the model has BN's 2*C parameters
+(framework_batchnorm_channels in models.json). The wrappers are still needed:
+without them BERT exports GatherElements (its token-type buffer), GPT-2
+CumSum and a batch of 1 fixed by torch.export, and ViT a batch of 1 fixed too.
 
 Export settings (the same for every model, also written into models.json):
     torch.onnx.export(wrapper, (x,), path, dynamo=False, opset_version=17,
@@ -77,6 +95,7 @@ import sys
 import tempfile
 
 OPSET_DEFAULT = 17
+OPSET_DYNAMO = 18  # torch.onnx.export(dynamo=True)'s own default in torch 2.15
 INLINE_MAX_ANY = 64  # <= this many elements: inline whatever the type
 INLINE_MAX_NONFLOAT = 4096  # non-float tensors up to this many elements: inline
 
@@ -85,7 +104,8 @@ SUPPORTED_OPS = set(
     "MatMul Gemm Conv Relu Gelu Erf Tanh Sigmoid Add Sub Mul Div Pow Sqrt Softmax "
     "LayerNormalization BatchNormalization ReduceMean Reshape Transpose Flatten "
     "Squeeze Unsqueeze Concat Split Slice Gather Expand Where Cast Shape Constant "
-    "ConstantOfShape Identity MaxPool AveragePool GlobalAveragePool".split()
+    "ConstantOfShape Identity MaxPool AveragePool GlobalAveragePool Range Equal Less Greater "
+    "LessOrEqual GreaterOrEqual Not".split()
 )
 
 PUBLISHED_PARAMS = {
@@ -386,7 +406,16 @@ def count_macs(model, concrete: dict) -> dict:
 
 
 # ----------------------------------------------------------------- main
-def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
+def bn_channels(model) -> int:
+    """Channels of every BatchNorm in `model`: the parameters the dynamo
+    exporter's optimizer removes when it folds each BatchNormalization (2·C
+    parameters) into the preceding Conv (a bias of C)."""
+    import torch
+
+    return sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+
+
+def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = "torchscript") -> dict:
     import onnx
     import torch
     import torchvision
@@ -424,21 +453,52 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
     if max_abs_diff > 1e-3:
         raise SystemExit(f"{name}: export wrapper differs from the model by {max_abs_diff}")
 
-    kwargs = dict(
-        dynamo=False,
-        opset_version=opset,
-        training=torch.onnx.TrainingMode.PRESERVE,
-        do_constant_folding=True,
-        export_params=True,
-        keep_initializers_as_inputs=False,
-        input_names=[in_name],
-        output_names=out_names,
-        dynamic_axes=dyn,
-    )
-    with tempfile.TemporaryDirectory() as td:
-        tmp = os.path.join(td, f"{name}.onnx")
-        torch.onnx.export(mod, (x,), tmp, **kwargs)
-        model = onnx.load(tmp, load_external_data=True)
+    if exporter == "dynamo":
+        # torch.export needs each dynamic input dim as a Dim; the names become
+        # the ONNX dim_params. GPT-2's positions buffer has 1024 rows.
+        dims = {ax: torch.export.Dim(dn, max=1024) if dn == "sequence" else torch.export.Dim(dn)
+                for ax, dn in dyn[in_name].items()}
+        kwargs = dict(
+            dynamo=True,
+            opset_version=opset,
+            input_names=[in_name],
+            output_names=out_names,
+            dynamic_shapes=(dims,),
+        )
+        # The ONNXProgram holds the whole model in memory; its model_proto has
+        # every initializer inline (save() would write a model over 2 GB, or
+        # with external_data=True, as an .onnx plus an .onnx.data file). The
+        # graph-only rule is applied to this proto below, as for TorchScript.
+        prog = torch.onnx.export(mod, (x,), **kwargs)
+        model = prog.model_proto
+        # Each node carries metadata_props with its Python stack trace, FX node
+        # and module path (about 90% of the file, and full of local paths):
+        # dropped, as are those of values and of the graph.
+        for n in model.graph.node:
+            del n.metadata_props[:]
+            n.doc_string = ""
+        for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+            del v.metadata_props[:]
+        for t in model.graph.initializer:
+            del t.metadata_props[:]
+        del model.graph.metadata_props[:]
+        del model.metadata_props[:]
+    else:
+        kwargs = dict(
+            dynamo=False,
+            opset_version=opset,
+            training=torch.onnx.TrainingMode.PRESERVE,
+            do_constant_folding=True,
+            export_params=True,
+            keep_initializers_as_inputs=False,
+            input_names=[in_name],
+            output_names=out_names,
+            dynamic_axes=dyn,
+        )
+        with tempfile.TemporaryDirectory() as td:
+            tmp = os.path.join(td, f"{name}.onnx")
+            torch.onnx.export(mod, (x,), tmp, **kwargs)
+            model = onnx.load(tmp, load_external_data=True)
 
     # The exporter sometimes leaves a static output dim symbolic (GPT-2's
     # hidden size comes out of a dynamic view()). Declare every dim that is not
@@ -480,6 +540,20 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
             init_elems_float += e
             if t.name in bn_stats:
                 bn_stat_elems += e
+    # Float Constant nodes holding more than a scalar (the dynamo exporter's
+    # optimizer folds some tensors into Constant nodes; none is expected).
+    big_float_constants = []
+    for n in model.graph.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value" and a.t.data_type in float_types:
+                    e = 1
+                    for d in a.t.dims:
+                        e *= d
+                    if e > INLINE_MAX_ANY:
+                        big_float_constants.append([n.output[0], list(a.t.dims)])
+    if big_float_constants:
+        raise SystemExit(f"{name}: float Constant nodes over {INLINE_MAX_ANY} elements: {big_float_constants}")
 
     strip_to_graph_only(model, f"{name}.weights")
     # (onnx.checker refuses external references to a missing file, so the
@@ -499,6 +573,8 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
         "framework_parameter_count_note": "sum(p.numel() for p in model.parameters()) of the framework model (source of truth)",
         "published_parameter_count": PUBLISHED_PARAMS[name],
         "export_wrapper_max_abs_diff_vs_model": max_abs_diff,
+        "exporter": exporter,
+        "framework_batchnorm_channels": bn_channels(fw_model),
         "onnx_initializers": len(inits),
         "onnx_initializer_elements_all": init_elems_all,
         "onnx_initializer_elements_float": init_elems_float,
@@ -517,8 +593,10 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool) -> dict:
             "torchvision": torchvision.__version__,
             "transformers": transformers.__version__,
             "onnx": onnx.__version__,
+            **({"onnxscript": __import__("onnxscript").__version__} if exporter == "dynamo" else {}),
         },
-        "export_call": "torch.onnx.export(model, (x,), f, "
+        "export_call": "torch.onnx.export(model, (x,), "
+        + ("" if exporter == "dynamo" else "f, ")
         + ", ".join(
             f"{k}={('torch.onnx.TrainingMode.PRESERVE' if k == 'training' else repr(v))}" for k, v in kwargs.items()
         )
@@ -566,15 +644,25 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join("tests", "data", "onnx"))
     ap.add_argument("--models", default=",".join(MODEL_NAMES + ["light"]),
                     help="comma-separated subset of " + ",".join(MODEL_NAMES + ["light"]))
-    ap.add_argument("--opset", type=int, default=OPSET_DEFAULT)
+    ap.add_argument("--opset", type=int, default=None,
+                    help=f"default {OPSET_DEFAULT}, or {OPSET_DYNAMO} with --exporter dynamo")
+    ap.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
+                    help="torchscript (dynamo=False, the default here) or dynamo (torch.onnx.export's own default), "
+                    "which writes OUT/dynamo/<name>.onnx and OUT/dynamo/models.json")
     ap.add_argument("--no-macs", action="store_true")
     args = ap.parse_args()
+    if args.opset is None:
+        args.opset = OPSET_DYNAMO if args.exporter == "dynamo" else OPSET_DEFAULT
     if not 13 <= args.opset <= 21:
         ap.error("--opset must be within 13..21")
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     bad = [m for m in names if m not in MODEL_NAMES + ["light"]]
     if bad:
         ap.error(f"unknown model(s) {bad}; choose from {MODEL_NAMES + ['light']}")
+    if args.exporter == "dynamo":
+        if "light" in names:
+            names.remove("light")
+        args.out = os.path.join(args.out, "dynamo")
     os.makedirs(args.out, exist_ok=True)
     if "light" in names:
         convert_light(args.out)
@@ -591,7 +679,7 @@ def main() -> int:
         with open(manifest_path) as f:
             manifest = json.load(f).get("models", {})
     for name in names:
-        info = export_one(name, args.out, args.opset, not args.no_macs)
+        info = export_one(name, args.out, args.opset, not args.no_macs, args.exporter)
         manifest[name] = info
         print(f"== {name}: {info['file']} {info['bytes']} bytes, {info['nodes']} nodes, "
               f"params {info['framework_parameter_count']:,} (published {info['published_parameter_count']:,})")

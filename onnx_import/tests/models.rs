@@ -392,3 +392,81 @@ fn light_inception_v2_imports_with_published_macs_and_params() {
     // for "about" (tessera is 3.5% above 1.95 G).
     assert_near("inception_v2 MACs", t.macs, 1.5e9 * 1.3, 0.05);
 }
+
+/// The same five models exported by `torch.onnx.export`'s default, the
+/// dynamo exporter (`tools/export_onnx.py --exporter dynamo`, opset 18), in
+/// `tests/data/onnx/dynamo/`.
+fn import_dynamo(model: &str) -> sim::graph::Graph {
+    import_file(&data_dir().join(format!("dynamo/{model}.onnx")), &opts())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn dynamo_manifest(model: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(data_dir().join("dynamo/models.json")).expect("models.json");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("models.json parses");
+    json["models"][model][key].as_u64().expect(key)
+}
+
+/// Each dynamo export against its TorchScript-exported twin: the same MACs;
+/// the framework's parameters, less one per BatchNorm channel where the
+/// exporter's optimizer folded BatchNormalization (2·C) into the Conv before
+/// it (a bias of C); and the twin's ops and vector operations less its
+/// `batch_norm` ops, except BERT, whose export adds its (all-zero) attention
+/// mask to the scores in every layer.
+#[test]
+fn dynamo_exports_match_their_torchscript_twins() {
+    for model in [
+        "resnet50",
+        "efficientnet-b0",
+        "vit-b16",
+        "bert-base",
+        "gpt2-small",
+    ] {
+        let d = import_dynamo(model);
+        let twin = import_checked(model);
+        let (dt, tt) = (d.totals(), twin.totals());
+        let bn_channels = dynamo_manifest(model, "framework_batchnorm_channels");
+        assert_eq!(
+            dt.params,
+            dynamo_manifest(model, "framework_parameter_count") - bn_channels,
+            "{model}: parameters"
+        );
+        assert_eq!(dt.macs, tt.macs, "{model}: MACs");
+        let bn: Vec<_> = twin
+            .ops()
+            .iter()
+            .filter(|o| o.kind == sim::graph::OpKind::BatchNorm)
+            .collect();
+        assert_eq!(
+            bn.iter().map(|o| o.output_shape[1]).sum::<u64>(),
+            bn_channels,
+            "{model}: BatchNorm channels"
+        );
+        let bn_vector_ops: u64 = bn.iter().map(|o| o.vector_ops).sum();
+        let (mask_ops, mask_vector_ops) = if model == "bert-base" {
+            (12, 12 * 12 * 128 * 128)
+        } else {
+            (0, 0)
+        };
+        assert_eq!(
+            (dt.ops, dt.vector_ops),
+            (
+                tt.ops - bn.len() as u64 + mask_ops,
+                tt.vector_ops - bn_vector_ops + mask_vector_ops
+            ),
+            "{model}: ops and vector operations"
+        );
+    }
+    let ops = |m: &str| import_dynamo(m).totals().ops;
+    assert_eq!(
+        [
+            "resnet50",
+            "efficientnet-b0",
+            "vit-b16",
+            "bert-base",
+            "gpt2-small"
+        ]
+        .map(ops),
+        [121, 189, 186, 199, 195]
+    );
+}
