@@ -66,6 +66,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Split",
     "Slice",
     "Gather",
+    "GatherElements",
     "Expand",
     "Shape",
     "Size",
@@ -1561,6 +1562,9 @@ impl Importer<'_> {
             "Gather" => self
                 .gather(at, &attrs, input(0)?, input(1)?)
                 .map(|v| vec![v]),
+            "GatherElements" => self
+                .gather_elements(at, &attrs, input(0)?, input(1)?)
+                .map(|v| vec![v]),
             "Expand" => {
                 let x = input(0)?;
                 let target = ints(input(1)?, "the target shape")?;
@@ -2674,6 +2678,99 @@ impl Importer<'_> {
                 self.note_piece(id, ax, first as u64, len);
                 return Ok(self.act(s, shape, data.elem));
             }
+        }
+        let mut inputs = vec![data];
+        if idx.is_act() {
+            inputs.push(idx);
+        }
+        let n = count(&shape)?;
+        let s = self.emit(
+            &at.name,
+            OpKind::Gather { axis: ax as u32 },
+            &inputs,
+            shape.clone(),
+            n,
+            0,
+        )?;
+        Ok(self.act(s, shape, data.elem))
+    }
+
+    /// GatherElements: `out[i…] = data[i… with axis coordinate idx[i…]]`, the
+    /// output shaped as the indices. On constants (BERT's token-type buffer
+    /// gathered by position ids, in dynamo exports) it folds; from an
+    /// activation it is a `gather` (one vector op per output element).
+    fn gather_elements(
+        &mut self,
+        at: &NodeRef,
+        attrs: &Attrs<'_>,
+        data: &Value,
+        idx: &Value,
+    ) -> R<Value> {
+        let rank = data.shape.len();
+        let axis = attrs.int("axis").map_err(invalid)?.unwrap_or(0);
+        let ax = shape::norm_axis(axis, rank).ok_or_else(|| {
+            invalid(format!(
+                "axis {axis} is out of range for data of rank {rank}"
+            ))
+        })?;
+        let fits =
+            idx.shape.len() == rank && (0..rank).all(|d| d == ax || idx.shape[d] <= data.shape[d]);
+        if !fits {
+            return Err(invalid(format!(
+                "indices of shape {} do not fit data of shape {} (same rank, no larger outside axis {axis})",
+                fmt_shape(&idx.shape),
+                fmt_shape(&data.shape)
+            )));
+        }
+        let dim = to_i64(data.shape[ax]);
+        if let Some(iv) = idx.vals()
+            && let Some(&bad) = iv.iter().find(|&&i| i < -dim || i >= dim)
+        {
+            return Err(invalid(format!(
+                "index {bad} is out of range for axis {axis} of size {dim} in data {}",
+                fmt_shape(&data.shape)
+            )));
+        }
+        let shape = idx.shape.clone();
+        if !data.is_act() && !idx.is_act() {
+            let vals = match (data.vals(), idx.vals()) {
+                (Some(dv), Some(iv)) if small(&shape) => {
+                    let mut out = Vec::with_capacity(iv.len());
+                    for (flat, &i) in iv.iter().enumerate() {
+                        // The output coordinates, with the axis one replaced.
+                        let (mut rest, mut src, mut stride) = (flat as u64, 0u64, 1u64);
+                        for d in (0..rank).rev() {
+                            let c = rest % shape[d];
+                            rest /= shape[d];
+                            let c = if d == ax {
+                                (if i < 0 { i + dim } else { i }) as u64
+                            } else {
+                                c
+                            };
+                            src += c * stride;
+                            stride *= data.shape[d];
+                        }
+                        out.push(dv[src as usize]);
+                    }
+                    Some(out)
+                }
+                _ => None,
+            };
+            return Ok(Value {
+                shape,
+                elem: data.elem,
+                state: State::Static {
+                    vals,
+                    inits: union(data.inits(), idx.inits()),
+                },
+            });
+        }
+        if !data.is_act() {
+            return Err(unsupported(format!(
+                "gathers elements of a constant {} tensor {} by indices computed from graph inputs",
+                elem_name(data.elem),
+                fmt_shape(&data.shape)
+            )));
         }
         let mut inputs = vec![data];
         if idx.is_act() {

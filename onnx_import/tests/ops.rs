@@ -549,3 +549,70 @@ fn a_one_element_float_initializer_is_a_literal_not_a_parameter() {
          n2 {\"type\":\"elementwise\",\"func\":\"add\"} [2, 4] m0 v8 p4 <- n1[2, 4]\n"
     );
 }
+
+#[test]
+fn gather_elements_folds_on_constants_and_is_a_gather_on_activations() {
+    // data [[10, 11, 12], [20, 21, 22]], indices [[2, 0], [1, -1]] along
+    // axis 1: [[12, 10], [21, 22]]; minus [10, 7, 19, 18]: a Reshape target
+    // of [2, 3, 2, 4].
+    let g = Model::new()
+        .x("x", &[48])
+        .ints("data", &[2, 3], &[10, 11, 12, 20, 21, 22])
+        .ints("idx", &[2, 2], &[2, 0, 1, -1])
+        .ints("four", &[1], &[4])
+        .ints("off", &[4], &[10, 7, 19, 18])
+        .node_with(
+            "GatherElements",
+            &["data", "idx"],
+            &["g"],
+            vec![attr_int("axis", 1)],
+        )
+        .node("Reshape", &["g", "four"], &["flat"])
+        .node("Sub", &["flat", "off"], &["shape"])
+        .node("Reshape", &["x", "shape"], &["r"])
+        .node("Relu", &["r"], &["y"])
+        .import()
+        .unwrap();
+    assert_eq!(
+        summary(&g),
+        "n4 {\"type\":\"elementwise\",\"func\":\"relu\"} [2, 3, 2, 4] m0 v48 p0 <- x[2, 3, 2, 4]\n"
+    );
+    // From an activation by constant or computed indices: a gather.
+    let g = Model::new()
+        .x("x", &[2, 3])
+        .ints("idx", &[2, 2], &[2, 0, 1, -1])
+        .input("j", I64, &[D::N(1), D::N(3)])
+        .node_with(
+            "GatherElements",
+            &["x", "idx"],
+            &["a"],
+            vec![attr_int("axis", 1)],
+        )
+        .node_with(
+            "GatherElements",
+            &["x", "j"],
+            &["b"],
+            vec![attr_int("axis", 0)],
+        )
+        .import()
+        .unwrap();
+    assert_eq!(
+        summary(&g),
+        "n0 {\"type\":\"gather\",\"axis\":1} [2, 2] m0 v4 p0 <- x[2, 3]\n\
+         n1 {\"type\":\"gather\",\"axis\":0} [1, 3] m0 v3 p0 <- x[2, 3], j[1, 3]\n"
+    );
+    let e = Model::new()
+        .x("x", &[2, 3])
+        .ints("idx", &[3, 1], &[0, 0, 0])
+        .node_with(
+            "GatherElements",
+            &["x", "idx"],
+            &["a"],
+            vec![attr_int("axis", 1)],
+        )
+        .error();
+    assert!(
+        e.contains("indices of shape [3,1] do not fit data of shape [2,3]"),
+        "{e}"
+    );
+}
