@@ -43,10 +43,10 @@ external data of its own). Each node's metadata_props (Python stack trace,
 FX node, module path: about 90% of the bytes, with local paths) are dropped.
 The optimizer folds every BatchNormalization into the Conv before it, so the
 files have one bias of C where the model has BN's 2*C parameters
-(framework_batchnorm_channels in models.json). The wrappers are kept: without
-them GPT-2 exports CumSum/GatherND/And/Max and a batch of 1 fixed by
-torch.export, ViT a batch of 1 fixed too, and BERT GatherElements on its
-token-type buffer (which tessera folds).
+(framework_batchnorm_channels in models.json). The wrappers are kept, though
+tessera imports the stock exports too: without them GPT-2 and ViT get a batch
+of 1 fixed by torch.export (GPT-2 also builds its mask with CumSum/GatherND/
+And/Max), and BERT gathers its token-type buffer with GatherElements.
 
 Export settings (the same for every model, also written into models.json):
     torch.onnx.export(wrapper, (x,), path, dynamo=False, opset_version=17,

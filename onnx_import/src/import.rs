@@ -78,7 +78,14 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Greater",
     "LessOrEqual",
     "GreaterOrEqual",
+    "And",
+    "Or",
+    "Xor",
     "Not",
+    "Max",
+    "Min",
+    "CumSum",
+    "GatherND",
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
@@ -1055,7 +1062,7 @@ impl Importer<'_> {
                 }])
             }
             "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater"
-            | "LessOrEqual" | "GreaterOrEqual" => {
+            | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
                 let (x, y) = (input(0)?, input(1)?);
                 let shape = shape::broadcast(&x.shape, &y.shape).ok_or_else(|| {
                     invalid(format!(
@@ -1065,7 +1072,14 @@ impl Importer<'_> {
                 })?;
                 let cmp = matches!(
                     op,
-                    "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual"
+                    "Equal"
+                        | "Less"
+                        | "Greater"
+                        | "LessOrEqual"
+                        | "GreaterOrEqual"
+                        | "And"
+                        | "Or"
+                        | "Xor"
                 );
                 let elem = if cmp { DataType::Bool as i32 } else { x.elem };
                 if any_act {
@@ -1094,6 +1108,9 @@ impl Importer<'_> {
                         "Less" => Some(i64::from(p < q)),
                         "LessOrEqual" => Some(i64::from(p <= q)),
                         "GreaterOrEqual" => Some(i64::from(p >= q)),
+                        "And" => Some(i64::from(p != 0 && q != 0)),
+                        "Or" => Some(i64::from(p != 0 || q != 0)),
+                        "Xor" => Some(i64::from((p != 0) != (q != 0))),
                         _ => Some(i64::from(p > q)),
                     }
                 };
@@ -1101,6 +1118,153 @@ impl Importer<'_> {
                 Ok(vec![Value {
                     shape,
                     elem,
+                    state: statics(vals),
+                }])
+            }
+            "Max" | "Min" => {
+                // Static only (shape arithmetic: GPT-2's mask in dynamo exports).
+                if any_act {
+                    return Err(unsupported(
+                        "on a tensor computed from graph inputs (tessera folds Max and Min only on constants)",
+                    ));
+                }
+                let mut acc = input(0)?.clone();
+                for j in 1..ins.len() {
+                    let y = input(j)?;
+                    let shape = shape::broadcast(&acc.shape, &y.shape).ok_or_else(|| {
+                        invalid(format!(
+                            "inputs have shapes {:?} and {:?}, which do not broadcast",
+                            acc.shape, y.shape
+                        ))
+                    })?;
+                    let vals = binary_vals(&acc, y, &shape, |p, q| {
+                        Some(if op == "Max" { p.max(q) } else { p.min(q) })
+                    });
+                    acc = Value {
+                        shape,
+                        elem: acc.elem,
+                        state: statics(vals),
+                    };
+                }
+                Ok(vec![acc])
+            }
+            "CumSum" => {
+                let x = input(0)?;
+                if any_act {
+                    return Err(unsupported(
+                        "on a tensor computed from graph inputs (tessera folds CumSum only on constants)",
+                    ));
+                }
+                let rank = x.shape.len();
+                let axis = match ints(input(1)?, "the axis")? {
+                    [a] => *a,
+                    other => {
+                        return Err(invalid(format!(
+                            "the axis must be a scalar, found {} values",
+                            other.len()
+                        )));
+                    }
+                };
+                let ax = shape::norm_axis(axis, rank).ok_or_else(|| {
+                    invalid(format!("axis {axis} is out of range for rank {rank}"))
+                })?;
+                let exclusive = a(attrs.int("exclusive"))?.unwrap_or(0) != 0;
+                let reverse = a(attrs.int("reverse"))?.unwrap_or(0) != 0;
+                let vals = x.vals().filter(|_| is_int(x.elem)).map(|v| {
+                    let n = x.shape[ax] as usize;
+                    let inner = x.shape[ax + 1..].iter().product::<u64>() as usize;
+                    let mut out = v.to_vec();
+                    if n > 0 && inner > 0 {
+                        for o in 0..v.len() / (n * inner) {
+                            for i in 0..inner {
+                                let mut sum = 0i64;
+                                for k in 0..n {
+                                    let k = if reverse { n - 1 - k } else { k };
+                                    let at = (o * n + k) * inner + i;
+                                    let cur = v[at];
+                                    if !exclusive {
+                                        sum = sum.wrapping_add(cur);
+                                    }
+                                    out[at] = sum;
+                                    if exclusive {
+                                        sum = sum.wrapping_add(cur);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out
+                });
+                Ok(vec![Value {
+                    shape: x.shape.clone(),
+                    elem: x.elem,
+                    state: statics(vals),
+                }])
+            }
+            "GatherND" => {
+                let (data, idx) = (input(0)?, input(1)?);
+                if any_act {
+                    return Err(unsupported(
+                        "on a tensor computed from graph inputs (tessera folds GatherND only on constants)",
+                    ));
+                }
+                let b = usize::try_from(a(attrs.int("batch_dims"))?.unwrap_or(0))
+                    .map_err(|_| invalid("batch_dims is negative"))?;
+                let (r, q) = (data.shape.len(), idx.shape.len());
+                let k = idx.shape.last().copied().unwrap_or(0) as usize;
+                if q < 1
+                    || b >= q
+                    || b >= r
+                    || k < 1
+                    || b + k > r
+                    || idx.shape[..b] != data.shape[..b]
+                {
+                    return Err(invalid(format!(
+                        "indices of shape {} do not index data of shape {} with batch_dims {b}",
+                        fmt_shape(&idx.shape),
+                        fmt_shape(&data.shape)
+                    )));
+                }
+                let mut shape = idx.shape[..q - 1].to_vec();
+                shape.extend(&data.shape[b + k..]);
+                if shape.len() > MAX_RANK {
+                    return Err(limit(format!(
+                        "output rank {} is over the limit {MAX_RANK}",
+                        shape.len()
+                    )));
+                }
+                let vals = match (data.vals(), idx.vals()) {
+                    (Some(dv), Some(iv)) if small(&shape) => {
+                        let batch = count(&data.shape[..b])? as usize;
+                        let per_batch = count(&data.shape[b..])? as usize;
+                        let slice = count(&data.shape[b + k..])? as usize;
+                        let tuples = iv.len() / k;
+                        let per_batch_tuples = (tuples / batch.max(1)).max(1);
+                        let mut out = Vec::with_capacity(tuples * slice);
+                        for (t, tuple) in iv.chunks(k).enumerate() {
+                            let mut off = 0usize;
+                            for (j, &i) in tuple.iter().enumerate() {
+                                let d = to_i64(data.shape[b + j]);
+                                if i < -d || i >= d {
+                                    return Err(invalid(format!(
+                                        "index {i} is out of range for axis {} of size {d} in data {}",
+                                        b + j,
+                                        fmt_shape(&data.shape)
+                                    )));
+                                }
+                                let i = if i < 0 { i + d } else { i } as usize;
+                                off = off * data.shape[b + j] as usize + i;
+                            }
+                            let base = (t / per_batch_tuples) * per_batch + off * slice;
+                            out.extend_from_slice(&dv[base..base + slice]);
+                        }
+                        Some(out)
+                    }
+                    _ => None,
+                };
+                Ok(vec![Value {
+                    shape,
+                    elem: data.elem,
                     state: statics(vals),
                 }])
             }

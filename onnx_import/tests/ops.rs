@@ -616,3 +616,166 @@ fn gather_elements_folds_on_constants_and_is_a_gather_on_activations() {
         "{e}"
     );
 }
+
+/// Imports `m` with `x` of 48 elements reshaped to the int64 value `shape`
+/// (computed by the model) and read by a Relu: the summary shows the shape.
+fn reshaped_by(m: Model, shape: &str) -> String {
+    let g = m
+        .x("x", &[48])
+        .node("Reshape", &["x", shape], &["r"])
+        .node("Relu", &["r"], &["y"])
+        .import()
+        .unwrap();
+    let s = summary(&g);
+    s[s.find('[').unwrap()..s.find(']').unwrap() + 1].to_string()
+}
+
+fn cast_i64(m: Model, from: &str, to: &str) -> Model {
+    m.node_with("Cast", &[from], &[to], vec![attr_int("to", I64 as i64)])
+}
+
+#[test]
+fn and_or_xor_fold_on_constants() {
+    // [1, 1, 0] and [1, 0, 0]: and [1, 0, 0], or [1, 1, 0], xor [0, 1, 0];
+    // 2·and + 3·or + 4·xor + 1 = [6, 8, 1].
+    let m = Model::new()
+        .ints("p", &[3], &[1, 1, 0])
+        .ints("q", &[3], &[1, 0, 0])
+        .ints("one", &[], &[1])
+        .ints("k", &[3], &[2, 3, 4])
+        .node("Equal", &["p", "one"], &["pb"])
+        .node("Equal", &["q", "one"], &["qb"])
+        .node("And", &["pb", "qb"], &["a"])
+        .node("Or", &["pb", "qb"], &["o"])
+        .node("Xor", &["pb", "qb"], &["x_"]);
+    let m = cast_i64(cast_i64(cast_i64(m, "a", "ai"), "o", "oi"), "x_", "xi")
+        .ints("two", &[], &[2])
+        .ints("three", &[], &[3])
+        .ints("four", &[], &[4])
+        .node("Mul", &["ai", "two"], &["a2"])
+        .node("Mul", &["oi", "three"], &["o3"])
+        .node("Mul", &["xi", "four"], &["x4"])
+        .node("Add", &["a2", "o3"], &["s1"])
+        .node("Add", &["s1", "x4"], &["s2"])
+        .node("Add", &["s2", "one"], &["shape"]);
+    assert_eq!(reshaped_by(m, "shape"), "[6, 8, 1]");
+    let e = Model::new()
+        .input(
+            "b",
+            onnx_import::proto::tensor_proto::DataType::Bool as i32,
+            &[D::N(4)],
+        )
+        .node("And", &["b", "b"], &["c"])
+        .error();
+    assert!(
+        e.contains("tessera folds comparisons only on constants"),
+        "{e}"
+    );
+}
+
+#[test]
+fn max_and_min_fold_on_constants_with_any_number_of_inputs() {
+    // max([1, 4, 2], [3, 1, 6], 2) = [3, 4, 6];
+    // min([3, 4, 6], [2, 8, 8]) = [2, 4, 6].
+    let m = Model::new()
+        .ints("a", &[3], &[1, 4, 2])
+        .ints("b", &[3], &[3, 1, 6])
+        .ints("c", &[], &[2])
+        .ints("d", &[3], &[2, 8, 8])
+        .node("Max", &["a", "b", "c"], &["m"])
+        .node("Min", &["m", "d"], &["shape"]);
+    assert_eq!(reshaped_by(m, "shape"), "[2, 4, 6]");
+    let e = Model::new()
+        .x("x", &[4])
+        .node("Max", &["x", "x"], &["y"])
+        .error();
+    assert!(
+        e.contains("tessera folds Max and Min only on constants"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cumsum_folds_on_constants_with_exclusive_and_reverse() {
+    // [[1, 2], [3, 4]] along axis 0: [[1, 2], [4, 6]].
+    let m = Model::new()
+        .ints("v", &[2, 2], &[1, 2, 3, 4])
+        .ints("zero", &[], &[0])
+        .ints("flat", &[1], &[4])
+        .node("CumSum", &["v", "zero"], &["c"])
+        .node("Reshape", &["c", "flat"], &["shape"]);
+    // [1, 2, 4, 6]: 48 elements.
+    assert_eq!(reshaped_by(m, "shape"), "[1, 2, 4, 6]");
+    let m = Model::new()
+        .ints("v", &[3], &[1, 2, 4])
+        .ints("ax", &[], &[0])
+        .ints("base", &[3], &[2, 0, -3])
+        .node_with(
+            "CumSum",
+            &["v", "ax"],
+            &["c"],
+            vec![attr_int("exclusive", 1), attr_int("reverse", 1)],
+        )
+        .node("Sub", &["c", "base"], &["shape"]);
+    // Reversed and exclusive, [1, 2, 4] sums to [6, 4, 0]; minus the base:
+    assert_eq!(reshaped_by(m, "shape"), "[4, 4, 3]");
+    let e = Model::new()
+        .x("x", &[4])
+        .ints("ax", &[], &[0])
+        .node("CumSum", &["x", "ax"], &["y"])
+        .error();
+    assert!(e.contains("tessera folds CumSum only on constants"), "{e}");
+}
+
+#[test]
+fn gather_nd_folds_on_constants() {
+    // data [[2, 3], [4, 8]]; indices [[1, 0], [0, 1]] pick [4, 3]; with
+    // indices [[1]] a row [4, 8]. Reshape target [4, 3, 4]: 48 elements.
+    let m = Model::new()
+        .ints("data", &[2, 2], &[2, 3, 4, 8])
+        .ints("pairs", &[2, 2], &[1, 0, 0, 1])
+        .ints("row", &[1, 1], &[1])
+        .ints("flat", &[1], &[2])
+        .node("GatherND", &["data", "pairs"], &["e"])
+        .node("GatherND", &["data", "row"], &["r2"])
+        .node("Reshape", &["r2", "flat"], &["rf"])
+        .ints("first", &[1], &[0])
+        .ints("one", &[1], &[1])
+        .node("Slice", &["rf", "first", "one"], &["four"])
+        .node_with(
+            "Concat",
+            &["e", "four"],
+            &["shape"],
+            vec![attr_int("axis", 0)],
+        );
+    assert_eq!(reshaped_by(m, "shape"), "[4, 3, 4]");
+    // batch_dims 1: data [2, 2, 2], indices [2, 1] pick data[0][idx0] and
+    // data[1][idx1].
+    let m = Model::new()
+        .ints("data", &[2, 2, 2], &[1, 1, 6, 2, 9, 9, 4, 2])
+        .ints("idx", &[2, 1], &[1, 1])
+        .ints("flat", &[1], &[4])
+        .node_with(
+            "GatherND",
+            &["data", "idx"],
+            &["g"],
+            vec![attr_int("batch_dims", 1)],
+        )
+        .node("Reshape", &["g", "flat"], &["shape"]);
+    // [[6, 2], [4, 2]]: flattened, its first three as a target.
+    let m = m.ints("s0", &[1], &[0]).ints("s3", &[1], &[3]).node(
+        "Slice",
+        &["shape", "s0", "s3"],
+        &["shape3"],
+    );
+    assert_eq!(reshaped_by(m, "shape3"), "[6, 2, 4]");
+    let e = Model::new()
+        .x("x", &[2, 2])
+        .ints("idx", &[1, 2], &[0, 1])
+        .node("GatherND", &["x", "idx"], &["y"])
+        .error();
+    assert!(
+        e.contains("tessera folds GatherND only on constants"),
+        "{e}"
+    );
+}
