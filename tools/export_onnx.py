@@ -11,7 +11,8 @@ the repository root:
 
 Options: --out DIR (default tests/data/onnx), --models a,b,c (default all),
 --no-macs (skip the MAC count), --opset N (default 17, 18 with --exporter
-dynamo; must be 13..21), --exporter torchscript|dynamo (default torchscript).
+dynamo; must be 13..21), --exporter torchscript|dynamo (default torchscript),
+--stock (with --exporter dynamo: the unmodified BERT, GPT-2 and ViT).
 
 `--models light` (also part of the default run; needs only onnx) converts the
 two Caffe2-made "light" models in OUT/onnx_light/ (light_densenet121.onnx and
@@ -43,10 +44,12 @@ external data of its own). Each node's metadata_props (Python stack trace,
 FX node, module path: about 90% of the bytes, with local paths) are dropped.
 The optimizer folds every BatchNormalization into the Conv before it, so the
 files have one bias of C where the model has BN's 2*C parameters
-(framework_batchnorm_channels in models.json). The wrappers are kept, though
-tessera imports the stock exports too: without them GPT-2 and ViT get a batch
-of 1 fixed by torch.export (GPT-2 also builds its mask with CumSum/GatherND/
-And/Max), and BERT gathers its token-type buffer with GatherElements.
+(framework_batchnorm_channels in models.json). The wrappers are kept (a
+symbolic batch, the TorchScript files' graphs); `--stock` exports the
+unmodified BERT, GPT-2 and ViT instead, into OUT/dynamo/stock/: there GPT-2
+and ViT get a batch of 1 fixed by torch.export, GPT-2 builds its mask with
+CumSum/GatherND/And/Max, and BERT gathers its token-type buffer with
+GatherElements.
 
 Export settings (the same for every model, also written into models.json):
     torch.onnx.export(wrapper, (x,), path, dynamo=False, opset_version=17,
@@ -106,7 +109,7 @@ SUPPORTED_OPS = set(
     "LayerNormalization BatchNormalization ReduceMean Reshape Transpose Flatten "
     "Squeeze Unsqueeze Concat Split Slice Gather Expand Where Cast Shape Constant "
     "ConstantOfShape Identity MaxPool AveragePool GlobalAveragePool Range Equal Less Greater "
-    "LessOrEqual GreaterOrEqual Not".split()
+    "LessOrEqual GreaterOrEqual Not And Or Xor Max Min CumSum GatherND GatherElements".split()
 )
 
 PUBLISHED_PARAMS = {
@@ -294,6 +297,9 @@ def build(name: str):
 
 
 MODEL_NAMES = list(PUBLISHED_PARAMS)
+# The models whose export uses a wrapper (ResNet-50 and EfficientNet-B0 are
+# exported stock anyway).
+STOCK_NAMES = ["bert-base", "gpt2-small", "vit-b16"]
 
 
 # ----------------------------------------------------------------- graph-only
@@ -416,7 +422,8 @@ def bn_channels(model) -> int:
     return sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
 
 
-def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = "torchscript") -> dict:
+def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = "torchscript",
+               stock: bool = False) -> dict:
     import onnx
     import torch
     import torchvision
@@ -424,6 +431,10 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
 
     seed_all(0)
     fw_model, mod, x, in_name, out_names, dyn, desc = build(name)
+    if stock:
+        # The unmodified model, as a user exports it (--stock, dynamo only).
+        mod = fw_model
+        desc = desc.split(";")[0] + "; stock forward, no wrapper"
     n_params = sum(p.numel() for p in fw_model.parameters())
     n_params_export = sum(p.numel() for p in mod.parameters())
     if n_params_export != n_params:
@@ -431,9 +442,11 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
     # the export wrapper must compute what the untouched model computes
     with torch.no_grad():
         ref = fw_model(x)
-        got = mod(x)
+        got = None if stock else mod(x)
         if name in ("bert-base", "gpt2-small"):
             ref = (ref.last_hidden_state,) + ((ref.pooler_output,) if name == "bert-base" else ())
+        if stock:
+            got = ref
         got = got if isinstance(got, tuple) else (got,)
         ref = ref if isinstance(ref, tuple) else (ref,)
         max_abs_diff = max(float((a - b).abs().max()) for a, b in zip(ref, got))
@@ -505,7 +518,7 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
     # hidden size comes out of a dynamic view()). Declare every dim that is not
     # a dynamic axis with the size torch computed.
     got_shapes = [tuple(t.shape) for t in got]
-    for o, shp in zip(model.graph.output, got_shapes):
+    for o, shp in zip([] if stock else model.graph.output, got_shapes):
         dyn_axes = dyn.get(o.name, {})
         for i, d in enumerate(o.type.tensor_type.shape.dim):
             if i in dyn_axes:
@@ -574,7 +587,7 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
         "framework_parameter_count_note": "sum(p.numel() for p in model.parameters()) of the framework model (source of truth)",
         "published_parameter_count": PUBLISHED_PARAMS[name],
         "export_wrapper_max_abs_diff_vs_model": max_abs_diff,
-        "exporter": exporter,
+        "exporter": exporter + (" (stock model, no wrapper)" if stock else ""),
         "framework_batchnorm_channels": bn_channels(fw_model),
         "onnx_initializers": len(inits),
         "onnx_initializer_elements_all": init_elems_all,
@@ -650,8 +663,13 @@ def main() -> int:
     ap.add_argument("--exporter", choices=("torchscript", "dynamo"), default="torchscript",
                     help="torchscript (dynamo=False, the default here) or dynamo (torch.onnx.export's own default), "
                     "which writes OUT/dynamo/<name>.onnx and OUT/dynamo/models.json")
+    ap.add_argument("--stock", action="store_true",
+                    help="with --exporter dynamo: export the unmodified models (no wrappers) of "
+                    + ",".join(STOCK_NAMES) + " into OUT/dynamo/stock/")
     ap.add_argument("--no-macs", action="store_true")
     args = ap.parse_args()
+    if args.stock and args.exporter != "dynamo":
+        ap.error("--stock needs --exporter dynamo")
     if args.opset is None:
         args.opset = OPSET_DYNAMO if args.exporter == "dynamo" else OPSET_DEFAULT
     if not 13 <= args.opset <= 21:
@@ -664,6 +682,9 @@ def main() -> int:
         if "light" in names:
             names.remove("light")
         args.out = os.path.join(args.out, "dynamo")
+        if args.stock:
+            args.out = os.path.join(args.out, "stock")
+            names = [n for n in names if n in STOCK_NAMES]
     os.makedirs(args.out, exist_ok=True)
     if "light" in names:
         convert_light(args.out)
@@ -680,7 +701,7 @@ def main() -> int:
         with open(manifest_path) as f:
             manifest = json.load(f).get("models", {})
     for name in names:
-        info = export_one(name, args.out, args.opset, not args.no_macs, args.exporter)
+        info = export_one(name, args.out, args.opset, not args.no_macs, args.exporter, args.stock)
         manifest[name] = info
         print(f"== {name}: {info['file']} {info['bytes']} bytes, {info['nodes']} nodes, "
               f"params {info['framework_parameter_count']:,} (published {info['published_parameter_count']:,})")

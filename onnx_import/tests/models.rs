@@ -123,6 +123,11 @@ fn exported_models_decode_far_under_the_default_limit() {
         "resnet50",
         "vit-b16",
         "efficientnet-b0",
+        "dynamo/bert-base",
+        "dynamo/gpt2-small",
+        "dynamo/resnet50",
+        "dynamo/vit-b16",
+        "dynamo/efficientnet-b0",
     ] {
         let bytes = std::fs::read(data_dir().join(format!("{model}.onnx"))).unwrap();
         let estimate = onnx_import::decode_estimate(&bytes, model).unwrap();
@@ -469,4 +474,36 @@ fn dynamo_exports_match_their_torchscript_twins() {
         .map(ops),
         [121, 189, 186, 199, 195]
     );
+}
+
+/// The unmodified BERT, GPT-2 and ViT, exported by the dynamo exporter
+/// without the wrappers (`--exporter dynamo --stock`, in
+/// `tests/data/onnx/dynamo/stock/`), as users export them: the framework's
+/// parameters and the wrapped exports' MACs. `torch.export` fixes GPT-2's
+/// and ViT's batch at 1.
+#[test]
+fn stock_dynamo_exports_import_with_framework_params_and_the_same_macs() {
+    for (model, dims, ops) in [
+        ("bert-base", &["batch", "sequence"][..], 199),
+        ("gpt2-small", &["sequence"][..], 195),
+        // nn.MultiheadAttention: one in-projection sliced into q, k and v,
+        // transposed heads, and q and k each scaled (+5 ops per layer).
+        ("vit-b16", &[][..], 186 + 12 * 5),
+    ] {
+        let path = data_dir().join(format!("dynamo/stock/{model}.onnx"));
+        let found = onnx_import::symbolic_dims_file(&path, &ImportOptions::default()).unwrap();
+        let names: Vec<&str> = found.keys().map(String::as_str).collect();
+        assert_eq!(names, dims, "{model}: symbolic dims");
+        let mut o = opts();
+        o.dims.retain(|k, _| dims.contains(&k.as_str()));
+        let g = import_file(&path, &o)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .totals();
+        let twin = import_dynamo(model).totals();
+        assert_eq!(
+            (g.ops, g.params, g.macs),
+            (ops, framework_params(model), twin.macs),
+            "{model}"
+        );
+    }
 }
