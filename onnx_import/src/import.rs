@@ -364,6 +364,36 @@ impl ColView {
             ..self.clone()
         })
     }
+
+    /// The view after a reshape from `from` to `to` that only drops or
+    /// inserts dims of size 1 (a Squeeze or Unsqueeze, in any layout): the
+    /// other dims keep their order, so they keep their roles, and the new
+    /// dims of size 1 are row dims.
+    fn drop_or_add_ones(&self, from: &[u64], to: &[u64]) -> Option<ColView> {
+        if from.len() != self.roles.len() {
+            return None;
+        }
+        let mut kept = from
+            .iter()
+            .zip(&self.roles)
+            .filter(|(d, r)| !(**d == 1 && r.is_none()))
+            .peekable();
+        let mut roles = Vec::with_capacity(to.len());
+        for &d in to {
+            match kept.peek() {
+                Some((k, r)) if **k == d => {
+                    roles.push(**r);
+                    kept.next();
+                }
+                _ if d == 1 => roles.push(None),
+                _ => return None,
+            }
+        }
+        (kept.next().is_none()).then(|| ColView {
+            roles,
+            ..self.clone()
+        })
+    }
 }
 
 /// The graph's element type when none is asked for: the float type of the
@@ -734,7 +764,9 @@ impl Importer<'_> {
                 | "Dropout"
                     if same_source(out) =>
                 {
+                    let from = self.values.get(&node.input[0]).map(|v| v.shape.clone());
                     c.reshape(&out.shape)
+                        .or_else(|| c.drop_or_add_ones(from.as_deref()?, &out.shape))
                 }
                 "Transpose" if same_source(out) => {
                     let rank = c.roles.len();

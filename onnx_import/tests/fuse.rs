@@ -263,6 +263,74 @@ fn a_fused_projection_read_in_column_blocks_is_one_projection_per_block() {
     assert_eq!(g.totals().params, 8 * 24 + 24);
 }
 
+/// `nn.MultiheadAttention`'s in-projection as the dynamo exporter writes it
+/// (torchvision's ViT): `[s, b, 3·d]` unflattened to `[s, b, 3, d]`, then
+/// Unsqueeze, Transpose and Squeeze move the 3 axis first (`[3, s, b, d]`),
+/// and Gathers on it take q, k and v. `interleaved` unflattens to
+/// `[s, b, d, 3]` instead and moves the inner 3 first, so each Gather takes
+/// every third column: not a column block.
+fn mha_in_projection(interleaved: bool) -> Model {
+    let (shape, perm): (&[i64], &[i64]) = if interleaved {
+        (&[4, 1, 8, 3], &[4, 1, 2, 0, 3])
+    } else {
+        (&[4, 1, 3, 8], &[3, 1, 2, 0, 4])
+    };
+    Model::new()
+        .x("x", &[4, 1, 8])
+        .weight("w", &[8, 24])
+        .weight("b", &[24])
+        .ints("shape", &[4], shape)
+        .ints("zero", &[1], &[0])
+        .ints("axis", &[1], &[-2])
+        .ints("i0", &[], &[0])
+        .ints("i1", &[], &[1])
+        .ints("i2", &[], &[2])
+        .node("MatMul", &["x", "w"], &["y"])
+        .node("Add", &["y", "b"], &["z"])
+        .node("Reshape", &["z", "shape"], &["v4"])
+        .node("Unsqueeze", &["v4", "zero"], &["u"])
+        .node_with("Transpose", &["u"], &["t"], vec![attr_ints("perm", perm)])
+        .node("Squeeze", &["t", "axis"], &["s"])
+        .node_with("Gather", &["s", "i0"], &["q"], vec![attr_int("axis", 0)])
+        .node_with("Gather", &["s", "i1"], &["k"], vec![attr_int("axis", 0)])
+        .node_with("Gather", &["s", "i2"], &["v"], vec![attr_int("axis", 0)])
+        .node("Relu", &["q"], &["rq"])
+        .node("Relu", &["k"], &["rk"])
+        .node("Relu", &["v"], &["rv"])
+}
+
+#[test]
+fn a_projection_unflattened_and_squeezed_into_q_k_v_is_one_projection_per_block() {
+    let g = mha_in_projection(false).import().unwrap();
+    assert_eq!(
+        kinds(&g),
+        ["matmul", "matmul", "matmul", "relu", "relu", "relu"]
+    );
+    for op in &g.ops()[..3] {
+        assert_eq!(
+            op.kind,
+            OpKind::MatMul {
+                batch: 1,
+                m: 4,
+                k: 8,
+                n: 8
+            }
+        );
+        assert_eq!(op.params, 8 * 8 + 8);
+    }
+    assert_eq!(g.totals().params, 8 * 24 + 24);
+}
+
+#[test]
+fn a_projection_read_in_interleaved_columns_stays_one_projection() {
+    let g = mha_in_projection(true).import().unwrap();
+    assert_eq!(
+        kinds(&g),
+        ["matmul", "slice", "slice", "slice", "relu", "relu", "relu"]
+    );
+    assert_eq!(g.totals().params, 8 * 24 + 24);
+}
+
 #[test]
 fn a_gather_of_one_static_index_is_a_slice() {
     let g = Model::new()
