@@ -107,6 +107,12 @@ enum Command {
         /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Override a hardware spec field for this run, as a scenario's
+        /// [hardware.overrides] do: FIELD is a dotted spec field path, VALUE a
+        /// TOML value (e.g. --set chiplet_types.simba.sram_kib=4096, --set
+        /// 'routing.kind="xy"'). Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
         /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
         #[arg(long, default_value = "sa")]
         method: String,
@@ -159,6 +165,12 @@ enum Command {
         /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// Override a hardware spec field for this run, as a scenario's
+        /// [hardware.overrides] do: FIELD is a dotted spec field path, VALUE a
+        /// TOML value (e.g. --set chiplet_types.simba.sram_kib=4096, --set
+        /// 'routing.kind="xy"'). Repeatable.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
         /// `contiguous` (balanced segments in pipeline order), `single` (all on
         /// the first chiplet), or a placement JSON file.
         #[arg(long, default_value = "contiguous")]
@@ -324,6 +336,7 @@ where
         hw,
         model,
         params,
+        set,
         method,
         budget,
         seed,
@@ -334,6 +347,7 @@ where
     } = cli.command
     {
         let result = parse_params(&params).and_then(|params| {
+            let overrides = crate::scenario::parse_sets(&set)?;
             let s = crate::scenario::from_flags(crate::scenario::PartitionFlags {
                 hw,
                 model,
@@ -342,6 +356,7 @@ where
                 budget,
                 seed,
                 microbatches,
+                overrides,
             })?;
             crate::run::run_scenario(
                 s,
@@ -423,6 +438,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             hw,
             model,
             params,
+            set,
             placement,
             microbatches,
             packet_bytes,
@@ -433,6 +449,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             hw,
             model,
             params: parse_params(&params)?,
+            overrides: crate::scenario::parse_sets(&set)?,
             placement,
             microbatches,
             packet_bytes,

@@ -604,19 +604,79 @@ fn read_hardware(
 /// `routing = { kind = "xy" }` both set only `routing.kind`, never replace the
 /// whole `[routing]` table.
 fn flatten_override(path: &str, node: &Node, o: &TableReader<'_>, out: &mut Vec<(String, Node)>) {
+    flatten(path, node, out, &mut |path, pos| {
+        o.sink().error(pos, &o.field(path), EMPTY_OVERRIDE)
+    });
+}
+
+const EMPTY_OVERRIDE: &str = "an empty table overrides nothing; give field = value";
+
+/// The leaves of an override value; `empty` hears of every empty table.
+fn flatten(
+    path: &str,
+    node: &Node,
+    out: &mut Vec<(String, Node)>,
+    empty: &mut dyn FnMut(&str, Pos),
+) {
     match &node.val {
-        Val::Table(entries) if entries.is_empty() => o.sink().error(
-            node.pos,
-            &o.field(path),
-            "an empty table overrides nothing; give field = value",
-        ),
+        Val::Table(entries) if entries.is_empty() => empty(path, node.pos),
         Val::Table(entries) => {
             for e in entries {
-                flatten_override(&config::join(path, &e.key), &e.node, o, out);
+                flatten(&config::join(path, &e.key), &e.node, out, empty);
             }
         }
         _ => out.push((path.to_string(), node.clone())),
     }
+}
+
+/// Reads `--set FIELD=VALUE` flags as hardware overrides, with the meaning of
+/// `[hardware.overrides]` in a scenario: FIELD is a spec field path and VALUE
+/// a TOML value (`4096`, `true`, `"xy"`, `{ kind = "xy" }`).
+pub fn parse_sets(items: &[String]) -> Result<Vec<(String, Node)>, UserError> {
+    let mut out: Vec<(String, Node)> = Vec::new();
+    for item in items {
+        let bad = |m: String| UserError::new(format!("--set {item}: {m}"));
+        let Some((field, text)) = item.split_once('=') else {
+            return Err(bad("is not of the form FIELD=VALUE".into()));
+        };
+        let (field, text) = (field.trim(), text.trim());
+        if field.is_empty() || text.is_empty() {
+            return Err(bad("needs both a field and a value".into()));
+        }
+        if canonical_path(field).is_none() {
+            return Err(bad(format!("{field:?} is not a field path")));
+        }
+        let not_toml = || {
+            let word = text
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.".contains(c));
+            bad(if word {
+                format!(
+                    "{text} is not a TOML value (a string needs quotes: --set '{field}=\"{text}\"')"
+                )
+            } else {
+                format!("{text:?} is not one TOML value")
+            })
+        };
+        let root = config::parse(&format!("v = {text}"), "--set").map_err(|_| not_toml())?;
+        let node = match root.entries() {
+            [e] if e.key == "v" => &e.node,
+            _ => return Err(not_toml()),
+        };
+        let mut leaves = Vec::new();
+        let mut empty = false;
+        flatten(field, node, &mut leaves, &mut |_, _| empty = true);
+        if empty {
+            return Err(bad(EMPTY_OVERRIDE.into()));
+        }
+        for (path, value) in leaves {
+            if out.iter().any(|(p, _)| *p == path) {
+                return Err(bad(format!("{path} is set twice")));
+            }
+            out.push((path, value));
+        }
+    }
+    Ok(out)
 }
 
 fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
@@ -1301,13 +1361,25 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
             (node.clone(), format!("{scenario_file} [hardware.inline]"))
         }
     };
+    let from_flags = s.file == Path::new(COMMAND_LINE);
+    // Where an override came from, as messages name it.
+    let origin = |path: &str, value: &Node| {
+        if from_flags {
+            match value.val {
+                Val::Array(_) | Val::Table(_) => format!("--set {path}"),
+                _ => format!("--set {path}={}", value.val.show()),
+            }
+        } else {
+            format!(
+                "{scenario_file}:{}:{}: hardware.overrides.{path}",
+                value.pos.line, value.pos.column
+            )
+        }
+    };
     let mut problems = Vec::new();
     for (path, value) in &s.overrides {
         if let Err(e) = apply_override(&mut root, path, value) {
-            problems.push(format!(
-                "{scenario_file}:{}:{}: hardware.overrides.{path}: {e}",
-                value.pos.line, value.pos.column
-            ));
+            problems.push(format!("{}: {e}", origin(path, value)));
         }
     }
     if !problems.is_empty() {
@@ -1315,6 +1387,8 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
     }
     let label = if s.overrides.is_empty() {
         name
+    } else if from_flags {
+        format!("{name} (with --set overrides)")
     } else {
         format!("{name} (with overrides from {scenario_file})")
     };
@@ -1327,10 +1401,9 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
                         canonical_path(path).as_deref() == Some(diag.field.as_str())
                     });
                     match from_override {
-                        Some((path, value)) => format!(
-                            "{scenario_file}:{}:{}: hardware.overrides.{path}: {}",
-                            value.pos.line, value.pos.column, diag.message
-                        ),
+                        Some((path, value)) => {
+                            format!("{}: {}", origin(path, value), diag.message)
+                        }
                         None => diag.to_string(),
                     }
                 })
@@ -1406,6 +1479,25 @@ pub fn resolve(s: &Scenario) -> Result<Resolved, UserError> {
     })
 }
 
+/// The spec of `--hw FILE` with `--set` overrides applied and validated, as
+/// a scenario's `[hardware.overrides]` are.
+pub fn spec_from_flags(hw: &Path, overrides: Vec<(String, Node)>) -> Result<HwSpec, UserError> {
+    resolve_spec(&Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "simulate".to_string(),
+        seed: 0,
+        hardware: HardwareSource::File(hw.to_path_buf()),
+        overrides,
+        workload: None,
+        task: Task::Simulate {
+            placement: PlacementChoice::Contiguous,
+        },
+        simulation: SimOptions::default(),
+        output_dir: None,
+        plots: "none".to_string(),
+    })
+}
+
 /// The file name of a scenario built from command-line flags.
 const COMMAND_LINE: &str = "<command line>";
 
@@ -1419,6 +1511,8 @@ pub struct PartitionFlags {
     pub budget: u64,
     pub seed: u64,
     pub microbatches: u32,
+    /// Hardware overrides from `--set` (see [`parse_sets`]).
+    pub overrides: Vec<(String, Node)>,
 }
 
 /// A partition scenario built from command-line flags, checked like a file.
@@ -1474,7 +1568,7 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
         name: "partition".to_string(),
         seed: f.seed,
         hardware: HardwareSource::File(f.hw),
-        overrides: Vec::new(),
+        overrides: f.overrides,
         workload: Some(workload),
         task: Task::Partition(PartitionTask {
             methods: f.methods,

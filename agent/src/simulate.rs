@@ -20,6 +20,8 @@ pub struct SimulateArgs {
     pub hw: PathBuf,
     pub model: String,
     pub params: BTreeMap<String, String>,
+    /// Hardware overrides from `--set`.
+    pub overrides: Vec<(String, sim::config::Node)>,
     /// `contiguous`, `single`, or a placement JSON file.
     pub placement: String,
     pub microbatches: u32,
@@ -44,7 +46,11 @@ pub fn resolve_placement(arg: &str, spec: &HwSpec, graph: &Graph) -> Result<Plac
 
 /// Runs `tessera simulate`.
 pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
-    let spec = load_spec(&args.hw)?;
+    let spec = if args.overrides.is_empty() {
+        load_spec(&args.hw)?
+    } else {
+        crate::scenario::spec_from_flags(&args.hw, args.overrides.clone())?
+    };
     let graph = load_graph(&args.model, &args.params)?;
     let placement = resolve_placement(&args.placement, &spec, &graph)?;
     let options = SimOptions {

@@ -1,7 +1,7 @@
 //! The `tessera` command, run in-process through `agent::cli::run_args`: each
 //! subcommand's output, and clear errors with exit code 2 for user mistakes.
 
-use tessera_tests::{root, tessera};
+use tessera_tests::{root, temp_dir, tessera};
 
 fn spec_files() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(root().join("hw_specs"))
@@ -205,5 +205,124 @@ fn check_accepts_every_shipped_scenario() {
         files.len(),
         "{}",
         o.stdout
+    );
+}
+
+#[test]
+fn set_overrides_a_spec_field_like_a_scenario() {
+    let out = temp_dir("cli", "set");
+    let hw = root().join("hw_specs/simba_6x6.toml");
+    let partition = |set: &[&str]| {
+        let mut args = vec![
+            "partition",
+            "--hw",
+            hw.to_str().unwrap(),
+            "--model",
+            "resnet50",
+            "--method",
+            "dp",
+            "--budget",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        for s in set {
+            args.extend(["--set", s]);
+        }
+        tessera(&args)
+    };
+    // The real Simba's 752 KiB per chiplet admits no valid placement of ResNet-50.
+    let o = partition(&[]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("no valid placement"), "{}", o.stderr);
+    assert!(!out.exists());
+
+    // 4 MiB per chiplet does, and the resolved scenario carries the override.
+    let o = partition(&["chiplet_types.simba.sram_kib=4096"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("best: dp"), "{}", o.stdout);
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+    let resolved = out.join("scenario.resolved.toml");
+    assert!(
+        std::fs::read_to_string(&resolved)
+            .unwrap()
+            .contains("sram_kib = 4096")
+    );
+    let again = out.join("again");
+    let o = tessera(&[
+        "run",
+        resolved.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let best = |r: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(r).unwrap()["result"]
+            ["best_throughput_inferences_per_s"]
+            .clone()
+    };
+    let again = std::fs::read_to_string(again.join("report.json")).unwrap();
+    assert!(best(&report).is_f64(), "{report}");
+    assert_eq!(best(&report), best(&again));
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // A bad field, a bad value and a value that is not TOML: exit 2, the flag
+    // named, nothing written.
+    for (set, message) in [
+        (
+            "chiplet_types.simba.sram_kb=4096",
+            "--set chiplet_types.simba.sram_kb=4096: the spec has no field chiplet_types.simba.sram_kb",
+        ),
+        (
+            "chiplet_types.simba.sram_kib=true",
+            "--set chiplet_types.simba.sram_kib=true: chiplet_types.simba.sram_kib is an integer in the spec, the override is a boolean",
+        ),
+        (
+            "chiplet_types.simba.sram_kib=0",
+            "--set chiplet_types.simba.sram_kib=0: must be a positive integer",
+        ),
+        (
+            "routing.kind=xy",
+            "--set routing.kind=xy: xy is not a TOML value",
+        ),
+        (
+            "chiplet_types.simba.sram_kib",
+            "--set chiplet_types.simba.sram_kib: is not of the form FIELD=VALUE",
+        ),
+    ] {
+        let o = partition(&[set]);
+        assert_eq!(o.code, 2, "{set}: {o:?}");
+        assert!(o.stderr.contains(message), "{set}: {}", o.stderr);
+        assert!(!out.exists(), "{set}: wrote {}", out.display());
+    }
+
+    // `simulate` takes the same flag.
+    let simulate = |set: &str| {
+        tessera(&[
+            "simulate",
+            "--hw",
+            hw.to_str().unwrap(),
+            "--model",
+            "resnet50",
+            "--set",
+            set,
+        ])
+    };
+    let o = simulate("chiplet_types.simba.sram_kib=4096");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("valid                   yes"),
+        "{}",
+        o.stdout
+    );
+    let o = simulate("chiplet_types.simba.sram_kb=4096");
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("--set chiplet_types.simba.sram_kb=4096: the spec has no field"),
+        "{}",
+        o.stderr
     );
 }
