@@ -188,7 +188,10 @@ fn close(v: f64, want: f64) -> bool {
 /// The value of a one-element numeric tensor stored inline.
 fn scalar(t: &TensorProto) -> Option<f64> {
     use DataType as D;
-    if t.dims.iter().product::<i64>() != 1 || crate::reader::is_external(t) {
+    // Dims are not yet validated here (the plan is made before the walk), so
+    // a hostile file's dims must not overflow the product.
+    let one = t.dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d)) == Some(1);
+    if !one || crate::reader::is_external(t) {
         return None;
     }
     let raw = &t.raw_data;

@@ -2470,7 +2470,10 @@ impl Importer<'_> {
             padding[d] = shape::symmetric_pad(in_hw[d], kernel2[d], stride2[d], out_hw[d])
                 .unwrap_or(pads2[d]);
         }
-        let area: u64 = kernel.iter().product();
+        let area = kernel
+            .iter()
+            .try_fold(1u64, |a, &k| a.checked_mul(k))
+            .ok_or_else(|| limit("the pooling window's area overflows"))?;
         let work = count(&shape)?
             .checked_mul(area)
             .ok_or_else(|| limit("pooling work overflows"))?;
