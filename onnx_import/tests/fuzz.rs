@@ -18,7 +18,7 @@ fn config(cases: u32) -> ProptestConfig {
         .and_then(|s| s.parse().ok())
     {
         Some(seed) => RngSeed::Fixed(seed),
-        None => RngSeed::Fixed(0x0_77A_5EED),
+        None => RngSeed::Fixed(0x077A_5EED),
     };
     ProptestConfig {
         cases,
