@@ -237,10 +237,13 @@ fn number_spans(text: &str) -> Vec<Range<usize>> {
     let mut i = 0;
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
     while i < b.len() {
-        if text[i..].starts_with("\"\"\"") || text[i..].starts_with("'''") {
-            let quote = &text[i..i + 3];
-            i = text[i + 3..]
-                .find(quote)
+        // Bytes, not `str` slices: a mutation may put a multi-byte character
+        // anywhere, and `i` walks byte by byte.
+        if b[i..].starts_with(b"\"\"\"") || b[i..].starts_with(b"'''") {
+            let quote = &b[i..i + 3];
+            i = b[i + 3..]
+                .windows(3)
+                .position(|w| w == quote)
                 .map_or(b.len(), |end| i + 3 + end + 3);
             continue;
         }
