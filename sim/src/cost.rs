@@ -74,13 +74,20 @@ pub struct Residency {
 }
 
 /// Decides weight residency: a chiplet keeps all its ops' weights in SRAM
-/// when they fit. When they do not, and the chiplet reaches off-package memory
-/// that allows weight streaming, it keeps room for one micro-batch's live
-/// activations (`constraints::activation_peaks`), keeps weights
-/// resident greedily in topological order, and streams the rest on every use.
-/// Otherwise every weight is counted resident, and the simulator reports the
-/// overflow as a violation.
-pub fn residency(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Residency {
+/// when they fit beside one micro-batch's activations (`slot_bytes[c]`, from
+/// `constraints::activation_peaks`). When they do not, and the chiplet reaches
+/// off-package memory
+/// that allows weight streaming, it keeps room for those activations (and at
+/// least for the largest op's inputs and output), keeps weights resident
+/// greedily in topological order, and streams the rest on
+/// every use. Otherwise every weight is counted resident, and the simulator
+/// reports the overflow as a violation.
+pub fn residency(
+    spec: &HwSpec,
+    graph: &Graph,
+    chip_of: &[ChipletId],
+    slot_bytes: &[u64],
+) -> Residency {
     let n = spec.n_chiplets();
     let mut r = Residency {
         streamed_bytes_per_op: vec![0; graph.ops().len()],
@@ -99,19 +106,18 @@ pub fn residency(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Residen
             .memory
             .as_ref()
             .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip.id));
-        if total <= capacity || !can_stream {
+        if total.saturating_add(slot_bytes[c]) <= capacity || !can_stream {
             r.resident_bytes[c] = total;
             continue;
         }
         // Room for one micro-batch's activations (the simulator's SRAM slot),
         // and at least for the largest op's inputs and output.
-        let slot = crate::constraints::activation_peaks(spec, graph, chip_of)[c];
         let reserve = ops
             .iter()
             .map(|op| input_bytes(op) + op.output_bytes)
             .max()
             .unwrap_or(0)
-            .max(slot);
+            .max(slot_bytes[c]);
         let mut budget = capacity.saturating_sub(reserve);
         for op in ops {
             if op.weight_bytes <= budget {

@@ -150,8 +150,6 @@ struct Plan {
     /// Index of each op's first transfer slot within a micro-batch.
     transfer_base: Vec<u32>,
     transfers_per_mb: u32,
-    /// Consumers of each op on its own chiplet.
-    local_consumers: Vec<u32>,
     /// Weight bytes of each op streamed from off-package memory per run.
     streamed_bytes: Vec<u64>,
     resident_weights: Vec<u64>,
@@ -713,17 +711,12 @@ fn make_plan(model: &Model, placement: &Placement) -> Plan {
         plan.transfer_base.push(base);
         base += dsts.len() as u32;
         plan.remote_dsts.push(dsts);
-        plan.local_consumers.push(
-            graph
-                .consumers(op.id)
-                .iter()
-                .filter(|q| chip_of[q.idx()] == own)
-                .count() as u32,
-        );
     }
     plan.transfers_per_mb = base;
 
-    let residency = crate::cost::residency(spec, graph, &placement.chiplet_of_op);
+    // One activation-peak computation serves residency and the SRAM slots.
+    plan.slot_bytes = crate::constraints::activation_peaks(spec, graph, &placement.chiplet_of_op);
+    let residency = crate::cost::residency(spec, graph, &placement.chiplet_of_op, &plan.slot_bytes);
     plan.streamed_bytes = residency.streamed_bytes_per_op;
     plan.resident_weights = residency.resident_bytes;
     plan.streamed_weights = residency.streamed_bytes;
@@ -733,7 +726,6 @@ fn make_plan(model: &Model, placement: &Placement) -> Plan {
         plan.ops_placed[c as usize] += 1;
         plan.holders_per_mb[c as usize] += 1 + plan.remote_dsts[op].len() as u32;
     }
-    plan.slot_bytes = crate::constraints::activation_peaks(spec, graph, &placement.chiplet_of_op);
     let mbs = model.options.microbatches;
     plan.slots = (0..n_chips)
         .map(|c| {

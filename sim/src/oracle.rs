@@ -79,7 +79,8 @@ pub fn analyse(
     options: &SimOptions,
 ) -> Analysis {
     let chip_of = &placement.chiplet_of_op;
-    let res = residency(spec, graph, chip_of);
+    let slot_bytes = crate::constraints::activation_peaks(spec, graph, chip_of);
+    let res = residency(spec, graph, chip_of, &slot_bytes);
     let mut op_cycles = Vec::with_capacity(graph.ops().len());
     let mut stage_cycles = vec![0u64; spec.n_chiplets()];
     let mut memory_cycles = 0;

@@ -687,15 +687,19 @@ impl Model {
         let k = self.classes[class];
         let cost = &self.cost[k.type_idx];
         let total: u64 = ops.iter().map(|&v| self.weight[v]).sum();
-        if total <= k.capacity || !k.can_stream {
+        if !k.can_stream {
             return (ops.iter().map(|&v| cost[v]).sum(), 0);
         }
-        let (bw, latency) = self.memory.expect("a streaming chiplet reaches a memory");
-        // As `cost::residency`: room for one micro-batch's activations (the
-        // streaming chiplet's SRAM need carries no weights) and at least for
+        // As `cost::residency`: the weights stay resident when they fit beside
+        // one micro-batch's activations (the streaming chiplet's SRAM need
+        // carries no weights); else it keeps room for those and at least for
         // the largest op's inputs and output.
         let mut scratch = vec![0; self.weight.len()];
         let slot = self.sram_need(ops, |v| ops.binary_search(&v).is_ok(), class, &mut scratch);
+        if total.saturating_add(slot) <= k.capacity {
+            return (ops.iter().map(|&v| cost[v]).sum(), 0);
+        }
+        let (bw, latency) = self.memory.expect("a streaming chiplet reaches a memory");
         let reserve = ops
             .iter()
             .map(|&v| self.reserve[v])

@@ -59,7 +59,7 @@
 //! When no segmentation meets the constraints, the `edge` requirement and
 //! then the capacity are dropped, and repair decides.
 
-use sim::constraints::{ConstraintSet, sram_need};
+use sim::constraints::{ConstraintSet, activation_peaks, sram_need};
 use sim::cost::{div_ceil, input_bytes, op_cost, weight_bytes_read};
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec, LinkId, NoSkipping};
@@ -429,10 +429,15 @@ impl ChipClass {
         let capacity = ty.sram_bytes();
         let streamed = match &spec.memory {
             Some(m) if can_stream(spec, chip) => {
+                // The segment alone on `chip`, for its activation peak (the
+                // SRAM slot `cost::residency` keeps free).
+                let other = spec.chiplets.iter().map(|c| c.id).find(|&c| c != chip);
+                let mut chip_of = vec![other.unwrap_or(chip); n];
                 let mut table = Vec::with_capacity(n);
                 for i in 0..n {
                     let mut row = Vec::with_capacity(n - i);
                     let mut total = 0u64;
+                    let mut largest_op = 0u64;
                     let mut reserve = 0u64;
                     // (SRAM left for weights, stage cycles, memory cycles) of
                     // the greedy residency, once the weights overflow.
@@ -440,13 +445,24 @@ impl ChipClass {
                     for j in i + 1..=n {
                         let op = &ops[j - 1];
                         total += op.weight_bytes;
-                        let need = input_bytes(op) + op.output_bytes;
-                        let grew = need > reserve;
-                        reserve = reserve.max(need);
-                        if total <= capacity {
+                        largest_op = largest_op.max(input_bytes(op) + op.output_bytes);
+                        // As `cost::residency`: the weights stay resident when
+                        // they fit beside one micro-batch's activation slot
+                        // (the segment's activation peak, which never falls as
+                        // the segment grows); else it keeps room for the slot
+                        // and the largest op's inputs and output.
+                        chip_of[i..j].fill(chip);
+                        let slot = activation_peaks(spec, graph, &chip_of)[chip.idx()];
+                        if let Some(o) = other {
+                            chip_of[i..j].fill(o);
+                        }
+                        if total.saturating_add(slot) <= capacity {
                             row.push((prefix[j] - prefix[i], 0));
                             continue;
                         }
+                        let need = largest_op.max(slot);
+                        let grew = need > reserve;
+                        reserve = reserve.max(need);
                         let place = |state: &mut (u64, u64, u64), v: usize| {
                             let op = &ops[v];
                             let read = weight_bytes_read(op);
@@ -629,6 +645,59 @@ mod tests {
                 model("mlp", &[("sizes", "512,2048,512,2048,512"), ("batch", "8")]),
             ),
         ]
+    }
+
+    /// Where a streamed segment's activation peak exceeds its largest op's
+    /// inputs and output (ViT-B/16 on the 4-chip ring), the model reserves
+    /// the peak as `cost::residency` does, so it still equals the oracle.
+    #[test]
+    fn streamed_segments_reserve_their_activation_peak() {
+        let spec = shipped("edgetpu_ring4");
+        let graph = model("vit-b16", &[]);
+        let options = SimOptions::default();
+        let constraints = ConstraintSet::of(&spec);
+        let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+        let (n, k) = (graph.ops().len(), spec.n_chiplets());
+        let mut checked = 0;
+        for shift in 0..40usize {
+            let mut bounds: Vec<usize> = (0..=k).map(|s| s * n / k).collect();
+            for (s, b) in bounds.iter_mut().enumerate().take(k).skip(1) {
+                *b += (shift * 7 + s * 13) % 9;
+            }
+            let Some(objective) = model.objective(&bounds) else {
+                continue;
+            };
+            let placement = Placement {
+                chiplet_of_op: segmentation_placement(&spec, &bounds),
+            };
+            let oracle = analyse(&spec, &graph, &placement, &options);
+            assert!(oracle.memory_cycles > 0, "{bounds:?} streams nothing");
+            assert_eq!(objective, oracle.bottleneck_cycles, "{bounds:?}");
+            checked += 1;
+        }
+        assert!(checked > 0);
+    }
+
+    /// On a chiplet that may stream, weights that fit alone but not beside a
+    /// micro-batch's activations are streamed, as the SRAM constraint
+    /// assumes: the optimum for BERT-base on the 4-chip ring, valid under the
+    /// constraints, is valid in the simulator too.
+    #[test]
+    fn the_optimum_passes_the_simulators_sram_check() {
+        let spec = shipped("edgetpu_ring4");
+        let graph = model("bert-base", &[]);
+        let options = SimOptions::default();
+        let constraints = ConstraintSet::of(&spec);
+        let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+        let (bounds, _) = model.optimal().expect("a valid segmentation");
+        let placement = Placement {
+            chiplet_of_op: segmentation_placement(&spec, &bounds),
+        };
+        assert!(check(&spec, &graph, &placement, &constraints).is_empty());
+        let report = sim::simulate(&spec, &graph, &placement, &options)
+            .unwrap()
+            .report;
+        assert!(report.valid, "{:?}", report.violations);
     }
 
     #[test]
