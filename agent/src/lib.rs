@@ -1,14 +1,12 @@
-//! tessera's search, learning and scenario running, and the logic of the
-//! `tessera` command. The binary (`main.rs`) only calls [`cli::main`].
+//! tessera's agent library: what acts on the model. It loads problems (a
+//! hardware spec and a workload, [`load`]), repairs placements into valid ones
+//! and searches for good ones ([`partition`]), and will hold the learned
+//! partitioner. It has no command line, no plots and no terminal output: the
+//! `tessera` command (crate `tessera-cli`) and the Python binding are built on
+//! it.
 
-pub mod cli;
-pub mod files;
-pub mod inspect;
-pub mod onnx;
+pub mod error;
+pub mod load;
 pub mod partition;
-pub mod plots;
-pub mod run;
-pub mod scenario;
-pub mod simulate;
-pub mod table;
-pub mod traffic;
+
+pub use error::LoadError;

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use agent::cli::{Outcome, run_args};
+use tessera_cli::cli::{Outcome, run_args};
 
 /// The repository root.
 pub fn root() -> PathBuf {

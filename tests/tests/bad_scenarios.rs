@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use tessera_tests::{assert_corpus_names, toml_files};
 
-use agent::cli::{Outcome, run_args};
+use tessera_cli::cli::{Outcome, run_args};
 use tessera_tests::root;
 
 fn corpus_dir() -> PathBuf {

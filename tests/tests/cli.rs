@@ -1,4 +1,4 @@
-//! The `tessera` command, run in-process through `agent::cli::run_args`: each
+//! The `tessera` command, run in-process through `tessera_cli::cli::run_args`: each
 //! subcommand's output, and clear errors with exit code 2 for user mistakes.
 
 use tessera_tests::{root, temp_dir, tessera};

@@ -1,5 +1,5 @@
 //! `docs/scenarios.md` and the scenario reader agree: the page's key tables
-//! document exactly the (table, key) pairs of `agent::scenario::SCHEMA`, with
+//! document exactly the (table, key) pairs of `tessera_cli::scenario::SCHEMA`, with
 //! the same types; every task kind in `TASK_KINDS` has its own table holding
 //! that kind's keys; and the annotated example is the shipped quickstart and
 //! reads as a valid scenario.
@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agent::scenario::{SCHEMA, TASK_KINDS};
+use tessera_cli::scenario::{SCHEMA, TASK_KINDS};
 use tessera_tests::root;
 
 const HEADER: [&str; 5] = ["key", "type and unit", "required", "default", "meaning"];
@@ -174,7 +174,7 @@ fn the_page_documents_exactly_the_keys_of_the_schema() {
         .collect();
     assert!(
         undocumented.is_empty() && unknown.is_empty(),
-        "docs/scenarios.md and agent::scenario::SCHEMA disagree.\n\
+        "docs/scenarios.md and tessera_cli::scenario::SCHEMA disagree.\n\
          In SCHEMA but not documented: {undocumented:?}\n\
          Documented but not in SCHEMA: {unknown:?}"
     );
@@ -290,7 +290,7 @@ fn the_annotated_example_is_the_quickstart_and_is_valid() {
     let example = example_block(&page());
     let quickstart_path = root().join("scenarios").join("quickstart.toml");
     // Parsed as if it were the quickstart file, so its paths resolve the same.
-    if let Err(d) = agent::scenario::parse(&example, &quickstart_path) {
+    if let Err(d) = tessera_cli::scenario::parse(&example, &quickstart_path) {
         panic!("the example in docs/scenarios.md is not a valid scenario:\n{d}");
     }
     let shipped = std::fs::read_to_string(&quickstart_path).unwrap();

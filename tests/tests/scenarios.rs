@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use agent::cli::Outcome;
+use tessera_cli::cli::Outcome;
 use tessera_tests::{root, tessera};
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use agent::cli::run_args;
 use sim::oracle::transfer_cycles;
 use sim::spec::{ChipletId, HwSpec, LinkId};
 use sim::traffic::{
@@ -12,6 +11,7 @@ use sim::traffic::{
     run_traffic_detailed,
 };
 use sim::{SimOptions, Switching};
+use tessera_cli::cli::run_args;
 
 const MESH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../hw_specs/mesh_4x4.toml");
 const RING: &str = concat!(
@@ -282,7 +282,7 @@ fn hotspot_traffic_concentrates_on_the_links_into_the_hotspot() {
     assert!(share > 0.9 * 15.0 / 32.0, "{share}");
 }
 
-fn tessera(args: &[&str]) -> agent::cli::Outcome {
+fn tessera(args: &[&str]) -> tessera_cli::cli::Outcome {
     let mut full = vec!["tessera", "traffic"];
     full.extend_from_slice(args);
     let o = run_args(full);

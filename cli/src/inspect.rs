@@ -9,7 +9,11 @@ use sim::graph::Graph;
 use sim::spec::HwSpec;
 use sim::{config, zoo};
 
-use crate::cli::UserError;
+use agent::LoadError;
+use agent::load::onnx::OnnxError;
+use agent::load::{self, Workload};
+
+use crate::error::UserError;
 use crate::files::read_text;
 use crate::table::{Align, Table, bytes, commas, si};
 
@@ -41,49 +45,32 @@ fn kind_of(path: &Path, text: &str) -> Result<FileKind, UserError> {
 
 /// Reads and validates a hardware spec file.
 pub fn load_spec(path: &Path) -> Result<HwSpec, UserError> {
-    let text = read_text(path)?;
-    HwSpec::from_toml_str(&text, &path.display().to_string())
-        .map_err(|d| UserError::new(d.to_string()))
+    Ok(load::load_spec(path)?)
 }
 
-/// Reads and validates a graph JSON file.
-pub fn load_graph_file(path: &Path) -> Result<Graph, UserError> {
-    let text = read_text(path)?;
-    Graph::from_json(&text).map_err(|e| UserError::new(format!("{}: {e}", path.display())))
-}
-
-/// Imports an ONNX file with parameters given as `-p KEY=VALUE` flags.
-pub fn load_onnx_flags(path: &Path, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
-    if !path.is_file() {
+/// A `--model` argument with its `-p KEY=VALUE` parameters: a zoo model by
+/// name, an ONNX file (`*.onnx`), or a graph JSON file (see
+/// [`Workload::from_name`]).
+pub fn load_graph(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
+    let workload = Workload::from_name(model, params.clone());
+    if matches!(workload, Workload::GraphJson(_)) && !params.is_empty() {
         return Err(UserError::new(format!(
-            "{}: no such ONNX file",
-            path.display()
+            "{model}: --params apply to zoo models and ONNX files, not to graph JSON files"
         )));
     }
-    crate::onnx::import(path, params, crate::onnx::Source::Flags).map_err(|e| {
-        UserError::new(match e.key {
-            Some(key) => format!("--params: {key}: {}", e.message),
-            None => e.message,
-        })
-    })
+    load_workload_flags(&workload)
 }
 
-/// A zoo model by name, an ONNX file (`*.onnx`, imported with `params`), or
-/// a graph JSON file when `model` names one.
-pub fn load_graph(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
-    if crate::onnx::is_onnx(model) {
-        return load_onnx_flags(Path::new(model), params);
-    }
-    let is_file = model.ends_with(".json") || Path::new(model).is_file();
-    if is_file {
-        if !params.is_empty() {
-            return Err(UserError::new(format!(
-                "{model}: --params apply to zoo models and ONNX files, not to graph JSON files"
-            )));
-        }
-        return load_graph_file(Path::new(model));
-    }
-    zoo::build(model, params).map_err(|e| UserError::new(e.to_string()))
+/// Loads a workload whose parameters came from `-p` flags: a refused
+/// parameter is named as the flag that set it.
+pub fn load_workload_flags(workload: &Workload) -> Result<Graph, UserError> {
+    workload.load().map_err(|e| match e {
+        LoadError::Onnx(OnnxError {
+            key: Some(key),
+            message,
+        }) => UserError::new(format!("--params: {key}: {message}")),
+        other => other.into(),
+    })
 }
 
 /// `tessera check`: validates every file and reports each one.
@@ -91,7 +78,7 @@ pub fn check(files: &[PathBuf]) -> Result<String, UserError> {
     let mut out = String::new();
     let mut errors = Vec::new();
     for path in files {
-        let is_onnx = crate::onnx::is_onnx(&path.display().to_string());
+        let is_onnx = agent::load::onnx::is_onnx(&path.display().to_string());
         let result = if is_onnx {
             check_onnx(path)
         } else {
@@ -118,14 +105,15 @@ pub fn check(files: &[PathBuf]) -> Result<String, UserError> {
 /// needs their values.
 fn check_onnx(path: &Path) -> Result<String, UserError> {
     if !path.is_file() {
-        return Err(UserError::new(format!(
-            "{}: no such ONNX file",
-            path.display()
-        )));
+        return Err(LoadError::NoOnnxFile(path.to_path_buf()).into());
     }
-    let dims = crate::onnx::symbolic_dims(path).map_err(|e| UserError::new(e.message))?;
+    let dims = load::onnx::symbolic_dims(path).map_err(|e| UserError::new(e.message))?;
     if dims.is_empty() {
-        let g = load_onnx_flags(path, &BTreeMap::new())?;
+        let g = load_workload_flags(&Workload::Onnx {
+            path: path.to_path_buf(),
+            params: BTreeMap::new(),
+            source: load::onnx::Source::Flags,
+        })?;
         let t = g.totals();
         return Ok(format!(
             "ok  {}: ONNX model {:?}: {} ops, {} params, {} MACs",

@@ -13,7 +13,7 @@ use sim::graph::Graph;
 use sim::spec::HwSpec;
 use sim::{SimOptions, Switching};
 
-use crate::cli::UserError;
+use crate::error::UserError;
 use crate::files::read_text;
 
 /// One documented key of the scenario schema: (table, key, type and unit, meaning).
@@ -290,7 +290,7 @@ pub enum Workload {
     },
     GraphFile(PathBuf),
     /// An ONNX file imported with `params` (symbolic dim values, `dtype`,
-    /// `keep_free_ops`, as text; see [`crate::onnx`]).
+    /// `keep_free_ops`, as text; see [`agent::load::onnx`]).
     Onnx {
         path: PathBuf,
         params: BTreeMap<String, String>,
@@ -710,7 +710,7 @@ fn read_workload(t: &TableReader<'_>, dir: &Path) -> Option<Workload> {
     // ONNX is reported here too, before anything runs.
     let mut onnx_ok = true;
     let onnx_dims = match (&onnx, t.has("model") || t.has("graph")) {
-        (Some(path), false) if path.is_file() => match crate::onnx::symbolic_dims(path) {
+        (Some(path), false) if path.is_file() => match agent::load::onnx::symbolic_dims(path) {
             Ok(d) => Some(d),
             Err(e) => {
                 t.error_at("onnx", e.message);
@@ -848,11 +848,14 @@ fn read_onnx_param(
             let file = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            if let Some(m) = dims.and_then(|d| crate::onnx::unknown_key_message(&file, key, d)) {
+            if let Some(m) =
+                dims.and_then(|d| agent::load::onnx::unknown_key_message(&file, key, d))
+            {
                 r.error(m);
                 return None;
             }
-            r.int_in(1, crate::onnx::MAX_DIM).map(|v| v.to_string())
+            r.int_in(1, agent::load::onnx::MAX_DIM)
+                .map(|v| v.to_string())
         }
     }
 }
@@ -876,13 +879,13 @@ fn check_workload_axes(sweep: &SweepTask, w: &Workload, sink: &Sink) {
             ),
             Workload::Onnx { path: file, .. } => {
                 // The file was read when the workload was (or its error reported).
-                let Ok(dims) = crate::onnx::symbolic_dims(file) else {
+                let Ok(dims) = agent::load::onnx::symbolic_dims(file) else {
                     continue;
                 };
                 let name = file
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                if let Some(m) = crate::onnx::unknown_key_message(&name, field, &dims) {
+                if let Some(m) = agent::load::onnx::unknown_key_message(&name, field, &dims) {
                     sink.error(axis.pos, &path, format!("nothing to sweep: {m}"));
                 }
             }
@@ -1430,7 +1433,11 @@ pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
     match &s.workload {
         None => Ok(None),
         Some(Workload::Zoo { model, params, pos }) => {
-            sim::zoo::build(model, params).map(Some).map_err(|e| {
+            let workload = agent::load::Workload::Zoo {
+                model: model.clone(),
+                params: params.clone(),
+            };
+            workload.load().map(Some).map_err(|e| {
                 let field = if params.is_empty() {
                     "workload.model"
                 } else {
@@ -1444,14 +1451,23 @@ pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
                 ))
             })
         }
-        Some(Workload::GraphFile(p)) => crate::inspect::load_graph_file(p).map(Some),
+        Some(Workload::GraphFile(p)) => Ok(Some(agent::load::load_graph_json(p)?)),
         Some(Workload::Onnx { path, params, pos }) => {
-            if s.file == Path::new(COMMAND_LINE) {
-                return crate::inspect::load_onnx_flags(path, params).map(Some);
+            let from_flags = s.file == Path::new(COMMAND_LINE);
+            let workload = agent::load::Workload::Onnx {
+                path: path.clone(),
+                params: params.clone(),
+                source: if from_flags {
+                    agent::load::onnx::Source::Flags
+                } else {
+                    agent::load::onnx::Source::Scenario
+                },
+            };
+            if from_flags {
+                return crate::inspect::load_workload_flags(&workload).map(Some);
             }
-            crate::onnx::import(path, params, crate::onnx::Source::Scenario)
-                .map(Some)
-                .map_err(|e| {
+            workload.load().map(Some).map_err(|e| match e {
+                agent::LoadError::Onnx(e) => {
                     let field = match &e.key {
                         Some(k) => format!("workload.params.{k}"),
                         None => "workload.onnx".to_string(),
@@ -1463,7 +1479,9 @@ pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
                         pos.column,
                         e.message
                     ))
-                })
+                }
+                other => other.into(),
+            })
         }
     }
 }
@@ -1543,7 +1561,7 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
             f.hw.display()
         )));
     }
-    let workload = if crate::onnx::is_onnx(&f.model) {
+    let workload = if agent::load::onnx::is_onnx(&f.model) {
         Workload::Onnx {
             path: PathBuf::from(&f.model),
             params: f.params,

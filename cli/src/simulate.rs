@@ -9,7 +9,7 @@ use sim::report::SimReport;
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions, Switching};
 
-use crate::cli::UserError;
+use crate::error::UserError;
 use crate::files::{read_text, write_atomic};
 use crate::inspect::{load_graph, load_spec};
 use crate::table::{Align, Table, bytes, commas, si};

@@ -1,19 +1,17 @@
-//! File input and output for the command: reading with the path in every error,
-//! and atomic writes (temporary file, then rename) so an interrupted run never
+//! File input and output for the command: reading with the path in every error
+//! (through the agent library's loader), and atomic writes (temporary file, then rename) so an interrupted run never
 //! leaves a half-written file.
 
 use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::UserError;
+use crate::error::UserError;
 
-/// Reads a UTF-8 text file; a missing or unreadable file is a user error.
+/// Reads a UTF-8 text file ([`agent::load::read_text`]); a missing or
+/// unreadable file is a user error.
 pub fn read_text(path: &Path) -> Result<String, UserError> {
-    let bytes = fs::read(path)
-        .map_err(|e| UserError::new(format!("{}: cannot read: {e}", path.display())))?;
-    String::from_utf8(bytes)
-        .map_err(|e| UserError::new(format!("{}: not UTF-8 text: {e}", path.display())))
+    Ok(agent::load::read_text(path)?)
 }
 
 /// Writes `contents` to `path` atomically: a sibling temporary file is written
@@ -62,11 +60,5 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn missing_file_error_names_the_path() {
-        let e = read_text(Path::new("/no/such/tessera/file.toml")).unwrap_err();
-        assert!(e.to_string().contains("/no/such/tessera/file.toml"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use sim::Switching;
 use sim::spec::{ChipletId, HwSpec};
 use sim::traffic::{Pattern, TrafficOptions, TrafficReport, run_traffic};
 
-use crate::cli::UserError;
+use crate::error::UserError;
 use crate::inspect::load_spec;
 use crate::table::{Align, Table, commas};
 

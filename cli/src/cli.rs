@@ -2,11 +2,11 @@
 //! mistake becomes one clear message on stderr and exit code 2, never a panic.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::error::UserError;
 use crate::inspect;
 
 /// Exit code for a user's mistake (bad file, bad argument).
@@ -14,38 +14,6 @@ pub const EXIT_USER_ERROR: i32 = 2;
 
 /// Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells use.
 pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// A mistake in the user's input: reported as one message, exit code 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserError {
-    pub message: String,
-    /// Output produced before the mistake was found (e.g. the files that
-    /// passed `check`), printed on stdout before the error.
-    pub partial_stdout: String,
-}
-
-impl UserError {
-    pub fn new(message: impl Into<String>) -> Self {
-        UserError {
-            message: message.into(),
-            partial_stdout: String::new(),
-        }
-    }
-
-    /// The same error, with output to print before it.
-    pub fn after(mut self, stdout: String) -> Self {
-        self.partial_stdout = stdout;
-        self
-    }
-}
-
-impl fmt::Display for UserError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for UserError {}
 
 #[derive(Parser, Debug)]
 #[command(

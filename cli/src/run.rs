@@ -17,7 +17,7 @@ use sim::traffic::{Pattern, TrafficOptions, TrafficReport, run_traffic};
 use sim::{Placement, SimOptions, Switching};
 use toml::{Table, Value};
 
-use crate::cli::UserError;
+use crate::error::UserError;
 use crate::files::write_atomic;
 use crate::plots::{self, Format, Series};
 use crate::scenario::{
@@ -305,7 +305,7 @@ fn run_partition(
     out_dir: &Path,
     format: Option<Format>,
 ) -> Result<(String, Outputs, bool), UserError> {
-    use crate::partition::search::{Evaluator, Problem, SearchResult, score};
+    use agent::partition::search::{Evaluator, Problem, SearchResult, score};
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("partition has a workload");
     let constraints = task.constraints(&r.spec);
@@ -322,7 +322,7 @@ fn run_partition(
             complete = false;
             break;
         }
-        let mut method = crate::partition::method(name, budget).ok_or_else(|| {
+        let mut method = agent::partition::method(name, budget).ok_or_else(|| {
             UserError::new(format!(
                 "{}: task: method {name:?} is not available in this build",
                 s.file.display()
@@ -337,7 +337,7 @@ fn run_partition(
                 ..s.simulation.clone()
             },
             budget,
-            seed: crate::partition::derive_seed(s.seed, i as u64),
+            seed: agent::partition::derive_seed(s.seed, i as u64),
         };
         let mut eval = Evaluator::new(&problem).map_err(UserError::new)?;
         method
@@ -1216,7 +1216,7 @@ fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, UserError> {
                 );
                 let mut p = Table::new();
                 for (k, v) in params {
-                    if !crate::onnx::OPTION_KEYS.contains(&k.as_str()) {
+                    if !agent::load::onnx::OPTION_KEYS.contains(&k.as_str()) {
                         let n = v.parse::<i64>().expect("dims are checked integers");
                         p.insert(k.clone(), Value::Integer(n));
                     }

@@ -60,6 +60,16 @@ pub struct OnnxError {
     pub message: String,
 }
 
+impl std::fmt::Display for OnnxError {
+    /// The message alone: callers put the key where their user wrote it
+    /// (`--params: KEY: …`, or `file:line:col: workload.params.KEY: …`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OnnxError {}
+
 impl OnnxError {
     fn param(key: &str, message: impl Into<String>) -> Self {
         OnnxError {
