@@ -66,3 +66,47 @@ impl std::error::Error for LoadError {
         }
     }
 }
+
+/// Why a search could not run or could not finish.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SearchError {
+    /// No placement satisfies the constraints; `reason` names the
+    /// constraint and the ops or chiplets that make it impossible.
+    NoValidPlacement { reason: String },
+    /// Repair stopped at its node limit without a valid placement near the
+    /// starting point a method needs (`near` names it).
+    NoStart { near: String },
+    /// The simulator refused the problem.
+    Simulator(String),
+    /// No method of this name is registered.
+    UnknownMethod { name: String, known: String },
+    /// A method option that is not the method's, or outside its domain.
+    BadOption {
+        method: String,
+        option: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SearchError::NoValidPlacement { reason } => write!(f, "no valid placement: {reason}"),
+            SearchError::NoStart { near } => write!(
+                f,
+                "repair reached its node limit without a valid placement near the {near}"
+            ),
+            SearchError::Simulator(message) => f.write_str(message),
+            SearchError::UnknownMethod { name, known } => {
+                write!(f, "unknown method {name:?}; methods: {known}")
+            }
+            SearchError::BadOption {
+                method,
+                option,
+                message,
+            } => write!(f, "method {method}: option {option}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for SearchError {}

@@ -9,4 +9,4 @@ pub mod error;
 pub mod load;
 pub mod partition;
 
-pub use error::LoadError;
+pub use error::{LoadError, SearchError};

@@ -119,6 +119,9 @@ enum Command {
     },
     /// List the model zoo and each model's parameters.
     Models,
+    /// List the partition methods and each method's options (set them in a
+    /// scenario's `[task.options.METHOD]`).
+    Methods,
     /// Simulate one placement of a model on a package and print the report.
     Simulate {
         /// Hardware spec file.
@@ -402,6 +405,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),
+        Command::Methods => Ok(inspect::methods()),
         Command::Simulate {
             hw,
             model,

@@ -1,4 +1,4 @@
-//! The inspection commands: `check`, `specs`, `models`, `graph show` and
+//! The inspection commands: `check`, `specs`, `models`, `methods`, `graph show` and
 //! `graph export`, and the loading of a `--model` argument (zoo name, graph
 //! JSON or ONNX file). Each returns the text to print, or a [`UserError`].
 
@@ -267,6 +267,25 @@ pub fn models() -> String {
         out.push_str(&format!("{}  {}\n", m.name, m.summary));
         for p in m.params {
             out.push_str(&format!("    {}={}  {}\n", p.key, p.default, p.doc));
+        }
+    }
+    out
+}
+
+/// `tessera methods`: the partition methods with their options, domains and
+/// defaults, from the registry.
+pub fn methods() -> String {
+    let mut out = String::new();
+    for m in agent::partition::registry::METHODS {
+        out.push_str(&format!("{}  {}\n", m.name, m.summary));
+        for o in m.options {
+            out.push_str(&format!(
+                "    {}={}  {} ({})\n",
+                o.name,
+                o.default,
+                o.summary,
+                o.kind.describe()
+            ));
         }
     }
     out

@@ -17,6 +17,8 @@ use sim::traffic::{Pattern, TrafficOptions, TrafficReport, run_traffic};
 use sim::{Placement, SimOptions, Switching};
 use toml::{Table, Value};
 
+use agent::partition::registry::OptionValue;
+
 use crate::error::UserError;
 use crate::files::write_atomic;
 use crate::plots::{self, Format, Series};
@@ -305,6 +307,8 @@ fn run_partition(
     out_dir: &Path,
     format: Option<Format>,
 ) -> Result<(String, Outputs, bool), UserError> {
+    use agent::SearchError;
+    use agent::partition::registry;
     use agent::partition::search::{Evaluator, Problem, SearchResult, score};
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("partition has a workload");
@@ -322,12 +326,11 @@ fn run_partition(
             complete = false;
             break;
         }
-        let mut method = agent::partition::method(name, budget).ok_or_else(|| {
-            UserError::new(format!(
-                "{}: task: method {name:?} is not available in this build",
-                s.file.display()
-            ))
-        })?;
+        let in_method =
+            |e: SearchError| UserError::new(format!("{}: method {name}: {e}", s.file.display()));
+        let info = registry::lookup(name).map_err(in_method)?;
+        let given = task.options.get(name).map_or(&[][..], Vec::as_slice);
+        let mut method = info.build(&info.options(given).map_err(in_method)?, budget);
         let problem = Problem {
             spec: &r.spec,
             graph,
@@ -339,12 +342,10 @@ fn run_partition(
             budget,
             seed: agent::partition::derive_seed(s.seed, i as u64),
         };
-        let mut eval = Evaluator::new(&problem).map_err(UserError::new)?;
-        method
-            .run(&problem, &mut eval)
-            .map_err(|e| UserError::new(format!("{}: method {name}: {e}", s.file.display())))?;
+        let mut eval = Evaluator::new(&problem).map_err(in_method)?;
+        method.run(&problem, &mut eval).map_err(in_method)?;
         let notes = method.notes();
-        results.push(eval.finish(name, notes));
+        results.push(eval.finish(name, notes).map_err(in_method)?);
     }
     let best = results
         .iter()
@@ -1141,6 +1142,22 @@ fn task_toml(task: &Task, s: &Scenario) -> Table {
             let methods = p.methods.iter().cloned().map(Value::String).collect();
             t.insert("methods".into(), Value::Array(methods));
             t.insert("budget".into(), Value::Integer(p.budget as i64));
+            let mut options = Table::new();
+            for (method, given) in &p.options {
+                let mut m = Table::new();
+                for (name, value) in given {
+                    let v = match *value {
+                        OptionValue::Int(v) => Value::Integer(v as i64),
+                        OptionValue::Float(v) => Value::Float(v),
+                        OptionValue::Bool(v) => Value::Boolean(v),
+                    };
+                    m.insert(name.clone(), v);
+                }
+                options.insert(method.clone(), Value::Table(m));
+            }
+            if !options.is_empty() {
+                t.insert("options".into(), Value::Table(options));
+            }
         }
         Task::Sweep(sw) => {
             t.insert("metric".into(), Value::String(sw.metric.clone()));

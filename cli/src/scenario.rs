@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use sim::config::{self, Diagnostics, Node, Pos, Sink, TableReader, Val, ValueReader};
 use sim::graph::Graph;
-use sim::spec::HwSpec;
+use sim::spec::{HwSpec, NoSkipping};
 use sim::{SimOptions, Switching};
+
+use agent::partition::registry::{self, OptionKind, OptionValue};
 
 use crate::error::UserError;
 use crate::files::read_text;
@@ -133,7 +135,7 @@ pub const SCHEMA: &[SchemaKey] = &[
         "task",
         "method",
         "string",
-        "partition: one method (random, sa, greedy, balance, dp, exact)",
+        "partition: one method of the registry (`tessera methods`)",
     ),
     (
         "task",
@@ -152,6 +154,12 @@ pub const SCHEMA: &[SchemaKey] = &[
         "constraints",
         "table",
         "partition: constraint modes replacing the spec's (keys as in the spec's [constraints])",
+    ),
+    (
+        "task",
+        "options",
+        "table",
+        "partition: per-method options, one table per method (`[task.options.sa]`), keys as in docs/partition_methods.md",
     ),
     (
         "task.constraints",
@@ -256,10 +264,6 @@ pub const SCHEMA: &[SchemaKey] = &[
 /// `finetune`, `nas`) are refused with a message that says so.
 pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition"];
 
-/// Partition methods a scenario may name (the registry in
-/// `partition::methods` is tested to match).
-pub const PARTITION_METHODS: &[&str] = &["random", "sa", "greedy", "balance", "dp", "exact"];
-
 /// Most simulator calls one method may be given.
 const MAX_BUDGET: u64 = 10_000_000;
 
@@ -331,14 +335,24 @@ pub struct Axis {
     pub pos: Pos,
 }
 
-/// Partition search: methods, budget, constraint modes.
+/// Partition search: methods, their options, budget, constraint modes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartitionTask {
     pub methods: Vec<String>,
     pub budget: u64,
+    /// Options given per method (`[task.options.METHOD]`), checked against
+    /// the registry when read; options not given take the registry's defaults.
+    pub options: BTreeMap<String, Vec<(String, OptionValue)>>,
     /// Constraint modes replacing the spec's, key by key.
+    pub constraints: ConstraintOverrides,
+}
+
+/// Constraint modes a task sets in place of the spec's; `None` keeps the
+/// spec's mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConstraintOverrides {
     pub acyclic_dataflow: Option<bool>,
-    pub no_skipping: Option<String>,
+    pub no_skipping: Option<NoSkipping>,
     pub no_triangle: Option<bool>,
     pub sram_capacity: Option<bool>,
 }
@@ -347,22 +361,11 @@ impl PartitionTask {
     /// The constraint set: the spec's, with this task's replacements.
     pub fn constraints(&self, spec: &HwSpec) -> sim::constraints::ConstraintSet {
         let mut c = sim::constraints::ConstraintSet::of(spec);
-        if let Some(v) = self.acyclic_dataflow {
-            c.acyclic_dataflow = v;
-        }
-        if let Some(v) = &self.no_skipping {
-            c.no_skipping = match v.as_str() {
-                "edge" => sim::spec::NoSkipping::Edge,
-                "prefix" => sim::spec::NoSkipping::Prefix,
-                _ => sim::spec::NoSkipping::Off,
-            };
-        }
-        if let Some(v) = self.no_triangle {
-            c.no_triangle = v;
-        }
-        if let Some(v) = self.sram_capacity {
-            c.sram_capacity = v;
-        }
+        let o = &self.constraints;
+        c.acyclic_dataflow = o.acyclic_dataflow.unwrap_or(c.acyclic_dataflow);
+        c.no_skipping = o.no_skipping.unwrap_or(c.no_skipping);
+        c.no_triangle = o.no_triangle.unwrap_or(c.no_triangle);
+        c.sram_capacity = o.sram_capacity.unwrap_or(c.sram_capacity);
         c
     }
 }
@@ -1089,7 +1092,7 @@ fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task>
 
 fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
     let check_method =
-        |r: &ValueReader<'_>| -> Option<String> { r.word(PARTITION_METHODS).map(str::to_string) };
+        |r: &ValueReader<'_>| -> Option<String> { r.word(&registry::names()).map(str::to_string) };
     let methods = match (t.opt("method"), t.opt("methods")) {
         (Some(r), None) => check_method(&r).map(|m| vec![m]),
         (None, Some(r)) => {
@@ -1124,24 +1127,80 @@ fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
         }
     };
     let budget = t.req_positive_int("budget", MAX_BUDGET);
-    let mut modes = (None, None, None, None);
+    let mut constraints = ConstraintOverrides::default();
     if let Some(c) = t.opt_table("constraints") {
-        modes.0 = c.opt("acyclic_dataflow").and_then(|r| r.bool());
-        modes.1 = c
+        constraints.acyclic_dataflow = c.opt("acyclic_dataflow").and_then(|r| r.bool());
+        constraints.no_skipping = c
             .opt("no_skipping")
-            .and_then(|r| r.word(&["off", "edge", "prefix"]).map(str::to_string));
-        modes.2 = c.opt("no_triangle").and_then(|r| r.bool());
-        modes.3 = c.opt("sram_capacity").and_then(|r| r.bool());
+            .and_then(|r| r.word(&["off", "edge", "prefix"]))
+            .map(|w| match w {
+                "edge" => NoSkipping::Edge,
+                "prefix" => NoSkipping::Prefix,
+                _ => NoSkipping::Off,
+            });
+        constraints.no_triangle = c.opt("no_triangle").and_then(|r| r.bool());
+        constraints.sram_capacity = c.opt("sram_capacity").and_then(|r| r.bool());
         c.finish();
     }
+    let options = match t.opt_table("options") {
+        Some(o) => read_method_options(&o, methods.as_deref().unwrap_or(&[])),
+        None => Some(BTreeMap::new()),
+    };
     Some(PartitionTask {
         methods: methods?,
         budget: budget?,
-        acyclic_dataflow: modes.0,
-        no_skipping: modes.1,
-        no_triangle: modes.2,
-        sram_capacity: modes.3,
+        options: options?,
+        constraints,
     })
+}
+
+/// `[task.options]`: one table per method (each a method the task runs),
+/// each key an option of that method in the registry, with its type and
+/// domain checked where it is written.
+fn read_method_options(
+    t: &TableReader<'_>,
+    methods: &[String],
+) -> Option<BTreeMap<String, Vec<(String, OptionValue)>>> {
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for info in registry::METHODS {
+        let Some(m) = t.opt_table(info.name) else {
+            continue;
+        };
+        if !methods.iter().any(|x| x == info.name) {
+            t.error_at(
+                info.name,
+                format!(
+                    "options for method {:?}, which the task does not run",
+                    info.name
+                ),
+            );
+            ok = false;
+        }
+        let mut given = Vec::new();
+        for spec in info.options {
+            let Some(r) = m.opt(spec.name) else {
+                continue;
+            };
+            let value = match spec.kind {
+                OptionKind::Int { min, max } => r.int_in(min, max).map(OptionValue::Int),
+                OptionKind::Float {
+                    min,
+                    max,
+                    strict_min,
+                } => r.number(min, strict_min, max).map(OptionValue::Float),
+                OptionKind::Bool => r.bool().map(OptionValue::Bool),
+            };
+            match value {
+                Some(v) => given.push((spec.name.to_string(), v)),
+                None => ok = false,
+            }
+        }
+        m.finish();
+        out.insert(info.name.to_string(), given);
+    }
+    t.finish();
+    ok.then_some(out)
 }
 
 fn read_traffic(t: &TableReader<'_>) -> Option<TrafficTask> {
@@ -1536,12 +1595,7 @@ pub struct PartitionFlags {
 /// A partition scenario built from command-line flags, checked like a file.
 pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
     for m in &f.methods {
-        if !PARTITION_METHODS.contains(&m.as_str()) {
-            return Err(UserError::new(format!(
-                "--method: unknown method {m:?}; methods: {}",
-                PARTITION_METHODS.join(", ")
-            )));
-        }
+        registry::lookup(m).map_err(|e| UserError::new(format!("--method: {e}")))?;
     }
     if f.budget == 0 || f.budget > MAX_BUDGET {
         return Err(UserError::new(format!(
@@ -1591,10 +1645,8 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
         task: Task::Partition(PartitionTask {
             methods: f.methods,
             budget: f.budget,
-            acyclic_dataflow: None,
-            no_skipping: None,
-            no_triangle: None,
-            sram_capacity: None,
+            options: BTreeMap::new(),
+            constraints: ConstraintOverrides::default(),
         }),
         simulation: SimOptions {
             microbatches: f.microbatches,

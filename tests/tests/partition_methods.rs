@@ -1,4 +1,4 @@
-//! The non-learned partition methods (`agent::partition::methods`) through
+//! The partition methods of the registry (`agent::partition::registry`) through
 //! the `Search` interface: each returns only valid placements and stays
 //! within its budget, the same seed gives the same search, `balance` never
 //! ends below its start, and the stochastic methods stop when nothing new is
@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use agent::partition::methods::{METHODS, by_name};
+use agent::partition::registry::{self, METHODS};
 use agent::partition::search::{Evaluator, Problem, SearchResult, score};
 use sim::SimOptions;
 use sim::constraints::{ConstraintSet, check};
@@ -74,10 +74,12 @@ fn search(method: &str, spec: &HwSpec, graph: &Graph, budget: u64, seed: u64) ->
         seed,
     };
     let mut eval = Evaluator::new(&problem).unwrap();
-    let mut m = by_name(method).unwrap_or_else(|| panic!("no method {method}"));
+    let info = registry::lookup(method).unwrap_or_else(|e| panic!("{e}"));
+    let mut m = info.build(&info.defaults(), budget);
     m.run(&problem, &mut eval)
         .unwrap_or_else(|e| panic!("{method} on {}: {e}", spec.name));
     eval.finish(method, m.notes())
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
 }
 
 /// The history without wall times, which are for the record only.
@@ -90,17 +92,18 @@ fn trace(r: &SearchResult) -> Vec<(u64, f64)> {
 
 #[test]
 fn every_method_resolves_by_its_name() {
-    for &name in METHODS {
-        assert_eq!(by_name(name).map(|m| m.name()), Some(name));
+    for info in METHODS {
+        let m = info.build(&info.defaults(), 1);
+        assert_eq!(registry::lookup(info.name).unwrap().name, m.name());
     }
-    assert!(by_name("annealing").is_none());
+    assert!(registry::lookup("annealing").is_err());
 }
 
 #[test]
 fn every_method_returns_a_valid_placement_within_its_budget() {
     const BUDGET: u64 = 20;
     for (spec, graph) in problems() {
-        for &method in METHODS {
+        for method in registry::names() {
             let r = search(method, &spec, &graph, BUDGET, 1);
             let at = format!("{method} on {} / {}", graph.name(), spec.name);
             assert!(
@@ -131,7 +134,7 @@ fn every_method_returns_a_valid_placement_within_its_budget() {
 #[test]
 fn the_same_seed_gives_the_same_search() {
     for (spec, graph) in problems() {
-        for &method in METHODS {
+        for method in registry::names() {
             let a = search(method, &spec, &graph, 12, 7);
             let b = search(method, &spec, &graph, 12, 7);
             let at = format!("{method} on {}", spec.name);
@@ -183,4 +186,70 @@ fn balance_never_ends_below_its_start() {
         assert_eq!(r.history[0].best_throughput_inferences_per_s, start);
         assert!(score(&r.best.unwrap().1) >= start, "{}", spec.name);
     }
+}
+
+/// A partition scenario on the 4-chip ring with `options` (TOML lines under
+/// `[task.options.sa]`), written to `dir`.
+fn options_scenario(dir: &Path, options: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw_specs/edgetpu_ring4.toml");
+    let text = format!(
+        "name = \"opts\"\nseed = 3\n\n[hardware]\nspec = {spec:?}\n\n[workload]\nmodel = \"bert-base\"\n\n\
+         [workload.params]\nseq = 64\nlayers = 2\n\n[task]\nkind = \"partition\"\nmethod = \"sa\"\nbudget = 30\n\n\
+         [task.options.sa]\n{options}\n\n[simulation]\nmicrobatches = 4\npacket_bytes = 4096\n\n[output]\nplots = \"none\"\n"
+    );
+    let path = dir.join("opts.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The history of a run's report.json, without wall times.
+fn history(out: &Path) -> String {
+    let csv = std::fs::read_to_string(out.join("history.csv")).unwrap();
+    csv.lines()
+        .map(|l| l.rsplit_once(',').map_or(l, |(head, _)| head).to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn method_options_from_a_scenario_steer_the_search_and_reach_the_resolved_scenario() {
+    let dir = tessera_tests::temp_dir("methods", "options");
+    let run = |options: &str, tag: &str| {
+        let scenario = options_scenario(&dir.join(tag), options);
+        let out = dir.join(tag).join("out");
+        let o = tessera_tests::tessera(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        out
+    };
+    // Always shifting boundaries against never shifting them: the walks
+    // differ, so the histories do.
+    let shift = run("shift_probability = 1.0", "shift");
+    let moves = run("shift_probability = 0.0", "moves");
+    assert_ne!(history(&shift), history(&moves));
+    // Defaults written out give the run with no options at all.
+    let defaults = run("shift_probability = 0.5", "defaults");
+    let none = run("", "none");
+    assert_eq!(history(&defaults), history(&none));
+    // The resolved scenario carries the option and reproduces the run.
+    let resolved = shift.join("scenario.resolved.toml");
+    let text = std::fs::read_to_string(&resolved).unwrap();
+    assert!(text.contains("[task.options.sa]"), "{text}");
+    let again = dir.join("again");
+    let o = tessera_tests::tessera(&[
+        "run",
+        resolved.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(history(&again), history(&shift));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

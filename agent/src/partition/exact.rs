@@ -111,6 +111,7 @@ use sim::spec::{ChipletId, HwSpec, NoSkipping};
 use sim::{Placement, SimOptions};
 
 use super::search::{Evaluator, Problem, Search};
+use crate::error::SearchError;
 
 #[cfg(test)]
 mod tests;
@@ -290,7 +291,7 @@ impl Search for Exact {
     /// Solves, then simulates the improving incumbents in the order found:
     /// as many of the last ones as the budget allows, so the best is always
     /// among them when the budget is not zero.
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         let limits = Limits {
             time_limit_s: self.time_limit_s,
             node_limit: self.node_limit,

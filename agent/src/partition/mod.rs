@@ -6,29 +6,16 @@
 //! - `repair.rs`: exact repair (fewest changed ops, or least total cost).
 //! - `search.rs`: the [`search::Search`] trait every method implements, the
 //!   evaluation budget, and the history of best throughput.
-//! - `methods/`: random, simulated annealing, greedy, balance, dp, exact.
+//! - `methods/`: random, simulated annealing, greedy, balance, dp;
+//!   `exact.rs`: the exact bottleneck method.
+//! - `registry.rs`: every method's name, summary, typed options and
+//!   constructor — the one list the command, scenarios, docs and tests read.
 
 pub mod exact;
 pub mod methods;
+pub mod registry;
 pub mod repair;
 pub mod search;
-
-/// Search nodes the `exact` method may explore per unit of budget: its budget
-/// is counted in simulator calls like every method's, but it spends its effort
-/// in the solver, so the node limit (deterministic, unlike a time limit)
-/// scales with the same number.
-pub const EXACT_NODES_PER_BUDGET_UNIT: u64 = 1000;
-
-/// The method called `name`, ready to run with `budget` simulator calls.
-pub fn method(name: &str, budget: u64) -> Option<Box<dyn search::Search>> {
-    match name {
-        "exact" => Some(Box::new(exact::Exact::new(
-            exact::DEFAULT_TIME_LIMIT_S,
-            budget.saturating_mul(EXACT_NODES_PER_BUDGET_UNIT),
-        ))),
-        other => methods::by_name(other),
-    }
-}
 
 /// A seed for purpose `index` of a run seeded with `seed` (SplitMix64 of the
 /// pair), so that each method of a scenario draws from its own stream.

@@ -13,6 +13,8 @@ use sim::report::SimReport;
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions, Simulator};
 
+use crate::error::SearchError;
+
 /// Everything a method needs: the problem, the budget, the seed.
 pub struct Problem<'a> {
     pub spec: &'a HwSpec,
@@ -51,7 +53,7 @@ pub trait Search {
     /// The name used in scenarios and on the command line.
     fn name(&self) -> &'static str;
     /// Searches within `eval.remaining()` simulator calls.
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String>;
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError>;
     /// Facts to report beside the best result.
     fn notes(&self) -> Vec<(String, String)> {
         Vec::new()
@@ -69,6 +71,8 @@ pub struct Evaluator<'a> {
     best: Option<(Placement, SimReport)>,
     history: Vec<HistoryPoint>,
     started: Instant,
+    /// The simulator's refusal that stopped the search, if one did.
+    failure: Option<SearchError>,
     /// The seeded generator methods draw from (one stream per search).
     pub rng: ChaCha8Rng,
 }
@@ -83,17 +87,20 @@ pub fn score(report: &SimReport) -> f64 {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(problem: &Problem<'a>) -> Result<Evaluator<'a>, String> {
+    pub fn new(problem: &Problem<'a>) -> Result<Evaluator<'a>, SearchError> {
+        let sim = Simulator::new(problem.spec, problem.graph, &problem.options)
+            .map_err(|e| SearchError::Simulator(e.to_string()))?;
         Ok(Evaluator {
             spec: problem.spec,
             graph: problem.graph,
             constraints: problem.constraints,
-            sim: Simulator::new(problem.spec, problem.graph, &problem.options)?,
+            sim,
             budget: problem.budget,
             used: 0,
             best: None,
             history: Vec::new(),
             started: Instant::now(),
+            failure: None,
             rng: ChaCha8Rng::seed_from_u64(problem.seed),
         })
     }
@@ -109,7 +116,9 @@ impl<'a> Evaluator<'a> {
 
     /// Simulates `placement` (which must satisfy the constraints) and returns
     /// its score, or `None` when the budget is spent. Invalid placements score 0
-    /// and still count.
+    /// and still count. A placement the simulator refuses (one that does not
+    /// fit the problem: a method's bug, never a user's) ends the search: no
+    /// budget remains, and [`Evaluator::finish`] returns the error.
     pub fn evaluate(&mut self, placement: &Placement) -> Option<f64> {
         self.evaluate_report(placement).map(|(s, _)| s)
     }
@@ -122,7 +131,14 @@ impl<'a> Evaluator<'a> {
         }
         self.used += 1;
         let valid = is_valid(self.spec, self.graph, placement, &self.constraints);
-        let out = self.sim.run(placement).ok()?;
+        let out = match self.sim.run(placement) {
+            Ok(out) => out,
+            Err(e) => {
+                self.failure = Some(SearchError::Simulator(e.to_string()));
+                self.budget = self.used;
+                return None;
+            }
+        };
         let s = if valid { score(&out.report) } else { 0.0 };
         let better = match &self.best {
             None => valid && out.report.valid,
@@ -145,14 +161,22 @@ impl<'a> Evaluator<'a> {
         self.best.as_ref().map_or(0.0, |(_, r)| score(r))
     }
 
-    /// Ends the search.
-    pub fn finish(self, method: &str, notes: Vec<(String, String)>) -> SearchResult {
-        SearchResult {
+    /// Ends the search: what it found, or the simulator's refusal that
+    /// stopped it.
+    pub fn finish(
+        self,
+        method: &str,
+        notes: Vec<(String, String)>,
+    ) -> Result<SearchResult, SearchError> {
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        Ok(SearchResult {
             method: method.to_string(),
             best: self.best,
             evaluations: self.used,
             history: self.history,
             notes,
-        }
+        })
     }
 }

@@ -28,6 +28,7 @@ use sim::Placement;
 
 use super::greedy::weight_balanced_bounds;
 use super::{Memo, Scored, make_valid, make_valid_start, segmentation_placement};
+use crate::error::SearchError;
 use crate::partition::search::{Evaluator, Problem, Search};
 
 /// The measured-latency boundary search.
@@ -41,7 +42,7 @@ impl Search for Balance {
         "balance"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         self.accepted = 0;
         if problem.graph.ops().is_empty() {
             return Ok(());
@@ -80,7 +81,7 @@ impl Balance {
         bounds: &[usize],
         current: &Placement,
         scored: &Scored,
-    ) -> Result<Option<(Vec<usize>, Placement, Scored)>, String> {
+    ) -> Result<Option<(Vec<usize>, Placement, Scored)>, SearchError> {
         let spec = problem.spec;
         let n_stages = bounds.len() - 1;
         let stage = |s: usize| scored.busy_cycles[spec.pipeline_order[s].idx()];

@@ -65,6 +65,7 @@ use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec, LinkId, NoSkipping};
 
 use super::{make_valid_start, segmentation_placement};
+use crate::error::SearchError;
 use crate::partition::search::{Evaluator, Problem, Search};
 
 /// The dynamic-programming segmentation.
@@ -75,12 +76,19 @@ pub struct Dp {
     notes: Vec<(String, String)>,
 }
 
-impl Default for Dp {
-    fn default() -> Self {
+impl Dp {
+    /// The segmentation, counting cut transfers in a stage's cost or not.
+    pub fn new(transfers: bool) -> Self {
         Dp {
-            transfers: true,
+            transfers,
             notes: Vec::new(),
         }
+    }
+}
+
+impl Default for Dp {
+    fn default() -> Self {
+        Dp::new(true)
     }
 }
 
@@ -89,7 +97,7 @@ impl Search for Dp {
         "dp"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         self.notes.clear();
         if problem.graph.ops().is_empty() {
             return Ok(());

@@ -8,6 +8,7 @@
 use sim::graph::Graph;
 
 use super::{make_valid_start, segmentation_placement};
+use crate::error::SearchError;
 use crate::partition::search::{Evaluator, Problem, Search};
 
 /// Equal-weight segmentation (no settings).
@@ -19,7 +20,7 @@ impl Search for Greedy {
         "greedy"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         if problem.graph.ops().is_empty() {
             return Ok(());
         }

@@ -1,4 +1,5 @@
-//! The non-learned partitioning methods, each a [`Search`], and their registry.
+//! The non-learned partitioning methods, each a [`Search`]; their names,
+//! options and constructors are registered in [`super::registry`].
 //!
 //! - `random.rs`: random proposals (uniform per op, or random contiguous
 //!   segmentations), each repaired and scored.
@@ -10,9 +11,8 @@
 //!   *measured* stage latency, as libcoral's profiling partitioner does.
 //! - `dp.rs`: the optimal contiguous segmentation of the op order under the
 //!   analytic bottleneck, by dynamic programming; one evaluation.
-//! - `exact` (CP/MILP with a bound and a gap) lives in `partition::exact`: its
-//!   node limit comes from the budget, so `partition::method` builds it and
-//!   hands every other name to [`by_name`].
+//! - `exact` (branch and bound with a bound and a gap) lives in
+//!   `partition::exact`.
 //!
 //! Shared here: turning a proposal into a valid placement (the proposal itself
 //! when it is valid, else the repair with the fewest changed ops), contiguous
@@ -36,33 +36,14 @@ use sim::constraints::is_valid;
 use sim::spec::{ChipletId, HwSpec};
 
 use super::repair::{Objective, RepairOptions, repair_with};
-use super::search::{Evaluator, Problem, Search};
+use super::search::{Evaluator, Problem};
+use crate::error::SearchError;
 
 pub use balance::Balance;
 pub use dp::{Dp, SegmentCost, SegmentModel};
 pub use greedy::{Greedy, weight_balanced_bounds};
 pub use random::Random;
 pub use sa::Annealing;
-
-/// The methods of this registry, in the order tables list them.
-pub const METHODS: &[&str] = &["random", "sa", "greedy", "balance", "dp"];
-
-/// The method called `name` with its default settings, or `None` when this
-/// build has no such method.
-pub fn by_name(name: &str) -> Option<Box<dyn Search>> {
-    match name {
-        "random" => Some(Box::new(Random)),
-        "sa" => Some(Box::new(Annealing::default())),
-        "greedy" => Some(Box::new(Greedy)),
-        "balance" => Some(Box::new(Balance::default())),
-        "dp" => Some(Box::new(Dp::default())),
-        // The CP/MILP method's slot: `partition::method` builds it from the
-        // budget (see the module comment), so it is neither here nor in
-        // `METHODS`.
-        "exact" => None,
-        _ => None,
-    }
-}
 
 /// Consecutive proposals that cost no simulator call (already scored, or
 /// repaired back onto the current placement) after which a stochastic method
@@ -71,17 +52,17 @@ pub fn by_name(name: &str) -> Option<Box<dyn Search>> {
 /// spend its budget and never stop.
 pub(crate) const MAX_IDLE_PROPOSALS: u32 = 1000;
 
+/// Branch-and-bound nodes one repair may use inside a search loop.
+pub const REPAIR_NODES: u64 = 64;
+
 /// `proposal` itself when it satisfies the problem's constraints, else its
 /// repair with the fewest changed ops. `Ok(None)` when repair stopped at its
 /// node limit without finding a valid placement (the proposal is skipped);
 /// the error says why no valid placement exists at all.
-/// Branch-and-bound nodes one repair may use inside a search loop.
-pub const REPAIR_NODES: u64 = 64;
-
 pub(crate) fn make_valid(
     problem: &Problem<'_>,
     proposal: Vec<ChipletId>,
-) -> Result<Option<Placement>, String> {
+) -> Result<Option<Placement>, SearchError> {
     let placement = Placement {
         chiplet_of_op: proposal,
     };
@@ -107,7 +88,7 @@ pub(crate) fn make_valid(
         },
     ) {
         Ok(r) => Ok(Some(r.placement)),
-        Err(e) if e.proven => Err(format!("no valid placement: {}", e.reason)),
+        Err(e) if e.proven => Err(SearchError::NoValidPlacement { reason: e.reason }),
         Err(_) => Ok(None),
     }
 }
@@ -117,9 +98,9 @@ pub(crate) fn make_valid_start(
     problem: &Problem<'_>,
     what: &str,
     proposal: Vec<ChipletId>,
-) -> Result<Placement, String> {
-    make_valid(problem, proposal)?.ok_or_else(|| {
-        format!("repair reached its node limit without a valid placement near the {what}")
+) -> Result<Placement, SearchError> {
+    make_valid(problem, proposal)?.ok_or_else(|| SearchError::NoStart {
+        near: what.to_string(),
     })
 }
 

@@ -1,7 +1,7 @@
 //! `random`: random proposals, each repaired to the nearest valid placement
 //! and scored, until the budget is spent.
 //!
-//! Half of the proposals put every op on a chiplet drawn uniformly; the other
+//! By default half of the proposals (option `uniform_share`) put every op on a chiplet drawn uniformly; the other
 //! half are random contiguous segmentations (as many segments as chiplets, cut
 //! points drawn uniformly without replacement), which the constraints favour:
 //! a uniform proposal is almost never valid, and its repair tends to land on
@@ -13,18 +13,29 @@ use rand::seq::index::sample;
 use sim::spec::ChipletId;
 
 use super::{MAX_IDLE_PROPOSALS, Memo, make_valid, segmentation_placement};
+use crate::error::SearchError;
 use crate::partition::search::{Evaluator, Problem, Search};
 
-/// Random search (no settings).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Random;
+/// Random search.
+#[derive(Clone, Copy, Debug)]
+pub struct Random {
+    /// Share of proposals that draw every op's chiplet uniformly; the rest
+    /// are random contiguous segmentations.
+    pub uniform_share: f64,
+}
+
+impl Default for Random {
+    fn default() -> Self {
+        Random { uniform_share: 0.5 }
+    }
+}
 
 impl Search for Random {
     fn name(&self) -> &'static str {
         "random"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         let n_ops = problem.graph.ops().len();
         let n_chips = problem.spec.n_chiplets();
         if n_ops == 0 || n_chips == 0 {
@@ -33,7 +44,7 @@ impl Search for Random {
         let mut memo = Memo::default();
         let mut idle = 0;
         while eval.remaining() > 0 && idle < MAX_IDLE_PROPOSALS {
-            let proposal = if eval.rng.gen_bool(0.5) {
+            let proposal = if eval.rng.gen_bool(self.uniform_share) {
                 (0..n_ops)
                     .map(|_| ChipletId(eval.rng.gen_range(0..n_chips) as u32))
                     .collect()

@@ -38,6 +38,7 @@ use sim::Placement;
 use sim::spec::ChipletId;
 
 use super::{MAX_IDLE_PROPOSALS, Memo, make_valid, make_valid_start};
+use crate::error::SearchError;
 use crate::partition::search::{Evaluator, Problem, Search};
 
 /// Simulated annealing and its schedule.
@@ -53,15 +54,24 @@ pub struct Annealing {
     accepted: u64,
 }
 
-impl Default for Annealing {
-    fn default() -> Self {
+impl Annealing {
+    /// Annealing with this schedule (see the module comment).
+    pub fn new(t0_fraction: f64, t_end_fraction: f64, shift_probability: f64) -> Self {
         Annealing {
-            t0_fraction: 0.005,
-            t_end_fraction: 0.00005,
-            shift_probability: 0.5,
+            t0_fraction,
+            t_end_fraction,
+            shift_probability,
             proposed: 0,
             accepted: 0,
         }
+    }
+}
+
+impl Default for Annealing {
+    /// The schedule the registry documents as default (chosen as the module
+    /// comment says).
+    fn default() -> Self {
+        Annealing::new(0.005, 0.00005, 0.5)
     }
 }
 
@@ -70,7 +80,7 @@ impl Search for Annealing {
         "sa"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), String> {
+    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
         self.proposed = 0;
         self.accepted = 0;
         let n_chips = problem.spec.n_chiplets();
