@@ -22,23 +22,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim::graph::{GRAPH_FORMAT_VERSION, Graph, GraphFile, Op, OpId, OpKind, Source};
 
+use crate::ops;
 use crate::proto::{GraphProto, NodeProto, TensorProto, tensor_proto::DataType};
 use crate::reader::Attrs;
 
 /// Relative tolerance for the constants of a GELU pattern (exporters write
 /// them as fp32, or as fp16 in half-precision models).
 const TOLERANCE: f64 = 1e-3;
-
-/// Ops that only change how a tensor is seen (their data input is input 0).
-const VIEWS: &[&str] = &[
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Identity",
-    "Dropout",
-    "Cast",
-];
 
 /// Why a Transpose may be lowered as a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,7 +413,7 @@ fn fold_transpose(
             "MatMul" | "Gemm" | "Conv" => {
                 return Some(FoldTranspose::FromProducer { via_bias_add });
             }
-            op if VIEWS.contains(&op) => name = pn.input.first()?,
+            op if ops::is_view(op) => name = pn.input.first()?,
             "Add" if bias_adds.contains_key(&p) && via_bias_add.is_none() => {
                 via_bias_add = Some(p);
                 name = net.out(bias_adds[&p]);
@@ -446,7 +436,7 @@ fn into_matmuls(net: &Net<'_>, name: &str, depth: usize) -> bool {
         let n = net.node(c);
         match n.op_type.as_str() {
             "MatMul" => true,
-            op if VIEWS.contains(&op) => {
+            op if ops::is_view(op) => {
                 n.input.first().is_some_and(|i| i == name)
                     && n.output.len() == 1
                     && into_matmuls(net, net.out(c), depth + 1)

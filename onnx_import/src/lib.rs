@@ -19,12 +19,16 @@
 //! and element counts are capped (see the `MAX_*` constants), and no allocation
 //! is proportional to a dimension read from the file.
 
+mod cols;
 mod fuse;
 mod import;
+mod lower;
+mod ops;
 pub mod proto;
 mod reader;
 mod scan;
 mod shape;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,7 +36,7 @@ use std::path::Path;
 
 use sim::graph::{DType, Graph};
 
-pub use import::SUPPORTED_OPS;
+pub use ops::SUPPORTED_OPS;
 pub use scan::{ALLOC_OVERHEAD, DecodeEstimate, MAX_DEPTH};
 
 /// Largest accepted tensor rank.
