@@ -68,30 +68,7 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
     } else {
         fuse::Plan::default()
     };
-    let mut imp = Importer {
-        file,
-        opts,
-        fuse,
-        plan,
-        absorbed: BTreeSet::new(),
-        cols: BTreeMap::new(),
-        cur_cols: None,
-        pending_cols: None,
-        pieces: Vec::new(),
-        values: BTreeMap::new(),
-        value_elements: 0,
-        init_numel: Vec::new(),
-        charged: Vec::new(),
-        literals: BTreeSet::new(),
-        weight_only: Vec::new(),
-        builder,
-        names: BTreeSet::new(),
-        n_ops: 0,
-        macs: 0,
-        vector_ops: 0,
-        params: 0,
-        output_elements: 0,
-    };
+    let mut imp = Importer::new(file, opts, plan, builder);
     imp.initializers(&graph.initializer)?;
     imp.graph_inputs(graph)?;
     for (index, node) in graph.node.iter().enumerate() {
@@ -208,6 +185,41 @@ pub struct Importer<'a> {
     pub vector_ops: u64,
     pub params: u64,
     pub output_elements: u64,
+}
+
+impl<'a> Importer<'a> {
+    /// The state before the first initializer: nothing known, nothing built.
+    fn new(
+        file: &'a str,
+        opts: &'a ImportOptions,
+        plan: fuse::Plan,
+        builder: GraphBuilder,
+    ) -> Importer<'a> {
+        Importer {
+            file,
+            opts,
+            fuse: opts.fuse,
+            plan,
+            absorbed: BTreeSet::new(),
+            cols: BTreeMap::new(),
+            cur_cols: None,
+            pending_cols: None,
+            pieces: Vec::new(),
+            values: BTreeMap::new(),
+            value_elements: 0,
+            init_numel: Vec::new(),
+            charged: Vec::new(),
+            literals: BTreeSet::new(),
+            weight_only: Vec::new(),
+            builder,
+            names: BTreeSet::new(),
+            n_ops: 0,
+            macs: 0,
+            vector_ops: 0,
+            params: 0,
+            output_elements: 0,
+        }
+    }
 }
 
 impl Importer<'_> {

@@ -3,10 +3,10 @@
 
 use sim::graph::OpKind;
 
-use super::window::{two, window_attrs};
+use super::window::{two, window_attrs, window_outputs};
 use super::{Node, Op};
 use crate::import::Importer;
-use crate::shape::{self, Window};
+use crate::shape;
 use crate::value::{R, State, Value, a, fmt_shape, invalid, union, unsupported};
 
 pub const OPS: &[Op] = &[Op::one("Conv", conv)];
@@ -60,21 +60,12 @@ fn conv(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             b.shape
         )));
     }
-    let (eff, strides, pads, auto_pad) = window_attrs(&node.attrs, spatial, &kernel)?;
-    let mut out = Vec::with_capacity(spatial);
-    for d in 0..spatial {
-        let win = Window {
-            input: x.shape[2 + d],
-            kernel: eff[d],
-            stride: strides[d],
-            pads: (pads[d], pads[d + spatial]),
-        };
-        out.push(
-            win.output(auto_pad, false)
-                .map_err(|m| invalid(format!("spatial dim {d}: {m}")))?
-                .0,
-        );
-    }
+    let window = window_attrs(&node.attrs, spatial, &kernel)?;
+    let out: Vec<u64> = window_outputs(&x.shape, &window, false)?
+        .iter()
+        .map(|&(size, _)| size)
+        .collect();
+    let (eff, strides, pads, auto_pad) = window;
     let mut shape = vec![n, cout];
     shape.extend(&out);
     if !x.is_act() && !w.is_act() {

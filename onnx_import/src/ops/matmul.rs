@@ -14,54 +14,16 @@ pub const OPS: &[Op] = &[Op::one("MatMul", matmul), Op::one("Gemm", gemm)];
 
 fn matmul(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let (x, y) = (node.input(0)?, node.input(1)?);
-    let (ar, br) = (x.shape.len(), y.shape.len());
-    if ar == 0 || br == 0 {
-        return Err(invalid(format!(
-            "inputs have shapes {:?} and {:?}; MatMul needs rank ≥ 1",
-            x.shape, y.shape
-        )));
-    }
-    let a2: Vec<u64> = if ar == 1 {
-        vec![1, x.shape[0]]
-    } else {
-        x.shape.clone()
-    };
-    let b2: Vec<u64> = if br == 1 {
-        vec![y.shape[0], 1]
-    } else {
-        y.shape.clone()
-    };
-    let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
-    let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
-    if k != k2 {
-        return Err(invalid(format!(
-            "inputs have shapes {} and {}; inner dimensions {k} and {k2} differ",
-            fmt_shape(&x.shape),
-            fmt_shape(&y.shape)
-        )));
-    }
-    if k == 0 {
-        return Err(invalid(format!(
-            "inputs have shapes {} and {}; the inner dimension is empty",
-            fmt_shape(&x.shape),
-            fmt_shape(&y.shape)
-        )));
-    }
-    let (ab, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
-    let batch_shape = shape::broadcast(ab, bb).ok_or_else(|| {
-        invalid(format!(
-            "inputs have shapes {} and {}; batch dims {ab:?} and {bb:?} do not broadcast",
-            fmt_shape(&x.shape),
-            fmt_shape(&y.shape)
-        ))
-    })?;
-    let mut shape = batch_shape.clone();
-    if ar > 1 {
-        shape.push(m);
-    }
-    if br > 1 {
-        shape.push(n);
-    }
+    let Product {
+        m,
+        k,
+        n,
+        a_batch,
+        b_batch,
+        batch_shape,
+        out: shape,
+    } = product(x, y)?;
+    let (ab, bb) = (&a_batch[..], &b_batch[..]);
     if !x.is_act() && !y.is_act() {
         return Ok(Value {
             shape,
@@ -134,6 +96,83 @@ fn matmul(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     }
     let s = imp.emit(&node.at.name, kind, &inputs, shape.clone(), 0, params)?;
     Ok(imp.act(s, shape, x.elem))
+}
+
+/// The dims of a MatMul by numpy's rules (a 1-D left operand is a row
+/// vector, a 1-D right one a column vector): `[a_batch…, m, k]` times
+/// `[b_batch…, k, n]`.
+struct Product {
+    m: u64,
+    k: u64,
+    n: u64,
+    a_batch: Vec<u64>,
+    b_batch: Vec<u64>,
+    /// The two operands' batch dims broadcast together.
+    batch_shape: Vec<u64>,
+    /// The output shape: the batch dims, then `m` and `n` unless the operand
+    /// they come from is 1-D.
+    out: Vec<u64>,
+}
+
+/// The dims of the MatMul of `x` and `y`, checked.
+fn product(x: &Value, y: &Value) -> R<Product> {
+    let (ar, br) = (x.shape.len(), y.shape.len());
+    if ar == 0 || br == 0 {
+        return Err(invalid(format!(
+            "inputs have shapes {:?} and {:?}; MatMul needs rank ≥ 1",
+            x.shape, y.shape
+        )));
+    }
+    let a2: Vec<u64> = if ar == 1 {
+        vec![1, x.shape[0]]
+    } else {
+        x.shape.clone()
+    };
+    let b2: Vec<u64> = if br == 1 {
+        vec![y.shape[0], 1]
+    } else {
+        y.shape.clone()
+    };
+    let (m, k) = (a2[a2.len() - 2], a2[a2.len() - 1]);
+    let (k2, n) = (b2[b2.len() - 2], b2[b2.len() - 1]);
+    if k != k2 {
+        return Err(invalid(format!(
+            "inputs have shapes {} and {}; inner dimensions {k} and {k2} differ",
+            fmt_shape(&x.shape),
+            fmt_shape(&y.shape)
+        )));
+    }
+    if k == 0 {
+        return Err(invalid(format!(
+            "inputs have shapes {} and {}; the inner dimension is empty",
+            fmt_shape(&x.shape),
+            fmt_shape(&y.shape)
+        )));
+    }
+    let (ab, bb) = (&a2[..a2.len() - 2], &b2[..b2.len() - 2]);
+    let batch_shape = shape::broadcast(ab, bb).ok_or_else(|| {
+        invalid(format!(
+            "inputs have shapes {} and {}; batch dims {ab:?} and {bb:?} do not broadcast",
+            fmt_shape(&x.shape),
+            fmt_shape(&y.shape)
+        ))
+    })?;
+    let mut out = batch_shape.clone();
+    if ar > 1 {
+        out.push(m);
+    }
+    if br > 1 {
+        out.push(n);
+    }
+    Ok(Product {
+        m,
+        k,
+        n,
+        a_batch: ab.to_vec(),
+        b_batch: bb.to_vec(),
+        batch_shape,
+        out,
+    })
 }
 
 fn gemm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {

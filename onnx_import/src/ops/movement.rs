@@ -106,6 +106,60 @@ fn split(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
     let ax = shape::norm_axis(axis, rank)
         .ok_or_else(|| invalid(format!("axis {axis} is out of range for rank {rank}")))?;
     let dim = x.shape[ax];
+    let sizes = split_sizes(node, axis, dim)?;
+    let mut outs = Vec::with_capacity(sizes.len());
+    let mut start = 0;
+    for (j, &len) in sizes.iter().enumerate() {
+        let mut shape = x.shape.clone();
+        shape[ax] = len;
+        if !x.is_act() {
+            let vals = match x.vals() {
+                Some(v) if rank == 1 => Some(v[start as usize..(start + len) as usize].to_vec()),
+                _ => None,
+            };
+            outs.push(Value {
+                shape,
+                elem: x.elem,
+                state: State::Static {
+                    vals,
+                    inits: x.inits().to_vec(),
+                },
+            });
+        } else if node.proto.output[j].is_empty() {
+            outs.push(Value {
+                shape,
+                elem: x.elem,
+                state: State::Unmodelled("an unnamed Split output"),
+            });
+        } else if len == dim {
+            outs.push(imp.view(node.at, x, shape, x.elem)?);
+        } else {
+            let kind = OpKind::Slice {
+                axis: ax as u32,
+                start,
+                len,
+            };
+            let id = imp.next_op();
+            let s = imp.emit(
+                &format!("{}/{j}", node.at.name),
+                kind,
+                &[x],
+                shape.clone(),
+                0,
+                0,
+            )?;
+            imp.note_piece(id, ax, start, len);
+            outs.push(imp.act(s, shape, x.elem));
+        }
+        start += len;
+    }
+    Ok(outs)
+}
+
+/// The sizes of a Split's outputs along an axis (`axis` as written) of size
+/// `dim`: from input 1, the `split` attribute, `num_outputs` (the last part
+/// smaller) or an even split, checked against the node's outputs and `dim`.
+fn split_sizes(node: &Node<'_>, axis: i64, dim: u64) -> R<Vec<u64>> {
     let n_out = node.proto.output.len() as u64;
     let sizes: Vec<u64> = match (
         node.opt(1),
@@ -156,53 +210,7 @@ fn split(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
             "split sizes {sizes:?} do not add up to axis {axis} of size {dim}"
         )));
     }
-    let mut outs = Vec::with_capacity(sizes.len());
-    let mut start = 0;
-    for (j, &len) in sizes.iter().enumerate() {
-        let mut shape = x.shape.clone();
-        shape[ax] = len;
-        if !x.is_act() {
-            let vals = match x.vals() {
-                Some(v) if rank == 1 => Some(v[start as usize..(start + len) as usize].to_vec()),
-                _ => None,
-            };
-            outs.push(Value {
-                shape,
-                elem: x.elem,
-                state: State::Static {
-                    vals,
-                    inits: x.inits().to_vec(),
-                },
-            });
-        } else if node.proto.output[j].is_empty() {
-            outs.push(Value {
-                shape,
-                elem: x.elem,
-                state: State::Unmodelled("an unnamed Split output"),
-            });
-        } else if len == dim {
-            outs.push(imp.view(node.at, x, shape, x.elem)?);
-        } else {
-            let kind = OpKind::Slice {
-                axis: ax as u32,
-                start,
-                len,
-            };
-            let id = imp.next_op();
-            let s = imp.emit(
-                &format!("{}/{j}", node.at.name),
-                kind,
-                &[x],
-                shape.clone(),
-                0,
-                0,
-            )?;
-            imp.note_piece(id, ax, start, len);
-            outs.push(imp.act(s, shape, x.elem));
-        }
-        start += len;
-    }
-    Ok(outs)
+    Ok(sizes)
 }
 
 fn slice(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
@@ -338,29 +346,10 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     }
     if !data.is_act() && !idx.is_act() {
         let vals = match (data.vals(), idx.vals()) {
-            (Some(dv), Some(iv)) if small(&shape) => {
-                let outer = count(&data.shape[..ax])? as usize;
-                let inner = count(&data.shape[ax + 1..])? as usize;
-                let d = dim as usize;
-                let mut out = Vec::with_capacity(outer * iv.len() * inner);
-                for o in 0..outer {
-                    for &i in iv {
-                        let i = if i < 0 { i + d as i64 } else { i } as usize;
-                        out.extend_from_slice(&dv[(o * d + i) * inner..(o * d + i + 1) * inner]);
-                    }
-                }
-                Some(out)
-            }
+            (Some(dv), Some(iv)) if small(&shape) => Some(take(dv, &data.shape, ax, iv)?),
             _ => None,
         };
-        return Ok(Value {
-            shape,
-            elem: data.elem,
-            state: State::Static {
-                vals,
-                inits: union(data.inits(), idx.inits()),
-            },
-        });
+        return Ok(gathered(data, idx, shape, vals));
     }
     if !data.is_act() {
         // A lookup in a constant table: an embedding.
@@ -388,33 +377,75 @@ fn gather(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     }
     if imp.fuse
         && let Some(iv) = idx.vals()
-        && let Some(&first) = iv.first()
+        && let Some(first) = consecutive(iv, dim)
     {
         // A static run of consecutive indices is a slice.
-        let first = if first < 0 {
-            first + to_i64(dim)
-        } else {
-            first
+        let len = iv.len() as u64;
+        let mut ir = data.shape.clone();
+        ir[ax] = len;
+        let kind = OpKind::Slice {
+            axis: ax as u32,
+            start: first as u64,
+            len,
         };
-        let run = iv.iter().enumerate().all(|(i, &v)| {
-            let v = if v < 0 { v + to_i64(dim) } else { v };
-            v == first + i as i64
-        });
-        if run {
-            let len = iv.len() as u64;
-            let mut ir = data.shape.clone();
-            ir[ax] = len;
-            let kind = OpKind::Slice {
-                axis: ax as u32,
-                start: first as u64,
-                len,
-            };
-            let id = imp.next_op();
-            let s = imp.emit(&node.at.name, kind, &[data], ir, 0, 0)?;
-            imp.note_piece(id, ax, first as u64, len);
-            return Ok(imp.act(s, shape, data.elem));
+        let id = imp.next_op();
+        let s = imp.emit(&node.at.name, kind, &[data], ir, 0, 0)?;
+        imp.note_piece(id, ax, first as u64, len);
+        return Ok(imp.act(s, shape, data.elem));
+    }
+    gather_op(imp, node, data, idx, ax, shape)
+}
+
+/// The values of a Gather of the small tensor `dv` of shape `data` by the
+/// indices `iv` (each in range) along `ax`.
+fn take(dv: &[i64], data: &[u64], ax: usize, iv: &[i64]) -> R<Vec<i64>> {
+    let outer = count(&data[..ax])? as usize;
+    let inner = count(&data[ax + 1..])? as usize;
+    let d = data[ax] as usize;
+    let mut out = Vec::with_capacity(outer * iv.len() * inner);
+    for o in 0..outer {
+        for &i in iv {
+            let i = if i < 0 { i + d as i64 } else { i } as usize;
+            out.extend_from_slice(&dv[(o * d + i) * inner..(o * d + i + 1) * inner]);
         }
     }
+    Ok(out)
+}
+
+/// The first of the indices `iv` into an axis of size `dim` (negative ones
+/// count from its end) if they are consecutive.
+fn consecutive(iv: &[i64], dim: u64) -> Option<i64> {
+    let norm = |v: i64| if v < 0 { v + to_i64(dim) } else { v };
+    let first = norm(*iv.first()?);
+    iv.iter()
+        .enumerate()
+        .all(|(i, &v)| norm(v) == first + i as i64)
+        .then_some(first)
+}
+
+/// The static result of a gather from `data` by `idx`, with `vals` if they
+/// were computed: it carries both operands' float initializers.
+fn gathered(data: &Value, idx: &Value, shape: Vec<u64>, vals: Option<Vec<i64>>) -> Value {
+    Value {
+        shape,
+        elem: data.elem,
+        state: State::Static {
+            vals,
+            inits: union(data.inits(), idx.inits()),
+        },
+    }
+}
+
+/// A `gather` along `ax` from the activation `data`, whose indices are an
+/// input too if they are an activation: one vector op per output element.
+fn gather_op(
+    imp: &mut Importer<'_>,
+    node: &Node<'_>,
+    data: &Value,
+    idx: &Value,
+    ax: usize,
+    shape: Vec<u64>,
+) -> R<Value> {
     let mut inputs = vec![data];
     if idx.is_act() {
         inputs.push(idx);
@@ -487,14 +518,7 @@ fn gather_elements(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             }
             _ => None,
         };
-        return Ok(Value {
-            shape,
-            elem: data.elem,
-            state: State::Static {
-                vals,
-                inits: union(data.inits(), idx.inits()),
-            },
-        });
+        return Ok(gathered(data, idx, shape, vals));
     }
     if !data.is_act() {
         return Err(unsupported(format!(
@@ -503,20 +527,7 @@ fn gather_elements(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             fmt_shape(&data.shape)
         )));
     }
-    let mut inputs = vec![data];
-    if idx.is_act() {
-        inputs.push(idx);
-    }
-    let n = count(&shape)?;
-    let s = imp.emit(
-        &node.at.name,
-        OpKind::Gather { axis: ax as u32 },
-        &inputs,
-        shape.clone(),
-        n,
-        0,
-    )?;
-    Ok(imp.act(s, shape, data.elem))
+    gather_op(imp, node, data, idx, ax, shape)
 }
 
 /// Expand: a `broadcast` op, or a view where it adds no elements.

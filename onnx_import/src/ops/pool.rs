@@ -3,11 +3,11 @@
 
 use sim::graph::{OpKind, PoolFunc};
 
-use super::window::{two, window_attrs};
+use super::window::{two, window_attrs, window_outputs};
 use super::{Node, Op};
 use crate::import::Importer;
 use crate::proto::tensor_proto::DataType;
-use crate::shape::{self, Window};
+use crate::shape;
 use crate::value::{R, State, Value, a, count, fmt_shape, invalid, limit, unsupported};
 
 pub const OPS: &[Op] = &[
@@ -52,22 +52,10 @@ fn pooled(imp: &mut Importer<'_>, node: &Node<'_>, max: bool, x: &Value) -> R<Va
         None => return Err(invalid("kernel_shape is missing")),
     };
     let ceil = a(node.attrs.int("ceil_mode"))?.unwrap_or(0) != 0;
-    let (eff, strides, pads, auto_pad) = window_attrs(&node.attrs, spatial, &kernel)?;
-    let mut out = Vec::with_capacity(spatial);
-    let mut used_pads = Vec::with_capacity(spatial);
-    for d in 0..spatial {
-        let win = Window {
-            input: x.shape[2 + d],
-            kernel: eff[d],
-            stride: strides[d],
-            pads: (pads[d], pads[d + spatial]),
-        };
-        let (o, p) = win
-            .output(auto_pad, ceil)
-            .map_err(|m| invalid(format!("spatial dim {d}: {m}")))?;
-        out.push(o);
-        used_pads.push(p);
-    }
+    let window = window_attrs(&node.attrs, spatial, &kernel)?;
+    let (out, used_pads): (Vec<u64>, Vec<(u64, u64)>) =
+        window_outputs(&x.shape, &window, ceil)?.into_iter().unzip();
+    let (eff, strides, _, _) = window;
     let mut shape = x.shape[..2].to_vec();
     shape.extend(&out);
     if !x.is_act() {

@@ -3,7 +3,7 @@
 //! 1-D window that the IR's 2-D ops need.
 
 use crate::reader::Attrs;
-use crate::shape::AutoPad;
+use crate::shape::{AutoPad, Window};
 use crate::value::{R, a, invalid, limit};
 
 /// A window op's effective (dilated) kernel, strides, pads (all begins, then
@@ -63,4 +63,23 @@ pub fn two(v: &[u64], fill: u64) -> [u64; 2] {
     } else {
         [v[0], v[1]]
     }
+}
+
+/// Each spatial dim's output size and the pads it uses (begin, end) for an
+/// input of shape `[N, C, spatial…]` under `attrs`, rounding up with `ceil`.
+pub fn window_outputs(input: &[u64], attrs: &WindowAttrs, ceil: bool) -> R<Vec<(u64, (u64, u64))>> {
+    let (eff, strides, pads, auto_pad) = attrs;
+    let spatial = eff.len();
+    (0..spatial)
+        .map(|d| {
+            let win = Window {
+                input: input[2 + d],
+                kernel: eff[d],
+                stride: strides[d],
+                pads: (pads[d], pads[d + spatial]),
+            };
+            win.output(*auto_pad, ceil)
+                .map_err(|m| invalid(format!("spatial dim {d}: {m}")))
+        })
+        .collect()
 }
