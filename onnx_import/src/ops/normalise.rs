@@ -25,23 +25,10 @@ fn softmax(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
         )));
     }
     if !x.is_act() {
-        return Ok(Value {
-            shape: x.shape.clone(),
-            elem: x.elem,
-            state: node.statics(None),
-        });
+        return Ok(folded(node, x));
     }
     // The IR's softmax is over the last dim; another axis costs the same.
-    let n = count(&x.shape)?;
-    let s = imp.emit(
-        &node.at.name,
-        OpKind::Softmax,
-        &[x],
-        x.shape.clone(),
-        3 * n,
-        0,
-    )?;
-    Ok(imp.act(s, x.shape.clone(), x.elem))
+    normalised(imp, node, x, OpKind::Softmax, 3, 0)
 }
 
 fn layer_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
@@ -54,7 +41,6 @@ fn layer_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
         ))
     })?;
     let norm_shape = &x.shape[axis..];
-    let mut outs = vec![];
     let stat_shape: Vec<u64> = x.shape[..axis]
         .iter()
         .copied()
@@ -69,39 +55,20 @@ fn layer_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
             )));
         }
     }
-    if x.is_act() {
+    let out = if x.is_act() {
         if affine.iter().flatten().any(|v| v.is_act()) {
             return Err(unsupported("scale or bias computed from a graph input"));
         }
         let params = imp.charge(affine[0]) + imp.charge(affine[1]);
-        let n = count(&x.shape)?;
-        let s = imp.emit(
-            &node.at.name,
-            OpKind::LayerNorm,
-            &[x],
-            x.shape.clone(),
-            4 * n,
-            params,
-        )?;
-        outs.push(imp.act(s, x.shape.clone(), x.elem));
+        normalised(imp, node, x, OpKind::LayerNorm, 4, params)?
     } else {
-        outs.push(Value {
-            shape: x.shape.clone(),
-            elem: x.elem,
-            state: node.statics(None),
-        });
-    }
-    for what in [
+        folded(node, x)
+    };
+    let stats = [
         "LayerNormalization's Mean output",
         "LayerNormalization's InvStdDev output",
-    ] {
-        outs.push(Value {
-            shape: stat_shape.clone(),
-            elem: x.elem,
-            state: State::Unmodelled(what),
-        });
-    }
-    Ok(outs)
+    ];
+    Ok(with_stats(out, stats, &stat_shape, x.elem))
 }
 
 fn batch_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
@@ -132,36 +99,59 @@ fn batch_norm(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
             )));
         }
     }
-    let mut outs = vec![];
-    if x.is_act() {
+    let out = if x.is_act() {
         // Running mean and variance (inputs 3 and 4) are buffers.
         let params = imp.charge(Some(node.input(1)?)) + imp.charge(Some(node.input(2)?));
-        let n = count(&x.shape)?;
-        let s = imp.emit(
-            &node.at.name,
-            OpKind::BatchNorm,
-            &[x],
-            x.shape.clone(),
-            n,
-            params,
-        )?;
-        outs.push(imp.act(s, x.shape.clone(), x.elem));
+        normalised(imp, node, x, OpKind::BatchNorm, 1, params)?
     } else {
-        outs.push(Value {
-            shape: x.shape.clone(),
-            elem: x.elem,
-            state: node.statics(None),
-        });
-    }
-    for what in [
+        folded(node, x)
+    };
+    let stats = [
         "BatchNormalization's running mean output",
         "BatchNormalization's running variance output",
-    ] {
-        outs.push(Value {
-            shape: vec![c],
-            elem: x.elem,
-            state: State::Unmodelled(what),
-        });
+    ];
+    Ok(with_stats(out, stats, &[c], x.elem))
+}
+
+/// The activation `x` normalised by the IR op `kind`, which keeps its shape
+/// and costs `per_element` vector ops an element.
+fn normalised(
+    imp: &mut Importer<'_>,
+    node: &Node<'_>,
+    x: &Value,
+    kind: OpKind,
+    per_element: u64,
+    params: u64,
+) -> R<Value> {
+    let n = count(&x.shape)?;
+    let s = imp.emit(
+        &node.at.name,
+        kind,
+        &[x],
+        x.shape.clone(),
+        per_element * n,
+        params,
+    )?;
+    Ok(imp.act(s, x.shape.clone(), x.elem))
+}
+
+/// The static `x` normalised: its shape, no values.
+fn folded(node: &Node<'_>, x: &Value) -> Value {
+    Value {
+        shape: x.shape.clone(),
+        elem: x.elem,
+        state: node.statics(None),
     }
-    Ok(outs)
+}
+
+/// A normalisation's output `out`, then its two statistics outputs (`stats`
+/// names them) of `shape`, which tessera does not model.
+fn with_stats(out: Value, stats: [&'static str; 2], shape: &[u64], elem: i32) -> Vec<Value> {
+    let mut outs = vec![out];
+    outs.extend(stats.map(|what| Value {
+        shape: shape.to_vec(),
+        elem,
+        state: State::Unmodelled(what),
+    }));
+    outs
 }
