@@ -12,8 +12,9 @@
 //!   ViT's `qkv` gathers) becomes one projection per block, as the zoo writes
 //!   q, k and v, and ops whose result is only read for its shape are dropped.
 //!
-//! The walk (`import.rs`) checks what the plan proposes against shapes before
-//! it fuses: a bias must broadcast along the output's last dim (channel dim for
+//! The walk (`import.rs`, the op handlers in `ops/` and the lowering helpers
+//! in `lower.rs`) checks what the plan proposes against shapes before it
+//! fuses: a bias must broadcast along the output's last dim (channel dim for
 //! a convolution), and a transpose is only folded when its input is an
 //! activation. Every fusion keeps MACs and parameters exactly; see the Fusion
 //! section of `docs/onnx.md` for what each one does to vector operations.

@@ -346,6 +346,9 @@ impl Importer<'_> {
         Ok(())
     }
 
+    /// Imports node `index`: skipped inside a fused pattern, the pattern's
+    /// op at its last node, else its inputs gathered and its handler run,
+    /// and its outputs checked against the limits and recorded.
     fn node(&mut self, index: usize, at: &NodeRef, node: &NodeProto) -> R<()> {
         if !(node.domain.is_empty() || node.domain == "ai.onnx") {
             return Err(unsupported(format!(

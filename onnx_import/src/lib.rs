@@ -10,8 +10,13 @@
 //!    list after it (column-split projections, shape-only ops dropped);
 //! 3. validation of the result by [`sim::graph::Graph::new`].
 //!
-//! Pure shape arithmetic (broadcasting, convolution windows, reshape targets,
-//! slices) lives in `shape`. `docs/onnx.md` describes the mapping for users.
+//! The walk finds each node's handler in the op table, `ops` (one file per op
+//! family; [`SUPPORTED_OPS`] is read off it). Handlers build on `value` (what
+//! is known of a value, and a node's failure), `lower` (emitting IR ops within
+//! the limits, charging parameters) and `cols` (where a projection's columns
+//! sit, for the column-split fusion). Pure shape arithmetic (broadcasting,
+//! convolution windows, reshape targets, slices) lives in `shape`.
+//! `docs/onnx.md` describes the mapping for users.
 //!
 //! Hostile input is refused, never panicked on, and memory stays bounded: the
 //! file size is checked before reading, a scan of the wire format (`scan`)
