@@ -12,8 +12,9 @@
 //!   ViT's `qkv` gathers) becomes one projection per block, as the zoo writes
 //!   q, k and v, and ops whose result is only read for its shape are dropped.
 //!
-//! The walk (`import.rs`) checks what the plan proposes against shapes before
-//! it fuses: a bias must broadcast along the output's last dim (channel dim for
+//! The walk (`import.rs`, the op handlers in `ops/` and the lowering helpers
+//! in `lower.rs`) checks what the plan proposes against shapes before it
+//! fuses: a bias must broadcast along the output's last dim (channel dim for
 //! a convolution), and a transpose is only folded when its input is an
 //! activation. Every fusion keeps MACs and parameters exactly; see the Fusion
 //! section of `docs/onnx.md` for what each one does to vector operations.
@@ -22,23 +23,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim::graph::{GRAPH_FORMAT_VERSION, Graph, GraphFile, Op, OpId, OpKind, Source};
 
+use crate::ops;
 use crate::proto::{GraphProto, NodeProto, TensorProto, tensor_proto::DataType};
 use crate::reader::Attrs;
 
 /// Relative tolerance for the constants of a GELU pattern (exporters write
 /// them as fp32, or as fp16 in half-precision models).
 const TOLERANCE: f64 = 1e-3;
-
-/// Ops that only change how a tensor is seen (their data input is input 0).
-const VIEWS: &[&str] = &[
-    "Reshape",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Identity",
-    "Dropout",
-    "Cast",
-];
 
 /// Why a Transpose may be lowered as a view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,7 +414,7 @@ fn fold_transpose(
             "MatMul" | "Gemm" | "Conv" => {
                 return Some(FoldTranspose::FromProducer { via_bias_add });
             }
-            op if VIEWS.contains(&op) => name = pn.input.first()?,
+            op if ops::is_view(op) => name = pn.input.first()?,
             "Add" if bias_adds.contains_key(&p) && via_bias_add.is_none() => {
                 via_bias_add = Some(p);
                 name = net.out(bias_adds[&p]);
@@ -446,7 +437,7 @@ fn into_matmuls(net: &Net<'_>, name: &str, depth: usize) -> bool {
         let n = net.node(c);
         match n.op_type.as_str() {
             "MatMul" => true,
-            op if VIEWS.contains(&op) => {
+            op if ops::is_view(op) => {
                 n.input.first().is_some_and(|i| i == name)
                     && n.output.len() == 1
                     && into_matmuls(net, net.out(c), depth + 1)

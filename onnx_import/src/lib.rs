@@ -10,8 +10,13 @@
 //!    list after it (column-split projections, shape-only ops dropped);
 //! 3. validation of the result by [`sim::graph::Graph::new`].
 //!
-//! Pure shape arithmetic (broadcasting, convolution windows, reshape targets,
-//! slices) lives in `shape`. `docs/onnx.md` describes the mapping for users.
+//! The walk finds each node's handler in the op table, `ops` (one file per op
+//! family; [`SUPPORTED_OPS`] is read off it). Handlers build on `value` (what
+//! is known of a value, and a node's failure), `lower` (emitting IR ops within
+//! the limits, charging parameters) and `cols` (where a projection's columns
+//! sit, for the column-split fusion). Pure shape arithmetic (broadcasting,
+//! convolution windows, reshape targets, slices) lives in `shape`.
+//! `docs/onnx.md` describes the mapping for users.
 //!
 //! Hostile input is refused, never panicked on, and memory stays bounded: the
 //! file size is checked before reading, a scan of the wire format (`scan`)
@@ -19,12 +24,16 @@
 //! and element counts are capped (see the `MAX_*` constants), and no allocation
 //! is proportional to a dimension read from the file.
 
+mod cols;
 mod fuse;
 mod import;
+mod lower;
+mod ops;
 pub mod proto;
 mod reader;
 mod scan;
 mod shape;
+mod value;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,7 +41,7 @@ use std::path::Path;
 
 use sim::graph::{DType, Graph};
 
-pub use import::SUPPORTED_OPS;
+pub use ops::SUPPORTED_OPS;
 pub use scan::{ALLOC_OVERHEAD, DecodeEstimate, MAX_DEPTH};
 
 /// Largest accepted tensor rank.
