@@ -175,3 +175,39 @@ fn libraries_do_not_print() {
     }
     assert!(hits.is_empty(), "printing in a library: {hits:#?}");
 }
+
+/// Why: library errors are typed, so a caller (the RL environment, αNAS, the
+/// Python binding) can tell a user's mistake from a bug and match on it; a
+/// `String` error can only be printed. No public function of `sim` or
+/// `agent` returns `Result<_, String>`.
+#[test]
+fn library_apis_return_typed_errors() {
+    let mut files = Vec::new();
+    for krate in ["sim", "agent"] {
+        rust_files(&root().join(krate).join("src"), &mut files);
+    }
+    let mut hits = Vec::new();
+    for p in &files {
+        let text = fs::read_to_string(p).unwrap();
+        // A signature may wrap: join each `pub fn` with the lines up to its `{`.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim_start();
+            if !t.starts_with("pub fn ") {
+                continue;
+            }
+            let mut sig = String::new();
+            for l in &lines[i..] {
+                sig.push_str(l.trim());
+                if l.contains('{') || l.trim_end().ends_with(';') {
+                    break;
+                }
+            }
+            let ret = sig.split_once("->").map_or("", |(_, r)| r);
+            if ret.contains("Result<") && ret.replace(' ', "").contains(",String>") {
+                hits.push(format!("{}:{}: {}", p.display(), i + 1, t));
+            }
+        }
+    }
+    assert!(hits.is_empty(), "public functions returning Result<_, String>: {hits:#?}");
+}

@@ -87,7 +87,11 @@ impl OnnxError {
 }
 
 /// What is wrong with one parameter value written as text, if anything.
-pub fn check_value(key: &str, value: &str) -> Result<(), String> {
+pub fn check_value(key: &str, value: &str) -> Result<(), OnnxError> {
+    value_problem(key, value).map_err(|m| OnnxError::param(key, m))
+}
+
+fn value_problem(key: &str, value: &str) -> Result<(), String> {
     match key {
         "dtype" => DType::from_name(value).map(|_| ()).ok_or_else(|| {
             let names: Vec<&str> = DType::ALL.iter().map(|d| d.name()).collect();
@@ -111,7 +115,7 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
 pub fn options(params: &BTreeMap<String, String>) -> Result<ImportOptions, OnnxError> {
     let mut opts = ImportOptions::default();
     for (key, value) in params {
-        check_value(key, value).map_err(|m| OnnxError::param(key, m))?;
+        check_value(key, value)?;
         match key.as_str() {
             "dtype" => opts.dtype = DType::from_name(value),
             "keep_free_ops" => opts.keep_free_ops = value == "true",

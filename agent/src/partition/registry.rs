@@ -68,8 +68,8 @@ impl OptionKind {
     }
 
     /// `value` when it has this kind and lies in the domain; an integer is
-    /// accepted where a number is expected.
-    pub fn check(&self, value: OptionValue) -> Result<OptionValue, String> {
+    /// accepted where a number is expected. The error says what was expected.
+    fn check(&self, value: OptionValue) -> Result<OptionValue, String> {
         let bad = || format!("expected {}, found {value}", self.describe());
         match (*self, value) {
             (OptionKind::Int { min, max }, OptionValue::Int(v)) if (min..=max).contains(&v) => {
