@@ -16,6 +16,6 @@ pub mod spec_write;
 pub mod traffic;
 pub mod zoo;
 
-pub use engine::{SimOptions, SimOutput, Simulator, Switching, simulate};
-pub use placement::Placement;
+pub use engine::{SimError, SimOptions, SimOutput, Simulator, Switching, simulate};
+pub use placement::{Placement, PlacementError};
 pub use report::SimReport;

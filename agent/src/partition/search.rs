@@ -88,7 +88,8 @@ impl<'a> Evaluator<'a> {
             spec: problem.spec,
             graph: problem.graph,
             constraints: problem.constraints,
-            sim: Simulator::new(problem.spec, problem.graph, &problem.options)?,
+            sim: Simulator::new(problem.spec, problem.graph, &problem.options)
+                .map_err(|e| e.to_string())?,
             budget: problem.budget,
             used: 0,
             best: None,
