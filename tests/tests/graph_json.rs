@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sim::graph::{DType, EltFunc, Graph, GraphFile, GraphJsonError, Source};
-use sim::zoo::{self, GraphBuilder, Tensor};
+use sim::graph::{GraphBuilder, Tensor};
+use sim::zoo;
 
 #[test]
 fn every_zoo_model_round_trips_through_json() {
@@ -42,23 +43,23 @@ fn random_graph(dims: (u64, u64, u64), dtype: DType, steps: &[Step]) -> Graph {
     let (b, s, d) = dims;
     let mut g = GraphBuilder::new("random", "random", dtype);
     let x = g.input("x", &[b, s, d]);
-    let mut ts: Vec<Tensor> = vec![g.linear("in", &x, d, true)];
+    let mut ts: Vec<Tensor> = vec![g.linear("in", &x, d, true).unwrap()];
     for (i, st) in steps.iter().enumerate() {
         let pick = |k: usize| ts[k % ts.len()].clone();
         let name = format!("op{i}");
         let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, i % 2 == 0),
+            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, i % 2 == 0).unwrap(),
             Step::Add(a, c) => {
                 let (l, r) = (pick(*a), pick(*c));
                 if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
+                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0).unwrap()
                 } else {
-                    g.eltwise(&name, EltFunc::Relu, &[&l], 0)
+                    g.eltwise(&name, EltFunc::Relu, &[&l], 0).unwrap()
                 }
             }
-            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::LayerNorm(a) => g.layer_norm(&name, &pick(*a)),
-            Step::Softmax(a) => g.softmax(&name, &pick(*a)),
+            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0).unwrap(),
+            Step::LayerNorm(a) => g.layer_norm(&name, &pick(*a)).unwrap(),
+            Step::Softmax(a) => g.softmax(&name, &pick(*a)).unwrap(),
         };
         ts.push(t);
     }
@@ -84,9 +85,9 @@ proptest! {
 fn small_file() -> GraphFile {
     let mut g = GraphBuilder::new("t", "t", DType::Int8);
     let x = g.input("x", &[1, 4, 8]);
-    let a = g.linear("a", &x, 8, false);
-    let b = g.eltwise("b", EltFunc::Relu, &[&a], 0);
-    g.linear("c", &b, 2, false);
+    let a = g.linear("a", &x, 8, false).unwrap();
+    let b = g.eltwise("b", EltFunc::Relu, &[&a], 0).unwrap();
+    g.linear("c", &b, 2, false).unwrap();
     g.finish().unwrap().file().clone()
 }
 
@@ -157,16 +158,17 @@ fn layout_and_reduction_ops_validate_their_shapes() {
     use sim::graph::{OpKind, ReduceFunc};
     let mut g = GraphBuilder::new("t", "t", DType::Fp16);
     let x = g.input("x", &[2, 3, 4]);
-    let t = g.transpose("t", &x, &[0, 2, 1]);
+    let t = g.transpose("t", &x, &[0, 2, 1]).unwrap();
     assert_eq!(t.shape, [2, 4, 3]);
-    let r = g.reshape("r", &t, &[8, 3]);
-    let m = g.reduce("m", &r, ReduceFunc::Mean, &[1], true);
+    let r = g.reshape("r", &t, &[8, 3]).unwrap();
+    let m = g.reduce("m", &r, ReduceFunc::Mean, &[1], true).unwrap();
     assert_eq!(m.shape, [8, 1]);
     // [8, 1] broadcasts against [8, 3] in an element-wise op.
-    let d = g.eltwise("d", EltFunc::Sub, &[&r, &m], 0);
-    let b = g.broadcast("b", &m, &[2, 8, 3]);
+    let d = g.eltwise("d", EltFunc::Sub, &[&r, &m], 0).unwrap();
+    let b = g.broadcast("b", &m, &[2, 8, 3]).unwrap();
     // A folded reshape: `d` ([8, 3]) read as [1, 8, 3].
-    g.eltwise("e", EltFunc::Add, &[&b, &d.view(&[1, 8, 3])], 0);
+    g.eltwise("e", EltFunc::Add, &[&b, &d.view(&[1, 8, 3])], 0)
+        .unwrap();
     let graph = g.finish().unwrap();
     assert_eq!(Graph::from_json(&graph.to_json()).unwrap(), graph);
     let path = concat!(

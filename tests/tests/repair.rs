@@ -14,8 +14,9 @@ use rand_chacha::ChaCha8Rng;
 use sim::Placement;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
 use sim::graph::{DType, EltFunc, Graph};
+use sim::graph::{GraphBuilder, Tensor};
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{self, GraphBuilder, Tensor};
+use sim::zoo;
 
 /// One step of a random graph over `[1, rows, width]` tensors.
 #[derive(Clone, Debug)]
@@ -42,21 +43,21 @@ fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
 fn graph(rows: u64, steps: &[Step]) -> Graph {
     let mut g = GraphBuilder::new("random", "random", DType::Int8);
     let x = g.input("x", &[1, rows, 16]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
+    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0).unwrap()];
     for (i, st) in steps.iter().enumerate() {
         let name = format!("op{i}");
         let pick = |k: usize| ts[k % ts.len()].clone();
         let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true),
+            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true).unwrap(),
             Step::Add(a, b) => {
                 let (l, r) = (pick(*a), pick(*b));
                 if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
+                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0).unwrap()
                 } else {
-                    g.eltwise(&name, EltFunc::Relu, &[&l], 0)
+                    g.eltwise(&name, EltFunc::Relu, &[&l], 0).unwrap()
                 }
             }
-            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
+            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0).unwrap(),
         };
         ts.push(t);
     }
@@ -268,7 +269,9 @@ fn chain(n: usize) -> Graph {
     let mut g = GraphBuilder::new("chain", "chain", DType::Int8);
     let mut t = g.input("x", &[1, 4]);
     for i in 0..n {
-        t = g.eltwise(&format!("op{i}"), EltFunc::Relu, &[&t], 0);
+        t = g
+            .eltwise(&format!("op{i}"), EltFunc::Relu, &[&t], 0)
+            .unwrap();
     }
     g.finish().expect("valid chain")
 }

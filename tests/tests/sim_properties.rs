@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sim::graph::{DType, EltFunc, Graph, Source};
+use sim::graph::{GraphBuilder, Tensor};
 use sim::oracle::{analyse, transfer_cycles};
 use sim::report::Track;
 use sim::spec::{ChipletId, HwSpec};
-use sim::zoo::{GraphBuilder, Tensor};
 use sim::{Placement, SimOptions, SimOutput, Switching, simulate};
 
 /// A chiplet type and link numbers for generated specs.
@@ -147,24 +147,24 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 fn graph(rows: u64, steps: &[Step], gemms: bool) -> Graph {
     let mut g = GraphBuilder::new("random", "random", DType::Int8);
     let x = g.input("x", &[1, rows, 64]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
+    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0).unwrap()];
     for (i, st) in steps.iter().enumerate() {
         let name = format!("op{i}");
         let pick = |k: usize| ts[k % ts.len()].clone();
         let t = match st {
-            Step::Linear(a, n) if gemms => g.linear(&name, &pick(*a), *n, true),
-            Step::Linear(a, _) => g.layer_norm(&name, &pick(*a)),
+            Step::Linear(a, n) if gemms => g.linear(&name, &pick(*a), *n, true).unwrap(),
+            Step::Linear(a, _) => g.layer_norm(&name, &pick(*a)).unwrap(),
             Step::Add(a, b) => {
                 let (l, r) = (pick(*a), pick(*b));
                 if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
+                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0).unwrap()
                 } else {
-                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0)
+                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0).unwrap()
                 }
             }
-            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)),
-            Step::Unary(a, _) => g.softmax(&name, &pick(*a)),
+            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0).unwrap(),
+            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)).unwrap(),
+            Step::Unary(a, _) => g.softmax(&name, &pick(*a)).unwrap(),
         };
         ts.push(t);
     }

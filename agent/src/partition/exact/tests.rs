@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
 use sim::graph::{DType, EltFunc, Graph};
+use sim::graph::{GraphBuilder, Tensor};
 use sim::oracle::analyse;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{GraphBuilder, Tensor};
 use sim::{Placement, SimOptions};
 
 use super::{Engine, Limits, Model, Stop, solve, solve_with};
@@ -183,23 +183,23 @@ fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
 fn graph(rows: u64, steps: &[Step]) -> Graph {
     let mut g = GraphBuilder::new("random", "random", DType::Int8);
     let x = g.input("x", &[1, rows, 64]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
+    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0).unwrap()];
     for (i, st) in steps.iter().enumerate() {
         let name = format!("op{i}");
         let pick = |k: usize| ts[k % ts.len()].clone();
         let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true),
+            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true).unwrap(),
             Step::Add(a, b) => {
                 let (l, r) = (pick(*a), pick(*b));
                 if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
+                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0).unwrap()
                 } else {
-                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0)
+                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0).unwrap()
                 }
             }
-            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)),
-            Step::Unary(a, _) => g.softmax(&name, &pick(*a)),
+            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0).unwrap(),
+            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)).unwrap(),
+            Step::Unary(a, _) => g.softmax(&name, &pick(*a)).unwrap(),
         };
         ts.push(t);
     }
@@ -392,10 +392,10 @@ fn traffic_across_a_cut_is_shared_by_the_links_that_cross_it() {
     let spec = build_spec(&pk);
     let mut b = GraphBuilder::new("diamond", "diamond", DType::Int8);
     let x = b.input("x", &[1, 32, 64]);
-    let x = b.eltwise("in", EltFunc::Relu, &[&x], 0);
-    let l = b.linear("left", &x, 128, true);
-    let r = b.linear("right", &x, 128, true);
-    b.eltwise("join", EltFunc::Add, &[&l, &r], 0);
+    let x = b.eltwise("in", EltFunc::Relu, &[&x], 0).unwrap();
+    let l = b.linear("left", &x, 128, true).unwrap();
+    let r = b.linear("right", &x, 128, true).unwrap();
+    b.eltwise("join", EltFunc::Add, &[&l, &r], 0).unwrap();
     let g = b.finish().expect("valid");
     let set = ConstraintSet {
         acyclic_dataflow: true,

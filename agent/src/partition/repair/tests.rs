@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
+use sim::graph::GraphBuilder;
 use sim::graph::{DType, Graph};
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{self, GraphBuilder};
+use sim::zoo;
 
 use super::sram::{SramModel, UNPLACED};
 use super::*;
@@ -95,7 +96,9 @@ fn chain(n: usize) -> Graph {
     let mut g = GraphBuilder::new("chain", "chain", DType::Int8);
     let mut t = g.input("x", &[1, 4]);
     for i in 0..n {
-        t = g.eltwise(&format!("op{i}"), sim::graph::EltFunc::Relu, &[&t], 0);
+        t = g
+            .eltwise(&format!("op{i}"), sim::graph::EltFunc::Relu, &[&t], 0)
+            .unwrap();
     }
     g.finish().unwrap()
 }
@@ -196,7 +199,7 @@ fn weights_beyond_all_sram_together_are_reported() {
     let mut g = GraphBuilder::new("wide", "wide", DType::Int8);
     let mut t = g.input("x", &[1, 1, 192]);
     for i in 0..8 {
-        t = g.linear(&format!("fc{i}"), &t, 192, false);
+        t = g.linear(&format!("fc{i}"), &t, 192, false).unwrap();
         let _ = i;
     }
     let g = g.finish().unwrap();
