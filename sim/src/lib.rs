@@ -13,6 +13,7 @@ pub mod placement;
 pub mod report;
 pub mod spec;
 pub mod spec_write;
+pub mod testkit;
 pub mod traffic;
 pub mod zoo;
 

@@ -14,7 +14,7 @@
 
 mod read;
 mod routing;
-mod topology;
+pub(crate) mod topology;
 
 use std::fmt;
 

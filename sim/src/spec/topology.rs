@@ -14,7 +14,7 @@ use super::read::{Ids, LinkDraft, Placed};
 
 /// A checked generator: its shape over `chips` (each listed once).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Shape {
+pub(crate) enum Shape {
     /// `chips[i] → chips[i + 1]`, and back when bidirectional; a ring also
     /// joins the last to the first.
     Line { ring: bool, bidirectional: bool },
@@ -31,7 +31,7 @@ pub(super) enum Shape {
 
 impl Shape {
     /// The generator's `kind` as written in a spec.
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Shape::Line { ring: true, .. } => "ring",
             Shape::Line { ring: false, .. } => "chain",
