@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sim::graph::{DType, EltFunc, Graph, GraphFile, GraphJsonError, Source};
-use sim::graph::{GraphBuilder, Tensor};
+use sim::graph::{DType, EltFunc, Graph, GraphBuilder, GraphFile, GraphJsonError, Source};
+use sim::testkit::{DagRecipe, DagSpace, Structure, Unary, strategies};
 use sim::zoo;
 
 #[test]
@@ -19,63 +19,26 @@ fn every_zoo_model_round_trips_through_json() {
     }
 }
 
-/// One step of a random graph: which op to add, reading which earlier tensors.
-#[derive(Clone, Debug)]
-enum Step {
-    Linear(usize, u64),
-    Add(usize, usize),
-    Relu(usize),
-    LayerNorm(usize),
-    Softmax(usize),
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        (any::<usize>(), 1u64..64).prop_map(|(a, n)| Step::Linear(a, n)),
-        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
-        any::<usize>().prop_map(Step::Relu),
-        any::<usize>().prop_map(Step::LayerNorm),
-        any::<usize>().prop_map(Step::Softmax),
-    ]
-}
-
-fn random_graph(dims: (u64, u64, u64), dtype: DType, steps: &[Step]) -> Graph {
-    let (b, s, d) = dims;
-    let mut g = GraphBuilder::new("random", "random", dtype);
-    let x = g.input("x", &[b, s, d]);
-    let mut ts: Vec<Tensor> = vec![g.linear("in", &x, d, true).unwrap()];
-    for (i, st) in steps.iter().enumerate() {
-        let pick = |k: usize| ts[k % ts.len()].clone();
-        let name = format!("op{i}");
-        let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, i % 2 == 0).unwrap(),
-            Step::Add(a, c) => {
-                let (l, r) = (pick(*a), pick(*c));
-                if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0).unwrap()
-                } else {
-                    g.eltwise(&name, EltFunc::Relu, &[&l], 0).unwrap()
-                }
-            }
-            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0).unwrap(),
-            Step::LayerNorm(a) => g.layer_norm(&name, &pick(*a)).unwrap(),
-            Step::Softmax(a) => g.softmax(&name, &pick(*a)).unwrap(),
-        };
-        ts.push(t);
-    }
-    g.finish().expect("builder graphs are valid")
+/// Random graphs of 1 to 40 ops in every element type: GEMMs to 1 to 63
+/// features, joins, every unary op, any-earlier or layered.
+fn random_graphs() -> BoxedStrategy<DagRecipe> {
+    strategies::dag(&DagSpace {
+        dtypes: DType::ALL.to_vec(),
+        input_dims: vec![(1..4).collect(), (1..32).collect(), (1..64).collect()],
+        steps: 0..=39,
+        gemm_widths: (1..64).collect(),
+        unary: Unary::ALL.to_vec(),
+        structures: vec![Structure::Any, Structure::Layered { width: 4 }],
+    })
+    .expect("a valid space")
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn random_graphs_round_trip(
-        dims in (1u64..4, 1u64..32, 1u64..64),
-        dtype in prop::sample::select(DType::ALL.to_vec()),
-        steps in prop::collection::vec(step(), 0..40),
-    ) {
-        let g = random_graph(dims, dtype, &steps);
+    fn random_graphs_round_trip(dag in random_graphs()) {
+        let g = dag.build().unwrap();
         let back = Graph::from_json(&g.to_json()).unwrap();
         prop_assert_eq!(&back, &g);
         prop_assert_eq!(back.edges(), g.edges());

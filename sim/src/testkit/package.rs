@@ -26,6 +26,26 @@ pub enum TopologyKind {
     AllToAll,
 }
 
+impl TopologyKind {
+    /// Every kind that joins every chiplet pair by itself: all but the
+    /// unidirectional chain, whose last chiplet reaches no other (it makes a
+    /// valid package only with links that close it).
+    pub const CONNECTED: [TopologyKind; 6] = [
+        TopologyKind::Ring {
+            bidirectional: false,
+        },
+        TopologyKind::Ring {
+            bidirectional: true,
+        },
+        TopologyKind::Chain {
+            bidirectional: true,
+        },
+        TopologyKind::Mesh,
+        TopologyKind::Torus,
+        TopologyKind::AllToAll,
+    ];
+}
+
 /// Choices for one chiplet type: a square systolic array of a drawn side
 /// (so `macs_per_cycle` is its square) and the other numbers drawn alike.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +130,27 @@ pub struct PackageRecipe {
 }
 
 impl PackageRecipe {
+    /// `n` chiplets of type `ty` at `clock_mhz`, joined by `topology` over all
+    /// of them (none: no links), in ascending pipeline order, without memory.
+    pub fn uniform(
+        n: u32,
+        clock_mhz: f64,
+        ty: ChipletType,
+        topology: Option<(Topology, LinkProps)>,
+        constraints: Constraints,
+    ) -> PackageRecipe {
+        PackageRecipe {
+            clock_mhz,
+            types: vec![ty],
+            chiplet_types: vec![0; n as usize],
+            topology,
+            extra_links: Vec::new(),
+            memory: None,
+            pipeline_order: (0..n).map(ChipletId).collect(),
+            constraints,
+        }
+    }
+
     pub fn n_chiplets(&self) -> usize {
         self.chiplet_types.len()
     }

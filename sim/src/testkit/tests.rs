@@ -58,20 +58,7 @@ fn broad_packages() -> PackageSpace {
     PackageSpace {
         clock_mhz: 1000.0,
         n_chiplets: (1..=12).collect(),
-        topologies: vec![
-            TopologyKind::Ring {
-                bidirectional: false,
-            },
-            TopologyKind::Ring {
-                bidirectional: true,
-            },
-            TopologyKind::Chain {
-                bidirectional: true,
-            },
-            TopologyKind::Mesh,
-            TopologyKind::Torus,
-            TopologyKind::AllToAll,
-        ],
+        topologies: TopologyKind::CONNECTED.to_vec(),
         types: vec![types(&[1, 64]), types(&[2, 128])],
         heterogeneous: vec![false, true],
         link: links(),
