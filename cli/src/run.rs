@@ -253,7 +253,8 @@ fn run_simulate(
     // The Gantt chart needs the timeline even when no trace file is asked for.
     let want_trace = options.trace;
     options.trace = want_trace || format.is_some();
-    let out = sim::simulate(&r.spec, graph, &placement, &options).map_err(UserError::new)?;
+    let out = sim::simulate(&r.spec, graph, &placement, &options)
+        .map_err(|e| UserError::new(e.to_string()))?;
     let summary = crate::simulate::summary(&r.spec, graph, &out.report);
     let mut files: Outputs = vec![
         (
@@ -789,11 +790,13 @@ fn run_point(p: &Point) -> Result<serde_json::Value, String> {
                 trace: false,
                 ..r.scenario.simulation.clone()
             };
-            let out = sim::simulate(&r.spec, graph, &placement, &options)?;
+            let out =
+                sim::simulate(&r.spec, graph, &placement, &options).map_err(|e| e.to_string())?;
             Ok(sim_metrics(&out.report))
         }
         Task::Traffic(t) => {
-            let report: TrafficReport = run_traffic(&r.spec, &traffic_options(t, &r.scenario))?;
+            let report: TrafficReport = run_traffic(&r.spec, &traffic_options(t, &r.scenario))
+                .map_err(|e| e.to_string())?;
             serde_json::to_value(&report).map_err(|e| e.to_string())
         }
         Task::Sweep(_) | Task::Partition(_) => unreachable!("sweeps run simulate or traffic"),

@@ -63,7 +63,8 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
         },
         trace: args.trace.is_some(),
     };
-    let out = sim::simulate(&spec, &graph, &placement, &options).map_err(UserError::new)?;
+    let out = sim::simulate(&spec, &graph, &placement, &options)
+        .map_err(|e| UserError::new(e.to_string()))?;
     let mut text = if args.json {
         report_json(&out.report)
     } else {

@@ -59,6 +59,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::fmt;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
@@ -66,7 +67,7 @@ use serde::Serialize;
 
 use crate::cost::{OpCost, div_ceil, op_cost};
 use crate::graph::{Graph, OpId};
-use crate::placement::Placement;
+use crate::placement::{Placement, PlacementError};
 use crate::report::{
     ChipletReport, EnergyReport, LinkReport, MemoryReport, REPORT_SCHEMA_VERSION, SimReport,
     TraceSlice, Track, Violation, chrome_trace,
@@ -104,6 +105,43 @@ impl Default for SimOptions {
     }
 }
 
+/// Why a simulation could not run. (A placement that breaks a constraint
+/// still runs: its violations are in the report.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// [`SimOptions::microbatches`] is 0.
+    NoMicrobatches,
+    /// [`SimOptions::packet_bytes`] is 0.
+    NoPacketBytes,
+    /// The placement does not fit the graph or the spec.
+    Placement(PlacementError),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::NoMicrobatches => f.write_str("microbatches must be at least 1"),
+            SimError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
+            SimError::Placement(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SimError::Placement(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<PlacementError> for SimError {
+    fn from(e: PlacementError) -> SimError {
+        SimError::Placement(e)
+    }
+}
+
 /// Simulates `placement` of `graph` on `spec`. For many placements of the same
 /// hardware and graph, build a [`Simulator`] once and call [`Simulator::run`].
 pub fn simulate(
@@ -111,7 +149,7 @@ pub fn simulate(
     graph: &Graph,
     placement: &Placement,
     options: &SimOptions,
-) -> Result<SimOutput, String> {
+) -> Result<SimOutput, SimError> {
     Simulator::new(spec, graph, options)?.run(placement)
 }
 
@@ -360,12 +398,12 @@ pub struct Simulator {
 
 impl Simulator {
     /// Prepares the world: chiplet and link entities, cost tables, schedule.
-    pub fn new(spec: &HwSpec, graph: &Graph, options: &SimOptions) -> Result<Simulator, String> {
+    pub fn new(spec: &HwSpec, graph: &Graph, options: &SimOptions) -> Result<Simulator, SimError> {
         if options.microbatches == 0 {
-            return Err("microbatches must be at least 1".to_string());
+            return Err(SimError::NoMicrobatches);
         }
         if options.packet_bytes == 0 {
-            return Err("packet_bytes must be at least 1".to_string());
+            return Err(SimError::NoPacketBytes);
         }
         let cost = spec
             .chiplet_types
@@ -448,7 +486,7 @@ impl Simulator {
     }
 
     /// Simulates one placement from a clean state.
-    pub fn run(&mut self, placement: &Placement) -> Result<SimOutput, String> {
+    pub fn run(&mut self, placement: &Placement) -> Result<SimOutput, SimError> {
         {
             let model = self.world.resource::<Model>();
             placement.validate(&model.spec, &model.graph)?;

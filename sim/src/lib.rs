@@ -13,9 +13,10 @@ pub mod placement;
 pub mod report;
 pub mod spec;
 pub mod spec_write;
+pub mod testkit;
 pub mod traffic;
 pub mod zoo;
 
-pub use engine::{SimOptions, SimOutput, Simulator, Switching, simulate};
-pub use placement::Placement;
+pub use engine::{SimError, SimOptions, SimOutput, Simulator, Switching, simulate};
+pub use placement::{Placement, PlacementError};
 pub use report::SimReport;

@@ -1,6 +1,8 @@
 //! Placements: which chiplet runs each operation, as plain data, with a JSON
 //! form and the contiguous balanced placement used as a default.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cost::op_cost;
@@ -27,45 +29,113 @@ pub struct PlacementFile {
 /// The placement JSON format version this build reads and writes.
 pub const PLACEMENT_FORMAT_VERSION: u32 = 1;
 
+/// Why a placement does not fit a graph and spec, or a placement file could
+/// not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlacementError {
+    /// The placement has `entries` chiplets but graph `graph` has `ops` ops.
+    WrongLength {
+        entries: usize,
+        graph: String,
+        ops: usize,
+    },
+    /// Op `index` (named `op`) is placed on `chiplet`, which spec `spec` (of
+    /// `n_chiplets` chiplets) does not have.
+    UnknownChiplet {
+        index: usize,
+        op: String,
+        chiplet: ChipletId,
+        spec: String,
+        n_chiplets: usize,
+    },
+    /// The file is not placement JSON; the parser's message.
+    Json { message: String },
+    /// The file's `format_version` is not [`PLACEMENT_FORMAT_VERSION`].
+    Version { found: u32 },
+    /// The file is for graph `found`, not `expected`.
+    WrongGraph { found: String, expected: String },
+}
+
+impl fmt::Display for PlacementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlacementError::WrongLength {
+                entries,
+                graph,
+                ops,
+            } => write!(
+                f,
+                "placement has {entries} entries but graph {graph:?} has {ops} ops"
+            ),
+            PlacementError::UnknownChiplet {
+                index,
+                op,
+                chiplet,
+                spec,
+                n_chiplets,
+            } => write!(
+                f,
+                "chiplet_of_op[{index}] (op {op:?}) is chiplet {chiplet}, but {spec} has chiplets 0..{}",
+                n_chiplets - 1
+            ),
+            PlacementError::Json { message } => f.write_str(message),
+            PlacementError::Version { found } => write!(
+                f,
+                "format_version: this build reads version {PLACEMENT_FORMAT_VERSION}, found {found}"
+            ),
+            PlacementError::WrongGraph { found, expected } => write!(
+                f,
+                "graph: placement is for graph {found:?}, not {expected:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PlacementError {}
+
 impl Placement {
     /// Checks that the placement fits the graph and the spec.
-    pub fn validate(&self, spec: &HwSpec, graph: &Graph) -> Result<(), String> {
+    pub fn validate(&self, spec: &HwSpec, graph: &Graph) -> Result<(), PlacementError> {
         if self.chiplet_of_op.len() != graph.ops().len() {
-            return Err(format!(
-                "placement has {} entries but graph {:?} has {} ops",
-                self.chiplet_of_op.len(),
-                graph.name(),
-                graph.ops().len()
-            ));
+            return Err(PlacementError::WrongLength {
+                entries: self.chiplet_of_op.len(),
+                graph: graph.name().to_string(),
+                ops: graph.ops().len(),
+            });
         }
-        for (i, c) in self.chiplet_of_op.iter().enumerate() {
+        for (i, &c) in self.chiplet_of_op.iter().enumerate() {
             if c.idx() >= spec.n_chiplets() {
-                return Err(format!(
-                    "chiplet_of_op[{i}] (op {:?}) is chiplet {c}, but {} has chiplets 0..{}",
-                    graph.ops()[i].name,
-                    spec.name,
-                    spec.n_chiplets() - 1
-                ));
+                return Err(PlacementError::UnknownChiplet {
+                    index: i,
+                    op: graph.ops()[i].name.clone(),
+                    chiplet: c,
+                    spec: spec.name.clone(),
+                    n_chiplets: spec.n_chiplets(),
+                });
             }
         }
         Ok(())
     }
 
     /// Parses a placement file and checks it against the graph and spec.
-    pub fn from_json(text: &str, spec: &HwSpec, graph: &Graph) -> Result<Placement, String> {
-        let f: PlacementFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn from_json(
+        text: &str,
+        spec: &HwSpec,
+        graph: &Graph,
+    ) -> Result<Placement, PlacementError> {
+        let f: PlacementFile = serde_json::from_str(text).map_err(|e| PlacementError::Json {
+            message: e.to_string(),
+        })?;
         if f.format_version != PLACEMENT_FORMAT_VERSION {
-            return Err(format!(
-                "format_version: this build reads version {PLACEMENT_FORMAT_VERSION}, found {}",
-                f.format_version
-            ));
+            return Err(PlacementError::Version {
+                found: f.format_version,
+            });
         }
         if f.graph != graph.name() {
-            return Err(format!(
-                "graph: placement is for graph {:?}, not {:?}",
-                f.graph,
-                graph.name()
-            ));
+            return Err(PlacementError::WrongGraph {
+                found: f.graph,
+                expected: graph.name().to_string(),
+            });
         }
         let p = Placement {
             chiplet_of_op: f.chiplet_of_op.into_iter().map(ChipletId).collect(),

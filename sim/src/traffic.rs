@@ -30,6 +30,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::fmt;
 use std::ops::Range;
 
 use rand::Rng;
@@ -224,6 +225,125 @@ pub struct TrafficReport {
     pub links: Vec<LinkLoad>,
 }
 
+/// Why synthetic traffic could not run: options out of range, or a pattern
+/// the package cannot carry.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrafficError {
+    /// `injection_rate` is outside (0, 1].
+    InjectionRate { rate: f64 },
+    /// `packet_bytes` is 0.
+    NoPacketBytes,
+    /// `measure_cycles` is 0.
+    NoMeasureCycles,
+    /// `warmup_cycles + measure_cycles` overflows.
+    WindowOverflow,
+    /// The run would offer more than [`MAX_OFFERED_PACKETS`] packets.
+    TooManyPackets {
+        senders: usize,
+        spec: String,
+        rate: f64,
+        cycles: u64,
+        offered: f64,
+    },
+    /// The package has fewer than two chiplets.
+    TooFewChiplets,
+    /// Transpose traffic, but these chiplets of `spec` have no grid position.
+    TransposeUnplaced {
+        spec: String,
+        chiplets: Vec<ChipletId>,
+    },
+    /// Transpose traffic, but no chiplet of `spec` has a partner.
+    TransposeNoPartner { spec: String },
+    /// The hotspot chiplet is not one of the package's `n_chiplets`.
+    HotspotUnknown {
+        chiplet: ChipletId,
+        n_chiplets: usize,
+    },
+    /// The hotspot fraction is outside [0, 1].
+    HotspotFraction { fraction: f64 },
+    /// Replayed injection `index` names a chiplet the package (of
+    /// `n_chiplets`) does not have.
+    InjectionUnknownChiplet {
+        index: usize,
+        n_chiplets: usize,
+        src: ChipletId,
+        dst: ChipletId,
+    },
+    /// Replayed injection `index` sends from `chiplet` to itself.
+    InjectionToItself { index: usize, chiplet: ChipletId },
+}
+
+impl fmt::Display for TrafficError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrafficError::InjectionRate { rate } => write!(
+                f,
+                "injection rate must be in (0, 1] packets per chiplet per cycle, got {rate}"
+            ),
+            TrafficError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
+            TrafficError::NoMeasureCycles => {
+                f.write_str("the measurement window must be at least 1 cycle")
+            }
+            TrafficError::WindowOverflow => f.write_str("warm-up plus measurement cycles overflow"),
+            TrafficError::TooManyPackets {
+                senders,
+                spec,
+                rate,
+                cycles,
+                offered,
+            } => write!(
+                f,
+                "{senders} sending chiplets of {spec} at rate {rate} for {cycles} cycles would offer about \
+                 {offered:.0} packets, more than the limit of {MAX_OFFERED_PACKETS:.0}; lower the rate \
+                 or shorten the run"
+            ),
+            TrafficError::TooFewChiplets => {
+                f.write_str("synthetic traffic needs at least two chiplets")
+            }
+            TrafficError::TransposeUnplaced { spec, chiplets } => {
+                let ids: Vec<String> = chiplets.iter().map(ChipletId::to_string).collect();
+                write!(
+                    f,
+                    "transpose needs positions: chiplet(s) {} of {spec} have no grid position \
+                     (use a mesh or torus generator, or `position`)",
+                    ids.join(", ")
+                )
+            }
+            TrafficError::TransposeNoPartner { spec } => write!(
+                f,
+                "transpose: no chiplet of {spec} has another chiplet at its transposed position"
+            ),
+            TrafficError::HotspotUnknown {
+                chiplet,
+                n_chiplets,
+            } => write!(
+                f,
+                "hotspot chiplet {chiplet} does not exist; chiplet ids are 0..{}",
+                n_chiplets - 1
+            ),
+            TrafficError::HotspotFraction { fraction } => {
+                write!(f, "hotspot fraction must be in [0, 1], got {fraction}")
+            }
+            TrafficError::InjectionUnknownChiplet {
+                index,
+                n_chiplets,
+                src,
+                dst,
+            } => write!(
+                f,
+                "injection {index}: chiplet ids are 0..{}, got {src} → {dst}",
+                n_chiplets - 1
+            ),
+            TrafficError::InjectionToItself { index, chiplet } => write!(
+                f,
+                "injection {index}: a packet from chiplet {chiplet} to itself"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrafficError {}
+
 /// A report, and every packet's record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrafficOutput {
@@ -233,12 +353,15 @@ pub struct TrafficOutput {
 }
 
 /// Runs synthetic traffic on `spec`.
-pub fn run_traffic(spec: &HwSpec, opts: &TrafficOptions) -> Result<TrafficReport, String> {
+pub fn run_traffic(spec: &HwSpec, opts: &TrafficOptions) -> Result<TrafficReport, TrafficError> {
     run_traffic_detailed(spec, opts).map(|o| o.report)
 }
 
 /// Runs synthetic traffic on `spec` and keeps every packet's record.
-pub fn run_traffic_detailed(spec: &HwSpec, opts: &TrafficOptions) -> Result<TrafficOutput, String> {
+pub fn run_traffic_detailed(
+    spec: &HwSpec,
+    opts: &TrafficOptions,
+) -> Result<TrafficOutput, TrafficError> {
     let chooser = Chooser::new(spec, &opts.pattern)?;
     validate(spec, opts, chooser.senders())?;
     let window_start = opts.warmup_cycles;
@@ -364,25 +487,25 @@ pub fn replay(
     switching: Switching,
     packet_bytes: u64,
     injections: &[Injection],
-) -> Result<Vec<PacketRecord>, String> {
+) -> Result<Vec<PacketRecord>, TrafficError> {
     if packet_bytes == 0 {
-        return Err("packet_bytes must be at least 1".to_string());
+        return Err(TrafficError::NoPacketBytes);
     }
     let n = spec.n_chiplets();
     for (k, i) in injections.iter().enumerate() {
         if i.src.idx() >= n || i.dst.idx() >= n {
-            return Err(format!(
-                "injection {k}: chiplet ids are 0..{}, got {} → {}",
-                n - 1,
-                i.src,
-                i.dst
-            ));
+            return Err(TrafficError::InjectionUnknownChiplet {
+                index: k,
+                n_chiplets: n,
+                src: i.src,
+                dst: i.dst,
+            });
         }
         if i.src == i.dst {
-            return Err(format!(
-                "injection {k}: a packet from chiplet {} to itself",
-                i.src
-            ));
+            return Err(TrafficError::InjectionToItself {
+                index: k,
+                chiplet: i.src,
+            });
         }
     }
     let mut order: Vec<usize> = (0..injections.len()).collect();
@@ -439,30 +562,29 @@ pub fn zero_load_cycles(
     tail
 }
 
-fn validate(spec: &HwSpec, opts: &TrafficOptions, senders: usize) -> Result<(), String> {
+fn validate(spec: &HwSpec, opts: &TrafficOptions, senders: usize) -> Result<(), TrafficError> {
     let r = opts.injection_rate;
     if !(r > 0.0 && r <= 1.0) {
-        return Err(format!(
-            "injection rate must be in (0, 1] packets per chiplet per cycle, got {r}"
-        ));
+        return Err(TrafficError::InjectionRate { rate: r });
     }
     if opts.packet_bytes == 0 {
-        return Err("packet_bytes must be at least 1".to_string());
+        return Err(TrafficError::NoPacketBytes);
     }
     if opts.measure_cycles == 0 {
-        return Err("the measurement window must be at least 1 cycle".to_string());
+        return Err(TrafficError::NoMeasureCycles);
     }
     let Some(cycles) = opts.warmup_cycles.checked_add(opts.measure_cycles) else {
-        return Err("warm-up plus measurement cycles overflow".to_string());
+        return Err(TrafficError::WindowOverflow);
     };
     let offered = r * senders as f64 * cycles as f64;
     if offered > MAX_OFFERED_PACKETS {
-        return Err(format!(
-            "{senders} sending chiplets of {} at rate {r} for {cycles} cycles would offer about \
-             {offered:.0} packets, more than the limit of {MAX_OFFERED_PACKETS:.0}; lower the rate \
-             or shorten the run",
-            spec.name,
-        ));
+        return Err(TrafficError::TooManyPackets {
+            senders,
+            spec: spec.name.clone(),
+            rate: r,
+            cycles,
+            offered,
+        });
     }
     Ok(())
 }
@@ -484,27 +606,25 @@ enum ChooserKind {
 }
 
 impl Chooser {
-    fn new(spec: &HwSpec, pattern: &Pattern) -> Result<Chooser, String> {
+    fn new(spec: &HwSpec, pattern: &Pattern) -> Result<Chooser, TrafficError> {
         let n = spec.n_chiplets() as u32;
         if n < 2 {
-            return Err("synthetic traffic needs at least two chiplets".to_string());
+            return Err(TrafficError::TooFewChiplets);
         }
         let kind = match pattern {
             Pattern::UniformRandom => ChooserKind::Uniform,
             Pattern::Transpose => {
-                let missing: Vec<String> = spec
+                let missing: Vec<ChipletId> = spec
                     .chiplets
                     .iter()
                     .filter(|c| c.position.is_none())
-                    .map(|c| c.id.to_string())
+                    .map(|c| c.id)
                     .collect();
                 if !missing.is_empty() {
-                    return Err(format!(
-                        "transpose needs positions: chiplet(s) {} of {} have no grid position \
-                         (use a mesh or torus generator, or `position`)",
-                        missing.join(", "),
-                        spec.name
-                    ));
+                    return Err(TrafficError::TransposeUnplaced {
+                        spec: spec.name.clone(),
+                        chiplets: missing,
+                    });
                 }
                 let at: BTreeMap<[u32; 2], u32> = spec
                     .chiplets
@@ -520,24 +640,23 @@ impl Chooser {
                     })
                     .collect();
                 if partners.iter().all(Option::is_none) {
-                    return Err(format!(
-                        "transpose: no chiplet of {} has another chiplet at its transposed position",
-                        spec.name
-                    ));
+                    return Err(TrafficError::TransposeNoPartner {
+                        spec: spec.name.clone(),
+                    });
                 }
                 ChooserKind::Fixed(partners)
             }
             Pattern::Hotspot { chiplet, fraction } => {
                 if chiplet.0 >= n {
-                    return Err(format!(
-                        "hotspot chiplet {chiplet} does not exist; chiplet ids are 0..{}",
-                        n - 1
-                    ));
+                    return Err(TrafficError::HotspotUnknown {
+                        chiplet: *chiplet,
+                        n_chiplets: n as usize,
+                    });
                 }
                 if !(0.0..=1.0).contains(fraction) {
-                    return Err(format!(
-                        "hotspot fraction must be in [0, 1], got {fraction}"
-                    ));
+                    return Err(TrafficError::HotspotFraction {
+                        fraction: *fraction,
+                    });
                 }
                 ChooserKind::Hotspot {
                     chiplet: chiplet.0,
@@ -980,9 +1099,15 @@ sram_capacity = false
     #[test]
     fn replay_refuses_bad_packets() {
         let spec = ring(4);
-        assert!(replay(&spec, Switching::StoreAndForward, 64, &[inj(0, 1, 1)]).is_err());
-        assert!(replay(&spec, Switching::StoreAndForward, 64, &[inj(0, 1, 9)]).is_err());
-        assert!(replay(&spec, Switching::StoreAndForward, 0, &[inj(0, 1, 2)]).is_err());
+        let e = replay(&spec, Switching::StoreAndForward, 64, &[inj(0, 1, 1)]).unwrap_err();
+        assert!(matches!(e, TrafficError::InjectionToItself { .. }), "{e:?}");
+        let e = replay(&spec, Switching::StoreAndForward, 64, &[inj(0, 1, 9)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "injection 0: chiplet ids are 0..3, got 1 → 9"
+        );
+        let e = replay(&spec, Switching::StoreAndForward, 0, &[inj(0, 1, 2)]).unwrap_err();
+        assert_eq!(e, TrafficError::NoPacketBytes);
     }
 
     #[test]
@@ -990,22 +1115,26 @@ sram_capacity = false
         let spec = ring(4);
         for rate in [0.0, -0.1, 1.5, f64::NAN] {
             let e = run_traffic(&spec, &opts(Pattern::UniformRandom, rate)).unwrap_err();
-            assert!(e.contains("injection rate"), "{e}");
+            assert!(matches!(e, TrafficError::InjectionRate { .. }), "{e:?}");
+            assert!(e.to_string().starts_with("injection rate"), "{e}");
         }
         let hot = |c, f| Pattern::Hotspot {
             chiplet: ChipletId(c),
             fraction: f,
         };
-        assert!(run_traffic(&spec, &opts(hot(4, 0.5), 0.01)).is_err());
-        assert!(run_traffic(&spec, &opts(hot(1, 1.5), 0.01)).is_err());
+        let e = run_traffic(&spec, &opts(hot(4, 0.5), 0.01)).unwrap_err();
+        assert!(matches!(e, TrafficError::HotspotUnknown { .. }), "{e:?}");
+        let e = run_traffic(&spec, &opts(hot(1, 1.5), 0.01)).unwrap_err();
+        assert!(matches!(e, TrafficError::HotspotFraction { .. }), "{e:?}");
         let mut o = opts(Pattern::UniformRandom, 0.01);
         o.measure_cycles = 0;
-        assert!(run_traffic(&spec, &o).is_err());
+        assert_eq!(run_traffic(&spec, &o), Err(TrafficError::NoMeasureCycles));
         o.measure_cycles = u64::MAX;
         assert!(run_traffic(&spec, &o).is_err());
         o.measure_cycles = 1_000_000_000;
         let e = run_traffic(&spec, &o).unwrap_err();
-        assert!(e.contains("limit"), "{e}");
+        assert!(matches!(e, TrafficError::TooManyPackets { .. }), "{e:?}");
+        assert!(e.to_string().contains("limit"), "{e}");
     }
 
     #[test]
@@ -1021,9 +1150,17 @@ sram_capacity = false
         assert_eq!(p[4], None);
         assert_eq!(c.senders(), 6);
         let e = run_traffic(&ring(4), &opts(Pattern::Transpose, 0.01)).unwrap_err();
-        assert!(e.contains("transpose needs positions"), "{e}");
+        assert!(matches!(e, TrafficError::TransposeUnplaced { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("transpose needs positions"),
+            "{e}"
+        );
         // A 1 × 3 row has no transposed partner at all.
-        assert!(run_traffic(&mesh(1, 3), &opts(Pattern::Transpose, 0.01)).is_err());
+        let e = run_traffic(&mesh(1, 3), &opts(Pattern::Transpose, 0.01)).unwrap_err();
+        assert!(
+            matches!(e, TrafficError::TransposeNoPartner { .. }),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sim::graph::{DType, EltFunc, Graph, GraphFile, Source};
-use sim::zoo::{self, GraphBuilder, Tensor};
+use sim::graph::{DType, EltFunc, Graph, GraphBuilder, GraphFile, GraphJsonError, Source};
+use sim::testkit::{DagRecipe, DagSpace, Structure, Unary, strategies};
+use sim::zoo;
 
 #[test]
 fn every_zoo_model_round_trips_through_json() {
@@ -18,63 +19,26 @@ fn every_zoo_model_round_trips_through_json() {
     }
 }
 
-/// One step of a random graph: which op to add, reading which earlier tensors.
-#[derive(Clone, Debug)]
-enum Step {
-    Linear(usize, u64),
-    Add(usize, usize),
-    Relu(usize),
-    LayerNorm(usize),
-    Softmax(usize),
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        (any::<usize>(), 1u64..64).prop_map(|(a, n)| Step::Linear(a, n)),
-        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
-        any::<usize>().prop_map(Step::Relu),
-        any::<usize>().prop_map(Step::LayerNorm),
-        any::<usize>().prop_map(Step::Softmax),
-    ]
-}
-
-fn random_graph(dims: (u64, u64, u64), dtype: DType, steps: &[Step]) -> Graph {
-    let (b, s, d) = dims;
-    let mut g = GraphBuilder::new("random", "random", dtype);
-    let x = g.input("x", &[b, s, d]);
-    let mut ts: Vec<Tensor> = vec![g.linear("in", &x, d, true)];
-    for (i, st) in steps.iter().enumerate() {
-        let pick = |k: usize| ts[k % ts.len()].clone();
-        let name = format!("op{i}");
-        let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, i % 2 == 0),
-            Step::Add(a, c) => {
-                let (l, r) = (pick(*a), pick(*c));
-                if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
-                } else {
-                    g.eltwise(&name, EltFunc::Relu, &[&l], 0)
-                }
-            }
-            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::LayerNorm(a) => g.layer_norm(&name, &pick(*a)),
-            Step::Softmax(a) => g.softmax(&name, &pick(*a)),
-        };
-        ts.push(t);
-    }
-    g.finish().expect("builder graphs are valid")
+/// Random graphs of 1 to 40 ops in every element type: GEMMs to 1 to 63
+/// features, joins, every unary op, any-earlier or layered.
+fn random_graphs() -> BoxedStrategy<DagRecipe> {
+    strategies::dag(&DagSpace {
+        dtypes: DType::ALL.to_vec(),
+        input_dims: vec![(1..4).collect(), (1..32).collect(), (1..64).collect()],
+        steps: 0..=39,
+        gemm_widths: (1..64).collect(),
+        unary: Unary::ALL.to_vec(),
+        structures: vec![Structure::Any, Structure::Layered { width: 4 }],
+    })
+    .expect("a valid space")
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn random_graphs_round_trip(
-        dims in (1u64..4, 1u64..32, 1u64..64),
-        dtype in prop::sample::select(DType::ALL.to_vec()),
-        steps in prop::collection::vec(step(), 0..40),
-    ) {
-        let g = random_graph(dims, dtype, &steps);
+    fn random_graphs_round_trip(dag in random_graphs()) {
+        let g = dag.build().unwrap();
         let back = Graph::from_json(&g.to_json()).unwrap();
         prop_assert_eq!(&back, &g);
         prop_assert_eq!(back.edges(), g.edges());
@@ -84,9 +48,9 @@ proptest! {
 fn small_file() -> GraphFile {
     let mut g = GraphBuilder::new("t", "t", DType::Int8);
     let x = g.input("x", &[1, 4, 8]);
-    let a = g.linear("a", &x, 8, false);
-    let b = g.eltwise("b", EltFunc::Relu, &[&a], 0);
-    g.linear("c", &b, 2, false);
+    let a = g.linear("a", &x, 8, false).unwrap();
+    let b = g.eltwise("b", EltFunc::Relu, &[&a], 0).unwrap();
+    g.linear("c", &b, 2, false).unwrap();
     g.finish().unwrap().file().clone()
 }
 
@@ -138,12 +102,15 @@ fn lying_costs_are_refused() {
 fn unknown_fields_and_versions_are_refused() {
     let text = Graph::new(small_file()).unwrap().to_json();
     let extra = text.replacen("\"name\"", "\"colour\": 1, \"name\"", 1);
-    assert!(Graph::from_json(&extra).unwrap_err().contains("colour"));
+    let e = Graph::from_json(&extra).unwrap_err();
+    assert!(matches!(e, GraphJsonError::Json { .. }), "{e:?}");
+    assert!(e.to_string().contains("colour"), "{e}");
     let v2 = text.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
-    assert!(
-        Graph::from_json(&v2)
-            .unwrap_err()
-            .contains("format_version")
+    let e = Graph::from_json(&v2).unwrap_err();
+    assert_eq!(e, GraphJsonError::Version { found: 2 });
+    assert_eq!(
+        e.to_string(),
+        "format_version: this build reads version 1, found 2"
     );
 }
 
@@ -154,16 +121,17 @@ fn layout_and_reduction_ops_validate_their_shapes() {
     use sim::graph::{OpKind, ReduceFunc};
     let mut g = GraphBuilder::new("t", "t", DType::Fp16);
     let x = g.input("x", &[2, 3, 4]);
-    let t = g.transpose("t", &x, &[0, 2, 1]);
+    let t = g.transpose("t", &x, &[0, 2, 1]).unwrap();
     assert_eq!(t.shape, [2, 4, 3]);
-    let r = g.reshape("r", &t, &[8, 3]);
-    let m = g.reduce("m", &r, ReduceFunc::Mean, &[1], true);
+    let r = g.reshape("r", &t, &[8, 3]).unwrap();
+    let m = g.reduce("m", &r, ReduceFunc::Mean, &[1], true).unwrap();
     assert_eq!(m.shape, [8, 1]);
     // [8, 1] broadcasts against [8, 3] in an element-wise op.
-    let d = g.eltwise("d", EltFunc::Sub, &[&r, &m], 0);
-    let b = g.broadcast("b", &m, &[2, 8, 3]);
+    let d = g.eltwise("d", EltFunc::Sub, &[&r, &m], 0).unwrap();
+    let b = g.broadcast("b", &m, &[2, 8, 3]).unwrap();
     // A folded reshape: `d` ([8, 3]) read as [1, 8, 3].
-    g.eltwise("e", EltFunc::Add, &[&b, &d.view(&[1, 8, 3])], 0);
+    g.eltwise("e", EltFunc::Add, &[&b, &d.view(&[1, 8, 3])], 0)
+        .unwrap();
     let graph = g.finish().unwrap();
     assert_eq!(Graph::from_json(&graph.to_json()).unwrap(), graph);
     let path = concat!(

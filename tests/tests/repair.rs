@@ -13,122 +13,87 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::Placement;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
-use sim::graph::{DType, EltFunc, Graph};
-use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{self, GraphBuilder, Tensor};
+use sim::graph::{DType, Graph};
+use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::testkit::{
+    DagRecipe, DagSpace, LinkProps, LinkSpace, MemoryReach, MemorySpace, PackageRecipe,
+    PackageSpace, Structure, Topology, TopologyKind, TypeSpace, Unary, chain, strategies,
+};
+use sim::zoo;
 
-/// One step of a random graph over `[1, rows, width]` tensors.
-#[derive(Clone, Debug)]
-enum Step {
-    Linear(usize, u64),
-    Add(usize, usize),
-    Relu(usize),
+/// Random DAGs of 2 to 8 ops over `[1, rows, 16]` tensors: GEMMs to 8, 16
+/// or 32 features, joins and ReLUs.
+fn graphs() -> BoxedStrategy<DagRecipe> {
+    strategies::dag(&DagSpace {
+        dtypes: vec![DType::Int8],
+        input_dims: vec![vec![1], vec![4, 8, 16, 32], vec![16]],
+        steps: 1..=7,
+        gemm_widths: vec![8, 16, 32],
+        unary: vec![Unary::Relu],
+        structures: vec![Structure::Any, Structure::Layered { width: 2 }],
+    })
+    .expect("a valid space")
 }
 
-fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), prop::sample::select(vec![8u64, 16, 32]))
-                .prop_map(|(a, n)| Step::Linear(a, n)),
-            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
-            any::<usize>().prop_map(Step::Relu),
-        ],
-        1..max,
-    )
-}
-
-/// A random DAG: an input ReLU, then each step reads earlier tensors (so
-/// branches and joins occur).
-fn graph(rows: u64, steps: &[Step]) -> Graph {
-    let mut g = GraphBuilder::new("random", "random", DType::Int8);
-    let x = g.input("x", &[1, rows, 16]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
-    for (i, st) in steps.iter().enumerate() {
-        let name = format!("op{i}");
-        let pick = |k: usize| ts[k % ts.len()].clone();
-        let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true),
-            Step::Add(a, b) => {
-                let (l, r) = (pick(*a), pick(*b));
-                if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
-                } else {
-                    g.eltwise(&name, EltFunc::Relu, &[&l], 0)
-                }
-            }
-            Step::Relu(a) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-        };
-        ts.push(t);
+/// The spec's own constraints; the modes under test are passed to repair.
+fn spec_constraints() -> Constraints {
+    Constraints {
+        acyclic_dataflow: true,
+        no_skipping: NoSkipping::Off,
+        no_triangle: false,
+        sram_capacity: true,
     }
-    g.finish().expect("valid graph")
 }
 
-/// Which chiplets reach off-package memory that streams weights.
-#[derive(Clone, Copy, Debug)]
-enum Streaming {
-    None,
-    All,
-    /// Only chiplet 0.
-    First,
-}
-
-#[derive(Clone, Debug)]
-struct SpecParams {
-    /// The pipeline order: a permutation of the chiplet ids `0 .. n`.
-    order: Vec<usize>,
-    /// SRAM per chiplet as a fraction of what the whole graph needs on one
-    /// chiplet (weights counted), so that it binds at every graph size.
-    sram_fraction: f64,
-    streaming: Streaming,
-}
-
-fn spec_params() -> impl Strategy<Value = SpecParams> {
-    (
-        prop_oneof![1 => Just(1usize), 6 => 2usize..=4]
-            .prop_flat_map(|n| Just((0..n).collect::<Vec<usize>>()).prop_shuffle()),
-        prop::sample::select(vec![0.25, 0.4, 0.6, 0.8, 1.5]),
-        prop::sample::select(vec![Streaming::None, Streaming::All, Streaming::First]),
-    )
-        .prop_map(|(order, sram_fraction, streaming)| SpecParams {
-            order,
-            sram_fraction,
-            streaming,
-        })
-}
-
-/// Spec text for `p` with `sram_kib` per chiplet, in the style of
-/// `sim_properties.rs`'s generator; the constraint modes are passed to repair
-/// directly.
-fn spec_toml(p: &SpecParams, sram_kib: u64) -> String {
-    let n = p.order.len();
-    let order: Vec<String> = p.order.iter().map(|c| c.to_string()).collect();
-    let mut s = format!(
-        "name = \"generated\"\nsource = [\"property test\"]\nnotes = \"generated\"\nclock_mhz = 1000\n\
-         pipeline_order = [{}]\n[chiplet_types.t]\nmacs_per_cycle = 16\narray_rows = 4\narray_cols = 4\n\
-         vector_elems_per_cycle = 4\nsram_kib = {}\nsram_bandwidth_bytes_per_cycle = 64\nop_overhead_cycles = 1\n\
-         energy_per_mac_pj = 0.5\nenergy_per_sram_byte_pj = 0.25\n[[chiplets]]\nid_range = [0, {}]\ntype = \"t\"\n",
-        order.join(", "),
-        sram_kib,
-        n - 1
-    );
-    if n > 1 {
-        s += "[[topology]]\nkind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 4\n\
-              latency_cycles = 1\nenergy_per_bit_pj = 1.0\n";
+/// The small chiplet every generated package is made of; its SRAM is set per
+/// case.
+fn chiplet() -> TypeSpace {
+    TypeSpace {
+        array_sides: vec![4],
+        vector_elems_per_cycle: vec![4],
+        sram_kib: vec![1],
+        sram_bandwidth_bytes_per_cycle: vec![64],
+        op_overhead_cycles: vec![1],
+        energy_per_mac_pj: 0.5,
+        energy_per_sram_byte_pj: 0.25,
     }
-    s += "[routing]\nkind = \"shortest_path\"\n";
-    let chiplets = match p.streaming {
-        Streaming::None => None,
-        Streaming::All => Some("\"all\""),
-        Streaming::First => Some("[0]"),
-    };
-    if let Some(chiplets) = chiplets {
-        s += &format!(
-            "[memory]\ncapacity_mib = 64\nbandwidth_bytes_per_cycle = 8\nlatency_cycles = 10\n\
-             energy_per_byte_pj = 10.0\nchiplets = {chiplets}\nweight_streaming = true\n"
-        );
+}
+
+fn chain_links() -> LinkSpace {
+    LinkSpace {
+        bandwidth_bytes_per_cycle: vec![4],
+        latency_cycles: vec![1],
+        energy_per_bit_pj: 1.0,
     }
-    s += "[constraints]\nacyclic_dataflow = true\nno_skipping = \"off\"\nno_triangle = false\nsram_capacity = true\n";
-    s
+}
+
+/// 1 to 4 chiplets (one chiplet 1 time in 7) in a bidirectional chain, in a
+/// random pipeline order, with weight streaming from memory for none, all
+/// or only chiplet 0. The constraint modes are passed to repair directly.
+fn packages() -> BoxedStrategy<PackageRecipe> {
+    strategies::package(&PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: vec![1, 2, 2, 3, 3, 4, 4],
+        topologies: vec![TopologyKind::Chain {
+            bidirectional: true,
+        }],
+        types: vec![chiplet()],
+        heterogeneous: vec![false],
+        link: chain_links(),
+        extra_links: vec![0],
+        extra_link: chain_links(),
+        memory: Some(MemorySpace {
+            reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
+            capacity_mib: vec![64],
+            bandwidth_bytes_per_cycle: vec![8],
+            latency_cycles: vec![10],
+            energy_per_byte_pj: 10.0,
+            weight_streaming: vec![true],
+        }),
+        shuffled_order: vec![true],
+        constraints: spec_constraints(),
+    })
+    .expect("a valid space")
 }
 
 fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
@@ -207,14 +172,11 @@ fn brute_force(spec: &HwSpec, g: &Graph, set: &ConstraintSet, obj: &Objective<'_
         .map(|(c, _)| c)
 }
 
-/// The SRAM need of `g` with every op on one chiplet that keeps its weights.
-fn sram_need_on_one_chiplet(g: &Graph) -> u64 {
-    let p = SpecParams {
-        order: vec![0],
-        sram_fraction: 1.0,
-        streaming: Streaming::None,
-    };
-    let spec = HwSpec::from_toml_str(&spec_toml(&p, 1), "one.toml").expect("valid spec");
+/// The SRAM need of `g` with every op on one chiplet of `p`'s type that
+/// keeps its weights.
+fn sram_need_on_one_chiplet(p: &PackageRecipe, g: &Graph) -> u64 {
+    let one = PackageRecipe::uniform(1, p.clock_mhz, p.types[0].clone(), None, p.constraints);
+    let spec = one.build().expect("valid spec");
     sram_need(&spec, g, &vec![ChipletId(0); g.ops().len()])[0]
 }
 
@@ -225,16 +187,18 @@ proptest! {
     /// costs what it reports; and both agree on infeasibility.
     #[test]
     fn repair_is_exact_against_brute_force(
-        steps in steps(8),  // 2 to 8 ops
-        rows in prop::sample::select(vec![4u64, 8, 16, 32]),
-        sp in spec_params(),
+        dag in graphs(),
+        mut package in packages(),
+        // SRAM per chiplet as a fraction of what the whole graph needs on one
+        // chiplet (weights counted), so that it binds at every graph size.
+        sram_fraction in prop::sample::select(vec![0.25, 0.4, 0.6, 0.8, 1.5]),
         set in constraint_set(),
         goal in goal(),
     ) {
-        let g = graph(rows, &steps);
-        let all_on_one = sram_need_on_one_chiplet(&g);
-        let sram_kib = ((all_on_one as f64 * sp.sram_fraction) / 1024.0).ceil().max(1.0) as u64;
-        let spec = HwSpec::from_toml_str(&spec_toml(&sp, sram_kib), "generated.toml").expect("valid spec");
+        let g = dag.build().unwrap();
+        let all_on_one = sram_need_on_one_chiplet(&package, &g);
+        package.types[0].sram_kib = ((all_on_one as f64 * sram_fraction) / 1024.0).ceil().max(1.0) as u64;
+        let spec = package.build().expect("valid spec");
         let (n, k) = (g.ops().len(), spec.n_chiplets());
         let proposal: Vec<ChipletId>;
         let costs: Vec<Vec<f64>>;
@@ -264,15 +228,6 @@ proptest! {
     }
 }
 
-fn chain(n: usize) -> Graph {
-    let mut g = GraphBuilder::new("chain", "chain", DType::Int8);
-    let mut t = g.input("x", &[1, 4]);
-    for i in 0..n {
-        t = g.eltwise(&format!("op{i}"), EltFunc::Relu, &[&t], 0);
-    }
-    g.finish().expect("valid chain")
-}
-
 fn binomial(n: u128, k: u128) -> u128 {
     (0..k).fold(1, |acc, i| acc * (n - i) / (i + 1))
 }
@@ -297,16 +252,37 @@ fn valid_placements_of_a_200_op_chain_are_astronomically_sparse() {
     assert!(log10_fraction < -114.0, "{log10_fraction}");
     // So random proposals are invalid (the chance that one of these 2,000
     // is valid is below 10^-110), and repair makes each valid.
-    let g = chain(200);
-    let text = spec_toml(
-        &SpecParams {
-            order: vec![0, 1, 2, 3],
-            sram_fraction: 1.0,
-            streaming: Streaming::None,
-        },
-        64,
-    );
-    let spec = HwSpec::from_toml_str(&text, "chain4.toml").unwrap();
+    let g = chain(200, &[1, 4]).unwrap();
+    let chiplet = ChipletType {
+        name: "t".to_string(),
+        macs_per_cycle: 16,
+        array_rows: 4,
+        array_cols: 4,
+        vector_elems_per_cycle: 4,
+        sram_kib: 64,
+        sram_bandwidth_bytes_per_cycle: 64,
+        op_overhead_cycles: 1,
+        energy_per_mac_pj: 0.5,
+        energy_per_sram_byte_pj: 0.25,
+    };
+    let spec = PackageRecipe::uniform(
+        4,
+        1000.0,
+        chiplet,
+        Some((
+            Topology::Chain {
+                bidirectional: true,
+            },
+            LinkProps {
+                bandwidth_bytes_per_cycle: 4,
+                latency_cycles: 1,
+                energy_per_bit_pj: 1.0,
+            },
+        )),
+        spec_constraints(),
+    )
+    .build()
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(200);
     for mode in [NoSkipping::Edge, NoSkipping::Prefix] {
         let set = ConstraintSet {

@@ -6,169 +6,95 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sim::graph::{DType, EltFunc, Graph, Source};
+use sim::graph::{Graph, Source};
 use sim::oracle::{analyse, transfer_cycles};
 use sim::report::Track;
-use sim::spec::{ChipletId, HwSpec};
-use sim::zoo::{GraphBuilder, Tensor};
+use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping, Routing};
+use sim::testkit::{
+    DagRecipe, DagSpace, LinkProps, LinkSpace, PackageBuilder, PackageRecipe, PackageSpace,
+    PipelineOrder, Structure, Topology, TopologyKind, TypeSpace, strategies,
+};
 use sim::{Placement, SimOptions, SimOutput, Switching, simulate};
 
-/// A chiplet type and link numbers for generated specs.
-#[derive(Clone, Debug)]
-struct Numbers {
-    array: u64,
-    vector: u64,
-    sram_kib: u64,
-    sram_bw: u64,
-    overhead: u64,
-    link_bw: u64,
-    latency: u64,
-}
-
-fn numbers() -> impl Strategy<Value = Numbers> {
-    (
-        prop::sample::select(vec![4u64, 8, 16, 32]),
-        prop::sample::select(vec![1u64, 2, 4, 16]),
-        prop::sample::select(vec![4u64, 64, 4096]),
-        prop::sample::select(vec![1u64, 8, 64]),
-        0u64..20,
-        prop::sample::select(vec![1u64, 4, 32]),
-        0u64..10,
-    )
-        .prop_map(
-            |(array, vector, sram_kib, sram_bw, overhead, link_bw, latency)| Numbers {
-                array,
-                vector,
-                sram_kib,
-                sram_bw,
-                overhead,
-                link_bw,
-                latency,
-            },
-        )
-}
-
-#[derive(Clone, Debug)]
-enum Topology {
-    Ring {
-        n: u32,
-        bidirectional: bool,
-    },
-    Mesh {
-        rows: u32,
-        cols: u32,
-    },
-    /// A unidirectional ring plus extra random links.
-    Random {
-        n: u32,
-        extra: Vec<(u32, u32)>,
-    },
-}
-
-fn topology() -> impl Strategy<Value = Topology> {
-    prop_oneof![
-        (3u32..7, any::<bool>()).prop_map(|(n, bidirectional)| Topology::Ring { n, bidirectional }),
-        (1u32..4, 2u32..4).prop_map(|(rows, cols)| Topology::Mesh { rows, cols }),
-        (3u32..7, prop::collection::vec((0u32..7, 0u32..7), 0..6))
-            .prop_map(|(n, extra)| Topology::Random { n, extra }),
-    ]
-}
-
-fn spec_toml(t: &Topology, x: &Numbers) -> String {
-    let n = match t {
-        Topology::Ring { n, .. } | Topology::Random { n, .. } => *n,
-        Topology::Mesh { rows, cols } => rows * cols,
-    };
-    let mut s = format!(
-        "name = \"generated\"\nsource = [\"property test\"]\nnotes = \"generated\"\nclock_mhz = 1000\npipeline_order = \"ascending\"\n\
-         [chiplet_types.t]\nmacs_per_cycle = {}\narray_rows = {a}\narray_cols = {a}\nvector_elems_per_cycle = {}\nsram_kib = {}\n\
-         sram_bandwidth_bytes_per_cycle = {}\nop_overhead_cycles = {}\nenergy_per_mac_pj = 0.5\nenergy_per_sram_byte_pj = 0.25\n\
-         [[chiplets]]\nid_range = [0, {}]\ntype = \"t\"\n",
-        x.array * x.array,
-        x.vector,
-        x.sram_kib,
-        x.sram_bw,
-        x.overhead,
-        n - 1,
-        a = x.array,
-    );
-    let link = format!(
-        "bandwidth_bytes_per_cycle = {}\nlatency_cycles = {}\nenergy_per_bit_pj = 1.5\n",
-        x.link_bw, x.latency
-    );
-    match t {
-        Topology::Ring { bidirectional, .. } => {
-            s += &format!("[[topology]]\nkind = \"ring\"\nbidirectional = {bidirectional}\n{link}");
-            s += "[routing]\nkind = \"shortest_path\"\n";
-        }
-        Topology::Mesh { rows, cols } => {
-            s += &format!("[[topology]]\nkind = \"mesh\"\nrows = {rows}\ncols = {cols}\n{link}");
-            s += "[routing]\nkind = \"xy\"\n";
-        }
-        Topology::Random { n, extra } => {
-            s += &format!("[[topology]]\nkind = \"ring\"\nbidirectional = false\n{link}");
-            let mut seen = std::collections::BTreeSet::new();
-            for &(a, b) in extra {
-                let (a, b) = (a % n, b % n);
-                if a == b || b == (a + 1) % n || !seen.insert((a, b)) {
-                    continue;
-                }
-                s += &format!("[[links]]\nfrom = {a}\nto = {b}\n{link}");
-            }
-            s += "[routing]\nkind = \"shortest_path\"\n";
-        }
+fn constraints() -> Constraints {
+    Constraints {
+        acyclic_dataflow: true,
+        no_skipping: NoSkipping::Off,
+        no_triangle: false,
+        sram_capacity: true,
     }
-    s += "[constraints]\nacyclic_dataflow = true\nno_skipping = \"off\"\nno_triangle = false\nsram_capacity = true\n";
-    s
 }
 
-/// One step of a random graph.
-#[derive(Clone, Debug)]
-enum Step {
-    Linear(usize, u64),
-    Add(usize, usize),
-    Unary(usize, u8),
-}
-
-fn steps() -> impl Strategy<Value = Vec<Step>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), prop::sample::select(vec![16u64, 32, 64]))
-                .prop_map(|(a, n)| Step::Linear(a, n)),
-            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
-            (any::<usize>(), 0u8..3).prop_map(|(a, k)| Step::Unary(a, k)),
-        ],
-        1..24,
-    )
-}
-
-/// A random DAG of linears, adds, activations, norms and softmaxes over
-/// `[1, rows, width]` tensors.
-fn graph(rows: u64, steps: &[Step], gemms: bool) -> Graph {
-    let mut g = GraphBuilder::new("random", "random", DType::Int8);
-    let x = g.input("x", &[1, rows, 64]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
-    for (i, st) in steps.iter().enumerate() {
-        let name = format!("op{i}");
-        let pick = |k: usize| ts[k % ts.len()].clone();
-        let t = match st {
-            Step::Linear(a, n) if gemms => g.linear(&name, &pick(*a), *n, true),
-            Step::Linear(a, _) => g.layer_norm(&name, &pick(*a)),
-            Step::Add(a, b) => {
-                let (l, r) = (pick(*a), pick(*b));
-                if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
-                } else {
-                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0)
-                }
-            }
-            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)),
-            Step::Unary(a, _) => g.softmax(&name, &pick(*a)),
-        };
-        ts.push(t);
+/// Chiplet numbers from tiny to large, so that compute, SRAM traffic, the
+/// per-op overhead or the links may each be the bottleneck.
+fn chiplet_types() -> TypeSpace {
+    TypeSpace {
+        array_sides: vec![4, 8, 16, 32],
+        vector_elems_per_cycle: vec![1, 2, 4, 16],
+        sram_kib: vec![4, 64, 4096],
+        sram_bandwidth_bytes_per_cycle: vec![1, 8, 64],
+        op_overhead_cycles: (0..20).collect(),
+        energy_per_mac_pj: 0.5,
+        energy_per_sram_byte_pj: 0.25,
     }
-    g.finish().expect("valid")
+}
+
+fn links() -> LinkSpace {
+    LinkSpace {
+        bandwidth_bytes_per_cycle: vec![1, 4, 32],
+        latency_cycles: (0..10).collect(),
+        energy_per_bit_pj: 1.5,
+    }
+}
+
+/// Packages of 2 to 9 chiplets on every kind of generator (grids route XY),
+/// with up to 5 extra random links, one or two chiplet types.
+fn packages() -> BoxedStrategy<PackageRecipe> {
+    strategies::package(&PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: vec![2, 3, 4, 5, 6, 8, 9],
+        topologies: TopologyKind::CONNECTED.to_vec(),
+        types: vec![chiplet_types(), chiplet_types()],
+        heterogeneous: vec![false, true],
+        link: links(),
+        extra_links: vec![0, 0, 1, 3, 5],
+        extra_link: links(),
+        memory: None,
+        shuffled_order: vec![false],
+        constraints: constraints(),
+    })
+    .expect("a valid space")
+}
+
+/// Unidirectional rings of 3 to 6 identical chiplets, nothing else.
+fn rings() -> BoxedStrategy<PackageRecipe> {
+    strategies::package(&PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: vec![3, 4, 5, 6],
+        topologies: vec![TopologyKind::Ring {
+            bidirectional: false,
+        }],
+        types: vec![chiplet_types()],
+        heterogeneous: vec![false],
+        link: links(),
+        extra_links: vec![0],
+        extra_link: links(),
+        memory: None,
+        shuffled_order: vec![false],
+        constraints: constraints(),
+    })
+    .expect("a valid space")
+}
+
+/// Random DAGs of 2 to 24 ops over `[1, 8, 64]` tensors (GEMMs to 16, 32
+/// or 64 features when `gemms`), any-earlier or layered.
+fn graphs(gemms: bool) -> BoxedStrategy<DagRecipe> {
+    let widths: &[u64] = if gemms { &[16, 32, 64] } else { &[] };
+    strategies::dag(&DagSpace {
+        structures: vec![Structure::Any, Structure::Layered { width: 3 }],
+        ..DagSpace::small(8, 64, widths, 23)
+    })
+    .expect("a valid space")
 }
 
 fn placement(g: &Graph, n: u32, picks: &[u32]) -> Placement {
@@ -203,11 +129,11 @@ proptest! {
     /// clock, and ties are broken by stable ids and sequence numbers.
     #[test]
     fn same_input_gives_byte_identical_report_and_trace(
-        t in topology(), x in numbers(), st in steps(), picks in prop::collection::vec(0u32..64, 1..8),
+        pk in packages(), dag in graphs(true), picks in prop::collection::vec(0u32..64, 1..8),
         mbs in 1u32..5, packet in prop::sample::select(vec![64u64, 256, 4096]), cut in any::<bool>(),
     ) {
-        let spec = HwSpec::from_toml_str(&spec_toml(&t, &x), "gen.toml").unwrap();
-        let g = graph(8, &st, true);
+        let spec = pk.build().unwrap();
+        let g = dag.build().unwrap();
         let p = placement(&g, spec.n_chiplets() as u32, &picks);
         let o = options(mbs, packet, cut);
         let a = run(&spec, &g, &p, &o);
@@ -219,11 +145,11 @@ proptest! {
     /// Causality, conservation and bounds on one run.
     #[test]
     fn runs_are_causal_conserve_work_and_respect_bounds(
-        t in topology(), x in numbers(), st in steps(), picks in prop::collection::vec(0u32..64, 1..8),
+        pk in packages(), dag in graphs(true), picks in prop::collection::vec(0u32..64, 1..8),
         mbs in 1u32..5, packet in prop::sample::select(vec![64u64, 256, 4096]), cut in any::<bool>(),
     ) {
-        let spec = HwSpec::from_toml_str(&spec_toml(&t, &x), "gen.toml").unwrap();
-        let g = graph(8, &st, true);
+        let spec = pk.build().unwrap();
+        let g = dag.build().unwrap();
         let p = placement(&g, spec.n_chiplets() as u32, &picks);
         let o = options(mbs, packet, cut);
         let out = run(&spec, &g, &p, &o);
@@ -314,18 +240,42 @@ proptest! {
     /// "− 2" term), sizes divisible by every rate, overheads and latencies ×k.
     #[test]
     fn scaling_every_duration_scales_the_makespan(
-        st in steps(), picks in prop::collection::vec(0u32..64, 1..8), mbs in 1u32..4,
+        dag in graphs(false), picks in prop::collection::vec(0u32..64, 1..8), mbs in 1u32..4,
         k in prop::sample::select(vec![2u64, 4]), rate in prop::sample::select(vec![1u64, 2, 4]),
         overhead in 0u64..5, latency in 0u64..5, n in 3u32..6, cut in any::<bool>(),
     ) {
-        let base = |mult: u64, scale_fixed: u64| Numbers {
-            array: 4, vector: rate * mult, sram_kib: 4096, sram_bw: rate * mult,
-            overhead: overhead * scale_fixed, link_bw: rate * mult, latency: latency * scale_fixed,
+        // Rates × `mult`, fixed costs × `scale_fixed`.
+        let ring = |mult: u64, scale_fixed: u64| {
+            let ty = ChipletType {
+                name: "t".to_string(),
+                macs_per_cycle: 16,
+                array_rows: 4,
+                array_cols: 4,
+                vector_elems_per_cycle: rate * mult,
+                sram_kib: 4096,
+                sram_bandwidth_bytes_per_cycle: rate * mult,
+                op_overhead_cycles: overhead * scale_fixed,
+                energy_per_mac_pj: 0.5,
+                energy_per_sram_byte_pj: 0.25,
+            };
+            let link = LinkProps {
+                bandwidth_bytes_per_cycle: rate * mult,
+                latency_cycles: latency * scale_fixed,
+                energy_per_bit_pj: 1.5,
+            };
+            PackageBuilder::new("ring")
+                .clock_mhz(1000.0)
+                .chiplet_type(ty)
+                .chiplets(n, "t")
+                .topology(Topology::Ring { bidirectional: false }, link)
+                .routing(Routing::ShortestPath)
+                .pipeline_order(PipelineOrder::Ascending)
+                .constraints(constraints())
+                .build()
+                .unwrap()
         };
-        let t = Topology::Ring { n, bidirectional: false };
-        let fast = HwSpec::from_toml_str(&spec_toml(&t, &base(k, 1)), "fast.toml").unwrap();
-        let slow = HwSpec::from_toml_str(&spec_toml(&t, &base(1, k)), "slow.toml").unwrap();
-        let g = graph(8, &st, false);
+        let (fast, slow) = (ring(k, 1), ring(1, k));
+        let g = dag.build().unwrap();
         let p = placement(&g, n, &picks);
         let o = options(mbs, 128, cut);
         let a = run(&fast, &g, &p, &o).report;
@@ -347,12 +297,12 @@ proptest! {
     /// lexicographic tie-break is not rotation-invariant, so it is not asserted.)
     #[test]
     fn rotating_a_placement_on_a_ring_rotates_the_report(
-        x in numbers(), st in steps(), picks in prop::collection::vec(0u32..64, 1..8),
-        mbs in 1u32..4, n in 3u32..7, shift in 1u32..6, cut in any::<bool>(),
+        pk in rings(), dag in graphs(true), picks in prop::collection::vec(0u32..64, 1..8),
+        mbs in 1u32..4, shift in 1u32..6, cut in any::<bool>(),
     ) {
-        let t = Topology::Ring { n, bidirectional: false };
-        let spec = HwSpec::from_toml_str(&spec_toml(&t, &x), "ring.toml").unwrap();
-        let g = graph(8, &st, true);
+        let spec = pk.build().unwrap();
+        let n = spec.n_chiplets() as u32;
+        let g = dag.build().unwrap();
         let p = placement(&g, n, &picks);
         let rotated = Placement {
             chiplet_of_op: p.chiplet_of_op.iter().map(|c| ChipletId((c.0 + shift) % n)).collect(),

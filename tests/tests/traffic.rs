@@ -7,8 +7,8 @@ use std::path::Path;
 use sim::oracle::transfer_cycles;
 use sim::spec::{ChipletId, HwSpec, LinkId};
 use sim::traffic::{
-    Injection, PacketRecord, Pattern, TrafficOptions, TrafficReport, replay, run_traffic,
-    run_traffic_detailed,
+    Injection, PacketRecord, Pattern, TrafficError, TrafficOptions, TrafficReport, replay,
+    run_traffic, run_traffic_detailed,
 };
 use sim::{SimOptions, Switching};
 use tessera_cli::cli::run_args;
@@ -246,7 +246,14 @@ fn transpose_sends_each_off_diagonal_chiplet_to_its_mirror() {
 #[test]
 fn transpose_without_positions_is_refused() {
     let e = run_traffic(&spec(RING), &opts(Pattern::Transpose, 0.01)).unwrap_err();
-    assert!(e.contains("transpose needs positions"), "{e}");
+    assert!(
+        matches!(&e, TrafficError::TransposeUnplaced { chiplets, .. } if chiplets.len() == 8),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().starts_with("transpose needs positions"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -157,34 +157,34 @@ fn build_bert(args: &mut Args<'_>) -> Result<Graph, ZooError> {
     let ids = b.input("input_ids", &[batch, seq]);
     let positions = b.input("position_ids", &[batch, seq]);
     let types = b.input("token_type_ids", &[batch, seq]);
-    let word = b.embedding("embeddings.word", &ids, vocab, d.hidden);
-    let token_type = b.embedding("embeddings.token_type", &types, type_vocab, d.hidden);
-    let position = b.embedding("embeddings.position", &positions, max_positions, d.hidden);
+    let word = b.embedding("embeddings.word", &ids, vocab, d.hidden)?;
+    let token_type = b.embedding("embeddings.token_type", &types, type_vocab, d.hidden)?;
+    let position = b.embedding("embeddings.position", &positions, max_positions, d.hidden)?;
     // The same order of sums as BertEmbeddings.forward.
     let x = b.eltwise(
         "embeddings.add_token_type",
         EltFunc::Add,
         &[&word, &token_type],
         0,
-    );
-    let x = b.eltwise("embeddings.add_position", EltFunc::Add, &[&x, &position], 0);
-    let mut x = b.layer_norm("embeddings.ln", &x);
+    )?;
+    let x = b.eltwise("embeddings.add_position", EltFunc::Add, &[&x, &position], 0)?;
+    let mut x = b.layer_norm("embeddings.ln", &x)?;
 
     for layer in 0..d.layers {
         let p = format!("layer{layer}");
-        let a = transformer::self_attention(&mut b, &format!("{p}.attn"), &x, &d, ScaleAt::Scores);
-        let h = b.eltwise(&format!("{p}.attn.residual"), EltFunc::Add, &[&a, &x], 0);
-        let h = b.layer_norm(&format!("{p}.attn.ln"), &h);
-        let f = transformer::feed_forward(&mut b, &format!("{p}.ffn"), &h, &d);
-        let h = b.eltwise(&format!("{p}.ffn.residual"), EltFunc::Add, &[&f, &h], 0);
-        x = b.layer_norm(&format!("{p}.ffn.ln"), &h);
+        let a = transformer::self_attention(&mut b, &format!("{p}.attn"), &x, &d, ScaleAt::Scores)?;
+        let h = b.eltwise(&format!("{p}.attn.residual"), EltFunc::Add, &[&a, &x], 0)?;
+        let h = b.layer_norm(&format!("{p}.attn.ln"), &h)?;
+        let f = transformer::feed_forward(&mut b, &format!("{p}.ffn"), &h, &d)?;
+        let h = b.eltwise(&format!("{p}.ffn.residual"), EltFunc::Add, &[&f, &h], 0)?;
+        x = b.layer_norm(&format!("{p}.ffn.ln"), &h)?;
     }
 
     if pooler {
         // BertPooler: dense + tanh on the first ([CLS]) token only.
-        let cls = b.first_token("pooler.cls", &x);
-        let h = b.linear("pooler.dense", &cls, d.hidden, true);
-        b.eltwise("pooler.tanh", EltFunc::Tanh, &[&h], 0);
+        let cls = b.first_token("pooler.cls", &x)?;
+        let h = b.linear("pooler.dense", &cls, d.hidden, true)?;
+        b.eltwise("pooler.tanh", EltFunc::Tanh, &[&h], 0)?;
     }
     args.finish(b)
 }
@@ -203,13 +203,13 @@ fn build_gpt2(args: &mut Args<'_>) -> Result<Graph, ZooError> {
     let mut b = args.graph(dtype);
     let ids = b.input("input_ids", &[batch, seq]);
     let positions = b.input("position_ids", &[batch, seq]);
-    let token = b.embedding("wte", &ids, vocab, d.hidden);
-    let position = b.embedding("wpe", &positions, max_positions, d.hidden);
-    let mut x = b.eltwise("embeddings.add", EltFunc::Add, &[&token, &position], 0);
+    let token = b.embedding("wte", &ids, vocab, d.hidden)?;
+    let position = b.embedding("wpe", &positions, max_positions, d.hidden)?;
+    let mut x = b.eltwise("embeddings.add", EltFunc::Add, &[&token, &position], 0)?;
     for layer in 0..d.layers {
-        x = transformer::pre_ln_block(&mut b, layer, &x, &d, ScaleAt::Scores);
+        x = transformer::pre_ln_block(&mut b, layer, &x, &d, ScaleAt::Scores)?;
     }
-    b.layer_norm("ln_f", &x);
+    b.layer_norm("ln_f", &x)?;
     args.finish(b)
 }
 

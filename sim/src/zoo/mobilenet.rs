@@ -1,11 +1,8 @@
 //! MobileNetV2 (torchvision `mobilenet_v2`, width 1.0): inverted residual
 //! blocks with depthwise 3×3 convs and ReLU6.
 
-use super::{
-    Args, BATCH, DTYPE, GraphBuilder, MAX_CLASSES, MAX_IMAGE, ModelInfo, ParamInfo, Tensor,
-    ZooError,
-};
-use crate::graph::{EltFunc, Graph};
+use super::{Args, BATCH, DTYPE, MAX_CLASSES, MAX_IMAGE, ModelInfo, ParamInfo, ZooError};
+use crate::graph::{BuildError, Conv, EltFunc, Graph, GraphBuilder, Tensor};
 
 pub(super) const MOBILENET_V2: ModelInfo = ModelInfo {
     name: "mobilenet-v2",
@@ -51,60 +48,42 @@ fn build_mobilenet_v2(args: &mut Args<'_>) -> Result<Graph, ZooError> {
 
     let mut b = args.graph(dtype);
     let x = b.input("image", &[batch, 3, image, image]);
-    let mut x = conv_bn(&mut b, "features.0", &x, STEM_CHANNELS, 3, 2, 1, true);
+    let stem = Conv::new(STEM_CHANNELS, 3).stride(2);
+    let mut x = conv_bn(&mut b, "features.0", &x, stem, true)?;
     let mut index = 1;
     for (t, c, n, s) in SETTINGS {
         for i in 0..n {
             let stride = if i == 0 { s } else { 1 };
-            x = inverted_residual(&mut b, &format!("features.{index}"), &x, c, stride, t);
+            x = inverted_residual(&mut b, &format!("features.{index}"), &x, c, stride, t)?;
             index += 1;
         }
     }
-    let x = conv_bn(
-        &mut b,
-        &format!("features.{index}"),
-        &x,
-        LAST_CHANNELS,
-        1,
-        1,
-        1,
-        true,
-    );
-    let x = b.global_avg_pool("avgpool", &x);
+    let last = Conv::new(LAST_CHANNELS, 1);
+    let x = conv_bn(&mut b, &format!("features.{index}"), &x, last, true)?;
+    let x = b.global_avg_pool("avgpool", &x)?;
     // The classifier's dropout is the identity at inference and is not built.
-    b.linear("classifier", &x, classes, true);
+    b.linear("classifier", &x, classes, true)?;
     args.finish(b)
 }
 
 /// Conv (no bias), batch norm and, if `relu6`, ReLU6: torchvision's
-/// `Conv2dNormActivation`, or a projection when `relu6` is false. The conv is
-/// depthwise when `groups` is the input channel count.
+/// `Conv2dNormActivation`, or a projection when `relu6` is false. The conv
+/// pads by ⌊kernel/2⌋ and is depthwise when its groups are the input channel
+/// count.
 fn conv_bn(
     b: &mut GraphBuilder,
     prefix: &str,
     x: &Tensor,
-    out: u64,
-    kernel: u64,
-    stride: u64,
-    groups: u64,
+    conv: Conv,
     relu6: bool,
-) -> Tensor {
-    let padding = kernel / 2;
-    let h = b.conv2d(
-        &format!("{prefix}.conv"),
-        x,
-        out,
-        kernel,
-        stride,
-        padding,
-        groups,
-        false,
-    );
-    let h = b.batch_norm(&format!("{prefix}.bn"), &h);
+) -> Result<Tensor, BuildError> {
+    let conv = conv.padding(conv.kernel / 2);
+    let h = b.conv2d(&format!("{prefix}.conv"), x, conv)?;
+    let h = b.batch_norm(&format!("{prefix}.bn"), &h)?;
     if relu6 {
         b.eltwise(&format!("{prefix}.relu6"), EltFunc::Relu6, &[&h], 0)
     } else {
-        h
+        Ok(h)
     }
 }
 
@@ -117,29 +96,33 @@ fn inverted_residual(
     out: u64,
     stride: u64,
     expansion: u64,
-) -> Tensor {
+) -> Result<Tensor, BuildError> {
     let inp = x.shape[1];
     let hidden = inp * expansion;
     let h = if expansion == 1 {
         x.clone()
     } else {
-        conv_bn(b, &format!("{prefix}.expand"), x, hidden, 1, 1, 1, true)
+        conv_bn(
+            b,
+            &format!("{prefix}.expand"),
+            x,
+            Conv::new(hidden, 1),
+            true,
+        )?
     };
+    let depthwise = Conv::new(hidden, 3).stride(stride).groups(hidden);
+    let h = conv_bn(b, &format!("{prefix}.dw"), &h, depthwise, true)?;
     let h = conv_bn(
         b,
-        &format!("{prefix}.dw"),
+        &format!("{prefix}.project"),
         &h,
-        hidden,
-        3,
-        stride,
-        hidden,
-        true,
-    );
-    let h = conv_bn(b, &format!("{prefix}.project"), &h, out, 1, 1, 1, false);
+        Conv::new(out, 1),
+        false,
+    )?;
     if stride == 1 && inp == out {
         b.eltwise(&format!("{prefix}.add"), EltFunc::Add, &[x, &h], 0)
     } else {
-        h
+        Ok(h)
     }
 }
 

@@ -11,8 +11,6 @@
 //! (cifarnet and a plain MLP). Each model's parameter count is tested against the
 //! published figure for its reference implementation.
 
-pub mod builder;
-
 mod bert;
 mod mobilenet;
 mod resnet;
@@ -24,9 +22,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 
-use crate::graph::{DType, Graph};
+use crate::graph::{BuildError, DType, Graph, GraphError};
 
-pub use builder::{GraphBuilder, Tensor};
+/// The builder lives in [`crate::graph`]. It is re-exported here only because
+/// `onnx_import` still imports it by this path; new code uses `sim::graph`.
+pub use crate::graph::{GraphBuilder, Tensor};
 
 /// One zoo model's description for `tessera models`.
 #[derive(Clone, Copy, Debug)]
@@ -47,19 +47,52 @@ pub struct ParamInfo {
     pub doc: &'static str,
 }
 
-/// Why a zoo model could not be built from the given parameters.
+/// Why a zoo model could not be built.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZooError {
-    pub message: String,
+pub enum ZooError {
+    /// The request is not accepted: an unknown model or parameter, or a bad
+    /// value. The message says what is accepted.
+    Invalid { message: String },
+    /// A model's code misused the graph builder. This is a bug in the zoo,
+    /// reported rather than panicked on, so that [`build`] never panics.
+    Build(BuildError),
+    /// A model built a graph that fails validation: likewise a bug in the zoo.
+    Graph {
+        model: &'static str,
+        error: GraphError,
+    },
 }
 
 impl fmt::Display for ZooError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match self {
+            ZooError::Invalid { message } => f.write_str(message),
+            ZooError::Build(e) => {
+                write!(f, "internal error, the zoo misused the graph builder: {e}")
+            }
+            ZooError::Graph { model, error } => write!(
+                f,
+                "{model}: internal error, the generated graph is invalid: {error}"
+            ),
+        }
     }
 }
 
-impl std::error::Error for ZooError {}
+impl std::error::Error for ZooError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ZooError::Invalid { .. } => None,
+            ZooError::Build(e) => Some(e),
+            ZooError::Graph { error, .. } => Some(error),
+        }
+    }
+}
+
+impl From<BuildError> for ZooError {
+    fn from(e: BuildError) -> ZooError {
+        ZooError::Build(e)
+    }
+}
 
 /// Every zoo model, in the order `tessera models` lists them.
 static MODELS: &[ModelInfo] = &[
@@ -88,7 +121,7 @@ pub fn models() -> &'static [ModelInfo] {
 pub fn build(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, ZooError> {
     let info = MODELS.iter().find(|m| m.name == model).ok_or_else(|| {
         let known: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
-        ZooError {
+        ZooError::Invalid {
             message: format!(
                 "unknown model {model:?}; known models: {}",
                 known.join(", ")
@@ -100,7 +133,7 @@ pub fn build(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, Zo
         .find(|k| !info.params.iter().any(|p| p.key == k.as_str()))
     {
         let keys: Vec<&str> = info.params.iter().map(|p| p.key).collect();
-        return Err(ZooError {
+        return Err(ZooError::Invalid {
             message: format!(
                 "{model} has no parameter {key:?}; its parameters are: {}",
                 keys.join(", ")
@@ -166,7 +199,7 @@ impl Args<'_> {
         value: impl fmt::Display,
         expected: impl fmt::Display,
     ) -> ZooError {
-        ZooError {
+        ZooError::Invalid {
             message: format!(
                 "{}: parameter {key} = {value:?} is invalid: expected {expected}",
                 self.info.name,
@@ -279,11 +312,9 @@ impl Args<'_> {
     /// Validates the finished graph. Failure would be a bug in the zoo, but it
     /// is reported as an error rather than a panic: `build` never panics.
     fn finish(&self, b: GraphBuilder) -> Result<Graph, ZooError> {
-        b.finish().map_err(|e| ZooError {
-            message: format!(
-                "{}: internal error, the generated graph is invalid: {e}",
-                self.info.name
-            ),
+        b.finish().map_err(|error| ZooError::Graph {
+            model: self.info.name,
+            error,
         })
     }
 }

@@ -1,11 +1,8 @@
 //! Residual networks: torchvision ResNet-18/34/50 (v1.5, stride on the 3×3
 //! conv), with an ImageNet stem or the CIFAR stem of kuangliu/pytorch-cifar.
 
-use super::{
-    Args, BATCH, DTYPE, GraphBuilder, MAX_CLASSES, MAX_IMAGE, ModelInfo, ParamInfo, Tensor,
-    ZooError,
-};
-use crate::graph::{EltFunc, Graph, PoolFunc};
+use super::{Args, BATCH, DTYPE, MAX_CLASSES, MAX_IMAGE, ModelInfo, ParamInfo, ZooError};
+use crate::graph::{BuildError, Conv, EltFunc, Graph, GraphBuilder, PoolFunc, Tensor, Window};
 
 const PARAMS: &[ParamInfo] = &[
     BATCH,
@@ -81,83 +78,97 @@ fn build_resnet(args: &mut Args<'_>, block: Block, depths: [u64; 4]) -> Result<G
     let mut b = args.graph(dtype);
     let x = b.input("image", &[batch, 3, image, image]);
     let x = if cifar {
-        b.conv2d("conv1", &x, 64, 3, 1, 1, 1, false)
+        b.conv2d("conv1", &x, Conv::new(64, 3).padding(1))?
     } else {
-        b.conv2d("conv1", &x, 64, 7, 2, 3, 1, false)
+        b.conv2d("conv1", &x, Conv::new(64, 7).stride(2).padding(3))?
     };
-    let x = b.batch_norm("bn1", &x);
-    let mut x = b.eltwise("relu", EltFunc::Relu, &[&x], 0);
+    let x = b.batch_norm("bn1", &x)?;
+    let mut x = b.eltwise("relu", EltFunc::Relu, &[&x], 0)?;
     if !cifar {
-        x = b.pool("maxpool", PoolFunc::Max, &x, 3, 2, 1);
+        x = b.pool(
+            "maxpool",
+            &x,
+            PoolFunc::Max,
+            Window::new(3).stride(2).padding(1),
+        )?;
     }
     for (stage, (&width, &depth)) in WIDTHS.iter().zip(&depths).enumerate() {
         for i in 0..depth {
             let stride = if stage > 0 && i == 0 { 2 } else { 1 };
             let prefix = format!("layer{}.{i}", stage + 1);
             x = match block {
-                Block::Basic => basic_block(&mut b, &prefix, &x, width, stride),
-                Block::Bottleneck => bottleneck(&mut b, &prefix, &x, width, stride),
+                Block::Basic => basic_block(&mut b, &prefix, &x, width, stride)?,
+                Block::Bottleneck => bottleneck(&mut b, &prefix, &x, width, stride)?,
             };
         }
     }
     // kuangliu's CIFAR model uses avg_pool2d(4) on the 4×4 map, which is the
     // global average at image 32; the global form also serves other sizes.
-    let x = b.global_avg_pool("avgpool", &x);
-    b.linear("fc", &x, classes, true);
+    let x = b.global_avg_pool("avgpool", &x)?;
+    b.linear("fc", &x, classes, true)?;
     args.finish(b)
 }
 
 /// The identity, or a 1×1 conv + BN when the block changes shape.
-fn shortcut(b: &mut GraphBuilder, prefix: &str, x: &Tensor, out: u64, stride: u64) -> Tensor {
+fn shortcut(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    x: &Tensor,
+    out: u64,
+    stride: u64,
+) -> Result<Tensor, BuildError> {
     if stride == 1 && x.shape[1] == out {
-        return x.clone();
+        return Ok(x.clone());
     }
     let s = b.conv2d(
         &format!("{prefix}.downsample.conv"),
         x,
-        out,
-        1,
-        stride,
-        0,
-        1,
-        false,
-    );
+        Conv::new(out, 1).stride(stride),
+    )?;
     b.batch_norm(&format!("{prefix}.downsample.bn"), &s)
 }
 
-fn basic_block(b: &mut GraphBuilder, prefix: &str, x: &Tensor, width: u64, stride: u64) -> Tensor {
-    let h = b.conv2d(&format!("{prefix}.conv1"), x, width, 3, stride, 1, 1, false);
-    let h = b.batch_norm(&format!("{prefix}.bn1"), &h);
-    let h = b.eltwise(&format!("{prefix}.relu1"), EltFunc::Relu, &[&h], 0);
-    let h = b.conv2d(&format!("{prefix}.conv2"), &h, width, 3, 1, 1, 1, false);
-    let h = b.batch_norm(&format!("{prefix}.bn2"), &h);
-    let s = shortcut(b, prefix, x, width, stride);
-    let h = b.eltwise(&format!("{prefix}.add"), EltFunc::Add, &[&h, &s], 0);
+fn basic_block(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    x: &Tensor,
+    width: u64,
+    stride: u64,
+) -> Result<Tensor, BuildError> {
+    let conv3x3 = |stride| Conv::new(width, 3).stride(stride).padding(1);
+    let h = b.conv2d(&format!("{prefix}.conv1"), x, conv3x3(stride))?;
+    let h = b.batch_norm(&format!("{prefix}.bn1"), &h)?;
+    let h = b.eltwise(&format!("{prefix}.relu1"), EltFunc::Relu, &[&h], 0)?;
+    let h = b.conv2d(&format!("{prefix}.conv2"), &h, conv3x3(1))?;
+    let h = b.batch_norm(&format!("{prefix}.bn2"), &h)?;
+    let s = shortcut(b, prefix, x, width, stride)?;
+    let h = b.eltwise(&format!("{prefix}.add"), EltFunc::Add, &[&h, &s], 0)?;
     b.eltwise(&format!("{prefix}.relu2"), EltFunc::Relu, &[&h], 0)
 }
 
-fn bottleneck(b: &mut GraphBuilder, prefix: &str, x: &Tensor, width: u64, stride: u64) -> Tensor {
+fn bottleneck(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    x: &Tensor,
+    width: u64,
+    stride: u64,
+) -> Result<Tensor, BuildError> {
     let out = width * Block::Bottleneck.expansion();
-    let h = b.conv2d(&format!("{prefix}.conv1"), x, width, 1, 1, 0, 1, false);
-    let h = b.batch_norm(&format!("{prefix}.bn1"), &h);
-    let h = b.eltwise(&format!("{prefix}.relu1"), EltFunc::Relu, &[&h], 0);
+    let h = b.conv2d(&format!("{prefix}.conv1"), x, Conv::new(width, 1))?;
+    let h = b.batch_norm(&format!("{prefix}.bn1"), &h)?;
+    let h = b.eltwise(&format!("{prefix}.relu1"), EltFunc::Relu, &[&h], 0)?;
     // v1.5: the stride is on the 3×3 conv, not the first 1×1.
     let h = b.conv2d(
         &format!("{prefix}.conv2"),
         &h,
-        width,
-        3,
-        stride,
-        1,
-        1,
-        false,
-    );
-    let h = b.batch_norm(&format!("{prefix}.bn2"), &h);
-    let h = b.eltwise(&format!("{prefix}.relu2"), EltFunc::Relu, &[&h], 0);
-    let h = b.conv2d(&format!("{prefix}.conv3"), &h, out, 1, 1, 0, 1, false);
-    let h = b.batch_norm(&format!("{prefix}.bn3"), &h);
-    let s = shortcut(b, prefix, x, out, stride);
-    let h = b.eltwise(&format!("{prefix}.add"), EltFunc::Add, &[&h, &s], 0);
+        Conv::new(width, 3).stride(stride).padding(1),
+    )?;
+    let h = b.batch_norm(&format!("{prefix}.bn2"), &h)?;
+    let h = b.eltwise(&format!("{prefix}.relu2"), EltFunc::Relu, &[&h], 0)?;
+    let h = b.conv2d(&format!("{prefix}.conv3"), &h, Conv::new(out, 1))?;
+    let h = b.batch_norm(&format!("{prefix}.bn3"), &h)?;
+    let s = shortcut(b, prefix, x, out, stride)?;
+    let h = b.eltwise(&format!("{prefix}.add"), EltFunc::Add, &[&h, &s], 0)?;
     b.eltwise(&format!("{prefix}.relu3"), EltFunc::Relu, &[&h], 0)
 }
 

@@ -2,7 +2,7 @@
 //! perceptron.
 
 use super::{Args, BATCH, DTYPE, MAX_CLASSES, MAX_IMAGE, ModelInfo, ParamInfo, ZooError};
-use crate::graph::{EltFunc, Graph, PoolFunc};
+use crate::graph::{Conv, EltFunc, Graph, PoolFunc, Window};
 
 pub(super) const CIFARNET: ModelInfo = ModelInfo {
     name: "cifarnet",
@@ -60,18 +60,19 @@ fn build_cifarnet(args: &mut Args<'_>) -> Result<Graph, ZooError> {
     let mut b = args.graph(dtype);
     let x = b.input("image", &[batch, 3, image, image]);
     // 5×5 SAME at stride 1 is a symmetric padding of 2.
-    let x = b.conv2d("conv1", &x, CIFARNET_CHANNELS, 5, 1, 2, 1, true);
-    let x = b.eltwise("conv1.relu", EltFunc::Relu, &[&x], 0);
-    let x = b.pool("pool1", PoolFunc::Max, &x, 2, 2, 0);
-    let x = b.conv2d("conv2", &x, CIFARNET_CHANNELS, 5, 1, 2, 1, true);
-    let x = b.eltwise("conv2.relu", EltFunc::Relu, &[&x], 0);
-    let x = b.pool("pool2", PoolFunc::Max, &x, 2, 2, 0);
+    let conv5x5 = Conv::new(CIFARNET_CHANNELS, 5).padding(2).bias(true);
+    let x = b.conv2d("conv1", &x, conv5x5)?;
+    let x = b.eltwise("conv1.relu", EltFunc::Relu, &[&x], 0)?;
+    let x = b.pool("pool1", &x, PoolFunc::Max, Window::new(2))?;
+    let x = b.conv2d("conv2", &x, conv5x5)?;
+    let x = b.eltwise("conv2.relu", EltFunc::Relu, &[&x], 0)?;
+    let x = b.pool("pool2", &x, PoolFunc::Max, Window::new(2))?;
     // slim.flatten is a view: fc3 reads the pooled NCHW map as [batch, C·H·W].
-    let x = b.flatten_linear("fc3", &x, 384, true);
-    let x = b.eltwise("fc3.relu", EltFunc::Relu, &[&x], 0);
-    let x = b.linear("fc4", &x, 192, true);
-    let x = b.eltwise("fc4.relu", EltFunc::Relu, &[&x], 0);
-    b.linear("logits", &x, classes, true);
+    let x = b.flatten_linear("fc3", &x, 384, true)?;
+    let x = b.eltwise("fc3.relu", EltFunc::Relu, &[&x], 0)?;
+    let x = b.linear("fc4", &x, 192, true)?;
+    let x = b.eltwise("fc4.relu", EltFunc::Relu, &[&x], 0)?;
+    b.linear("logits", &x, classes, true)?;
     args.finish(b)
 }
 
@@ -104,10 +105,10 @@ fn build_mlp(args: &mut Args<'_>) -> Result<Graph, ZooError> {
     let mut x = b.input("input", &[batch, sizes[0]]);
     let layers = sizes.len() - 1;
     for (i, &width) in sizes[1..].iter().enumerate() {
-        x = b.linear(&format!("fc{i}"), &x, width, true);
+        x = b.linear(&format!("fc{i}"), &x, width, true)?;
         // No activation after the last layer: its outputs are logits.
         if i + 1 < layers {
-            x = b.eltwise(&format!("fc{i}.relu"), EltFunc::Relu, &[&x], 0);
+            x = b.eltwise(&format!("fc{i}.relu"), EltFunc::Relu, &[&x], 0)?;
         }
     }
     args.finish(b)

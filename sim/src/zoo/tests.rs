@@ -26,7 +26,8 @@ pub(super) fn build_default(model: &str) -> Graph {
 fn error(model: &str, pairs: &[(&str, &str)]) -> String {
     match build(model, &params(pairs)) {
         Ok(_) => panic!("{model} {pairs:?} built, but an error was expected"),
-        Err(ZooError { message }) => message,
+        Err(ZooError::Invalid { message }) => message,
+        Err(e) => panic!("{model} {pairs:?}: an internal error: {e}"),
     }
 }
 

@@ -7,8 +7,8 @@
 //! to read one third of a fused output. The parameters and MACs are the same;
 //! only the number of ops differs.
 
-use super::{Args, GraphBuilder, Tensor, ZooError};
-use crate::graph::EltFunc;
+use super::{Args, ZooError};
+use crate::graph::{BuildError, EltFunc, GraphBuilder, Tensor};
 
 /// Upper bounds on transformer sizes. GPT-3 175B (96 layers, hidden 12288,
 /// ffn 49152) fits; with these bounds and `batch ≤ 1024` the largest count,
@@ -86,13 +86,13 @@ pub(super) fn self_attention(
     x: &Tensor,
     d: &Dims,
     scale_at: ScaleAt,
-) -> Tensor {
+) -> Result<Tensor, BuildError> {
     let heads = d.batch * d.heads;
-    let q = b.linear(&format!("{prefix}.q"), x, d.hidden, true);
-    let k = b.linear(&format!("{prefix}.k"), x, d.hidden, true);
-    let v = b.linear(&format!("{prefix}.v"), x, d.hidden, true);
+    let q = b.linear(&format!("{prefix}.q"), x, d.hidden, true)?;
+    let k = b.linear(&format!("{prefix}.k"), x, d.hidden, true)?;
+    let v = b.linear(&format!("{prefix}.v"), x, d.hidden, true)?;
     let q = match scale_at {
-        ScaleAt::Query => b.eltwise(&format!("{prefix}.scale"), EltFunc::Scale, &[&q], 0),
+        ScaleAt::Query => b.eltwise(&format!("{prefix}.scale"), EltFunc::Scale, &[&q], 0)?,
         ScaleAt::Scores => q,
     };
     let scores = b.matmul(
@@ -100,26 +100,31 @@ pub(super) fn self_attention(
         &q,
         &k,
         (heads, d.seq, d.head_dim(), d.seq),
-    );
+    )?;
     let scores = match scale_at {
-        ScaleAt::Scores => b.eltwise(&format!("{prefix}.scale"), EltFunc::Scale, &[&scores], 0),
+        ScaleAt::Scores => b.eltwise(&format!("{prefix}.scale"), EltFunc::Scale, &[&scores], 0)?,
         ScaleAt::Query => scores,
     };
-    let probs = b.softmax(&format!("{prefix}.softmax"), &scores);
+    let probs = b.softmax(&format!("{prefix}.softmax"), &scores)?;
     let context = b.matmul_as(
         &format!("{prefix}.context"),
         &probs,
         &v,
         (heads, d.seq, d.seq, d.head_dim()),
         &[d.batch, d.seq, d.hidden],
-    );
+    )?;
     b.linear(&format!("{prefix}.out"), &context, d.hidden, true)
 }
 
 /// The position-wise feed-forward network: `{prefix}.fc1`, `.gelu`, `.fc2`.
-pub(super) fn feed_forward(b: &mut GraphBuilder, prefix: &str, x: &Tensor, d: &Dims) -> Tensor {
-    let h = b.linear(&format!("{prefix}.fc1"), x, d.ffn, true);
-    let h = b.eltwise(&format!("{prefix}.gelu"), EltFunc::Gelu, &[&h], 0);
+pub(super) fn feed_forward(
+    b: &mut GraphBuilder,
+    prefix: &str,
+    x: &Tensor,
+    d: &Dims,
+) -> Result<Tensor, BuildError> {
+    let h = b.linear(&format!("{prefix}.fc1"), x, d.ffn, true)?;
+    let h = b.eltwise(&format!("{prefix}.gelu"), EltFunc::Gelu, &[&h], 0)?;
     b.linear(&format!("{prefix}.fc2"), &h, d.hidden, true)
 }
 
@@ -131,12 +136,12 @@ pub(super) fn pre_ln_block(
     x: &Tensor,
     d: &Dims,
     scale_at: ScaleAt,
-) -> Tensor {
+) -> Result<Tensor, BuildError> {
     let p = format!("layer{layer}");
-    let h = b.layer_norm(&format!("{p}.ln1"), x);
-    let a = self_attention(b, &format!("{p}.attn"), &h, d, scale_at);
-    let x = b.eltwise(&format!("{p}.attn.residual"), EltFunc::Add, &[x, &a], 0);
-    let h = b.layer_norm(&format!("{p}.ln2"), &x);
-    let f = feed_forward(b, &format!("{p}.ffn"), &h, d);
+    let h = b.layer_norm(&format!("{p}.ln1"), x)?;
+    let a = self_attention(b, &format!("{p}.attn"), &h, d, scale_at)?;
+    let x = b.eltwise(&format!("{p}.attn.residual"), EltFunc::Add, &[x, &a], 0)?;
+    let h = b.layer_norm(&format!("{p}.ln2"), &x)?;
+    let f = feed_forward(b, &format!("{p}.ffn"), &h, d)?;
     b.eltwise(&format!("{p}.ffn.residual"), EltFunc::Add, &[&x, &f], 0)
 }

@@ -96,7 +96,7 @@ fn build_vit(args: &mut Args<'_>) -> Result<Graph, ZooError> {
 
     let mut b = args.graph(dtype);
     let pixels = b.input("patches", &[batch, patches, CHANNELS * PATCH * PATCH]);
-    let tokens = b.linear("patch_embed.proj", &pixels, d.hidden, true);
+    let tokens = b.linear("patch_embed.proj", &pixels, d.hidden, true)?;
     // The learned class token is joined in as a parameter of the concat.
     let x = b.concat(
         "cls_token",
@@ -104,15 +104,15 @@ fn build_vit(args: &mut Args<'_>) -> Result<Graph, ZooError> {
         1,
         vec![batch, patches + 1, d.hidden],
         d.hidden,
-    );
+    )?;
     // The learned position embedding is a parameter of the add.
-    let mut x = b.eltwise("pos_embed", EltFunc::Add, &[&x], (patches + 1) * d.hidden);
+    let mut x = b.eltwise("pos_embed", EltFunc::Add, &[&x], (patches + 1) * d.hidden)?;
     for layer in 0..d.layers {
-        x = transformer::pre_ln_block(&mut b, layer, &x, &d, ScaleAt::Query);
+        x = transformer::pre_ln_block(&mut b, layer, &x, &d, ScaleAt::Query)?;
     }
-    let x = b.layer_norm("norm", &x);
-    let cls = b.first_token("head.cls", &x);
-    b.linear("head", &cls, classes, true);
+    let x = b.layer_norm("norm", &x)?;
+    let cls = b.first_token("head.cls", &x)?;
+    b.linear("head", &cls, classes, true)?;
     args.finish(b)
 }
 

@@ -8,10 +8,13 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
-use sim::graph::{DType, EltFunc, Graph};
+use sim::graph::{DType, EltFunc, Graph, GraphBuilder};
 use sim::oracle::analyse;
-use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{GraphBuilder, Tensor};
+use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::testkit::{
+    DagRecipe, DagSpace, LinkProps, LinkSpace, MemoryReach, MemorySpace, PackageRecipe,
+    PackageSpace, Structure, Topology, TopologyKind, TypeSpace, strategies,
+};
 use sim::{Placement, SimOptions};
 
 use super::{Engine, Limits, Model, Stop, solve, solve_with};
@@ -34,176 +37,90 @@ fn unlimited() -> Limits {
     }
 }
 
-/// A tiny package: chiplets, types, links, order and memory.
-#[derive(Clone, Debug)]
-struct Package {
-    n: u32,
-    /// 0: bidirectional chain, 1: unidirectional ring, 2: bidirectional
-    /// ring, 3: all-to-all, 4: 2 × 2 mesh with XY routing.
-    topology: u8,
-    /// A second, slower link from the last chiplet to the first.
-    extra_link: bool,
-    link_bw: u64,
-    /// Two chiplet types (alternating) instead of one.
-    hetero: bool,
-    sram_kib: u64,
-    /// 0: none, 1: streaming for every chiplet, 2: streaming for chiplet 0.
-    memory: u8,
-    order_seed: u64,
+fn tiny_links(bandwidth_bytes_per_cycle: Vec<u64>, latency_cycles: u64) -> LinkSpace {
+    LinkSpace {
+        bandwidth_bytes_per_cycle,
+        latency_cycles: vec![latency_cycles],
+        energy_per_bit_pj: 1.0,
+    }
 }
 
-fn package() -> impl Strategy<Value = Package> {
-    (
-        1u32..=4,
-        0u8..5,
-        any::<bool>(),
-        prop::sample::select(vec![1u64, 4, 32]),
-        any::<bool>(),
-        prop::sample::select(vec![1u64, 2, 4, 64]),
-        0u8..3,
-        any::<u64>(),
-    )
-        .prop_map(
-            |(n, topology, extra_link, link_bw, hetero, sram_kib, memory, order_seed)| Package {
-                n,
-                topology,
-                extra_link,
-                link_bw,
-                hetero,
-                sram_kib,
-                memory,
-                order_seed,
+/// Tiny packages: 1 to 4 chiplets on a bidirectional chain, a ring either
+/// way, all-to-all or a mesh (XY routing), with maybe one extra slower link,
+/// one type or two (a small and a large array) mixed, weight streaming for
+/// none, all or chiplet 0, in a random pipeline order.
+fn packages() -> BoxedStrategy<PackageRecipe> {
+    let small = TypeSpace {
+        array_sides: vec![8],
+        vector_elems_per_cycle: vec![4],
+        sram_kib: vec![1, 2, 4, 64],
+        sram_bandwidth_bytes_per_cycle: vec![16],
+        op_overhead_cycles: vec![10],
+        energy_per_mac_pj: 1.0,
+        energy_per_sram_byte_pj: 1.0,
+    };
+    let large = TypeSpace {
+        array_sides: vec![16],
+        vector_elems_per_cycle: vec![16],
+        sram_kib: vec![2, 4, 8, 128],
+        sram_bandwidth_bytes_per_cycle: vec![64],
+        op_overhead_cycles: vec![30],
+        ..small.clone()
+    };
+    strategies::package(&PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: vec![1, 2, 3, 4],
+        topologies: vec![
+            TopologyKind::Chain {
+                bidirectional: true,
             },
-        )
-}
-
-fn spec_toml(p: &Package) -> String {
-    let n = p.n;
-    // A permutation of 0..n from the seed.
-    let mut order: Vec<u32> = (0..n).collect();
-    let mut s = p.order_seed;
-    for i in (1..order.len()).rev() {
-        s = s
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        order.swap(i, (s >> 33) as usize % (i + 1));
-    }
-    let order: Vec<String> = order.iter().map(u32::to_string).collect();
-    let mut t = format!(
-        "name = \"tiny\"\nsource = [\"test\"]\nnotes = \"test\"\nclock_mhz = 1000\n\
-         pipeline_order = [{}]\n",
-        order.join(", ")
-    );
-    t += "[chiplet_types.a]\nmacs_per_cycle = 64\narray_rows = 8\narray_cols = 8\n\
-          vector_elems_per_cycle = 4\n";
-    t += &format!("sram_kib = {}\n", p.sram_kib);
-    t += "sram_bandwidth_bytes_per_cycle = 16\nop_overhead_cycles = 10\n\
-          energy_per_mac_pj = 1.0\nenergy_per_sram_byte_pj = 1.0\n";
-    t += "[chiplet_types.b]\nmacs_per_cycle = 256\narray_rows = 16\narray_cols = 16\n\
-          vector_elems_per_cycle = 16\n";
-    t += &format!("sram_kib = {}\n", p.sram_kib * 2);
-    t += "sram_bandwidth_bytes_per_cycle = 64\nop_overhead_cycles = 30\n\
-          energy_per_mac_pj = 1.0\nenergy_per_sram_byte_pj = 1.0\n";
-    for c in 0..n {
-        let ty = if p.hetero && c % 2 == 1 { "b" } else { "a" };
-        t += &format!("[[chiplets]]\nid = {c}\ntype = \"{ty}\"\n");
-    }
-    let link = format!(
-        "bandwidth_bytes_per_cycle = {}\nlatency_cycles = 3\nenergy_per_bit_pj = 1.0\n",
-        p.link_bw
-    );
-    let mut routing = "shortest_path";
-    // Only a chain of 3 or more lacks the last → first link.
-    let mut extra_ok = false;
-    match (n, p.topology) {
-        (1, _) => {}
-        (2, 1 | 2) | (_, 0) => {
-            t += &format!("[[topology]]\nkind = \"chain\"\nbidirectional = true\n{link}");
-            extra_ok = n >= 3;
-        }
-        (_, 1) => t += &format!("[[topology]]\nkind = \"ring\"\nbidirectional = false\n{link}"),
-        (_, 2) => t += &format!("[[topology]]\nkind = \"ring\"\nbidirectional = true\n{link}"),
-        (4, 4) => {
-            t += &format!("[[topology]]\nkind = \"mesh\"\nrows = 2\ncols = 2\n{link}");
-            routing = "xy";
-        }
-        _ => t += &format!("[[topology]]\nkind = \"all_to_all\"\n{link}"),
-    }
-    if p.extra_link && extra_ok {
-        t += &format!(
-            "[[links]]\nfrom = {}\nto = 0\nbandwidth_bytes_per_cycle = {}\n\
-             latency_cycles = 5\nenergy_per_bit_pj = 1.0\n",
-            n - 1,
-            (p.link_bw / 2).max(1)
-        );
-    }
-    t += &format!("[routing]\nkind = \"{routing}\"\n");
-    match p.memory {
-        1 | 2 => {
-            let chiplets = if p.memory == 1 { "\"all\"" } else { "[0]" };
-            t += &format!(
-                "[memory]\ncapacity_mib = 64\nbandwidth_bytes_per_cycle = 8\nlatency_cycles = 20\n\
-                 energy_per_byte_pj = 1.0\nchiplets = {chiplets}\nweight_streaming = true\n"
-            );
-        }
-        _ => {}
-    }
-    t += "[constraints]\nacyclic_dataflow = true\nno_skipping = \"off\"\nno_triangle = false\n\
-          sram_capacity = true\n";
-    t
-}
-
-fn build_spec(p: &Package) -> HwSpec {
-    let text = spec_toml(p);
-    HwSpec::from_toml_str(&text, "tiny.toml").unwrap_or_else(|d| panic!("{d:?}\n{text}"))
-}
-
-/// One step of a random graph (as in the simulator's property tests).
-#[derive(Clone, Debug)]
-enum Step {
-    Linear(usize, u64),
-    Add(usize, usize),
-    Unary(usize, u8),
-}
-
-fn steps(max: usize) -> impl Strategy<Value = Vec<Step>> {
-    prop::collection::vec(
-        prop_oneof![
-            (any::<usize>(), prop::sample::select(vec![16u64, 64, 128]))
-                .prop_map(|(a, n)| Step::Linear(a, n)),
-            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Step::Add(a, b)),
-            (any::<usize>(), 0u8..3).prop_map(|(a, k)| Step::Unary(a, k)),
+            TopologyKind::Ring {
+                bidirectional: false,
+            },
+            TopologyKind::Ring {
+                bidirectional: true,
+            },
+            TopologyKind::AllToAll,
+            TopologyKind::Mesh,
         ],
-        0..max,
-    )
+        types: vec![small, large],
+        heterogeneous: vec![false, true],
+        link: tiny_links(vec![1, 4, 32], 3),
+        extra_links: vec![0, 1],
+        extra_link: tiny_links(vec![1, 2, 16], 5),
+        memory: Some(MemorySpace {
+            reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
+            capacity_mib: vec![64],
+            bandwidth_bytes_per_cycle: vec![8],
+            latency_cycles: vec![20],
+            energy_per_byte_pj: 1.0,
+            weight_streaming: vec![true],
+        }),
+        shuffled_order: vec![true],
+        constraints: Constraints {
+            acyclic_dataflow: true,
+            no_skipping: NoSkipping::Off,
+            no_triangle: false,
+            sram_capacity: true,
+        },
+    })
+    .expect("a valid space")
 }
 
-/// A random DAG of linears, adds, activations, norms and softmaxes over
-/// `[1, rows, 64]` tensors: `steps.len() + 1` ops.
-fn graph(rows: u64, steps: &[Step]) -> Graph {
-    let mut g = GraphBuilder::new("random", "random", DType::Int8);
-    let x = g.input("x", &[1, rows, 64]);
-    let mut ts: Vec<Tensor> = vec![g.eltwise("in", EltFunc::Relu, &[&x], 0)];
-    for (i, st) in steps.iter().enumerate() {
-        let name = format!("op{i}");
-        let pick = |k: usize| ts[k % ts.len()].clone();
-        let t = match st {
-            Step::Linear(a, n) => g.linear(&name, &pick(*a), *n, true),
-            Step::Add(a, b) => {
-                let (l, r) = (pick(*a), pick(*b));
-                if l.shape == r.shape {
-                    g.eltwise(&name, EltFunc::Add, &[&l, &r], 0)
-                } else {
-                    g.eltwise(&name, EltFunc::Gelu, &[&l], 0)
-                }
-            }
-            Step::Unary(a, 0) => g.eltwise(&name, EltFunc::Relu, &[&pick(*a)], 0),
-            Step::Unary(a, 1) => g.layer_norm(&name, &pick(*a)),
-            Step::Unary(a, _) => g.softmax(&name, &pick(*a)),
-        };
-        ts.push(t);
-    }
-    g.finish().expect("valid")
+fn build_spec(p: &PackageRecipe) -> HwSpec {
+    p.build().unwrap_or_else(|e| panic!("{p:?}: {e}"))
+}
+
+/// Random DAGs of 1 to `max_ops` ops over `[1, rows, 64]` tensors (rows 4,
+/// 16 or 32): GEMMs to 16, 64 or 128 features, joins and every unary op.
+fn graphs(max_ops: usize) -> BoxedStrategy<DagRecipe> {
+    strategies::dag(&DagSpace {
+        input_dims: vec![vec![1], vec![4, 16, 32], vec![64]],
+        steps: 0..=max_ops - 1,
+        structures: vec![Structure::Any, Structure::Layered { width: 2 }],
+        ..DagSpace::small(4, 64, &[16, 64, 128], 1)
+    })
+    .expect("a valid space")
 }
 
 fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
@@ -277,14 +194,13 @@ proptest! {
 
     #[test]
     fn objective_and_sram_need_match_the_simulators(
-        pk in package(),
-        rows in prop::sample::select(vec![4u64, 16, 32]),
-        st in steps(12),
+        pk in packages(),
+        dag in graphs(12),
         packet in prop::sample::select(vec![64u64, 256, 4096]),
         picks in prop::collection::vec(any::<u32>(), 1..16),
     ) {
         let spec = build_spec(&pk);
-        let g = graph(rows, &st);
+        let g = dag.build().unwrap();
         let opts = options(packet);
         let m = Model::new(&spec, &g, &ConstraintSet::of(&spec), &opts);
         let chip_of: Vec<usize> = (0..g.ops().len())
@@ -310,14 +226,13 @@ proptest! {
     /// none) on every tiny instance, under every constraint mode.
     #[test]
     fn optimum_equals_brute_force_on_tiny_instances(
-        pk in package(),
-        rows in prop::sample::select(vec![4u64, 16, 32]),
-        st in steps(8),
+        pk in packages(),
+        dag in graphs(8),
         set in constraint_set(),
         packet in prop::sample::select(vec![64u64, 256, 4096]),
     ) {
         let spec = build_spec(&pk);
-        let g = graph(rows, &st);
+        let g = dag.build().unwrap();
         let opts = options(packet);
         let expected = brute_force(&spec, &g, &set, &opts);
         for engine in [Engine::Auto, Engine::OpByOp] {
@@ -342,14 +257,13 @@ proptest! {
     /// bound never exceeds the optimum.
     #[test]
     fn bound_never_exceeds_the_optimum_under_tight_limits(
-        pk in package(),
-        rows in prop::sample::select(vec![4u64, 16, 32]),
-        st in steps(8),
+        pk in packages(),
+        dag in graphs(8),
         set in constraint_set(),
         nodes in 0u64..12,
     ) {
         let spec = build_spec(&pk);
-        let g = graph(rows, &st);
+        let g = dag.build().unwrap();
         let opts = options(256);
         let expected = brute_force(&spec, &g, &set, &opts);
         let limits = Limits { time_limit_s: f64::INFINITY, node_limit: nodes };
@@ -379,23 +293,44 @@ proptest! {
 /// bound must charge a cut's traffic to the links that cross it, not to one.
 #[test]
 fn traffic_across_a_cut_is_shared_by_the_links_that_cross_it() {
-    let pk = Package {
-        n: 4,
-        topology: 3,
-        extra_link: false,
-        link_bw: 1,
-        hetero: false,
+    let chiplet = ChipletType {
+        name: "a".to_string(),
+        macs_per_cycle: 64,
+        array_rows: 8,
+        array_cols: 8,
+        vector_elems_per_cycle: 4,
         sram_kib: 64,
-        memory: 0,
-        order_seed: 0,
+        sram_bandwidth_bytes_per_cycle: 16,
+        op_overhead_cycles: 10,
+        energy_per_mac_pj: 1.0,
+        energy_per_sram_byte_pj: 1.0,
     };
+    let slow = LinkProps {
+        bandwidth_bytes_per_cycle: 1,
+        latency_cycles: 3,
+        energy_per_bit_pj: 1.0,
+    };
+    let constraints = Constraints {
+        acyclic_dataflow: true,
+        no_skipping: NoSkipping::Off,
+        no_triangle: false,
+        sram_capacity: true,
+    };
+    let mut pk = PackageRecipe::uniform(
+        4,
+        1000.0,
+        chiplet,
+        Some((Topology::AllToAll, slow)),
+        constraints,
+    );
+    pk.pipeline_order = [2, 1, 0, 3].map(ChipletId).to_vec();
     let spec = build_spec(&pk);
     let mut b = GraphBuilder::new("diamond", "diamond", DType::Int8);
     let x = b.input("x", &[1, 32, 64]);
-    let x = b.eltwise("in", EltFunc::Relu, &[&x], 0);
-    let l = b.linear("left", &x, 128, true);
-    let r = b.linear("right", &x, 128, true);
-    b.eltwise("join", EltFunc::Add, &[&l, &r], 0);
+    let x = b.eltwise("in", EltFunc::Relu, &[&x], 0).unwrap();
+    let l = b.linear("left", &x, 128, true).unwrap();
+    let r = b.linear("right", &x, 128, true).unwrap();
+    b.eltwise("join", EltFunc::Add, &[&l, &r], 0).unwrap();
     let g = b.finish().expect("valid");
     let set = ConstraintSet {
         acyclic_dataflow: true,

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::constraints::{ConstraintSet, is_valid, sram_need};
-use sim::graph::{DType, Graph};
-use sim::spec::{ChipletId, HwSpec, NoSkipping};
-use sim::zoo::{self, GraphBuilder};
+use sim::graph::{DType, Graph, GraphBuilder};
+use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::testkit::{self, LinkProps, PackageRecipe, Topology};
+use sim::zoo;
 
 use super::sram::{SramModel, UNPLACED};
 use super::*;
@@ -92,31 +93,44 @@ fn sram_model_agrees_with_sim_on_full_placements_and_bounds_partial_ones() {
 }
 
 fn chain(n: usize) -> Graph {
-    let mut g = GraphBuilder::new("chain", "chain", DType::Int8);
-    let mut t = g.input("x", &[1, 4]);
-    for i in 0..n {
-        t = g.eltwise(&format!("op{i}"), sim::graph::EltFunc::Relu, &[&t], 0);
-    }
-    g.finish().unwrap()
+    testkit::chain(n, &[1, 4]).unwrap()
 }
 
 /// `n` small chiplets joined in a bidirectional chain (none for one chiplet),
 /// acyclic dataflow and edge mode.
 fn line_spec(n: usize) -> HwSpec {
-    let mut text = format!(
-        "name = \"line\"\nsource = [\"test\"]\nnotes = \"test\"\nclock_mhz = 1000\npipeline_order = \"ascending\"\n\
-         [chiplet_types.t]\nmacs_per_cycle = 16\narray_rows = 4\narray_cols = 4\nvector_elems_per_cycle = 4\n\
-         sram_kib = 64\nsram_bandwidth_bytes_per_cycle = 64\nop_overhead_cycles = 1\nenergy_per_mac_pj = 0.5\n\
-         energy_per_sram_byte_pj = 0.25\n[[chiplets]]\nid_range = [0, {}]\ntype = \"t\"\n",
-        n - 1
-    );
-    if n > 1 {
-        text += "[[topology]]\nkind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 4\n\
-                 latency_cycles = 1\nenergy_per_bit_pj = 1.0\n";
-    }
-    text += "[routing]\nkind = \"shortest_path\"\n[constraints]\nacyclic_dataflow = true\n\
-             no_skipping = \"edge\"\nno_triangle = false\nsram_capacity = false\n";
-    HwSpec::from_toml_str(&text, "line.toml").unwrap()
+    let chiplet = ChipletType {
+        name: "t".to_string(),
+        macs_per_cycle: 16,
+        array_rows: 4,
+        array_cols: 4,
+        vector_elems_per_cycle: 4,
+        sram_kib: 64,
+        sram_bandwidth_bytes_per_cycle: 64,
+        op_overhead_cycles: 1,
+        energy_per_mac_pj: 0.5,
+        energy_per_sram_byte_pj: 0.25,
+    };
+    let link = LinkProps {
+        bandwidth_bytes_per_cycle: 4,
+        latency_cycles: 1,
+        energy_per_bit_pj: 1.0,
+    };
+    let constraints = Constraints {
+        acyclic_dataflow: true,
+        no_skipping: NoSkipping::Edge,
+        no_triangle: false,
+        sram_capacity: false,
+    };
+    let chain = (n > 1).then_some((
+        Topology::Chain {
+            bidirectional: true,
+        },
+        link,
+    ));
+    PackageRecipe::uniform(n as u32, 1000.0, chiplet, chain, constraints)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -196,7 +210,7 @@ fn weights_beyond_all_sram_together_are_reported() {
     let mut g = GraphBuilder::new("wide", "wide", DType::Int8);
     let mut t = g.input("x", &[1, 1, 192]);
     for i in 0..8 {
-        t = g.linear(&format!("fc{i}"), &t, 192, false);
+        t = g.linear(&format!("fc{i}"), &t, 192, false).unwrap();
         let _ = i;
     }
     let g = g.finish().unwrap();

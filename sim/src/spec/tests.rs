@@ -1,6 +1,9 @@
 //! Unit tests of hardware spec reading: generators, routing, pipeline order.
 
+use std::collections::BTreeSet;
+
 use super::*;
+use crate::config::Diagnostics;
 
 /// The parts of a spec that vary between tests; everything else is a fixed,
 /// valid package of 64 × 64 chiplets.

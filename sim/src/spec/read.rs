@@ -1,206 +1,19 @@
-//! Hardware specs: the types of a multi-chip-module package (chiplet types and
-//! instances, directed links, routing, clock, off-package memory, pipeline order,
-//! partition constraints) and their strict reading from TOML.
-//!
-//! The file format is documented key by key in `docs/hw_spec.md`. Reading reports
-//! every problem in a file at once, each naming file, line, column and field
-//! path. No hardware number has a default: a key the model needs must be written.
-//! Every number has an upper limit (the `MAX_*` constants), so that no later
-//! product or sum over chiplets can overflow. A check that depends on a part
-//! already reported as broken (routes over a failed generator, say) is skipped
-//! rather than made to restate that error.
+//! Strict reading of a hardware spec from TOML: every key checked against its
+//! schema and its limits, every reference to a chiplet checked against the
+//! chiplets defined, and every problem in a file reported at once, each naming
+//! file, line, column and field path. No hardware number has a default: a key
+//! the model needs must be written. A check that depends on a part already
+//! reported as broken (routes over a failed generator, say) is skipped rather
+//! than made to restate that error.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
-
-use serde::Serialize;
 
 use crate::config::{self, Diagnostics, Node, Pos, Sink, TableReader, ValueReader};
 
-/// Stable id of a chiplet (dense: `0..n_chiplets`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct ChipletId(pub u32);
-
-impl ChipletId {
-    pub fn idx(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl fmt::Display for ChipletId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Stable id of a directed link: its index in the list sorted by (from, to).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct LinkId(pub u32);
-
-impl LinkId {
-    pub fn idx(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// A kind of chiplet: its compute engines, SRAM and energy costs.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ChipletType {
-    pub name: String,
-    /// Peak multiply-accumulates per cycle; equals `array_rows × array_cols`.
-    pub macs_per_cycle: u64,
-    pub array_rows: u64,
-    pub array_cols: u64,
-    /// Element operations per cycle of the vector unit (element-wise, norm, softmax).
-    pub vector_elems_per_cycle: u64,
-    pub sram_kib: u64,
-    pub sram_bandwidth_bytes_per_cycle: u64,
-    /// Fixed cost of launching any operation.
-    pub op_overhead_cycles: u64,
-    pub energy_per_mac_pj: f64,
-    pub energy_per_sram_byte_pj: f64,
-}
-
-impl ChipletType {
-    /// SRAM in bytes; at most 2^50 by [`MAX_SRAM_KIB`].
-    pub fn sram_bytes(&self) -> u64 {
-        self.sram_kib * 1024
-    }
-}
-
-/// One chiplet instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Chiplet {
-    pub id: ChipletId,
-    /// Index into [`HwSpec::chiplet_types`].
-    pub type_idx: usize,
-    /// Grid position `[row, col]`, required for XY routing and snake order.
-    pub position: Option<[u32; 2]>,
-}
-
-/// One directed package link.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Link {
-    pub id: LinkId,
-    pub from: ChipletId,
-    pub to: ChipletId,
-    pub bandwidth_bytes_per_cycle: u64,
-    pub latency_cycles: u64,
-    pub energy_per_bit_pj: f64,
-}
-
-/// How a route between two chiplets is chosen.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Routing {
-    /// Fewest hops; among equals, the lexicographically smallest chip sequence.
-    ShortestPath,
-    /// Dimension-ordered over positions `[row, col]`: first in x (the column
-    /// index changes: the route moves within its row), then in y (the row
-    /// index changes: it moves within the destination's column); on a torus
-    /// each dimension takes its shorter direction (ties: increasing).
-    Xy,
-    /// Explicit routes, as chip sequences; pairs not listed use shortest path
-    /// when `fallback_shortest_path`, else every pair must be listed.
-    Table {
-        routes: Vec<Vec<ChipletId>>,
-        fallback_shortest_path: bool,
-    },
-}
-
-/// Off-package memory (e.g. DRAM) that some chiplets reach.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OffPackageMemory {
-    pub capacity_mib: u64,
-    pub bandwidth_bytes_per_cycle: u64,
-    pub latency_cycles: u64,
-    pub energy_per_byte_pj: f64,
-    /// Chiplets with a port to this memory, ascending.
-    pub chiplets: Vec<ChipletId>,
-    /// Whether weights that do not fit in SRAM may be streamed from it.
-    pub weight_streaming: bool,
-}
-
-/// The "no skipping chips" constraint's mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoSkipping {
-    Off,
-    /// Every edge moves data at most one position along the pipeline order.
-    Edge,
-    /// The chips in use are exactly the first m of the pipeline order.
-    Prefix,
-}
-
-impl NoSkipping {
-    pub fn name(self) -> &'static str {
-        match self {
-            NoSkipping::Off => "off",
-            NoSkipping::Edge => "edge",
-            NoSkipping::Prefix => "prefix",
-        }
-    }
-}
-
-/// Which partition constraints this package imposes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Constraints {
-    pub acyclic_dataflow: bool,
-    pub no_skipping: NoSkipping,
-    pub no_triangle: bool,
-    pub sram_capacity: bool,
-}
-
-/// All-pairs routes as link sequences.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RouteTable {
-    n_chiplets: usize,
-    paths: Vec<Vec<LinkId>>,
-}
-
-impl RouteTable {
-    /// Links from `src` to `dst` in order (empty when `src == dst`).
-    pub fn path(&self, src: ChipletId, dst: ChipletId) -> &[LinkId] {
-        &self.paths[src.idx() * self.n_chiplets + dst.idx()]
-    }
-}
-
-/// A validated hardware spec.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HwSpec {
-    pub name: String,
-    pub source: Vec<String>,
-    pub notes: String,
-    pub clock_mhz: f64,
-    pub chiplet_types: Vec<ChipletType>,
-    pub chiplets: Vec<Chiplet>,
-    /// Sorted by (from, to); `links[i].id == LinkId(i)`.
-    pub links: Vec<Link>,
-    pub routing: Routing,
-    pub routes: RouteTable,
-    pub memory: Option<OffPackageMemory>,
-    /// A permutation of the chiplet ids.
-    pub pipeline_order: Vec<ChipletId>,
-    pub constraints: Constraints,
-    /// Human description of the interconnect: each generator's, then the
-    /// count of explicit links, joined by " + ", e.g. "mesh 6x6" or
-    /// "bidirectional chain of 4 + bidirectional chain of 4 + 8 explicit links".
-    pub topology: String,
-}
-
-/// One-line facts about a spec, for `tessera specs`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SpecSummary {
-    pub n_chiplets: usize,
-    pub n_links: usize,
-    pub topology: String,
-    pub total_sram_kib: u64,
-    /// 2 ops per MAC × MACs per cycle × clock, over all chiplets.
-    pub peak_tops: f64,
-}
+use super::routing::{self, ExplicitRoutes, Net, XyFailure};
+use super::topology::read_generator;
+use super::*;
 
 impl HwSpec {
     /// Parses and validates a spec. `file` is used in messages only.
@@ -223,76 +36,7 @@ impl HwSpec {
             }
         }
     }
-
-    pub fn n_chiplets(&self) -> usize {
-        self.chiplets.len()
-    }
-
-    /// The type of chiplet `id`.
-    pub fn chiplet_type(&self, id: ChipletId) -> &ChipletType {
-        &self.chiplet_types[self.chiplets[id.idx()].type_idx]
-    }
-
-    pub fn link(&self, id: LinkId) -> &Link {
-        &self.links[id.idx()]
-    }
-
-    /// Position of each chiplet in the pipeline order.
-    pub fn pipeline_positions(&self) -> Vec<usize> {
-        let mut pos = vec![0; self.chiplets.len()];
-        for (i, c) in self.pipeline_order.iter().enumerate() {
-            pos[c.idx()] = i;
-        }
-        pos
-    }
-
-    pub fn summary(&self) -> SpecSummary {
-        let total_sram_kib = self
-            .chiplets
-            .iter()
-            .map(|c| self.chiplet_types[c.type_idx].sram_kib)
-            .sum();
-        let macs: u64 = self
-            .chiplets
-            .iter()
-            .map(|c| self.chiplet_types[c.type_idx].macs_per_cycle)
-            .sum();
-        SpecSummary {
-            n_chiplets: self.chiplets.len(),
-            n_links: self.links.len(),
-            topology: self.topology.clone(),
-            total_sram_kib,
-            peak_tops: 2.0 * macs as f64 * self.clock_mhz * 1e6 / 1e12,
-        }
-    }
 }
-
-/// The most chiplets a package may have. The route table holds a path for each
-/// of the n² ordered pairs (of up to n − 1 links each) and is built by n
-/// breadth-first searches, so n is bounded to keep reading a spec quick and its
-/// tables small; 1024 is far beyond the packages in the literature (Simba has 36).
-pub const MAX_CHIPLETS: usize = 1024;
-/// Largest grid coordinate in a position: a grid has at most
-/// `MAX_CHIPLETS` rows and columns.
-pub const MAX_COORD: u64 = MAX_CHIPLETS as u64 - 1;
-/// Largest systolic-array side (`array_rows`, `array_cols`).
-pub const MAX_ARRAY_SIDE: u64 = 1 << 16;
-/// Largest `macs_per_cycle`: the largest array, `MAX_ARRAY_SIDE²`.
-pub const MAX_MACS_PER_CYCLE: u64 = MAX_ARRAY_SIDE * MAX_ARRAY_SIDE;
-/// Largest rate per cycle (vector elements; SRAM, link and memory bandwidth).
-pub const MAX_PER_CYCLE: u64 = 1 << 40;
-/// Largest SRAM per chiplet: `sram_kib × 1024` bytes, summed over
-/// `MAX_CHIPLETS` chiplets, stays below 2^60.
-pub const MAX_SRAM_KIB: u64 = 1 << 40;
-/// Largest off-package memory: `capacity_mib × 2^20` bytes stays below 2^60.
-pub const MAX_CAPACITY_MIB: u64 = 1 << 40;
-/// Largest latency or overhead in cycles: a route of `MAX_CHIPLETS − 1` hops
-/// of it leaves 2^22 headroom for the simulator's sums over operations.
-pub const MAX_CYCLES: u64 = 1 << 32;
-/// Largest clock (1 THz).
-pub const MAX_CLOCK_MHZ: f64 = 1e6;
-/// Largest energy per MAC, SRAM byte, link bit or memory byte (1 µJ).
-pub const MAX_ENERGY_PJ: f64 = 1e6;
 
 /// At most this many diagnostics of one kind about one field; the rest are
 /// counted in a last one ("and N more …"), so one broken link does not bury
@@ -315,42 +59,42 @@ const CHIPLET_TYPE_KEYS: &[&str] = &[
 
 /// Link properties as read (before ids are assigned).
 #[derive(Clone, Debug)]
-struct LinkDraft {
-    from: u64,
-    to: u64,
-    bandwidth_bytes_per_cycle: u64,
-    latency_cycles: u64,
-    energy_per_bit_pj: f64,
-    pos: Pos,
-    field: String,
+pub(super) struct LinkDraft {
+    pub from: u64,
+    pub to: u64,
+    pub bandwidth_bytes_per_cycle: u64,
+    pub latency_cycles: u64,
+    pub energy_per_bit_pj: f64,
+    pub pos: Pos,
+    pub field: String,
 }
 
 /// A chiplet's grid position and where it was given (an explicit `position`
 /// or a mesh/torus generator): the place to report a conflict.
 #[derive(Clone, Debug)]
-struct Placed {
-    xy: [u32; 2],
-    pos: Pos,
-    field: String,
-    by_generator: bool,
+pub(super) struct Placed {
+    pub xy: [u32; 2],
+    pub pos: Pos,
+    pub field: String,
+    pub by_generator: bool,
 }
 
 /// What references to chiplets (from links, generators, routes, memory and the
 /// pipeline order) are checked against. Known even when `[[chiplets]]` has
 /// other errors, so that those references are still checked.
 #[derive(Clone, Copy, Debug)]
-struct Ids {
+pub(super) struct Ids {
     /// The chiplet count, when every entry's ids were read and they are
     /// exactly `0..n`.
-    n: Option<usize>,
+    pub n: Option<usize>,
     /// One past the highest id, when every entry's ids were read (gaps are
     /// possible, and reported).
-    bound: Option<usize>,
+    pub bound: Option<usize>,
 }
 
 impl Ids {
     /// Why `id` names no chiplet, when that can be told.
-    fn unknown(&self, id: u64) -> Option<String> {
+    pub fn unknown(&self, id: u64) -> Option<String> {
         match self.bound {
             Some(bound) if id >= bound as u64 => Some(format!(
                 "unknown chiplet {id}; chiplet ids are 0 to {}",
@@ -372,13 +116,6 @@ struct ChipletsRead {
     ids: Ids,
     /// Explicit positions by id (`ids.bound` long; empty when that is unknown).
     positions: Vec<Option<Placed>>,
-}
-
-/// The validated chiplets and links that routes are computed over.
-#[derive(Clone, Copy)]
-struct Net<'a> {
-    chiplets: &'a [Chiplet],
-    links: &'a [Link],
 }
 
 fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
@@ -821,7 +558,7 @@ fn read_position(
     }))
 }
 
-fn read_link_props(t: &TableReader<'_>) -> (Option<u64>, Option<u64>, Option<f64>) {
+pub(super) fn read_link_props(t: &TableReader<'_>) -> (Option<u64>, Option<u64>, Option<f64>) {
     (
         t.req_positive_int("bandwidth_bytes_per_cycle", MAX_PER_CYCLE),
         t.req_int("latency_cycles", MAX_CYCLES),
@@ -861,223 +598,6 @@ fn read_link(t: &TableReader<'_>, ids: Ids) -> Option<LinkDraft> {
         pos: t.pos(),
         field: t.path().to_string(),
     })
-}
-
-/// A generator's `chips` list, each id known and listed once; `None` when
-/// reported as wrong.
-fn read_generator_chips(r: &ValueReader<'_>, ids: Ids) -> Option<Vec<u64>> {
-    let list = r.int_array(0, u64::MAX)?;
-    let mut seen = BTreeSet::new();
-    for &c in &list {
-        if let Some(why) = ids.unknown(c) {
-            r.error(why);
-            return None;
-        }
-        if !seen.insert(c) {
-            r.error(format!("chiplet {c} is listed twice"));
-            return None;
-        }
-    }
-    Some(list)
-}
-
-/// Expands a `[[topology]]` generator into link drafts (and grid positions for
-/// meshes and tori). Size errors name the key that states the size: `chips`
-/// when given, else `kind` (the generator then spans every chiplet); `rows`
-/// or `cols` for grids.
-fn read_generator(
-    t: &TableReader<'_>,
-    ids: Ids,
-    drafts: &mut Vec<LinkDraft>,
-    positions: &mut [Option<Placed>],
-    desc: &mut Vec<String>,
-) {
-    const KINDS: &[&str] = &["ring", "chain", "mesh", "torus", "all_to_all"];
-    let kind = t.req_word("kind", KINDS);
-    let chips_reader = t.opt("chips");
-    let (bw, lat, energy) = read_link_props(t);
-    let Some(kind) = kind else {
-        // Which other keys belong depends on the kind: accept them all rather
-        // than call each one unknown.
-        for key in ["bidirectional", "rows", "cols"] {
-            t.has(key);
-        }
-        return;
-    };
-    let (bidirectional, dims) = match kind.as_str() {
-        "ring" | "chain" => (t.req_bool("bidirectional"), None),
-        "mesh" | "torus" => (
-            Some(true),
-            Some((
-                t.req_positive_int("rows", MAX_CHIPLETS as u64),
-                t.req_positive_int("cols", MAX_CHIPLETS as u64),
-            )),
-        ),
-        _ => (Some(true), None),
-    };
-    let chips: Vec<u64> = match &chips_reader {
-        Some(r) => match read_generator_chips(r, ids) {
-            Some(list) => list,
-            None => return,
-        },
-        None => match ids.n {
-            Some(n) => (0..n as u64).collect(),
-            None => return,
-        },
-    };
-    let k = chips.len();
-    let min = if kind == "ring" { 3 } else { 2 };
-    if k < min {
-        match chips_reader {
-            Some(_) => t.error_at(
-                "chips",
-                format!("a {kind} needs at least {min} chiplets, found {k}"),
-            ),
-            None => t.error_at(
-                "kind",
-                format!(
-                    "a {kind} needs at least {min} chiplets, found {k} (without `chips` it spans all the package's chiplets)"
-                ),
-            ),
-        }
-        return;
-    }
-    let grid = match dims {
-        None => None,
-        Some((Some(rows), Some(cols))) => {
-            if rows.checked_mul(cols) != Some(k as u64) {
-                let product = rows
-                    .checked_mul(cols)
-                    .map_or("more than 2^64".to_string(), |p| p.to_string());
-                let has = if chips_reader.is_some() {
-                    format!("`chips` lists {k}")
-                } else {
-                    format!("the package has {k} chiplets")
-                };
-                t.error_at(
-                    "rows",
-                    format!("rows × cols = {rows} × {cols} = {product} but {has}"),
-                );
-                return;
-            }
-            if kind == "torus" && (rows < 3 || cols < 3) {
-                t.error_at(
-                    if rows < 3 { "rows" } else { "cols" },
-                    "a torus needs at least 3 rows and 3 columns (smaller wraps duplicate mesh links)",
-                );
-                return;
-            }
-            Some((rows as usize, cols as usize))
-        }
-        Some(_) => return,
-    };
-    let (Some(bw), Some(lat), Some(energy), Some(bidirectional)) = (bw, lat, energy, bidirectional)
-    else {
-        return;
-    };
-    if ids.bound.is_none() {
-        // Without every chiplet id, links and positions cannot be placed.
-        return;
-    }
-    let mut pairs: Vec<(u64, u64)> = Vec::new();
-    match (kind.as_str(), grid) {
-        ("ring" | "chain", _) => {
-            let m = if kind == "ring" { k } else { k - 1 };
-            for i in 0..m {
-                let (a, b) = (chips[i], chips[(i + 1) % k]);
-                pairs.push((a, b));
-                if bidirectional {
-                    pairs.push((b, a));
-                }
-            }
-            desc.push(format!(
-                "{} {kind} of {k}",
-                if bidirectional {
-                    "bidirectional"
-                } else {
-                    "unidirectional"
-                }
-            ));
-        }
-        (_, Some((rows, cols))) => {
-            let at = |r: usize, c: usize| chips[r * cols + c];
-            for r in 0..rows {
-                for c in 0..cols {
-                    let here = at(r, c);
-                    let xy = [r as u32, c as u32];
-                    let slot = &mut positions[here as usize];
-                    match slot {
-                        Some(old) if old.xy == xy => {}
-                        Some(old) if !old.by_generator => t.sink().error(
-                            old.pos,
-                            &old.field,
-                            format!(
-                                "chiplet {here} is at {:?} but the {kind} generator places it at {xy:?}",
-                                old.xy
-                            ),
-                        ),
-                        Some(old) => t.sink().error(
-                            t.pos(),
-                            t.path(),
-                            format!(
-                                "chiplet {here} is placed at {:?} by {} but this {kind} generator places it at {xy:?}",
-                                old.xy, old.field
-                            ),
-                        ),
-                        None => {}
-                    }
-                    // After a conflict (reported above) the generator's place
-                    // wins, so that the same mistake is not also reported as
-                    // two chiplets sharing a position.
-                    if slot.as_ref().is_none_or(|old| old.xy != xy) {
-                        *slot = Some(Placed {
-                            xy,
-                            pos: t.pos(),
-                            field: t.path().to_string(),
-                            by_generator: true,
-                        });
-                    }
-                    let mut neighbours = Vec::new();
-                    if c + 1 < cols {
-                        neighbours.push(at(r, c + 1));
-                    } else if kind == "torus" {
-                        neighbours.push(at(r, 0));
-                    }
-                    if r + 1 < rows {
-                        neighbours.push(at(r + 1, c));
-                    } else if kind == "torus" {
-                        neighbours.push(at(0, c));
-                    }
-                    for nb in neighbours {
-                        pairs.push((here, nb));
-                        pairs.push((nb, here));
-                    }
-                }
-            }
-            desc.push(format!("{kind} {rows}x{cols}"));
-        }
-        _ => {
-            for &a in &chips {
-                for &b in &chips {
-                    if a != b {
-                        pairs.push((a, b));
-                    }
-                }
-            }
-            desc.push(format!("all-to-all of {k}"));
-        }
-    }
-    for (from, to) in pairs {
-        drafts.push(LinkDraft {
-            from,
-            to,
-            bandwidth_bytes_per_cycle: bw,
-            latency_cycles: lat,
-            energy_per_bit_pj: energy,
-            pos: t.pos(),
-            field: t.path().to_string(),
-        });
-    }
 }
 
 /// Sorts drafts into links (ids `0..`), reporting repeated `(from, to)` pairs.
@@ -1130,67 +650,6 @@ fn check_positions(positions: &[Option<Placed>], sink: &Sink) {
     }
 }
 
-/// Adjacency: for each chip, (neighbour, link) sorted by neighbour id.
-fn adjacency(links: &[Link], n: usize) -> Vec<Vec<(usize, LinkId)>> {
-    let mut adj = vec![Vec::new(); n];
-    for l in links {
-        adj[l.from.idx()].push((l.to.idx(), l.id));
-    }
-    // `links` is sorted by (from, to), so each list is already sorted.
-    adj
-}
-
-/// Hop distances to `dst` from every chip (reverse BFS); `usize::MAX` if unreachable.
-fn distances_to(dst: usize, links: &[Link], n: usize) -> Vec<usize> {
-    let mut rev = vec![Vec::new(); n];
-    for l in links {
-        rev[l.to.idx()].push(l.from.idx());
-    }
-    let mut dist = vec![usize::MAX; n];
-    dist[dst] = 0;
-    let mut queue = VecDeque::from([dst]);
-    while let Some(v) = queue.pop_front() {
-        for &u in &rev[v] {
-            if dist[u] == usize::MAX {
-                dist[u] = dist[v] + 1;
-                queue.push_back(u);
-            }
-        }
-    }
-    dist
-}
-
-/// Shortest-hop routes for every pair, ties broken toward the lexicographically
-/// smallest chip sequence: walking greedily to the smallest-id neighbour that is
-/// one hop closer gives exactly that sequence. `None` for unreachable pairs.
-fn shortest_paths(links: &[Link], n: usize) -> Vec<Option<Vec<LinkId>>> {
-    let adj = adjacency(links, n);
-    let mut out = vec![None; n * n];
-    for dst in 0..n {
-        let dist = distances_to(dst, links, n);
-        for src in 0..n {
-            if dist[src] == usize::MAX {
-                continue;
-            }
-            let mut path = Vec::with_capacity(dist[src]);
-            let mut v = src;
-            while v != dst {
-                let &(next, link) = adj[v]
-                    .iter()
-                    .find(|(u, _)| dist[*u] == dist[v] - 1)
-                    .expect("a closer neighbour exists on a shortest path");
-                path.push(link);
-                v = next;
-            }
-            out[src * n + dst] = Some(path);
-        }
-    }
-    out
-}
-
-/// Explicit routes of `kind = "table"`, keyed by (first, last) chiplet.
-type ExplicitRoutes = BTreeMap<(u64, u64), (Vec<LinkId>, Vec<ChipletId>)>;
-
 /// Reads `[routing]`. Its keys are always checked; routes are computed only
 /// over a valid interconnect (`net`), since over a broken one every failure
 /// would restate an error already reported. A route failure names the field
@@ -1220,21 +679,15 @@ fn read_routing(
     let (routing, paths) = match kind.as_deref()? {
         "shortest_path" => (
             Routing::ShortestPath,
-            report_unreachable(shortest_paths(net.links, n), n, &t)?,
+            report_unreachable(routing::shortest_paths(net.links, n), n, &t)?,
         ),
-        "xy" => (Routing::Xy, xy_routes(net, &t)?),
+        "xy" => (Routing::Xy, report_xy(routing::xy_routes(net), &t)?),
         _ => {
             let (fallback, explicit) = table?;
-            table_paths(net, fallback, explicit, &t)?
+            report_table(routing::table_paths(net, fallback, explicit), fallback, &t)?
         }
     };
-    Some((
-        routing,
-        RouteTable {
-            n_chiplets: n,
-            paths,
-        },
-    ))
+    Some((routing, RouteTable::new(n, paths)))
 }
 
 fn report_unreachable(
@@ -1242,18 +695,15 @@ fn report_unreachable(
     n: usize,
     t: &TableReader<'_>,
 ) -> Option<Vec<Vec<LinkId>>> {
-    let mut problems = Vec::new();
-    for dst in 0..n {
-        let from: Vec<usize> = (0..n)
-            .filter(|&src| paths[src * n + dst].is_none())
-            .collect();
-        if !from.is_empty() {
-            problems.push(format!(
+    let problems: Vec<String> = routing::unreachable(&paths, n)
+        .into_iter()
+        .map(|(dst, from)| {
+            format!(
                 "no route reaches chiplet {dst} from chiplet(s) {}; every chiplet must reach every other",
                 config::list(&from, LIST_SHOWN)
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     if problems.is_empty() {
         return Some(paths.into_iter().map(Option::unwrap_or_default).collect());
     }
@@ -1263,106 +713,62 @@ fn report_unreachable(
     None
 }
 
-/// Dimension-ordered routes over chiplet positions `[row, col]`: first in x
-/// (the column index changes: the route moves within its row), then in y (the
-/// row index changes: the route moves within the destination's column).
-fn xy_routes(net: Net<'_>, t: &TableReader<'_>) -> Option<Vec<Vec<LinkId>>> {
-    let Net { chiplets, links } = net;
-    let n = chiplets.len();
-    let missing: Vec<ChipletId> = chiplets
-        .iter()
-        .filter(|c| c.position.is_none())
-        .map(|c| c.id)
-        .collect();
-    if !missing.is_empty() {
-        t.sink().error(
-            t.pos(),
-            "routing",
-            format!(
-                "xy routing needs a position for every chiplet; chiplet(s) {} have none",
-                config::list(&missing, LIST_SHOWN)
-            ),
-        );
-        return None;
-    }
-    let at: BTreeMap<[u32; 2], usize> = chiplets
-        .iter()
-        .map(|c| (c.position.expect("checked above"), c.id.idx()))
-        .collect();
-    let rows = at.keys().map(|p| p[0]).max().unwrap_or(0) as i64 + 1;
-    let cols = at.keys().map(|p| p[1]).max().unwrap_or(0) as i64 + 1;
-    let link_between: BTreeMap<(usize, usize), LinkId> = links
-        .iter()
-        .map(|l| ((l.from.idx(), l.to.idx()), l.id))
-        .collect();
-    // Walk one dimension from `pos` toward `target` in direction `dir`, wrapping
-    // at the grid edge; `None` if a needed chip or link is missing.
-    let walk =
-        |pos: [u32; 2], target: u32, dim: usize, dir: i64| -> Option<(Vec<LinkId>, [u32; 2])> {
-            let size = if dim == 0 { rows } else { cols };
-            let mut here = pos;
-            let mut path = Vec::new();
-            while here[dim] != target {
-                let mut next = here;
-                next[dim] = (here[dim] as i64 + dir).rem_euclid(size) as u32;
-                let a = *at.get(&here)?;
-                let b = *at.get(&next)?;
-                path.push(*link_between.get(&(a, b))?);
-                here = next;
-                if path.len() as i64 > size {
-                    return None;
-                }
-            }
-            Some((path, here))
-        };
-    let mut paths = vec![Vec::new(); n * n];
-    let mut problems = Vec::new();
-    for src in chiplets {
-        for dst in chiplets {
-            if src.id == dst.id {
-                continue;
-            }
-            let mut here = src.position.expect("checked");
-            let goal = dst.position.expect("checked");
-            let mut path = Vec::new();
-            // x (dimension 1, the column index) first, then y (dimension 0, the row index).
-            for dim in [1, 0] {
-                let plus = walk(here, goal[dim], dim, 1);
-                let minus = walk(here, goal[dim], dim, -1);
-                let best = match (plus, minus) {
-                    (Some(p), Some(m)) => Some(if m.0.len() < p.0.len() { m } else { p }),
-                    (p, m) => p.or(m),
-                };
-                match best {
-                    Some((segment, end)) => {
-                        path.extend(segment);
-                        here = end;
-                    }
-                    None => {
-                        let along = if dim == 1 {
-                            format!("in x (within row {}, changing the column)", here[0])
-                        } else {
-                            format!("in y (within column {}, changing the row)", here[1])
-                        };
-                        problems.push(format!(
-                            "xy routing from chiplet {} at {:?} to chiplet {} at {goal:?}: no chain of links {along} from {here:?}",
-                            src.id,
-                            src.position.expect("checked"),
-                            dst.id,
-                        ));
-                        break;
-                    }
-                }
-            }
-            paths[src.id.idx() * n + dst.id.idx()] = path;
+/// XY routes, or their failure reported at `[routing]`.
+fn report_xy(
+    routes: Result<Vec<Vec<LinkId>>, XyFailure>,
+    t: &TableReader<'_>,
+) -> Option<Vec<Vec<LinkId>>> {
+    match routes {
+        Ok(paths) => Some(paths),
+        Err(XyFailure::Unplaced(missing)) => {
+            t.sink().error(
+                t.pos(),
+                "routing",
+                format!(
+                    "xy routing needs a position for every chiplet; chiplet(s) {} have none",
+                    config::list(&missing, LIST_SHOWN)
+                ),
+            );
+            None
+        }
+        Err(XyFailure::Unroutable(problems)) => {
+            report_capped(t.sink(), t.pos(), "routing", &problems, |rest| {
+                format!("and {rest} more chiplet pairs that xy routing cannot route")
+            });
+            None
         }
     }
-    if problems.is_empty() {
-        return Some(paths);
-    }
-    report_capped(t.sink(), t.pos(), "routing", &problems, |rest| {
-        format!("and {rest} more chiplet pairs that xy routing cannot route")
-    });
+}
+
+/// Table routes, or the pairs left without a route reported at `routes`.
+fn report_table(
+    routes: Result<(Routing, Vec<Vec<LinkId>>), Vec<String>>,
+    fallback: bool,
+    t: &TableReader<'_>,
+) -> Option<(Routing, Vec<Vec<LinkId>>)> {
+    let unrouted = match routes {
+        Ok(routes) => return Some(routes),
+        Err(unrouted) => unrouted,
+    };
+    let how = if fallback {
+        "and no chain of links joins them"
+    } else {
+        "list them or set fallback = \"shortest_path\""
+    };
+    let field = if t.has("routes") {
+        t.field("routes")
+    } else {
+        "routing".to_string()
+    };
+    t.sink().error(
+        t.pos(),
+        &field,
+        format!(
+            "{} chiplet pair(s) have no route: {}; {how}",
+            unrouted.len(),
+            config::list(&unrouted, LIST_SHOWN)
+        ),
+    );
     None
 }
 
@@ -1434,66 +840,6 @@ fn read_route_table(
     }
     let fallback = fallback?;
     ok.then_some((fallback == "shortest_path", explicit))
-}
-
-/// Routes for every pair under `kind = "table"`: the listed route, else (with
-/// the fallback) the shortest path.
-fn table_paths(
-    net: Net<'_>,
-    fallback: bool,
-    explicit: ExplicitRoutes,
-    t: &TableReader<'_>,
-) -> Option<(Routing, Vec<Vec<LinkId>>)> {
-    let n = net.chiplets.len();
-    let shortest = shortest_paths(net.links, n);
-    let mut paths = vec![Vec::new(); n * n];
-    let mut unrouted = Vec::new();
-    for src in 0..n {
-        for dst in 0..n {
-            if src == dst {
-                continue;
-            }
-            let i = src * n + dst;
-            match explicit.get(&(src as u64, dst as u64)) {
-                Some((p, _)) => paths[i] = p.clone(),
-                None if fallback => match &shortest[i] {
-                    Some(p) => paths[i] = p.clone(),
-                    None => unrouted.push(format!("{src}→{dst}")),
-                },
-                None => unrouted.push(format!("{src}→{dst}")),
-            }
-        }
-    }
-    if !unrouted.is_empty() {
-        let how = if fallback {
-            "and no chain of links joins them"
-        } else {
-            "list them or set fallback = \"shortest_path\""
-        };
-        let field = if t.has("routes") {
-            t.field("routes")
-        } else {
-            "routing".to_string()
-        };
-        t.sink().error(
-            t.pos(),
-            &field,
-            format!(
-                "{} chiplet pair(s) have no route: {}; {how}",
-                unrouted.len(),
-                config::list(&unrouted, LIST_SHOWN)
-            ),
-        );
-        return None;
-    }
-    let routes = explicit.into_values().map(|(_, chips)| chips).collect();
-    Some((
-        Routing::Table {
-            routes,
-            fallback_shortest_path: fallback,
-        },
-        paths,
-    ))
 }
 
 /// `Some(None)` when there is no memory, `None` on error.
@@ -1656,7 +1002,3 @@ fn read_constraints(top: &TableReader<'_>) -> Option<Constraints> {
         sram_capacity: sram?,
     })
 }
-
-#[cfg(test)]
-#[path = "spec_tests.rs"]
-mod tests;

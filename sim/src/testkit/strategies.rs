@@ -1,0 +1,35 @@
+//! Proptest strategies over the test kit's spaces (feature `proptest`). A
+//! strategy draws a list of numbers and maps it through the same draw
+//! function as the seeded generators; proptest shrinks the numbers toward 0,
+//! the first choice of every list, so a failing case shrinks toward the
+//! simplest recipe the space allows (few ops reading the input op, small
+//! packages, ascending orders), and proptest reports the recipe itself.
+
+use proptest::prelude::*;
+
+use super::draw::Picks;
+use super::{DagRecipe, DagSpace, PackageRecipe, PackageSpace, TestkitError};
+
+/// Numbers for `n` choices. Each is below 2^16: far more than any list has
+/// options, and quick to shrink.
+fn picks(n: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0usize..1 << 16, n)
+}
+
+/// Recipes drawn from `space`, or why it cannot be drawn from.
+pub fn dag(space: &DagSpace) -> Result<BoxedStrategy<DagRecipe>, TestkitError> {
+    space.check()?;
+    let space = space.clone();
+    Ok(picks(space.max_draws())
+        .prop_map(move |p| space.draw(&mut Picks::new(p)))
+        .boxed())
+}
+
+/// Recipes drawn from `space`, or why it cannot be drawn from.
+pub fn package(space: &PackageSpace) -> Result<BoxedStrategy<PackageRecipe>, TestkitError> {
+    space.check()?;
+    let space = space.clone();
+    Ok(picks(space.max_draws())
+        .prop_map(move |p| space.draw(&mut Picks::new(p)))
+        .boxed())
+}

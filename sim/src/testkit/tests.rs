@@ -1,0 +1,238 @@
+//! Unit tests of the test kit: every draw from broad spaces builds, draws are
+//! deterministic per seed, the first choices give the simplest recipe,
+//! layered graphs keep their layers, and a package built in code equals the
+//! same package read from its spec file.
+
+use rand::SeedableRng;
+
+use super::draw::Picks;
+use super::*;
+use crate::graph::{DType, Source};
+use crate::spec::{ChipletId, Constraints, HwSpec, NoSkipping, Routing};
+
+fn broad_dags() -> DagSpace {
+    DagSpace {
+        dtypes: DType::ALL.to_vec(),
+        input_dims: vec![vec![1, 2], vec![1, 3, 8], vec![1, 16, 64]],
+        steps: 0..=30,
+        gemm_widths: vec![1, 8, 64],
+        unary: Unary::ALL.to_vec(),
+        structures: vec![
+            Structure::Any,
+            Structure::Layered { width: 1 },
+            Structure::Layered { width: 3 },
+        ],
+    }
+}
+
+fn types(sram_kib: &[u64]) -> TypeSpace {
+    TypeSpace {
+        array_sides: vec![4, 16],
+        vector_elems_per_cycle: vec![4, 16],
+        sram_kib: sram_kib.to_vec(),
+        sram_bandwidth_bytes_per_cycle: vec![16, 64],
+        op_overhead_cycles: vec![0, 10],
+        energy_per_mac_pj: 1.0,
+        energy_per_sram_byte_pj: 1.0,
+    }
+}
+
+fn links() -> LinkSpace {
+    LinkSpace {
+        bandwidth_bytes_per_cycle: vec![1, 4, 32],
+        latency_cycles: vec![0, 3],
+        energy_per_bit_pj: 1.0,
+    }
+}
+
+fn constraints() -> Constraints {
+    Constraints {
+        acyclic_dataflow: true,
+        no_skipping: NoSkipping::Off,
+        no_triangle: false,
+        sram_capacity: true,
+    }
+}
+
+fn broad_packages() -> PackageSpace {
+    PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: (1..=12).collect(),
+        topologies: TopologyKind::CONNECTED.to_vec(),
+        types: vec![types(&[1, 64]), types(&[2, 128])],
+        heterogeneous: vec![false, true],
+        link: links(),
+        extra_links: vec![0, 3],
+        extra_link: links(),
+        memory: Some(MemorySpace {
+            reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
+            capacity_mib: vec![64],
+            bandwidth_bytes_per_cycle: vec![8],
+            latency_cycles: vec![20],
+            energy_per_byte_pj: 1.0,
+            weight_streaming: vec![true, false],
+        }),
+        shuffled_order: vec![false, true],
+        constraints: constraints(),
+    }
+}
+
+#[test]
+fn every_seeded_draw_from_broad_spaces_builds() {
+    let (dags, packages) = (broad_dags(), broad_packages());
+    let mut kinds = std::collections::BTreeSet::new();
+    for seed in 0..300 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let recipe = dags.sample(&mut rng).unwrap();
+        let g = recipe.build().unwrap_or_else(|e| panic!("{recipe:?}: {e}"));
+        assert_eq!(g.ops().len(), recipe.n_ops());
+        let p = packages.sample(&mut rng).unwrap();
+        let spec = p.build().unwrap_or_else(|e| panic!("{p:?}: {e}"));
+        assert_eq!(spec.n_chiplets(), p.n_chiplets());
+        kinds.insert(spec.topology.split(' ').next().unwrap_or("").to_string());
+    }
+    // Every kind of generator was drawn, and packages without one.
+    for kind in [
+        "unidirectional",
+        "bidirectional",
+        "mesh",
+        "torus",
+        "all-to-all",
+        "",
+    ] {
+        assert!(kinds.contains(kind), "{kind:?} never drawn: {kinds:?}");
+    }
+}
+
+#[test]
+fn a_seed_gives_the_same_recipe_every_time() {
+    let space = broad_packages();
+    let draw = |seed| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (
+            broad_dags().sample(&mut rng).unwrap(),
+            space.sample(&mut rng).unwrap(),
+        )
+    };
+    assert_eq!(draw(7), draw(7));
+    assert_ne!(draw(7), draw(8));
+}
+
+#[test]
+fn the_first_choices_give_the_simplest_recipe() {
+    let dag = broad_dags().draw(&mut Picks::new(Vec::new()));
+    assert_eq!(dag.steps, Vec::new());
+    assert_eq!((dag.dtype, dag.input_shape), (DType::Int8, vec![1, 1, 1]));
+    let p = broad_packages().draw(&mut Picks::new(Vec::new()));
+    assert_eq!(p.n_chiplets(), 1);
+    assert_eq!((p.topology, &p.memory), (None, &None));
+    assert_eq!(p.pipeline_order, vec![ChipletId(0)]);
+    p.build().unwrap();
+}
+
+#[test]
+fn layered_graphs_read_only_the_layer_before_except_residual_joins() {
+    let space = DagSpace {
+        structures: vec![Structure::Layered { width: 3 }],
+        ..broad_dags()
+    };
+    for seed in 0..50 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let g = random_dag(&space, &mut rng).unwrap();
+        let layer = |op: usize| if op == 0 { 0 } else { (op - 1) / 3 + 1 };
+        for op in g.ops().iter().skip(1) {
+            let reads: Vec<usize> = op
+                .inputs
+                .iter()
+                .filter_map(|i| match i.source {
+                    Source::Op(id) => Some(id.idx()),
+                    Source::GraphInput(_) => None,
+                })
+                .collect();
+            let here = layer(op.id.idx());
+            assert_eq!(layer(reads[0]) + 1, here, "{}: {reads:?}", op.name);
+            assert!(reads.iter().all(|&r| layer(r) < here), "{}", op.name);
+        }
+    }
+}
+
+#[test]
+fn a_package_built_in_code_equals_its_spec_file() {
+    let text = include_str!("../../../hw_specs/simba_6x6.toml");
+    let file = HwSpec::from_toml_str(text, "simba_6x6.toml").unwrap();
+    let ty = file.chiplet_types[0].clone();
+    let link = file.links[0].clone();
+    let built = PackageBuilder::new("simba_6x6")
+        .clock_mhz(file.clock_mhz)
+        .chiplets(36, &ty.name)
+        .chiplet_type(ty)
+        .topology(
+            Topology::Mesh { rows: 6, cols: 6 },
+            LinkProps {
+                bandwidth_bytes_per_cycle: link.bandwidth_bytes_per_cycle,
+                latency_cycles: link.latency_cycles,
+                energy_per_bit_pj: link.energy_per_bit_pj,
+            },
+        )
+        .routing(Routing::Xy)
+        .pipeline_order(PipelineOrder::Snake)
+        .constraints(file.constraints)
+        .build()
+        .unwrap();
+    let same = HwSpec {
+        source: file.source.clone(),
+        notes: file.notes.clone(),
+        ..built
+    };
+    assert_eq!(same, file);
+}
+
+#[test]
+fn missing_parts_and_bad_numbers_are_reported_not_panicked_on() {
+    let e = PackageBuilder::new("empty").build().unwrap_err();
+    let TestkitError::Spec { diagnostics, toml } = &e else {
+        panic!("{e:?}")
+    };
+    let fields: Vec<&str> = diagnostics.0.iter().map(|d| d.field.as_str()).collect();
+    for field in [
+        "clock_mhz",
+        "chiplet_types",
+        "chiplets",
+        "routing",
+        "constraints",
+    ] {
+        assert!(fields.contains(&field), "{field} not reported: {fields:?}");
+    }
+    assert!(toml.contains("name = \"empty\""), "{toml}");
+    assert!(e.to_string().contains("<PackageBuilder empty>"), "{e}");
+    let mut ty = broad_packages().draw(&mut Picks::new(Vec::new())).types[0].clone();
+    ty.sram_kib = u64::MAX;
+    let e = PackageBuilder::new("huge")
+        .chiplet_type(ty)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "chiplet_types.t0.sram_kib: 18446744073709551615 is beyond the largest TOML integer, 2^63 − 1"
+    );
+    let space = DagSpace {
+        dtypes: Vec::new(),
+        ..broad_dags()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    assert!(matches!(
+        space.sample(&mut rng),
+        Err(TestkitError::Space {
+            field: "dtypes",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_chain_has_one_op_per_link() {
+    let g = chain(5, &[1, 4]).unwrap();
+    assert_eq!(g.ops().len(), 5);
+    assert_eq!(g.edges().len(), 4);
+    assert!(chain(0, &[1, 4]).is_err(), "a graph needs an op");
+}
