@@ -27,7 +27,10 @@ pub enum LoadError {
     /// column and field).
     Spec(Diagnostics),
     /// A graph JSON file that does not parse or validate.
-    GraphJson { path: PathBuf, message: String },
+    GraphJson {
+        path: PathBuf,
+        error: sim::graph::GraphJsonError,
+    },
     /// A zoo model that does not exist or a parameter it refuses.
     Zoo(ZooError),
     /// An ONNX workload whose file does not exist.
@@ -46,7 +49,7 @@ impl fmt::Display for LoadError {
                 write!(f, "{}: not UTF-8 text: {source}", path.display())
             }
             LoadError::Spec(d) => write!(f, "{d}"),
-            LoadError::GraphJson { path, message } => write!(f, "{}: {message}", path.display()),
+            LoadError::GraphJson { path, error } => write!(f, "{}: {error}", path.display()),
             LoadError::Zoo(e) => write!(f, "{e}"),
             LoadError::NoOnnxFile(path) => write!(f, "{}: no such ONNX file", path.display()),
             LoadError::Onnx(e) => write!(f, "{e}"),
@@ -62,7 +65,8 @@ impl std::error::Error for LoadError {
             LoadError::Spec(d) => Some(d),
             LoadError::Zoo(e) => Some(e),
             LoadError::Onnx(e) => Some(e),
-            LoadError::GraphJson { .. } | LoadError::NoOnnxFile(_) => None,
+            LoadError::GraphJson { error, .. } => Some(error),
+            LoadError::NoOnnxFile(_) => None,
         }
     }
 }
@@ -77,7 +81,7 @@ pub enum SearchError {
     /// starting point a method needs (`near` names it).
     NoStart { near: String },
     /// The simulator refused the problem.
-    Simulator(String),
+    Simulator(sim::SimError),
     /// No method of this name is registered.
     UnknownMethod { name: String, known: String },
     /// A method option that is not the method's, or outside its domain.
@@ -96,7 +100,7 @@ impl fmt::Display for SearchError {
                 f,
                 "repair reached its node limit without a valid placement near the {near}"
             ),
-            SearchError::Simulator(message) => f.write_str(message),
+            SearchError::Simulator(e) => write!(f, "{e}"),
             SearchError::UnknownMethod { name, known } => {
                 write!(f, "unknown method {name:?}; methods: {known}")
             }
@@ -109,4 +113,11 @@ impl fmt::Display for SearchError {
     }
 }
 
-impl std::error::Error for SearchError {}
+impl std::error::Error for SearchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SearchError::Simulator(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -101,9 +101,9 @@ pub fn load_spec(path: &Path) -> Result<HwSpec, LoadError> {
 /// Reads and validates a graph JSON file.
 pub fn load_graph_json(path: &Path) -> Result<Graph, LoadError> {
     let text = read_text(path)?;
-    Graph::from_json(&text).map_err(|e| LoadError::GraphJson {
+    Graph::from_json(&text).map_err(|error| LoadError::GraphJson {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        error,
     })
 }
 

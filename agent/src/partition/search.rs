@@ -89,7 +89,7 @@ pub fn score(report: &SimReport) -> f64 {
 impl<'a> Evaluator<'a> {
     pub fn new(problem: &Problem<'a>) -> Result<Evaluator<'a>, SearchError> {
         let sim = Simulator::new(problem.spec, problem.graph, &problem.options)
-            .map_err(|e| SearchError::Simulator(e.to_string()))?;
+            .map_err(SearchError::Simulator)?;
         Ok(Evaluator {
             spec: problem.spec,
             graph: problem.graph,
@@ -134,7 +134,7 @@ impl<'a> Evaluator<'a> {
         let out = match self.sim.run(placement) {
             Ok(out) => out,
             Err(e) => {
-                self.failure = Some(SearchError::Simulator(e.to_string()));
+                self.failure = Some(SearchError::Simulator(e));
                 self.budget = self.used;
                 return None;
             }
