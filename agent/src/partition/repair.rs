@@ -249,12 +249,12 @@ pub fn repair_with(
 }
 
 /// Builds the problem in pipeline positions, refusing malformed objectives.
-fn instance(
-    spec: &HwSpec,
-    graph: &Graph,
+fn instance<'a>(
+    spec: &'a HwSpec,
+    graph: &'a Graph,
     constraints: &ConstraintSet,
     objective: Objective<'_>,
-) -> Result<Instance, Infeasible> {
+) -> Result<Instance<'a>, Infeasible> {
     let n = graph.ops().len();
     let k = spec.n_chiplets();
     let order = &spec.pipeline_order;
@@ -393,7 +393,7 @@ fn root_domains(spec: &HwSpec, graph: &Graph, inst: &Instance) -> Result<Domains
     if let Some(m) = &inst.sram
         && m.resident.iter().all(|&r| r)
     {
-        let weights: u64 = m.weight_bytes.iter().sum();
+        let weights: u64 = m.problem.weight_bytes.iter().sum();
         let capacity: u64 = m.capacity.iter().sum();
         if weights > capacity {
             return Err(Infeasible::proven(format!(
