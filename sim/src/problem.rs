@@ -478,12 +478,17 @@ impl<'a> ProblemModel<'a> {
         here: impl Fn(usize) -> bool,
         scratch: &mut Vec<u64>,
     ) -> u64 {
-        let weights = if self.classes[class].can_stream {
+        self.sram_weight_bytes_of(class, ops) + self.activation_peak_bytes_of(ops, here, scratch)
+    }
+
+    /// `weights(S)` of the SRAM rule for `S = ops` on a chiplet of class
+    /// `class`: zero where weights may stream.
+    pub fn sram_weight_bytes_of(&self, class: usize, ops: &[usize]) -> u64 {
+        if self.classes[class].can_stream {
             0
         } else {
             ops.iter().map(|&v| self.weight_bytes[v]).sum()
-        };
-        weights + self.activation_peak_bytes_of(ops, here, scratch)
+        }
     }
 
     /// The SRAM need of op `v` alone on a chiplet of class `class`, which no
@@ -568,14 +573,20 @@ impl<'a> ProblemModel<'a> {
         here: impl Fn(usize) -> bool,
         scratch: &mut Vec<u64>,
     ) -> StageCost {
-        let k = self.classes[class];
-        let slot = if k.can_stream {
+        // Only a chiplet that may stream reads its slot.
+        let slot = if self.classes[class].can_stream {
             self.activation_peak_bytes_of(ops, here, scratch)
         } else {
             0
         };
+        self.stage_cost_with_slot(class, ops, slot)
+    }
+
+    /// [`Self::stage_cost_of`] with the activation slot `peak(S)` known.
+    pub fn stage_cost_with_slot(&self, class: usize, ops: &[usize], slot_bytes: u64) -> StageCost {
+        let k = self.classes[class];
         let mut sum = StageCost::default();
-        self.residency_of(class, ops, slot, |v, streamed| {
+        self.residency_of(class, ops, slot_bytes, |v, streamed| {
             let c = self.op_stage_cost(v, k.type_idx, streamed);
             sum.cycles += c.cycles;
             sum.memory_cycles += c.memory_cycles;
@@ -624,21 +635,17 @@ impl<'a> ProblemModel<'a> {
             resident_bytes: vec![0; self.n_chiplets],
             streamed_bytes: vec![0; self.n_chiplets],
         };
+        assert_eq!(slot_bytes.len(), self.n_chiplets, "one slot per chiplet");
         let members = self.members(chip_of);
-        for c in 0..self.n_chiplets {
-            self.residency_of(
-                self.class_of[c],
-                members.ops(c),
-                slot_bytes[c],
-                |v, streamed| {
-                    if streamed {
-                        r.streamed_bytes_per_op[v] = self.weight_read_bytes[v];
-                        r.streamed_bytes[c] += self.weight_bytes[v];
-                    } else {
-                        r.resident_bytes[c] += self.weight_bytes[v];
-                    }
-                },
-            );
+        for (c, &slot) in slot_bytes.iter().enumerate() {
+            self.residency_of(self.class_of[c], members.ops(c), slot, |v, streamed| {
+                if streamed {
+                    r.streamed_bytes_per_op[v] = self.weight_read_bytes[v];
+                    r.streamed_bytes[c] += self.weight_bytes[v];
+                } else {
+                    r.resident_bytes[c] += self.weight_bytes[v];
+                }
+            });
         }
         r
     }
