@@ -77,7 +77,7 @@ mod branch;
 mod domains;
 mod ishikawa;
 mod maxflow;
-mod sram;
+pub(crate) mod sram;
 
 use sim::Placement;
 use sim::constraints::{ConstraintSet, Violation, check};

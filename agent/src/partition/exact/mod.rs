@@ -102,7 +102,7 @@
 //! speed. The defaults are chosen so the node limit binds first.
 
 mod lattice;
-mod model;
+pub(crate) mod model;
 mod search;
 #[cfg(test)]
 mod tests;
