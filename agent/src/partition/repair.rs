@@ -34,9 +34,9 @@
 //!    ("`p(v) ≠ i`" / "`p(v) = i`"). Nodes close when their bound cannot beat
 //!    the best valid placement found, or when the ops they fix already break
 //!    the prefix, triangle or SRAM rule for good (the SRAM need of a set of
-//!    ops only grows as ops join it, `repair/sram.rs`). A primal heuristic
-//!    (greedy rebuild near the relaxed optimum, gap filling, local moves)
-//!    supplies incumbents.
+//!    ops only grows as ops join it, `sim::problem`; `repair/sram.rs` reads
+//!    it by position). A primal heuristic (greedy rebuild near the relaxed
+//!    optimum, gap filling, local moves) supplies incumbents.
 //!
 //! # Exactness
 //!

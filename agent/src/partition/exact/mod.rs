@@ -5,10 +5,11 @@
 //! # Objective
 //!
 //! The objective of a placement is `sim::oracle::analyse(..).bottleneck_cycles`,
-//! computed here without building an `Analysis`: the largest of
+//! computed here by `sim::problem`'s model (which the oracle adds up too)
+//! without building an `Analysis`: the largest of
 //! - each chiplet's stage time, `Σ op_cost(op, type).cycles` over its ops, where
-//!   an op whose weights stream from off-package memory (under
-//!   `sim::cost::residency`) takes `max(cycles, ser + latency)` instead;
+//!   an op whose weights stream from off-package memory (under the model's
+//!   weight residency) takes `max(cycles, ser + latency)` instead;
 //! - each link's serialisation cycles: every op sends its output once to each
 //!   other chiplet that consumes it, packet by packet, over the spec's route;
 //! - the off-package memory's serialisation cycles (streamed weights, summed
@@ -17,7 +18,7 @@
 //! Without streaming this is exactly "max over chiplets of the stage compute
 //! time and over links of the tensors routed over them". With streaming it is
 //! still the oracle's number, so the method never optimises something the rest
-//! of tessera does not report. A test checks the equality on random
+//! of tessera does not report. Tests check the equality on random
 //! placements.
 //!
 //! # Formulation
@@ -35,10 +36,10 @@
 //! - no triangle: flows into position `k` are all known once `S_k` is chosen
 //!   (its producers are placed), so a new triangle must have `k` as its top
 //!   and is checked then;
-//! - SRAM capacity: a chiplet's need (`sim::constraints::sram_need`: resident
+//! - SRAM capacity: a chiplet's need (`sim::problem`'s SRAM rule: resident
 //!   weights unless the chiplet streams, plus the static peak of live
 //!   activations) depends only on the set of ops it holds, and is computed
-//!   exactly for each candidate `S_k` (a test checks it against `sram_need`).
+//!   exactly for each candidate `S_k` (tests check it against `sram_need`).
 //!
 //! **Bound.** A backward dynamic programme over (position, down-set) computes,
 //! for every state, the least possible maximum of a relaxed per-stage cost
