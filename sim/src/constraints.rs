@@ -23,7 +23,6 @@
 
 use serde::Serialize;
 
-use crate::engine::SimOptions;
 use crate::graph::{Graph, OpId};
 use crate::placement::Placement;
 use crate::problem::ProblemModel;
@@ -112,10 +111,10 @@ pub fn activation_peaks(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> 
     sram_model(spec, graph).activation_peak_bytes(chip_of)
 }
 
-/// The problem model for SRAM quantities, which do not depend on the
-/// simulator's options (the defaults only fill transfer tables never read).
+/// The problem model for SRAM quantities (which do not depend on the
+/// simulator's options), without the cycle tables they never read.
 fn sram_model<'a>(spec: &'a HwSpec, graph: &'a Graph) -> ProblemModel<'a> {
-    ProblemModel::new(spec, graph, &SimOptions::default())
+    ProblemModel::for_sram(spec, graph)
 }
 
 /// Every violation of `set` by `placement`, in a deterministic order.
@@ -126,7 +125,15 @@ pub fn check(
     set: &ConstraintSet,
 ) -> Vec<Violation> {
     let chip_of = &placement.chiplet_of_op;
-    let pos = spec.pipeline_positions();
+    let model = set.sram_capacity.then(|| sram_model(spec, graph));
+    let positions;
+    let pos: &[usize] = match &model {
+        Some(m) => &m.position_of,
+        None => {
+            positions = spec.pipeline_positions();
+            &positions
+        }
+    };
     let p = |op: OpId| pos[chip_of[op.idx()].idx()];
     let mut out = Vec::new();
     for e in graph.edges() {
@@ -192,8 +199,7 @@ pub fn check(
             }
         }
     }
-    if set.sram_capacity {
-        let model = sram_model(spec, graph);
+    if let Some(model) = model {
         let need = model.sram_need_bytes(chip_of);
         for (c, &needed) in need.iter().enumerate() {
             let id = ChipletId(c as u32);

@@ -26,7 +26,6 @@
 //! what streaming costs, is stated in `sim::problem` with the SRAM rule it
 //! depends on.
 
-use crate::engine::SimOptions;
 use crate::graph::{Gemm, Graph, Op, OpKind};
 use crate::problem::ProblemModel;
 use crate::spec::{ChipletId, ChipletType, HwSpec};
@@ -81,9 +80,7 @@ pub fn residency(
     chip_of: &[ChipletId],
     slot_bytes: &[u64],
 ) -> Residency {
-    // Residency does not depend on the simulator's options; the defaults
-    // only fill transfer tables this never reads.
-    ProblemModel::new(spec, graph, &SimOptions::default()).residency(chip_of, slot_bytes)
+    ProblemModel::for_sram(spec, graph).residency(chip_of, slot_bytes)
 }
 
 /// Cycles of the op's compute engine alone (array or vector unit).

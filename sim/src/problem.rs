@@ -163,22 +163,26 @@ pub struct OpGroups {
 impl OpGroups {
     /// Groups ops `0..n_ops` into `n_groups` by `group_of` (`None`: no group).
     pub fn new(n_ops: usize, n_groups: usize, group_of: impl Fn(usize) -> Option<usize>) -> Self {
-        // A counting sort: ops stay ascending within each group.
+        // A counting sort, so ops stay ascending within each group:
+        // `start[g + 1]` counts group g, then serves as its fill cursor, and
+        // ends as the start of group g + 1.
         let mut start = vec![0usize; n_groups + 1];
         for v in 0..n_ops {
             if let Some(g) = group_of(v) {
                 start[g + 1] += 1;
             }
         }
-        for g in 0..n_groups {
-            start[g + 1] += start[g];
+        let mut before = 0;
+        for slot in &mut start[1..] {
+            let count = *slot;
+            *slot = before;
+            before += count;
         }
-        let mut next = start.clone();
-        let mut flat = vec![0usize; start[n_groups]];
+        let mut flat = vec![0usize; before];
         for v in 0..n_ops {
             if let Some(g) = group_of(v) {
-                flat[next[g]] = v;
-                next[g] += 1;
+                flat[start[g + 1]] = v;
+                start[g + 1] += 1;
             }
         }
         OpGroups { flat, start }
@@ -235,11 +239,58 @@ impl<'a> ProblemModel<'a> {
     /// Precomputes the model. Only the transfer quantities (`packet_bytes`,
     /// `switching` and what derives from them) read `options`.
     pub fn new(spec: &'a HwSpec, graph: &'a Graph, options: &SimOptions) -> ProblemModel<'a> {
+        let mut m = ProblemModel::for_sram(spec, graph);
+        m.op_cycles = spec
+            .chiplet_types
+            .iter()
+            .map(|t| graph.ops().iter().map(|op| op_cost(op, t).cycles).collect())
+            .collect();
+        m.bandwidths = spec
+            .links
+            .iter()
+            .map(|l| l.bandwidth_bytes_per_cycle)
+            .collect();
+        m.bandwidths.sort_unstable();
+        m.bandwidths.dedup();
+        m.bandwidth_of_link = spec
+            .links
+            .iter()
+            .map(|l| {
+                m.bandwidths
+                    .binary_search(&l.bandwidth_bytes_per_cycle)
+                    .expect("every bandwidth is listed")
+            })
+            .collect();
+        m.output_serialisation_cycles = m
+            .bandwidths
+            .iter()
+            .map(|&bw| {
+                m.output_bytes
+                    .iter()
+                    .map(|&b| serialisation_cycles(b, options.packet_bytes, bw))
+                    .collect()
+            })
+            .collect();
+        m.packet_bytes = options.packet_bytes;
+        m.switching = options.switching;
+        m
+    }
+
+    /// The model without its cycle and transfer tables (`op_cycles`,
+    /// `bandwidths`, `bandwidth_of_link` and `output_serialisation_cycles`
+    /// are empty): all the SRAM rule and weight residency read. For the
+    /// one-placement wrappers in `constraints` and `cost`, called once per
+    /// candidate placement, where building those tables would cost more
+    /// than the rule on small graphs.
+    pub(crate) fn for_sram(spec: &'a HwSpec, graph: &'a Graph) -> ProblemModel<'a> {
         let ops = graph.ops();
         let n_ops = ops.len();
         let n_chiplets = spec.n_chiplets();
-        let mut producers = Vec::new();
-        let mut producer_start = vec![0];
+        // Sized up front: this runs once per `constraints::check`, where
+        // growing vectors would cost more than the walk itself.
+        let mut producers = Vec::with_capacity(ops.iter().map(|op| op.inputs.len()).sum());
+        let mut producer_start = Vec::with_capacity(n_ops + 1);
+        producer_start.push(0);
         for op in ops {
             let first = producers.len();
             producers.extend(op.inputs.iter().filter_map(|x| match x.source {
@@ -250,8 +301,9 @@ impl<'a> ProblemModel<'a> {
             let distinct = dedup_tail(&mut producers, first);
             producer_start.push(first + distinct);
         }
-        let mut consumers = Vec::new();
-        let mut consumer_start = vec![0];
+        let mut consumers = Vec::with_capacity(graph.edges().len());
+        let mut consumer_start = Vec::with_capacity(n_ops + 1);
+        consumer_start.push(0);
         for op in ops {
             // `Graph::consumers` lists distinct consumers in topological order.
             consumers.extend(graph.consumers(op.id).iter().map(|q| q.idx()));
@@ -309,31 +361,6 @@ impl<'a> ProblemModel<'a> {
                 }
             })
             .collect();
-        let mut bandwidths: Vec<u64> = spec
-            .links
-            .iter()
-            .map(|l| l.bandwidth_bytes_per_cycle)
-            .collect();
-        bandwidths.sort_unstable();
-        bandwidths.dedup();
-        let bandwidth_of_link = spec
-            .links
-            .iter()
-            .map(|l| {
-                bandwidths
-                    .binary_search(&l.bandwidth_bytes_per_cycle)
-                    .expect("every bandwidth is listed")
-            })
-            .collect();
-        let output_serialisation_cycles = bandwidths
-            .iter()
-            .map(|&bw| {
-                output_bytes
-                    .iter()
-                    .map(|&b| serialisation_cycles(b, options.packet_bytes, bw))
-                    .collect()
-            })
-            .collect();
         ProblemModel {
             spec,
             graph,
@@ -348,20 +375,16 @@ impl<'a> ProblemModel<'a> {
             output_bytes,
             graph_input_bytes,
             activation_floor_bytes,
-            op_cycles: spec
-                .chiplet_types
-                .iter()
-                .map(|t| ops.iter().map(|op| op_cost(op, t).cycles).collect())
-                .collect(),
+            op_cycles: Vec::new(),
             classes,
             class_of,
             pipeline_order: spec.pipeline_order.iter().map(|c| c.idx()).collect(),
             position_of: spec.pipeline_positions(),
-            packet_bytes: options.packet_bytes,
-            switching: options.switching,
-            bandwidths,
-            bandwidth_of_link,
-            output_serialisation_cycles,
+            packet_bytes: 0,
+            switching: Switching::StoreAndForward,
+            bandwidths: Vec::new(),
+            bandwidth_of_link: Vec::new(),
+            output_serialisation_cycles: Vec::new(),
             producers,
             consumers,
         }

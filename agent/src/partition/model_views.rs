@@ -28,7 +28,7 @@ use super::repair::sram::{SramModel, UNPLACED};
 /// lookups, residuals, graph inputs read by several ops), convolutional
 /// networks and MLPs.
 fn zoo_graph(which: u8, size: u64) -> Graph {
-    let s = size.to_string();
+    let classes = (2 + size).to_string();
     let hidden = (32 * (1 + size % 3)).to_string();
     let (name, params): (&str, Vec<(&str, String)>) = match which % 6 {
         0 => (
@@ -61,7 +61,10 @@ fn zoo_graph(which: u8, size: u64) -> Graph {
                 ("classes", "10".into()),
             ],
         ),
-        3 => ("resnet18", vec![("image", "32".into()), ("classes", s)]),
+        3 => (
+            "resnet18",
+            vec![("image", "32".into()), ("classes", classes)],
+        ),
         4 => ("cifarnet", vec![("batch", (1 + size % 3).to_string())]),
         _ => (
             "mlp",
@@ -248,7 +251,7 @@ fn placement(rng: &mut ChaCha8Rng, spec: &HwSpec, n_ops: usize) -> Vec<ChipletId
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn every_view_agrees_with_the_problem_model(
