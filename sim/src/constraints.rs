@@ -14,20 +14,18 @@
 //! - **No chip triangle**: there are no positions `i < j < k` with tensors
 //!   flowing `i → j`, `j → k` and `i → k` (the `i → k` tensor would have to
 //!   relay through `j` on a chain-like package). Or off.
-//! - **SRAM capacity**: on every chiplet, resident weights plus the peak of
-//!   live activations fit the SRAM, unless the chiplet may stream weights from
-//!   off-package memory (then only the activations must fit). Live activations
-//!   are counted statically, for one micro-batch executed in topological
-//!   order: a tensor is live on a chiplet from its production (or arrival)
-//!   until its last consumer there has run, and an op's inputs and output are
-//!   live while it runs. The simulator measures the dynamic peak of a
-//!   pipelined run and reports it separately.
+//! - **SRAM capacity**: on every chiplet, the SRAM need of the ops it holds
+//!   fits its SRAM. The need (resident weights, unless the chiplet may
+//!   stream them, plus the static peak of one micro-batch's live
+//!   activations) is defined in `sim::problem`, with the facts searches rely
+//!   on; the simulator measures the dynamic peak of a pipelined run and
+//!   reports it separately.
 
 use serde::Serialize;
 
-use crate::cost::input_bytes;
 use crate::graph::{Graph, OpId};
 use crate::placement::Placement;
+use crate::problem::ProblemModel;
 use crate::spec::{ChipletId, HwSpec, NoSkipping};
 
 /// Which constraints apply (by default, the spec's `[constraints]`).
@@ -101,121 +99,22 @@ pub enum Violation {
     },
 }
 
-/// Per-chiplet SRAM need of a placement under the static rule above: resident
-/// weights (zero for a chiplet that may stream its weights) plus the peak of
-/// live activations.
+/// Per-chiplet SRAM need of a placement (`sim::problem`'s SRAM rule).
 pub fn sram_need(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Vec<u64> {
-    let n = spec.n_chiplets();
-    let mut weights = vec![0u64; n];
-    for op in graph.ops() {
-        weights[chip_of[op.id.idx()].idx()] += op.weight_bytes;
-    }
-    for (c, w) in weights.iter_mut().enumerate() {
-        if can_stream(spec, ChipletId(c as u32)) {
-            *w = 0;
-        }
-    }
-    let peaks = activation_peaks(spec, graph, chip_of);
-    weights.iter().zip(peaks).map(|(w, p)| w + p).collect()
-}
-
-fn can_stream(spec: &HwSpec, c: ChipletId) -> bool {
-    spec.memory
-        .as_ref()
-        .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&c))
+    sram_model(spec, graph).sram_need_bytes(chip_of)
 }
 
 /// Peak live activation bytes per chiplet for one micro-batch run in
-/// topological order.
+/// topological order (`peak(S)` of `sim::problem`'s SRAM rule): the
+/// simulator's SRAM slot.
 pub fn activation_peaks(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Vec<u64> {
-    let n = spec.n_chiplets();
-    let ops = graph.ops();
-    // last_use[t][c]: index of the last op on chiplet c reading tensor t (the
-    // output of op t), if any.
-    let mut last_use: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ops.len()];
-    for op in ops {
-        let c = chip_of[op.id.idx()].idx();
-        for input in &op.inputs {
-            if let crate::graph::Source::Op(p) = input.source {
-                let uses = &mut last_use[p.idx()];
-                match uses.iter_mut().find(|(chip, _)| *chip == c) {
-                    Some(u) => u.1 = u.1.max(op.id.idx()),
-                    None => uses.push((c, op.id.idx())),
-                }
-            }
-        }
-    }
-    let mut live = vec![0u64; n];
-    let mut peak = vec![0u64; n];
-    // frees[i]: (chiplet, bytes) released after op i has run.
-    let mut frees: Vec<Vec<(usize, u64)>> = vec![Vec::new(); ops.len()];
-    for op in ops {
-        let i = op.id.idx();
-        let c = chip_of[i].idx();
-        // Tensors arriving from other chiplets become live when consumed
-        // first (a lower bound on when they must be held).
-        let mut arriving = 0;
-        // Distinct remote producers this op reads (an op may read a tensor twice).
-        let mut remote: Vec<OpId> = op
-            .inputs
-            .iter()
-            .filter_map(|x| match x.source {
-                crate::graph::Source::Op(p) if chip_of[p.idx()].idx() != c => Some(p),
-                _ => None,
-            })
-            .collect();
-        remote.sort_unstable();
-        remote.dedup();
-        for &p in &remote {
-            {
-                let first_here = ops
-                    .iter()
-                    .skip(p.idx() + 1)
-                    .find(|q| {
-                        chip_of[q.id.idx()].idx() == c
-                            && q.inputs
-                                .iter()
-                                .any(|x| x.source == crate::graph::Source::Op(p))
-                    })
-                    .map(|q| q.id.idx());
-                if first_here == Some(i) {
-                    arriving += ops[p.idx()].output_bytes;
-                }
-            }
-        }
-        live[c] += arriving + op.output_bytes;
-        let graph_inputs = input_bytes(op).saturating_sub(
-            op.inputs
-                .iter()
-                .filter(|x| matches!(x.source, crate::graph::Source::Op(_)))
-                .map(|x| crate::graph::numel(&x.shape) * op.dtype.bytes())
-                .sum::<u64>(),
-        );
-        peak[c] = peak[c].max(live[c] + graph_inputs);
-        // Release this op's output where nobody on this chiplet reads it
-        // later (remote copies are freed once sent: counted as sent now).
-        let local_last = last_use[i]
-            .iter()
-            .find(|(chip, _)| *chip == c)
-            .map(|(_, last)| *last);
-        match local_last {
-            Some(last) => frees[last].push((c, op.output_bytes)),
-            None => live[c] -= op.output_bytes,
-        }
-        // Release inputs whose last use on this chiplet was this op.
-        for (chip, bytes) in std::mem::take(&mut frees[i]) {
-            live[chip] -= bytes;
-        }
-        for &p in &remote {
-            if last_use[p.idx()]
-                .iter()
-                .any(|&(chip, last)| chip == c && last == i)
-            {
-                live[c] -= ops[p.idx()].output_bytes;
-            }
-        }
-    }
-    peak
+    sram_model(spec, graph).activation_peak_bytes(chip_of)
+}
+
+/// The problem model for SRAM quantities (which do not depend on the
+/// simulator's options), without the cycle tables they never read.
+fn sram_model<'a>(spec: &'a HwSpec, graph: &'a Graph) -> ProblemModel<'a> {
+    ProblemModel::for_sram(spec, graph)
 }
 
 /// Every violation of `set` by `placement`, in a deterministic order.
@@ -226,7 +125,15 @@ pub fn check(
     set: &ConstraintSet,
 ) -> Vec<Violation> {
     let chip_of = &placement.chiplet_of_op;
-    let pos = spec.pipeline_positions();
+    let model = set.sram_capacity.then(|| sram_model(spec, graph));
+    let positions;
+    let pos: &[usize] = match &model {
+        Some(m) => &m.position_of,
+        None => {
+            positions = spec.pipeline_positions();
+            &positions
+        }
+    };
     let p = |op: OpId| pos[chip_of[op.idx()].idx()];
     let mut out = Vec::new();
     for e in graph.edges() {
@@ -292,11 +199,11 @@ pub fn check(
             }
         }
     }
-    if set.sram_capacity {
-        let need = sram_need(spec, graph, chip_of);
+    if let Some(model) = model {
+        let need = model.sram_need_bytes(chip_of);
         for (c, &needed) in need.iter().enumerate() {
             let id = ChipletId(c as u32);
-            let capacity = spec.chiplet_type(id).sram_bytes();
+            let capacity = model.class_of_chiplet(c).sram_bytes;
             if needed > capacity {
                 let mut ops: Vec<&crate::graph::Op> = graph
                     .ops()

@@ -21,8 +21,13 @@
 //!   reshape, which is a view of its input and costs nothing.
 //!
 //! So `cycles = op_overhead + max(compute, ceil(sram_bytes / sram_bandwidth))`.
+//!
+//! Which weights stay in SRAM and which stream from off-package memory, and
+//! what streaming costs, is stated in `sim::problem` with the SRAM rule it
+//! depends on.
 
 use crate::graph::{Gemm, Graph, Op, OpKind};
+use crate::problem::ProblemModel;
 use crate::spec::{ChipletId, ChipletType, HwSpec};
 
 /// `ceil(a / b)` for positive `b`.
@@ -64,73 +69,18 @@ pub fn sram_bytes(op: &Op) -> u64 {
     weight_bytes_read(op) + input_bytes(op) + op.output_bytes
 }
 
-/// Where each chiplet's weights live for one placement.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Residency {
-    /// Weight bytes each op streams from off-package memory on every run.
-    pub streamed_bytes_per_op: Vec<u64>,
-    pub resident_bytes: Vec<u64>,
-    pub streamed_bytes: Vec<u64>,
-}
+pub use crate::problem::Residency;
 
-/// Decides weight residency: a chiplet keeps all its ops' weights in SRAM
-/// when they fit beside one micro-batch's activations (`slot_bytes[c]`, from
-/// `constraints::activation_peaks`). When they do not, and the chiplet reaches
-/// off-package memory
-/// that allows weight streaming, it keeps room for those activations (and at
-/// least for the largest op's inputs and output), keeps weights resident
-/// greedily in topological order, and streams the rest on
-/// every use. Otherwise every weight is counted resident, and the simulator
-/// reports the overflow as a violation.
+/// Weight residency of every chiplet for one placement, given each
+/// chiplet's activation slot (`constraints::activation_peaks`). The rule is
+/// stated in `sim::problem`, which computes it.
 pub fn residency(
     spec: &HwSpec,
     graph: &Graph,
     chip_of: &[ChipletId],
     slot_bytes: &[u64],
 ) -> Residency {
-    let n = spec.n_chiplets();
-    let mut r = Residency {
-        streamed_bytes_per_op: vec![0; graph.ops().len()],
-        resident_bytes: vec![0; n],
-        streamed_bytes: vec![0; n],
-    };
-    for (c, chip) in spec.chiplets.iter().enumerate() {
-        let ops: Vec<&Op> = graph
-            .ops()
-            .iter()
-            .filter(|op| chip_of[op.id.idx()] == chip.id)
-            .collect();
-        let total: u64 = ops.iter().map(|op| op.weight_bytes).sum();
-        let capacity = spec.chiplet_types[chip.type_idx].sram_bytes();
-        let can_stream = spec
-            .memory
-            .as_ref()
-            .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip.id));
-        if total.saturating_add(slot_bytes[c]) <= capacity || !can_stream {
-            r.resident_bytes[c] = total;
-            continue;
-        }
-        // Room for one micro-batch's activations (the simulator's SRAM slot),
-        // and at least for the largest op's inputs and output.
-        let reserve = ops
-            .iter()
-            .map(|op| input_bytes(op) + op.output_bytes)
-            .max()
-            .unwrap_or(0)
-            .max(slot_bytes[c]);
-        let mut budget = capacity.saturating_sub(reserve);
-        for op in ops {
-            if op.weight_bytes <= budget {
-                budget -= op.weight_bytes;
-                r.resident_bytes[c] += op.weight_bytes;
-            } else {
-                let read = weight_bytes_read(op);
-                r.streamed_bytes_per_op[op.id.idx()] = read;
-                r.streamed_bytes[c] += op.weight_bytes;
-            }
-        }
-    }
-    r
+    ProblemModel::for_sram(spec, graph).residency(chip_of, slot_bytes)
 }
 
 /// Cycles of the op's compute engine alone (array or vector unit).

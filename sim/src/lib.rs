@@ -10,6 +10,7 @@ pub mod engine;
 pub mod graph;
 pub mod oracle;
 pub mod placement;
+pub mod problem;
 pub mod report;
 pub mod spec;
 pub mod spec_write;

@@ -34,9 +34,9 @@
 //!    ("`p(v) ≠ i`" / "`p(v) = i`"). Nodes close when their bound cannot beat
 //!    the best valid placement found, or when the ops they fix already break
 //!    the prefix, triangle or SRAM rule for good (the SRAM need of a set of
-//!    ops only grows as ops join it, `repair/sram.rs`). A primal heuristic
-//!    (greedy rebuild near the relaxed optimum, gap filling, local moves)
-//!    supplies incumbents.
+//!    ops only grows as ops join it, `sim::problem`; `repair/sram.rs` reads
+//!    it by position). A primal heuristic (greedy rebuild near the relaxed
+//!    optimum, gap filling, local moves) supplies incumbents.
 //!
 //! # Exactness
 //!
@@ -77,7 +77,7 @@ mod branch;
 mod domains;
 mod ishikawa;
 mod maxflow;
-mod sram;
+pub(crate) mod sram;
 
 use sim::Placement;
 use sim::constraints::{ConstraintSet, Violation, check};
@@ -249,12 +249,12 @@ pub fn repair_with(
 }
 
 /// Builds the problem in pipeline positions, refusing malformed objectives.
-fn instance(
-    spec: &HwSpec,
-    graph: &Graph,
+fn instance<'a>(
+    spec: &'a HwSpec,
+    graph: &'a Graph,
     constraints: &ConstraintSet,
     objective: Objective<'_>,
-) -> Result<Instance, Infeasible> {
+) -> Result<Instance<'a>, Infeasible> {
     let n = graph.ops().len();
     let k = spec.n_chiplets();
     let order = &spec.pipeline_order;
@@ -393,7 +393,7 @@ fn root_domains(spec: &HwSpec, graph: &Graph, inst: &Instance) -> Result<Domains
     if let Some(m) = &inst.sram
         && m.resident.iter().all(|&r| r)
     {
-        let weights: u64 = m.weight_bytes.iter().sum();
+        let weights: u64 = m.problem.weight_bytes.iter().sum();
         let capacity: u64 = m.capacity.iter().sum();
         if weights > capacity {
             return Err(Infeasible::proven(format!(

@@ -8,10 +8,10 @@
 //!
 //! `J = max(max_s stage_s, max_s link_s, Σ_s memory_s)`
 //!
-//! - `stage_s`: the segment's cycles on its chiplet as `sim::oracle::analyse`
-//!   counts them: `op_cost` of each op and, where the chiplet streams weights
-//!   (they do not fit and it may stream), the wait for the streamed weights
-//!   under the simulator's greedy residency (`sim::cost::residency`);
+//! - `stage_s`: the segment's cycles on its chiplet as `sim::problem`
+//!   states them (and `sim::oracle::analyse` adds them up): `op_cost` of each
+//!   op and, where the chiplet streams weights (they do not fit and it may
+//!   stream), the wait for the streamed weights under the greedy residency;
 //! - `memory_s`: serialisation cycles of the weights the segment streams on
 //!   the shared off-package memory (their sum is the oracle's
 //!   `memory_cycles`);
@@ -21,7 +21,7 @@
 //!   route);
 //!
 //! subject to, when the problem's constraints ask for them: SRAM capacity of
-//! every segment (`sim::constraints::sram_need`, which leaves streamed weights
+//! every segment (`sim::problem`'s SRAM rule, which leaves streamed weights
 //! out) and `no_skipping = edge` (no tensor crosses two cuts). Acyclic dataflow
 //! and `no_skipping = prefix` hold by construction; under `edge`, `no_triangle`
 //! holds too (a triangle needs a tensor that skips a position).
@@ -54,15 +54,18 @@
 //! increases; this only runs when some chiplet may stream. A segment's SRAM
 //! need never falls when it grows (every tensor stays live at least as long),
 //! so the least feasible start of each segment end is found with two pointers,
-//! `O(N)` calls of `sram_need` per kind of chiplet.
+//! `O(N)` SRAM needs per chip class. The streamed stage costs are tabulated
+//! for every segment of a class that may stream, `O(N²)` segments of `O(N)`
+//! work each.
 //!
 //! When no segmentation meets the constraints, the `edge` requirement and
 //! then the capacity are dropped, and repair decides.
 
-use sim::constraints::{ConstraintSet, activation_peaks, sram_need};
-use sim::cost::{div_ceil, input_bytes, op_cost, weight_bytes_read};
+use sim::SimOptions;
+use sim::constraints::ConstraintSet;
 use sim::graph::Graph;
-use sim::spec::{ChipletId, HwSpec, LinkId, NoSkipping};
+use sim::problem::ProblemModel;
+use sim::spec::{HwSpec, LinkId, NoSkipping};
 
 use super::{make_valid_start, segmentation_placement};
 use crate::error::SearchError;
@@ -109,7 +112,7 @@ impl Search for Dp {
                 problem.spec,
                 problem.graph,
                 &constraints,
-                problem.options.packet_bytes,
+                &problem.options,
                 self.transfers,
             );
             if let Some(found) = model.optimal() {
@@ -157,8 +160,8 @@ pub struct SegmentCost {
     pub memory_cycles: u64,
 }
 
-/// Chiplets that cost a segment the same: one type, same streaming ability.
-struct ChipClass {
+/// What a segment costs on the chiplets of one `sim::problem` chip class.
+struct ClassTables {
     /// `prefix[i]`: op cycles of ops `0 .. i` on this type.
     prefix: Vec<u64>,
     /// `(stage, memory)` cycles of `[i, j)` at `streamed[i][j − i − 1]`, when
@@ -172,16 +175,14 @@ struct ChipClass {
 /// The per-segment costs and feasibility of one problem, and the dynamic
 /// program over them.
 pub struct SegmentModel<'a> {
-    spec: &'a HwSpec,
-    graph: &'a Graph,
-    packet_bytes: u64,
+    model: ProblemModel<'a>,
     transfers: bool,
     edge: bool,
-    n_ops: usize,
-    classes: Vec<ChipClass>,
+    /// By class of `model.classes`.
+    tables: Vec<ClassTables>,
     class_of_position: Vec<usize>,
     /// Route from each pipeline position to the next (empty for the last).
-    routes: Vec<Vec<LinkId>>,
+    routes: Vec<&'a [LinkId]>,
     /// Highest consumer of each op.
     last_consumer: Vec<Option<usize>>,
     /// `min_end[i]`: under `edge`, a segment starting at `i` must end at or
@@ -210,63 +211,48 @@ impl<'a> SegmentModel<'a> {
         spec: &'a HwSpec,
         graph: &'a Graph,
         constraints: &ConstraintSet,
-        packet_bytes: u64,
+        options: &SimOptions,
         transfers: bool,
     ) -> SegmentModel<'a> {
-        let n_ops = graph.ops().len();
-        let order = &spec.pipeline_order;
-        let mut classes: Vec<ChipClass> = Vec::new();
-        let mut keys: Vec<(usize, bool)> = Vec::new();
-        let mut class_of_position = Vec::with_capacity(order.len());
-        for &chip in order {
-            let key = (spec.chiplets[chip.idx()].type_idx, can_stream(spec, chip));
-            let k = match keys.iter().position(|&x| x == key) {
-                Some(k) => k,
-                None => {
-                    keys.push(key);
-                    classes.push(ChipClass::new(spec, graph, chip, constraints));
-                    keys.len() - 1
-                }
-            };
-            class_of_position.push(k);
-        }
+        let model = ProblemModel::new(spec, graph, options);
+        let n_ops = model.n_ops;
+        let order = &model.pipeline_order;
+        let tables = (0..model.classes.len())
+            .map(|class| ClassTables::new(&model, class, constraints))
+            .collect();
+        let class_of_position = order.iter().map(|&c| model.class_of[c]).collect();
         let routes = (0..order.len())
             .map(|s| match order.get(s + 1) {
-                Some(&next) => spec.routes.path(order[s], next).to_vec(),
-                None => Vec::new(),
+                Some(&next) => model.route(order[s], next),
+                None => &[][..],
             })
             .collect();
-        let last_consumer: Vec<Option<usize>> = graph
-            .ops()
-            .iter()
-            .map(|op| graph.consumers(op.id).iter().map(|c| c.idx()).max())
+        let last_consumer: Vec<Option<usize>> = (0..n_ops)
+            .map(|v| model.consumers(v).last().copied())
             .collect();
         let mut min_end = vec![0; n_ops + 1];
         for i in 1..=n_ops {
             min_end[i] = min_end[i - 1].max(last_consumer[i - 1].map_or(0, |c| c + 1));
         }
         SegmentModel {
-            spec,
-            graph,
-            packet_bytes,
             transfers,
             edge: constraints.no_skipping == NoSkipping::Edge,
-            n_ops,
-            any_streaming: keys.iter().any(|&(_, stream)| stream),
-            classes,
+            any_streaming: model.classes.iter().any(|k| k.can_stream),
+            tables,
             class_of_position,
             routes,
             last_consumer,
             min_end,
+            model,
         }
     }
 
     /// Whether segment `[i, j)` may sit at pipeline position `s`.
     pub fn feasible(&self, s: usize, i: usize, j: usize) -> bool {
         i < j
-            && j <= self.n_ops
+            && j <= self.model.n_ops
             && s < self.class_of_position.len()
-            && i >= self.classes[self.class_of_position[s]].min_start[j]
+            && i >= self.tables[self.class_of_position[s]].min_start[j]
             && (!self.edge || j >= self.min_end[i])
     }
 
@@ -275,11 +261,10 @@ impl<'a> SegmentModel<'a> {
         let (stage_cycles, memory_cycles) = self.stage(s, i, j);
         let mut link_cycles = 0;
         if self.transfers {
-            for &l in &self.routes[s] {
-                let bw = self.spec.link(l).bandwidth_bytes_per_cycle;
+            for &l in self.routes[s] {
                 let load: u64 = (i..j)
                     .filter(|&u| self.last_consumer[u].is_some_and(|c| c >= j))
-                    .map(|u| serialisation(self.graph.ops()[u].output_bytes, self.packet_bytes, bw))
+                    .map(|u| self.model.link_serialisation_cycles(u, l))
                     .sum();
                 link_cycles = link_cycles.max(load);
             }
@@ -298,7 +283,7 @@ impl<'a> SegmentModel<'a> {
         if segments == 0
             || segments > self.class_of_position.len()
             || bounds[0] != 0
-            || bounds[segments] != self.n_ops
+            || bounds[segments] != self.model.n_ops
         {
             return None;
         }
@@ -345,7 +330,7 @@ impl<'a> SegmentModel<'a> {
 
     /// `(stage, memory)` cycles of `[i, j)` at position `s`.
     fn stage(&self, s: usize, i: usize, j: usize) -> (u64, u64) {
-        let class = &self.classes[self.class_of_position[s]];
+        let class = &self.tables[self.class_of_position[s]];
         match &class.streamed {
             Some(table) => table[i][j - i - 1],
             None => (class.prefix[j] - class.prefix[i], 0),
@@ -355,7 +340,7 @@ impl<'a> SegmentModel<'a> {
     /// The recurrence for `goal`: bounds of the best segmentation and its
     /// value (fewest segments on a tie, then the latest cuts).
     fn solve(&self, goal: Goal) -> Option<(Vec<usize>, u64)> {
-        let n = self.n_ops;
+        let n = self.model.n_ops;
         let k = self.class_of_position.len().min(n);
         // best[s][j]: value of ops 0..j in segments 0..=s; from[s][j]: start of
         // segment s in that optimum.
@@ -364,7 +349,7 @@ impl<'a> SegmentModel<'a> {
         let mut load = Vec::new();
         for s in 0..k {
             for j in s + 1..=n {
-                let route = &self.routes[s];
+                let route = self.routes[s];
                 load.clear();
                 load.resize(route.len(), 0u64);
                 // Segments before s need an op each, so segment s starts at s
@@ -373,10 +358,8 @@ impl<'a> SegmentModel<'a> {
                 while i > s {
                     i -= 1;
                     if self.transfers && self.last_consumer[i].is_some_and(|c| c >= j) {
-                        let bytes = self.graph.ops()[i].output_bytes;
                         for (acc, &l) in load.iter_mut().zip(route) {
-                            let bw = self.spec.link(l).bandwidth_bytes_per_cycle;
-                            *acc += serialisation(bytes, self.packet_bytes, bw);
+                            *acc += self.model.link_serialisation_cycles(i, l);
                         }
                     }
                     if s == 0 && i != 0 {
@@ -419,100 +402,36 @@ impl<'a> SegmentModel<'a> {
     }
 }
 
-impl ChipClass {
-    fn new(
-        spec: &HwSpec,
-        graph: &Graph,
-        chip: ChipletId,
-        constraints: &ConstraintSet,
-    ) -> ChipClass {
-        let ty = spec.chiplet_type(chip);
-        let ops = graph.ops();
-        let n = ops.len();
-        let cycles: Vec<u64> = ops.iter().map(|op| op_cost(op, ty).cycles).collect();
+impl ClassTables {
+    fn new(m: &ProblemModel<'_>, class: usize, constraints: &ConstraintSet) -> ClassTables {
+        let n = m.n_ops;
+        let cycles = &m.op_cycles[m.classes[class].type_idx];
         let mut prefix = vec![0u64; n + 1];
         for i in 0..n {
             prefix[i + 1] = prefix[i] + cycles[i];
         }
-        let capacity = ty.sram_bytes();
-        let streamed = match &spec.memory {
-            Some(m) if can_stream(spec, chip) => {
-                // The segment alone on `chip`, for its activation peak (the
-                // SRAM slot `cost::residency` keeps free).
-                let other = spec.chiplets.iter().map(|c| c.id).find(|&c| c != chip);
-                let mut chip_of = vec![other.unwrap_or(chip); n];
-                let mut table = Vec::with_capacity(n);
-                for i in 0..n {
-                    let mut row = Vec::with_capacity(n - i);
-                    let mut total = 0u64;
-                    let mut largest_op = 0u64;
-                    let mut reserve = 0u64;
-                    // (SRAM left for weights, stage cycles, memory cycles) of
-                    // the greedy residency, once the weights overflow.
-                    let mut greedy: Option<(u64, u64, u64)> = None;
-                    for j in i + 1..=n {
-                        let op = &ops[j - 1];
-                        total += op.weight_bytes;
-                        largest_op = largest_op.max(input_bytes(op) + op.output_bytes);
-                        // As `cost::residency`: the weights stay resident when
-                        // they fit beside one micro-batch's activation slot
-                        // (the segment's activation peak, which never falls as
-                        // the segment grows); else it keeps room for the slot
-                        // and the largest op's inputs and output.
-                        chip_of[i..j].fill(chip);
-                        let slot = activation_peaks(spec, graph, &chip_of)[chip.idx()];
-                        if let Some(o) = other {
-                            chip_of[i..j].fill(o);
-                        }
-                        if total.saturating_add(slot) <= capacity {
-                            row.push((prefix[j] - prefix[i], 0));
-                            continue;
-                        }
-                        let need = largest_op.max(slot);
-                        let grew = need > reserve;
-                        reserve = reserve.max(need);
-                        let place = |state: &mut (u64, u64, u64), v: usize| {
-                            let op = &ops[v];
-                            let read = weight_bytes_read(op);
-                            if op.weight_bytes <= state.0 {
-                                state.0 -= op.weight_bytes;
-                                state.1 += cycles[v];
-                            } else if read > 0 {
-                                let ser = div_ceil(read, m.bandwidth_bytes_per_cycle);
-                                state.1 += cycles[v].max(ser + m.latency_cycles);
-                                state.2 += ser;
-                            } else {
-                                state.1 += cycles[v];
-                            }
-                        };
-                        let state = match (&mut greedy, grew) {
-                            (Some(state), false) => {
-                                place(state, j - 1);
-                                *state
-                            }
-                            _ => {
-                                let mut state = (capacity.saturating_sub(reserve), 0, 0);
-                                for v in i..j {
-                                    place(&mut state, v);
-                                }
-                                greedy = Some(state);
-                                state
-                            }
-                        };
-                        row.push((state.1, state.2));
-                    }
-                    table.push(row);
-                }
-                Some(table)
-            }
-            _ => None,
-        };
+        // `ops[i..j]` is segment `[i, j)`.
+        let ops: Vec<usize> = (0..n).collect();
+        let mut scratch = Vec::new();
+        let streamed = m.classes[class].can_stream.then(|| {
+            (0..n)
+                .map(|i| {
+                    (i + 1..=n)
+                        .map(|j| {
+                            let here = |v: usize| (i..j).contains(&v);
+                            let c = m.stage_cost_of(class, &ops[i..j], here, &mut scratch);
+                            (c.cycles, c.memory_cycles)
+                        })
+                        .collect()
+                })
+                .collect()
+        });
         let min_start = if constraints.sram_capacity {
-            least_fitting_starts(spec, graph, chip, capacity)
+            least_fitting_starts(m, class)
         } else {
             vec![0; n + 1]
         };
-        ChipClass {
+        ClassTables {
             prefix,
             streamed,
             min_start,
@@ -520,33 +439,18 @@ impl ChipClass {
     }
 }
 
-/// For each end `j`, the least start `i` such that ops `[i, j)` alone on
-/// `chip` fit its SRAM (`j` when none does), by two pointers: a segment's need
-/// never falls when it grows.
-fn least_fitting_starts(
-    spec: &HwSpec,
-    graph: &Graph,
-    chip: ChipletId,
-    capacity: u64,
-) -> Vec<usize> {
-    let n = graph.ops().len();
-    let mut min_start = vec![0; n + 1];
-    let Some(other) = spec.chiplets.iter().map(|c| c.id).find(|&c| c != chip) else {
-        // One chiplet: only the whole graph is a segment.
-        for (j, m) in min_start.iter_mut().enumerate() {
-            *m = j;
-        }
-        if sram_need(spec, graph, &vec![chip; n])[chip.idx()] <= capacity {
-            min_start[n] = 0;
-        }
-        return min_start;
-    };
-    let mut chip_of = vec![other; n];
+/// For each end `j`, the least start `i` such that ops `[i, j)` alone on a
+/// chiplet of class `class` fit its SRAM (`j` when none does), by two
+/// pointers: a segment's need never falls when it grows (`sim::problem`).
+fn least_fitting_starts(m: &ProblemModel<'_>, class: usize) -> Vec<usize> {
+    let n = m.n_ops;
+    let capacity = m.classes[class].sram_bytes;
+    let ops: Vec<usize> = (0..n).collect();
+    let mut scratch = Vec::new();
     let mut need = |i: usize, j: usize| {
-        chip_of.fill(other);
-        chip_of[i..j].fill(chip);
-        sram_need(spec, graph, &chip_of)[chip.idx()]
+        m.sram_need_bytes_of(class, &ops[i..j], |v| (i..j).contains(&v), &mut scratch)
     };
+    let mut min_start = vec![0; n + 1];
     let mut i = 0;
     for (j, start) in min_start.iter_mut().enumerate().skip(1) {
         while i < j && need(i, j) > capacity {
@@ -557,33 +461,14 @@ fn least_fitting_starts(
     min_start
 }
 
-/// Whether `chip` may stream weights from off-package memory.
-fn can_stream(spec: &HwSpec, chip: ChipletId) -> bool {
-    spec.memory
-        .as_ref()
-        .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip))
-}
-
-/// Cycles one link of `bandwidth` bytes per cycle spends serialising a tensor
-/// of `bytes` cut into packets of `packet` bytes (as the oracle counts them).
-fn serialisation(bytes: u64, packet: u64, bandwidth: u64) -> u64 {
-    let full = bytes / packet;
-    let rest = bytes - full * packet;
-    full * div_ceil(packet, bandwidth)
-        + if rest > 0 {
-            div_ceil(rest, bandwidth)
-        } else {
-            0
-        }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
     use sim::Placement;
-    use sim::constraints::check;
+    use sim::constraints::{check, sram_need};
     use sim::oracle::analyse;
+    use sim::spec::ChipletId;
     use sim::{SimOptions, zoo};
 
     use super::*;
@@ -664,7 +549,7 @@ mod tests {
         let graph = model("vit-b16", &[]);
         let options = SimOptions::default();
         let constraints = ConstraintSet::of(&spec);
-        let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+        let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
         let (n, k) = (graph.ops().len(), spec.n_chiplets());
         let mut checked = 0;
         for shift in 0..40usize {
@@ -696,7 +581,7 @@ mod tests {
         let graph = model("bert-base", &[]);
         let options = SimOptions::default();
         let constraints = ConstraintSet::of(&spec);
-        let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+        let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
         let (bounds, _) = model.optimal().expect("a valid segmentation");
         let placement = Placement {
             chiplet_of_op: segmentation_placement(&spec, &bounds),
@@ -713,7 +598,7 @@ mod tests {
         let options = SimOptions::default();
         for (spec, graph) in cases() {
             let constraints = ConstraintSet::of(&spec);
-            let model = SegmentModel::new(&spec, &graph, &constraints, options.packet_bytes, true);
+            let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
             let (mut feasible, mut streaming) = (0, 0);
             let mut least_oracle = u64::MAX;
             for bounds in segmentations(graph.ops().len(), spec.n_chiplets()) {
@@ -752,13 +637,7 @@ mod tests {
         for (spec, graph) in cases() {
             for constraints in [ConstraintSet::of(&spec), ConstraintSet::none()] {
                 for transfers in [true, false] {
-                    let model = SegmentModel::new(
-                        &spec,
-                        &graph,
-                        &constraints,
-                        options.packet_bytes,
-                        transfers,
-                    );
+                    let model = SegmentModel::new(&spec, &graph, &constraints, &options, transfers);
                     let brute = segmentations(graph.ops().len(), spec.n_chiplets())
                         .iter()
                         .filter_map(|b| model.objective(b))
@@ -794,19 +673,12 @@ mod tests {
                 }
             }
             let capacity = spec.chiplet_type(chip).sram_bytes();
-            let starts = least_fitting_starts(&spec, &graph, chip, capacity);
+            let problem = ProblemModel::new(&spec, &graph, &SimOptions::default());
+            let starts = least_fitting_starts(&problem, problem.class_of[chip.idx()]);
             for (j, &start) in starts.iter().enumerate().skip(1) {
                 let scan = (0..j).find(|&i| need(i, j) <= capacity).unwrap_or(j);
                 assert_eq!(start, scan, "end {j} on {chip}");
             }
         }
-    }
-
-    #[test]
-    fn serialisation_counts_whole_and_partial_packets() {
-        // 10 000 bytes in 4096-byte packets on a 4 B/cycle link: two full
-        // packets of 1024 cycles and 1808 bytes in 452.
-        assert_eq!(serialisation(10_000, 4096, 4), 2 * 1024 + 452);
-        assert_eq!(serialisation(0, 4096, 4), 0);
     }
 }

@@ -44,7 +44,7 @@ use super::ishikawa::{self, Labelling, Pairwise};
 use super::sram::{SramModel, UNPLACED};
 
 /// The repair problem in pipeline positions.
-pub(crate) struct Instance {
+pub(crate) struct Instance<'a> {
     pub n: usize,
     pub k: usize,
     /// `unary[v·k + i]`: cost of op `v` at position `i` (+∞: not allowed).
@@ -57,13 +57,13 @@ pub(crate) struct Instance {
     pub edge: bool,
     pub prefix: bool,
     pub triangle: bool,
-    pub sram: Option<SramModel>,
+    pub sram: Option<SramModel<'a>>,
     /// Distinct producers and consumers of each op (from `pairs`).
     pub preds: Vec<Vec<u32>>,
     pub succs: Vec<Vec<u32>>,
 }
 
-impl Instance {
+impl Instance<'_> {
     pub(crate) fn pairwise(&self) -> Pairwise<'_> {
         Pairwise {
             pairs: &self.pairs,
@@ -398,7 +398,7 @@ fn polish(inst: &Instance, x: &Labelling, d: &Domains, best: &mut Option<(Vec<u1
     free
 }
 
-impl Instance {
+impl Instance<'_> {
     /// Whether `y` breaks the triangle or SRAM rule.
     fn violations_beyond_prefix(&self, y: &[u16]) -> bool {
         let triangle = self.triangle
@@ -690,7 +690,7 @@ fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), C
         let mut weights = vec![0u64; k];
         for (v, &p) in fixed.iter().enumerate() {
             if p != UNPLACED && model.resident[p as usize] {
-                weights[p as usize] += model.weight_bytes[v];
+                weights[p as usize] += model.problem.weight_bytes[v];
             }
         }
         for v in (0..n).filter(|&v| fixed[v] == UNPLACED) {
@@ -700,7 +700,7 @@ fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), C
                 }
                 let own = model.own_need(v, i);
                 let own_weights = if model.resident[i] {
-                    model.weight_bytes[v]
+                    model.problem.weight_bytes[v]
                 } else {
                     0
                 };
@@ -840,11 +840,11 @@ pub(crate) fn verdict(inst: &Instance, x: &[u16], d: &Domains) -> Verdict {
             // Move the heaviest unfixed op off the overfull chiplet first.
             let weight = |v: usize| {
                 let w = if model.resident[pos] {
-                    model.weight_bytes[v]
+                    model.problem.weight_bytes[v]
                 } else {
                     0
                 };
-                w + model.output_bytes[v]
+                w + model.problem.output_bytes[v]
             };
             let op = (0..n)
                 .filter(|&v| x[v] as usize == pos && !is_fixed(v))

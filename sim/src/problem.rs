@@ -1,0 +1,840 @@
+//! The problem model: what the constraints, the oracle and every partition
+//! search know about one graph on one package, precomputed once per (spec,
+//! graph, simulator options), and every rule that turns it into bytes or
+//! cycles, each stated once, here.
+//!
+//! Searches evaluate these rules millions of times on *sets* of ops (the ops
+//! one chiplet would hold), so they are methods of a precomputed
+//! [`ProblemModel`] that take a set; the same methods over a whole placement
+//! are what `sim::constraints` (`sram_need`, `activation_peaks`),
+//! `sim::cost::residency` and `sim::oracle::analyse` return. A search's number
+//! and the simulator's therefore come from one piece of code and cannot
+//! drift apart.
+//!
+//! # Quantities
+//!
+//! Ops are indexed by `OpId` (a topological order), chiplets by `ChipletId`,
+//! links by `LinkId`, all as `usize`.
+//!
+//! - `weight_bytes[v]`: op `v`'s parameters; `weight_read_bytes[v]`: the
+//!   part it reads per run (all of them, except that an embedding lookup
+//!   gathers only its output's rows: `cost::weight_bytes_read`).
+//! - `output_bytes[v]`; `graph_input_bytes[v]`: bytes of the inputs `v` reads
+//!   that no op produces; `io_bytes[v]`: all its inputs (a tensor read twice
+//!   counts twice) plus its output.
+//! - `producers(v)`, `consumers(v)`: the distinct ops `v` reads and that read
+//!   `v`, ascending.
+//! - `op_cycles[t][v]`: `cost::op_cost(v, t).cycles` on chiplet type `t`
+//!   (the compute model is stated in `cost.rs`).
+//! - Chip classes: chiplets of one type that are equally allowed to stream
+//!   weights hold any set of ops at the same cost and SRAM need, so every
+//!   per-chiplet rule below is a rule per [`ChipClass`] `{ type_idx,
+//!   sram_bytes, can_stream }`; `class_of[c]` names chiplet `c`'s. A chiplet
+//!   may stream when the spec's off-package memory allows weight streaming
+//!   and has a port to it.
+//! - `pipeline_order[i]`: the chiplet at position `i`; `position_of[c]`.
+//!
+//! # The SRAM rule
+//!
+//! The SRAM need of a chiplet holding the set `S` of ops is
+//! `weights(S) + peak(S)`:
+//!
+//! - `weights(S) = Σ_{v ∈ S} weight_bytes[v]`, or 0 when the chiplet may
+//!   stream weights (they then live off-package, and only the activations
+//!   must fit: weight residency below decides which weights stay).
+//! - `peak(S)`: the most activation bytes live at once when one micro-batch
+//!   runs the ops of `S` in topological order. The tensor of op `t` is live
+//!   over the ops `[t, last reader of t in S]` when `t ∈ S` (just `[t, t]`
+//!   when no op of `S` reads it: a remote copy is freed once sent), and over
+//!   `[first, last reader of t in S]` when `t ∉ S` but an op of `S` reads it
+//!   (it is held from when it is first needed, a lower bound on when it
+//!   arrives). At an op `j ∈ S`, the live bytes are those of the tensors
+//!   whose interval holds `j`, plus `j`'s graph inputs; `peak(S)` is their
+//!   maximum over `j`.
+//!
+//! This is static: the simulator measures the dynamic peak of a pipelined
+//! run and reports it separately, and gives each micro-batch on the chiplet
+//! a slot of `peak(S)` bytes (so it flags an overflow exactly where this
+//! rule does). Three facts the searches rely on:
+//!
+//! - The need depends only on `S` and the chiplet's class, not on where the
+//!   other ops are.
+//! - It is monotone in `S`: an op joining `S` adds weights, adds a point to
+//!   the maximum, and only widens intervals (a producer joining starts its
+//!   tensor's interval earlier; a reader extends it). So the need of the ops
+//!   placed so far on a chiplet bounds every completion of a partial
+//!   placement from below (ops not yet placed are on no chiplet).
+//! - For `S = {v}` it is `weights + activation_floor_bytes[v]`, where the
+//!   floor is `v`'s output, graph inputs and every distinct producer's
+//!   output: what is live while `v` runs wherever it runs, so no `S ∋ v`
+//!   needs less.
+//!
+//! # Weight residency
+//!
+//! A chiplet keeps all its ops' weights in SRAM when they fit beside one
+//! micro-batch's activation slot, `weights(S) + peak(S) ≤ sram_bytes`. When
+//! they do not and the chiplet may stream, it keeps room for that slot and
+//! at least for the largest op's `io_bytes`, keeps weights resident greedily
+//! in topological order while they fit the rest, and streams the others'
+//! `weight_read_bytes` from off-package memory on every run. Otherwise every
+//! weight counts as resident, and the SRAM rule reports the overflow.
+//!
+//! # Cycles
+//!
+//! - An op's cycles on its chiplet are `op_cycles[type][v]`; when its weights
+//!   stream, `max(op_cycles, ser + latency)` with
+//!   `ser = ceil(weight_read_bytes / memory bandwidth)`, and `ser` also loads
+//!   the one off-package memory all chiplets share.
+//! - A stage's cycles are the sum of its ops' cycles (one micro-batch).
+//! - A tensor of `b` bytes crosses a link of bandwidth `w` in packets of at
+//!   most `packet_bytes`: `⌊b/p⌋·ceil(p/w) + ceil((b mod p)/w)` cycles of
+//!   serialisation. An op's output is sent once to each other chiplet that
+//!   reads it, over the spec's route, and loads every link of that route.
+//! - A tensor's contention-free transfer time over a route is that of a
+//!   tandem of deterministic FIFO servers (see [`transfer_cycles`]).
+//! - The bottleneck of a placement is the largest of its stage cycles, its
+//!   link loads and the memory's load: a lower bound on the steady-state
+//!   interval between micro-batches.
+
+use crate::cost::{div_ceil, input_bytes, op_cost, weight_bytes_read};
+use crate::engine::{SimOptions, Switching};
+use crate::graph::{Graph, Source, numel};
+use crate::spec::{ChipletId, HwSpec, LinkId};
+
+/// Chiplets that hold any set of ops at the same cost and SRAM need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChipClass {
+    /// Index into `HwSpec::chiplet_types`.
+    pub type_idx: usize,
+    pub sram_bytes: u64,
+    /// Whether weights may stream from off-package memory.
+    pub can_stream: bool,
+}
+
+/// Compute and memory cycles of ops for one micro-batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StageCost {
+    pub cycles: u64,
+    /// Serialisation cycles on the off-package memory (streamed weights).
+    pub memory_cycles: u64,
+}
+
+/// Where each chiplet's weights live for one placement.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Residency {
+    /// Weight bytes each op streams from off-package memory on every run.
+    pub streamed_bytes_per_op: Vec<u64>,
+    pub resident_bytes: Vec<u64>,
+    pub streamed_bytes: Vec<u64>,
+}
+
+/// Cycles of a whole placement, for one micro-batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// Each op's cycles on its chiplet, waiting for streamed weights included.
+    pub op_cycles: Vec<u64>,
+    /// Each chiplet's.
+    pub stage_cycles: Vec<u64>,
+    /// The off-package memory's (all chiplets share it).
+    pub memory_cycles: u64,
+}
+
+impl Stages {
+    /// The busiest of the stages, the given links and the memory.
+    pub fn bottleneck_cycles(&self, link_cycles: &[u64]) -> u64 {
+        self.stage_cycles
+            .iter()
+            .chain(link_cycles)
+            .copied()
+            .chain([self.memory_cycles])
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Ops grouped by chiplet (or position): `ops(g)` lists group `g`'s ops
+/// ascending.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpGroups {
+    flat: Vec<usize>,
+    start: Vec<usize>,
+}
+
+impl OpGroups {
+    /// Groups ops `0..n_ops` into `n_groups` by `group_of` (`None`: no group).
+    pub fn new(n_ops: usize, n_groups: usize, group_of: impl Fn(usize) -> Option<usize>) -> Self {
+        // A counting sort, so ops stay ascending within each group:
+        // `start[g + 1]` counts group g, then serves as its fill cursor, and
+        // ends as the start of group g + 1.
+        let mut start = vec![0usize; n_groups + 1];
+        for v in 0..n_ops {
+            if let Some(g) = group_of(v) {
+                start[g + 1] += 1;
+            }
+        }
+        let mut before = 0;
+        for slot in &mut start[1..] {
+            let count = *slot;
+            *slot = before;
+            before += count;
+        }
+        let mut flat = vec![0usize; before];
+        for v in 0..n_ops {
+            if let Some(g) = group_of(v) {
+                flat[start[g + 1]] = v;
+                start[g + 1] += 1;
+            }
+        }
+        OpGroups { flat, start }
+    }
+
+    pub fn n_groups(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// The ops of group `g`, ascending.
+    pub fn ops(&self, g: usize) -> &[usize] {
+        &self.flat[self.start[g]..self.start[g + 1]]
+    }
+}
+
+/// The model of one graph on one package (see the module documentation).
+/// Built by [`ProblemModel::new`]; read-only afterwards.
+#[derive(Clone, Debug)]
+pub struct ProblemModel<'a> {
+    pub spec: &'a HwSpec,
+    pub graph: &'a Graph,
+    pub n_ops: usize,
+    pub n_chiplets: usize,
+    pub weight_bytes: Vec<u64>,
+    pub weight_read_bytes: Vec<u64>,
+    pub output_bytes: Vec<u64>,
+    pub graph_input_bytes: Vec<u64>,
+    pub io_bytes: Vec<u64>,
+    /// What is live while the op runs wherever it runs: its output, its
+    /// graph inputs and each distinct producer's output.
+    pub activation_floor_bytes: Vec<u64>,
+    /// `op_cost(op, type).cycles`, by chiplet type, then op.
+    pub op_cycles: Vec<Vec<u64>>,
+    /// Distinct classes, in order of their first chiplet.
+    pub classes: Vec<ChipClass>,
+    /// Index into `classes` of each chiplet.
+    pub class_of: Vec<usize>,
+    /// The chiplet at each pipeline position, and each chiplet's position.
+    pub pipeline_order: Vec<usize>,
+    pub position_of: Vec<usize>,
+    pub packet_bytes: u64,
+    pub switching: Switching,
+    /// Distinct link bandwidths, ascending, and each link's index into them.
+    pub bandwidths: Vec<u64>,
+    pub bandwidth_of_link: Vec<usize>,
+    /// Serialisation cycles of each op's output on a link, by bandwidth
+    /// index, then op.
+    pub output_serialisation_cycles: Vec<Vec<u64>>,
+    producers: OpGroups,
+    consumers: OpGroups,
+}
+
+impl<'a> ProblemModel<'a> {
+    /// Precomputes the model. Only the transfer quantities (`packet_bytes`,
+    /// `switching` and what derives from them) read `options`.
+    pub fn new(spec: &'a HwSpec, graph: &'a Graph, options: &SimOptions) -> ProblemModel<'a> {
+        let mut m = ProblemModel::for_sram(spec, graph);
+        m.op_cycles = spec
+            .chiplet_types
+            .iter()
+            .map(|t| graph.ops().iter().map(|op| op_cost(op, t).cycles).collect())
+            .collect();
+        m.bandwidths = spec
+            .links
+            .iter()
+            .map(|l| l.bandwidth_bytes_per_cycle)
+            .collect();
+        m.bandwidths.sort_unstable();
+        m.bandwidths.dedup();
+        m.bandwidth_of_link = spec
+            .links
+            .iter()
+            .map(|l| {
+                m.bandwidths
+                    .binary_search(&l.bandwidth_bytes_per_cycle)
+                    .expect("every bandwidth is listed")
+            })
+            .collect();
+        m.output_serialisation_cycles = m
+            .bandwidths
+            .iter()
+            .map(|&bw| {
+                m.output_bytes
+                    .iter()
+                    .map(|&b| serialisation_cycles(b, options.packet_bytes, bw))
+                    .collect()
+            })
+            .collect();
+        m.packet_bytes = options.packet_bytes;
+        m.switching = options.switching;
+        m
+    }
+
+    /// The model without its cycle and transfer tables (`op_cycles`,
+    /// `bandwidths`, `bandwidth_of_link` and `output_serialisation_cycles`
+    /// are empty): all the SRAM rule and weight residency read. For the
+    /// one-placement wrappers in `constraints` and `cost`, called once per
+    /// candidate placement, where building those tables would cost more
+    /// than the rule on small graphs.
+    pub(crate) fn for_sram(spec: &'a HwSpec, graph: &'a Graph) -> ProblemModel<'a> {
+        let ops = graph.ops();
+        let n_ops = ops.len();
+        let n_chiplets = spec.n_chiplets();
+        // Sized up front: this runs once per `constraints::check`, where
+        // growing vectors would cost more than the walk itself.
+        let mut producers = Vec::with_capacity(ops.iter().map(|op| op.inputs.len()).sum());
+        let mut producer_start = Vec::with_capacity(n_ops + 1);
+        producer_start.push(0);
+        for op in ops {
+            let first = producers.len();
+            producers.extend(op.inputs.iter().filter_map(|x| match x.source {
+                Source::Op(p) => Some(p.idx()),
+                Source::GraphInput(_) => None,
+            }));
+            producers[first..].sort_unstable();
+            let distinct = dedup_tail(&mut producers, first);
+            producer_start.push(first + distinct);
+        }
+        let mut consumers = Vec::with_capacity(graph.edges().len());
+        let mut consumer_start = Vec::with_capacity(n_ops + 1);
+        consumer_start.push(0);
+        for op in ops {
+            // `Graph::consumers` lists distinct consumers in topological order.
+            consumers.extend(graph.consumers(op.id).iter().map(|q| q.idx()));
+            consumer_start.push(consumers.len());
+        }
+        let producers = OpGroups {
+            flat: producers,
+            start: producer_start,
+        };
+        let consumers = OpGroups {
+            flat: consumers,
+            start: consumer_start,
+        };
+        let output_bytes: Vec<u64> = ops.iter().map(|op| op.output_bytes).collect();
+        let graph_input_bytes: Vec<u64> = ops
+            .iter()
+            .map(|op| {
+                op.inputs
+                    .iter()
+                    .filter(|x| matches!(x.source, Source::GraphInput(_)))
+                    .map(|x| numel(&x.shape) * op.dtype.bytes())
+                    .sum()
+            })
+            .collect();
+        let activation_floor_bytes = (0..n_ops)
+            .map(|v| {
+                output_bytes[v]
+                    + graph_input_bytes[v]
+                    + producers
+                        .ops(v)
+                        .iter()
+                        .map(|&p| output_bytes[p])
+                        .sum::<u64>()
+            })
+            .collect();
+        let mut classes: Vec<ChipClass> = Vec::new();
+        let class_of = spec
+            .chiplets
+            .iter()
+            .map(|chip| {
+                let class = ChipClass {
+                    type_idx: chip.type_idx,
+                    sram_bytes: spec.chiplet_types[chip.type_idx].sram_bytes(),
+                    can_stream: spec
+                        .memory
+                        .as_ref()
+                        .is_some_and(|m| m.weight_streaming && m.chiplets.contains(&chip.id)),
+                };
+                match classes.iter().position(|&k| k == class) {
+                    Some(k) => k,
+                    None => {
+                        classes.push(class);
+                        classes.len() - 1
+                    }
+                }
+            })
+            .collect();
+        ProblemModel {
+            spec,
+            graph,
+            n_ops,
+            n_chiplets,
+            weight_bytes: ops.iter().map(|op| op.weight_bytes).collect(),
+            weight_read_bytes: ops.iter().map(weight_bytes_read).collect(),
+            io_bytes: ops
+                .iter()
+                .map(|op| input_bytes(op) + op.output_bytes)
+                .collect(),
+            output_bytes,
+            graph_input_bytes,
+            activation_floor_bytes,
+            op_cycles: Vec::new(),
+            classes,
+            class_of,
+            pipeline_order: spec.pipeline_order.iter().map(|c| c.idx()).collect(),
+            position_of: spec.pipeline_positions(),
+            packet_bytes: 0,
+            switching: Switching::StoreAndForward,
+            bandwidths: Vec::new(),
+            bandwidth_of_link: Vec::new(),
+            output_serialisation_cycles: Vec::new(),
+            producers,
+            consumers,
+        }
+    }
+
+    /// The distinct ops `v` reads, ascending.
+    pub fn producers(&self, v: usize) -> &[usize] {
+        self.producers.ops(v)
+    }
+
+    /// The distinct ops that read `v`, ascending.
+    pub fn consumers(&self, v: usize) -> &[usize] {
+        self.consumers.ops(v)
+    }
+
+    /// The class of chiplet `c`.
+    pub fn class_of_chiplet(&self, c: usize) -> ChipClass {
+        self.classes[self.class_of[c]]
+    }
+
+    /// The links of the route from chiplet `from` to `to` (empty when equal).
+    pub fn route(&self, from: usize, to: usize) -> &'a [LinkId] {
+        self.spec
+            .routes
+            .path(ChipletId(from as u32), ChipletId(to as u32))
+    }
+
+    /// Serialisation cycles of op `v`'s output on `link`.
+    pub fn link_serialisation_cycles(&self, v: usize, link: LinkId) -> u64 {
+        self.output_serialisation_cycles[self.bandwidth_of_link[link.idx()]][v]
+    }
+
+    /// Contention-free cycles from when a tensor of `bytes` is ready on
+    /// chiplet `from` until its last packet has arrived on `to`.
+    pub fn transfer_cycles(&self, from: usize, to: usize, bytes: u64) -> u64 {
+        tandem_cycles(
+            self.spec,
+            self.route(from, to),
+            bytes,
+            self.packet_bytes,
+            self.switching,
+        )
+    }
+
+    // -----------------------------------------------------------------------
+    // The SRAM rule on one set of ops.
+
+    /// `peak(S)` of the SRAM rule for `S = ops` (ascending; `here(v)` must
+    /// hold exactly for the ops of `S`). `scratch` is working memory a
+    /// caller may reuse across calls.
+    pub fn activation_peak_bytes_of(
+        &self,
+        ops: &[usize],
+        here: impl Fn(usize) -> bool,
+        scratch: &mut Vec<u64>,
+    ) -> u64 {
+        debug_assert!(ops.windows(2).all(|w| w[0] < w[1]), "ops must ascend");
+        // Walk `S` in order; `scratch[r]` collects the bytes of this
+        // chiplet's own tensors whose last reader here is `ops[r]`, freed
+        // once it has run. (Equivalent to summing the intervals of the rule;
+        // a walk needs no sort.)
+        scratch.clear();
+        scratch.resize(ops.len(), 0);
+        let (mut live, mut peak) = (0u64, 0u64);
+        for (r, &j) in ops.iter().enumerate() {
+            let producers = self.producers(j);
+            // A remote tensor's interval starts at its first reader here.
+            let arriving: u64 = producers
+                .iter()
+                .filter(|&&p| {
+                    !here(p)
+                        && self
+                            .consumers(p)
+                            .iter()
+                            .take_while(|&&q| q < j)
+                            .all(|&q| !here(q))
+                })
+                .map(|&p| self.output_bytes[p])
+                .sum();
+            live += arriving + self.output_bytes[j];
+            peak = peak.max(live + self.graph_input_bytes[j]);
+            match self.consumers(j).iter().rev().find(|&&q| here(q)) {
+                Some(&last) => {
+                    let at = ops[r + 1..]
+                        .binary_search(&last)
+                        .expect("`here` holds exactly for `ops`");
+                    scratch[r + 1 + at] += self.output_bytes[j];
+                }
+                None => live -= self.output_bytes[j],
+            }
+            live -= scratch[r];
+            for &p in producers {
+                let last_here = !here(p)
+                    && self
+                        .consumers(p)
+                        .iter()
+                        .rev()
+                        .take_while(|&&q| q > j)
+                        .all(|&q| !here(q));
+                if last_here {
+                    live -= self.output_bytes[p];
+                }
+            }
+        }
+        peak
+    }
+
+    /// The SRAM need of `ops` (as for [`Self::activation_peak_bytes_of`])
+    /// on a chiplet of class `class`: `weights(S) + peak(S)`.
+    pub fn sram_need_bytes_of(
+        &self,
+        class: usize,
+        ops: &[usize],
+        here: impl Fn(usize) -> bool,
+        scratch: &mut Vec<u64>,
+    ) -> u64 {
+        self.sram_weight_bytes_of(class, ops) + self.activation_peak_bytes_of(ops, here, scratch)
+    }
+
+    /// `weights(S)` of the SRAM rule for `S = ops` on a chiplet of class
+    /// `class`: zero where weights may stream.
+    pub fn sram_weight_bytes_of(&self, class: usize, ops: &[usize]) -> u64 {
+        if self.classes[class].can_stream {
+            0
+        } else {
+            ops.iter().map(|&v| self.weight_bytes[v]).sum()
+        }
+    }
+
+    /// The SRAM need of op `v` alone on a chiplet of class `class`, which no
+    /// set holding `v` undercuts: its weights unless streamed, plus its
+    /// activation floor.
+    pub fn own_sram_need_bytes(&self, v: usize, class: usize) -> u64 {
+        let weights = if self.classes[class].can_stream {
+            0
+        } else {
+            self.weight_bytes[v]
+        };
+        weights + self.activation_floor_bytes[v]
+    }
+
+    // -----------------------------------------------------------------------
+    // Residency and cycles on one set of ops.
+
+    /// Weight residency of `ops` (ascending) on a chiplet of class `class`
+    /// whose activation slot is `slot_bytes` (`peak(S)`; only read when the
+    /// class may stream): calls `visit(v, streamed)` for each op in order.
+    pub fn residency_of(
+        &self,
+        class: usize,
+        ops: &[usize],
+        slot_bytes: u64,
+        mut visit: impl FnMut(usize, bool),
+    ) {
+        let k = self.classes[class];
+        let total: u64 = ops.iter().map(|&v| self.weight_bytes[v]).sum();
+        if !k.can_stream || total.saturating_add(slot_bytes) <= k.sram_bytes {
+            for &v in ops {
+                visit(v, false);
+            }
+            return;
+        }
+        // Room for one micro-batch's activations (the simulator's SRAM
+        // slot), and at least for the largest op's inputs and output.
+        let reserve = ops
+            .iter()
+            .map(|&v| self.io_bytes[v])
+            .max()
+            .unwrap_or(0)
+            .max(slot_bytes);
+        let mut budget = k.sram_bytes.saturating_sub(reserve);
+        for &v in ops {
+            let w = self.weight_bytes[v];
+            if w <= budget {
+                budget -= w;
+                visit(v, false);
+            } else {
+                visit(v, true);
+            }
+        }
+    }
+
+    /// Op `v`'s cycles on a chiplet of type `type_idx`, waiting for its
+    /// weights when they stream, and what it loads the memory with.
+    pub fn op_stage_cost(&self, v: usize, type_idx: usize, streamed: bool) -> StageCost {
+        let cycles = self.op_cycles[type_idx][v];
+        let read = self.weight_read_bytes[v];
+        match (&self.spec.memory, streamed && read > 0) {
+            (Some(m), true) => {
+                let ser = div_ceil(read, m.bandwidth_bytes_per_cycle);
+                StageCost {
+                    cycles: cycles.max(ser + m.latency_cycles),
+                    memory_cycles: ser,
+                }
+            }
+            _ => StageCost {
+                cycles,
+                memory_cycles: 0,
+            },
+        }
+    }
+
+    /// Stage and memory cycles of `ops` (as for
+    /// [`Self::activation_peak_bytes_of`]) on a chiplet of class `class`.
+    pub fn stage_cost_of(
+        &self,
+        class: usize,
+        ops: &[usize],
+        here: impl Fn(usize) -> bool,
+        scratch: &mut Vec<u64>,
+    ) -> StageCost {
+        // Only a chiplet that may stream reads its slot.
+        let slot = if self.classes[class].can_stream {
+            self.activation_peak_bytes_of(ops, here, scratch)
+        } else {
+            0
+        };
+        self.stage_cost_with_slot(class, ops, slot)
+    }
+
+    /// [`Self::stage_cost_of`] with the activation slot `peak(S)` known.
+    pub fn stage_cost_with_slot(&self, class: usize, ops: &[usize], slot_bytes: u64) -> StageCost {
+        let k = self.classes[class];
+        let mut sum = StageCost::default();
+        self.residency_of(class, ops, slot_bytes, |v, streamed| {
+            let c = self.op_stage_cost(v, k.type_idx, streamed);
+            sum.cycles += c.cycles;
+            sum.memory_cycles += c.memory_cycles;
+        });
+        sum
+    }
+
+    // -----------------------------------------------------------------------
+    // Whole placements (`chip_of[v]`: op v's chiplet).
+
+    /// Each chiplet's ops.
+    pub fn members(&self, chip_of: &[ChipletId]) -> OpGroups {
+        OpGroups::new(self.n_ops, self.n_chiplets, |v| Some(chip_of[v].idx()))
+    }
+
+    /// `peak(S)` of each chiplet.
+    pub fn activation_peak_bytes(&self, chip_of: &[ChipletId]) -> Vec<u64> {
+        let members = self.members(chip_of);
+        let mut scratch = Vec::new();
+        (0..self.n_chiplets)
+            .map(|c| {
+                let here = |v: usize| chip_of[v].idx() == c;
+                self.activation_peak_bytes_of(members.ops(c), here, &mut scratch)
+            })
+            .collect()
+    }
+
+    /// Each chiplet's SRAM need.
+    pub fn sram_need_bytes(&self, chip_of: &[ChipletId]) -> Vec<u64> {
+        let members = self.members(chip_of);
+        let mut scratch = Vec::new();
+        (0..self.n_chiplets)
+            .map(|c| {
+                let here = |v: usize| chip_of[v].idx() == c;
+                self.sram_need_bytes_of(self.class_of[c], members.ops(c), here, &mut scratch)
+            })
+            .collect()
+    }
+
+    /// Weight residency of every chiplet, with each chiplet's activation
+    /// slot given (`activation_peak_bytes`, which the simulator computes
+    /// once per run for its slots too).
+    pub fn residency(&self, chip_of: &[ChipletId], slot_bytes: &[u64]) -> Residency {
+        let mut r = Residency {
+            streamed_bytes_per_op: vec![0; self.n_ops],
+            resident_bytes: vec![0; self.n_chiplets],
+            streamed_bytes: vec![0; self.n_chiplets],
+        };
+        assert_eq!(slot_bytes.len(), self.n_chiplets, "one slot per chiplet");
+        let members = self.members(chip_of);
+        for (c, &slot) in slot_bytes.iter().enumerate() {
+            self.residency_of(self.class_of[c], members.ops(c), slot, |v, streamed| {
+                if streamed {
+                    r.streamed_bytes_per_op[v] = self.weight_read_bytes[v];
+                    r.streamed_bytes[c] += self.weight_bytes[v];
+                } else {
+                    r.resident_bytes[c] += self.weight_bytes[v];
+                }
+            });
+        }
+        r
+    }
+
+    /// Every op's, chiplet's and the memory's cycles.
+    pub fn stages(&self, chip_of: &[ChipletId]) -> Stages {
+        let mut s = Stages {
+            op_cycles: vec![0; self.n_ops],
+            stage_cycles: vec![0; self.n_chiplets],
+            memory_cycles: 0,
+        };
+        let members = self.members(chip_of);
+        let mut scratch = Vec::new();
+        for c in 0..self.n_chiplets {
+            let (class, ops) = (self.class_of[c], members.ops(c));
+            let k = self.classes[class];
+            let slot = if k.can_stream {
+                self.activation_peak_bytes_of(ops, |v| chip_of[v].idx() == c, &mut scratch)
+            } else {
+                0
+            };
+            self.residency_of(class, ops, slot, |v, streamed| {
+                let cost = self.op_stage_cost(v, k.type_idx, streamed);
+                s.op_cycles[v] = cost.cycles;
+                s.stage_cycles[c] += cost.cycles;
+                s.memory_cycles += cost.memory_cycles;
+            });
+        }
+        s
+    }
+
+    /// Each link's serialisation cycles for one micro-batch: every op's
+    /// output, once to each other chiplet that reads it, over its route.
+    pub fn link_cycles(&self, chip_of: &[ChipletId]) -> Vec<u64> {
+        let mut load = vec![0u64; self.spec.links.len()];
+        let mut dsts = Vec::new();
+        for u in 0..self.n_ops {
+            let src = chip_of[u].idx();
+            dsts.clear();
+            dsts.extend(
+                self.consumers(u)
+                    .iter()
+                    .map(|&q| chip_of[q].idx())
+                    .filter(|&d| d != src),
+            );
+            dsts.sort_unstable();
+            dsts.dedup();
+            for &d in &dsts {
+                for &l in self.route(src, d) {
+                    load[l.idx()] += self.link_serialisation_cycles(u, l);
+                }
+            }
+        }
+        load
+    }
+
+    /// The busiest of the stages, the links and the memory.
+    pub fn bottleneck_cycles(&self, chip_of: &[ChipletId]) -> u64 {
+        self.stages(chip_of)
+            .bottleneck_cycles(&self.link_cycles(chip_of))
+    }
+
+    /// Inferences per second at one micro-batch every `interval_cycles`
+    /// (`None` for a zero interval): `batch × clock / interval`, with the
+    /// batch the first graph input's leading dimension.
+    pub fn inferences_per_s(&self, interval_cycles: u64) -> Option<f64> {
+        let batch = self
+            .graph
+            .inputs()
+            .first()
+            .and_then(|i| i.shape.first().copied())
+            .unwrap_or(1);
+        (interval_cycles > 0)
+            .then(|| batch as f64 * self.spec.clock_mhz * 1e6 / interval_cycles as f64)
+    }
+}
+
+/// Removes repeats from the sorted `v[first..]` in place; returns how many
+/// remain.
+fn dedup_tail(v: &mut Vec<usize>, first: usize) -> usize {
+    let mut kept = first;
+    for r in first..v.len() {
+        if kept == first || v[kept - 1] != v[r] {
+            v[kept] = v[r];
+            kept += 1;
+        }
+    }
+    v.truncate(kept);
+    kept - first
+}
+
+/// Serialisation cycles of a tensor of `bytes` on a link of `bandwidth`
+/// bytes per cycle, in packets of at most `packet_bytes`: full packets, then
+/// the remainder.
+pub fn serialisation_cycles(bytes: u64, packet_bytes: u64, bandwidth: u64) -> u64 {
+    let full = bytes / packet_bytes;
+    let rest = bytes - full * packet_bytes;
+    full * div_ceil(packet_bytes, bandwidth) + div_ceil(rest, bandwidth)
+}
+
+/// Contention-free cycles from the moment a tensor of `bytes` is ready until
+/// its last packet has arrived at the end of `path`. The `k` packets
+/// crossing `h` links are a tandem of deterministic FIFO servers, whose
+/// departures follow `D(i, j) = max(A(i, j), D(i − 1, j)) + s(i, j)` with
+/// `A(i, j) = D(i, j − 1) + latency(j − 1)` (store-and-forward; cut-through
+/// lets a packet's head leave a hop once it has arrived, but never finish
+/// before its tail has).
+pub fn transfer_cycles(spec: &HwSpec, path: &[LinkId], bytes: u64, options: &SimOptions) -> u64 {
+    tandem_cycles(spec, path, bytes, options.packet_bytes, options.switching)
+}
+
+fn tandem_cycles(
+    spec: &HwSpec,
+    path: &[LinkId],
+    bytes: u64,
+    packet_bytes: u64,
+    switching: Switching,
+) -> u64 {
+    if path.is_empty() || bytes == 0 {
+        return 0;
+    }
+    let p = packet_bytes;
+    let k = div_ceil(bytes, p);
+    // avail[i] / tail_in[i]: when packet i may start leaving / has fully
+    // arrived at the current chiplet.
+    let mut avail: Vec<u64> = vec![0; k as usize];
+    let mut tail_in: Vec<u64> = vec![0; k as usize];
+    for (j, link) in path.iter().enumerate() {
+        let l = spec.link(*link);
+        let mut free = 0u64;
+        for i in 0..k as usize {
+            let size = p.min(bytes - i as u64 * p);
+            let start = avail[i].max(free);
+            let mut finish = start + div_ceil(size, l.bandwidth_bytes_per_cycle);
+            if switching == Switching::CutThrough && j > 0 {
+                finish = finish.max(tail_in[i]);
+            }
+            free = finish;
+            tail_in[i] = finish + l.latency_cycles;
+            avail[i] = match switching {
+                Switching::StoreAndForward => finish + l.latency_cycles,
+                Switching::CutThrough => start + l.latency_cycles,
+            };
+        }
+    }
+    tail_in[k as usize - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialisation_counts_whole_and_partial_packets() {
+        // 10 000 bytes in 4096-byte packets on a 4 B/cycle link: two full
+        // packets of 1024 cycles and 1808 bytes in 452.
+        assert_eq!(serialisation_cycles(10_000, 4096, 4), 2 * 1024 + 452);
+        assert_eq!(serialisation_cycles(0, 4096, 4), 0);
+    }
+
+    #[test]
+    fn op_groups_keep_ops_ascending_and_skip_the_ungrouped() {
+        let g = OpGroups::new(6, 3, |v| (v != 4).then_some((v * 2) % 3));
+        assert_eq!(g.n_groups(), 3);
+        assert_eq!(g.ops(0), &[0, 3]);
+        assert_eq!(g.ops(1), &[2, 5]);
+        assert_eq!(g.ops(2), &[1]);
+    }
+}
