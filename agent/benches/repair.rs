@@ -32,7 +32,7 @@ use agent::partition::repair::{Objective, repair};
 use divan::Bencher;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim::constraints::ConstraintSet;
+use sim::constraints::Constraints;
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
 use sim::zoo;
@@ -45,7 +45,7 @@ const SIMBA: &str = include_str!("../../hw_specs/simba_6x6.toml");
 struct Case {
     spec: HwSpec,
     graph: Graph,
-    set: ConstraintSet,
+    set: Constraints,
     /// Proposals (fewest changes), or cost tables (weighted) when `weighted`.
     proposals: Vec<Vec<ChipletId>>,
     costs: Vec<Vec<Vec<f64>>>,
@@ -81,7 +81,7 @@ fn case(name: &str, runs: usize) -> Case {
     };
     let spec = HwSpec::from_toml_str(&spec_text, name).expect("shipped spec");
     let graph = zoo::build(model, &BTreeMap::new()).expect("zoo model");
-    let mut set = ConstraintSet::of(&spec);
+    let mut set = spec.constraints;
     if let Some(mode) = skipping {
         set.no_skipping = mode;
     }

@@ -369,7 +369,7 @@ fn run_partition(
     #[derive(Serialize)]
     struct PartitionResult<'a> {
         budget: u64,
-        constraints: sim::constraints::ConstraintSet,
+        constraints: sim::constraints::Constraints,
         best_method: Option<&'a str>,
         best_throughput_inferences_per_s: f64,
         methods: Vec<MethodResult<'a>>,

@@ -359,9 +359,9 @@ pub struct ConstraintOverrides {
 
 impl PartitionTask {
     /// The constraint set: the spec's, with this task's replacements.
-    pub fn constraints(&self, spec: &HwSpec) -> sim::constraints::ConstraintSet {
-        let mut c = sim::constraints::ConstraintSet::of(spec);
-        let o = &self.constraints;
+    pub fn constraints(&self, spec: &HwSpec) -> sim::constraints::Constraints {
+        let mut c = spec.constraints;
+        let o = self.constraints;
         c.acyclic_dataflow = o.acyclic_dataflow.unwrap_or(c.acyclic_dataflow);
         c.no_skipping = o.no_skipping.unwrap_or(c.no_skipping);
         c.no_triangle = o.no_triangle.unwrap_or(c.no_triangle);

@@ -28,37 +28,9 @@ use crate::placement::Placement;
 use crate::problem::ProblemModel;
 use crate::spec::{ChipletId, HwSpec, NoSkipping};
 
-/// Which constraints apply (by default, the spec's `[constraints]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct ConstraintSet {
-    pub acyclic_dataflow: bool,
-    pub no_skipping: NoSkipping,
-    pub no_triangle: bool,
-    pub sram_capacity: bool,
-}
-
-impl ConstraintSet {
-    /// The constraints the spec's package imposes.
-    pub fn of(spec: &HwSpec) -> ConstraintSet {
-        let c = spec.constraints;
-        ConstraintSet {
-            acyclic_dataflow: c.acyclic_dataflow,
-            no_skipping: c.no_skipping,
-            no_triangle: c.no_triangle,
-            sram_capacity: c.sram_capacity,
-        }
-    }
-
-    /// No constraint at all.
-    pub fn none() -> ConstraintSet {
-        ConstraintSet {
-            acyclic_dataflow: false,
-            no_skipping: NoSkipping::Off,
-            no_triangle: false,
-            sram_capacity: false,
-        }
-    }
-}
+/// Which constraints apply: the spec's `[constraints]`, or a task's
+/// replacement of them. One type for both, defined with the spec.
+pub use crate::spec::Constraints;
 
 /// One broken constraint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -122,7 +94,7 @@ pub fn check(
     spec: &HwSpec,
     graph: &Graph,
     placement: &Placement,
-    set: &ConstraintSet,
+    set: &Constraints,
 ) -> Vec<Violation> {
     let chip_of = &placement.chiplet_of_op;
     let model = set.sram_capacity.then(|| sram_model(spec, graph));
@@ -224,6 +196,6 @@ pub fn check(
 }
 
 /// Whether `placement` satisfies every constraint in `set`.
-pub fn is_valid(spec: &HwSpec, graph: &Graph, placement: &Placement, set: &ConstraintSet) -> bool {
+pub fn is_valid(spec: &HwSpec, graph: &Graph, placement: &Placement, set: &Constraints) -> bool {
     check(spec, graph, placement, set).is_empty()
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use agent::partition::registry::{self, METHODS};
 use agent::partition::search::{Evaluator, Problem, SearchResult, score};
 use sim::SimOptions;
-use sim::constraints::{ConstraintSet, check};
+use sim::constraints::check;
 use sim::graph::Graph;
 use sim::spec::HwSpec;
 
@@ -65,7 +65,7 @@ fn search(method: &str, spec: &HwSpec, graph: &Graph, budget: u64, seed: u64) ->
     let problem = Problem {
         spec,
         graph,
-        constraints: ConstraintSet::of(spec),
+        constraints: spec.constraints,
         options: SimOptions {
             microbatches: 4,
             ..SimOptions::default()
@@ -115,7 +115,7 @@ fn every_method_returns_a_valid_placement_within_its_budget() {
                 assert_eq!(r.evaluations, 1, "{at}");
             }
             let (placement, report) = r.best.as_ref().unwrap_or_else(|| panic!("{at}: no result"));
-            let violations = check(&spec, &graph, placement, &ConstraintSet::of(&spec));
+            let violations = check(&spec, &graph, placement, &spec.constraints);
             assert!(violations.is_empty(), "{at}: {violations:?}");
             assert!(report.valid && score(report) > 0.0, "{at}");
             // One history point per simulator call, the best never falling.

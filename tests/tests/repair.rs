@@ -12,9 +12,9 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sim::Placement;
-use sim::constraints::{ConstraintSet, is_valid, sram_need};
+use sim::constraints::{Constraints, is_valid, sram_need};
 use sim::graph::{DType, Graph};
-use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::spec::{ChipletId, ChipletType, HwSpec, NoSkipping};
 use sim::testkit::{
     DagRecipe, DagSpace, LinkProps, LinkSpace, MemoryReach, MemorySpace, PackageRecipe,
     PackageSpace, Structure, Topology, TopologyKind, TypeSpace, Unary, chain, strategies,
@@ -96,7 +96,7 @@ fn packages() -> BoxedStrategy<PackageRecipe> {
     .expect("a valid space")
 }
 
-fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
+fn constraint_set() -> impl Strategy<Value = Constraints> {
     (
         any::<bool>(),
         prop::sample::select(vec![NoSkipping::Off, NoSkipping::Edge, NoSkipping::Prefix]),
@@ -104,7 +104,7 @@ fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
         any::<bool>(),
     )
         .prop_map(
-            |(acyclic_dataflow, no_skipping, no_triangle, sram_capacity)| ConstraintSet {
+            |(acyclic_dataflow, no_skipping, no_triangle, sram_capacity)| Constraints {
                 acyclic_dataflow,
                 no_skipping,
                 no_triangle,
@@ -150,7 +150,7 @@ fn value(obj: &Objective<'_>, chips: &[ChipletId]) -> f64 {
 /// The least objective value over every one of the kⁿ placements that
 /// `is_valid` accepts (and whose value is finite), or `None`. Placements are
 /// checked cheapest first, so a feasible instance stops at its optimum.
-fn brute_force(spec: &HwSpec, g: &Graph, set: &ConstraintSet, obj: &Objective<'_>) -> Option<f64> {
+fn brute_force(spec: &HwSpec, g: &Graph, set: &Constraints, obj: &Objective<'_>) -> Option<f64> {
     let (n, k) = (g.ops().len(), spec.n_chiplets());
     let decode = |code: usize| -> Vec<ChipletId> {
         (0..n)
@@ -285,7 +285,7 @@ fn valid_placements_of_a_200_op_chain_are_astronomically_sparse() {
     .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(200);
     for mode in [NoSkipping::Edge, NoSkipping::Prefix] {
-        let set = ConstraintSet {
+        let set = Constraints {
             acyclic_dataflow: true,
             no_skipping: mode,
             no_triangle: true,
@@ -317,7 +317,7 @@ fn bert_on_ring16() -> (HwSpec, Graph) {
 #[test]
 fn bert_base_proposals_on_the_edge_tpu_ring_repair_to_valid_placements() {
     let (spec, g) = bert_on_ring16();
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let (n, k) = (g.ops().len(), spec.n_chiplets() as u32);
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     for _ in 0..10 {
@@ -353,7 +353,7 @@ fn bert_base_proposals_on_the_edge_tpu_ring_repair_to_valid_placements() {
 #[test]
 fn an_already_valid_bert_placement_comes_back_unchanged_at_cost_zero() {
     let (spec, g) = bert_on_ring16();
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let valid = Placement::contiguous_balanced(&spec, &g);
     assert!(is_valid(&spec, &g, &valid, &set));
     let r = repair(
@@ -374,9 +374,9 @@ fn a_node_limit_that_stops_the_search_is_reported() {
     // one op to each of the 15 chips before it, and proving that 15 is optimal
     // takes more than one branch-and-bound node.
     let (spec, g) = bert_on_ring16();
-    let set = ConstraintSet {
+    let set = Constraints {
         no_skipping: NoSkipping::Prefix,
-        ..ConstraintSet::of(&spec)
+        ..spec.constraints
     };
     let proposal = vec![*spec.pipeline_order.last().unwrap(); g.ops().len()];
     let limited = repair_with(

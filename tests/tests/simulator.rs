@@ -321,7 +321,7 @@ fn the_trace_is_chrome_trace_event_json_with_every_op_run() {
 fn weights_that_fit_only_without_activations_are_streamed() {
     let hw = spec("edgetpu_ring4.toml");
     let g = model("bert-base", &[]);
-    let set = sim::constraints::ConstraintSet::of(&hw);
+    let set = hw.constraints;
     let n = g.ops().len();
     let mut sim = Simulator::new(&hw, &g, &SimOptions::default()).unwrap();
     let (mut checked, mut in_the_gap) = (0, 0);

@@ -209,5 +209,8 @@ fn library_apis_return_typed_errors() {
             }
         }
     }
-    assert!(hits.is_empty(), "public functions returning Result<_, String>: {hits:#?}");
+    assert!(
+        hits.is_empty(),
+        "public functions returning Result<_, String>: {hits:#?}"
+    );
 }

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim::constraints::{ConstraintSet, Violation, activation_peaks, check, sram_need};
+use sim::constraints::{Constraints, Violation, activation_peaks, check, sram_need};
 use sim::graph::{Graph, Source, numel};
 use sim::oracle::analyse;
 use sim::problem::ProblemModel;
@@ -265,10 +265,10 @@ proptest! {
         let options = SimOptions::default();
         let model = ProblemModel::new(&spec, &g, &options);
         let repair_view = SramModel::new(&spec, &g);
-        let exact_view = ExactModel::new(&spec, &g, &ConstraintSet::of(&spec), &options);
-        let sram_only = ConstraintSet {
+        let exact_view = ExactModel::new(&spec, &g, &spec.constraints, &options);
+        let sram_only = Constraints {
             sram_capacity: true,
-            ..ConstraintSet::none()
+            ..Constraints::none()
         };
         let dp_view = SegmentModel::new(&spec, &g, &sram_only, &options, true);
         let (n, k) = (g.ops().len(), spec.n_chiplets());

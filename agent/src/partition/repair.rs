@@ -80,7 +80,7 @@ mod maxflow;
 pub(crate) mod sram;
 
 use sim::Placement;
-use sim::constraints::{ConstraintSet, Violation, check};
+use sim::constraints::{Constraints, Violation, check};
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
 
@@ -154,7 +154,7 @@ impl Infeasible {
 pub fn repair(
     spec: &HwSpec,
     graph: &Graph,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     objective: Objective<'_>,
 ) -> Result<Repaired, Infeasible> {
     repair_with(
@@ -170,7 +170,7 @@ pub fn repair(
 pub fn repair_with(
     spec: &HwSpec,
     graph: &Graph,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     objective: Objective<'_>,
     options: &RepairOptions,
 ) -> Result<Repaired, Infeasible> {
@@ -252,7 +252,7 @@ pub fn repair_with(
 fn instance<'a>(
     spec: &'a HwSpec,
     graph: &'a Graph,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     objective: Objective<'_>,
 ) -> Result<Instance<'a>, Infeasible> {
     let n = graph.ops().len();

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use sim::constraints::{ConstraintSet, is_valid};
+use sim::constraints::{Constraints, is_valid};
 use sim::graph::Graph;
 use sim::report::SimReport;
 use sim::spec::HwSpec;
@@ -19,7 +19,7 @@ use crate::error::SearchError;
 pub struct Problem<'a> {
     pub spec: &'a HwSpec,
     pub graph: &'a Graph,
-    pub constraints: ConstraintSet,
+    pub constraints: Constraints,
     pub options: SimOptions,
     /// Simulator calls allowed.
     pub budget: u64,
@@ -64,7 +64,7 @@ pub trait Search {
 pub struct Evaluator<'a> {
     spec: &'a HwSpec,
     graph: &'a Graph,
-    constraints: ConstraintSet,
+    constraints: Constraints,
     sim: Simulator,
     budget: u64,
     used: u64,

@@ -158,6 +158,18 @@ pub struct Constraints {
     pub sram_capacity: bool,
 }
 
+impl Constraints {
+    /// No constraint at all.
+    pub fn none() -> Constraints {
+        Constraints {
+            acyclic_dataflow: false,
+            no_skipping: NoSkipping::Off,
+            no_triangle: false,
+            sram_capacity: false,
+        }
+    }
+}
+
 /// A validated hardware spec.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HwSpec {

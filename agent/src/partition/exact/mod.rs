@@ -110,7 +110,7 @@ mod tests;
 
 use std::time::Instant;
 
-use sim::constraints::ConstraintSet;
+use sim::constraints::Constraints;
 use sim::graph::Graph;
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions};
@@ -327,7 +327,7 @@ impl Search for Exact {
 pub fn solve(
     spec: &HwSpec,
     graph: &Graph,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     options: &SimOptions,
     limits: Limits,
 ) -> Outcome {
@@ -345,7 +345,7 @@ enum Engine {
 fn solve_with(
     spec: &HwSpec,
     graph: &Graph,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     options: &SimOptions,
     limits: Limits,
     engine: Engine,
@@ -417,14 +417,14 @@ fn solve_with(
 /// warm start leaves the main search to stop at once with a valid bound.
 fn warm_start(
     m: &Model<'_>,
-    constraints: &ConstraintSet,
+    constraints: &Constraints,
     options: &SimOptions,
     spec: &HwSpec,
     graph: &Graph,
     ctl: &mut Control,
 ) {
     if !constraints.acyclic_dataflow {
-        let stricter = ConstraintSet {
+        let stricter = Constraints {
             acyclic_dataflow: true,
             ..*constraints
         };

@@ -6,7 +6,7 @@
 use std::ops::Deref;
 
 use sim::SimOptions;
-use sim::constraints::ConstraintSet;
+use sim::constraints::Constraints;
 use sim::graph::Graph;
 use sim::problem::ProblemModel;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
@@ -17,7 +17,7 @@ use super::Formulation;
 /// [`ProblemModel`], whose quantities the searches read directly.
 pub(crate) struct Model<'a> {
     problem: ProblemModel<'a>,
-    pub set: ConstraintSet,
+    pub set: Constraints,
 }
 
 impl<'a> Deref for Model<'a> {
@@ -37,7 +37,7 @@ impl<'a> Model<'a> {
     pub(crate) fn new(
         spec: &'a HwSpec,
         graph: &'a Graph,
-        set: &ConstraintSet,
+        set: &Constraints,
         options: &SimOptions,
     ) -> Model<'a> {
         Model {

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use sim::constraints::{ConstraintSet, is_valid, sram_need};
+use sim::constraints::{Constraints, is_valid, sram_need};
 use sim::graph::{DType, EltFunc, Graph, GraphBuilder};
 use sim::oracle::analyse;
-use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::spec::{ChipletId, ChipletType, HwSpec, NoSkipping};
 use sim::testkit::{
     DagRecipe, DagSpace, LinkProps, LinkSpace, MemoryReach, MemorySpace, PackageRecipe,
     PackageSpace, Structure, Topology, TopologyKind, TypeSpace, strategies,
@@ -123,7 +123,7 @@ fn graphs(max_ops: usize) -> BoxedStrategy<DagRecipe> {
     .expect("a valid space")
 }
 
-fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
+fn constraint_set() -> impl Strategy<Value = Constraints> {
     (
         any::<bool>(),
         prop::sample::select(vec![NoSkipping::Off, NoSkipping::Edge, NoSkipping::Prefix]),
@@ -131,7 +131,7 @@ fn constraint_set() -> impl Strategy<Value = ConstraintSet> {
         any::<bool>(),
     )
         .prop_map(
-            |(acyclic_dataflow, no_skipping, no_triangle, sram_capacity)| ConstraintSet {
+            |(acyclic_dataflow, no_skipping, no_triangle, sram_capacity)| Constraints {
                 acyclic_dataflow,
                 no_skipping,
                 no_triangle,
@@ -148,7 +148,7 @@ fn options(packet: u64) -> SimOptions {
 }
 
 /// The least oracle bottleneck over every valid placement, by enumeration.
-fn brute_force(spec: &HwSpec, g: &Graph, set: &ConstraintSet, opts: &SimOptions) -> Option<u64> {
+fn brute_force(spec: &HwSpec, g: &Graph, set: &Constraints, opts: &SimOptions) -> Option<u64> {
     let (n, ops) = (spec.n_chiplets() as u32, g.ops().len());
     let total = (n as u64).pow(ops as u32);
     let mut best = None;
@@ -175,7 +175,7 @@ fn brute_force(spec: &HwSpec, g: &Graph, set: &ConstraintSet, opts: &SimOptions)
 fn check_consistent(
     spec: &HwSpec,
     g: &Graph,
-    set: &ConstraintSet,
+    set: &Constraints,
     opts: &SimOptions,
     o: &super::Outcome,
 ) {
@@ -202,7 +202,7 @@ proptest! {
         let spec = build_spec(&pk);
         let g = dag.build().unwrap();
         let opts = options(packet);
-        let m = Model::new(&spec, &g, &ConstraintSet::of(&spec), &opts);
+        let m = Model::new(&spec, &g, &spec.constraints, &opts);
         let chip_of: Vec<usize> = (0..g.ops().len())
             .map(|i| picks[i % picks.len()] as usize % spec.n_chiplets())
             .collect();
@@ -332,7 +332,7 @@ fn traffic_across_a_cut_is_shared_by_the_links_that_cross_it() {
     let r = b.linear("right", &x, 128, true).unwrap();
     b.eltwise("join", EltFunc::Add, &[&l, &r], 0).unwrap();
     let g = b.finish().expect("valid");
-    let set = ConstraintSet {
+    let set = Constraints {
         acyclic_dataflow: true,
         no_skipping: NoSkipping::Off,
         no_triangle: false,
@@ -354,7 +354,7 @@ fn bert_base() -> Graph {
 fn bert_base_on_the_16_chip_ring_with_a_small_node_limit_is_valid_and_bounded() {
     let spec = shipped("edgetpu_ring16");
     let g = bert_base();
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let opts = SimOptions::default();
     for node_limit in [20, 1_000] {
         let limits = Limits {
@@ -375,7 +375,7 @@ fn bert_base_on_the_16_chip_ring_is_solved_to_optimality() {
     // finds and proves the optimum.
     let spec = shipped("edgetpu_ring16");
     let g = bert_base();
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let opts = SimOptions::default();
     let o = solve(&spec, &g, &set, &opts, unlimited());
     check_consistent(&spec, &g, &set, &opts, &o);
@@ -395,7 +395,7 @@ fn infeasibility_is_proven_and_explained() {
     // 150,528-byte image in SRAM at once: more than a Simba chiplet's 752 KiB.
     let spec = shipped("simba_6x6");
     let g = sim::zoo::build("resnet50", &BTreeMap::new()).expect("resnet50 builds");
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let o = solve(&spec, &g, &set, &SimOptions::default(), unlimited());
     assert_eq!(o.status(), "infeasible");
     assert!(o.proven && o.best.is_none() && o.bound_cycles.is_none());
@@ -412,9 +412,9 @@ fn a_search_stopped_by_the_node_limit_gives_the_same_result_every_time() {
     // chain search) and cannot finish BERT-base: the node limit stops it.
     let spec = shipped("edgetpu_ring16");
     let g = bert_base();
-    let set = ConstraintSet {
+    let set = Constraints {
         acyclic_dataflow: false,
-        ..ConstraintSet::of(&spec)
+        ..spec.constraints
     };
     let limits = Limits {
         time_limit_s: f64::INFINITY,
@@ -440,7 +440,7 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
         let problem = Problem {
             spec: &spec,
             graph: &g,
-            constraints: ConstraintSet::of(&spec),
+            constraints: spec.constraints,
             options: SimOptions::default(),
             budget,
             seed: 7,
@@ -472,7 +472,7 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
             _ => {
                 let (p, report) = result.best.expect("the optimum simulates validly");
                 assert!(report.valid);
-                assert!(is_valid(&spec, &g, &p, &ConstraintSet::of(&spec)));
+                assert!(is_valid(&spec, &g, &p, &spec.constraints));
             }
         }
     }

@@ -62,7 +62,7 @@
 //! then the capacity are dropped, and repair decides.
 
 use sim::SimOptions;
-use sim::constraints::ConstraintSet;
+use sim::constraints::Constraints;
 use sim::graph::Graph;
 use sim::problem::ProblemModel;
 use sim::spec::{HwSpec, LinkId, NoSkipping};
@@ -210,7 +210,7 @@ impl<'a> SegmentModel<'a> {
     pub fn new(
         spec: &'a HwSpec,
         graph: &'a Graph,
-        constraints: &ConstraintSet,
+        constraints: &Constraints,
         options: &SimOptions,
         transfers: bool,
     ) -> SegmentModel<'a> {
@@ -403,7 +403,7 @@ impl<'a> SegmentModel<'a> {
 }
 
 impl ClassTables {
-    fn new(m: &ProblemModel<'_>, class: usize, constraints: &ConstraintSet) -> ClassTables {
+    fn new(m: &ProblemModel<'_>, class: usize, constraints: &Constraints) -> ClassTables {
         let n = m.n_ops;
         let cycles = &m.op_cycles[m.classes[class].type_idx];
         let mut prefix = vec![0u64; n + 1];
@@ -548,7 +548,7 @@ mod tests {
         let spec = shipped("edgetpu_ring4");
         let graph = model("vit-b16", &[]);
         let options = SimOptions::default();
-        let constraints = ConstraintSet::of(&spec);
+        let constraints = spec.constraints;
         let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
         let (n, k) = (graph.ops().len(), spec.n_chiplets());
         let mut checked = 0;
@@ -580,7 +580,7 @@ mod tests {
         let spec = shipped("edgetpu_ring4");
         let graph = model("bert-base", &[]);
         let options = SimOptions::default();
-        let constraints = ConstraintSet::of(&spec);
+        let constraints = spec.constraints;
         let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
         let (bounds, _) = model.optimal().expect("a valid segmentation");
         let placement = Placement {
@@ -597,7 +597,7 @@ mod tests {
     fn objective_is_the_oracle_bottleneck_and_feasibility_is_validity() {
         let options = SimOptions::default();
         for (spec, graph) in cases() {
-            let constraints = ConstraintSet::of(&spec);
+            let constraints = spec.constraints;
             let model = SegmentModel::new(&spec, &graph, &constraints, &options, true);
             let (mut feasible, mut streaming) = (0, 0);
             let mut least_oracle = u64::MAX;
@@ -635,7 +635,7 @@ mod tests {
     fn dp_finds_the_least_bottleneck_of_all_contiguous_segmentations() {
         let options = SimOptions::default();
         for (spec, graph) in cases() {
-            for constraints in [ConstraintSet::of(&spec), ConstraintSet::none()] {
+            for constraints in [spec.constraints, Constraints::none()] {
                 for transfers in [true, false] {
                     let model = SegmentModel::new(&spec, &graph, &constraints, &options, transfers);
                     let brute = segmentations(graph.ops().len(), spec.n_chiplets())

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sim::constraints::{ConstraintSet, is_valid, sram_need};
+use sim::constraints::{Constraints, is_valid, sram_need};
 use sim::graph::{DType, Graph, GraphBuilder};
-use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping};
+use sim::spec::{ChipletId, ChipletType, HwSpec, NoSkipping};
 use sim::testkit::{self, LinkProps, PackageRecipe, Topology};
 use sim::zoo;
 
@@ -139,7 +139,7 @@ fn chain_count_matches_enumeration_with_is_valid() {
         for n_ops in 1..=6 {
             for k in 1..=4 {
                 let (g, spec) = (chain(n_ops), line_spec(k));
-                let set = ConstraintSet {
+                let set = Constraints {
                     acyclic_dataflow: true,
                     no_skipping: mode,
                     no_triangle: true,
@@ -170,7 +170,7 @@ fn an_op_too_big_for_every_sram_is_named() {
     // chiplet has 752 KiB and no memory to stream from.
     let spec = shipped("simba_6x6");
     let g = model("resnet50", &[]);
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let proposal = vec![ChipletId(0); g.ops().len()];
     let err = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap_err();
     assert!(err.proven);
@@ -190,7 +190,7 @@ fn activations_too_big_for_every_sram_are_named_even_when_weights_stream() {
         .replace("sram_kib = 8192", "sram_kib = 64");
     let spec = HwSpec::from_toml_str(&text, "edgetpu_ring4.toml").unwrap();
     let g = model("bert-base", &[("layers", "1")]);
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let proposal = vec![ChipletId(0); g.ops().len()];
     let err = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap_err();
     assert!(err.proven);
@@ -215,9 +215,9 @@ fn weights_beyond_all_sram_together_are_reported() {
     }
     let g = g.finish().unwrap();
     let spec = line_spec(4);
-    let set = ConstraintSet {
+    let set = Constraints {
         sram_capacity: true,
-        ..ConstraintSet::of(&spec)
+        ..spec.constraints
     };
     let proposal = vec![ChipletId(0); g.ops().len()];
     let err = repair(&spec, &g, &set, Objective::FewestChanges(&proposal)).unwrap_err();
@@ -234,7 +234,7 @@ fn weights_beyond_all_sram_together_are_reported() {
 fn bad_objectives_are_refused_with_a_reason() {
     let spec = line_spec(2);
     let g = chain(3);
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     let short = repair(&spec, &g, &set, Objective::FewestChanges(&[ChipletId(0)])).unwrap_err();
     assert!(short.reason.contains("1 entries"), "{}", short.reason);
     let nan = vec![vec![0.0, f64::NAN]; 3];
@@ -253,7 +253,7 @@ fn bad_objectives_are_refused_with_a_reason() {
 fn infinite_costs_forbid_chiplets() {
     let spec = line_spec(3);
     let g = chain(4);
-    let set = ConstraintSet::of(&spec);
+    let set = spec.constraints;
     // Op 3 may only sit on chiplet 2; edge mode then pulls op 2 to 1 or 2.
     let mut cost = vec![vec![0.0, 1.0, 2.0]; 4];
     cost[3] = vec![f64::INFINITY, f64::INFINITY, 0.0];
