@@ -89,7 +89,13 @@ pub fn spec_from_flags(hw: &Path, overrides: Vec<(String, Node)>) -> Result<HwSp
 }
 
 /// The file name of a scenario built from command-line flags.
-pub(super) const COMMAND_LINE: &str = "<command line>";
+const COMMAND_LINE: &str = "<command line>";
+
+/// Whether a scenario was built from command-line flags (its messages then
+/// name flags, not file positions).
+pub(super) fn is_from_flags(s: &Scenario) -> bool {
+    s.file == Path::new(COMMAND_LINE)
+}
 
 /// The flags of `tessera partition`.
 #[derive(Clone, Debug)]
@@ -107,6 +113,32 @@ pub struct PartitionFlags {
 
 /// A partition scenario built from command-line flags, checked like a file.
 pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
+    check_partition_flags(&f)?;
+    let workload = workload_from_flags(&f.model, f.params)?;
+    Ok(Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "partition".to_string(),
+        seed: f.seed,
+        hardware: HardwareSource::File(f.hw),
+        overrides: f.overrides,
+        workload: Some(workload),
+        task: Task::Partition(PartitionTask {
+            methods: f.methods,
+            budget: f.budget,
+            options: BTreeMap::new(),
+            constraints: ConstraintOverrides::default(),
+        }),
+        simulation: SimOptions {
+            microbatches: f.microbatches,
+            ..SimOptions::default()
+        },
+        output_dir: None,
+        plots: "svg".to_string(),
+    })
+}
+
+/// The checks a scenario file's reader makes, in the flags' terms.
+fn check_partition_flags(f: &PartitionFlags) -> Result<(), UserError> {
     for m in &f.methods {
         registry::lookup(m).map_err(|e| UserError::new(format!("--method: {e}")))?;
     }
@@ -128,44 +160,36 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
             f.hw.display()
         )));
     }
-    let workload = if agent::load::onnx::is_onnx(&f.model) {
-        Workload::Onnx {
-            path: PathBuf::from(&f.model),
-            params: f.params,
-            pos: Pos { line: 0, column: 0 },
-        }
-    } else if f.model.ends_with(".json") || Path::new(&f.model).is_file() {
-        if !f.params.is_empty() {
+    Ok(())
+}
+
+/// `--model` with its `--params`: an ONNX file (by extension), a graph JSON
+/// file (by extension, or any existing file), else a zoo model name.
+fn workload_from_flags(
+    model: &str,
+    params: BTreeMap<String, String>,
+) -> Result<Workload, UserError> {
+    // Flags have no place in a file; messages about a zoo model from flags
+    // still print this position as `<command line>:0:0` (left as it was).
+    let pos = Pos { line: 0, column: 0 };
+    if agent::load::onnx::is_onnx(model) {
+        Ok(Workload::Onnx {
+            path: PathBuf::from(model),
+            params,
+            pos,
+        })
+    } else if model.ends_with(".json") || Path::new(model).is_file() {
+        if !params.is_empty() {
             return Err(UserError::new(
                 "--params apply to zoo models and ONNX files, not to graph JSON files",
             ));
         }
-        Workload::GraphFile(PathBuf::from(&f.model))
+        Ok(Workload::GraphFile(PathBuf::from(model)))
     } else {
-        Workload::Zoo {
-            model: f.model.clone(),
-            params: f.params,
-            pos: Pos { line: 0, column: 0 },
-        }
-    };
-    Ok(Scenario {
-        file: PathBuf::from(COMMAND_LINE),
-        name: "partition".to_string(),
-        seed: f.seed,
-        hardware: HardwareSource::File(f.hw),
-        overrides: f.overrides,
-        workload: Some(workload),
-        task: Task::Partition(PartitionTask {
-            methods: f.methods,
-            budget: f.budget,
-            options: BTreeMap::new(),
-            constraints: ConstraintOverrides::default(),
-        }),
-        simulation: SimOptions {
-            microbatches: f.microbatches,
-            ..SimOptions::default()
-        },
-        output_dir: None,
-        plots: "svg".to_string(),
-    })
+        Ok(Workload::Zoo {
+            model: model.to_string(),
+            params,
+            pos,
+        })
+    }
 }

@@ -10,7 +10,7 @@ use sim::{SimOptions, Switching};
 
 use super::overrides::{EMPTY_OVERRIDE, flatten};
 use super::schema::{MAX_MICROBATCHES, MAX_PACKET_BYTES, TASK_KINDS};
-use super::{HardwareSource, Scenario, Task, clean};
+use super::{HardwareSource, Scenario, Task, Workload, clean};
 use crate::error::UserError;
 use crate::files::read_text;
 
@@ -44,28 +44,12 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, Diagnostics> {
     }
 }
 
+/// Reads every table of a scenario, reporting each problem into `sink`;
+/// `None` when any part could not be read.
 fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     let dir = base_dir(path);
     let top = TableReader::new(root, String::new(), sink);
-    let name = match top.opt("name") {
-        // The name is the default output directory `out/NAME`: it must stay
-        // one directory there.
-        Some(r) => r.text().and_then(|n| {
-            if n.contains(['/', '\\']) || n == "." || n == ".." {
-                r.error(format!(
-                    "{n:?} is not usable as a directory name (the default output is out/NAME); \
-                     use no `/` or `\\`"
-                ));
-                None
-            } else {
-                Some(n.to_string())
-            }
-        }),
-        None => Some(path.file_stem().map_or_else(
-            || "scenario".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        )),
-    };
+    let name = read_name(&top, path);
     let seed = top.req_int("seed", u64::MAX >> 1);
     let hw = read_hardware(&top, &dir);
     let task_table = top.req_table("task");
@@ -73,19 +57,8 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     // Judged from the kinds as written, not from the task as read, so that a
     // mistake inside a traffic task does not also report its (unneeded)
     // [workload] and [simulation] as missing.
-    let simulates = task_simulates(root);
-    let needs_workload = simulates == Some(true);
-    let workload = if needs_workload {
-        match top.req_table("workload") {
-            Some(w) => read_workload(&w, &dir).map(Some),
-            None => None,
-        }
-    } else {
-        match top.opt_table("workload") {
-            Some(w) => read_workload(&w, &dir).map(Some),
-            None => Some(None),
-        }
-    };
+    let needs_workload = task_simulates(root) == Some(true);
+    let workload = read_workload_table(&top, &dir, needs_workload);
     let simulation = match top.opt_table("simulation") {
         Some(s) => read_simulation(&s, needs_workload),
         None if needs_workload => {
@@ -94,25 +67,12 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
         }
         None => Some(SimOptions::default()),
     };
-    let (output_dir, plots) = match top.opt_table("output") {
-        Some(o) => {
-            let dir_key = o
-                .opt("dir")
-                .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
-            let plots = match o.opt("plots") {
-                Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
-                None => Some("svg".to_string()),
-            };
-            o.finish();
-            (dir_key, plots)
-        }
-        None => (None, Some("svg".to_string())),
-    };
+    let (output_dir, plots) = read_output(&top, &dir);
     top.finish();
-    if let (Some(Task::Sweep(sweep)), Some(Some(w))) = (&task, &workload) {
-        check_workload_axes(sweep, w, sink);
-    }
     if let Some(Task::Sweep(sweep)) = &task {
+        if let Some(Some(w)) = &workload {
+            check_workload_axes(sweep, w, sink);
+        }
         check_pattern_axes(sweep, sink);
     }
     let (hardware, overrides) = hw?;
@@ -128,6 +88,63 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
         output_dir,
         plots: plots?,
     })
+}
+
+/// `name`, else the file name without its extension.
+fn read_name(top: &TableReader<'_>, path: &Path) -> Option<String> {
+    let Some(r) = top.opt("name") else {
+        return Some(path.file_stem().map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ));
+    };
+    // The name is the default output directory `out/NAME`: it must stay
+    // one directory there.
+    r.text().and_then(|n| {
+        if n.contains(['/', '\\']) || n == "." || n == ".." {
+            r.error(format!(
+                "{n:?} is not usable as a directory name (the default output is out/NAME); \
+                 use no `/` or `\\`"
+            ));
+            None
+        } else {
+            Some(n.to_string())
+        }
+    })
+}
+
+/// `[workload]`: required when the task simulates, optional otherwise
+/// (`Some(None)` when absent and not needed).
+fn read_workload_table(
+    top: &TableReader<'_>,
+    dir: &Path,
+    needed: bool,
+) -> Option<Option<Workload>> {
+    let table = if needed {
+        Some(top.req_table("workload")?)
+    } else {
+        top.opt_table("workload")
+    };
+    match table {
+        Some(w) => read_workload(&w, dir).map(Some),
+        None => Some(None),
+    }
+}
+
+/// `[output]`: the directory (relative to the scenario) and the plot format.
+fn read_output(top: &TableReader<'_>, dir: &Path) -> (Option<PathBuf>, Option<String>) {
+    let Some(o) = top.opt_table("output") else {
+        return (None, Some("svg".to_string()));
+    };
+    let dir_key = o
+        .opt("dir")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    let plots = match o.opt("plots") {
+        Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
+        None => Some("svg".to_string()),
+    };
+    o.finish();
+    (dir_key, plots)
 }
 
 fn read_hardware(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim::config::{Sink, TableReader, Val, ValueReader};
+use sim::config::{Node, Sink, TableReader, Val, ValueReader};
 use sim::spec::NoSkipping;
 
 use agent::partition::registry::{self, OptionKind, OptionValue};
@@ -110,6 +110,19 @@ pub(super) fn check_pattern_axes(sweep: &SweepTask, sink: &Sink) {
 
 /// Reads a `[task]` table. Sweeps may not nest (`allow_sweep` is false inside one).
 pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> Option<Task> {
+    let task = match read_kind(t, allow_sweep)? {
+        "simulate" => read_placement(t, dir).map(|placement| Task::Simulate { placement }),
+        "traffic" => read_traffic(t).map(Task::Traffic),
+        "partition" => read_partition(t).map(Task::Partition),
+        _ => read_sweep(t, dir).map(Task::Sweep),
+    };
+    t.finish();
+    task
+}
+
+/// `kind`: one of [`TASK_KINDS`], and inside a sweep (`allow_sweep` false)
+/// a kind that runs at a grid point.
+fn read_kind<'a>(t: &TableReader<'a>, allow_sweep: bool) -> Option<&'a str> {
     let kinds: Vec<&str> = if allow_sweep {
         TASK_KINDS.to_vec()
     } else {
@@ -149,35 +162,31 @@ pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> O
         ));
         return None;
     }
-    let task = match kind {
-        "simulate" => {
-            let placement = match t.opt("placement") {
-                None => Some(PlacementChoice::Contiguous),
-                Some(r) => r.text().and_then(|p| match p {
-                    "contiguous" => Some(PlacementChoice::Contiguous),
-                    "single" => Some(PlacementChoice::Single),
-                    file => {
-                        let path = clean(&dir.join(file));
-                        if path.is_file() {
-                            Some(PlacementChoice::File(path))
-                        } else {
-                            r.error(format!(
-                                "placement is not `contiguous`, `single` or an existing file ({} does not exist)",
-                                path.display()
-                            ));
-                            None
-                        }
-                    }
-                }),
-            };
-            placement.map(|placement| Task::Simulate { placement })
-        }
-        "traffic" => read_traffic(t).map(Task::Traffic),
-        "partition" => read_partition(t).map(Task::Partition),
-        _ => read_sweep(t, dir).map(Task::Sweep),
+    Some(kind)
+}
+
+/// A simulate task's `placement`: `contiguous` (the default), `single`, or
+/// a placement file relative to the scenario.
+fn read_placement(t: &TableReader<'_>, dir: &Path) -> Option<PlacementChoice> {
+    let Some(r) = t.opt("placement") else {
+        return Some(PlacementChoice::Contiguous);
     };
-    t.finish();
-    task
+    r.text().and_then(|p| match p {
+        "contiguous" => Some(PlacementChoice::Contiguous),
+        "single" => Some(PlacementChoice::Single),
+        file => {
+            let path = clean(&dir.join(file));
+            if path.is_file() {
+                Some(PlacementChoice::File(path))
+            } else {
+                r.error(format!(
+                    "placement is not `contiguous`, `single` or an existing file ({} does not exist)",
+                    path.display()
+                ));
+                None
+            }
+        }
+    })
 }
 
 fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
@@ -217,21 +226,9 @@ fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
         }
     };
     let budget = t.req_positive_int("budget", MAX_BUDGET);
-    let mut constraints = ConstraintOverrides::default();
-    if let Some(c) = t.opt_table("constraints") {
-        constraints.acyclic_dataflow = c.opt("acyclic_dataflow").and_then(|r| r.bool());
-        constraints.no_skipping = c
-            .opt("no_skipping")
-            .and_then(|r| r.word(&["off", "edge", "prefix"]))
-            .map(|w| match w {
-                "edge" => NoSkipping::Edge,
-                "prefix" => NoSkipping::Prefix,
-                _ => NoSkipping::Off,
-            });
-        constraints.no_triangle = c.opt("no_triangle").and_then(|r| r.bool());
-        constraints.sram_capacity = c.opt("sram_capacity").and_then(|r| r.bool());
-        c.finish();
-    }
+    let constraints = t
+        .opt_table("constraints")
+        .map_or_else(ConstraintOverrides::default, |c| read_constraints(&c));
     let options = match t.opt_table("options") {
         Some(o) => read_method_options(&o, methods.as_deref().unwrap_or(&[])),
         None => Some(BTreeMap::new()),
@@ -242,6 +239,26 @@ fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
         options: options?,
         constraints,
     })
+}
+
+/// `[task.constraints]`: the constraint modes that replace the spec's; a
+/// key not given (or not readable, which is reported) keeps the spec's mode.
+fn read_constraints(c: &TableReader<'_>) -> ConstraintOverrides {
+    let overrides = ConstraintOverrides {
+        acyclic_dataflow: c.opt("acyclic_dataflow").and_then(|r| r.bool()),
+        no_skipping: c
+            .opt("no_skipping")
+            .and_then(|r| r.word(&["off", "edge", "prefix"]))
+            .map(|w| match w {
+                "edge" => NoSkipping::Edge,
+                "prefix" => NoSkipping::Prefix,
+                _ => NoSkipping::Off,
+            }),
+        no_triangle: c.opt("no_triangle").and_then(|r| r.bool()),
+        sram_capacity: c.opt("sram_capacity").and_then(|r| r.bool()),
+    };
+    c.finish();
+    overrides
 }
 
 /// `[task.options]`: one table per method (each a method the task runs),
@@ -356,30 +373,8 @@ fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
                 "task",
             ],
         );
-        let field = if target.as_deref() == Some("hardware_spec") {
-            if a.has("field") {
-                a.error_at(
-                    "field",
-                    "a hardware_spec axis replaces the whole spec file (its values are paths) and has no field",
-                );
-            }
-            None
-        } else {
-            a.req_text("field")
-        };
-        let values = a.req("values").and_then(|r| {
-            let items = r.array()?;
-            if items.is_empty() {
-                r.error("an axis needs at least one value");
-                return None;
-            }
-            Some(
-                items
-                    .into_iter()
-                    .map(|(_, n)| n.clone())
-                    .collect::<Vec<_>>(),
-            )
-        });
+        let field = axis_field(a, target.as_deref());
+        let values = axis_values(a);
         a.finish();
         if let Some(n) = &name
             && axes.iter().any(|x: &Axis| x.name == *n)
@@ -424,4 +419,30 @@ fn read_sweep(t: &TableReader<'_>, dir: &Path) -> Option<SweepTask> {
         each: Box::new(each?),
         axes,
     })
+}
+
+/// An axis's `field`: required, except that a `hardware_spec` axis has none.
+fn axis_field(a: &TableReader<'_>, target: Option<&str>) -> Option<String> {
+    if target != Some("hardware_spec") {
+        return a.req_text("field");
+    }
+    if a.has("field") {
+        a.error_at(
+            "field",
+            "a hardware_spec axis replaces the whole spec file (its values are paths) and has no field",
+        );
+    }
+    None
+}
+
+/// An axis's `values`: a non-empty array, kept as nodes (each value is
+/// checked when it is applied to a grid point, where its line is known).
+fn axis_values(a: &TableReader<'_>) -> Option<Vec<Node>> {
+    let r = a.req("values")?;
+    let items = r.array()?;
+    if items.is_empty() {
+        r.error("an axis needs at least one value");
+        return None;
+    }
+    Some(items.into_iter().map(|(_, n)| n.clone()).collect())
 }
