@@ -1,7 +1,8 @@
 //! The command's one error type: a user's mistake, reported as one message on
 //! stderr with exit code 2. Every module of the command returns it; library
-//! errors (`agent::LoadError`, `sim`'s diagnostics) convert into it with their
-//! message unchanged, or with the place the user wrote the value put in front.
+//! errors (`agent::LoadError`, `sim`'s diagnostics) and the plots' own
+//! `PlotError` convert into it with their message unchanged, or with the place
+//! the user wrote the value put in front.
 
 use std::fmt;
 
@@ -36,6 +37,12 @@ impl fmt::Display for UserError {
 }
 
 impl std::error::Error for UserError {}
+
+impl From<crate::plots::PlotError> for UserError {
+    fn from(e: crate::plots::PlotError) -> Self {
+        UserError::new(e.to_string())
+    }
+}
 
 impl From<agent::LoadError> for UserError {
     fn from(e: agent::LoadError) -> Self {

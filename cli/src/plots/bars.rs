@@ -8,7 +8,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 use sim::report::ChipletReport;
 
 use super::axes::{AxesSpec, build_chart, linear_labels, nice_ticks};
-use super::look::*;
+use super::look::{
+    ACTIVATIONS, LegendAt, OVERFLOW, SMALL_PX, Swatch, TEXT, WEIGHTS, header, no_data, text_at,
+    text_width, titled,
+};
 use super::render::{DrawResult, Figure};
 
 pub(super) struct ChipletBars<'a> {

@@ -8,7 +8,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use sim::report::{TraceSlice, Track};
 
 use super::axes::{AxesSpec, build_chart, linear_labels, nice_ticks};
-use super::look::*;
+use super::error::BadInput;
+use super::look::{
+    LegendAt, MUTED, PALETTE, SMALL_PX, Swatch, header, ink_on, no_data, text_style, titled,
+};
 use super::render::{DrawResult, FONT, Figure};
 
 pub(super) struct Gantt<'a> {
@@ -30,7 +33,7 @@ impl<'a> Gantt<'a> {
         n_chiplets: usize,
         max_microbatches: u32,
         title: &'a str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BadInput> {
         let kept: Vec<&TraceSlice> = slices
             .iter()
             .filter(|s| s.microbatch < max_microbatches)
@@ -39,19 +42,21 @@ impl<'a> Gantt<'a> {
         for s in &kept {
             match s.track {
                 Track::Chiplet(c) if c as usize >= n_chiplets => {
-                    return Err(format!(
-                        "trace slice \"{}\" is on chiplet {c} but the package has {n_chiplets} chiplets",
-                        s.name
-                    ));
+                    return Err(BadInput::SliceOffPackage {
+                        slice: s.name.clone(),
+                        chiplet: c,
+                        n_chiplets,
+                    });
                 }
                 Track::Chiplet(_) => {}
                 other => rows.push(other),
             }
             if s.end_cycle < s.start_cycle {
-                return Err(format!(
-                    "trace slice \"{}\" ends at cycle {} before it starts at cycle {}",
-                    s.name, s.end_cycle, s.start_cycle
-                ));
+                return Err(BadInput::SliceEndsBeforeStart {
+                    slice: s.name.clone(),
+                    start_cycle: s.start_cycle,
+                    end_cycle: s.end_cycle,
+                });
             }
         }
         // Chiplets sort before links, links before memory (`Track`'s order).

@@ -9,7 +9,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::axes::{
     AxesSpec, build_chart, compact, linear_labels, log_ticks, nice_ticks, swept_label, widest,
 };
-use super::look::*;
+use super::error::{BadInput, LogAxis};
+use super::look::{LABEL_PX, PALETTE, Swatch, draw_marker, draw_swatch, no_data, text_at, titled};
 use super::render::{DrawResult, Figure};
 use super::{LinePlot, Series};
 
@@ -21,29 +22,29 @@ pub(super) struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    pub(super) fn new(series: &'a [Series], plot: &LinePlot<'a>) -> Result<Self, String> {
+    pub(super) fn new(series: &'a [Series], plot: &LinePlot<'a>) -> Result<Self, BadInput> {
         let mut points = Vec::with_capacity(series.len());
         for s in series {
             let mut out = Vec::with_capacity(s.points.len());
             for (i, &(x, y)) in s.points.iter().enumerate() {
-                let at = || format!("series \"{}\", point {i} ({x}, {y})", s.name);
+                let not_positive = |axis| BadInput::NotPositiveOnLogAxis {
+                    series: s.name.clone(),
+                    index: i,
+                    point: (x, y),
+                    axis,
+                };
                 if !x.is_finite() || !y.is_finite() {
-                    return Err(format!(
-                        "{}: every coordinate must be a finite number",
-                        at()
-                    ));
+                    return Err(BadInput::NotFinite {
+                        series: s.name.clone(),
+                        index: i,
+                        point: (x, y),
+                    });
                 }
                 if plot.log_x && x <= 0.0 {
-                    return Err(format!(
-                        "{}: x must be positive on a log-scale x axis",
-                        at()
-                    ));
+                    return Err(not_positive(LogAxis::X));
                 }
                 if plot.log_y && y <= 0.0 {
-                    return Err(format!(
-                        "{}: y must be positive on a log-scale y axis",
-                        at()
-                    ));
+                    return Err(not_positive(LogAxis::Y));
                 }
                 let tx = if plot.log_x { x.log10() } else { x };
                 let ty = if plot.log_y { y.log10() } else { y };

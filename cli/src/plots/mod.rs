@@ -28,12 +28,15 @@ use sim::report::{SimReport, TraceSlice};
 
 mod axes;
 mod bars;
+mod error;
 mod gantt;
 mod lines;
 mod look;
 mod render;
 #[cfg(test)]
 mod tests;
+
+pub use error::{BadInput, LogAxis, PlotError};
 
 use bars::ChipletBars;
 use gantt::Gantt;
@@ -81,7 +84,7 @@ pub fn chiplet_bars(
     title: &str,
     path: &Path,
     format: Format,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     render(
         &ChipletBars {
             chiplets: &report.chiplets,
@@ -105,9 +108,9 @@ pub fn gantt(
     title: &str,
     path: &Path,
     format: Format,
-) -> Result<(), String> {
-    let figure = Gantt::new(slices, n_chiplets, max_microbatches, title)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+) -> Result<(), PlotError> {
+    let figure =
+        Gantt::new(slices, n_chiplets, max_microbatches, title).map_err(|e| bad(path, e))?;
     render(&figure, path, format)
 }
 
@@ -121,7 +124,7 @@ pub fn metric_vs_param(
     log_x: bool,
     path: &Path,
     format: Format,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let plot = LinePlot {
         title,
         x_label,
@@ -141,7 +144,15 @@ pub fn line_plot(
     plot: &LinePlot,
     path: &Path,
     format: Format,
-) -> Result<(), String> {
-    let figure = Lines::new(series, plot).map_err(|e| format!("{}: {e}", path.display()))?;
+) -> Result<(), PlotError> {
+    let figure = Lines::new(series, plot).map_err(|e| bad(path, e))?;
     render(&figure, path, format)
+}
+
+/// A refusal of the input, naming the plot's file.
+fn bad(path: &Path, problem: BadInput) -> PlotError {
+    PlotError::BadInput {
+        path: path.to_path_buf(),
+        problem,
+    }
 }

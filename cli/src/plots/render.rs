@@ -11,6 +11,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use super::Format;
+use super::error::PlotError;
 
 pub(super) type DrawResult<T = ()> = Result<T, Box<dyn Error>>;
 
@@ -23,14 +24,17 @@ pub(super) trait Figure {
 }
 
 /// Renders in memory, then writes the file atomically.
-pub(super) fn render(figure: &impl Figure, path: &Path, format: Format) -> Result<(), String> {
+pub(super) fn render(figure: &impl Figure, path: &Path, format: Format) -> Result<(), PlotError> {
     let bytes = embedded_font()
         .and_then(|()| match format {
             Format::Svg => render_svg(figure),
             Format::Png => render_png(figure),
         })
-        .map_err(|e| format!("{}: cannot draw the plot: {e}", path.display()))?;
-    crate::files::write_atomic(path, &bytes).map_err(|e| e.to_string())
+        .map_err(|e| PlotError::Draw {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    crate::files::write_atomic(path, &bytes).map_err(PlotError::Write)
 }
 
 pub(super) fn render_svg(figure: &impl Figure) -> DrawResult<Vec<u8>> {

@@ -286,7 +286,6 @@ fn history_plot(
         budget > 10,
         &path,
         scratch.format(),
-    )
-    .map_err(UserError::new)?;
+    )?;
     scratch.take(&path)
 }

@@ -78,8 +78,7 @@ fn simulate_plots(
         &format!("{}: {} on {}", s.name, graph.name(), r.spec.name),
         &bars,
         scratch.format(),
-    )
-    .map_err(UserError::new)?;
+    )?;
     let gantt = scratch.path("gantt");
     plots::gantt(
         out.trace.as_deref().unwrap_or(&[]),
@@ -88,7 +87,6 @@ fn simulate_plots(
         &format!("{}: first micro-batches", s.name),
         &gantt,
         scratch.format(),
-    )
-    .map_err(UserError::new)?;
+    )?;
     [bars, gantt].iter().map(|p| scratch.take(p)).collect()
 }

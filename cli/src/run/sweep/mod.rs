@@ -382,8 +382,7 @@ fn sweep_plot(
         log_x(&sweep.axes[0]),
         &path,
         scratch.format(),
-    )
-    .map_err(UserError::new)?;
+    )?;
     scratch.take(&path).map(Some)
 }
 
