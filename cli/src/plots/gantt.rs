@@ -7,7 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use sim::report::{TraceSlice, Track};
 
-use super::axes::{AxesSpec, build_chart, linear_labels, nice_ticks};
+use super::axes::{AxesSpec, Chart, build_chart, linear_labels, nice_ticks};
 use super::error::BadInput;
 use super::look::{
     LegendAt, MUTED, PALETTE, SMALL_PX, Swatch, header, ink_on, no_data, text_style, titled,
@@ -104,6 +104,35 @@ impl Figure for Gantt<'_> {
     {
         root.fill(&WHITE)?;
         let body = titled(root, self.title)?;
+        let (heading, legend) = self.legend();
+        let area = header(&body, heading, &legend, LegendAt::AfterHeading)?;
+        // A little room after the last slice so that it does not touch the frame.
+        let end = if self.end_cycle > 0 {
+            self.end_cycle as f64 * 1.02
+        } else {
+            1.0
+        };
+        let mut chart = self.chart(&area, end)?;
+        if self.slices.is_empty() {
+            return no_data(&chart.plotting_area().strip_coord_spec());
+        }
+        // A rule between the chiplet rows and the link and memory rows.
+        let n_rows = self.rows.len();
+        if self.n_chiplet_rows > 0 && self.n_chiplet_rows < n_rows {
+            let y = (n_rows - self.n_chiplet_rows) as f64;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, y), (end, y)],
+                MUTED.stroke_width(1),
+            )))?;
+        }
+        self.draw_slices(&mut chart)
+    }
+}
+
+impl Gantt<'_> {
+    /// The legend's heading and a swatch per micro-batch colour, with a note
+    /// when colours repeat; nothing when there is nothing to draw.
+    fn legend(&self) -> (&'static str, Vec<(String, Swatch)>) {
         let shown = self.n_microbatches.min(PALETTE.len() as u32);
         let mut legend: Vec<(String, Swatch)> = (0..shown)
             .map(|m| (format!("{m}"), Swatch::Box(PALETTE[m as usize])))
@@ -116,15 +145,20 @@ impl Figure for Gantt<'_> {
         } else {
             "micro-batch:"
         };
-        let area = header(&body, heading, &legend, LegendAt::AfterHeading)?;
+        (heading, legend)
+    }
 
+    /// The chart: time in cycles from 0 to `end` across, one labelled row
+    /// per track down.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+        end: f64,
+    ) -> DrawResult<Chart<'a, DB>>
+    where
+        DB::ErrorType: 'static,
+    {
         let n_rows = self.rows.len();
-        // A little room after the last slice so that it does not touch the frame.
-        let end = if self.end_cycle > 0 {
-            self.end_cycle as f64 * 1.02
-        } else {
-            1.0
-        };
         let x_ticks = if self.slices.is_empty() {
             Vec::new()
         } else {
@@ -149,18 +183,15 @@ impl Figure for Gantt<'_> {
             y_desc: "",
             x_grid: true,
         };
-        let mut chart = build_chart(&area, &spec)?;
-        if self.slices.is_empty() {
-            return no_data(&chart.plotting_area().strip_coord_spec());
-        }
-        // A rule between the chiplet rows and the link and memory rows.
-        if self.n_chiplet_rows > 0 && self.n_chiplet_rows < n_rows {
-            let y = (n_rows - self.n_chiplet_rows) as f64;
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(0.0, y), (end, y)],
-                MUTED.stroke_width(1),
-            )))?;
-        }
+        build_chart(area, &spec)
+    }
+
+    /// A bar per slice, outlined when wide enough to separate from its
+    /// neighbours, with the op's name inside when it fits.
+    fn draw_slices<DB: DrawingBackend>(&self, chart: &mut Chart<'_, DB>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
         let px = |x: f64| chart.backend_coord(&(x, 0.0)).0;
         let bar = |r: usize, x0: f64, x1: f64, style: ShapeStyle| {
             let y = self.row_y(r);
@@ -204,19 +235,8 @@ impl Figure for Gantt<'_> {
             if width_px >= 6 {
                 outlines.push(bar(r, x0, x1, WHITE.stroke_width(1)));
             }
-            // Op names inside the bars that are wide enough for them.
-            if matches!(s.track, Track::Chiplet(_)) && width_px >= 24 {
-                let name_px = plot_area
-                    .estimate_text_size(&s.name, &text_style(SMALL_PX))?
-                    .0 as i32;
-                if name_px + 8 <= width_px {
-                    let style = (FONT, SMALL_PX)
-                        .into_font()
-                        .color(&ink_on(colour))
-                        .pos(Pos::new(HPos::Center, VPos::Center));
-                    let at = ((x0 + x1) / 2.0, self.row_y(r) + 0.5);
-                    labels.push(Text::new(s.name.clone(), at, style));
-                }
+            if let Some(label) = self.op_label(&plot_area, r, s, width_px)? {
+                labels.push(label);
             }
         }
         if let Some((rr, mb, a, b)) = run {
@@ -227,5 +247,39 @@ impl Figure for Gantt<'_> {
         chart.draw_series(outlines)?;
         chart.draw_series(labels)?;
         Ok(())
+    }
+
+    /// The op's name, centred in its bar in ink that reads on the bar's
+    /// colour, when the slice is on a chiplet and its bar (`width_px` wide)
+    /// has room for the name.
+    fn op_label<DB: DrawingBackend>(
+        &self,
+        plot_area: &DrawingArea<DB, Shift>,
+        row: usize,
+        s: &TraceSlice,
+        width_px: i32,
+    ) -> DrawResult<Option<Text<'static, (f64, f64), String>>>
+    where
+        DB::ErrorType: 'static,
+    {
+        if !matches!(s.track, Track::Chiplet(_)) || width_px < 24 {
+            return Ok(None);
+        }
+        let name_px = plot_area
+            .estimate_text_size(&s.name, &text_style(SMALL_PX))?
+            .0 as i32;
+        if name_px + 8 > width_px {
+            return Ok(None);
+        }
+        let colour = PALETTE[s.microbatch as usize % PALETTE.len()];
+        let style = (FONT, SMALL_PX)
+            .into_font()
+            .color(&ink_on(colour))
+            .pos(Pos::new(HPos::Center, VPos::Center));
+        let at = (
+            (s.start_cycle as f64 + s.end_cycle as f64) / 2.0,
+            self.row_y(row) + 0.5,
+        );
+        Ok(Some(Text::new(s.name.clone(), at, style)))
     }
 }

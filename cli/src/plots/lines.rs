@@ -7,7 +7,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axes::{
-    AxesSpec, build_chart, compact, linear_labels, log_ticks, nice_ticks, swept_label, widest,
+    AxesSpec, Chart, build_chart, compact, linear_labels, log_ticks, nice_ticks, swept_label,
+    widest,
 };
 use super::error::{BadInput, LogAxis};
 use super::look::{LABEL_PX, PALETTE, Swatch, draw_marker, draw_swatch, no_data, text_at, titled};
@@ -105,34 +106,70 @@ impl Figure for Lines<'_> {
     {
         root.fill(&WHITE)?;
         let body = titled(root, self.plot.title)?;
-
         // The legend, in a column on the right, when any series is named.
         let named = self.series.iter().any(|s| !s.name.is_empty());
-        let area = if named {
-            let names: Vec<String> = self.series.iter().map(|s| shorten(&s.name, 36)).collect();
-            let legend_w =
-                (widest(&body, names.iter().cloned())? + 56).min(body.dim_in_pixel().0 / 3);
-            let (w, _) = body.dim_in_pixel();
-            let (chart_area, legend_area) = body.split_horizontally(w - legend_w);
-            for (i, name) in names.iter().enumerate() {
-                let y = 40 + 24 * i as i32;
-                let swatch = if self.plot.markers {
-                    Swatch::LineAndMarker(PALETTE[i % PALETTE.len()], i)
-                } else {
-                    Swatch::Line(PALETTE[i % PALETTE.len()])
-                };
-                draw_swatch(&legend_area, swatch, (4, y))?;
-                legend_area.draw_text(
-                    name,
-                    &text_at(LABEL_PX, HPos::Left, VPos::Center),
-                    (34, y),
-                )?;
-            }
-            chart_area
-        } else {
-            body
+        let area = if named { self.legend(body)? } else { body };
+        let Some(mut chart) = self.chart(&area)? else {
+            return Ok(());
         };
+        for (i, pts) in self.points.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            if pts.len() >= 2 {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    pts.clone(),
+                    colour.stroke_width(2),
+                )))?;
+            }
+            // A lone point is always marked, or it would not show at all.
+            if self.plot.markers || pts.len() == 1 {
+                let plot_area = chart.plotting_area().strip_coord_spec();
+                for p in pts {
+                    let (bx, by) = chart.backend_coord(p);
+                    let (ox, oy) = plot_area.get_base_pixel();
+                    draw_marker(&plot_area, i, colour, (bx - ox, by - oy))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
+impl Lines<'_> {
+    /// Draws the legend in a column on the right of `body` (at most a third
+    /// of its width, names shortened to fit) and returns the area left of it.
+    fn legend<DB: DrawingBackend>(
+        &self,
+        body: DrawingArea<DB, Shift>,
+    ) -> DrawResult<DrawingArea<DB, Shift>>
+    where
+        DB::ErrorType: 'static,
+    {
+        let names: Vec<String> = self.series.iter().map(|s| shorten(&s.name, 36)).collect();
+        let legend_w = (widest(&body, names.iter().cloned())? + 56).min(body.dim_in_pixel().0 / 3);
+        let (w, _) = body.dim_in_pixel();
+        let (chart_area, legend_area) = body.split_horizontally(w - legend_w);
+        for (i, name) in names.iter().enumerate() {
+            let y = 40 + 24 * i as i32;
+            let swatch = if self.plot.markers {
+                Swatch::LineAndMarker(PALETTE[i % PALETTE.len()], i)
+            } else {
+                Swatch::Line(PALETTE[i % PALETTE.len()])
+            };
+            draw_swatch(&legend_area, swatch, (4, y))?;
+            legend_area.draw_text(name, &text_at(LABEL_PX, HPos::Left, VPos::Center), (34, y))?;
+        }
+        Ok(chart_area)
+    }
+
+    /// The chart with its axes and labels, ready for the lines; `None` when
+    /// there are no points, after drawing empty axes with a "no data" note.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+    ) -> DrawResult<Option<Chart<'a, DB>>>
+    where
+        DB::ErrorType: 'static,
+    {
         let xr = self.range(|p| p.0, self.plot.log_x);
         let yr = self.range(|p| p.1, self.plot.log_y);
         let ((x_lo, x_hi), (y_lo, y_hi)) = match (xr, yr) {
@@ -180,29 +217,12 @@ impl Figure for Lines<'_> {
             y_desc: self.plot.y_label,
             x_grid: true,
         };
-        let mut chart = build_chart(&area, &spec)?;
+        let chart = build_chart(area, &spec)?;
         if empty {
-            return no_data(&chart.plotting_area().strip_coord_spec());
+            no_data(&chart.plotting_area().strip_coord_spec())?;
+            return Ok(None);
         }
-        for (i, pts) in self.points.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
-            if pts.len() >= 2 {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    pts.clone(),
-                    colour.stroke_width(2),
-                )))?;
-            }
-            // A lone point is always marked, or it would not show at all.
-            if self.plot.markers || pts.len() == 1 {
-                let plot_area = chart.plotting_area().strip_coord_spec();
-                for p in pts {
-                    let (bx, by) = chart.backend_coord(p);
-                    let (ox, oy) = plot_area.get_base_pixel();
-                    draw_marker(&plot_area, i, colour, (bx - ox, by - oy))?;
-                }
-            }
-        }
-        Ok(())
+        Ok(Some(chart))
     }
 }
 
