@@ -8,5 +8,7 @@
 pub mod error;
 pub mod load;
 pub mod partition;
+pub mod problem;
 
 pub use error::{LoadError, SearchError};
+pub use problem::Problem;

@@ -462,11 +462,11 @@ fn run(cli: Cli) -> Result<String, UserError> {
                 params,
                 summary,
             } => {
-                let graph = inspect::load_graph(&model, &parse_params(&params)?)?;
+                let graph = crate::load::load_graph(&model, &parse_params(&params)?)?;
                 Ok(inspect::show_graph(&graph, !summary))
             }
             GraphCommand::Export { model, params, out } => {
-                let graph = inspect::load_graph(&model, &parse_params(&params)?)?;
+                let graph = crate::load::load_graph(&model, &parse_params(&params)?)?;
                 let json = graph.to_json();
                 match out {
                     Some(path) => {

@@ -1,7 +1,8 @@
 //! The command's one error type: a user's mistake, reported as one message on
 //! stderr with exit code 2. Every module of the command returns it; library
-//! errors (`agent::LoadError`, `sim`'s diagnostics) convert into it with their
-//! message unchanged, or with the place the user wrote the value put in front.
+//! errors (`agent::LoadError`, `sim`'s diagnostics) and the plots' own
+//! `PlotError` convert into it with their message unchanged, or with the place
+//! the user wrote the value put in front.
 
 use std::fmt;
 

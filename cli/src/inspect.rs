@@ -1,6 +1,5 @@
 //! The inspection commands: `check`, `specs`, `models`, `methods`, `graph show` and
-//! `graph export`, and the loading of a `--model` argument (zoo name, graph
-//! JSON or ONNX file). Each returns the text to print, or a [`UserError`].
+//! `graph export`. Each returns the text to print, or a [`UserError`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,11 +9,11 @@ use sim::spec::HwSpec;
 use sim::{config, zoo};
 
 use agent::LoadError;
-use agent::load::onnx::OnnxError;
 use agent::load::{self, Workload};
 
 use crate::error::UserError;
 use crate::files::read_text;
+use crate::load::{load_spec, load_workload_flags};
 use crate::table::{Align, Table, bytes, commas, si};
 
 /// What a file holds, judged by its content.
@@ -41,36 +40,6 @@ fn kind_of(path: &Path, text: &str) -> Result<FileKind, UserError> {
             path.display()
         )))
     }
-}
-
-/// Reads and validates a hardware spec file.
-pub fn load_spec(path: &Path) -> Result<HwSpec, UserError> {
-    Ok(load::load_spec(path)?)
-}
-
-/// A `--model` argument with its `-p KEY=VALUE` parameters: a zoo model by
-/// name, an ONNX file (`*.onnx`), or a graph JSON file (see
-/// [`Workload::from_name`]).
-pub fn load_graph(model: &str, params: &BTreeMap<String, String>) -> Result<Graph, UserError> {
-    let workload = Workload::from_name(model, params.clone());
-    if matches!(workload, Workload::GraphJson(_)) && !params.is_empty() {
-        return Err(UserError::new(format!(
-            "{model}: --params apply to zoo models and ONNX files, not to graph JSON files"
-        )));
-    }
-    load_workload_flags(&workload)
-}
-
-/// Loads a workload whose parameters came from `-p` flags: a refused
-/// parameter is named as the flag that set it.
-pub fn load_workload_flags(workload: &Workload) -> Result<Graph, UserError> {
-    workload.load().map_err(|e| match e {
-        LoadError::Onnx(OnnxError {
-            key: Some(key),
-            message,
-        }) => UserError::new(format!("--params: {key}: {message}")),
-        other => other.into(),
-    })
 }
 
 /// `tessera check`: validates every file and reports each one.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod error;
 pub mod files;
 pub mod inspect;
+pub mod load;
 pub mod plots;
 pub mod run;
 pub mod scenario;

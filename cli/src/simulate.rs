@@ -11,7 +11,7 @@ use sim::{Placement, SimOptions, Switching};
 
 use crate::error::UserError;
 use crate::files::{read_text, write_atomic};
-use crate::inspect::{load_graph, load_spec};
+use crate::load::{load_graph, load_spec};
 use crate::table::{Align, Table, bytes, commas, si};
 
 /// What `tessera simulate` was asked to do.

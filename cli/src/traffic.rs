@@ -9,7 +9,7 @@ use sim::spec::{ChipletId, HwSpec};
 use sim::traffic::{Pattern, TrafficOptions, TrafficReport, run_traffic};
 
 use crate::error::UserError;
-use crate::inspect::load_spec;
+use crate::load::load_spec;
 use crate::table::{Align, Table, commas};
 
 /// The `--pattern` argument.

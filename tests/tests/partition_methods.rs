@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use agent::partition::registry::{self, METHODS};
-use agent::partition::search::{Evaluator, Problem, SearchResult, score};
+use agent::partition::search::{Evaluator, SearchProblem, SearchResult, score};
 use sim::SimOptions;
 use sim::constraints::check;
 use sim::graph::Graph;
@@ -62,7 +62,7 @@ fn problems() -> Vec<(HwSpec, Graph)> {
 }
 
 fn search(method: &str, spec: &HwSpec, graph: &Graph, budget: u64, seed: u64) -> SearchResult {
-    let problem = Problem {
+    let problem = SearchProblem {
         spec,
         graph,
         constraints: spec.constraints,

@@ -16,7 +16,7 @@ use sim::{Placement, SimOptions, Simulator};
 use crate::error::SearchError;
 
 /// Everything a method needs: the problem, the budget, the seed.
-pub struct Problem<'a> {
+pub struct SearchProblem<'a> {
     pub spec: &'a HwSpec,
     pub graph: &'a Graph,
     pub constraints: Constraints,
@@ -53,7 +53,8 @@ pub trait Search {
     /// The name used in scenarios and on the command line.
     fn name(&self) -> &'static str;
     /// Searches within `eval.remaining()` simulator calls.
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError>;
+    fn run(&mut self, problem: &SearchProblem<'_>, eval: &mut Evaluator)
+    -> Result<(), SearchError>;
     /// Facts to report beside the best result.
     fn notes(&self) -> Vec<(String, String)> {
         Vec::new()
@@ -87,7 +88,7 @@ pub fn score(report: &SimReport) -> f64 {
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(problem: &Problem<'a>) -> Result<Evaluator<'a>, SearchError> {
+    pub fn new(problem: &SearchProblem<'a>) -> Result<Evaluator<'a>, SearchError> {
         let sim = Simulator::new(problem.spec, problem.graph, &problem.options)
             .map_err(SearchError::Simulator)?;
         Ok(Evaluator {

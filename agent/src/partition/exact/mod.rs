@@ -118,7 +118,7 @@ use sim::{Placement, SimOptions};
 use self::lattice::Lattice;
 use self::model::{Model, chiplet_ids};
 use self::search::{ChainSearch, Control, OpSearch};
-use super::search::{Evaluator, Problem, Search};
+use super::search::{Evaluator, Search, SearchProblem};
 use crate::error::SearchError;
 
 /// "No value": an infeasible state or an unbounded objective.
@@ -296,7 +296,11 @@ impl Search for Exact {
     /// Solves, then simulates the improving incumbents in the order found:
     /// as many of the last ones as the budget allows, so the best is always
     /// among them when the budget is not zero.
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         let limits = Limits {
             time_limit_s: self.time_limit_s,
             node_limit: self.node_limit,

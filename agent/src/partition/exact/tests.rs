@@ -19,7 +19,7 @@ use sim::{Placement, SimOptions};
 
 use super::{Engine, Limits, Model, Stop, solve, solve_with};
 use crate::partition::exact::{Exact, Formulation};
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 fn shipped(name: &str) -> HwSpec {
     let text = match name {
@@ -437,7 +437,7 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
     let spec = shipped("edgetpu_ring16");
     let g = bert_base();
     for budget in [0, 1, 5] {
-        let problem = Problem {
+        let problem = SearchProblem {
             spec: &spec,
             graph: &g,
             constraints: spec.constraints,

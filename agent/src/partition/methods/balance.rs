@@ -29,7 +29,7 @@ use sim::Placement;
 use super::greedy::weight_balanced_bounds;
 use super::{Memo, Scored, make_valid, make_valid_start, segmentation_placement};
 use crate::error::SearchError;
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 /// The measured-latency boundary search.
 #[derive(Clone, Debug, Default)]
@@ -42,7 +42,11 @@ impl Search for Balance {
         "balance"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         self.accepted = 0;
         if problem.graph.ops().is_empty() {
             return Ok(());
@@ -75,7 +79,7 @@ impl Balance {
     /// when neither improves (or the budget is spent).
     fn step(
         &self,
-        problem: &Problem<'_>,
+        problem: &SearchProblem<'_>,
         eval: &mut Evaluator,
         memo: &mut Memo,
         bounds: &[usize],

@@ -69,7 +69,7 @@ use sim::spec::{HwSpec, LinkId, NoSkipping};
 
 use super::{make_valid_start, segmentation_placement};
 use crate::error::SearchError;
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 /// The dynamic-programming segmentation.
 #[derive(Clone, Debug)]
@@ -100,7 +100,11 @@ impl Search for Dp {
         "dp"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         self.notes.clear();
         if problem.graph.ops().is_empty() {
             return Ok(());

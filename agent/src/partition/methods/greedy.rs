@@ -9,7 +9,7 @@ use sim::graph::Graph;
 
 use super::{make_valid_start, segmentation_placement};
 use crate::error::SearchError;
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 /// Equal-weight segmentation (no settings).
 #[derive(Clone, Copy, Debug, Default)]
@@ -20,7 +20,11 @@ impl Search for Greedy {
         "greedy"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         if problem.graph.ops().is_empty() {
             return Ok(());
         }

@@ -36,7 +36,7 @@ use sim::constraints::is_valid;
 use sim::spec::{ChipletId, HwSpec};
 
 use super::repair::{Objective, RepairOptions, repair_with};
-use super::search::{Evaluator, Problem};
+use super::search::{Evaluator, SearchProblem};
 use crate::error::SearchError;
 
 pub use balance::Balance;
@@ -60,7 +60,7 @@ pub const REPAIR_NODES: u64 = 64;
 /// node limit without finding a valid placement (the proposal is skipped);
 /// the error says why no valid placement exists at all.
 pub(crate) fn make_valid(
-    problem: &Problem<'_>,
+    problem: &SearchProblem<'_>,
     proposal: Vec<ChipletId>,
 ) -> Result<Option<Placement>, SearchError> {
     let placement = Placement {
@@ -95,7 +95,7 @@ pub(crate) fn make_valid(
 
 /// [`make_valid`] for a method's starting point, which it cannot do without.
 pub(crate) fn make_valid_start(
-    problem: &Problem<'_>,
+    problem: &SearchProblem<'_>,
     what: &str,
     proposal: Vec<ChipletId>,
 ) -> Result<Placement, SearchError> {

@@ -14,7 +14,7 @@ use sim::spec::ChipletId;
 
 use super::{MAX_IDLE_PROPOSALS, Memo, make_valid, segmentation_placement};
 use crate::error::SearchError;
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 /// Random search.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +35,11 @@ impl Search for Random {
         "random"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         let n_ops = problem.graph.ops().len();
         let n_chips = problem.spec.n_chiplets();
         if n_ops == 0 || n_chips == 0 {

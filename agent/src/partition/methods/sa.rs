@@ -39,7 +39,7 @@ use sim::spec::ChipletId;
 
 use super::{MAX_IDLE_PROPOSALS, Memo, make_valid, make_valid_start};
 use crate::error::SearchError;
-use crate::partition::search::{Evaluator, Problem, Search};
+use crate::partition::search::{Evaluator, Search, SearchProblem};
 
 /// Simulated annealing and its schedule.
 #[derive(Clone, Debug)]
@@ -80,7 +80,11 @@ impl Search for Annealing {
         "sa"
     }
 
-    fn run(&mut self, problem: &Problem<'_>, eval: &mut Evaluator) -> Result<(), SearchError> {
+    fn run(
+        &mut self,
+        problem: &SearchProblem<'_>,
+        eval: &mut Evaluator,
+    ) -> Result<(), SearchError> {
         self.proposed = 0;
         self.accepted = 0;
         let n_chips = problem.spec.n_chiplets();
@@ -164,7 +168,7 @@ fn boundary_shift(
     rng: &mut impl Rng,
     current: &[ChipletId],
     positions: &[usize],
-    problem: &Problem<'_>,
+    problem: &SearchProblem<'_>,
 ) -> Vec<ChipletId> {
     let order = &problem.spec.pipeline_order;
     let mut runs: Vec<(usize, usize)> = Vec::new();

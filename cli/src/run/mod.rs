@@ -1,0 +1,194 @@
+//! `tessera run`: the single front door. Reads a scenario, checks and builds
+//! everything before writing anything, runs the task, and writes the outputs
+//! atomically: `report.json`, `scenario.resolved.toml`, `summary.txt`, and per
+//! task `placement.json`, `trace.json`, `sweep.csv` and plots.
+//!
+//! This module holds the run's arguments, the dispatch to one module per task
+//! (`simulate`, `traffic`, `partition`, `sweep`) and Ctrl-C handling; what a
+//! run writes and how is in `outputs` and `resolved`.
+
+mod outputs;
+mod partition;
+mod resolved;
+mod simulate;
+mod sweep;
+mod traffic;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::UserError;
+use crate::plots::Format;
+use crate::scenario::{self, Resolved, Scenario, Task, Workload};
+
+pub use outputs::RUN_REPORT_SCHEMA_VERSION;
+pub use sweep::{SIMULATE_METRICS, TRAFFIC_METRICS};
+
+use outputs::Outputs;
+
+/// Set by the Ctrl-C handler; long tasks check it between units of work.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler once per process.
+pub fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // If another handler is installed (e.g. by an embedding program), runs
+        // simply cannot be interrupted cleanly; that is not an error.
+        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    });
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Options of `tessera run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub quiet: bool,
+    pub json: bool,
+    /// Worker threads for sweeps (default: available cores).
+    pub threads: Option<usize>,
+    /// Test hook: behave as if Ctrl-C came after this many sweep points.
+    pub interrupt_after_points: Option<usize>,
+    /// Caps every search budget (quick runs, tests); also TESSERA_MAX_BUDGET.
+    pub max_budget: Option<u64>,
+}
+
+/// What a run printed, and whether it was interrupted (exit code 130).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub stdout: String,
+    pub interrupted: bool,
+}
+
+/// Reads and resolves a scenario (every grid point of a sweep) without
+/// running it: what `tessera check` does. Returns it and its number of runs.
+pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
+    let s = scenario::load(path)?;
+    scenario::resolve(&s)?;
+    let points = match &s.task {
+        Task::Sweep(sweep) => sweep::grid(&s, sweep)?.len(),
+        _ => 1,
+    };
+    Ok((s, points))
+}
+
+/// Runs a scenario file.
+pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
+    let s = scenario::load(&args.scenario)?;
+    run_scenario(s, args)
+}
+
+/// Runs a scenario already read (e.g. built from command-line flags).
+pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserError> {
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    let resolved = scenario::resolve(&s)?;
+    // Sweeps resolve every grid point before anything runs, so a bad value
+    // anywhere in the grid is reported with nothing written.
+    let points = match &s.task {
+        Task::Sweep(sweep) => Some(sweep::grid(&s, sweep)?),
+        _ => None,
+    };
+    let out_dir = output_dir(&s, args);
+    install_interrupt_handler();
+    let (summary, mut files, complete) =
+        run_task(&resolved, points, args, &out_dir, plot_format(&s))?;
+    if let (Some(Workload::GraphFile(_)), Some(g)) = (&s.workload, &resolved.graph) {
+        files.push(("graph.json".to_string(), g.to_json().into_bytes()));
+    }
+    files.push((
+        "scenario.resolved.toml".to_string(),
+        resolved::resolved_toml(&resolved, &out_dir)?.into_bytes(),
+    ));
+    files.push(("summary.txt".to_string(), summary.clone().into_bytes()));
+    outputs::write_outputs(&out_dir, &files)?;
+    Ok(RunOutcome {
+        stdout: stdout(args, summary, &files, &out_dir, complete),
+        interrupted: !complete,
+    })
+}
+
+/// `--out`, else the scenario's `[output] dir`, else `out/NAME`.
+fn output_dir(s: &Scenario, args: &RunArgs) -> PathBuf {
+    match (&args.out, &s.output_dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => PathBuf::from("out").join(&s.name),
+    }
+}
+
+/// The plots' file format, or `None` for no plots.
+fn plot_format(s: &Scenario) -> Option<Format> {
+    match s.plots.as_str() {
+        "png" => Some(Format::Png),
+        "none" => None,
+        _ => Some(Format::Svg),
+    }
+}
+
+/// Runs the scenario's task: its summary, its files and whether it finished
+/// (false after Ctrl-C). `points` is a sweep's resolved grid.
+fn run_task(
+    r: &Resolved,
+    points: Option<Vec<sweep::Point>>,
+    args: &RunArgs,
+    out_dir: &Path,
+    format: Option<Format>,
+) -> Result<(String, Outputs, bool), UserError> {
+    let s = &r.scenario;
+    match (&s.task, points) {
+        (Task::Simulate { placement }, _) => {
+            let (summary, files) = simulate::run_simulate(r, placement, out_dir, format)?;
+            Ok((summary, files, true))
+        }
+        (Task::Traffic(t), _) => {
+            let (summary, files) = traffic::run_traffic_task(r, t)?;
+            Ok((summary, files, true))
+        }
+        (Task::Sweep(sweep), Some(points)) => {
+            sweep::run_sweep(s, sweep, points, args, out_dir, format)
+        }
+        (Task::Sweep(_), None) => unreachable!("sweeps always have a grid"),
+        (Task::Partition(p), _) => partition::run_partition(r, p, args, out_dir, format),
+    }
+}
+
+/// What the command prints: the summary (or `report.json` with `--json`),
+/// then, unless quiet, which files went where and whether the run was cut
+/// short.
+fn stdout(
+    args: &RunArgs,
+    summary: String,
+    files: &Outputs,
+    out_dir: &Path,
+    complete: bool,
+) -> String {
+    if args.json {
+        let report = &files
+            .iter()
+            .find(|(n, _)| n == "report.json")
+            .expect("every task writes a report")
+            .1;
+        return String::from_utf8_lossy(report).into_owned();
+    }
+    let mut stdout = summary;
+    if !args.quiet {
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        stdout.push_str(&format!(
+            "\nwrote {} to {}\n",
+            names.join(", "),
+            out_dir.display()
+        ));
+        if !complete {
+            stdout.push_str("interrupted: the report is marked \"complete\": false\n");
+        }
+    }
+    stdout
+}

@@ -1,0 +1,291 @@
+//! The partition task: every method of the task searches the same problem
+//! with the same budget and its own seed stream; the outputs are the
+//! methods' results side by side, the best placement, the search history
+//! (`history.csv`) and its plot.
+
+use serde::Serialize;
+use sim::constraints::Constraints;
+use sim::graph::Graph;
+use sim::report::SimReport;
+use sim::{Placement, SimOptions};
+
+use agent::SearchError;
+use agent::partition::registry;
+use agent::partition::search::{Evaluator, SearchProblem, SearchResult, score};
+
+use super::outputs::{Outputs, PlotScratch, report_file};
+use super::{RunArgs, interrupted};
+use crate::error::UserError;
+use crate::plots::{self, Format, Series};
+use crate::scenario::{PartitionTask, Resolved};
+use crate::table::{Align, Table as TextTable};
+
+/// Runs a partition task: returns its summary, its files and whether every
+/// method ran (false after Ctrl-C).
+pub(super) fn run_partition(
+    r: &Resolved,
+    task: &PartitionTask,
+    args: &RunArgs,
+    out_dir: &std::path::Path,
+    format: Option<Format>,
+) -> Result<(String, Outputs, bool), UserError> {
+    let s = &r.scenario;
+    let graph = r.graph.as_ref().expect("partition has a workload");
+    let constraints = task.constraints(&r.spec);
+    let budget = capped_budget(task.budget, args.max_budget);
+    let (results, complete) = run_methods(r, task, constraints, budget)?;
+    let best = best_of(&results);
+    let result = PartitionResult::new(budget, constraints, best, &results);
+    let mut summary = summary_head(r, graph, budget, constraints);
+    summary.push_str(&methods_table(&result).render());
+    let mut files: Outputs = vec![report_file(s, complete, &result)];
+    match best {
+        Some(best) => {
+            summary.push_str(&best_text(r, graph, best));
+            let placement = best.placement.to_json(graph);
+            files.push(("placement.json".to_string(), placement.into_bytes()));
+        }
+        None => summary.push_str("\nno method found a valid placement\n"),
+    }
+    files.push((
+        "history.csv".to_string(),
+        history_csv(&results).into_bytes(),
+    ));
+    if let Some(format) = format {
+        let scratch = PlotScratch::new(out_dir, format)?;
+        files.push(history_plot(r, &results, budget, &scratch)?);
+    }
+    Ok((summary, files, complete))
+}
+
+/// The task's budget, capped by `--max-budget` or else `TESSERA_MAX_BUDGET`
+/// (for quick runs and tests); a cap of 0 still allows one call.
+fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
+    let cap = max_budget.or_else(|| {
+        std::env::var("TESSERA_MAX_BUDGET")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    cap.map_or(budget, |c: u64| budget.min(c.max(1)))
+}
+
+/// Runs the task's methods in order, each on the same problem with its own
+/// seed (derived from the scenario's and the method's index, so adding a
+/// method leaves the others' results alone). Stops between methods on
+/// Ctrl-C; the flag says whether every method ran.
+fn run_methods(
+    r: &Resolved,
+    task: &PartitionTask,
+    constraints: Constraints,
+    budget: u64,
+) -> Result<(Vec<SearchResult>, bool), UserError> {
+    let s = &r.scenario;
+    let graph = r.graph.as_ref().expect("partition has a workload");
+    let mut results = Vec::new();
+    for (i, name) in task.methods.iter().enumerate() {
+        if interrupted() {
+            return Ok((results, false));
+        }
+        let in_method =
+            |e: SearchError| UserError::new(format!("{}: method {name}: {e}", s.file.display()));
+        let info = registry::lookup(name).map_err(in_method)?;
+        let given = task.options.get(name).map_or(&[][..], Vec::as_slice);
+        let mut method = info.build(&info.options(given).map_err(in_method)?, budget);
+        let problem = SearchProblem {
+            spec: &r.spec,
+            graph,
+            constraints,
+            options: SimOptions {
+                trace: false,
+                ..s.simulation.clone()
+            },
+            budget,
+            seed: agent::partition::derive_seed(s.seed, i as u64),
+        };
+        let mut eval = Evaluator::new(&problem).map_err(in_method)?;
+        method.run(&problem, &mut eval).map_err(in_method)?;
+        let notes = method.notes();
+        results.push(eval.finish(name, notes).map_err(in_method)?);
+    }
+    Ok((results, true))
+}
+
+/// The best placement any method found, and which method found it.
+#[derive(Clone, Copy)]
+struct Best<'a> {
+    method: &'a SearchResult,
+    placement: &'a Placement,
+    report: &'a SimReport,
+}
+
+/// The method whose best placement scores highest; on a tie the method
+/// listed first keeps it.
+fn best_of(results: &[SearchResult]) -> Option<Best<'_>> {
+    results
+        .iter()
+        .filter_map(|m| {
+            m.best.as_ref().map(|(placement, report)| Best {
+                method: m,
+                placement,
+                report,
+            })
+        })
+        .fold(None::<Best>, |acc, x| match acc {
+            Some(a) if score(a.report) >= score(x.report) => Some(a),
+            _ => Some(x),
+        })
+}
+
+/// One method's line of `report.json`.
+#[derive(Serialize)]
+struct MethodResult<'a> {
+    method: &'a str,
+    evaluations: u64,
+    best_throughput_inferences_per_s: f64,
+    notes: Vec<(String, String)>,
+    best_report: Option<&'a SimReport>,
+}
+
+/// The result in `report.json`.
+#[derive(Serialize)]
+struct PartitionResult<'a> {
+    budget: u64,
+    constraints: Constraints,
+    best_method: Option<&'a str>,
+    best_throughput_inferences_per_s: f64,
+    methods: Vec<MethodResult<'a>>,
+}
+
+impl<'a> PartitionResult<'a> {
+    fn new(
+        budget: u64,
+        constraints: Constraints,
+        best: Option<Best<'a>>,
+        results: &'a [SearchResult],
+    ) -> Self {
+        PartitionResult {
+            budget,
+            constraints,
+            best_method: best.map(|b| b.method.method.as_str()),
+            best_throughput_inferences_per_s: best.map_or(0.0, |b| score(b.report)),
+            methods: results
+                .iter()
+                .map(|m| MethodResult {
+                    method: &m.method,
+                    evaluations: m.evaluations,
+                    best_throughput_inferences_per_s: m
+                        .best
+                        .as_ref()
+                        .map_or(0.0, |(_, r)| score(r)),
+                    notes: m.notes.clone(),
+                    best_report: m.best.as_ref().map(|(_, r)| r),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The summary's first lines: what was partitioned onto what, with which
+/// budget and constraint modes.
+fn summary_head(r: &Resolved, graph: &Graph, budget: u64, constraints: Constraints) -> String {
+    format!(
+        "{}: partition {} on {} ({} chiplets), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
+        r.scenario.name,
+        graph.name(),
+        r.spec.name,
+        r.spec.n_chiplets(),
+        budget,
+        constraints.acyclic_dataflow,
+        constraints.no_skipping.name(),
+        constraints.no_triangle,
+        constraints.sram_capacity
+    )
+}
+
+/// One row per method: evaluations, best throughput, share of the best, notes.
+fn methods_table(result: &PartitionResult) -> TextTable {
+    let mut table = TextTable::new(&[
+        ("method", Align::Left),
+        ("evaluations", Align::Right),
+        ("best throughput (inf/s)", Align::Right),
+        ("vs best", Align::Right),
+        ("notes", Align::Left),
+    ]);
+    let top = result.best_throughput_inferences_per_s;
+    for m in &result.methods {
+        let notes: Vec<String> = m.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        table.row(vec![
+            m.method.to_string(),
+            m.evaluations.to_string(),
+            format!("{:.1}", m.best_throughput_inferences_per_s),
+            if top > 0.0 {
+                format!("{:.1}%", 100.0 * m.best_throughput_inferences_per_s / top)
+            } else {
+                "-".to_string()
+            },
+            notes.join(" "),
+        ]);
+    }
+    table
+}
+
+/// The best placement's line and its simulation summary.
+fn best_text(r: &Resolved, graph: &Graph, best: Best) -> String {
+    let rep = best.report;
+    let mut text = format!(
+        "\nbest: {} at {:.1} inferences/s ({} per micro-batch interval {:.0} cycles)\n\n",
+        best.method.method,
+        score(rep),
+        if rep.valid { "valid" } else { "INVALID" },
+        rep.steady_state_interval_cycles
+    );
+    text.push_str(&crate::simulate::summary(&r.spec, graph, rep));
+    text
+}
+
+/// `history.csv`: each method's best throughput after each improvement.
+fn history_csv(results: &[SearchResult]) -> String {
+    let mut csv = String::from("method,evaluation,best_throughput_inferences_per_s,wall_ms\n");
+    for m in results {
+        for h in &m.history {
+            csv.push_str(&format!(
+                "{},{},{},{:.3}\n",
+                m.method, h.evaluation, h.best_throughput_inferences_per_s, h.wall_ms
+            ));
+        }
+    }
+    csv
+}
+
+/// Best throughput found against simulator calls, one line per method that
+/// found anything; calls on a log scale unless the budget is tiny.
+fn history_plot(
+    r: &Resolved,
+    results: &[SearchResult],
+    budget: u64,
+    scratch: &PlotScratch,
+) -> Result<(String, Vec<u8>), UserError> {
+    let series: Vec<Series> = results
+        .iter()
+        .filter(|m| !m.history.is_empty())
+        .map(|m| Series {
+            name: m.method.clone(),
+            points: m
+                .history
+                .iter()
+                .map(|h| (h.evaluation as f64, h.best_throughput_inferences_per_s))
+                .collect(),
+        })
+        .collect();
+    let path = scratch.path("history");
+    plots::metric_vs_param(
+        &series,
+        "simulator calls",
+        "best throughput (inferences/s)",
+        &format!("{}: best throughput found", r.scenario.name),
+        budget > 10,
+        &path,
+        scratch.format(),
+    )?;
+    scratch.take(&path)
+}

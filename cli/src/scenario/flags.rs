@@ -1,0 +1,195 @@
+//! Scenarios built from command-line flags (`tessera partition`, and the
+//! hardware of `tessera simulate`), checked like scenario files: `--set`
+//! overrides, the partition flags, and the spec of `--hw` with overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sim::SimOptions;
+use sim::config::{self, Node, Pos};
+use sim::spec::HwSpec;
+
+use agent::partition::registry;
+
+use super::overrides::{EMPTY_OVERRIDE, canonical_path, flatten};
+use super::resolve::resolve_spec;
+use super::schema::{MAX_BUDGET, MAX_MICROBATCHES};
+use super::{
+    ConstraintOverrides, HardwareSource, PartitionTask, PlacementChoice, Scenario, Task, Workload,
+};
+use crate::error::UserError;
+
+/// Reads `--set FIELD=VALUE` flags as hardware overrides, with the meaning of
+/// `[hardware.overrides]` in a scenario: FIELD is a spec field path and VALUE
+/// a TOML value (`4096`, `true`, `"xy"`, `{ kind = "xy" }`).
+pub fn parse_sets(items: &[String]) -> Result<Vec<(String, Node)>, UserError> {
+    let mut out: Vec<(String, Node)> = Vec::new();
+    for item in items {
+        let bad = |m: String| UserError::new(format!("--set {item}: {m}"));
+        let Some((field, text)) = item.split_once('=') else {
+            return Err(bad("is not of the form FIELD=VALUE".into()));
+        };
+        let (field, text) = (field.trim(), text.trim());
+        if field.is_empty() || text.is_empty() {
+            return Err(bad("needs both a field and a value".into()));
+        }
+        if canonical_path(field).is_none() {
+            return Err(bad(format!("{field:?} is not a field path")));
+        }
+        let not_toml = || {
+            let word = text
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.".contains(c));
+            bad(if word {
+                format!(
+                    "{text} is not a TOML value (a string needs quotes: --set '{field}=\"{text}\"')"
+                )
+            } else {
+                format!("{text:?} is not one TOML value")
+            })
+        };
+        let root = config::parse(&format!("v = {text}"), "--set").map_err(|_| not_toml())?;
+        let node = match root.entries() {
+            [e] if e.key == "v" => &e.node,
+            _ => return Err(not_toml()),
+        };
+        let mut leaves = Vec::new();
+        let mut empty = false;
+        flatten(field, node, &mut leaves, &mut |_, _| empty = true);
+        if empty {
+            return Err(bad(EMPTY_OVERRIDE.into()));
+        }
+        for (path, value) in leaves {
+            if out.iter().any(|(p, _)| *p == path) {
+                return Err(bad(format!("{path} is set twice")));
+            }
+            out.push((path, value));
+        }
+    }
+    Ok(out)
+}
+
+/// The spec of `--hw FILE` with `--set` overrides applied and validated, as
+/// a scenario's `[hardware.overrides]` are.
+pub fn spec_from_flags(hw: &Path, overrides: Vec<(String, Node)>) -> Result<HwSpec, UserError> {
+    resolve_spec(&Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "simulate".to_string(),
+        seed: 0,
+        hardware: HardwareSource::File(hw.to_path_buf()),
+        overrides,
+        workload: None,
+        task: Task::Simulate {
+            placement: PlacementChoice::Contiguous,
+        },
+        simulation: SimOptions::default(),
+        output_dir: None,
+        plots: "none".to_string(),
+    })
+}
+
+/// The file name of a scenario built from command-line flags.
+const COMMAND_LINE: &str = "<command line>";
+
+/// Whether a scenario was built from command-line flags (its messages then
+/// name flags, not file positions).
+pub(super) fn is_from_flags(s: &Scenario) -> bool {
+    s.file == Path::new(COMMAND_LINE)
+}
+
+/// The flags of `tessera partition`.
+#[derive(Clone, Debug)]
+pub struct PartitionFlags {
+    pub hw: PathBuf,
+    pub model: String,
+    pub params: BTreeMap<String, String>,
+    pub methods: Vec<String>,
+    pub budget: u64,
+    pub seed: u64,
+    pub microbatches: u32,
+    /// Hardware overrides from `--set` (see [`parse_sets`]).
+    pub overrides: Vec<(String, Node)>,
+}
+
+/// A partition scenario built from command-line flags, checked like a file.
+pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
+    check_partition_flags(&f)?;
+    let workload = workload_from_flags(&f.model, f.params)?;
+    Ok(Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "partition".to_string(),
+        seed: f.seed,
+        hardware: HardwareSource::File(f.hw),
+        overrides: f.overrides,
+        workload: Some(workload),
+        task: Task::Partition(PartitionTask {
+            methods: f.methods,
+            budget: f.budget,
+            options: BTreeMap::new(),
+            constraints: ConstraintOverrides::default(),
+        }),
+        simulation: SimOptions {
+            microbatches: f.microbatches,
+            ..SimOptions::default()
+        },
+        output_dir: None,
+        plots: "svg".to_string(),
+    })
+}
+
+/// The checks a scenario file's reader makes, in the flags' terms.
+fn check_partition_flags(f: &PartitionFlags) -> Result<(), UserError> {
+    for m in &f.methods {
+        registry::lookup(m).map_err(|e| UserError::new(format!("--method: {e}")))?;
+    }
+    if f.budget == 0 || f.budget > MAX_BUDGET {
+        return Err(UserError::new(format!(
+            "--budget: must be 1 to {MAX_BUDGET}, found {}",
+            f.budget
+        )));
+    }
+    if f.microbatches == 0 || u64::from(f.microbatches) > MAX_MICROBATCHES {
+        return Err(UserError::new(format!(
+            "--microbatches: must be 1 to {MAX_MICROBATCHES}, found {}",
+            f.microbatches
+        )));
+    }
+    if !f.hw.is_file() {
+        return Err(UserError::new(format!(
+            "--hw: {}: no such file",
+            f.hw.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--model` with its `--params`: an ONNX file (by extension), a graph JSON
+/// file (by extension, or any existing file), else a zoo model name.
+fn workload_from_flags(
+    model: &str,
+    params: BTreeMap<String, String>,
+) -> Result<Workload, UserError> {
+    // Flags have no place in a file; messages about a zoo model from flags
+    // still print this position as `<command line>:0:0` (left as it was).
+    let pos = Pos { line: 0, column: 0 };
+    if agent::load::onnx::is_onnx(model) {
+        Ok(Workload::Onnx {
+            path: PathBuf::from(model),
+            params,
+            pos,
+        })
+    } else if model.ends_with(".json") || Path::new(model).is_file() {
+        if !params.is_empty() {
+            return Err(UserError::new(
+                "--params apply to zoo models and ONNX files, not to graph JSON files",
+            ));
+        }
+        Ok(Workload::GraphFile(PathBuf::from(model)))
+    } else {
+        Ok(Workload::Zoo {
+            model: model.to_string(),
+            params,
+            pos,
+        })
+    }
+}

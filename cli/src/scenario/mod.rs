@@ -1,0 +1,208 @@
+//! Scenario files: the schema (hardware, workload, task, simulation options,
+//! seed, output), strict reading with every problem named by file, line and
+//! field, and resolution into the values a run uses.
+//!
+//! The schema is documented key by key in `docs/scenarios.md`; a test checks
+//! that the page and [`SCHEMA`] agree, so neither can drift.
+//!
+//! This module holds the types a scenario is read into; `schema` lists its
+//! keys and limits, `read` reads a file strictly, `overrides` applies
+//! hardware overrides, `resolve` builds the hardware and workload, and
+//! `flags` builds scenarios from command-line flags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sim::SimOptions;
+use sim::config::{Node, Pos};
+use sim::graph::Graph;
+use sim::spec::{HwSpec, NoSkipping};
+
+use agent::partition::registry::OptionValue;
+
+mod flags;
+mod overrides;
+mod read;
+mod resolve;
+mod schema;
+
+pub use flags::{PartitionFlags, from_flags, parse_sets, spec_from_flags};
+pub use overrides::apply_override;
+pub use read::{load, parse};
+pub use resolve::{resolve, resolve_graph, resolve_spec};
+pub use schema::{SCHEMA, SchemaKey, TASK_KINDS};
+
+/// Where the hardware comes from.
+#[derive(Clone, Debug)]
+pub enum HardwareSource {
+    /// A spec file (absolute path), and its text.
+    File(PathBuf),
+    /// A spec written inside the scenario.
+    Inline(Node),
+}
+
+/// The workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    Zoo {
+        model: String,
+        params: BTreeMap<String, String>,
+        /// Where the parameters are written (`[workload.params]`, else
+        /// `model`): the place a message about their values points to.
+        pos: Pos,
+    },
+    GraphFile(PathBuf),
+    /// An ONNX file imported with `params` (symbolic dim values, `dtype`,
+    /// `keep_free_ops`, as text; see [`agent::load::onnx`]).
+    Onnx {
+        path: PathBuf,
+        params: BTreeMap<String, String>,
+        /// Where `onnx` is written: the place a message about the import
+        /// points to.
+        pos: Pos,
+    },
+}
+
+/// How a simulate task places ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlacementChoice {
+    Contiguous,
+    Single,
+    File(PathBuf),
+}
+
+/// Synthetic traffic parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficTask {
+    pub pattern: String,
+    pub rate: f64,
+    pub packet_bytes: u64,
+    pub warmup_cycles: u64,
+    pub measure_cycles: u64,
+    pub hotspot_chiplet: Option<u64>,
+    pub hotspot_fraction: Option<f64>,
+}
+
+/// One sweep axis.
+#[derive(Clone, Debug)]
+pub struct Axis {
+    pub name: String,
+    pub target: String,
+    pub field: Option<String>,
+    /// The values as TOML nodes (kept positioned for messages).
+    pub values: Vec<Node>,
+    pub pos: Pos,
+}
+
+/// Partition search: methods, their options, budget, constraint modes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionTask {
+    pub methods: Vec<String>,
+    pub budget: u64,
+    /// Options given per method (`[task.options.METHOD]`), checked against
+    /// the registry when read; options not given take the registry's defaults.
+    pub options: BTreeMap<String, Vec<(String, OptionValue)>>,
+    /// Constraint modes replacing the spec's, key by key.
+    pub constraints: ConstraintOverrides,
+}
+
+/// Constraint modes a task sets in place of the spec's; `None` keeps the
+/// spec's mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConstraintOverrides {
+    pub acyclic_dataflow: Option<bool>,
+    pub no_skipping: Option<NoSkipping>,
+    pub no_triangle: Option<bool>,
+    pub sram_capacity: Option<bool>,
+}
+
+impl PartitionTask {
+    /// The constraint set: the spec's, with this task's replacements.
+    pub fn constraints(&self, spec: &HwSpec) -> sim::constraints::Constraints {
+        let mut c = spec.constraints;
+        let o = &self.constraints;
+        c.acyclic_dataflow = o.acyclic_dataflow.unwrap_or(c.acyclic_dataflow);
+        c.no_skipping = o.no_skipping.unwrap_or(c.no_skipping);
+        c.no_triangle = o.no_triangle.unwrap_or(c.no_triangle);
+        c.sram_capacity = o.sram_capacity.unwrap_or(c.sram_capacity);
+        c
+    }
+}
+
+/// A sweep: a grid of scenarios, each running `each`.
+#[derive(Clone, Debug)]
+pub struct SweepTask {
+    pub metric: String,
+    pub each: Box<Task>,
+    pub axes: Vec<Axis>,
+}
+
+/// What a scenario runs.
+#[derive(Clone, Debug)]
+pub enum Task {
+    Simulate { placement: PlacementChoice },
+    Traffic(TrafficTask),
+    Sweep(SweepTask),
+    Partition(PartitionTask),
+}
+
+impl Task {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::Simulate { .. } => "simulate",
+            Task::Traffic(_) => "traffic",
+            Task::Sweep(_) => "sweep",
+            Task::Partition(_) => "partition",
+        }
+    }
+}
+
+/// A scenario as read (paths made absolute), before the hardware and the
+/// workload are built.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    pub hardware: HardwareSource,
+    pub overrides: Vec<(String, Node)>,
+    pub workload: Option<Workload>,
+    pub task: Task,
+    pub simulation: SimOptions,
+    pub output_dir: Option<PathBuf>,
+    pub plots: String,
+}
+
+/// A scenario with its hardware and workload built.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub scenario: Scenario,
+    pub spec: HwSpec,
+    pub graph: Option<Graph>,
+}
+
+/// `a/b/../c` → `a/c`, lexically (no file system access), so that paths
+/// printed to users stay readable.
+pub fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let last_is_normal =
+                    matches!(out.components().next_back(), Some(Component::Normal(_)));
+                if last_is_normal {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}

@@ -1,0 +1,268 @@
+//! Strict reading of a scenario file: every unknown, missing or ill-typed
+//! key is reported at once with file, line, column and field (through
+//! `sim::config`'s readers). This module reads the top level, `[hardware]`,
+//! `[simulation]` and `[output]`; `workload` and `task` read theirs.
+
+use std::path::{Path, PathBuf};
+
+use sim::config::{self, Diagnostics, Node, Sink, TableReader, Val};
+use sim::{SimOptions, Switching};
+
+use super::overrides::{EMPTY_OVERRIDE, flatten};
+use super::schema::{MAX_MICROBATCHES, MAX_PACKET_BYTES, TASK_KINDS};
+use super::{HardwareSource, Scenario, Task, Workload, clean};
+use crate::error::UserError;
+use crate::files::read_text;
+
+mod task;
+mod workload;
+
+use task::{check_pattern_axes, check_workload_axes, read_task};
+use workload::read_workload;
+
+fn base_dir(file: &Path) -> PathBuf {
+    file.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, UserError> {
+    let text = read_text(path)?;
+    parse(&text, path).map_err(|d| UserError::new(d.to_string()))
+}
+
+/// Parses scenario text; `path` locates relative paths and names the file.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, Diagnostics> {
+    let file = path.display().to_string();
+    let root = config::parse(text, &file)?;
+    let sink = Sink::new(&file);
+    let scenario = read(&root, path, &sink);
+    match scenario {
+        Some(s) if !sink.has_errors() => Ok(s),
+        _ => Err(sink.into_diagnostics()),
+    }
+}
+
+/// Reads every table of a scenario, reporting each problem into `sink`;
+/// `None` when any part could not be read.
+fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
+    let dir = base_dir(path);
+    let top = TableReader::new(root, String::new(), sink);
+    let name = read_name(&top, path);
+    let seed = top.req_int("seed", u64::MAX >> 1);
+    let hw = read_hardware(&top, &dir);
+    let task_table = top.req_table("task");
+    let task = task_table.as_ref().and_then(|t| read_task(t, &dir, true));
+    // Judged from the kinds as written, not from the task as read, so that a
+    // mistake inside a traffic task does not also report its (unneeded)
+    // [workload] and [simulation] as missing.
+    let needs_workload = task_simulates(root) == Some(true);
+    let workload = read_workload_table(&top, &dir, needs_workload);
+    let simulation = match top.opt_table("simulation") {
+        Some(s) => read_simulation(&s, needs_workload),
+        None if needs_workload => {
+            top.missing("simulation");
+            None
+        }
+        None => Some(SimOptions::default()),
+    };
+    let (output_dir, plots) = read_output(&top, &dir);
+    top.finish();
+    if let Some(Task::Sweep(sweep)) = &task {
+        if let Some(Some(w)) = &workload {
+            check_workload_axes(sweep, w, sink);
+        }
+        check_pattern_axes(sweep, sink);
+    }
+    let (hardware, overrides) = hw?;
+    Some(Scenario {
+        file: path.to_path_buf(),
+        name: name?,
+        seed: seed?,
+        hardware,
+        overrides,
+        workload: workload?,
+        task: task?,
+        simulation: simulation?,
+        output_dir,
+        plots: plots?,
+    })
+}
+
+/// `name`, else the file name without its extension.
+fn read_name(top: &TableReader<'_>, path: &Path) -> Option<String> {
+    let Some(r) = top.opt("name") else {
+        return Some(path.file_stem().map_or_else(
+            || "scenario".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ));
+    };
+    // The name is the default output directory `out/NAME`: it must stay
+    // one directory there.
+    r.text().and_then(|n| {
+        if n.contains(['/', '\\']) || n == "." || n == ".." {
+            r.error(format!(
+                "{n:?} is not usable as a directory name (the default output is out/NAME); \
+                 use no `/` or `\\`"
+            ));
+            None
+        } else {
+            Some(n.to_string())
+        }
+    })
+}
+
+/// `[workload]`: required when the task simulates, optional otherwise
+/// (`Some(None)` when absent and not needed).
+fn read_workload_table(
+    top: &TableReader<'_>,
+    dir: &Path,
+    needed: bool,
+) -> Option<Option<Workload>> {
+    let table = if needed {
+        Some(top.req_table("workload")?)
+    } else {
+        top.opt_table("workload")
+    };
+    match table {
+        Some(w) => read_workload(&w, dir).map(Some),
+        None => Some(None),
+    }
+}
+
+/// `[output]`: the directory (relative to the scenario) and the plot format.
+fn read_output(top: &TableReader<'_>, dir: &Path) -> (Option<PathBuf>, Option<String>) {
+    let Some(o) = top.opt_table("output") else {
+        return (None, Some("svg".to_string()));
+    };
+    let dir_key = o
+        .opt("dir")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    let plots = match o.opt("plots") {
+        Some(r) => r.word(&["svg", "png", "none"]).map(str::to_string),
+        None => Some("svg".to_string()),
+    };
+    o.finish();
+    (dir_key, plots)
+}
+
+fn read_hardware(
+    top: &TableReader<'_>,
+    dir: &Path,
+) -> Option<(HardwareSource, Vec<(String, Node)>)> {
+    let t = top.req_table("hardware")?;
+    let spec = t
+        .opt("spec")
+        .and_then(|r| r.text().map(|s| clean(&dir.join(s))));
+    let inline = t.opt("inline");
+    let source = match (spec, inline) {
+        (Some(p), None) => {
+            if !p.is_file() {
+                t.error_at(
+                    "spec",
+                    format!("hardware spec file {} does not exist", p.display()),
+                );
+                None
+            } else {
+                Some(HardwareSource::File(p))
+            }
+        }
+        (None, Some(r)) => r.table().map(|_| HardwareSource::Inline(r.node.clone())),
+        (Some(_), Some(_)) => {
+            t.error_at("inline", "give either `spec` or `inline`, not both");
+            None
+        }
+        (None, None) => {
+            if !t.has("spec") {
+                t.missing("spec");
+            }
+            None
+        }
+    };
+    let mut overrides = Vec::new();
+    if let Some(o) = t.opt_table("overrides") {
+        o.accept_all();
+        for e in o.entries() {
+            flatten_override(&e.key, &e.node, &o, &mut overrides);
+        }
+    }
+    t.finish();
+    Some((source?, overrides))
+}
+
+/// One override per leaf value. A table value is a set of overrides below its
+/// key, as TOML means it: `routing.kind = "xy"` (a dotted key) and
+/// `routing = { kind = "xy" }` both set only `routing.kind`, never replace the
+/// whole `[routing]` table.
+fn flatten_override(path: &str, node: &Node, o: &TableReader<'_>, out: &mut Vec<(String, Node)>) {
+    flatten(path, node, out, &mut |path, pos| {
+        o.sink().error(pos, &o.field(path), EMPTY_OVERRIDE)
+    });
+}
+
+/// Whether the task runs a workload through the simulator (every kind but
+/// traffic, and a sweep of such a kind), judged from the kinds as written;
+/// `None` when a kind is missing or unknown (reported elsewhere).
+fn task_simulates(root: &Node) -> Option<bool> {
+    let kind = |n: &Node| match &n.get("kind")?.val {
+        Val::Str(s) => Some(s.clone()),
+        _ => None,
+    };
+    let task = root.get("task")?;
+    // Every kind but traffic runs a workload through the simulator.
+    let each_simulates = |each: &Node| match kind(each)?.as_str() {
+        "traffic" => Some(false),
+        "sweep" => None,
+        k if TASK_KINDS.contains(&k) => Some(true),
+        _ => None,
+    };
+    match kind(task)?.as_str() {
+        "sweep" => each_simulates(task.get("each")?),
+        _ => each_simulates(task),
+    }
+}
+
+/// `[simulation]`. A traffic task uses only `switching`; `microbatches` and
+/// `packet_bytes` are then optional (a resolved scenario writes them for every
+/// task, and it must read back).
+fn read_simulation(t: &TableReader<'_>, simulates: bool) -> Option<SimOptions> {
+    let defaults = SimOptions::default();
+    let (microbatches, packet_bytes) = if simulates {
+        (
+            t.req_positive_int("microbatches", MAX_MICROBATCHES),
+            t.req_positive_int("packet_bytes", MAX_PACKET_BYTES),
+        )
+    } else {
+        (
+            t.opt("microbatches")
+                .map_or(Some(u64::from(defaults.microbatches)), |r| {
+                    r.int_in(1, MAX_MICROBATCHES)
+                }),
+            t.opt("packet_bytes")
+                .map_or(Some(defaults.packet_bytes), |r| {
+                    r.int_in(1, MAX_PACKET_BYTES)
+                }),
+        )
+    };
+    let switching = match t.opt("switching") {
+        Some(r) => r
+            .word(&["store_and_forward", "cut_through"])
+            .map(|w| match w {
+                "cut_through" => Switching::CutThrough,
+                _ => Switching::StoreAndForward,
+            }),
+        None => Some(Switching::StoreAndForward),
+    };
+    let trace = match t.opt("trace") {
+        Some(r) => r.bool(),
+        None => Some(false),
+    };
+    t.finish();
+    Some(SimOptions {
+        microbatches: microbatches? as u32,
+        packet_bytes: packet_bytes?,
+        switching: switching?,
+        trace: trace?,
+    })
+}

@@ -1,0 +1,259 @@
+//! The scenario schema: every key a scenario may have, with its type, unit
+//! and meaning (documented in `docs/scenarios.md`, which a test keeps equal
+//! to [`SCHEMA`]), the task kinds this build runs, and the limits on the
+//! numbers a scenario may ask for.
+
+/// One documented key of the scenario schema: (table, key, type and unit, meaning).
+pub type SchemaKey = (&'static str, &'static str, &'static str, &'static str);
+
+/// Every key a scenario may have. `docs/scenarios.md` documents each one.
+pub const SCHEMA: &[SchemaKey] = &[
+    (
+        "",
+        "name",
+        "string",
+        "scenario name used in reports (default: the file name without extension)",
+    ),
+    (
+        "",
+        "seed",
+        "integer 0 to 2^63 − 1",
+        "seed of every random choice (required; `--seed` replaces it)",
+    ),
+    (
+        "hardware",
+        "spec",
+        "path",
+        "hardware spec file, relative to the scenario (or `inline`)",
+    ),
+    (
+        "hardware",
+        "inline",
+        "table",
+        "a complete hardware spec written in the scenario (as `scenario.resolved.toml` does)",
+    ),
+    (
+        "hardware",
+        "overrides",
+        "table",
+        "spec field path (as in spec error messages, e.g. `\"topology[0].bandwidth_bytes_per_cycle\"`) → new value; the field must exist and keep its type, and the spec is validated again",
+    ),
+    (
+        "workload",
+        "model",
+        "string",
+        "zoo model name (see `tessera models`)",
+    ),
+    (
+        "workload",
+        "params",
+        "table",
+        "zoo model parameters, key → value; for `onnx`: each symbolic dim's value (positive integer), `dtype` (int8, fp16, bf16 or fp32; default the model's float type) `keep_free_ops` (boolean, default false) and `fuse` (boolean, default true)",
+    ),
+    (
+        "workload",
+        "graph",
+        "path",
+        "tessera graph JSON file, relative to the scenario (instead of `model`)",
+    ),
+    (
+        "workload",
+        "onnx",
+        "path",
+        "ONNX model file, relative to the scenario, imported with `params` (instead of `model` or `graph`)",
+    ),
+    (
+        "task",
+        "kind",
+        "string",
+        "what to run: `simulate`, `traffic` or `sweep` (`TASK_KINDS`)",
+    ),
+    (
+        "task",
+        "placement",
+        "string",
+        "simulate: `contiguous` (default), `single`, or a placement JSON file relative to the scenario",
+    ),
+    (
+        "task",
+        "pattern",
+        "string",
+        "traffic: `uniform`, `transpose` or `hotspot`",
+    ),
+    (
+        "task",
+        "rate",
+        "number in (0, 1]",
+        "traffic: packets injected per chiplet per cycle",
+    ),
+    (
+        "task",
+        "packet_bytes",
+        "integer 1 to 2^30, bytes",
+        "traffic: packet size",
+    ),
+    (
+        "task",
+        "warmup_cycles",
+        "integer 0 to 2^32, cycles",
+        "traffic: cycles before measuring",
+    ),
+    (
+        "task",
+        "measure_cycles",
+        "integer 1 to 2^32, cycles",
+        "traffic: cycles during which injected packets are measured",
+    ),
+    (
+        "task",
+        "hotspot_chiplet",
+        "integer ≥ 0",
+        "traffic, hotspot pattern only: the hot chiplet's id",
+    ),
+    (
+        "task",
+        "hotspot_fraction",
+        "number in [0, 1]",
+        "traffic, hotspot pattern only: share of packets sent to it",
+    ),
+    (
+        "task",
+        "method",
+        "string",
+        "partition: one method of the registry (`tessera methods`)",
+    ),
+    (
+        "task",
+        "methods",
+        "array of strings",
+        "partition: several methods, each run with the same budget (instead of `method`)",
+    ),
+    (
+        "task",
+        "budget",
+        "integer ≥ 1",
+        "partition: simulator calls allowed per method",
+    ),
+    (
+        "task",
+        "constraints",
+        "table",
+        "partition: constraint modes replacing the spec's (keys as in the spec's [constraints])",
+    ),
+    (
+        "task",
+        "options",
+        "table",
+        "partition: per-method options, one table per method (`[task.options.sa]`), keys as in docs/partition_methods.md",
+    ),
+    (
+        "task.constraints",
+        "acyclic_dataflow",
+        "boolean",
+        "partition: p(u) ≤ p(v) for every edge",
+    ),
+    (
+        "task.constraints",
+        "no_skipping",
+        "string",
+        "partition: `off`, `edge` or `prefix`",
+    ),
+    (
+        "task.constraints",
+        "no_triangle",
+        "boolean",
+        "partition: no chip triangle i→j, j→k, i→k",
+    ),
+    (
+        "task.constraints",
+        "sram_capacity",
+        "boolean",
+        "partition: weights plus live activations fit each chiplet's SRAM",
+    ),
+    (
+        "task",
+        "metric",
+        "string",
+        "sweep: a numeric result of the `each` task (a column of sweep.csv), plotted against the first axis",
+    ),
+    (
+        "task",
+        "each",
+        "table",
+        "sweep: the task run at each grid point (a `[task]` table of kind simulate or traffic)",
+    ),
+    (
+        "task",
+        "axes",
+        "array of tables",
+        "sweep: the grid, first axis varying slowest",
+    ),
+    (
+        "task.axes",
+        "name",
+        "string",
+        "axis name (a column of sweep.csv)",
+    ),
+    (
+        "task.axes",
+        "target",
+        "string",
+        "what the axis sets: `hardware` (a spec field), `hardware_spec` (the spec file), `workload` (a model parameter), `simulation` (an option) or `task` (a key of `each`)",
+    ),
+    (
+        "task.axes",
+        "field",
+        "string",
+        "the field the axis sets (not for `hardware_spec`)",
+    ),
+    ("task.axes", "values", "array", "the values, in order"),
+    (
+        "simulation",
+        "microbatches",
+        "integer 1 to 4096",
+        "micro-batches pushed through the pipeline (required for simulate; traffic does not use it)",
+    ),
+    (
+        "simulation",
+        "packet_bytes",
+        "integer 1 to 2^30, bytes",
+        "largest packet a tensor is split into (required for simulate; traffic uses the task's own)",
+    ),
+    (
+        "simulation",
+        "switching",
+        "string",
+        "`store_and_forward` (default) or `cut_through`; simulate and traffic",
+    ),
+    (
+        "simulation",
+        "trace",
+        "boolean",
+        "simulate: write trace.json, a Perfetto-loadable timeline (default false; not in sweeps)",
+    ),
+    (
+        "output",
+        "dir",
+        "path",
+        "output directory, relative to the scenario (default: out/NAME in the working directory)",
+    ),
+    (
+        "output",
+        "plots",
+        "string",
+        "`svg` (default), `png` or `none`",
+    ),
+];
+
+/// Task kinds this build runs. Kinds that arrive with later work (`train`,
+/// `finetune`, `nas`) are refused with a message that says so.
+pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition"];
+
+/// Most simulator calls one method may be given.
+pub(super) const MAX_BUDGET: u64 = 10_000_000;
+
+/// Limits on numbers a scenario may ask for.
+pub(super) const MAX_MICROBATCHES: u64 = 4096;
+pub(super) const MAX_PACKET_BYTES: u64 = 1 << 30;
+pub(super) const MAX_CYCLES: u64 = 1 << 32;
+pub(super) const MAX_SWEEP_POINTS: usize = 10_000;
