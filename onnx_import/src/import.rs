@@ -16,8 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use sim::graph::GraphBuilder;
 use sim::graph::{DType, EltFunc, Graph, OpId, Source};
-use sim::zoo::GraphBuilder;
 
 use crate::cols::ColView;
 use crate::fuse;

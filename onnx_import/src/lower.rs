@@ -2,8 +2,8 @@
 //! limits checked, viewing activations, element-wise ops, and charging each
 //! float initializer once as parameters (see `import.rs` for the rule).
 
+use sim::graph::Tensor;
 use sim::graph::{EltFunc, OpId, OpKind, Source};
-use sim::zoo::Tensor;
 
 use crate::NodeRef;
 use crate::import::Importer;

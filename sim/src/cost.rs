@@ -13,7 +13,7 @@
 //!   matmuls repeat the GEMM per group / batch entry.
 //! - Element-wise, normalisation, softmax and pooling ops run on the vector unit
 //!   at `vector_elems_per_cycle` element operations per cycle; `vector_ops` of
-//!   each op is fixed by the zoo's stated conventions (`zoo/builder.rs`).
+//!   each op is fixed by the zoo's stated conventions (`graph/builder.rs`).
 //! - Embedding lookups, slices and concatenations only move data.
 //! - No op can beat its SRAM traffic: it reads its weights and inputs and
 //!   writes its output through SRAM at `sram_bandwidth_bytes_per_cycle`.

@@ -22,11 +22,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 
-use crate::graph::{BuildError, DType, Graph, GraphError};
-
-/// The builder lives in [`crate::graph`]. It is re-exported here only because
-/// `onnx_import` still imports it by this path; new code uses `sim::graph`.
-pub use crate::graph::{GraphBuilder, Tensor};
+use crate::graph::{BuildError, DType, Graph, GraphBuilder, GraphError};
 
 /// One zoo model's description for `tessera models`.
 #[derive(Clone, Copy, Debug)]
