@@ -230,7 +230,7 @@ fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
         .opt_table("constraints")
         .map_or_else(ConstraintOverrides::default, |c| read_constraints(&c));
     let options = match t.opt_table("options") {
-        Some(o) => read_method_options(&o, methods.as_deref().unwrap_or(&[])),
+        Some(o) => read_method_options(&o, methods.as_deref()),
         None => Some(BTreeMap::new()),
     };
     Some(PartitionTask {
@@ -263,10 +263,12 @@ fn read_constraints(c: &TableReader<'_>) -> ConstraintOverrides {
 
 /// `[task.options]`: one table per method (each a method the task runs),
 /// each key an option of that method in the registry, with its type and
-/// domain checked where it is written.
+/// domain checked where it is written. `methods` is `None` when the task's
+/// method list was itself refused (that error is reported; this one would
+/// only follow from it).
 fn read_method_options(
     t: &TableReader<'_>,
-    methods: &[String],
+    methods: Option<&[String]>,
 ) -> Option<BTreeMap<String, Vec<(String, OptionValue)>>> {
     let mut out = BTreeMap::new();
     let mut ok = true;
@@ -274,7 +276,7 @@ fn read_method_options(
         let Some(m) = t.opt_table(info.name) else {
             continue;
         };
-        if !methods.iter().any(|x| x == info.name) {
+        if methods.is_some_and(|ms| !ms.iter().any(|x| x == info.name)) {
             t.error_at(
                 info.name,
                 format!(
