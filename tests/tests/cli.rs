@@ -326,3 +326,54 @@ fn set_overrides_a_spec_field_like_a_scenario() {
         o.stderr
     );
 }
+
+#[test]
+fn partition_reads_model_names_as_every_command_does() {
+    let dir = temp_dir("cli", "partition-model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let graph = dir.join("mlp.json");
+    let o = tessera(&["graph", "export", "mlp", "-o", graph.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let hw = root().join("hw_specs/edgetpu_ring4.toml");
+    let base = [
+        "partition",
+        "--hw",
+        hw.to_str().unwrap(),
+        "--method",
+        "greedy",
+        "--budget",
+        "1",
+    ];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        tessera(&args)
+    };
+    // A graph file takes no parameters; the flag that gave them is named.
+    let o = with(&["--model", graph.to_str().unwrap(), "-p", "x=1"]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("--params apply to zoo models and ONNX files, not to graph JSON files"),
+        "{}",
+        o.stderr
+    );
+    let out = dir.join("out");
+    let o = with(&[
+        "--model",
+        graph.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("partition mlp on edgetpu_ring4"),
+        "{}",
+        o.stdout
+    );
+    // A name that is no file is a zoo model.
+    let o = with(&["--model", "no-such-model", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("no-such-model"), "{}", o.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

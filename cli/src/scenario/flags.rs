@@ -169,27 +169,25 @@ fn workload_from_flags(
     model: &str,
     params: BTreeMap<String, String>,
 ) -> Result<Workload, UserError> {
+    let params_given = !params.is_empty();
     // Flags have no place in a file; messages about a zoo model from flags
     // still print this position as `<command line>:0:0` (left as it was).
     let pos = Pos { line: 0, column: 0 };
-    if agent::load::onnx::is_onnx(model) {
-        Ok(Workload::Onnx {
-            path: PathBuf::from(model),
-            params,
-            pos,
-        })
-    } else if model.ends_with(".json") || Path::new(model).is_file() {
-        if !params.is_empty() {
-            return Err(UserError::new(
-                "--params apply to zoo models and ONNX files, not to graph JSON files",
-            ));
+    // The library reads the name as `--model` is read everywhere; this adds
+    // the positions scenario messages point to.
+    match agent::load::Workload::from_name(model, params) {
+        agent::load::Workload::Onnx { path, params, .. } => {
+            Ok(Workload::Onnx { path, params, pos })
         }
-        Ok(Workload::GraphFile(PathBuf::from(model)))
-    } else {
-        Ok(Workload::Zoo {
-            model: model.to_string(),
-            params,
-            pos,
-        })
+        agent::load::Workload::GraphJson(path) => {
+            if !params_given {
+                Ok(Workload::GraphFile(path))
+            } else {
+                Err(UserError::new(
+                    "--params apply to zoo models and ONNX files, not to graph JSON files",
+                ))
+            }
+        }
+        agent::load::Workload::Zoo { model, params } => Ok(Workload::Zoo { model, params, pos }),
     }
 }
