@@ -1,0 +1,225 @@
+//! A fixed corpus of simulations whose reports and traces must not change
+//! unless the simulator's model changes on purpose: seeded random graphs on
+//! seeded random packages (every generator, extra links, mixed chiplet types,
+//! off-package memory with weight streaming, tiny SRAMs that force micro-batch
+//! slots and overflow), random placements, both switching modes, several
+//! packet sizes and micro-batch counts, plus zoo models on shipped specs.
+//!
+//! Each case is one line of `tests/snapshots/engine_corpus.txt`: what was run,
+//! the key numbers, and a 64-bit FNV-1a digest of the report JSON and the
+//! Chrome trace JSON, so any byte of difference shows. A rewrite of the engine
+//! that claims to keep outputs byte-identical is checked here; an intended
+//! change of the model rewrites the file with `UPDATE_SNAPSHOTS=1 cargo test
+//! -p tessera-tests --test engine_corpus` and shows its diff in review.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::graph::Graph;
+use sim::spec::{ChipletId, Constraints, HwSpec, NoSkipping};
+use sim::testkit::{
+    DagSpace, LinkSpace, MemoryReach, MemorySpace, PackageSpace, Structure, TopologyKind, TypeSpace,
+};
+use sim::{Placement, SimOptions, Simulator, Switching, zoo};
+use tessera_tests::root;
+
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn package_space() -> PackageSpace {
+    let types = TypeSpace {
+        array_sides: vec![4, 8, 16],
+        vector_elems_per_cycle: vec![1, 4, 16],
+        sram_kib: vec![1, 4, 64, 4096],
+        sram_bandwidth_bytes_per_cycle: vec![1, 8, 64],
+        op_overhead_cycles: vec![0, 3, 17],
+        energy_per_mac_pj: 0.5,
+        energy_per_sram_byte_pj: 0.25,
+    };
+    let link = LinkSpace {
+        bandwidth_bytes_per_cycle: vec![1, 4, 32],
+        latency_cycles: vec![0, 1, 7],
+        energy_per_bit_pj: 1.5,
+    };
+    PackageSpace {
+        clock_mhz: 1000.0,
+        n_chiplets: vec![2, 3, 4, 6, 9],
+        topologies: TopologyKind::CONNECTED.to_vec(),
+        types: vec![types.clone(), types],
+        heterogeneous: vec![false, true],
+        link: link.clone(),
+        extra_links: vec![0, 2, 4],
+        extra_link: link,
+        memory: Some(MemorySpace {
+            reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
+            capacity_mib: vec![64],
+            bandwidth_bytes_per_cycle: vec![2, 8],
+            latency_cycles: vec![0, 20],
+            energy_per_byte_pj: 1.0,
+            weight_streaming: vec![true, false],
+        }),
+        shuffled_order: vec![false, true],
+        constraints: Constraints {
+            acyclic_dataflow: false,
+            no_skipping: NoSkipping::Off,
+            no_triangle: false,
+            sram_capacity: true,
+        },
+    }
+}
+
+fn dag_space() -> DagSpace {
+    DagSpace {
+        structures: vec![Structure::Any, Structure::Layered { width: 3 }],
+        ..DagSpace::small(8, 64, &[16, 32, 64], 40)
+    }
+}
+
+/// One case: runs it and returns its line.
+fn case(
+    label: &str,
+    spec: &HwSpec,
+    graph: &Graph,
+    placement: &Placement,
+    options: &SimOptions,
+) -> String {
+    let mut sim = Simulator::new(spec, graph, options).expect("simulator");
+    let out = sim.run(placement).expect("runs");
+    // A reused simulator gives the same bytes as a fresh one.
+    let again = sim.run(placement).expect("runs");
+    assert_eq!(out, again, "{label}: a second run on one simulator differs");
+    let report = serde_json::to_string(&out.report).expect("json");
+    let trace = out.trace_json(spec.clock_mhz).unwrap_or_default();
+    let digest = fnv1a(
+        trace.as_bytes(),
+        fnv1a(report.as_bytes(), 0xcbf2_9ce4_8422_2325),
+    );
+    let r = &out.report;
+    format!(
+        "{label}: makespan {} interval {} events {} steps {} valid {} digest {digest:016x}",
+        r.makespan_cycles, r.steady_state_interval_cycles, r.events_processed, r.steps, r.valid
+    )
+}
+
+fn random_placement(graph: &Graph, n: usize, rng: &mut ChaCha8Rng) -> Placement {
+    Placement {
+        chiplet_of_op: (0..graph.ops().len())
+            .map(|_| ChipletId(rng.gen_range(0..n as u32)))
+            .collect(),
+    }
+}
+
+fn corpus() -> String {
+    let mut out = String::new();
+    let mut rng = ChaCha8Rng::seed_from_u64(2026_12_06);
+    let packages = package_space();
+    let dags = dag_space();
+    for i in 0..48 {
+        let spec = packages
+            .sample(&mut rng)
+            .expect("space")
+            .build()
+            .expect("package");
+        let graph = dags.sample(&mut rng).expect("space").build().expect("dag");
+        let placement = if i % 4 == 0 {
+            Placement::contiguous_balanced(&spec, &graph)
+        } else {
+            random_placement(&graph, spec.n_chiplets(), &mut rng)
+        };
+        let options = SimOptions {
+            microbatches: [1, 2, 3, 8][rng.gen_range(0..4)],
+            packet_bytes: [7, 64, 4096][rng.gen_range(0..3)],
+            switching: if rng.gen_bool(0.5) {
+                Switching::CutThrough
+            } else {
+                Switching::StoreAndForward
+            },
+            trace: rng.gen_bool(0.5),
+        };
+        let label = format!(
+            "random {i:2} ({} ops, {} chiplets, {} links, mb {}, packet {}, {:?}, trace {})",
+            graph.ops().len(),
+            spec.n_chiplets(),
+            spec.links.len(),
+            options.microbatches,
+            options.packet_bytes,
+            options.switching,
+            options.trace
+        );
+        writeln!(out, "{}", case(&label, &spec, &graph, &placement, &options)).unwrap();
+    }
+    let shipped: &[(&str, &str, &[(&str, &str)])] = &[
+        ("edgetpu_ring16", "bert-base", &[("seq", "128")]),
+        (
+            "edgetpu_ring4",
+            "bert-base",
+            &[("seq", "64"), ("layers", "2")],
+        ),
+        ("simba_6x6", "resnet50", &[]),
+        ("mesh_4x4", "vit-b16", &[]),
+        ("hetero_2type", "mobilenet-v2", &[]),
+        ("dram_weight_streaming", "bert-base", &[("seq", "64")]),
+        ("ucie_2p5d", "resnet18", &[]),
+    ];
+    for (k, (spec_name, model, params)) in shipped.iter().enumerate() {
+        let path = root().join("hw_specs").join(format!("{spec_name}.toml"));
+        let text = std::fs::read_to_string(&path).expect("shipped spec");
+        let spec = HwSpec::from_toml_str(&text, spec_name).expect("spec");
+        let params: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let graph = zoo::build(model, &params).expect("zoo");
+        let placements = [
+            ("contiguous", Placement::contiguous_balanced(&spec, &graph)),
+            (
+                "random",
+                random_placement(&graph, spec.n_chiplets(), &mut rng),
+            ),
+        ];
+        for (name, placement) in placements {
+            for switching in [Switching::StoreAndForward, Switching::CutThrough] {
+                let options = SimOptions {
+                    microbatches: [4, 8][k % 2],
+                    switching,
+                    trace: true,
+                    ..SimOptions::default()
+                };
+                let label = format!("{model} on {spec_name}, {name}, {switching:?}");
+                writeln!(out, "{}", case(&label, &spec, &graph, &placement, &options)).unwrap();
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_engine_corpus_matches_its_snapshot() {
+    let got = corpus();
+    let snap = root().join("tests/snapshots/engine_corpus.txt");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snap, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&snap)
+        .unwrap_or_else(|_| panic!("no {}; run with UPDATE_SNAPSHOTS=1", snap.display()));
+    let diff: Vec<String> = want
+        .lines()
+        .zip(got.lines())
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("- {w}\n+ {g}"))
+        .collect();
+    assert!(
+        diff.is_empty() && want.lines().count() == got.lines().count(),
+        "the engine corpus changed ({} lines differ):\n{}",
+        diff.len(),
+        diff.join("\n")
+    );
+}
