@@ -27,12 +27,16 @@
 //!   model's and ops × micro-batches would not be the only variable.
 //! - `scaling::bert_base_mesh`: BERT-base on generated square meshes of side
 //!   2, 4 and 8 (4 to 64 chiplets) of Simba chiplets.
+//! - `scaling::fan_out`: one op whose output feeds every other op (1,000,
+//!   10,000 or 100,000 ops in all) on the 8 × 8 mesh, 8 micro-batches: every
+//!   chiplet receives the one tensor and runs thousands of consumers, so a
+//!   cost that grows with consumers × destinations shows here.
 
 use std::collections::BTreeMap;
 
 use divan::Bencher;
 use divan::counter::{CyclesCount, ItemsCount};
-use sim::graph::Graph;
+use sim::graph::{DType, EltFunc, Graph, GraphBuilder};
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions, Simulator, zoo};
 
@@ -123,6 +127,27 @@ mod scaling {
         let spec = shipped_spec(&mesh_spec_toml(side), &name);
         let graph = model("bert-base", &[("seq", "128")]);
         bench_run(bencher, &spec, &graph, 8);
+    }
+
+    /// A fan-out graph of `ops` ops on the 8 × 8 mesh, 8 micro-batches; few
+    /// samples, since the largest run is long.
+    #[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 5, sample_size = 1)]
+    fn fan_out(bencher: Bencher, ops: usize) {
+        let spec = shipped_spec(&mesh_spec_toml(8), "mesh_8x8.toml (generated)");
+        let graph = fan_out_graph(ops);
+        bench_run(bencher, &spec, &graph, 8);
+    }
+
+    /// `relu(x)` feeding `ops - 1` further relus, on a 256-element int8 row.
+    fn fan_out_graph(ops: usize) -> Graph {
+        let mut b = GraphBuilder::new("fan_out", "sim/benches/simulate.rs", DType::Int8);
+        let x = b.input("x", &[1, 256]);
+        let root = b.eltwise("root", EltFunc::Relu, &[&x], 0).expect("root");
+        for i in 1..ops {
+            b.eltwise(&format!("leaf{i}"), EltFunc::Relu, &[&root], 0)
+                .expect("leaf");
+        }
+        b.finish().expect("fan-out graph")
     }
 
     /// A `side` × `side` mesh of Simba chiplets with XY routing and snake

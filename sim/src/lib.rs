@@ -7,6 +7,7 @@ pub mod config;
 pub mod constraints;
 pub mod cost;
 pub mod engine;
+pub mod fabric;
 pub mod graph;
 pub mod oracle;
 pub mod placement;
@@ -16,6 +17,7 @@ pub mod spec;
 pub mod spec_write;
 pub mod testkit;
 pub mod traffic;
+pub mod units;
 pub mod zoo;
 
 pub use engine::{SimError, SimOptions, SimOutput, Simulator, Switching, simulate};

@@ -11,25 +11,19 @@
 //! the state of the network, so the injection times are drawn first and the
 //! network is then simulated on them.
 //!
-//! Packets move with exactly the link semantics of the workload simulator
-//! (`engine.rs`): a directed link is a FIFO server serving one packet at a
-//! time; a packet that reaches it at cycle `a` starts at `max(a, free_at)`,
-//! takes `ceil(packet_bytes / bandwidth_bytes_per_cycle)` cycles, then
-//! `latency_cycles` to the far end; it follows `spec.routes.path(src, dst)`
-//! hop by hop, store-and-forward or cut-through. As in the engine, a packet's
-//! service interval is known the moment it joins a link's queue, so an event is
-//! needed only when a packet reaches an intermediate chiplet (it then joins the
-//! next link's queue in time order); events are taken in (cycle, sequence
-//! number) order, and at one cycle newly injected packets join their first
-//! link before packets arriving from elsewhere are forwarded (the engine's
-//! `inject_transfers` runs before `forward_packets`).
+//! Packets move through the same link model as the workload simulator's, the
+//! [`Fabric`] (see `fabric.rs` for the rule): FIFO links, one packet at a
+//! time, store-and-forward or cut-through along `spec.routes.path(src, dst)`.
+//! Arrivals at intermediate chiplets are taken in (cycle, sequence number)
+//! order, and at one cycle newly injected packets join their first link
+//! before packets arriving from elsewhere are forwarded, as in the engine
+//! (where sending new transfers comes before forwarding packets).
 //!
 //! A chiplet's unbounded source queue is the queue of its first link: as in
 //! the engine, a chiplet has no injection port of its own, so it may feed all
 //! of its outgoing links at once.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -40,7 +34,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::engine::{SimOptions, Switching};
+use crate::fabric::{self, Fabric, Hop, Packet};
 use crate::spec::{ChipletId, HwSpec, LinkId};
+use crate::units::{Bytes, Cycles};
 
 /// Where each packet goes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -369,13 +365,16 @@ pub fn run_traffic_detailed(
     let injections = generate(spec.n_chiplets(), opts, &chooser);
     let measured = injections.partition_point(|i| i.cycle < window_start)..injections.len();
     let deadline = window_end.saturating_add(opts.drain_cycles_max);
-    let mut fabric = Fabric::new(
-        spec,
-        opts.switching,
+    let mut fabric =
+        Fabric::new(spec, opts.switching).with_window(Cycles(window_start)..Cycles(window_end));
+    let delivered = drive(
+        &mut fabric,
         opts.packet_bytes,
-        window_start..window_end,
+        &injections,
+        measured.clone(),
+        window_end,
+        deadline,
     );
-    let delivered = fabric.drive(&injections, measured.clone(), window_end, deadline);
 
     let last_measured = measured.clone().map(|i| delivered[i]).max().unwrap_or(0);
     let end_cycle = last_measured.max(window_end).min(deadline);
@@ -441,13 +440,16 @@ pub fn run_traffic_detailed(
     let links = spec
         .links
         .iter()
-        .map(|l| LinkLoad {
-            id: l.id.0,
-            from: l.from.0,
-            to: l.to.0,
-            packets: fabric.link_packets[l.id.idx()],
-            busy_cycles_in_window: fabric.link_busy_in_window[l.id.idx()],
-            utilisation: fabric.link_busy_in_window[l.id.idx()] as f64 / measure,
+        .map(|l| {
+            let server = fabric.link(l.id);
+            LinkLoad {
+                id: l.id.0,
+                from: l.from.0,
+                to: l.to.0,
+                packets: server.packets,
+                busy_cycles_in_window: server.busy.get(),
+                utilisation: server.busy.get() as f64 / measure,
+            }
         })
         .collect();
     let report = TrafficReport {
@@ -511,8 +513,15 @@ pub fn replay(
     let mut order: Vec<usize> = (0..injections.len()).collect();
     order.sort_by_key(|&k| injections[k].cycle);
     let sorted: Vec<Injection> = order.iter().map(|&k| injections[k]).collect();
-    let mut fabric = Fabric::new(spec, switching, packet_bytes, 0..u64::MAX);
-    let delivered = fabric.drive(&sorted, 0..sorted.len(), 0, u64::MAX);
+    let mut fabric = Fabric::new(spec, switching);
+    let delivered = drive(
+        &mut fabric,
+        packet_bytes,
+        &sorted,
+        0..sorted.len(),
+        0,
+        u64::MAX,
+    );
     let mut out: Vec<Option<PacketRecord>> = vec![None; injections.len()];
     for (pos, &k) in order.iter().enumerate() {
         let inj = sorted[pos];
@@ -534,32 +543,15 @@ pub fn replay(
 }
 
 /// Cycles one packet of `packet_bytes` takes along `path` on an empty
-/// network, from injection to the arrival of its tail. Store and forward this
-/// is `Σ_hops (ceil(packet_bytes / bandwidth) + latency_cycles)`; cut-through
-/// overlaps each hop's serialisation with the previous hop's.
+/// network, from injection to the arrival of its tail (the fabric's
+/// [`fabric::zero_load_cycles`]).
 pub fn zero_load_cycles(
     spec: &HwSpec,
     path: &[LinkId],
     packet_bytes: u64,
     switching: Switching,
 ) -> u64 {
-    // `avail`: when the packet may start leaving the current chiplet;
-    // `tail`: when it has fully arrived there.
-    let (mut avail, mut tail) = (0u64, 0u64);
-    for &l in path {
-        let link = spec.link(l);
-        let start = avail;
-        let mut finish = start + packet_bytes.div_ceil(link.bandwidth_bytes_per_cycle);
-        if switching == Switching::CutThrough {
-            finish = finish.max(tail);
-        }
-        tail = finish + link.latency_cycles;
-        avail = match switching {
-            Switching::StoreAndForward => tail,
-            Switching::CutThrough => start + link.latency_cycles,
-        };
-    }
-    tail
+    fabric::zero_load_cycles(spec, path, Bytes(packet_bytes), switching).get()
 }
 
 fn validate(spec: &HwSpec, opts: &TrafficOptions, senders: usize) -> Result<(), TrafficError> {
@@ -782,18 +774,6 @@ fn generate(n: usize, opts: &TrafficOptions, chooser: &Chooser) -> Vec<Injection
     out
 }
 
-/// A packet reached the chiplet at the end of route hop `hop` and may leave
-/// it at cycle `at`; its tail arrived there at `tail`. Ordered by (`at`,
-/// `seq`), the sequence number being unique.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Arrived {
-    at: u64,
-    seq: u64,
-    packet: u32,
-    hop: u32,
-    tail: u64,
-}
-
 /// Deliveries known so far.
 struct Tally {
     delivered: Vec<u64>,
@@ -804,149 +784,71 @@ struct Tally {
 }
 
 impl Tally {
-    fn note(&mut self, packet: usize, at: u64) {
-        self.delivered[packet] = at;
+    fn note(&mut self, hop: Hop) {
+        let Some(at) = hop.delivered_at() else {
+            return;
+        };
+        let packet = hop.packet.message as usize;
+        self.delivered[packet] = at.get();
         if self.measured.contains(&packet) {
             self.outstanding -= 1;
-            self.last_measured = self.last_measured.max(at);
+            self.last_measured = self.last_measured.max(at.get());
         }
     }
 }
 
-/// The links as FIFO servers, and the events of packets between hops.
-struct Fabric<'a> {
-    spec: &'a HwSpec,
-    switching: Switching,
-    /// Serialisation cycles of one packet on each link.
-    ser: Vec<u64>,
-    link_free_at: Vec<u64>,
-    link_packets: Vec<u64>,
-    link_busy_in_window: Vec<u64>,
-    window: Range<u64>,
-    events: BinaryHeap<Reverse<Arrived>>,
-    next_seq: u64,
-}
-
-impl<'a> Fabric<'a> {
-    fn new(spec: &'a HwSpec, switching: Switching, packet_bytes: u64, window: Range<u64>) -> Self {
-        let n_links = spec.links.len();
-        Fabric {
-            spec,
-            switching,
-            ser: spec
-                .links
-                .iter()
-                .map(|l| packet_bytes.div_ceil(l.bandwidth_bytes_per_cycle))
-                .collect(),
-            link_free_at: vec![0; n_links],
-            link_packets: vec![0; n_links],
-            link_busy_in_window: vec![0; n_links],
-            window,
-            events: BinaryHeap::new(),
-            next_seq: 0,
+/// Simulates `injections` (sorted by cycle) on `fabric` and returns each
+/// packet's delivery cycle (`u64::MAX` when unknown at the stop). Every event
+/// before `settle_before` is processed. After that the run stops once every
+/// packet in `measured` has a delivery cycle (having processed the events
+/// before the last of them, so that every packet delivered by then is known),
+/// or when the next event is later than `deadline`.
+fn drive(
+    fabric: &mut Fabric,
+    packet_bytes: u64,
+    injections: &[Injection],
+    measured: Range<usize>,
+    settle_before: u64,
+    deadline: u64,
+) -> Vec<u64> {
+    let mut tally = Tally {
+        delivered: vec![u64::MAX; injections.len()],
+        outstanding: measured.len(),
+        last_measured: 0,
+        measured,
+    };
+    let mut i = 0;
+    while i < injections.len() {
+        let t = injections[i].cycle;
+        // Packets reaching chiplets before `t` move first; at `t`, new
+        // packets join their first links before arrivals are forwarded.
+        while fabric.next_arrival().is_some_and(|at| at.get() < t) {
+            let a = fabric.pop_arrival().expect("peeked");
+            tally.note(fabric.forward(a));
+        }
+        while i < injections.len() && injections[i].cycle == t {
+            let inj = injections[i];
+            let packet = Packet {
+                message: i as u32,
+                index: 0,
+                bytes: Bytes(packet_bytes),
+                src: inj.src,
+                dst: inj.dst,
+            };
+            tally.note(fabric.send(Cycles(t), packet));
+            i += 1;
         }
     }
-
-    /// Simulates `injections` (sorted by cycle) and returns each packet's
-    /// delivery cycle (`u64::MAX` when unknown at the stop). Every event
-    /// before `settle_before` is processed. After that the run stops once
-    /// every packet in `measured` has a delivery cycle (having processed the
-    /// events before the last of them, so that every packet delivered by then
-    /// is known), or when the next event is later than `deadline`.
-    fn drive(
-        &mut self,
-        injections: &[Injection],
-        measured: Range<usize>,
-        settle_before: u64,
-        deadline: u64,
-    ) -> Vec<u64> {
-        let mut tally = Tally {
-            delivered: vec![u64::MAX; injections.len()],
-            outstanding: measured.len(),
-            last_measured: 0,
-            measured,
-        };
-        let mut i = 0;
-        while i < injections.len() {
-            let t = injections[i].cycle;
-            // Packets reaching chiplets before `t` move first; at `t`, new
-            // packets join their first links before arrivals are forwarded.
-            while let Some(&Reverse(e)) = self.events.peek()
-                && e.at < t
-            {
-                self.events.pop();
-                if let Some(d) = self.forward(injections, e) {
-                    tally.note(e.packet as usize, d);
-                }
-            }
-            while i < injections.len() && injections[i].cycle == t {
-                let path = self.spec.routes.path(injections[i].src, injections[i].dst);
-                if let Some(d) = self.serve(i as u32, path, 0, t, t) {
-                    tally.note(i, d);
-                }
-                i += 1;
-            }
+    while let Some(at) = fabric.next_arrival() {
+        let at = at.get();
+        let done = tally.outstanding == 0 && at >= tally.last_measured;
+        if at >= settle_before && (done || at > deadline) {
+            break;
         }
-        while let Some(&Reverse(e)) = self.events.peek() {
-            let done = tally.outstanding == 0 && e.at >= tally.last_measured;
-            if e.at >= settle_before && (done || e.at > deadline) {
-                break;
-            }
-            self.events.pop();
-            if let Some(d) = self.forward(injections, e) {
-                tally.note(e.packet as usize, d);
-            }
-        }
-        tally.delivered
+        let a = fabric.pop_arrival().expect("peeked");
+        tally.note(fabric.forward(a));
     }
-
-    /// Serves an arrived packet on the next link of its route.
-    fn forward(&mut self, injections: &[Injection], e: Arrived) -> Option<u64> {
-        let inj = injections[e.packet as usize];
-        let path = self.spec.routes.path(inj.src, inj.dst);
-        self.serve(e.packet, path, e.hop as usize + 1, e.at, e.tail)
-    }
-
-    /// Serves packet `p` on hop `hop` of `path`, available at `avail`, fully
-    /// arrived at `tail_in` (cut-through may not finish before it). Returns
-    /// the delivery cycle when this was the last hop.
-    fn serve(
-        &mut self,
-        p: u32,
-        path: &[LinkId],
-        hop: usize,
-        avail: u64,
-        tail_in: u64,
-    ) -> Option<u64> {
-        let l = path[hop].idx();
-        let latency = self.spec.links[l].latency_cycles;
-        let start = avail.max(self.link_free_at[l]);
-        let mut finish = start + self.ser[l];
-        if self.switching == Switching::CutThrough {
-            finish = finish.max(tail_in);
-        }
-        self.link_free_at[l] = finish;
-        self.link_packets[l] += 1;
-        let (a, b) = (start.max(self.window.start), finish.min(self.window.end));
-        self.link_busy_in_window[l] += b.saturating_sub(a);
-        let tail = finish + latency;
-        if hop + 1 == path.len() {
-            return Some(tail);
-        }
-        let next = match self.switching {
-            Switching::StoreAndForward => tail,
-            Switching::CutThrough => start + latency,
-        };
-        self.events.push(Reverse(Arrived {
-            at: next,
-            seq: self.next_seq,
-            packet: p,
-            hop: hop as u32,
-            tail,
-        }));
-        self.next_seq += 1;
-        None
-    }
+    tally.delivered
 }
 
 #[cfg(test)]

@@ -1,0 +1,461 @@
+//! The engine's systems: three that reset the world for a placement, and
+//! `run_events`, which drives the event loop through the machine's stages.
+//!
+//! Each stage is a method of [`Machine`], the one system parameter that
+//! holds every resource and query the stages use; `run_events` fetches it
+//! once per run and calls the stages in order for each event time.
+
+use std::cmp::Reverse;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemParam;
+
+use super::plan::{Model, Plan};
+use super::state::{
+    ChipEnergy, Chiplet, Clock, ComputeEngine, Event, EventQueue, Index, InstState, Ledger, Links,
+    OpInstance, ReadyQueue, SramSlots, TransferId,
+};
+use crate::fabric::{Arrival, Hop, Packet};
+use crate::graph::OpId;
+use crate::report::{TraceSlice, Track};
+use crate::spec::ChipletId;
+use crate::units::{Bytes, Cycles};
+
+/// The work of one event time, passed from stage to stage.
+#[derive(Resource, Default)]
+pub(super) struct StepWork {
+    /// Due now, by the stage that handles them (each in scheduling order).
+    ops_finished: Vec<(OpId, u32)>,
+    arrivals: Vec<Arrival>,
+    delivered: Vec<TransferId>,
+    slots_freed: Vec<(ChipletId, u32)>,
+    /// Created by this step's stages for its later stages.
+    new_transfers: Vec<TransferId>,
+    /// Chiplets whose engine became idle or whose ready queue grew.
+    pub chips_to_check: Vec<ChipletId>,
+}
+
+impl StepWork {
+    pub fn clear(&mut self) {
+        self.ops_finished.clear();
+        self.arrivals.clear();
+        self.delivered.clear();
+        self.slots_freed.clear();
+        self.new_transfers.clear();
+        self.chips_to_check.clear();
+    }
+}
+
+/// Resets the run-wide resources: clock, queues, links, tallies.
+pub(super) fn reset_run(
+    model: Res<Model>,
+    mut clock: ResMut<Clock>,
+    mut queue: ResMut<EventQueue>,
+    mut links: ResMut<Links>,
+    mut ledger: ResMut<Ledger>,
+    mut work: ResMut<StepWork>,
+) {
+    let mbs = model.options.microbatches as usize;
+    clock.0 = Cycles::ZERO;
+    queue.clear();
+    queue.push(Cycles::ZERO, Event::Start);
+    links.0.reset();
+    let trace = std::mem::take(&mut ledger.trace);
+    *ledger = Ledger {
+        ops_done_per_mb: vec![0; mbs],
+        mb_completion: vec![0; mbs],
+        trace,
+        ..Ledger::default()
+    };
+    ledger.trace.clear();
+    work.clear();
+}
+
+/// Resets every chiplet for the plan.
+pub(super) fn reset_chiplets(
+    model: Res<Model>,
+    plan: Res<Plan>,
+    mut chips: Query<(
+        &Chiplet,
+        &mut ComputeEngine,
+        &mut ReadyQueue,
+        &mut SramSlots,
+        &mut ChipEnergy,
+    )>,
+) {
+    let mbs = model.options.microbatches;
+    for (chip, mut engine, mut ready, mut sram, mut energy) in &mut chips {
+        let c = chip.0.idx();
+        *engine = ComputeEngine::default();
+        ready.0.clear();
+        *energy = ChipEnergy::default();
+        let holders = plan.holders_per_mb[c];
+        let m = mbs as usize;
+        let sram = &mut *sram;
+        sram.low = if holders == 0 { mbs } else { 0 };
+        sram.slots = plan.slots[c];
+        sram.released.clear();
+        sram.released.resize(m, holders == 0);
+        sram.begun.clear();
+        sram.begun.resize(m, false);
+        sram.holders.clear();
+        sram.holders.resize(m, holders);
+        sram.release_at.clear();
+        sram.release_at.resize(m, Cycles::ZERO);
+        sram.active = 0;
+        sram.peak_active = 0;
+        sram.parked.clear();
+    }
+}
+
+/// Resets every op instance: inputs to wait for, and the ready queues of
+/// the chiplets whose ops wait for none.
+pub(super) fn reset_instances(
+    model: Res<Model>,
+    plan: Res<Plan>,
+    index: Res<Index>,
+    mut work: ResMut<StepWork>,
+    mut insts: Query<(&OpInstance, &mut InstState)>,
+    mut ready: Query<&mut ReadyQueue>,
+) {
+    for (inst, mut state) in &mut insts {
+        let pending = model.producer_count[inst.op.idx()];
+        state.inputs_pending = pending;
+        if pending == 0 {
+            let chip = plan.chip_of[inst.op.idx()];
+            let mut queue = ready.get_mut(index.chips[chip.idx()]).expect("chip entity");
+            // The queue orders by (micro-batch, op), so the order in which
+            // instances are visited does not matter.
+            queue.0.push(Reverse((inst.mb, inst.op.0)));
+            work.chips_to_check.push(chip);
+        }
+    }
+}
+
+/// Runs events until none is left, one pass of the stages per event time.
+pub(super) fn run_events(mut m: Machine) {
+    while m.advance_clock() {
+        m.finish_ops();
+        m.send_transfers();
+        m.forward_packets();
+        m.deliver_transfers();
+        m.start_ready_ops();
+    }
+}
+
+type ChipParts = (
+    &'static mut ComputeEngine,
+    &'static mut ReadyQueue,
+    &'static mut SramSlots,
+    &'static mut ChipEnergy,
+);
+
+/// Everything the stages read and write.
+#[derive(SystemParam)]
+pub(super) struct Machine<'w, 's> {
+    model: Res<'w, Model>,
+    plan: Res<'w, Plan>,
+    index: Res<'w, Index>,
+    clock: ResMut<'w, Clock>,
+    queue: ResMut<'w, EventQueue>,
+    links: ResMut<'w, Links>,
+    ledger: ResMut<'w, Ledger>,
+    work: ResMut<'w, StepWork>,
+    chips: Query<'w, 's, ChipParts>,
+    insts: Query<'w, 's, &'static mut InstState>,
+}
+
+impl Machine<'_, '_> {
+    /// Moves the clock to the earliest pending event and takes every event
+    /// due then, engine's and fabric's; false when none is left.
+    fn advance_clock(&mut self) -> bool {
+        let t = match (self.queue.next_at(), self.links.0.next_arrival()) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return false,
+        };
+        self.clock.0 = t;
+        let ledger = &mut *self.ledger;
+        ledger.steps += 1;
+        ledger.last_cycle = ledger.last_cycle.max(t);
+        let work = &mut *self.work;
+        work.ops_finished.clear();
+        work.arrivals.clear();
+        work.delivered.clear();
+        work.slots_freed.clear();
+        while self.queue.next_at() == Some(t) {
+            let s = self.queue.pop().expect("peeked");
+            ledger.events += 1;
+            match s.event {
+                Event::Start => {}
+                Event::OpFinished { op, mb } => work.ops_finished.push((op, mb)),
+                Event::TransferDelivered { transfer } => work.delivered.push(transfer),
+                Event::SlotFreed { chip, mb } => work.slots_freed.push((chip, mb)),
+            }
+        }
+        while self.links.0.next_arrival() == Some(t) {
+            work.arrivals
+                .push(self.links.0.pop_arrival().expect("peeked"));
+            ledger.events += 1;
+        }
+        true
+    }
+
+    /// Slots given back admit later micro-batches (and send what waited for
+    /// them); finished ops free their engines, wake local consumers and
+    /// queue their transfers to remote consumers.
+    fn finish_ops(&mut self) {
+        let t = self.clock.0;
+        let n_ops = self.model.n_ops();
+        let mbs = self.model.options.microbatches;
+        let work = &mut *self.work;
+        for &(chip, mb) in &work.slots_freed {
+            let (_, _, mut sram, _) = self
+                .chips
+                .get_mut(self.index.chips[chip.idx()])
+                .expect("chip entity");
+            let sram = &mut *sram;
+            sram.released[mb as usize] = true;
+            sram.active -= 1;
+            while sram.low < mbs && sram.released[sram.low as usize] {
+                sram.low += 1;
+            }
+            let end = sram.low.saturating_add(sram.slots);
+            sram.parked.retain(|&(m, transfer)| {
+                let admitted = m < end;
+                if admitted {
+                    work.new_transfers.push(transfer);
+                }
+                !admitted
+            });
+            work.chips_to_check.push(chip);
+        }
+        let per_mb = self.plan.transfers_per_mb();
+        for &(op, mb) in &work.ops_finished {
+            let chip = self.plan.chip_of[op.idx()];
+            let (mut engine, mut ready, mut sram, _) = self
+                .chips
+                .get_mut(self.index.chips[chip.idx()])
+                .expect("chip entity");
+            engine.busy = false;
+            work.chips_to_check.push(chip);
+            let done = &mut self.ledger.ops_done_per_mb[mb as usize];
+            *done += 1;
+            if *done == n_ops {
+                self.ledger.mb_completion[mb as usize] = t.get();
+            }
+            sram.done(chip, mb, t, &mut self.queue);
+            let local = &self.plan.local_consumers[op.idx()];
+            for &q in self.plan.consumers(local) {
+                let mut s = self
+                    .insts
+                    .get_mut(self.index.insts[(mb * n_ops + q.0) as usize])
+                    .expect("instance entity");
+                s.inputs_pending -= 1;
+                if s.inputs_pending == 0 {
+                    ready.0.push(Reverse((mb, q.0)));
+                }
+            }
+            for k in self.plan.transfers_of(op) {
+                work.new_transfers.push(TransferId(mb * per_mb + k));
+            }
+        }
+    }
+
+    /// Splits each new transfer into packets and sends them on the first
+    /// link of their route, unless the destination has no SRAM slot for the
+    /// micro-batch yet (then the sender keeps the tensor).
+    fn send_transfers(&mut self) {
+        let t = self.clock.0;
+        let per_mb = self.plan.transfers_per_mb();
+        let packet_bytes = self.model.options.packet_bytes;
+        let mut new = std::mem::take(&mut self.work.new_transfers);
+        for transfer in new.drain(..) {
+            let (mb, k) = (transfer.0 / per_mb, transfer.0 % per_mb);
+            let tr = self.plan.transfer(k);
+            let (op, src, dst, bytes, packets) = (tr.op, tr.src, tr.dst, tr.bytes, tr.packets);
+            {
+                let (_, _, mut sram_dst, _) = self
+                    .chips
+                    .get_mut(self.index.chips[dst.idx()])
+                    .expect("chip entity");
+                if !sram_dst.admits(mb) {
+                    sram_dst.parked.push((mb, transfer));
+                    continue;
+                }
+                sram_dst.begin(mb);
+            }
+            let mut last_departure = t;
+            for i in 0..packets {
+                let offset = i as u64 * packet_bytes;
+                let packet = Packet {
+                    message: transfer.0,
+                    index: i,
+                    bytes: Bytes(packet_bytes.min(bytes.get() - offset)),
+                    src,
+                    dst,
+                };
+                let hop = self.links.0.send(t, packet);
+                last_departure = hop.finish;
+                self.after_hop(&hop, op, mb, packets);
+            }
+            // The sender's part in this transfer is done once its last
+            // packet has left the first link.
+            let (_, _, mut sram_src, _) = self
+                .chips
+                .get_mut(self.index.chips[src.idx()])
+                .expect("chip entity");
+            sram_src.done(src, mb, last_departure, &mut self.queue);
+        }
+        self.work.new_transfers = new;
+    }
+
+    /// Serves packets that reached an intermediate chiplet on the next link
+    /// of their route.
+    fn forward_packets(&mut self) {
+        let per_mb = self.plan.transfers_per_mb();
+        let arrivals = std::mem::take(&mut self.work.arrivals);
+        for &a in &arrivals {
+            let (mb, k) = (a.packet.message / per_mb, a.packet.message % per_mb);
+            let tr = self.plan.transfer(k);
+            let (op, packets) = (tr.op, tr.packets);
+            let hop = self.links.0.forward(a);
+            self.after_hop(&hop, op, mb, packets);
+        }
+        self.work.arrivals = arrivals;
+    }
+
+    /// Records a link service in the trace and, when it brought a
+    /// transfer's last packet to its destination, schedules the delivery.
+    fn after_hop(&mut self, hop: &Hop, op: OpId, mb: u32, packets: u32) {
+        if self.model.options.trace {
+            let link = self.model.spec.link(hop.link);
+            self.ledger.trace.push(TraceSlice {
+                track: Track::Link {
+                    id: link.id.0,
+                    from: link.from.0,
+                    to: link.to.0,
+                },
+                name: self.model.graph.op(op).name.clone(),
+                start_cycle: hop.start.get(),
+                end_cycle: hop.finish.get(),
+                microbatch: mb,
+            });
+        }
+        if let Some(at) = hop.delivered_at()
+            && hop.packet.index + 1 == packets
+        {
+            self.queue.push(
+                at,
+                Event::TransferDelivered {
+                    transfer: TransferId(hop.packet.message),
+                },
+            );
+        }
+    }
+
+    /// Hands complete tensors to their consumers on the destination.
+    fn deliver_transfers(&mut self) {
+        let n_ops = self.model.n_ops();
+        let per_mb = self.plan.transfers_per_mb();
+        let work = &mut *self.work;
+        for &transfer in &work.delivered {
+            let (mb, k) = (transfer.0 / per_mb, transfer.0 % per_mb);
+            let tr = self.plan.transfer(k);
+            let (_, mut ready, _, _) = self
+                .chips
+                .get_mut(self.index.chips[tr.dst.idx()])
+                .expect("chip entity");
+            let mut woke = false;
+            for &q in self.plan.consumers(&tr.consumers) {
+                let mut s = self
+                    .insts
+                    .get_mut(self.index.insts[(mb * n_ops + q.0) as usize])
+                    .expect("instance entity");
+                s.inputs_pending -= 1;
+                if s.inputs_pending == 0 {
+                    ready.0.push(Reverse((mb, q.0)));
+                    woke = true;
+                }
+            }
+            if woke {
+                work.chips_to_check.push(tr.dst);
+            }
+        }
+    }
+
+    /// Every idle chiplet with ready work starts the ready op of the earliest
+    /// micro-batch (then the lowest op id), once that micro-batch holds an
+    /// SRAM slot there.
+    fn start_ready_ops(&mut self) {
+        let t = self.clock.0;
+        let model = &*self.model;
+        let plan = &*self.plan;
+        let ledger = &mut *self.ledger;
+        let work = &mut *self.work;
+        work.chips_to_check.sort_unstable();
+        work.chips_to_check.dedup();
+        for &chip in &work.chips_to_check {
+            let (mut engine, mut ready, mut sram, mut energy) = self
+                .chips
+                .get_mut(self.index.chips[chip.idx()])
+                .expect("chip entity");
+            if engine.busy {
+                continue;
+            }
+            match ready.0.peek() {
+                Some(&Reverse((mb, _))) if sram.admits(mb) => {}
+                _ => continue,
+            }
+            let Some(Reverse((mb, op))) = ready.0.pop() else {
+                continue;
+            };
+            sram.begin(mb);
+            let ty_idx = model.spec.chiplets[chip.idx()].type_idx;
+            let ty = &model.spec.chiplet_types[ty_idx];
+            let cost = &model.cost[ty_idx][op as usize];
+            let o = &model.graph.ops()[op as usize];
+            let mut finish = t + Cycles(cost.cycles);
+            let streamed = plan.streamed_bytes[op as usize];
+            if streamed > 0 {
+                let mem = model
+                    .spec
+                    .memory
+                    .as_ref()
+                    .expect("streaming implies memory");
+                let start = t.max(ledger.memory_free_at);
+                let done = start + Bytes(streamed).cycles_at(mem.bandwidth_bytes_per_cycle);
+                ledger.memory_free_at = done;
+                ledger.memory_busy += done - start;
+                ledger.memory_bytes += Bytes(streamed);
+                ledger.memory_pj += streamed as f64 * mem.energy_per_byte_pj;
+                finish = finish.max(done + Cycles(mem.latency_cycles));
+                if model.options.trace {
+                    ledger.trace.push(TraceSlice {
+                        track: Track::Memory,
+                        name: o.name.clone(),
+                        start_cycle: start.get(),
+                        end_cycle: done.get(),
+                        microbatch: mb,
+                    });
+                }
+            }
+            engine.busy = true;
+            engine.busy_cycles += (finish - t).get();
+            energy.compute_pj += (o.macs + o.vector_ops) as f64 * ty.energy_per_mac_pj;
+            energy.sram_pj += cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj;
+            self.queue
+                .push(finish, Event::OpFinished { op: OpId(op), mb });
+            if model.options.trace {
+                ledger.trace.push(TraceSlice {
+                    track: Track::Chiplet(chip.0),
+                    name: o.name.clone(),
+                    start_cycle: t.get(),
+                    end_cycle: finish.get(),
+                    microbatch: mb,
+                });
+            }
+        }
+        work.chips_to_check.clear();
+    }
+}

@@ -1,0 +1,264 @@
+//! The cycle-approximate, event-driven simulator of a placement on a package,
+//! built on bevy_ecs.
+//!
+//! State lives in a `World`: chiplets (compute engine, ready queue, SRAM usage,
+//! energy), links (a FIFO server each), operation instances (one per op per
+//! micro-batch) and transfers (one per tensor per destination chiplet per
+//! micro-batch) are entities with components; the clock, the event queue keyed
+//! by (cycle, sequence number), and the events due now are resources. The
+//! machine's steps are systems in one schedule, run by the single-threaded
+//! executor in this order, once per distinct event time:
+//!
+//! 1. `advance_clock`: move the clock to the earliest pending event and take
+//!    every event due then (in sequence order);
+//! 2. `finish_ops`: retire finished op instances, release their inputs' buffers,
+//!    wake local consumers, and queue transfers to remote consumers;
+//! 3. `inject_transfers`: split each new transfer into packets and serve them on
+//!    the first link of their route;
+//! 4. `forward_packets`: serve packets that reached an intermediate chiplet on
+//!    the next link of their route;
+//! 5. `deliver_transfers`: hand complete tensors to their consumers;
+//! 6. `start_ready_ops`: every idle chiplet with ready work starts the ready op
+//!    of the earliest micro-batch, then the lowest op id.
+//!
+//! Systems touch only the entities named by the events due (looked up through
+//! the `Index` resource), never every op or packet.
+//!
+//! Links are FIFO servers that serve one packet at a time: a packet that
+//! reaches a link at cycle `a` starts at `max(a, free_at)` and takes
+//! `ceil(bytes / bandwidth)` cycles, then `latency_cycles` to reach the far end.
+//! Because packets are served in arrival order, a packet's service interval is
+//! known the moment it joins the link's queue, so an event is needed only where
+//! a decision waits on it: a packet reaching an intermediate chiplet (it joins
+//! the next link's queue in time order), and the last packet of a transfer
+//! reaching its destination. Contention is therefore simulated exactly for FIFO
+//! arbitration, with far fewer events than one per packet per hop; this is what
+//! keeps an evaluation near a millisecond. Store-and-forward (default): a
+//! packet may leave a chiplet once it has fully arrived. Cut-through: it may
+//! leave once its head has arrived (`latency_cycles` after it started), but
+//! never finish leaving before it has fully arrived.
+//!
+//! SRAM is planned statically, as an accelerator compiler plans it: a
+//! chiplet's resident weights are fixed per placement, and each micro-batch
+//! gets one activation slot of the size `sim::constraints::activation_peaks`
+//! gives (the peak live activations of one micro-batch run in topological
+//! order, the same number the SRAM constraint checks). A chiplet holds as many
+//! slots as fit beside its weights, so the simulated SRAM never holds more than
+//! the constraint allows. A micro-batch takes a slot on a chiplet before its
+//! first op there starts or its first tensor is sent there, and gives it back
+//! when its last op there has finished and its last outgoing tensor has left
+//! the first link. Work of a micro-batch without a slot waits (its sender keeps
+//! the tensor): micro-batches are admitted in order, and the oldest unfinished
+//! one always has a slot everywhere, so the pipeline cannot deadlock. When even
+//! one slot does not fit, the run still goes ahead one micro-batch at a time
+//! and the report marks the overflow.
+//!
+//! Off-package memory (weight streaming) is one FIFO server shared by every
+//! chiplet: an op whose weights are streamed requests them when it starts and
+//! cannot finish before they have arrived.
+
+mod machine;
+mod plan;
+mod report;
+mod state;
+
+use std::fmt;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
+use serde::Serialize;
+
+use crate::fabric::Fabric;
+use crate::graph::Graph;
+use crate::placement::{Placement, PlacementError};
+use crate::report::{SimReport, TraceSlice, chrome_trace};
+use crate::spec::HwSpec;
+use machine::StepWork;
+use plan::{Model, Plan};
+use state::{
+    ChipEnergy, Chiplet, Clock, ComputeEngine, EventQueue, Index, InstState, Ledger, Links,
+    OpInstance, ReadyQueue, SramSlots,
+};
+
+/// How packets move through intermediate chiplets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Switching {
+    StoreAndForward,
+    CutThrough,
+}
+
+/// Options of one simulation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimOptions {
+    /// Micro-batches pushed through the pipeline (≥ 1).
+    pub microbatches: u32,
+    /// Largest packet a tensor is split into.
+    pub packet_bytes: u64,
+    pub switching: Switching,
+    /// Record a timeline trace.
+    pub trace: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            microbatches: 8,
+            packet_bytes: 4096,
+            switching: Switching::StoreAndForward,
+            trace: false,
+        }
+    }
+}
+
+/// Why a simulation could not run. (A placement that breaks a constraint
+/// still runs: its violations are in the report.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// [`SimOptions::microbatches`] is 0.
+    NoMicrobatches,
+    /// [`SimOptions::packet_bytes`] is 0.
+    NoPacketBytes,
+    /// The placement does not fit the graph or the spec.
+    Placement(PlacementError),
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::NoMicrobatches => f.write_str("microbatches must be at least 1"),
+            SimError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
+            SimError::Placement(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SimError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SimError::Placement(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<PlacementError> for SimError {
+    fn from(e: PlacementError) -> SimError {
+        SimError::Placement(e)
+    }
+}
+
+/// Simulates `placement` of `graph` on `spec`. For many placements of the same
+/// hardware and graph, build a [`Simulator`] once and call [`Simulator::run`].
+pub fn simulate(
+    spec: &HwSpec,
+    graph: &Graph,
+    placement: &Placement,
+    options: &SimOptions,
+) -> Result<SimOutput, SimError> {
+    Simulator::new(spec, graph, options)?.run(placement)
+}
+
+/// A report, and the trace when one was asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOutput {
+    pub report: SimReport,
+    pub trace: Option<Vec<TraceSlice>>,
+}
+
+impl SimOutput {
+    /// The trace as Chrome trace-event JSON, if recorded.
+    pub fn trace_json(&self, clock_mhz: f64) -> Option<String> {
+        self.trace.as_ref().map(|t| chrome_trace(t, clock_mhz))
+    }
+}
+
+/// A simulator for one hardware spec, graph and options, reusable across
+/// placements: [`Simulator::run`] resets the world's state in place instead of
+/// rebuilding it.
+pub struct Simulator {
+    world: World,
+    schedule: Schedule,
+}
+
+#[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
+struct Evaluate;
+
+impl Simulator {
+    /// Prepares the world: chiplet and op-instance entities, cost tables,
+    /// links, schedule.
+    pub fn new(spec: &HwSpec, graph: &Graph, options: &SimOptions) -> Result<Simulator, SimError> {
+        if options.microbatches == 0 {
+            return Err(SimError::NoMicrobatches);
+        }
+        if options.packet_bytes == 0 {
+            return Err(SimError::NoPacketBytes);
+        }
+        let mut world = World::new();
+        let mut index = Index::default();
+        for c in &spec.chiplets {
+            index.chips.push(
+                world
+                    .spawn((
+                        Chiplet(c.id),
+                        ComputeEngine::default(),
+                        ReadyQueue::default(),
+                        SramSlots::default(),
+                        ChipEnergy::default(),
+                    ))
+                    .id(),
+            );
+        }
+        let n_ops = graph.ops().len();
+        let mbs = options.microbatches as usize;
+        index.insts.reserve(n_ops * mbs);
+        for mb in 0..mbs {
+            for op in graph.ops() {
+                index.insts.push(
+                    world
+                        .spawn((
+                            OpInstance {
+                                op: op.id,
+                                mb: mb as u32,
+                            },
+                            InstState::default(),
+                        ))
+                        .id(),
+                );
+            }
+        }
+        world.insert_resource(Links(Fabric::new(spec, options.switching)));
+        world.insert_resource(Model::new(spec, graph, options));
+        world.insert_resource(index);
+        world.init_resource::<Plan>();
+        world.init_resource::<Clock>();
+        world.init_resource::<EventQueue>();
+        world.init_resource::<Ledger>();
+        world.init_resource::<StepWork>();
+        let mut schedule = Schedule::new(Evaluate);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.add_systems(
+            (
+                machine::reset_run,
+                machine::reset_chiplets,
+                machine::reset_instances,
+                machine::run_events,
+            )
+                .chain(),
+        );
+        Ok(Simulator { world, schedule })
+    }
+
+    /// Simulates one placement from a clean state.
+    pub fn run(&mut self, placement: &Placement) -> Result<SimOutput, SimError> {
+        {
+            let model = self.world.resource::<Model>();
+            placement.validate(&model.spec, &model.graph)?;
+        }
+        self.world.resource_scope(|world, mut plan: Mut<Plan>| {
+            plan.rebuild(world.resource::<Model>(), placement);
+        });
+        self.schedule.run(&mut self.world);
+        Ok(report::build(&mut self.world))
+    }
+}

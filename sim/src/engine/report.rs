@@ -1,0 +1,138 @@
+//! The report of a run, read from the world once the event loop is done.
+
+use bevy_ecs::prelude::*;
+
+use super::SimOutput;
+use super::plan::{Model, Plan};
+use super::state::{ChipEnergy, ComputeEngine, Index, Ledger, Links, SramSlots};
+use crate::report::{
+    ChipletReport, EnergyReport, LinkReport, MemoryReport, REPORT_SCHEMA_VERSION, SimReport,
+    Violation,
+};
+use crate::spec::ChipletId;
+
+/// The report (and trace) of the run that just ended.
+pub(super) fn build(world: &mut World) -> SimOutput {
+    let model = world.resource::<Model>();
+    let plan = world.resource::<Plan>();
+    let ledger = world.resource::<Ledger>();
+    let index = world.resource::<Index>();
+    let fabric = &world.resource::<Links>().0;
+    let spec = &model.spec;
+    let makespan = ledger.last_cycle.get();
+    let util = |busy: u64| {
+        if makespan == 0 {
+            0.0
+        } else {
+            busy as f64 / makespan as f64
+        }
+    };
+    let mut violations = Vec::new();
+    let mut energy = EnergyReport {
+        links_pj: fabric.energy_pj(),
+        memory_pj: ledger.memory_pj,
+        ..EnergyReport::default()
+    };
+    let mut chiplets = Vec::with_capacity(spec.chiplets.len());
+    for (c, &e) in index.chips.iter().enumerate() {
+        let engine = world.get::<ComputeEngine>(e).expect("chip entity");
+        let sram = world.get::<SramSlots>(e).expect("chip entity");
+        let en = world.get::<ChipEnergy>(e).expect("chip entity");
+        let capacity = spec.chiplet_type(ChipletId(c as u32)).sram_bytes();
+        let weights = plan.resident_weights[c];
+        let one_slot = weights + plan.activation_slot_bytes[c];
+        let needed = weights + plan.activation_slot_bytes[c] * sram.peak_active as u64;
+        if one_slot > capacity {
+            violations.push(Violation::SramOverflow {
+                chiplet: c as u32,
+                needed_bytes: one_slot,
+                capacity_bytes: capacity,
+                over_bytes: one_slot - capacity,
+            });
+        }
+        energy.compute_pj += en.compute_pj;
+        energy.sram_pj += en.sram_pj;
+        chiplets.push(ChipletReport {
+            id: c as u32,
+            ops_placed: plan.ops_placed[c],
+            busy_cycles: engine.busy_cycles,
+            utilisation: util(engine.busy_cycles),
+            sram_capacity_bytes: capacity,
+            weight_bytes_resident: plan.resident_weights[c],
+            weight_bytes_streamed: plan.streamed_weights[c],
+            sram_slot_bytes: plan.activation_slot_bytes[c],
+            sram_slots: plan.slots[c],
+            microbatches_in_flight_peak: sram.peak_active,
+            sram_peak_bytes: needed,
+            energy_pj: en.compute_pj + en.sram_pj,
+        });
+    }
+    let links = spec
+        .links
+        .iter()
+        .map(|l| {
+            let s = fabric.link(l.id);
+            LinkReport {
+                id: l.id.0,
+                from: l.from.0,
+                to: l.to.0,
+                bytes: s.bytes.get(),
+                packets: s.packets,
+                busy_cycles: s.busy.get(),
+                utilisation: util(s.busy.get()),
+            }
+        })
+        .collect();
+    energy.total_pj = energy.compute_pj + energy.sram_pj + energy.links_pj + energy.memory_pj;
+    let mbs = model.options.microbatches as usize;
+    let mut done = ledger.mb_completion.clone();
+    done.sort_unstable();
+    let first = ledger.mb_completion[0];
+    let interval = if mbs == 1 {
+        first as f64
+    } else {
+        let h = mbs / 2;
+        (done[mbs - 1] - done[h - 1]) as f64 / (mbs - h) as f64
+    };
+    let batch = model
+        .graph
+        .inputs()
+        .first()
+        .and_then(|i| i.shape.first().copied())
+        .unwrap_or(1);
+    let clock_hz = spec.clock_mhz * 1e6;
+    let report = SimReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        valid: violations.is_empty(),
+        microbatches: model.options.microbatches,
+        inferences_per_microbatch: batch,
+        first_inference_latency_cycles: first,
+        first_inference_latency_us: first as f64 / spec.clock_mhz,
+        steady_state_interval_cycles: interval,
+        throughput_inferences_per_s: if interval > 0.0 {
+            batch as f64 * clock_hz / interval
+        } else {
+            0.0
+        },
+        makespan_cycles: makespan,
+        chiplets,
+        links,
+        memory: spec.memory.as_ref().map(|_| MemoryReport {
+            bytes_streamed: ledger.memory_bytes.get(),
+            busy_cycles: ledger.memory_busy.get(),
+            utilisation: util(ledger.memory_busy.get()),
+        }),
+        energy,
+        violations,
+        events_processed: ledger.events,
+        steps: ledger.steps,
+    };
+    let trace = model.options.trace.then(|| {
+        let mut t = ledger.trace.clone();
+        t.sort_by(|a, b| {
+            (a.track, a.start_cycle, a.end_cycle).cmp(&(b.track, b.start_cycle, b.end_cycle))
+        });
+        t
+    });
+    SimOutput { report, trace }
+}

@@ -1,0 +1,289 @@
+//! The package interconnect: one model of links and packets, used by the
+//! workload simulator (`engine`) and by synthetic traffic (`traffic`), so
+//! that what a link does is written once.
+//!
+//! A directed link is a FIFO server that serves one packet at a time. A
+//! packet that may leave a chiplet at cycle `a` starts on the link at
+//! `max(a, free_at)`, takes `ceil(bytes / bandwidth_bytes_per_cycle)` cycles to
+//! serialise, and its tail reaches the far end `latency_cycles` later. A
+//! packet follows `spec.routes.path(src, dst)` hop by hop:
+//! - store-and-forward: it may leave an intermediate chiplet once its tail
+//!   has arrived there;
+//! - cut-through: it may leave once its head has arrived (`latency_cycles`
+//!   after it started on the previous link), but it cannot finish leaving
+//!   before its tail has arrived.
+//!
+//! Because a link serves packets in the order they join its queue, a packet's
+//! service interval is known the moment it joins, so the fabric needs an event
+//! only where the next decision waits on time passing: a packet reaching an
+//! intermediate chiplet (it joins the next link's queue in time order). The
+//! fabric keeps those arrivals in its own queue, ordered by (cycle, sequence
+//! number); the caller decides when to take them ([`Fabric::pop_arrival`]) and
+//! forwards them ([`Fabric::forward`]), so that it can interleave them with
+//! its own events. Contention is exact for FIFO arbitration, with far fewer
+//! events than one per packet per hop.
+//!
+//! What this model leaves out (an ideal queue: no finite buffers, credits,
+//! virtual channels, allocators or per-packet router pipeline) is what a
+//! detailed network simulator such as BookSim adds; a change to the link
+//! model belongs here, and both users get it.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ops::Range;
+
+use crate::engine::Switching;
+use crate::spec::{ChipletId, HwSpec, LinkId, RouteTable};
+use crate::units::{Bytes, Cycles};
+
+/// A packet the fabric carries from `src` to `dst` along the spec's route.
+/// `message` and `index` are the caller's names for it (the engine's transfer
+/// and packet number within it; traffic's injection number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Packet {
+    pub message: u32,
+    pub index: u32,
+    pub bytes: Bytes,
+    pub src: ChipletId,
+    pub dst: ChipletId,
+}
+
+/// One packet's service on one link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hop {
+    pub packet: Packet,
+    pub link: LinkId,
+    /// When the link started and finished serialising the packet.
+    pub start: Cycles,
+    pub finish: Cycles,
+    /// When the packet's tail reaches the link's far end.
+    pub tail: Cycles,
+    /// This was the route's last link: the packet is delivered at `tail`.
+    pub last: bool,
+}
+
+impl Hop {
+    /// When the packet reaches its destination, if this hop took it there.
+    pub fn delivered_at(&self) -> Option<Cycles> {
+        self.last.then_some(self.tail)
+    }
+}
+
+/// A packet that reached an intermediate chiplet and may leave it at `at`;
+/// its tail arrived there at `tail`. `hop` is the route position of the link
+/// it came over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Arrival {
+    pub at: Cycles,
+    seq: u64,
+    pub tail: Cycles,
+    pub hop: u32,
+    pub packet: Packet,
+}
+
+/// What a link has done so far in a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkServer {
+    /// When it finishes the last packet it has accepted.
+    pub free_at: Cycles,
+    /// Cycles spent serialising packets, counted inside the fabric's window.
+    pub busy: Cycles,
+    pub bytes: Bytes,
+    pub packets: u64,
+}
+
+/// A link's fixed numbers.
+#[derive(Clone, Copy, Debug)]
+struct LinkParams {
+    bandwidth_bytes_per_cycle: u64,
+    latency: Cycles,
+    energy_per_bit_pj: f64,
+}
+
+/// When a packet ready at `ready` (tail in at `tail_in`) is served on a link
+/// free at `free_at`: (start, finish). The one statement of the service rule.
+fn service(
+    link: &LinkParams,
+    switching: Switching,
+    ready: Cycles,
+    tail_in: Cycles,
+    free_at: Cycles,
+    bytes: Bytes,
+) -> (Cycles, Cycles) {
+    let start = ready.max(free_at);
+    let mut finish = start + bytes.cycles_at(link.bandwidth_bytes_per_cycle);
+    if switching == Switching::CutThrough {
+        finish = finish.max(tail_in);
+    }
+    (start, finish)
+}
+
+/// When a packet that started on a link at `start` and whose tail arrives at
+/// `tail` may leave the chiplet at the link's far end.
+fn ready_at_next(link: &LinkParams, switching: Switching, start: Cycles, tail: Cycles) -> Cycles {
+    match switching {
+        Switching::StoreAndForward => tail,
+        Switching::CutThrough => start + link.latency,
+    }
+}
+
+/// The links of one package as FIFO servers, and the packets between hops.
+#[derive(Clone, Debug)]
+pub struct Fabric {
+    switching: Switching,
+    links: Vec<LinkParams>,
+    routes: RouteTable,
+    servers: Vec<LinkServer>,
+    /// Busy cycles are counted only inside this window.
+    window: Range<Cycles>,
+    arrivals: BinaryHeap<Reverse<Arrival>>,
+    next_seq: u64,
+    energy_pj: f64,
+}
+
+impl Fabric {
+    /// An idle fabric for `spec`'s links and routes, counting busy cycles
+    /// over the whole run.
+    pub fn new(spec: &HwSpec, switching: Switching) -> Fabric {
+        Fabric {
+            switching,
+            links: spec
+                .links
+                .iter()
+                .map(|l| LinkParams {
+                    bandwidth_bytes_per_cycle: l.bandwidth_bytes_per_cycle,
+                    latency: Cycles(l.latency_cycles),
+                    energy_per_bit_pj: l.energy_per_bit_pj,
+                })
+                .collect(),
+            routes: spec.routes.clone(),
+            servers: vec![LinkServer::default(); spec.links.len()],
+            window: Cycles::ZERO..Cycles::MAX,
+            arrivals: BinaryHeap::new(),
+            next_seq: 0,
+            energy_pj: 0.0,
+        }
+    }
+
+    /// Counts busy cycles only inside `window` (a measurement window).
+    pub fn with_window(mut self, window: Range<Cycles>) -> Fabric {
+        self.window = window;
+        self
+    }
+
+    /// Back to idle: no packets, no counts.
+    pub fn reset(&mut self) {
+        self.servers.fill(LinkServer::default());
+        self.arrivals.clear();
+        self.next_seq = 0;
+        self.energy_pj = 0.0;
+    }
+
+    /// The links `packet` takes.
+    pub fn route(&self, src: ChipletId, dst: ChipletId) -> &[LinkId] {
+        self.routes.path(src, dst)
+    }
+
+    /// `packet` leaves its source at `now` (it joins the first link's queue).
+    pub fn send(&mut self, now: Cycles, packet: Packet) -> Hop {
+        self.serve(packet, 0, now, now)
+    }
+
+    /// When the earliest packet waiting at an intermediate chiplet may leave.
+    pub fn next_arrival(&self) -> Option<Cycles> {
+        self.arrivals.peek().map(|Reverse(a)| a.at)
+    }
+
+    /// Takes the earliest such packet (by cycle, then the order its arrival
+    /// became known).
+    pub fn pop_arrival(&mut self) -> Option<Arrival> {
+        self.arrivals.pop().map(|Reverse(a)| a)
+    }
+
+    /// Serves an arrived packet on the next link of its route (at its `at`).
+    pub fn forward(&mut self, arrival: Arrival) -> Hop {
+        self.serve(
+            arrival.packet,
+            arrival.hop as usize + 1,
+            arrival.at,
+            arrival.tail,
+        )
+    }
+
+    fn serve(&mut self, packet: Packet, hop: usize, ready: Cycles, tail_in: Cycles) -> Hop {
+        let path = self.routes.path(packet.src, packet.dst);
+        let link = path[hop];
+        let last = hop + 1 == path.len();
+        let params = &self.links[link.idx()];
+        let server = &mut self.servers[link.idx()];
+        let (start, finish) = service(
+            params,
+            self.switching,
+            ready,
+            tail_in,
+            server.free_at,
+            packet.bytes,
+        );
+        server.free_at = finish;
+        let (a, b) = (start.max(self.window.start), finish.min(self.window.end));
+        server.busy += b.saturating_sub(a);
+        server.bytes += packet.bytes;
+        server.packets += 1;
+        self.energy_pj += packet.bytes.get() as f64 * 8.0 * params.energy_per_bit_pj;
+        let tail = finish + params.latency;
+        if !last {
+            let at = ready_at_next(params, self.switching, start, tail);
+            self.arrivals.push(Reverse(Arrival {
+                at,
+                seq: self.next_seq,
+                tail,
+                hop: hop as u32,
+                packet,
+            }));
+            self.next_seq += 1;
+        }
+        Hop {
+            packet,
+            link,
+            start,
+            finish,
+            tail,
+            last,
+        }
+    }
+
+    /// One link's counts so far.
+    pub fn link(&self, link: LinkId) -> &LinkServer {
+        &self.servers[link.idx()]
+    }
+
+    /// Energy of every byte served so far, summed in service order.
+    pub fn energy_pj(&self) -> f64 {
+        self.energy_pj
+    }
+}
+
+/// Cycles one packet of `bytes` takes along `path` of `spec` on an empty
+/// network, from leaving its source to the arrival of its tail. Store and
+/// forward this is `Σ_hops (ceil(bytes / bandwidth) + latency_cycles)`;
+/// cut-through overlaps each hop's serialisation with the previous hop's.
+pub fn zero_load_cycles(
+    spec: &HwSpec,
+    path: &[LinkId],
+    bytes: Bytes,
+    switching: Switching,
+) -> Cycles {
+    let (mut ready, mut tail) = (Cycles::ZERO, Cycles::ZERO);
+    for &l in path {
+        let link = spec.link(l);
+        let params = LinkParams {
+            bandwidth_bytes_per_cycle: link.bandwidth_bytes_per_cycle,
+            latency: Cycles(link.latency_cycles),
+            energy_per_bit_pj: link.energy_per_bit_pj,
+        };
+        let (start, finish) = service(&params, switching, ready, tail, Cycles::ZERO, bytes);
+        tail = finish + params.latency;
+        ready = ready_at_next(&params, switching, start, tail);
+    }
+    tail
+}
