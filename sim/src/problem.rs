@@ -235,6 +235,20 @@ pub struct ProblemModel<'a> {
     consumers: OpGroups,
 }
 
+/// Working memory of [`ProblemModel::activation_peak_bytes_of`], reusable
+/// across calls to avoid allocating per call; its size follows the op set,
+/// not the graph.
+#[derive(Clone, Debug, Default)]
+pub struct PeakScratch {
+    /// Per walk position: bytes of own tensors freed after it.
+    freed: Vec<u64>,
+    /// Per walk position: bytes of remote tensors first and last read there.
+    arrive: Vec<u64>,
+    leave: Vec<u64>,
+    /// (remote producer, walk position of a reader).
+    reads: Vec<(usize, usize)>,
+}
+
 impl<'a> ProblemModel<'a> {
     /// Precomputes the model. Only the transfer quantities (`packet_bytes`,
     /// `switching` and what derives from them) read `options`.
@@ -434,60 +448,63 @@ impl<'a> ProblemModel<'a> {
 
     /// `peak(S)` of the SRAM rule for `S = ops` (ascending; `here(v)` must
     /// hold exactly for the ops of `S`). `scratch` is working memory a
-    /// caller may reuse across calls.
+    /// caller may reuse across calls. Takes time in the ops of `S` and the
+    /// edges that touch them (a sort of the remote reads), never the graph.
     pub fn activation_peak_bytes_of(
         &self,
         ops: &[usize],
         here: impl Fn(usize) -> bool,
-        scratch: &mut Vec<u64>,
+        scratch: &mut PeakScratch,
     ) -> u64 {
         debug_assert!(ops.windows(2).all(|w| w[0] < w[1]), "ops must ascend");
-        // Walk `S` in order; `scratch[r]` collects the bytes of this
-        // chiplet's own tensors whose last reader here is `ops[r]`, freed
-        // once it has run. (Equivalent to summing the intervals of the rule;
-        // a walk needs no sort.)
-        scratch.clear();
-        scratch.resize(ops.len(), 0);
+        // Walk `S` in order; `freed[r]` collects the bytes of this chiplet's
+        // own tensors whose last reader here is `ops[r]`, freed once it has
+        // run. (Equivalent to summing the intervals of the rule; a walk needs
+        // no sort.) A remote tensor's interval runs from its first reader
+        // here to its last: `arrive[r]` and `leave[r]` sum the remote tensors
+        // whose first and last reader here is `ops[r]`, found by sorting the
+        // (remote producer, reader position) pairs, so that the walk never
+        // scans a producer's consumers.
+        let PeakScratch {
+            freed,
+            arrive,
+            leave,
+            reads,
+        } = scratch;
+        for v in [&mut *freed, &mut *arrive, &mut *leave] {
+            v.clear();
+            v.resize(ops.len(), 0);
+        }
+        reads.clear();
+        for (r, &j) in ops.iter().enumerate() {
+            reads.extend(
+                self.producers(j)
+                    .iter()
+                    .filter(|&&p| !here(p))
+                    .map(|&p| (p, r)),
+            );
+        }
+        reads.sort_unstable();
+        for group in reads.chunk_by(|a, b| a.0 == b.0) {
+            let bytes = self.output_bytes[group[0].0];
+            arrive[group[0].1] += bytes;
+            leave[group[group.len() - 1].1] += bytes;
+        }
         let (mut live, mut peak) = (0u64, 0u64);
         for (r, &j) in ops.iter().enumerate() {
-            let producers = self.producers(j);
-            // A remote tensor's interval starts at its first reader here.
-            let arriving: u64 = producers
-                .iter()
-                .filter(|&&p| {
-                    !here(p)
-                        && self
-                            .consumers(p)
-                            .iter()
-                            .take_while(|&&q| q < j)
-                            .all(|&q| !here(q))
-                })
-                .map(|&p| self.output_bytes[p])
-                .sum();
-            live += arriving + self.output_bytes[j];
+            live += arrive[r] + self.output_bytes[j];
             peak = peak.max(live + self.graph_input_bytes[j]);
             match self.consumers(j).iter().rev().find(|&&q| here(q)) {
                 Some(&last) => {
                     let at = ops[r + 1..]
                         .binary_search(&last)
                         .expect("`here` holds exactly for `ops`");
-                    scratch[r + 1 + at] += self.output_bytes[j];
+                    freed[r + 1 + at] += self.output_bytes[j];
                 }
                 None => live -= self.output_bytes[j],
             }
-            live -= scratch[r];
-            for &p in producers {
-                let last_here = !here(p)
-                    && self
-                        .consumers(p)
-                        .iter()
-                        .rev()
-                        .take_while(|&&q| q > j)
-                        .all(|&q| !here(q));
-                if last_here {
-                    live -= self.output_bytes[p];
-                }
-            }
+            live -= freed[r];
+            live -= leave[r];
         }
         peak
     }
@@ -499,7 +516,7 @@ impl<'a> ProblemModel<'a> {
         class: usize,
         ops: &[usize],
         here: impl Fn(usize) -> bool,
-        scratch: &mut Vec<u64>,
+        scratch: &mut PeakScratch,
     ) -> u64 {
         self.sram_weight_bytes_of(class, ops) + self.activation_peak_bytes_of(ops, here, scratch)
     }
@@ -594,7 +611,7 @@ impl<'a> ProblemModel<'a> {
         class: usize,
         ops: &[usize],
         here: impl Fn(usize) -> bool,
-        scratch: &mut Vec<u64>,
+        scratch: &mut PeakScratch,
     ) -> StageCost {
         // Only a chiplet that may stream reads its slot.
         let slot = if self.classes[class].can_stream {
@@ -628,7 +645,7 @@ impl<'a> ProblemModel<'a> {
     /// `peak(S)` of each chiplet.
     pub fn activation_peak_bytes(&self, chip_of: &[ChipletId]) -> Vec<u64> {
         let members = self.members(chip_of);
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         (0..self.n_chiplets)
             .map(|c| {
                 let here = |v: usize| chip_of[v].idx() == c;
@@ -640,7 +657,7 @@ impl<'a> ProblemModel<'a> {
     /// Each chiplet's SRAM need.
     pub fn sram_need_bytes(&self, chip_of: &[ChipletId]) -> Vec<u64> {
         let members = self.members(chip_of);
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         (0..self.n_chiplets)
             .map(|c| {
                 let here = |v: usize| chip_of[v].idx() == c;
@@ -681,7 +698,7 @@ impl<'a> ProblemModel<'a> {
             memory_cycles: 0,
         };
         let members = self.members(chip_of);
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         for c in 0..self.n_chiplets {
             let (class, ops) = (self.class_of[c], members.ops(c));
             let k = self.classes[class];

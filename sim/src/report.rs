@@ -31,7 +31,8 @@ pub struct SimReport {
     pub energy: EnergyReport,
     pub violations: Vec<Violation>,
     pub events_processed: u64,
-    /// Schedule runs (distinct event times visited).
+    /// Passes of the engine's stages: event times visited, a time counted
+    /// again when a stage scheduled more work for the same cycle.
     pub steps: u64,
 }
 

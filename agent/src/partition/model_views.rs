@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use sim::constraints::{Constraints, Violation, activation_peaks, check, sram_need};
 use sim::graph::{Graph, Source, numel};
 use sim::oracle::analyse;
-use sim::problem::ProblemModel;
+use sim::problem::{PeakScratch, ProblemModel};
 use sim::spec::{ChipletId, HwSpec};
 use sim::{Placement, SimOptions, zoo};
 
@@ -274,7 +274,7 @@ proptest! {
         let (n, k) = (g.ops().len(), spec.n_chiplets());
         let pos = spec.pipeline_positions();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         for _ in 0..4 {
             let chip_of = placement(&mut rng, &spec, n);
             let p = Placement { chiplet_of_op: chip_of.clone() };

@@ -5,8 +5,6 @@
 //! holds every resource and query the stages use; `run_events` fetches it
 //! once per run and calls the stages in order for each event time.
 
-use std::cmp::Reverse;
-
 use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemParam;
 
@@ -87,7 +85,7 @@ pub(super) fn reset_chiplets(
     for (chip, mut engine, mut ready, mut sram, mut energy) in &mut chips {
         let c = chip.0.idx();
         *engine = ComputeEngine::default();
-        ready.0.clear();
+        ready.clear();
         *energy = ChipEnergy::default();
         let holders = plan.holders_per_mb[c];
         let m = mbs as usize;
@@ -126,7 +124,7 @@ pub(super) fn reset_instances(
             let mut queue = ready.get_mut(index.chips[chip.idx()]).expect("chip entity");
             // The queue orders by (micro-batch, op), so the order in which
             // instances are visited does not matter.
-            queue.0.push(Reverse((inst.mb, inst.op.0)));
+            queue.push(inst.mb, inst.op);
             work.chips_to_check.push(chip);
         }
     }
@@ -253,7 +251,7 @@ impl Machine<'_, '_> {
                     .expect("instance entity");
                 s.inputs_pending -= 1;
                 if s.inputs_pending == 0 {
-                    ready.0.push(Reverse((mb, q.0)));
+                    ready.push(mb, q);
                 }
             }
             for k in self.plan.transfers_of(op) {
@@ -374,7 +372,7 @@ impl Machine<'_, '_> {
                     .expect("instance entity");
                 s.inputs_pending -= 1;
                 if s.inputs_pending == 0 {
-                    ready.0.push(Reverse((mb, q.0)));
+                    ready.push(mb, q);
                     woke = true;
                 }
             }
@@ -403,20 +401,19 @@ impl Machine<'_, '_> {
             if engine.busy {
                 continue;
             }
-            match ready.0.peek() {
-                Some(&Reverse((mb, _))) if sram.admits(mb) => {}
+            match ready.next_microbatch() {
+                Some(mb) if sram.admits(mb) => {}
                 _ => continue,
             }
-            let Some(Reverse((mb, op))) = ready.0.pop() else {
+            let Some((mb, op)) = ready.pop() else {
                 continue;
             };
             sram.begin(mb);
             let ty_idx = model.spec.chiplets[chip.idx()].type_idx;
-            let ty = &model.spec.chiplet_types[ty_idx];
-            let cost = &model.cost[ty_idx][op as usize];
-            let o = &model.graph.ops()[op as usize];
-            let mut finish = t + Cycles(cost.cycles);
-            let streamed = plan.streamed_bytes[op as usize];
+            let run = &model.runs[ty_idx][op.idx()];
+            let name = || model.graph.op(op).name.clone();
+            let mut finish = t + run.cycles;
+            let streamed = plan.streamed_bytes[op.idx()];
             if streamed > 0 {
                 let mem = model
                     .spec
@@ -433,7 +430,7 @@ impl Machine<'_, '_> {
                 if model.options.trace {
                     ledger.trace.push(TraceSlice {
                         track: Track::Memory,
-                        name: o.name.clone(),
+                        name: name(),
                         start_cycle: start.get(),
                         end_cycle: done.get(),
                         microbatch: mb,
@@ -442,14 +439,13 @@ impl Machine<'_, '_> {
             }
             engine.busy = true;
             engine.busy_cycles += (finish - t).get();
-            energy.compute_pj += (o.macs + o.vector_ops) as f64 * ty.energy_per_mac_pj;
-            energy.sram_pj += cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj;
-            self.queue
-                .push(finish, Event::OpFinished { op: OpId(op), mb });
+            energy.compute_pj += run.compute_pj;
+            energy.sram_pj += run.sram_pj;
+            self.queue.push(finish, Event::OpFinished { op, mb });
             if model.options.trace {
                 ledger.trace.push(TraceSlice {
                     track: Track::Chiplet(chip.0),
-                    name: o.name.clone(),
+                    name: name(),
                     start_cycle: t.get(),
                     end_cycle: finish.get(),
                     microbatch: mb,

@@ -7,11 +7,11 @@ use std::ops::Range;
 use bevy_ecs::prelude::*;
 
 use super::SimOptions;
-use crate::cost::OpCost;
 use crate::graph::{Graph, OpId, Source};
 use crate::placement::Placement;
+use crate::problem::ProblemModel;
 use crate::spec::{ChipletId, HwSpec};
-use crate::units::Bytes;
+use crate::units::{Bytes, Cycles};
 
 /// Everything that depends only on the hardware, the graph and the options.
 #[derive(Resource)]
@@ -19,22 +19,29 @@ pub(super) struct Model {
     pub spec: HwSpec,
     pub graph: Graph,
     pub options: SimOptions,
-    /// `cost[type_idx][op]`.
-    pub cost: Vec<Vec<OpCost>>,
+    /// `runs[type_idx][op]`: what running the op costs on a chiplet type.
+    pub runs: Vec<Vec<OpRun>>,
     /// Distinct producer ops of each op.
     pub producer_count: Vec<u32>,
 }
 
 impl Model {
     pub fn new(spec: &HwSpec, graph: &Graph, options: &SimOptions) -> Model {
-        let cost = spec
+        let runs = spec
             .chiplet_types
             .iter()
             .map(|ty| {
                 graph
                     .ops()
                     .iter()
-                    .map(|op| crate::cost::op_cost(op, ty))
+                    .map(|op| {
+                        let cost = crate::cost::op_cost(op, ty);
+                        OpRun {
+                            cycles: Cycles(cost.cycles),
+                            compute_pj: (op.macs + op.vector_ops) as f64 * ty.energy_per_mac_pj,
+                            sram_pj: cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj,
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -59,7 +66,7 @@ impl Model {
             spec: spec.clone(),
             graph: graph.clone(),
             options: options.clone(),
-            cost,
+            runs,
             producer_count,
         }
     }
@@ -67,6 +74,17 @@ impl Model {
     pub fn n_ops(&self) -> u32 {
         self.graph.ops().len() as u32
     }
+}
+
+/// One op on one chiplet type, as the engine reads it when the op starts
+/// (kept apart from the graph's ops so that the hot loop touches 24 bytes
+/// per op, not the whole op).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OpRun {
+    pub cycles: Cycles,
+    /// Energy of its MACs and vector operations, and of its SRAM traffic.
+    pub compute_pj: f64,
+    pub sram_pj: f64,
 }
 
 /// One tensor sent from its producer's chiplet to one remote chiplet that
@@ -165,15 +183,12 @@ impl Plan {
         }
         self.first_transfer.push(self.transfers.len() as u32);
 
-        // One activation-peak computation serves residency and the SRAM slots.
-        self.activation_slot_bytes =
-            crate::constraints::activation_peaks(spec, graph, &placement.chiplet_of_op);
-        let residency = crate::cost::residency(
-            spec,
-            graph,
-            &placement.chiplet_of_op,
-            &self.activation_slot_bytes,
-        );
+        // One SRAM model and one activation-peak computation serve residency
+        // and the SRAM slots (the numbers `constraints::activation_peaks` and
+        // `cost::residency` give).
+        let sram = ProblemModel::for_sram(spec, graph);
+        self.activation_slot_bytes = sram.activation_peak_bytes(&placement.chiplet_of_op);
+        let residency = sram.residency(&placement.chiplet_of_op, &self.activation_slot_bytes);
         self.streamed_bytes = residency.streamed_bytes_per_op;
         self.resident_weights = residency.resident_bytes;
         self.streamed_weights = residency.streamed_bytes;

@@ -132,9 +132,33 @@ pub(super) struct ComputeEngine {
     pub busy_cycles: u64,
 }
 
-/// Ready op instances as (micro-batch, op id), smallest first.
+/// Ready op instances, the earliest micro-batch first, then the lowest op
+/// id. Keys are packed into one `u64` (micro-batch in the high half), so a
+/// comparison is one integer comparison.
 #[derive(Component, Default)]
-pub(super) struct ReadyQueue(pub BinaryHeap<Reverse<(u32, u32)>>);
+pub(super) struct ReadyQueue(BinaryHeap<Reverse<u64>>);
+
+impl ReadyQueue {
+    pub fn push(&mut self, mb: u32, op: OpId) {
+        self.0.push(Reverse(((mb as u64) << 32) | op.0 as u64));
+    }
+
+    /// The micro-batch of the instance that would run next.
+    pub fn next_microbatch(&self) -> Option<u32> {
+        self.0.peek().map(|Reverse(k)| (k >> 32) as u32)
+    }
+
+    /// Takes the instance that runs next, as (micro-batch, op).
+    pub fn pop(&mut self) -> Option<(u32, OpId)> {
+        self.0
+            .pop()
+            .map(|Reverse(k)| ((k >> 32) as u32, OpId(k as u32)))
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// A chiplet's SRAM slots, one per micro-batch in flight there (see the
 /// engine's notes on SRAM).

@@ -83,7 +83,7 @@ impl<'a> Model<'a> {
         ops: &[usize],
         here: impl Fn(usize) -> bool,
         class: usize,
-        scratch: &mut Vec<u64>,
+        scratch: &mut sim::problem::PeakScratch,
     ) -> u64 {
         self.sram_need_bytes_of(class, ops, here, scratch)
     }

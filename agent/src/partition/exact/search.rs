@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use sim::problem::PeakScratch;
 use sim::spec::NoSkipping;
 
 use super::lattice::{Lattice, difference, has, subset};
@@ -86,7 +87,7 @@ struct Pairs {
     /// Whether any fact needs the activation peak of `S` (it is the same
     /// for every class).
     needs_peak: bool,
-    scratch: Vec<u64>,
+    scratch: PeakScratch,
     ops: Vec<usize>,
 }
 
@@ -105,7 +106,7 @@ impl Pairs {
             out_ser: vec![0; p * b],
             out_max: vec![0; p * b],
             needs_peak: m.set.sram_capacity || m.classes.iter().any(|k| k.can_stream),
-            scratch: Vec::new(),
+            scratch: PeakScratch::default(),
             ops: Vec::new(),
         }
     }

@@ -211,7 +211,7 @@ proptest! {
         };
         prop_assert_eq!(m.objective(&chip_of), analyse(&spec, &g, &p, &opts).bottleneck_cycles);
         let expected = sram_need(&spec, &g, &p.chiplet_of_op);
-        let mut pending = vec![0; g.ops().len()];
+        let mut pending = sim::problem::PeakScratch::default();
         for (c, ops) in m.members(&chip_of).iter().enumerate() {
             let need = m.sram_need(ops, |v| chip_of[v] == c, m.class_of[c], &mut pending);
             prop_assert_eq!(need, expected[c]);

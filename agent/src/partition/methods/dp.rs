@@ -64,7 +64,7 @@
 use sim::SimOptions;
 use sim::constraints::Constraints;
 use sim::graph::Graph;
-use sim::problem::ProblemModel;
+use sim::problem::{PeakScratch, ProblemModel};
 use sim::spec::{HwSpec, LinkId, NoSkipping};
 
 use super::{make_valid_start, segmentation_placement};
@@ -416,7 +416,7 @@ impl ClassTables {
         }
         // `ops[i..j]` is segment `[i, j)`.
         let ops: Vec<usize> = (0..n).collect();
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         let streamed = m.classes[class].can_stream.then(|| {
             (0..n)
                 .map(|i| {
@@ -450,7 +450,7 @@ fn least_fitting_starts(m: &ProblemModel<'_>, class: usize) -> Vec<usize> {
     let n = m.n_ops;
     let capacity = m.classes[class].sram_bytes;
     let ops: Vec<usize> = (0..n).collect();
-    let mut scratch = Vec::new();
+    let mut scratch = PeakScratch::default();
     let mut need = |i: usize, j: usize| {
         m.sram_need_bytes_of(class, &ops[i..j], |v| (i..j).contains(&v), &mut scratch)
     };

@@ -7,7 +7,7 @@
 
 use sim::SimOptions;
 use sim::graph::Graph;
-use sim::problem::{OpGroups, ProblemModel};
+use sim::problem::{OpGroups, PeakScratch, ProblemModel};
 use sim::spec::HwSpec;
 
 /// Marks an op with no position yet.
@@ -61,7 +61,7 @@ impl<'a> SramModel<'a> {
         let on = OpGroups::new(positions.len(), k, |v| {
             (positions[v] != UNPLACED).then_some(positions[v] as usize)
         });
-        let mut scratch = Vec::new();
+        let mut scratch = PeakScratch::default();
         (0..k)
             .map(|i| {
                 let here = |v: usize| positions[v] as usize == i;
@@ -78,7 +78,11 @@ impl<'a> SramModel<'a> {
         let mut ops: Vec<usize> = on_c.iter().map(|&v| v as usize).collect();
         ops.sort_unstable();
         let here = |v: usize| positions[v] == c;
-        self.problem
-            .sram_need_bytes_of(self.class_at[c as usize], &ops, here, &mut Vec::new())
+        self.problem.sram_need_bytes_of(
+            self.class_at[c as usize],
+            &ops,
+            here,
+            &mut PeakScratch::default(),
+        )
     }
 }
