@@ -287,3 +287,150 @@ pub fn zero_load_cycles(
     }
     tail
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{ChipletType, Constraints, NoSkipping};
+    use crate::testkit::{LinkProps, PackageRecipe, Topology};
+
+    /// A chain of `n` chiplets (links both ways) whose links carry 4 bytes
+    /// per cycle with 3 cycles of latency.
+    fn chain(n: u32) -> HwSpec {
+        let ty = ChipletType {
+            name: "t".into(),
+            macs_per_cycle: 16,
+            array_rows: 4,
+            array_cols: 4,
+            vector_elems_per_cycle: 4,
+            sram_kib: 64,
+            sram_bandwidth_bytes_per_cycle: 16,
+            op_overhead_cycles: 0,
+            energy_per_mac_pj: 1.0,
+            energy_per_sram_byte_pj: 1.0,
+        };
+        let link = LinkProps {
+            bandwidth_bytes_per_cycle: 4,
+            latency_cycles: 3,
+            energy_per_bit_pj: 0.5,
+        };
+        let constraints = Constraints {
+            acyclic_dataflow: false,
+            no_skipping: NoSkipping::Off,
+            no_triangle: false,
+            sram_capacity: false,
+        };
+        PackageRecipe::uniform(
+            n,
+            1000.0,
+            ty,
+            Some((
+                Topology::Chain {
+                    bidirectional: true,
+                },
+                link,
+            )),
+            constraints,
+        )
+        .build()
+        .expect("a valid chain")
+    }
+
+    fn packet(message: u32, bytes: u64, src: u32, dst: u32) -> Packet {
+        Packet {
+            message,
+            index: 0,
+            bytes: Bytes(bytes),
+            src: ChipletId(src),
+            dst: ChipletId(dst),
+        }
+    }
+
+    /// Sends every packet at its cycle and forwards arrivals in order;
+    /// returns each packet's delivery cycle.
+    fn run(fabric: &mut Fabric, sends: &[(u64, Packet)]) -> Vec<u64> {
+        let mut delivered = vec![0; sends.len()];
+        let mut note = |hop: Hop| {
+            if let Some(at) = hop.delivered_at() {
+                delivered[hop.packet.message as usize] = at.get();
+            }
+        };
+        for &(t, p) in sends {
+            while fabric.next_arrival().is_some_and(|at| at.get() < t) {
+                let a = fabric.pop_arrival().expect("peeked");
+                note(fabric.forward(a));
+            }
+            note(fabric.send(Cycles(t), p));
+        }
+        while let Some(a) = fabric.pop_arrival() {
+            note(fabric.forward(a));
+        }
+        delivered
+    }
+
+    #[test]
+    fn store_and_forward_pays_serialisation_and_latency_per_hop() {
+        let spec = chain(3);
+        let mut f = Fabric::new(&spec, Switching::StoreAndForward);
+        // 10 bytes at 4 B/cycle: 3 cycles, then 3 of latency, on each of 2 hops.
+        assert_eq!(run(&mut f, &[(5, packet(0, 10, 0, 2))]), vec![5 + 6 + 6]);
+        let path = spec.routes.path(ChipletId(0), ChipletId(2));
+        let zero = zero_load_cycles(&spec, path, Bytes(10), Switching::StoreAndForward);
+        assert_eq!(zero, Cycles(12));
+    }
+
+    #[test]
+    fn cut_through_overlaps_hops_but_never_outruns_the_tail() {
+        let spec = chain(3);
+        let mut f = Fabric::new(&spec, Switching::CutThrough);
+        // Hop 1: [0, 3), tail at 6; the head reaches chiplet 1 at 3, hop 2
+        // starts at 3 and cannot finish before the tail is in (6): tail 9.
+        assert_eq!(run(&mut f, &[(0, packet(0, 10, 0, 2))]), vec![9]);
+        let path = spec.routes.path(ChipletId(0), ChipletId(2));
+        let zero = zero_load_cycles(&spec, path, Bytes(10), Switching::CutThrough);
+        assert_eq!(zero, Cycles(9));
+    }
+
+    #[test]
+    fn a_link_serves_packets_one_at_a_time_in_arrival_order() {
+        let spec = chain(2);
+        let mut f = Fabric::new(&spec, Switching::StoreAndForward);
+        let sends = [(0, packet(0, 8, 0, 1)), (0, packet(1, 8, 0, 1))];
+        // 2 cycles each: the second waits for the first.
+        assert_eq!(run(&mut f, &sends), vec![2 + 3, 4 + 3]);
+        let l = spec.routes.path(ChipletId(0), ChipletId(1))[0];
+        let s = f.link(l);
+        assert_eq!((s.packets, s.bytes, s.busy), (2, Bytes(16), Cycles(4)));
+        assert_eq!(f.energy_pj(), 16.0 * 8.0 * 0.5);
+        f.reset();
+        assert_eq!(*f.link(l), LinkServer::default());
+        assert_eq!(f.energy_pj(), 0.0);
+    }
+
+    #[test]
+    fn busy_cycles_count_only_inside_the_window() {
+        let spec = chain(2);
+        let mut f =
+            Fabric::new(&spec, Switching::StoreAndForward).with_window(Cycles(1)..Cycles(3));
+        run(&mut f, &[(0, packet(0, 16, 0, 1))]);
+        let l = spec.routes.path(ChipletId(0), ChipletId(1))[0];
+        // Serialised over [0, 4); the window [1, 3) sees 2 of those cycles.
+        assert_eq!(f.link(l).busy, Cycles(2));
+    }
+
+    #[test]
+    fn one_packet_alone_takes_its_zero_load_time_on_every_route() {
+        let spec = chain(5);
+        for switching in [Switching::StoreAndForward, Switching::CutThrough] {
+            for dst in 1..5 {
+                for bytes in [1, 4, 7, 64] {
+                    let mut f = Fabric::new(&spec, switching);
+                    let got = run(&mut f, &[(0, packet(0, bytes, 0, dst))])[0];
+                    let path = spec.routes.path(ChipletId(0), ChipletId(dst));
+                    let want = zero_load_cycles(&spec, path, Bytes(bytes), switching);
+                    assert_eq!(Cycles(got), want, "{switching:?} to {dst}, {bytes} B");
+                }
+            }
+        }
+    }
+}
