@@ -121,7 +121,9 @@ pub(super) fn reset_instances(
         state.inputs_pending = pending;
         if pending == 0 {
             let chip = plan.chip_of[inst.op.idx()];
-            let mut queue = ready.get_mut(index.chips[chip.idx()]).expect("chip entity");
+            let mut queue = ready
+                .get_mut(index.chips[chip.idx()])
+                .expect("every chiplet has an entity");
             // The queue orders by (micro-batch, op), so the order in which
             // instances are visited does not matter.
             queue.push(inst.mb, inst.op);
@@ -147,6 +149,36 @@ type ChipParts = (
     &'static mut SramSlots,
     &'static mut ChipEnergy,
 );
+
+/// Chiplet `c`'s components (every chiplet has an entity from
+/// `Simulator::new` on, so the lookup cannot fail).
+fn chip_parts<'a>(
+    chips: &'a mut Query<'_, '_, ChipParts>,
+    index: &Index,
+    c: ChipletId,
+) -> (
+    Mut<'a, ComputeEngine>,
+    Mut<'a, ReadyQueue>,
+    Mut<'a, SramSlots>,
+    Mut<'a, ChipEnergy>,
+) {
+    chips
+        .get_mut(index.chips[c.idx()])
+        .expect("every chiplet has an entity")
+}
+
+/// Op `op` of micro-batch `mb`'s state (every instance has an entity).
+fn instance<'a>(
+    insts: &'a mut Query<'_, '_, &'static mut InstState>,
+    index: &Index,
+    n_ops: u32,
+    mb: u32,
+    op: OpId,
+) -> Mut<'a, InstState> {
+    insts
+        .get_mut(index.insts[(mb * n_ops + op.0) as usize])
+        .expect("every op instance has an entity")
+}
 
 /// Everything the stages read and write.
 #[derive(SystemParam)]
@@ -208,10 +240,7 @@ impl Machine<'_, '_> {
         let mbs = self.model.options.microbatches;
         let work = &mut *self.work;
         for &(chip, mb) in &work.slots_freed {
-            let (_, _, mut sram, _) = self
-                .chips
-                .get_mut(self.index.chips[chip.idx()])
-                .expect("chip entity");
+            let (_, _, mut sram, _) = chip_parts(&mut self.chips, &self.index, chip);
             let sram = &mut *sram;
             sram.released[mb as usize] = true;
             sram.active -= 1;
@@ -231,10 +260,8 @@ impl Machine<'_, '_> {
         let per_mb = self.plan.transfers_per_mb();
         for &(op, mb) in &work.ops_finished {
             let chip = self.plan.chip_of[op.idx()];
-            let (mut engine, mut ready, mut sram, _) = self
-                .chips
-                .get_mut(self.index.chips[chip.idx()])
-                .expect("chip entity");
+            let (mut engine, mut ready, mut sram, _) =
+                chip_parts(&mut self.chips, &self.index, chip);
             engine.busy = false;
             work.chips_to_check.push(chip);
             let done = &mut self.ledger.ops_done_per_mb[mb as usize];
@@ -245,10 +272,7 @@ impl Machine<'_, '_> {
             sram.done(chip, mb, t, &mut self.queue);
             let local = &self.plan.local_consumers[op.idx()];
             for &q in self.plan.consumers(local) {
-                let mut s = self
-                    .insts
-                    .get_mut(self.index.insts[(mb * n_ops + q.0) as usize])
-                    .expect("instance entity");
+                let mut s = instance(&mut self.insts, &self.index, n_ops, mb, q);
                 s.inputs_pending -= 1;
                 if s.inputs_pending == 0 {
                     ready.push(mb, q);
@@ -273,10 +297,7 @@ impl Machine<'_, '_> {
             let tr = self.plan.transfer(k);
             let (op, src, dst, bytes, packets) = (tr.op, tr.src, tr.dst, tr.bytes, tr.packets);
             {
-                let (_, _, mut sram_dst, _) = self
-                    .chips
-                    .get_mut(self.index.chips[dst.idx()])
-                    .expect("chip entity");
+                let (_, _, mut sram_dst, _) = chip_parts(&mut self.chips, &self.index, dst);
                 if !sram_dst.admits(mb) {
                     sram_dst.parked.push((mb, transfer));
                     continue;
@@ -299,10 +320,7 @@ impl Machine<'_, '_> {
             }
             // The sender's part in this transfer is done once its last
             // packet has left the first link.
-            let (_, _, mut sram_src, _) = self
-                .chips
-                .get_mut(self.index.chips[src.idx()])
-                .expect("chip entity");
+            let (_, _, mut sram_src, _) = chip_parts(&mut self.chips, &self.index, src);
             sram_src.done(src, mb, last_departure, &mut self.queue);
         }
         self.work.new_transfers = new;
@@ -360,16 +378,10 @@ impl Machine<'_, '_> {
         for &transfer in &work.delivered {
             let (mb, k) = (transfer.0 / per_mb, transfer.0 % per_mb);
             let tr = self.plan.transfer(k);
-            let (_, mut ready, _, _) = self
-                .chips
-                .get_mut(self.index.chips[tr.dst.idx()])
-                .expect("chip entity");
+            let (_, mut ready, _, _) = chip_parts(&mut self.chips, &self.index, tr.dst);
             let mut woke = false;
             for &q in self.plan.consumers(&tr.consumers) {
-                let mut s = self
-                    .insts
-                    .get_mut(self.index.insts[(mb * n_ops + q.0) as usize])
-                    .expect("instance entity");
+                let mut s = instance(&mut self.insts, &self.index, n_ops, mb, q);
                 s.inputs_pending -= 1;
                 if s.inputs_pending == 0 {
                     ready.push(mb, q);
@@ -394,10 +406,8 @@ impl Machine<'_, '_> {
         work.chips_to_check.sort_unstable();
         work.chips_to_check.dedup();
         for &chip in &work.chips_to_check {
-            let (mut engine, mut ready, mut sram, mut energy) = self
-                .chips
-                .get_mut(self.index.chips[chip.idx()])
-                .expect("chip entity");
+            let (mut engine, mut ready, mut sram, mut energy) =
+                chip_parts(&mut self.chips, &self.index, chip);
             if engine.busy {
                 continue;
             }

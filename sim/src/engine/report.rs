@@ -4,19 +4,40 @@ use bevy_ecs::prelude::*;
 
 use super::SimOutput;
 use super::plan::{Model, Plan};
-use super::state::{ChipEnergy, ComputeEngine, Index, Ledger, Links, SramSlots};
+use super::state::{ChipEnergy, Chiplet, ComputeEngine, Ledger, Links, SramSlots};
 use crate::report::{
     ChipletReport, EnergyReport, LinkReport, MemoryReport, REPORT_SCHEMA_VERSION, SimReport,
     Violation,
 };
 use crate::spec::ChipletId;
 
+/// What a run left on one chiplet's components.
+struct ChipTally {
+    id: ChipletId,
+    busy_cycles: u64,
+    peak_active: u32,
+    compute_pj: f64,
+    sram_pj: f64,
+}
+
 /// The report (and trace) of the run that just ended.
 pub(super) fn build(world: &mut World) -> SimOutput {
+    // Each chiplet's tallies, read with a query and put in chiplet id order.
+    let mut tallies: Vec<ChipTally> = world
+        .query::<(&Chiplet, &ComputeEngine, &SramSlots, &ChipEnergy)>()
+        .iter(world)
+        .map(|(chip, engine, sram, energy)| ChipTally {
+            id: chip.0,
+            busy_cycles: engine.busy_cycles,
+            peak_active: sram.peak_active,
+            compute_pj: energy.compute_pj,
+            sram_pj: energy.sram_pj,
+        })
+        .collect();
+    tallies.sort_by_key(|t| t.id);
     let model = world.resource::<Model>();
     let plan = world.resource::<Plan>();
     let ledger = world.resource::<Ledger>();
-    let index = world.resource::<Index>();
     let fabric = &world.resource::<Links>().0;
     let spec = &model.spec;
     let makespan = ledger.last_cycle.get();
@@ -34,14 +55,12 @@ pub(super) fn build(world: &mut World) -> SimOutput {
         ..EnergyReport::default()
     };
     let mut chiplets = Vec::with_capacity(spec.chiplets.len());
-    for (c, &e) in index.chips.iter().enumerate() {
-        let engine = world.get::<ComputeEngine>(e).expect("chip entity");
-        let sram = world.get::<SramSlots>(e).expect("chip entity");
-        let en = world.get::<ChipEnergy>(e).expect("chip entity");
-        let capacity = spec.chiplet_type(ChipletId(c as u32)).sram_bytes();
+    for (c, t) in tallies.iter().enumerate() {
+        debug_assert_eq!(t.id.idx(), c, "one entity per chiplet");
+        let capacity = spec.chiplet_type(t.id).sram_bytes();
         let weights = plan.resident_weights[c];
         let one_slot = weights + plan.activation_slot_bytes[c];
-        let needed = weights + plan.activation_slot_bytes[c] * sram.peak_active as u64;
+        let needed = weights + plan.activation_slot_bytes[c] * t.peak_active as u64;
         if one_slot > capacity {
             violations.push(Violation::SramOverflow {
                 chiplet: c as u32,
@@ -50,21 +69,21 @@ pub(super) fn build(world: &mut World) -> SimOutput {
                 over_bytes: one_slot - capacity,
             });
         }
-        energy.compute_pj += en.compute_pj;
-        energy.sram_pj += en.sram_pj;
+        energy.compute_pj += t.compute_pj;
+        energy.sram_pj += t.sram_pj;
         chiplets.push(ChipletReport {
             id: c as u32,
             ops_placed: plan.ops_placed[c],
-            busy_cycles: engine.busy_cycles,
-            utilisation: util(engine.busy_cycles),
+            busy_cycles: t.busy_cycles,
+            utilisation: util(t.busy_cycles),
             sram_capacity_bytes: capacity,
             weight_bytes_resident: plan.resident_weights[c],
             weight_bytes_streamed: plan.streamed_weights[c],
             sram_slot_bytes: plan.activation_slot_bytes[c],
             sram_slots: plan.slots[c],
-            microbatches_in_flight_peak: sram.peak_active,
+            microbatches_in_flight_peak: t.peak_active,
             sram_peak_bytes: needed,
-            energy_pj: en.compute_pj + en.sram_pj,
+            energy_pj: t.compute_pj + t.sram_pj,
         });
     }
     let links = spec
