@@ -5,6 +5,11 @@
 //! slots and overflow), random placements, both switching modes, several
 //! packet sizes and micro-batch counts, plus zoo models on shipped specs.
 //!
+//! Synthetic traffic drives the same link model (`sim::fabric`), so a second
+//! corpus, `tests/snapshots/fabric_corpus.txt`, digests traffic reports and
+//! every packet's record on shipped meshes and rings, all three patterns,
+//! both switching modes, light and heavy load, and replayed injections.
+//!
 //! Each case is one line of `tests/snapshots/engine_corpus.txt`: what was run,
 //! the key numbers, and a 64-bit FNV-1a digest of the report JSON and the
 //! Chrome trace JSON, so any byte of difference shows. A rewrite of the engine
@@ -22,6 +27,7 @@ use sim::spec::{ChipletId, Constraints, HwSpec, NoSkipping};
 use sim::testkit::{
     DagSpace, LinkSpace, MemoryReach, MemorySpace, PackageSpace, Structure, TopologyKind, TypeSpace,
 };
+use sim::traffic::{Injection, Pattern, TrafficOptions, replay, run_traffic_detailed};
 use sim::{Placement, SimOptions, Simulator, Switching, zoo};
 use tessera_tests::root;
 
@@ -207,12 +213,82 @@ fn corpus() -> String {
     out
 }
 
-#[test]
-fn the_engine_corpus_matches_its_snapshot() {
-    let got = corpus();
-    let snap = root().join("tests/snapshots/engine_corpus.txt");
+/// Traffic on shipped packages; the line format is that of the check that
+/// compared the shared fabric with the traffic module's own link code.
+fn fabric_corpus() -> String {
+    let mut out = String::new();
+    for name in ["mesh_4x4", "edgetpu_ring8"] {
+        let path = root().join("hw_specs").join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path).expect("shipped spec");
+        let spec = HwSpec::from_toml_str(&text, name).expect("spec");
+        let patterns = [
+            Pattern::UniformRandom,
+            Pattern::Transpose,
+            Pattern::Hotspot {
+                chiplet: ChipletId(1),
+                fraction: 0.3,
+            },
+        ];
+        for pattern in patterns {
+            for switching in [Switching::StoreAndForward, Switching::CutThrough] {
+                for (rate, packet) in [(0.002, 4096u64), (0.05, 64)] {
+                    let opts = TrafficOptions {
+                        pattern: pattern.clone(),
+                        injection_rate: rate,
+                        packet_bytes: packet,
+                        warmup_cycles: 2_000,
+                        measure_cycles: 20_000,
+                        drain_cycles_max: 200_000,
+                        switching,
+                        seed: 5,
+                    };
+                    let head = format!("{name} {} {switching:?} {rate} {packet}", pattern.name());
+                    match run_traffic_detailed(&spec, &opts) {
+                        Ok(o) => {
+                            let r = serde_json::to_string(&o.report).unwrap();
+                            let p = serde_json::to_string(&o.packets).unwrap();
+                            let d = fnv1a(p.as_bytes(), fnv1a(r.as_bytes(), 0xcbf2_9ce4_8422_2325));
+                            writeln!(
+                                out,
+                                "{head}: {d:016x} sat {} lat {}",
+                                o.report.saturated, o.report.avg_latency_cycles
+                            )
+                            .unwrap();
+                        }
+                        Err(e) => writeln!(out, "{head}: error {e}").unwrap(),
+                    }
+                }
+            }
+        }
+        let n = spec.n_chiplets() as u32;
+        let injections: Vec<Injection> = (0..500u64)
+            .map(|k| {
+                let k32 = k as u32;
+                Injection {
+                    cycle: (k * 7) % 300,
+                    src: ChipletId((k32 * 5) % n),
+                    dst: ChipletId((k32 * 5 + 1 + (k32 % (n - 1))) % n),
+                }
+            })
+            .filter(|i| i.src != i.dst)
+            .collect();
+        for switching in [Switching::StoreAndForward, Switching::CutThrough] {
+            let records = replay(&spec, switching, 100, &injections).expect("replay");
+            let d = fnv1a(
+                serde_json::to_string(&records).unwrap().as_bytes(),
+                0xcbf2_9ce4_8422_2325,
+            );
+            writeln!(out, "{name} replay {switching:?}: {d:016x}").unwrap();
+        }
+    }
+    out
+}
+
+/// Compares `got` with the snapshot `file` (or rewrites it).
+fn check_snapshot(file: &str, got: &str) {
+    let snap = root().join("tests/snapshots").join(file);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&snap, &got).unwrap();
+        std::fs::write(&snap, got).unwrap();
         return;
     }
     let want = std::fs::read_to_string(&snap)
@@ -225,8 +301,18 @@ fn the_engine_corpus_matches_its_snapshot() {
         .collect();
     assert!(
         diff.is_empty() && want.lines().count() == got.lines().count(),
-        "the engine corpus changed ({} lines differ):\n{}",
+        "{file} changed ({} lines differ):\n{}",
         diff.len(),
         diff.join("\n")
     );
+}
+
+#[test]
+fn the_fabric_corpus_matches_its_snapshot() {
+    check_snapshot("fabric_corpus.txt", &fabric_corpus());
+}
+
+#[test]
+fn the_engine_corpus_matches_its_snapshot() {
+    check_snapshot("engine_corpus.txt", &corpus());
 }
