@@ -204,6 +204,9 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
     }
     for v in &r.violations {
         match v {
+            sim::report::Violation::Partition(p) => {
+                out.push_str(&format!("violation: {}\n", p.describe(graph)));
+            }
             sim::report::Violation::SramOverflow {
                 chiplet,
                 needed_bytes,

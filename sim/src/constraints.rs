@@ -71,6 +71,62 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// The violation in words, naming ops by their names in `graph`.
+    pub fn describe(&self, graph: &Graph) -> String {
+        let name = |op: OpId| graph.op(op).name.clone();
+        match self {
+            Violation::AcyclicDataflow {
+                from,
+                to,
+                from_chiplet,
+                to_chiplet,
+            } => format!(
+                "acyclic_dataflow on edge {} → {} (chiplet {from_chiplet} → {to_chiplet})",
+                name(*from),
+                name(*to)
+            ),
+            Violation::NoSkippingEdge {
+                from,
+                to,
+                from_chiplet,
+                to_chiplet,
+            } => format!(
+                "no_skipping on edge {} → {} (chiplet {from_chiplet} → {to_chiplet})",
+                name(*from),
+                name(*to)
+            ),
+            Violation::NoSkippingPrefix {
+                unused_chiplet,
+                used_later,
+            } => format!(
+                "no_skipping = \"prefix\": chiplet {unused_chiplet} is unused but chiplet {used_later} \
+                 later in the order is used"
+            ),
+            Violation::Triangle { chiplets, edges } => format!(
+                "no_triangle on chiplets {}, {}, {} (edges {} → {}, {} → {}, {} → {})",
+                chiplets[0],
+                chiplets[1],
+                chiplets[2],
+                name(edges[0].0),
+                name(edges[0].1),
+                name(edges[1].0),
+                name(edges[1].1),
+                name(edges[2].0),
+                name(edges[2].1)
+            ),
+            Violation::SramCapacity {
+                chiplet,
+                needed_bytes,
+                capacity_bytes,
+                ..
+            } => format!(
+                "sram_capacity on chiplet {chiplet} ({needed_bytes} bytes needed, {capacity_bytes} available)"
+            ),
+        }
+    }
+}
+
 /// Per-chiplet SRAM need of a placement (`sim::problem`'s SRAM rule).
 pub fn sram_need(spec: &HwSpec, graph: &Graph, chip_of: &[ChipletId]) -> Vec<u64> {
     sram_model(spec, graph).sram_need_bytes(chip_of)

@@ -93,6 +93,10 @@ pub struct EnergyReport {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Violation {
+    /// The placement breaks one of the partition constraints that apply
+    /// (the spec's `[constraints]`, or the ones a task set; see
+    /// `sim::constraints`). SRAM is checked by the simulator itself, below.
+    Partition(crate::constraints::Violation),
     /// Resident weights plus peak live activations exceed the chiplet's SRAM.
     SramOverflow {
         chiplet: u32,

@@ -135,6 +135,7 @@ fn weights_beyond_sram_without_streaming_are_a_violation() {
             assert_eq!(*chiplet, 0);
             assert!(*over_bytes > 20_000_000);
         }
+        other => panic!("expected SRAM overflow, got {other:?}"),
     }
 }
 
@@ -354,4 +355,72 @@ fn weights_that_fit_only_without_activations_are_streamed() {
         }
     }
     assert!(checked > 0 && in_the_gap > 0, "{checked} {in_the_gap}");
+}
+
+#[test]
+fn a_placement_that_breaks_the_spec_constraints_is_reported_invalid() {
+    // edgetpu_ring4 asks for acyclic dataflow along the pipeline: an MLP whose
+    // second layer sits on an earlier chiplet than its first flows backwards.
+    let hw = spec("edgetpu_ring4.toml");
+    assert!(hw.constraints.acyclic_dataflow);
+    let g = model("mlp", &[("sizes", "256,128,64")]);
+    let n = g.ops().len();
+    assert!(n >= 2);
+    // The first op on chiplet 1, the rest on chiplet 0.
+    let backwards = Placement {
+        chiplet_of_op: (0..n).map(|i| ChipletId(u32::from(i == 0))).collect(),
+    };
+    let r = simulate(&hw, &g, &backwards, &one_mb()).unwrap().report;
+    assert!(!r.valid);
+    assert!(
+        r.violations.iter().any(|v| matches!(
+            v,
+            sim::report::Violation::Partition(sim::constraints::Violation::AcyclicDataflow { .. })
+        )),
+        "{:?}",
+        r.violations
+    );
+    // Forwards is fine; and a task that lifts the constraint is obeyed.
+    let forwards = Placement {
+        chiplet_of_op: (0..n).map(|i| ChipletId(u32::from(i == n - 1))).collect(),
+    };
+    assert!(
+        simulate(&hw, &g, &forwards, &one_mb())
+            .unwrap()
+            .report
+            .valid
+    );
+    let relaxed = sim::spec::Constraints {
+        acyclic_dataflow: false,
+        ..hw.constraints
+    };
+    let mut sim = Simulator::new(&hw, &g, &one_mb())
+        .unwrap()
+        .with_constraints(relaxed);
+    assert!(sim.run(&backwards).unwrap().report.valid);
+}
+
+#[test]
+fn simulate_names_each_broken_constraint() {
+    let o = tessera_tests::tessera(&[
+        "simulate",
+        "--hw",
+        tessera_tests::root()
+            .join("hw_specs/edgetpu_ring4.toml")
+            .to_str()
+            .unwrap(),
+        "--model",
+        "bert-base",
+        "-p",
+        "seq=64",
+        "layers=2",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("NO (see violations)"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("violation: no_skipping on edge layer0.attn.ln → layer0.ffn.residual"),
+        "{}",
+        o.stdout
+    );
 }

@@ -80,7 +80,7 @@ mod maxflow;
 pub(crate) mod sram;
 
 use sim::Placement;
-use sim::constraints::{Constraints, Violation, check};
+use sim::constraints::{Constraints, check};
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
 
@@ -217,7 +217,7 @@ pub fn repair_with(
             let closest = to_placement(&relaxed.positions);
             let example = check(spec, graph, &closest, constraints)
                 .first()
-                .map(|v| describe(graph, v))
+                .map(|v| v.describe(graph))
                 .unwrap_or_default();
             let mut causes: Vec<&str> = [Cause::Prefix, Cause::Triangle, Cause::Sram]
                 .into_iter()
@@ -427,60 +427,6 @@ fn pairwise_conflict(
         inst.acyclic,
         if inst.edge { "edge" } else { "off" },
     ))
-}
-
-/// One violation in words.
-fn describe(graph: &Graph, v: &Violation) -> String {
-    let name = |op: sim::graph::OpId| graph.op(op).name.clone();
-    match v {
-        Violation::AcyclicDataflow {
-            from,
-            to,
-            from_chiplet,
-            to_chiplet,
-        } => format!(
-            "acyclic_dataflow on edge {} → {} (chiplet {from_chiplet} → {to_chiplet})",
-            name(*from),
-            name(*to)
-        ),
-        Violation::NoSkippingEdge {
-            from,
-            to,
-            from_chiplet,
-            to_chiplet,
-        } => format!(
-            "no_skipping on edge {} → {} (chiplet {from_chiplet} → {to_chiplet})",
-            name(*from),
-            name(*to)
-        ),
-        Violation::NoSkippingPrefix {
-            unused_chiplet,
-            used_later,
-        } => format!(
-            "no_skipping = \"prefix\": chiplet {unused_chiplet} is unused but chiplet {used_later} \
-             later in the order is used"
-        ),
-        Violation::Triangle { chiplets, edges } => format!(
-            "no_triangle on chiplets {}, {}, {} (edges {} → {}, {} → {}, {} → {})",
-            chiplets[0],
-            chiplets[1],
-            chiplets[2],
-            name(edges[0].0),
-            name(edges[0].1),
-            name(edges[1].0),
-            name(edges[1].1),
-            name(edges[2].0),
-            name(edges[2].1)
-        ),
-        Violation::SramCapacity {
-            chiplet,
-            needed_bytes,
-            capacity_bytes,
-            ..
-        } => format!(
-            "sram_capacity on chiplet {chiplet} ({needed_bytes} bytes needed, {capacity_bytes} available)"
-        ),
-    }
 }
 
 /// The number of valid placements of a chain of `n_ops` ops on `n_chiplets`

@@ -90,7 +90,8 @@ pub fn score(report: &SimReport) -> f64 {
 impl<'a> Evaluator<'a> {
     pub fn new(problem: &SearchProblem<'a>) -> Result<Evaluator<'a>, SearchError> {
         let sim = Simulator::new(problem.spec, problem.graph, &problem.options)
-            .map_err(SearchError::Simulator)?;
+            .map_err(SearchError::Simulator)?
+            .with_constraints(problem.constraints);
         Ok(Evaluator {
             spec: problem.spec,
             graph: problem.graph,

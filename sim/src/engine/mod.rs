@@ -102,7 +102,7 @@ use crate::fabric::Fabric;
 use crate::graph::Graph;
 use crate::placement::{Placement, PlacementError};
 use crate::report::{SimReport, TraceSlice, chrome_trace};
-use crate::spec::HwSpec;
+use crate::spec::{Constraints, HwSpec};
 use machine::StepWork;
 use plan::{Model, Plan};
 use state::{
@@ -209,6 +209,9 @@ impl SimOutput {
 pub struct Simulator {
     world: World,
     schedule: Schedule,
+    /// The partition constraints every run's placement is checked against
+    /// (SRAM capacity aside: the simulator plans SRAM itself).
+    constraints: Constraints,
 }
 
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
@@ -276,7 +279,19 @@ impl Simulator {
             )
                 .chain(),
         );
-        Ok(Simulator { world, schedule })
+        Ok(Simulator {
+            world,
+            schedule,
+            constraints: spec.constraints,
+        })
+    }
+
+    /// Checks placements against `constraints` instead of the spec's own
+    /// (a task that replaced them). Their `sram_capacity` switch is not
+    /// read: the simulator reports SRAM overflow from its own SRAM plan.
+    pub fn with_constraints(mut self, constraints: Constraints) -> Simulator {
+        self.constraints = constraints;
+        self
     }
 
     /// Simulates one placement from a clean state.
@@ -289,6 +304,14 @@ impl Simulator {
             plan.rebuild(world.resource::<Model>(), placement);
         });
         self.schedule.run(&mut self.world);
-        Ok(report::build(&mut self.world))
+        let partition = {
+            let model = self.world.resource::<Model>();
+            let set = Constraints {
+                sram_capacity: false,
+                ..self.constraints
+            };
+            crate::constraints::check(&model.spec, &model.graph, placement, &set)
+        };
+        Ok(report::build(&mut self.world, partition))
     }
 }

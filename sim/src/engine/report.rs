@@ -20,8 +20,9 @@ struct ChipTally {
     sram_pj: f64,
 }
 
-/// The report (and trace) of the run that just ended.
-pub(super) fn build(world: &mut World) -> SimOutput {
+/// The report (and trace) of the run that just ended; `partition` are the
+/// placement's violations of the partition constraints that apply.
+pub(super) fn build(world: &mut World, partition: Vec<crate::constraints::Violation>) -> SimOutput {
     // Each chiplet's tallies, read with a query and put in chiplet id order.
     let mut tallies: Vec<ChipTally> = world
         .query::<(&Chiplet, &ComputeEngine, &SramSlots, &ChipEnergy)>()
@@ -48,7 +49,7 @@ pub(super) fn build(world: &mut World) -> SimOutput {
             busy as f64 / makespan as f64
         }
     };
-    let mut violations = Vec::new();
+    let mut violations: Vec<Violation> = partition.into_iter().map(Violation::Partition).collect();
     let mut energy = EnergyReport {
         links_pj: fabric.energy_pj(),
         memory_pj: ledger.memory_pj,
