@@ -146,9 +146,15 @@ enum Command {
         /// the first chiplet), or a placement JSON file.
         #[arg(long, default_value = "contiguous")]
         placement: String,
-        /// Micro-batches pushed through the pipeline.
+        /// Micro-batches simulated first; doubled until the steady-state
+        /// interval converges within 1 % (up to 1,024), unless
+        /// --fixed-microbatches.
         #[arg(long, default_value_t = 8)]
         microbatches: u32,
+        /// Simulate exactly --microbatches micro-batches (to see a transient);
+        /// the report says whether the interval converged.
+        #[arg(long)]
+        fixed_microbatches: bool,
         /// Largest packet a tensor is split into, in bytes.
         #[arg(long, default_value_t = 4096)]
         packet_bytes: u64,
@@ -413,6 +419,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             set,
             placement,
             microbatches,
+            fixed_microbatches,
             packet_bytes,
             cut_through,
             trace,
@@ -424,6 +431,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             overrides: crate::scenario::parse_sets(&set)?,
             placement,
             microbatches,
+            fixed_microbatches,
             packet_bytes,
             cut_through,
             trace,

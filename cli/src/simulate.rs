@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sim::graph::Graph;
 use sim::report::SimReport;
 use sim::spec::HwSpec;
-use sim::{Placement, SimOptions, Switching};
+use sim::{Placement, SimOptions, SteadyState, Switching};
 
 use crate::error::UserError;
 use crate::files::{read_text, write_atomic};
@@ -25,6 +25,8 @@ pub struct SimulateArgs {
     /// `contiguous`, `single`, or a placement JSON file.
     pub placement: String,
     pub microbatches: u32,
+    /// Simulate exactly `microbatches` instead of converging from there.
+    pub fixed_microbatches: bool,
     pub packet_bytes: u64,
     pub cut_through: bool,
     pub trace: Option<PathBuf>,
@@ -55,6 +57,11 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
     let placement = resolve_placement(&args.placement, &spec, &graph)?;
     let options = SimOptions {
         microbatches: args.microbatches,
+        steady_state: if args.fixed_microbatches {
+            SteadyState::Fixed
+        } else {
+            SteadyState::DEFAULT
+        },
         packet_bytes: args.packet_bytes,
         switching: if args.cut_through {
             Switching::CutThrough

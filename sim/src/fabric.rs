@@ -23,10 +23,18 @@
 //! its own events. Contention is exact for FIFO arbitration, with far fewer
 //! events than one per packet per hop.
 //!
-//! What this model leaves out (an ideal queue: no finite buffers, credits,
-//! virtual channels, allocators or per-packet router pipeline) is what a
-//! detailed network simulator such as BookSim adds; a change to the link
-//! model belongs here, and both users get it.
+//! Beyond its links, a packet pays the spec's `[interconnect]` costs
+//! (`sim::spec::Interconnect`; all zero without the table): an injection
+//! latency before it joins the first link's queue, a router delay in every
+//! chiplet it reaches over a link (before it may leave again or be ejected;
+//! with cut-through the delay applies to its head), and an ejection latency
+//! at the destination. Calibrated on BookSim2 (`docs/booksim.md`), these
+//! give its zero-load latency.
+//!
+//! What this model still leaves out — finite input buffers with credits,
+//! virtual channels and switch allocation, which make a real router saturate
+//! below its links' capacity — is what a detailed network simulator adds; a
+//! change to the link model belongs here, and both users get it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -56,7 +64,8 @@ pub struct Hop {
     /// When the link started and finished serialising the packet.
     pub start: Cycles,
     pub finish: Cycles,
-    /// When the packet's tail reaches the link's far end.
+    /// When the packet's tail has passed the far end's router (for the last
+    /// hop: when it is delivered, after the ejection latency).
     pub tail: Cycles,
     /// This was the route's last link: the packet is delivered at `tail`.
     pub last: bool,
@@ -118,12 +127,20 @@ fn service(
     (start, finish)
 }
 
-/// When a packet that started on a link at `start` and whose tail arrives at
-/// `tail` may leave the chiplet at the link's far end.
-fn ready_at_next(link: &LinkParams, switching: Switching, start: Cycles, tail: Cycles) -> Cycles {
+/// When a packet that started on a link at `start` and whose tail has passed
+/// the far end's router at `tail` may leave that chiplet: store and forward
+/// once all of it has; cut-through once its head has (the link latency and
+/// the router delay after it started).
+fn ready_at_next(
+    link: &LinkParams,
+    switching: Switching,
+    start: Cycles,
+    tail: Cycles,
+    router_delay: Cycles,
+) -> Cycles {
     match switching {
         Switching::StoreAndForward => tail,
-        Switching::CutThrough => start + link.latency,
+        Switching::CutThrough => start + link.latency + router_delay,
     }
 }
 
@@ -133,6 +150,9 @@ pub struct Fabric {
     switching: Switching,
     links: Vec<LinkParams>,
     routes: RouteTable,
+    router_delay: Cycles,
+    injection_latency: Cycles,
+    ejection_latency: Cycles,
     servers: Vec<LinkServer>,
     /// Busy cycles are counted only inside this window.
     window: Range<Cycles>,
@@ -157,6 +177,9 @@ impl Fabric {
                 })
                 .collect(),
             routes: spec.routes.clone(),
+            router_delay: Cycles(spec.interconnect.router_delay_cycles),
+            injection_latency: Cycles(spec.interconnect.injection_latency_cycles),
+            ejection_latency: Cycles(spec.interconnect.ejection_latency_cycles),
             servers: vec![LinkServer::default(); spec.links.len()],
             window: Cycles::ZERO..Cycles::MAX,
             arrivals: BinaryHeap::new(),
@@ -184,9 +207,11 @@ impl Fabric {
         self.routes.path(src, dst)
     }
 
-    /// `packet` leaves its source at `now` (it joins the first link's queue).
+    /// `packet` is created at its source at `now`; it joins the first
+    /// link's queue after the injection latency.
     pub fn send(&mut self, now: Cycles, packet: Packet) -> Hop {
-        self.serve(packet, 0, now, now)
+        let ready = now + self.injection_latency;
+        self.serve(packet, 0, ready, ready)
     }
 
     /// When the earliest packet waiting at an intermediate chiplet may leave.
@@ -230,9 +255,11 @@ impl Fabric {
         server.bytes += packet.bytes;
         server.packets += 1;
         self.energy_pj += packet.bytes.get() as f64 * 8.0 * params.energy_per_bit_pj;
-        let tail = finish + params.latency;
+        // The tail reaches the far end's router; it leaves that router (on
+        // the next link, or into the ejection channel) `router_delay` later.
+        let tail = finish + params.latency + self.router_delay;
         if !last {
-            let at = ready_at_next(params, self.switching, start, tail);
+            let at = ready_at_next(params, self.switching, start, tail, self.router_delay);
             self.arrivals.push(Reverse(Arrival {
                 at,
                 seq: self.next_seq,
@@ -247,7 +274,11 @@ impl Fabric {
             link,
             start,
             finish,
-            tail,
+            tail: if last {
+                tail + self.ejection_latency
+            } else {
+                tail
+            },
             last,
         }
     }
@@ -273,7 +304,10 @@ pub fn zero_load_cycles(
     bytes: Bytes,
     switching: Switching,
 ) -> Cycles {
-    let (mut ready, mut tail) = (Cycles::ZERO, Cycles::ZERO);
+    let i = &spec.interconnect;
+    let router = Cycles(i.router_delay_cycles);
+    let injected = Cycles(i.injection_latency_cycles);
+    let (mut ready, mut tail) = (injected, injected);
     for &l in path {
         let link = spec.link(l);
         let params = LinkParams {
@@ -282,10 +316,14 @@ pub fn zero_load_cycles(
             energy_per_bit_pj: link.energy_per_bit_pj,
         };
         let (start, finish) = service(&params, switching, ready, tail, Cycles::ZERO, bytes);
-        tail = finish + params.latency;
-        ready = ready_at_next(&params, switching, start, tail);
+        tail = finish + params.latency + router;
+        ready = ready_at_next(&params, switching, start, tail, router);
     }
-    tail
+    if path.is_empty() {
+        tail
+    } else {
+        tail + Cycles(i.ejection_latency_cycles)
+    }
 }
 
 #[cfg(test)]

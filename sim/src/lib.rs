@@ -20,6 +20,6 @@ pub mod traffic;
 pub mod units;
 pub mod zoo;
 
-pub use engine::{SimError, SimOptions, SimOutput, Simulator, Switching, simulate};
+pub use engine::{SimError, SimOptions, SimOutput, Simulator, SteadyState, Switching, simulate};
 pub use placement::{Placement, PlacementError};
 pub use report::SimReport;

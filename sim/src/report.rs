@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The version of the report schema; bumped whenever a field changes.
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// The result of simulating one placement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -13,16 +13,21 @@ pub struct SimReport {
     pub schema_version: u32,
     /// False when any violation was found; the timing is then not achievable.
     pub valid: bool,
+    /// Micro-batches of the run reported (the last one when converging).
     pub microbatches: u32,
     /// Inferences per micro-batch (the graph's batch size).
     pub inferences_per_microbatch: u64,
     /// Cycle at which micro-batch 0 completed.
     pub first_inference_latency_cycles: u64,
     pub first_inference_latency_us: f64,
-    /// Mean cycles between micro-batch completions over the later half of the
-    /// micro-batches (the first-inference latency when there is one).
+    /// Mean cycles between micro-batch completions in the periodic regime:
+    /// over the middle half of the completions, away from the pipeline's
+    /// fill and drain (see `steady_state`; the first-inference latency when
+    /// there is one micro-batch).
     pub steady_state_interval_cycles: f64,
     pub throughput_inferences_per_s: f64,
+    /// How the interval was obtained, and whether it converged.
+    pub steady_state: SteadyStateReport,
     /// Cycle at which the last event happened.
     pub makespan_cycles: u64,
     pub chiplets: Vec<ChipletReport>,
@@ -34,6 +39,20 @@ pub struct SimReport {
     /// Passes of the engine's stages: event times visited, a time counted
     /// again when a stage scheduled more work for the same cycle.
     pub steps: u64,
+}
+
+/// How the steady-state interval was obtained.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SteadyStateReport {
+    /// `converge` (micro-batches doubled until converged) or `fixed` (the
+    /// count asked for).
+    pub method: &'static str,
+    /// The interval over the second and over the third quarter of the
+    /// completions agree within `tolerance` (a fraction of the interval).
+    pub converged: bool,
+    /// Micro-batches in the run the numbers come from.
+    pub microbatches_simulated: u32,
+    pub tolerance: f64,
 }
 
 /// Per-chiplet activity.

@@ -7,7 +7,8 @@
 use toml::{Table, Value};
 
 use crate::spec::{
-    ChipletId, ChipletType, Constraints, HwSpec, NoSkipping, OffPackageMemory, Routing,
+    ChipletId, ChipletType, Constraints, HwSpec, Interconnect, NoSkipping, OffPackageMemory,
+    Routing,
 };
 
 /// An integer value. Spec limits keep every number of a validated spec far
@@ -204,6 +205,18 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
     t.insert("routing".into(), Value::Table(routing_table(&spec.routing)));
     if let Some(m) = &spec.memory {
         t.insert("memory".into(), Value::Table(memory_table(m)));
+    }
+    if spec.interconnect != Interconnect::default() {
+        let i = &spec.interconnect;
+        let mut x = Table::new();
+        for (k, v) in [
+            ("router_delay_cycles", i.router_delay_cycles),
+            ("injection_latency_cycles", i.injection_latency_cycles),
+            ("ejection_latency_cycles", i.ejection_latency_cycles),
+        ] {
+            x.insert(k.into(), Value::Integer(v as i64));
+        }
+        t.insert("interconnect".into(), Value::Table(x));
     }
     t.insert(
         "constraints".into(),

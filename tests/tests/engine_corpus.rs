@@ -28,7 +28,7 @@ use sim::testkit::{
     DagSpace, LinkSpace, MemoryReach, MemorySpace, PackageSpace, Structure, TopologyKind, TypeSpace,
 };
 use sim::traffic::{Injection, Pattern, TrafficOptions, replay, run_traffic_detailed};
-use sim::{Placement, SimOptions, Simulator, Switching, zoo};
+use sim::{Placement, SimOptions, Simulator, SteadyState, Switching, zoo};
 use tessera_tests::root;
 
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
@@ -148,6 +148,7 @@ fn corpus() -> String {
         };
         let options = SimOptions {
             microbatches: [1, 2, 3, 8][rng.gen_range(0..4)],
+            steady_state: SteadyState::Fixed,
             packet_bytes: [7, 64, 4096][rng.gen_range(0..3)],
             switching: if rng.gen_bool(0.5) {
                 Switching::CutThrough
@@ -199,8 +200,15 @@ fn corpus() -> String {
         ];
         for (name, placement) in placements {
             for switching in [Switching::StoreAndForward, Switching::CutThrough] {
+                // Random placements at a fixed count (converging them can
+                // take hundreds of micro-batches); the balanced ones converge.
                 let options = SimOptions {
                     microbatches: [4, 8][k % 2],
+                    steady_state: if name == "random" {
+                        SteadyState::Fixed
+                    } else {
+                        SteadyState::DEFAULT
+                    },
                     switching,
                     trace: true,
                     ..SimOptions::default()

@@ -7,7 +7,7 @@ use std::path::Path;
 use sim::graph::Graph;
 use sim::oracle::analyse;
 use sim::spec::{ChipletId, HwSpec};
-use sim::{Placement, SimOptions, Simulator, Switching, simulate, zoo};
+use sim::{Placement, SimOptions, Simulator, SteadyState, Switching, simulate, zoo};
 
 fn spec(name: &str) -> HwSpec {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,6 +28,7 @@ fn model(name: &str, params: &[(&str, &str)]) -> Graph {
 fn one_mb() -> SimOptions {
     SimOptions {
         microbatches: 1,
+        steady_state: SteadyState::Fixed,
         ..SimOptions::default()
     }
 }
@@ -65,6 +66,7 @@ fn a_chain_with_one_microbatch_equals_the_oracle_exactly() {
         for switching in [Switching::StoreAndForward, Switching::CutThrough] {
             let opts = SimOptions {
                 microbatches: 1,
+                steady_state: SteadyState::Fixed,
                 packet_bytes: 512,
                 switching,
                 trace: false,

@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use sim::Switching;
 use sim::config::{Node, Val};
 use sim::graph::Graph;
 use sim::spec_write::spec_to_toml;
+use sim::{SteadyState, Switching};
 use toml::{Table, Value};
 
 use agent::partition::registry::OptionValue;
@@ -135,6 +135,16 @@ fn simulation_toml(s: &Scenario) -> Table {
             match o.switching {
                 Switching::StoreAndForward => "store_and_forward",
                 Switching::CutThrough => "cut_through",
+            }
+            .into(),
+        ),
+    );
+    sim_t.insert(
+        "steady_state".into(),
+        Value::String(
+            match o.steady_state {
+                SteadyState::Converge { .. } => "converge",
+                SteadyState::Fixed => "fixed",
             }
             .into(),
         ),

@@ -221,6 +221,12 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
     (
         "simulation",
+        "steady_state",
+        "string",
+        "`converge` (default): simulate `microbatches`, then twice as many, until the steady-state interval converges within 1 % (up to 1,024 micro-batches); `fixed`: exactly `microbatches` (the report says whether that converged)",
+    ),
+    (
+        "simulation",
         "switching",
         "string",
         "`store_and_forward` (default) or `cut_through`; simulate and traffic",

@@ -11,7 +11,7 @@ use bevy_ecs::system::SystemParam;
 use super::plan::{Model, Plan};
 use super::state::{
     ChipEnergy, Chiplet, Clock, ComputeEngine, Event, EventQueue, Index, InstState, Ledger, Links,
-    OpInstance, ReadyQueue, SramSlots, TransferId,
+    OpInstance, ReadyQueue, RunLength, SramSlots, TransferId,
 };
 use crate::fabric::{Arrival, Hop, Packet};
 use crate::graph::OpId;
@@ -46,14 +46,14 @@ impl StepWork {
 
 /// Resets the run-wide resources: clock, queues, links, tallies.
 pub(super) fn reset_run(
-    model: Res<Model>,
+    run: Res<RunLength>,
     mut clock: ResMut<Clock>,
     mut queue: ResMut<EventQueue>,
     mut links: ResMut<Links>,
     mut ledger: ResMut<Ledger>,
     mut work: ResMut<StepWork>,
 ) {
-    let mbs = model.options.microbatches as usize;
+    let mbs = run.0 as usize;
     clock.0 = Cycles::ZERO;
     queue.clear();
     queue.push(Cycles::ZERO, Event::Start);
@@ -71,7 +71,7 @@ pub(super) fn reset_run(
 
 /// Resets every chiplet for the plan.
 pub(super) fn reset_chiplets(
-    model: Res<Model>,
+    run: Res<RunLength>,
     plan: Res<Plan>,
     mut chips: Query<(
         &Chiplet,
@@ -81,7 +81,7 @@ pub(super) fn reset_chiplets(
         &mut ChipEnergy,
     )>,
 ) {
-    let mbs = model.options.microbatches;
+    let mbs = run.0;
     for (chip, mut engine, mut ready, mut sram, mut energy) in &mut chips {
         let c = chip.0.idx();
         *engine = ComputeEngine::default();
@@ -110,6 +110,7 @@ pub(super) fn reset_chiplets(
 /// the chiplets whose ops wait for none.
 pub(super) fn reset_instances(
     model: Res<Model>,
+    run: Res<RunLength>,
     plan: Res<Plan>,
     index: Res<Index>,
     mut work: ResMut<StepWork>,
@@ -117,6 +118,10 @@ pub(super) fn reset_instances(
     mut ready: Query<&mut ReadyQueue>,
 ) {
     for (inst, mut state) in &mut insts {
+        if inst.mb >= run.0 {
+            // Spawned for a longer run; not part of this one.
+            continue;
+        }
         let pending = model.producer_count[inst.op.idx()];
         state.inputs_pending = pending;
         if pending == 0 {
@@ -186,6 +191,7 @@ pub(super) struct Machine<'w, 's> {
     model: Res<'w, Model>,
     plan: Res<'w, Plan>,
     index: Res<'w, Index>,
+    run: Res<'w, RunLength>,
     clock: ResMut<'w, Clock>,
     queue: ResMut<'w, EventQueue>,
     links: ResMut<'w, Links>,
@@ -237,7 +243,7 @@ impl Machine<'_, '_> {
     fn finish_ops(&mut self) {
         let t = self.clock.0;
         let n_ops = self.model.n_ops();
-        let mbs = self.model.options.microbatches;
+        let mbs = self.run.0;
         let work = &mut *self.work;
         for &(chip, mb) in &work.slots_freed {
             let (_, _, mut sram, _) = chip_parts(&mut self.chips, &self.index, chip);

@@ -91,6 +91,7 @@ mod machine;
 mod plan;
 mod report;
 mod state;
+mod steady;
 
 use std::fmt;
 
@@ -107,7 +108,7 @@ use machine::StepWork;
 use plan::{Model, Plan};
 use state::{
     ChipEnergy, Chiplet, Clock, ComputeEngine, EventQueue, Index, InstState, Ledger, Links,
-    OpInstance, ReadyQueue, SramSlots,
+    OpInstance, ReadyQueue, RunLength, SramSlots,
 };
 
 /// How packets move through intermediate chiplets.
@@ -118,11 +119,50 @@ pub enum Switching {
     CutThrough,
 }
 
+/// How the steady-state interval is obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum SteadyState {
+    /// Simulate [`SimOptions::microbatches`] micro-batches, then twice as
+    /// many, and so on, until the interval is converged or
+    /// `max_microbatches` have been simulated. Converged: each window of the
+    /// middle half of the completions agrees with their mean within
+    /// `tolerance_ppm` parts per million (see `steady.rs`), so does the
+    /// previous run's estimate, from half as many micro-batches, and the
+    /// estimate is not below the oracle's bound (the busiest resource's work
+    /// per micro-batch, `sim::oracle`) by more than the tolerance: a faster
+    /// "regime" is a burst of the fill, not the steady state.
+    Converge {
+        tolerance_ppm: u32,
+        max_microbatches: u32,
+    },
+    /// Simulate exactly [`SimOptions::microbatches`] micro-batches (to see a
+    /// transient, say); the report says whether the interval converged.
+    Fixed,
+}
+
+impl SteadyState {
+    /// Converged within 1 %, up to 1,024 micro-batches.
+    pub const DEFAULT: SteadyState = SteadyState::Converge {
+        tolerance_ppm: 10_000,
+        max_microbatches: 1024,
+    };
+}
+
+impl Default for SteadyState {
+    fn default() -> Self {
+        SteadyState::DEFAULT
+    }
+}
+
 /// Options of one simulation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SimOptions {
-    /// Micro-batches pushed through the pipeline (≥ 1).
+    /// Micro-batches pushed through the pipeline (≥ 1): the count simulated
+    /// first when converging, or the only count when [`SteadyState::Fixed`].
     pub microbatches: u32,
+    /// How the steady-state interval is obtained.
+    pub steady_state: SteadyState,
     /// Largest packet a tensor is split into.
     pub packet_bytes: u64,
     pub switching: Switching,
@@ -134,6 +174,7 @@ impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
             microbatches: 8,
+            steady_state: SteadyState::DEFAULT,
             packet_bytes: 4096,
             switching: Switching::StoreAndForward,
             trace: false,
@@ -149,6 +190,12 @@ pub enum SimError {
     NoMicrobatches,
     /// [`SimOptions::packet_bytes`] is 0.
     NoPacketBytes,
+    /// [`SteadyState::Converge`]'s `max_microbatches` is below
+    /// [`SimOptions::microbatches`].
+    ConvergeLimit {
+        microbatches: u32,
+        max_microbatches: u32,
+    },
     /// The placement does not fit the graph or the spec.
     Placement(PlacementError),
 }
@@ -158,6 +205,13 @@ impl fmt::Display for SimError {
         match self {
             SimError::NoMicrobatches => f.write_str("microbatches must be at least 1"),
             SimError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
+            SimError::ConvergeLimit {
+                microbatches,
+                max_microbatches,
+            } => write!(
+                f,
+                "steady state: max_microbatches ({max_microbatches}) must be at least microbatches ({microbatches})"
+            ),
             SimError::Placement(e) => e.fmt(f),
         }
     }
@@ -227,6 +281,16 @@ impl Simulator {
         if options.packet_bytes == 0 {
             return Err(SimError::NoPacketBytes);
         }
+        if let SteadyState::Converge {
+            max_microbatches, ..
+        } = options.steady_state
+            && max_microbatches < options.microbatches
+        {
+            return Err(SimError::ConvergeLimit {
+                microbatches: options.microbatches,
+                max_microbatches,
+            });
+        }
         let mut world = World::new();
         let mut index = Index::default();
         for c in &spec.chiplets {
@@ -242,27 +306,11 @@ impl Simulator {
                     .id(),
             );
         }
-        let n_ops = graph.ops().len();
-        let mbs = options.microbatches as usize;
-        index.insts.reserve(n_ops * mbs);
-        for mb in 0..mbs {
-            for op in graph.ops() {
-                index.insts.push(
-                    world
-                        .spawn((
-                            OpInstance {
-                                op: op.id,
-                                mb: mb as u32,
-                            },
-                            InstState::default(),
-                        ))
-                        .id(),
-                );
-            }
-        }
         world.insert_resource(Links(Fabric::new(spec, options.switching)));
         world.insert_resource(Model::new(spec, graph, options));
         world.insert_resource(index);
+        world.insert_resource(RunLength(options.microbatches));
+        spawn_instances(&mut world, options.microbatches);
         world.init_resource::<Plan>();
         world.init_resource::<Clock>();
         world.init_resource::<EventQueue>();
@@ -303,7 +351,45 @@ impl Simulator {
         self.world.resource_scope(|world, mut plan: Mut<Plan>| {
             plan.rebuild(world.resource::<Model>(), placement);
         });
-        self.schedule.run(&mut self.world);
+        let options = self.world.resource::<Model>().options.clone();
+        let mut m = options.microbatches;
+        let mut previous = None;
+        // The busiest resource's work per micro-batch: no periodic regime is
+        // faster, so an estimate below it is still a transient.
+        let bound = {
+            let model = self.world.resource::<Model>();
+            crate::oracle::analyse(&model.spec, &model.graph, placement, &options).bottleneck_cycles
+                as f64
+        };
+        let estimate = loop {
+            spawn_instances(&mut self.world, m);
+            self.world.resource_mut::<RunLength>().0 = m;
+            self.world.resource_scope(|world, mut plan: Mut<Plan>| {
+                plan.size_slots(world.resource::<Model>(), m);
+            });
+            self.schedule.run(&mut self.world);
+            let completions = &self.world.resource::<Ledger>().mb_completion;
+            match options.steady_state {
+                SteadyState::Fixed => break steady::estimate(completions, None),
+                SteadyState::Converge {
+                    tolerance_ppm,
+                    max_microbatches,
+                } => {
+                    let mut e = steady::estimate(completions, Some(tolerance_ppm));
+                    // Converged also needs the previous, half as long run to
+                    // agree: a transient that drifts slowly can look flat
+                    // within one run's windows.
+                    e.converged &= previous.is_some_and(|p: f64| {
+                        (p - e.interval_cycles).abs() <= e.tolerance * e.interval_cycles
+                    }) && e.interval_cycles >= bound * (1.0 - e.tolerance);
+                    if e.converged || m >= max_microbatches {
+                        break e;
+                    }
+                    previous = Some(e.interval_cycles);
+                    m = m.saturating_mul(2).min(max_microbatches);
+                }
+            }
+        };
         let partition = {
             let model = self.world.resource::<Model>();
             let set = Constraints {
@@ -312,6 +398,32 @@ impl Simulator {
             };
             crate::constraints::check(&model.spec, &model.graph, placement, &set)
         };
-        Ok(report::build(&mut self.world, partition))
+        Ok(report::build(&mut self.world, partition, estimate))
     }
+}
+
+/// Makes sure op-instance entities exist for micro-batches `0..microbatches`
+/// (they are spawned once and kept for later runs).
+fn spawn_instances(world: &mut World, microbatches: u32) {
+    let (n_ops, ids): (usize, Vec<crate::graph::OpId>) = {
+        let model = world.resource::<Model>();
+        let ops = model.graph.ops();
+        (ops.len(), ops.iter().map(|o| o.id).collect())
+    };
+    let have = world.resource::<Index>().insts.len();
+    let want = n_ops * microbatches as usize;
+    if have >= want || n_ops == 0 {
+        return;
+    }
+    let mut new = Vec::with_capacity(want - have);
+    for mb in (have / n_ops) as u32..microbatches {
+        for &op in &ids {
+            new.push(
+                world
+                    .spawn((OpInstance { op, mb }, InstState::default()))
+                    .id(),
+            );
+        }
+    }
+    world.resource_mut::<Index>().insts.extend(new);
 }

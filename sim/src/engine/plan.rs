@@ -201,7 +201,14 @@ impl Plan {
             self.ops_placed[c.idx()] += 1;
             self.holders_per_mb[c.idx()] += 1 + remote;
         }
-        let mbs = model.options.microbatches;
+    }
+
+    /// Sizes each chiplet's SRAM slots for a run of `microbatches`: as many
+    /// as fit beside its resident weights, at least one, at most one per
+    /// micro-batch.
+    pub fn size_slots(&mut self, model: &Model, microbatches: u32) {
+        let spec = &model.spec;
+        let n_chips = spec.n_chiplets();
         self.slots.clear();
         self.slots.extend((0..n_chips).map(|c| {
             let free = spec
@@ -209,8 +216,8 @@ impl Plan {
                 .sram_bytes()
                 .saturating_sub(self.resident_weights[c]);
             match self.activation_slot_bytes[c] {
-                0 => mbs,
-                slot => (free / slot).clamp(1, mbs as u64) as u32,
+                0 => microbatches,
+                slot => (free / slot).clamp(1, microbatches as u64) as u32,
             }
         }));
     }

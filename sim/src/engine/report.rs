@@ -2,12 +2,12 @@
 
 use bevy_ecs::prelude::*;
 
-use super::SimOutput;
 use super::plan::{Model, Plan};
 use super::state::{ChipEnergy, Chiplet, ComputeEngine, Ledger, Links, SramSlots};
+use super::{SimOutput, SteadyState};
 use crate::report::{
     ChipletReport, EnergyReport, LinkReport, MemoryReport, REPORT_SCHEMA_VERSION, SimReport,
-    Violation,
+    SteadyStateReport, Violation,
 };
 use crate::spec::ChipletId;
 
@@ -22,7 +22,11 @@ struct ChipTally {
 
 /// The report (and trace) of the run that just ended; `partition` are the
 /// placement's violations of the partition constraints that apply.
-pub(super) fn build(world: &mut World, partition: Vec<crate::constraints::Violation>) -> SimOutput {
+pub(super) fn build(
+    world: &mut World,
+    partition: Vec<crate::constraints::Violation>,
+    steady: super::steady::Estimate,
+) -> SimOutput {
     // Each chiplet's tallies, read with a query and put in chiplet id order.
     let mut tallies: Vec<ChipTally> = world
         .query::<(&Chiplet, &ComputeEngine, &SramSlots, &ChipEnergy)>()
@@ -104,16 +108,8 @@ pub(super) fn build(world: &mut World, partition: Vec<crate::constraints::Violat
         })
         .collect();
     energy.total_pj = energy.compute_pj + energy.sram_pj + energy.links_pj + energy.memory_pj;
-    let mbs = model.options.microbatches as usize;
-    let mut done = ledger.mb_completion.clone();
-    done.sort_unstable();
     let first = ledger.mb_completion[0];
-    let interval = if mbs == 1 {
-        first as f64
-    } else {
-        let h = mbs / 2;
-        (done[mbs - 1] - done[h - 1]) as f64 / (mbs - h) as f64
-    };
+    let interval = steady.interval_cycles;
     let batch = model
         .graph
         .inputs()
@@ -124,7 +120,7 @@ pub(super) fn build(world: &mut World, partition: Vec<crate::constraints::Violat
     let report = SimReport {
         schema_version: REPORT_SCHEMA_VERSION,
         valid: violations.is_empty(),
-        microbatches: model.options.microbatches,
+        microbatches: steady.microbatches,
         inferences_per_microbatch: batch,
         first_inference_latency_cycles: first,
         first_inference_latency_us: first as f64 / spec.clock_mhz,
@@ -133,6 +129,15 @@ pub(super) fn build(world: &mut World, partition: Vec<crate::constraints::Violat
             batch as f64 * clock_hz / interval
         } else {
             0.0
+        },
+        steady_state: SteadyStateReport {
+            method: match model.options.steady_state {
+                SteadyState::Converge { .. } => "converge",
+                SteadyState::Fixed => "fixed",
+            },
+            converged: steady.converged,
+            microbatches_simulated: steady.microbatches,
+            tolerance: steady.tolerance,
         },
         makespan_cycles: makespan,
         chiplets,

@@ -94,6 +94,10 @@ impl EventQueue {
 #[derive(Resource)]
 pub(super) struct Links(pub Fabric);
 
+/// Micro-batches in the current run (the converging loop grows it).
+#[derive(Resource)]
+pub(super) struct RunLength(pub u32);
+
 /// The simulated clock.
 #[derive(Resource, Default)]
 pub(super) struct Clock(pub Cycles);

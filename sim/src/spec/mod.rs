@@ -115,6 +115,21 @@ pub enum Routing {
     },
 }
 
+/// What a packet pays beyond its links (see `sim::fabric`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Interconnect {
+    /// Cycles a packet spends in the router of each chiplet it reaches over
+    /// a link (route computation, allocation, switch traversal) before it
+    /// may leave on the next link or be ejected.
+    pub router_delay_cycles: u64,
+    /// Cycles from a packet's creation at its source until it joins the
+    /// first link's queue (the source router and its injection channel).
+    pub injection_latency_cycles: u64,
+    /// Cycles from the end of the destination router to delivery (the
+    /// ejection channel).
+    pub ejection_latency_cycles: u64,
+}
+
 /// Off-package memory (e.g. DRAM) that some chiplets reach.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OffPackageMemory {
@@ -184,6 +199,10 @@ pub struct HwSpec {
     pub routing: Routing,
     pub routes: RouteTable,
     pub memory: Option<OffPackageMemory>,
+    /// Router and endpoint costs beyond the links (`[interconnect]`; all
+    /// zero when the spec has none: an ideal network whose packets pay only
+    /// their links).
+    pub interconnect: Interconnect,
     /// A permutation of the chiplet ids.
     pub pipeline_order: Vec<ChipletId>,
     pub constraints: Constraints,

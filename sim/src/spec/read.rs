@@ -188,6 +188,7 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
     };
     let routing = read_routing(&top, ids, links.as_deref().filter(|_| topology_ok), net);
     let memory = read_memory(&top, ids);
+    let interconnect = read_interconnect(&top);
     let pipeline_order = read_pipeline_order(&top, ids, net.map(|n| n.chiplets));
     let constraints = read_constraints(&top);
     top.finish();
@@ -204,6 +205,7 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
         routing,
         routes,
         memory: memory?,
+        interconnect: interconnect?,
         pipeline_order: pipeline_order?,
         constraints: constraints?,
         topology: topology_name.unwrap_or_else(|| topology_desc.join(" + ")),
@@ -840,6 +842,27 @@ fn read_route_table(
     }
     let fallback = fallback?;
     ok.then_some((fallback == "shortest_path", explicit))
+}
+
+/// `[interconnect]`: every key required when the table is there; an ideal
+/// network (all zero) when it is not. `None` on error.
+fn read_interconnect(top: &TableReader<'_>) -> Option<Interconnect> {
+    let Some(t) = top.opt_table("interconnect") else {
+        return if top.has("interconnect") {
+            None
+        } else {
+            Some(Interconnect::default())
+        };
+    };
+    let router = t.req_int("router_delay_cycles", MAX_CYCLES);
+    let injection = t.req_int("injection_latency_cycles", MAX_CYCLES);
+    let ejection = t.req_int("ejection_latency_cycles", MAX_CYCLES);
+    t.finish();
+    Some(Interconnect {
+        router_delay_cycles: router?,
+        injection_latency_cycles: injection?,
+        ejection_latency_cycles: ejection?,
+    })
 }
 
 /// `Some(None)` when there is no memory, `None` on error.

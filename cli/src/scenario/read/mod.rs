@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use sim::config::{self, Diagnostics, Node, Sink, TableReader, Val};
-use sim::{SimOptions, Switching};
+use sim::{SimOptions, SteadyState, Switching};
 
 use super::overrides::{EMPTY_OVERRIDE, flatten};
 use super::schema::{MAX_MICROBATCHES, MAX_PACKET_BYTES, TASK_KINDS};
@@ -258,9 +258,17 @@ fn read_simulation(t: &TableReader<'_>, simulates: bool) -> Option<SimOptions> {
         Some(r) => r.bool(),
         None => Some(false),
     };
+    let steady_state = match t.opt("steady_state") {
+        Some(r) => r.word(&["converge", "fixed"]).map(|w| match w {
+            "fixed" => SteadyState::Fixed,
+            _ => SteadyState::DEFAULT,
+        }),
+        None => Some(SteadyState::DEFAULT),
+    };
     t.finish();
     Some(SimOptions {
         microbatches: microbatches? as u32,
+        steady_state: steady_state?,
         packet_bytes: packet_bytes?,
         switching: switching?,
         trace: trace?,
