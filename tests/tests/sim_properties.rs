@@ -314,7 +314,13 @@ proptest! {
         prop_assert_eq!(a.makespan_cycles, b.makespan_cycles);
         prop_assert_eq!(a.first_inference_latency_cycles, b.first_inference_latency_cycles);
         prop_assert_eq!(a.steady_state_interval_cycles, b.steady_state_interval_cycles);
-        prop_assert_eq!(a.valid, b.valid);
+        // SRAM feasibility rotates with the placement; the partition
+        // constraints do not (the pipeline order stays put), so only the
+        // SRAM verdicts are compared.
+        let sram_ok = |r: &sim::SimReport| {
+            !r.violations.iter().any(|v| matches!(v, Violation::SramOverflow { .. }))
+        };
+        prop_assert_eq!(sram_ok(&a), sram_ok(&b));
         for c in 0..n as usize {
             let r = (c + shift as usize) % n as usize;
             prop_assert_eq!(a.chiplets[c].busy_cycles, b.chiplets[r].busy_cycles);
