@@ -913,10 +913,10 @@ mod tests {
         assert_eq!(serialisation_cycles(0, 4096, 4), 0);
     }
 
-    fn ring2(latency_cycles: u64) -> HwSpec {
+    fn ring3(latency_cycles: u64) -> HwSpec {
         use crate::spec::{ChipletType, Constraints, Routing};
         use crate::testkit::{LinkProps, PackageBuilder, PipelineOrder, Topology};
-        PackageBuilder::new("ring2")
+        PackageBuilder::new("ring3")
             .clock_mhz(1000.0)
             .chiplet_type(ChipletType {
                 name: "t".to_string(),
@@ -930,7 +930,7 @@ mod tests {
                 energy_per_mac_pj: 1.0,
                 energy_per_sram_byte_pj: 1.0,
             })
-            .chiplets(2, "t")
+            .chiplets(3, "t")
             .topology(
                 Topology::Ring {
                     bidirectional: false,
@@ -952,12 +952,12 @@ mod tests {
     fn run_bound_counts_ops_transfers_and_microbatches() {
         let g = crate::zoo::build("mlp", &Default::default()).expect("mlp builds");
         let mut options = SimOptions::default();
-        assert_eq!(check_cycle_bounds(&ring2(1), &g, &options), Ok(()));
+        assert_eq!(check_cycle_bounds(&ring3(1), &g, &options), Ok(()));
         // One-byte packets, each paying 2^32 cycles of latency, over four
         // billion micro-batches: the bound passes 2^62.
         options.packet_bytes = 1;
         options.microbatches = u32::MAX;
-        match check_cycle_bounds(&ring2(1 << 32), &g, &options) {
+        match check_cycle_bounds(&ring3(1 << 32), &g, &options) {
             Err(CostError::RunCycles {
                 microbatches,
                 bound,

@@ -130,7 +130,7 @@ fn regression_relu_with_2_pow_64_vector_ops_is_refused() {
     ]);
     assert_refused(
         &o,
-        &["ops[0] (\"op0\"): vector_ops is 18446744073709551615, more than the limit of 2^50"],
+        &["ops[0] (\"op0\"): vector_ops is 18446744073709551615, more than the limit of 2^56"],
     );
     let o = tessera(&["check", path.to_str().unwrap()]);
     assert_refused(&o, &["vector_ops is 18446744073709551615"]);

@@ -621,10 +621,10 @@ impl GraphBuilder {
         let weight_bytes = count("weight bytes", &[p.params, bytes])?;
         let macs = p.kind.checked_macs().map_err(|_| BuildProblem::Overflow { what: "MACs" })?;
         for (what, value, max, limit) in [
-            ("output bytes", output_bytes, MAX_TENSOR_BYTES, "2^40 (MAX_TENSOR_BYTES)"),
-            ("weight bytes", weight_bytes, MAX_TENSOR_BYTES, "2^40 (MAX_TENSOR_BYTES)"),
-            ("MACs", macs, MAX_OP_MACS, "2^50 (MAX_OP_MACS)"),
-            ("vector operations", p.vector_ops, MAX_OP_VECTOR_OPS, "2^50 (MAX_OP_VECTOR_OPS)"),
+            ("output bytes", output_bytes, MAX_TENSOR_BYTES, "2^56 (MAX_TENSOR_BYTES)"),
+            ("weight bytes", weight_bytes, MAX_TENSOR_BYTES, "2^56 (MAX_TENSOR_BYTES)"),
+            ("MACs", macs, MAX_OP_MACS, "2^56 (MAX_OP_MACS)"),
+            ("vector operations", p.vector_ops, MAX_OP_VECTOR_OPS, "2^56 (MAX_OP_VECTOR_OPS)"),
         ] {
             if value > max {
                 return Err(BuildProblem::Limit { what, value, limit });

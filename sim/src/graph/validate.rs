@@ -25,7 +25,7 @@ fn tensor_bytes(what: &str, shape: &[u64], dtype: DType) -> Result<u64, String> 
     match bytes {
         Some(b) if b <= MAX_TENSOR_BYTES => Ok(b),
         Some(b) => Err(format!(
-            "{what} {shape:?} of {} is {b} bytes, more than the limit of 2^40 (MAX_TENSOR_BYTES)",
+            "{what} {shape:?} of {} is {b} bytes, more than the limit of 2^56 (MAX_TENSOR_BYTES)",
             dtype.name()
         )),
         None => Err(format!(
@@ -111,8 +111,9 @@ pub(super) fn validate(file: &GraphFile) -> Vec<GraphIssue> {
             continue;
         };
         add(&mut totals.bytes, op_bytes);
-        add(&mut totals.macs, op.macs);
-        add(&mut totals.vector_ops, op.vector_ops);
+        // A count beyond its per-op limit is reported for the op alone.
+        add(&mut totals.macs, op.macs.min(MAX_OP_MACS));
+        add(&mut totals.vector_ops, op.vector_ops.min(MAX_OP_VECTOR_OPS));
         for (j, input) in op.inputs.iter().enumerate() {
             match &input.source {
                 Source::Op(from) => {
@@ -163,14 +164,14 @@ pub(super) fn validate(file: &GraphFile) -> Vec<GraphIssue> {
             "bytes moved through SRAM (weights + inputs + outputs)",
             totals.bytes,
             MAX_GRAPH_BYTES,
-            "2^50 (MAX_GRAPH_BYTES)",
+            "2^63 (MAX_GRAPH_BYTES)",
         ),
-        ("macs", totals.macs, MAX_GRAPH_WORK, "2^60 (MAX_GRAPH_WORK)"),
+        ("macs", totals.macs, MAX_GRAPH_WORK, "2^63 (MAX_GRAPH_WORK)"),
         (
             "vector_ops",
             totals.vector_ops,
             MAX_GRAPH_WORK,
-            "2^60 (MAX_GRAPH_WORK)",
+            "2^63 (MAX_GRAPH_WORK)",
         ),
     ] {
         match total {
@@ -228,7 +229,7 @@ fn check_sizes(op: &Op, issue: &mut impl FnMut(String)) -> Option<u64> {
     match op.params.checked_mul(op.dtype.bytes()) {
         Some(w) if w == op.weight_bytes && w <= MAX_TENSOR_BYTES => add(&mut moved, w),
         Some(w) if w == op.weight_bytes => issue(format!(
-            "weight_bytes is {w}, more than the limit of 2^40 (MAX_TENSOR_BYTES)"
+            "weight_bytes is {w}, more than the limit of 2^56 (MAX_TENSOR_BYTES)"
         )),
         Some(w) => issue(format!(
             "weight_bytes is {} but {} params of {} are {w} bytes",
@@ -246,7 +247,7 @@ fn check_sizes(op: &Op, issue: &mut impl FnMut(String)) -> Option<u64> {
     match op.kind.checked_macs() {
         Err(overflow) => issue(format!("macs: {overflow}")),
         Ok(macs) if macs > MAX_OP_MACS => issue(format!(
-            "macs: the {} attributes imply {macs}, more than the limit of 2^50 (MAX_OP_MACS)",
+            "macs: the {} attributes imply {macs}, more than the limit of 2^56 (MAX_OP_MACS)",
             op.kind.name()
         )),
         Ok(macs) if macs != op.macs => issue(format!(
@@ -258,7 +259,7 @@ fn check_sizes(op: &Op, issue: &mut impl FnMut(String)) -> Option<u64> {
     }
     if op.vector_ops > MAX_OP_VECTOR_OPS {
         issue(format!(
-            "vector_ops is {}, more than the limit of 2^50 (MAX_OP_VECTOR_OPS)",
+            "vector_ops is {}, more than the limit of 2^56 (MAX_OP_VECTOR_OPS)",
             op.vector_ops
         ));
     }
@@ -648,16 +649,16 @@ mod tests {
 
     #[test]
     fn macs_beyond_the_op_limit_are_refused() {
-        // 2^51 MACs from tensors within the limits.
+        // 2^60 MACs from tensors within the limits.
         let f = one_op(
-            r#"{"type": "mat_mul", "batch": 1, "m": 1048576, "k": 1048576, "n": 2048}"#,
+            r#"{"type": "mat_mul", "batch": 1, "m": 1048576, "k": 1048576, "n": 1048576}"#,
             &[1 << 20, 1 << 20],
-            &[1 << 20, 2048],
-            [1 << 51, 0, 0, 0, 1 << 31],
+            &[1 << 20, 1 << 20],
+            [1 << 60, 0, 0, 0, 1 << 40],
         );
         let m = messages(&f);
         assert!(
-            m.iter().any(|s| s.contains("macs: the matmul attributes imply 2251799813685248, more than the limit of 2^50 (MAX_OP_MACS)")),
+            m.iter().any(|s| s.contains("macs: the matmul attributes imply 1152921504606846976, more than the limit of 2^56 (MAX_OP_MACS)")),
             "{m:#?}"
         );
     }
@@ -669,7 +670,7 @@ mod tests {
         assert_eq!(
             messages(&f),
             [
-                "ops[0] (\"fc1\"): vector_ops is 18446744073709551615, more than the limit of 2^50 (MAX_OP_VECTOR_OPS)"
+                "ops[0] (\"fc1\"): vector_ops is 18446744073709551615, more than the limit of 2^56 (MAX_OP_VECTOR_OPS)"
             ]
         );
         let f = one_op(relu, &[1, 64], &[1, 64], [0, MAX_OP_VECTOR_OPS, 0, 0, 64]);
@@ -679,17 +680,26 @@ mod tests {
     #[test]
     fn tensors_and_weights_beyond_the_byte_limit_are_refused() {
         let relu = r#"{"type": "elementwise", "func": "relu"}"#;
-        let shape = [1u64 << 20, 1 << 21];
-        let m = messages(&one_op(relu, &shape, &shape, [0, 1, 0, 0, 1 << 41]));
+        let shape = [1u64 << 28, 1 << 29];
+        let m = messages(&one_op(relu, &shape, &shape, [0, 1, 0, 0, 1 << 57]));
         assert!(
-            m.iter().any(|s| s.contains("more than the limit of 2^40 (MAX_TENSOR_BYTES)")),
+            m.iter().any(|s| s.contains("more than the limit of 2^56 (MAX_TENSOR_BYTES)")),
             "{m:#?}"
         );
-        // params × bytes overflowing, and weights beyond the limit.
+        // Weights beyond the limit, and weight bytes that disagree with params.
+        let m = messages(&one_op(relu, &[4], &[4], [0, 4, 1 << 57, 1 << 57, 4]));
+        assert!(
+            m.iter()
+                .any(|s| s.contains("weight_bytes is 144115188075855872, more than the limit")),
+            "{m:#?}"
+        );
         let m = messages(&one_op(relu, &[4], &[4], [0, 4, u64::MAX, 0, 4]));
-        assert!(m.iter().any(|s| s.contains("params: 18446744073709551615 params × 1 bytes of int8 overflows u64")), "{m:#?}");
-        let m = messages(&one_op(relu, &[4], &[4], [0, 4, 1 << 41, 1 << 41, 4]));
-        assert!(m.iter().any(|s| s.contains("weight_bytes is 2199023255552, more than the limit")), "{m:#?}");
+        assert!(
+            m.iter().any(|s| s.contains(
+                "weight_bytes is 0 but 18446744073709551615 params of int8 are 18446744073709551615 bytes"
+            )),
+            "{m:#?}"
+        );
     }
 
     #[test]
@@ -717,7 +727,7 @@ mod tests {
 
     #[test]
     fn graph_totals_beyond_the_limit_are_refused() {
-        // 1025 ops of 2^50 vector operations each: 2^60 + 2^50 in all.
+        // 129 ops of 2^56 vector operations each: 2^63 + 2^56 in all.
         let mut f = one_op(
             r#"{"type": "elementwise", "func": "relu"}"#,
             &[4],
@@ -725,7 +735,7 @@ mod tests {
             [0, MAX_OP_VECTOR_OPS, 0, 0, 4],
         );
         let op = f.ops[0].clone();
-        for i in 1..1025u32 {
+        for i in 1..129u32 {
             let mut next = op.clone();
             next.id = crate::graph::OpId(i);
             next.name = format!("r{i}");
@@ -733,7 +743,7 @@ mod tests {
         }
         assert_eq!(
             Graph::new(f).unwrap_err().to_string(),
-            "the ops' vector_ops sum to 1154047404513689600, more than the limit of 2^60 (MAX_GRAPH_WORK)"
+            "the ops' vector_ops sum to 9295429630892703744, more than the limit of 2^63 (MAX_GRAPH_WORK)"
         );
     }
 }

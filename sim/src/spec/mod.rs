@@ -272,9 +272,9 @@ pub const MAX_CAPACITY_MIB: u64 = 1 << 40;
 pub const MAX_CYCLES: u64 = 1 << 32;
 /// Largest cycle count of one op on any chiplet type (`cost::op_cost`'s
 /// `cycles`; 2^40 cycles are 18 minutes at 1 GHz for one op of one
-/// micro-batch). A graph within the graph limits (`graph::MAX_*`) can still
-/// exceed it on a small enough chiplet: a tiny GEMM repeated 2^40 times on a
-/// 2^16 × 2^16 array pays 2^17 cycles of fill and drain per tile. So it is
+/// micro-batch). A graph within the graph limits (`graph::MAX_*`) can exceed
+/// it on a small chiplet, or on a large array with tiny GEMMs (each tile pays
+/// `R + C − 2` cycles of fill and drain). So it is
 /// checked where the graph meets the spec (`cost::bounded_op_cost`, for
 /// every op and type by `problem::check_cycle_bounds`), and the refusal names
 /// the op and the chiplet type.
