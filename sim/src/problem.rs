@@ -792,7 +792,12 @@ pub fn check_cycle_bounds(
         .map(|l| l.bandwidth_bytes_per_cycle)
         .min()
         .unwrap_or(1);
-    let max_latency = spec.links.iter().map(|l| l.latency_cycles).max().unwrap_or(0);
+    let max_latency = spec
+        .links
+        .iter()
+        .map(|l| l.latency_cycles)
+        .max()
+        .unwrap_or(0);
     let max_hops = spec.routes.max_hops() as u128;
     let other_chiplets = spec.n_chiplets().saturating_sub(1);
     let mut per_microbatch = 0u128;
@@ -815,9 +820,7 @@ pub fn check_cycle_bounds(
             let hop = u128::from(serialisation_cycles(bytes, packet_bytes, min_bandwidth))
                 + packets * u128::from(max_latency)
                 + u128::from(bytes);
-            add(destinations
-                .saturating_mul(max_hops)
-                .saturating_mul(hop));
+            add(destinations.saturating_mul(max_hops).saturating_mul(hop));
         }
     }
     let bound = per_microbatch.saturating_mul(u128::from(options.microbatches));

@@ -96,7 +96,8 @@ fn regression_matmul_2_pow_32_squared_with_zero_macs_is_refused() {
     // Through a scenario too.
     let scenario = format!(
         "name = \"wrap\"\nseed = 1\n[hardware]\nspec = {hw:?}\n[workload]\ngraph = {path:?}\n\
-         [task]\nkind = \"simulate\"\nplacement = \"contiguous\"\n[output]\ndir = {:?}\nplots = \"none\"\n",
+         [task]\nkind = \"simulate\"\nplacement = \"contiguous\"\n\
+         [simulation]\nmicrobatches = 8\npacket_bytes = 4096\nswitching = \"store_and_forward\"\ntrace = false\n[output]\ndir = {:?}\nplots = \"none\"\n",
         dir.join("out").to_str().unwrap()
     );
     let s = write(&dir, "s.toml", &scenario);
@@ -152,7 +153,11 @@ fn an_op_beyond_max_op_cycles_on_a_chiplet_type_is_refused_naming_both() {
     );
     let path = write(&dir, "g.json", &file.to_string());
     let path = path.to_str().unwrap();
-    assert_eq!(tessera(&["check", path]).code, 0, "the graph itself is fine");
+    assert_eq!(
+        tessera(&["check", path]).code,
+        0,
+        "the graph itself is fine"
+    );
     let hw = root().join("hw_specs/edgetpu_ring4.toml");
     let o = tessera(&["simulate", "--hw", hw.to_str().unwrap(), "--model", path]);
     assert_refused(
@@ -185,7 +190,9 @@ fn extreme() -> impl Strategy<Value = u64> {
 
 /// What unbounded arithmetic says the counts of a one-op file are.
 fn fits(shape: &[u64]) -> bool {
-    let n: u128 = shape.iter().map(|&d| u128::from(d)).product();
+    let n = shape
+        .iter()
+        .fold(1u128, |p, &d| p.saturating_mul(u128::from(d)));
     !shape.is_empty() && !shape.contains(&0) && n <= u128::from(MAX_TENSOR_BYTES)
 }
 
@@ -205,7 +212,8 @@ proptest! {
         params in extreme(),
     ) {
         let [batch, m, k, n] = dims;
-        let wide = |xs: &[u64]| xs.iter().map(|&x| u128::from(x)).product::<u128>();
+        // Saturating at 2^128: beyond every limit either way.
+        let wide = |xs: &[u64]| xs.iter().fold(1u128, |p, &x| p.saturating_mul(u128::from(x)));
         let true_macs = wide(&[batch, m, k, n]);
         // The shapes a careful writer would give, wrapping as a careless
         // program would.
@@ -273,7 +281,9 @@ proptest! {
         let [batch, m, k, n] = dims;
         let wide = |x: u64| u128::from(x);
         // Ops as validation leaves them: MACs and tensors within the limits.
-        prop_assume!(vector || wide(batch) * wide(m) * wide(k) * wide(n) <= wide(MAX_OP_MACS)); = if vector {
+        let macs = dims.iter().try_fold(1u128, |p, &d| p.checked_mul(wide(d)));
+        prop_assume!(vector || macs.is_some_and(|p| p <= wide(MAX_OP_MACS)));
+        let kind = if vector {
             OpKind::Elementwise { func: sim::graph::EltFunc::Relu }
         } else {
             OpKind::MatMul { batch, m, k, n }

@@ -34,9 +34,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{
-    DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput,
-    MAX_OP_MACS, MAX_OP_VECTOR_OPS, MAX_TENSOR_BYTES, Op, OpId, OpInput, OpKind, PoolFunc,
-    ReduceFunc, Source, broadcasts_to,
+    DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput, MAX_OP_MACS,
+    MAX_OP_VECTOR_OPS, MAX_TENSOR_BYTES, Op, OpId, OpInput, OpKind, PoolFunc, ReduceFunc, Source,
+    broadcasts_to,
 };
 
 /// A tensor produced while building: where it comes from and the shape it is
@@ -619,12 +619,30 @@ impl GraphBuilder {
         let bytes = self.dtype.bytes();
         let output_bytes = count("output bytes", &[numel.unwrap_or(0), bytes])?;
         let weight_bytes = count("weight bytes", &[p.params, bytes])?;
-        let macs = p.kind.checked_macs().map_err(|_| BuildProblem::Overflow { what: "MACs" })?;
+        let macs = p
+            .kind
+            .checked_macs()
+            .map_err(|_| BuildProblem::Overflow { what: "MACs" })?;
         for (what, value, max, limit) in [
-            ("output bytes", output_bytes, MAX_TENSOR_BYTES, "2^56 (MAX_TENSOR_BYTES)"),
-            ("weight bytes", weight_bytes, MAX_TENSOR_BYTES, "2^56 (MAX_TENSOR_BYTES)"),
+            (
+                "output bytes",
+                output_bytes,
+                MAX_TENSOR_BYTES,
+                "2^56 (MAX_TENSOR_BYTES)",
+            ),
+            (
+                "weight bytes",
+                weight_bytes,
+                MAX_TENSOR_BYTES,
+                "2^56 (MAX_TENSOR_BYTES)",
+            ),
             ("MACs", macs, MAX_OP_MACS, "2^56 (MAX_OP_MACS)"),
-            ("vector operations", p.vector_ops, MAX_OP_VECTOR_OPS, "2^56 (MAX_OP_VECTOR_OPS)"),
+            (
+                "vector operations",
+                p.vector_ops,
+                MAX_OP_VECTOR_OPS,
+                "2^56 (MAX_OP_VECTOR_OPS)",
+            ),
         ] {
             if value > max {
                 return Err(BuildProblem::Limit { what, value, limit });

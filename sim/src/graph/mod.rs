@@ -261,9 +261,7 @@ impl OpKind {
                 repeats: groups,
                 // Saturating: exact on a validated graph, whose MACs are at
                 // most `MAX_OP_MACS` ([`OpKind::checked_macs`] refuses more).
-                rows: batch
-                    .saturating_mul(out_hw[0])
-                    .saturating_mul(out_hw[1]),
+                rows: batch.saturating_mul(out_hw[0]).saturating_mul(out_hw[1]),
                 cols: out_channels.checked_div(groups).unwrap_or(0),
                 reduction: kernel[0]
                     .saturating_mul(kernel[1])

@@ -71,7 +71,10 @@ pub(super) fn validate(file: &GraphFile) -> Vec<GraphIssue> {
                 input.name, input.shape
             )));
         } else if let Err(message) = tensor_bytes("shape", &input.shape, input.dtype) {
-            issues.push(graph_issue(format!("inputs[{i}] ({:?}): {message}", input.name)));
+            issues.push(graph_issue(format!(
+                "inputs[{i}] ({:?}): {message}",
+                input.name
+            )));
         }
     }
     let mut totals = Totals {
@@ -527,10 +530,7 @@ fn check_kind(op: &Op) -> Vec<String> {
                 let mut expect = input.shape.clone();
                 expect[a] = len;
                 let end = start.checked_add(len);
-                if len == 0
-                    || end.is_none_or(|e| e > input.shape[a])
-                    || op.output_shape != expect
-                {
+                if len == 0 || end.is_none_or(|e| e > input.shape[a]) || op.output_shape != expect {
                     out.push(format!(
                         "slice {start}..{} on axis {axis} of {:?} does not give output_shape {:?}",
                         end.map_or("(beyond 2^64)".to_string(), |e| e.to_string()),
@@ -683,7 +683,8 @@ mod tests {
         let shape = [1u64 << 28, 1 << 29];
         let m = messages(&one_op(relu, &shape, &shape, [0, 1, 0, 0, 1 << 57]));
         assert!(
-            m.iter().any(|s| s.contains("more than the limit of 2^56 (MAX_TENSOR_BYTES)")),
+            m.iter()
+                .any(|s| s.contains("more than the limit of 2^56 (MAX_TENSOR_BYTES)")),
             "{m:#?}"
         );
         // Weights beyond the limit, and weight bytes that disagree with params.
@@ -705,7 +706,10 @@ mod tests {
     #[test]
     fn overflowing_slice_and_padding_attributes_are_refused_without_panicking() {
         let f = one_op(
-            &format!(r#"{{"type": "slice", "axis": 0, "start": {}, "len": 2}}"#, u64::MAX),
+            &format!(
+                r#"{{"type": "slice", "axis": 0, "start": {}, "len": 2}}"#,
+                u64::MAX
+            ),
             &[4],
             &[2],
             [0, 0, 0, 0, 2],
@@ -722,7 +726,11 @@ mod tests {
             &[1, 1, 4, 4],
             [16, 0, 1, 1, 16],
         );
-        assert!(messages(&f).iter().any(|s| s.contains("padding[0]: in 4 + 2·pad")));
+        assert!(
+            messages(&f)
+                .iter()
+                .any(|s| s.contains("padding[0]: in 4 + 2·pad"))
+        );
     }
 
     #[test]
