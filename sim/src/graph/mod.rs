@@ -278,16 +278,16 @@ impl OpKind {
     }
 
     /// Multiply-accumulates implied by the attributes, computed with checked
-    /// arithmetic; `Err` says which product does not fit in `u64`, with its
-    /// factors (e.g. `batch × m × k × n = 1 × 4294967296 × 4294967296 × 1`).
-    pub fn checked_macs(&self) -> Result<u64, String> {
-        let product = |names: &str, factors: &[u64]| -> Result<u64, String> {
+    /// arithmetic; the error names the product that does not fit in `u64`,
+    /// with its factors.
+    pub fn checked_macs(&self) -> Result<u64, CountOverflow> {
+        let product = |what: &'static str, factors: &[u64]| {
             factors
                 .iter()
                 .try_fold(1u64, |acc, &f| acc.checked_mul(f))
-                .ok_or_else(|| {
-                    let shown: Vec<String> = factors.iter().map(u64::to_string).collect();
-                    format!("{names} = {} overflows u64", shown.join(" × "))
+                .ok_or_else(|| CountOverflow {
+                    what,
+                    factors: factors.to_vec(),
                 })
         };
         match *self {
@@ -319,6 +319,23 @@ impl OpKind {
         }
     }
 }
+
+/// A product of counts that does not fit in `u64`: `what` names the
+/// factors (e.g. `batch × m × k × n`), `factors` are their values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountOverflow {
+    pub what: &'static str,
+    pub factors: Vec<u64>,
+}
+
+impl fmt::Display for CountOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Vec<String> = self.factors.iter().map(u64::to_string).collect();
+        write!(f, "{} = {} overflows u64", self.what, shown.join(" × "))
+    }
+}
+
+impl std::error::Error for CountOverflow {}
 
 /// A (possibly repeated) matrix product `rows × reduction` by `reduction × cols`,
 /// the form in which a matmul or convolution meets a systolic array. For a conv,
