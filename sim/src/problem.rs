@@ -96,10 +96,10 @@
 //!   link loads and the memory's load: a lower bound on the steady-state
 //!   interval between micro-batches.
 
-use crate::cost::{div_ceil, input_bytes, op_cost, weight_bytes_read};
+use crate::cost::{CostError, bounded_op_cost, div_ceil, input_bytes, op_cost, weight_bytes_read};
 use crate::engine::{SimOptions, Switching};
 use crate::graph::{Graph, Source, numel};
-use crate::spec::{ChipletId, HwSpec, LinkId};
+use crate::spec::{ChipletId, HwSpec, LinkId, MAX_RUN_CYCLES};
 
 /// Chiplets that hold any set of ops at the same cost and SRAM need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -763,6 +763,76 @@ impl<'a> ProblemModel<'a> {
     }
 }
 
+/// Refuses a (spec, graph, options) whose cycles could overflow: an op
+/// whose cycles on some chiplet type exceed
+/// [`MAX_OP_CYCLES`](crate::spec::MAX_OP_CYCLES)
+/// ([`CostError::OpCycles`], naming the op and the type), or a run that could
+/// last past [`MAX_RUN_CYCLES`] ([`CostError::RunCycles`]).
+///
+/// The run's bound is the sum of every activity's duration (see
+/// [`MAX_RUN_CYCLES`] for why no event time can exceed it), per micro-batch:
+/// each op's most cycles on any type; the streaming of its weights (memory
+/// service twice, once as the memory's load and once as the op's wait, plus
+/// latency and the bytes read); and its output sent to each of up to
+/// `min(consumers, n_chiplets − 1)` other chiplets over up to the longest
+/// route's hops, each hop counted as the slowest link's serialisation plus
+/// every packet's largest link latency plus the bytes themselves. It is
+/// computed in `u128` with saturation, so it is itself never wrapped. Once
+/// this passes, every sum [`ProblemModel`] forms over ops and links (stage
+/// cycles, link loads, bottlenecks) is below it too.
+pub fn check_cycle_bounds(
+    spec: &HwSpec,
+    graph: &Graph,
+    options: &SimOptions,
+) -> Result<(), CostError> {
+    let packet_bytes = options.packet_bytes.max(1);
+    let min_bandwidth = spec
+        .links
+        .iter()
+        .map(|l| l.bandwidth_bytes_per_cycle)
+        .min()
+        .unwrap_or(1);
+    let max_latency = spec
+        .links
+        .iter()
+        .map(|l| l.latency_cycles)
+        .max()
+        .unwrap_or(0);
+    let max_hops = spec.routes.max_hops() as u128;
+    let other_chiplets = spec.n_chiplets().saturating_sub(1);
+    let mut per_microbatch = 0u128;
+    let mut add = |x: u128| per_microbatch = per_microbatch.saturating_add(x);
+    for op in graph.ops() {
+        let mut worst = 0u64;
+        for ty in &spec.chiplet_types {
+            worst = worst.max(bounded_op_cost(op, ty)?.cycles);
+        }
+        add(u128::from(worst));
+        let read = weight_bytes_read(op);
+        if let (Some(m), true) = (&spec.memory, read > 0) {
+            let ser = u128::from(div_ceil(read, m.bandwidth_bytes_per_cycle));
+            add(2 * ser + u128::from(m.latency_cycles) + u128::from(read));
+        }
+        let destinations = graph.consumers(op.id).len().min(other_chiplets) as u128;
+        if destinations > 0 {
+            let bytes = op.output_bytes;
+            let packets = u128::from(div_ceil(bytes, packet_bytes));
+            let hop = u128::from(serialisation_cycles(bytes, packet_bytes, min_bandwidth))
+                + packets * u128::from(max_latency)
+                + u128::from(bytes);
+            add(destinations.saturating_mul(max_hops).saturating_mul(hop));
+        }
+    }
+    let bound = per_microbatch.saturating_mul(u128::from(options.microbatches));
+    if bound > u128::from(MAX_RUN_CYCLES) {
+        return Err(CostError::RunCycles {
+            microbatches: options.microbatches,
+            bound,
+        });
+    }
+    Ok(())
+}
+
 /// Removes repeats from the sorted `v[first..]` in place; returns how many
 /// remain.
 fn dedup_tail(v: &mut Vec<usize>, first: usize) -> usize {
@@ -844,6 +914,62 @@ mod tests {
         // packets of 1024 cycles and 1808 bytes in 452.
         assert_eq!(serialisation_cycles(10_000, 4096, 4), 2 * 1024 + 452);
         assert_eq!(serialisation_cycles(0, 4096, 4), 0);
+    }
+
+    fn ring3(latency_cycles: u64) -> HwSpec {
+        use crate::spec::{ChipletType, Constraints, Routing};
+        use crate::testkit::{LinkProps, PackageBuilder, PipelineOrder, Topology};
+        PackageBuilder::new("ring3")
+            .clock_mhz(1000.0)
+            .chiplet_type(ChipletType {
+                name: "t".to_string(),
+                macs_per_cycle: 16,
+                array_rows: 4,
+                array_cols: 4,
+                vector_elems_per_cycle: 4,
+                sram_kib: 1024,
+                sram_bandwidth_bytes_per_cycle: 16,
+                op_overhead_cycles: 10,
+                energy_per_mac_pj: 1.0,
+                energy_per_sram_byte_pj: 1.0,
+            })
+            .chiplets(3, "t")
+            .topology(
+                Topology::Ring {
+                    bidirectional: false,
+                },
+                LinkProps {
+                    bandwidth_bytes_per_cycle: 1,
+                    latency_cycles,
+                    energy_per_bit_pj: 1.0,
+                },
+            )
+            .routing(Routing::ShortestPath)
+            .pipeline_order(PipelineOrder::Ascending)
+            .constraints(Constraints::none())
+            .build()
+            .expect("a valid package")
+    }
+
+    #[test]
+    fn run_bound_counts_ops_transfers_and_microbatches() {
+        let g = crate::zoo::build("mlp", &Default::default()).expect("mlp builds");
+        let mut options = SimOptions::default();
+        assert_eq!(check_cycle_bounds(&ring3(1), &g, &options), Ok(()));
+        // One-byte packets, each paying 2^32 cycles of latency, over four
+        // billion micro-batches: the bound passes 2^62.
+        options.packet_bytes = 1;
+        options.microbatches = u32::MAX;
+        match check_cycle_bounds(&ring3(1 << 32), &g, &options) {
+            Err(CostError::RunCycles {
+                microbatches,
+                bound,
+            }) => {
+                assert_eq!(microbatches, u32::MAX);
+                assert!(bound > u128::from(MAX_RUN_CYCLES));
+            }
+            other => panic!("expected a run-cycles refusal, got {other:?}"),
+        }
     }
 
     #[test]

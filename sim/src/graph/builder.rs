@@ -34,8 +34,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::{
-    DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput, Op, OpId,
-    OpInput, OpKind, PoolFunc, ReduceFunc, Source, broadcasts_to,
+    DType, EltFunc, GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile, GraphInput, MAX_OP_MACS,
+    MAX_OP_VECTOR_OPS, MAX_TENSOR_BYTES, Op, OpId, OpInput, OpKind, PoolFunc, ReduceFunc, Source,
+    broadcasts_to,
 };
 
 /// A tensor produced while building: where it comes from and the shape it is
@@ -222,6 +223,13 @@ pub enum BuildProblem {
     OutputShape { shape: Vec<u64>, expected: String },
     /// A count (`what`: elements, parameters, MACs, bytes) exceeds `u64`.
     Overflow { what: &'static str },
+    /// A count (`what`) fits in `u64` but exceeds the graph limit `limit`
+    /// (one of the `MAX_*` constants of `sim::graph`).
+    Limit {
+        what: &'static str,
+        value: u64,
+        limit: &'static str,
+    },
 }
 
 /// The number of elements of `shape`, or "more than 2^64".
@@ -307,6 +315,9 @@ impl fmt::Display for BuildProblem {
                 write!(f, "output shape {shape:?} is invalid: expected {expected}")
             }
             BuildProblem::Overflow { what } => write!(f, "its {what} exceed 2^64"),
+            BuildProblem::Limit { what, value, limit } => {
+                write!(f, "its {what} are {value}, more than the limit of {limit}")
+            }
         }
     }
 }
@@ -517,8 +528,10 @@ impl GraphBuilder {
         params: u64,
     ) -> Tensor {
         let id = OpId(self.ops.len() as u32);
+        // Saturating, never wrapping: a count beyond `u64` (or beyond the
+        // limits in `graph/mod.rs`) is refused by `finish`'s validation.
         let macs = kind.macs();
-        let output_bytes = super::numel(&output_shape) * self.dtype.bytes();
+        let output_bytes = super::numel(&output_shape).saturating_mul(self.dtype.bytes());
         self.op_index.entry(name.to_string()).or_insert(id);
         self.ops.push(Op {
             id,
@@ -530,7 +543,7 @@ impl GraphBuilder {
             macs,
             vector_ops,
             params,
-            weight_bytes: params * self.dtype.bytes(),
+            weight_bytes: params.saturating_mul(self.dtype.bytes()),
             output_bytes,
         });
         Tensor {
@@ -604,8 +617,37 @@ impl GraphBuilder {
             });
         }
         let bytes = self.dtype.bytes();
-        count("output bytes", &[numel.unwrap_or(0), bytes])?;
-        count("weight bytes", &[p.params, bytes])?;
+        let output_bytes = count("output bytes", &[numel.unwrap_or(0), bytes])?;
+        let weight_bytes = count("weight bytes", &[p.params, bytes])?;
+        let macs = p
+            .kind
+            .checked_macs()
+            .map_err(|_| BuildProblem::Overflow { what: "MACs" })?;
+        for (what, value, max, limit) in [
+            (
+                "output bytes",
+                output_bytes,
+                MAX_TENSOR_BYTES,
+                "2^56 (MAX_TENSOR_BYTES)",
+            ),
+            (
+                "weight bytes",
+                weight_bytes,
+                MAX_TENSOR_BYTES,
+                "2^56 (MAX_TENSOR_BYTES)",
+            ),
+            ("MACs", macs, MAX_OP_MACS, "2^56 (MAX_OP_MACS)"),
+            (
+                "vector operations",
+                p.vector_ops,
+                MAX_OP_VECTOR_OPS,
+                "2^56 (MAX_OP_VECTOR_OPS)",
+            ),
+        ] {
+            if value > max {
+                return Err(BuildProblem::Limit { what, value, limit });
+            }
+        }
         Ok(())
     }
 

@@ -259,19 +259,83 @@ impl OpKind {
                 ..
             } => Some(Gemm {
                 repeats: groups,
-                rows: batch * out_hw[0] * out_hw[1],
-                cols: out_channels / groups,
-                reduction: kernel[0] * kernel[1] * (in_channels / groups),
+                // Saturating: exact on a validated graph, whose MACs are at
+                // most `MAX_OP_MACS` ([`OpKind::checked_macs`] refuses more).
+                rows: batch.saturating_mul(out_hw[0]).saturating_mul(out_hw[1]),
+                cols: out_channels.checked_div(groups).unwrap_or(0),
+                reduction: kernel[0]
+                    .saturating_mul(kernel[1])
+                    .saturating_mul(in_channels.checked_div(groups).unwrap_or(0)),
             }),
             _ => None,
         }
     }
 
-    /// Multiply-accumulates implied by the attributes (zero for non-GEMM ops).
+    /// Multiply-accumulates implied by the attributes (zero for non-GEMM
+    /// ops), saturating at `u64::MAX`: exact on every validated graph.
     pub fn macs(&self) -> u64 {
         self.gemm().map_or(0, |g| g.macs())
     }
+
+    /// Multiply-accumulates implied by the attributes, computed with checked
+    /// arithmetic; the error names the product that does not fit in `u64`,
+    /// with its factors.
+    pub fn checked_macs(&self) -> Result<u64, CountOverflow> {
+        let product = |what: &'static str, factors: &[u64]| {
+            factors
+                .iter()
+                .try_fold(1u64, |acc, &f| acc.checked_mul(f))
+                .ok_or_else(|| CountOverflow {
+                    what,
+                    factors: factors.to_vec(),
+                })
+        };
+        match *self {
+            OpKind::MatMul { batch, m, k, n } => product("batch × m × k × n", &[batch, m, k, n]),
+            OpKind::Conv2d {
+                batch,
+                in_channels,
+                out_channels,
+                out_hw,
+                kernel,
+                groups,
+                ..
+            } => {
+                let per_group = |c: u64| c.checked_div(groups).unwrap_or(0);
+                product(
+                    "batch × out_h × out_w × out_channels × kernel_h × kernel_w × in_channels/groups",
+                    &[
+                        batch,
+                        out_hw[0],
+                        out_hw[1],
+                        groups.saturating_mul(per_group(out_channels)),
+                        kernel[0],
+                        kernel[1],
+                        per_group(in_channels),
+                    ],
+                )
+            }
+            _ => Ok(0),
+        }
+    }
 }
+
+/// A product of counts that does not fit in `u64`: `what` names the
+/// factors (e.g. `batch × m × k × n`), `factors` are their values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CountOverflow {
+    pub what: &'static str,
+    pub factors: Vec<u64>,
+}
+
+impl fmt::Display for CountOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Vec<String> = self.factors.iter().map(u64::to_string).collect();
+        write!(f, "{} = {} overflows u64", self.what, shown.join(" × "))
+    }
+}
+
+impl std::error::Error for CountOverflow {}
 
 /// A (possibly repeated) matrix product `rows × reduction` by `reduction × cols`,
 /// the form in which a matmul or convolution meets a systolic array. For a conv,
@@ -286,9 +350,13 @@ pub struct Gemm {
 }
 
 impl Gemm {
-    /// Multiply-accumulates of all repeats.
+    /// Multiply-accumulates of all repeats, saturating at `u64::MAX` (exact
+    /// for every op of a validated graph: at most [`MAX_OP_MACS`]).
     pub fn macs(&self) -> u64 {
-        self.repeats * self.rows * self.cols * self.reduction
+        self.repeats
+            .saturating_mul(self.rows)
+            .saturating_mul(self.cols)
+            .saturating_mul(self.reduction)
     }
 }
 
@@ -415,10 +483,42 @@ impl fmt::Display for GraphError {
 
 impl std::error::Error for GraphError {}
 
-/// Number of elements of a shape.
+/// Number of elements of a shape, saturating at `u64::MAX`: exact for every
+/// shape of a validated graph (whose tensors hold at most
+/// [`MAX_TENSOR_BYTES`]); [`checked_numel`] says when it does not fit.
 pub fn numel(shape: &[u64]) -> u64 {
-    shape.iter().product()
+    checked_numel(shape).unwrap_or(u64::MAX)
 }
+
+/// Number of elements of a shape, or `None` when it does not fit in `u64`.
+pub fn checked_numel(shape: &[u64]) -> Option<u64> {
+    shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+}
+
+// Limits on what a graph may hold. Validation refuses more, so that no
+// count, byte size or sum over a graph's ops is ever computed past `u64`
+// (the sums stay below 2^63). They are set just above what the zoo builds
+// with every parameter at its own maximum at once (BERT at batch 1024,
+// sequence 8192, hidden 16384, 16384 heads, FFN 65536, fp32: a 2^52-byte
+// attention tensor, 2^53-MAC FFN matmuls, 2^62.7 MACs in all), so that every
+// accepted zoo request still builds; real models are far below (GPT-3's
+// 175 B fp16 parameters are 2^38.3 bytes). What the simulator adds up over
+// links and micro-batches is bounded where graph meets package, by
+// `spec::MAX_OP_CYCLES` and `spec::MAX_RUN_CYCLES`.
+
+/// Largest tensor (a graph input, an op input as the op reads it, an output)
+/// and largest weight of one op, in bytes (64 PiB).
+pub const MAX_TENSOR_BYTES: u64 = 1 << 56;
+/// Largest MAC count of one op (`macs`).
+pub const MAX_OP_MACS: u64 = 1 << 56;
+/// Largest vector-unit element operations of one op (`vector_ops`).
+pub const MAX_OP_VECTOR_OPS: u64 = 1 << 56;
+/// Largest sum over a graph's ops of the bytes each moves through SRAM
+/// (weights, inputs and output: `cost::sram_bytes`). It bounds every byte
+/// sum over a set of ops (SRAM needs, activation peaks).
+pub const MAX_GRAPH_BYTES: u64 = 1 << 63;
+/// Largest sum over a graph's ops of `macs`, and of `vector_ops`.
+pub const MAX_GRAPH_WORK: u64 = 1 << 63;
 
 impl Graph {
     /// Validates a graph and builds its edge lists.

@@ -289,6 +289,23 @@ pub const MAX_CAPACITY_MIB: u64 = 1 << 40;
 /// Largest latency or overhead in cycles: a route of `MAX_CHIPLETS − 1` hops
 /// of it leaves 2^22 headroom for the simulator's sums over operations.
 pub const MAX_CYCLES: u64 = 1 << 32;
+/// Largest cycle count of one op on any chiplet type (`cost::op_cost`'s
+/// `cycles`; 2^40 cycles are 18 minutes at 1 GHz for one op of one
+/// micro-batch). A graph within the graph limits (`graph::MAX_*`) can exceed
+/// it on a small chiplet, or on a large array with tiny GEMMs (each tile pays
+/// `R + C − 2` cycles of fill and drain). So it is
+/// checked where the graph meets the spec (`cost::bounded_op_cost`, for
+/// every op and type by `problem::check_cycle_bounds`), and the refusal names
+/// the op and the chiplet type.
+pub const MAX_OP_CYCLES: u64 = 1 << 40;
+/// Largest bound on one run's duration: every event of a simulation happens
+/// when some activity (an op, a memory read, a packet on a link and its
+/// latency) that started at an earlier event ends, so no event time exceeds
+/// the sum of all activities' durations. `problem::check_cycle_bounds` refuses
+/// a (spec, graph, options) whose sum (with the bytes moved added in, so that
+/// byte tallies are bounded too) exceeds 2^62; the simulator's times, busy
+/// cycles and byte counts then fit in `u64` with 2^62 to spare.
+pub const MAX_RUN_CYCLES: u64 = 1 << 62;
 /// Largest clock (1 THz).
 pub const MAX_CLOCK_MHZ: f64 = 1e6;
 /// Largest energy per MAC, SRAM byte, link bit or memory byte (1 µJ).

@@ -24,6 +24,11 @@ impl RouteTable {
         &self.paths[src.idx() * self.n_chiplets + dst.idx()]
     }
 
+    /// The most links on any route.
+    pub fn max_hops(&self) -> usize {
+        self.paths.iter().map(Vec::len).max().unwrap_or(0)
+    }
+
     /// A table from `paths`, indexed `src * n_chiplets + dst`.
     pub(super) fn new(n_chiplets: usize, paths: Vec<Vec<LinkId>>) -> RouteTable {
         debug_assert_eq!(paths.len(), n_chiplets * n_chiplets);
