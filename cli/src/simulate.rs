@@ -70,10 +70,6 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
         },
         trace: args.trace.is_some(),
     };
-    // Until `Simulator::new` makes this check itself: refuse cycles that
-    // could overflow, naming the op and chiplet type.
-    sim::problem::check_cycle_bounds(&spec, &graph, &options)
-        .map_err(|e| UserError::new(e.to_string()))?;
     let out = sim::simulate(&spec, &graph, &placement, &options)
         .map_err(|e| UserError::new(e.to_string()))?;
     let mut text = if args.json {

@@ -38,7 +38,7 @@ use divan::Bencher;
 use divan::counter::{CyclesCount, ItemsCount};
 use sim::graph::{DType, EltFunc, Graph, GraphBuilder};
 use sim::spec::HwSpec;
-use sim::{Placement, SimOptions, Simulator, zoo};
+use sim::{Placement, SimOptions, Simulator, SteadyState, zoo};
 
 fn main() {
     divan::main();
@@ -58,9 +58,13 @@ fn model(name: &str, params: &[(&str, &str)]) -> Graph {
     zoo::build(name, &params).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// Exactly `microbatches` micro-batches: the scaling series measures one run
+/// of a known length (a converging evaluation is several such runs; see
+/// `bert_base_ring16_converged`).
 fn options(microbatches: u32) -> SimOptions {
     SimOptions {
         microbatches,
+        steady_state: SteadyState::Fixed,
         ..SimOptions::default()
     }
 }
@@ -87,6 +91,23 @@ fn bert_base_ring16(bencher: Bencher) {
     );
     let graph = model("bert-base", &[("seq", "128")]);
     bench_run(bencher, &spec, &graph, 8);
+}
+
+/// The same with the default options: converging from 8 micro-batches (here
+/// 8 and 16 are simulated). The event counter counts the last run's events
+/// only.
+#[divan::bench]
+fn bert_base_ring16_converged(bencher: Bencher) {
+    let spec = shipped_spec(
+        include_str!("../../hw_specs/edgetpu_ring16.toml"),
+        "hw_specs/edgetpu_ring16.toml",
+    );
+    let graph = model("bert-base", &[("seq", "128")]);
+    let placement = Placement::contiguous_balanced(&spec, &graph);
+    let mut sim = Simulator::new(&spec, &graph, &SimOptions::default()).expect("simulator");
+    bencher
+        .counter(ItemsCount::new(1u32))
+        .bench_local(|| sim.run(divan::black_box(&placement)).expect("run"));
 }
 
 /// ResNet-50 on the 36-chiplet Simba package, contiguous balanced placement,

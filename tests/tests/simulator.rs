@@ -288,6 +288,7 @@ fn the_trace_is_chrome_trace_event_json_with_every_op_run() {
     let g = model("bert-base", &[("layers", "2")]);
     let opts = SimOptions {
         microbatches: 3,
+        steady_state: SteadyState::Fixed,
         trace: true,
         ..SimOptions::default()
     };

@@ -42,10 +42,6 @@ pub(super) fn run_simulate(
     // The Gantt chart needs the timeline even when no trace file is asked for.
     let want_trace = options.trace;
     options.trace = want_trace || format.is_some();
-    // Until `Simulator::new` makes this check itself: refuse cycles that
-    // could overflow, naming the op and chiplet type.
-    sim::problem::check_cycle_bounds(&r.spec, graph, &options)
-        .map_err(|e| UserError::new(e.to_string()))?;
     let out = sim::simulate(&r.spec, graph, &placement, &options)
         .map_err(|e| UserError::new(e.to_string()))?;
     let summary = crate::simulate::summary(&r.spec, graph, &out.report);

@@ -198,6 +198,9 @@ pub enum SimError {
     },
     /// The placement does not fit the graph or the spec.
     Placement(PlacementError),
+    /// Some op's cycles, or a whole run's, could not be represented (see
+    /// `problem::check_cycle_bounds`); names the op and chiplet type.
+    Cost(crate::cost::CostError),
 }
 
 impl fmt::Display for SimError {
@@ -213,6 +216,7 @@ impl fmt::Display for SimError {
                 "steady state: max_microbatches ({max_microbatches}) must be at least microbatches ({microbatches})"
             ),
             SimError::Placement(e) => e.fmt(f),
+            SimError::Cost(e) => e.fmt(f),
         }
     }
 }
@@ -291,6 +295,17 @@ impl Simulator {
                 max_microbatches,
             });
         }
+        // Every event time of the longest run this simulator may do must fit.
+        let longest = SimOptions {
+            microbatches: match options.steady_state {
+                SteadyState::Converge {
+                    max_microbatches, ..
+                } => max_microbatches,
+                SteadyState::Fixed => options.microbatches,
+            },
+            ..options.clone()
+        };
+        crate::problem::check_cycle_bounds(spec, graph, &longest).map_err(SimError::Cost)?;
         let mut world = World::new();
         let mut index = Index::default();
         for c in &spec.chiplets {
