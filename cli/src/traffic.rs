@@ -139,7 +139,12 @@ pub fn summary(spec: &HwSpec, r: &TrafficReport) -> String {
     let rows = [
         (
             "offered",
-            format!("{:.6} packets/chiplet/cycle", r.offered_rate),
+            format!(
+                "{:.6} packets/chiplet/cycle ({:.1} % of the links' capacity for this pattern, {:.6})",
+                r.offered_rate,
+                r.offered_fraction_of_capacity * 100.0,
+                r.capacity_injection_rate
+            ),
         ),
         (
             "accepted throughput",
@@ -180,7 +185,7 @@ pub fn summary(spec: &HwSpec, r: &TrafficReport) -> String {
         (
             "saturated",
             if r.saturated {
-                "YES (queues grow or measured packets undelivered)".to_string()
+                format!("YES: {}", r.saturation_reasons.join("; "))
             } else {
                 "no".to_string()
             },

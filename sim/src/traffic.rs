@@ -209,10 +209,21 @@ pub struct TrafficReport {
     /// Packets created but not yet delivered at the window's start and end.
     pub in_flight_at_window_start: u64,
     pub in_flight_at_window_end: u64,
-    /// Some measured packet was not delivered within `drain_cycles_max`, or
-    /// the packets in flight grew during the window by more than 5% of the
-    /// packets created in it and by more than `n_chiplets` (the queues grow
-    /// without bound: offered load exceeds what the network accepts).
+    /// The injection rate at which the pattern loads the busiest link to
+    /// 100 % (packets per chiplet per cycle, in `injection_rate`'s terms):
+    /// the network's capacity for this pattern, counting serialisation only.
+    pub capacity_injection_rate: f64,
+    /// `injection_rate / capacity_injection_rate`.
+    pub offered_fraction_of_capacity: f64,
+    /// Why the network counts as saturated; empty when it does not. Any of:
+    /// some measured packet was not delivered within `drain_cycles_max`; the
+    /// packets in flight grew during the window by more than 5 % of the
+    /// packets created in it and by more than `n_chiplets` (queues grow
+    /// without bound); accepted throughput is more than 5 % below offered;
+    /// mean latency is more than 5 times the zero-load latency; the offered
+    /// load reaches the busiest link's capacity (then queues must grow).
+    pub saturation_reasons: Vec<String>,
+    /// `saturation_reasons` is not empty.
     pub saturated: bool,
     /// The cycle the run stopped: the last measured delivery (at least the
     /// window's end), or the drain limit.
@@ -437,6 +448,39 @@ pub fn run_traffic_detailed(
     let growth = in_flight_end.saturating_sub(in_flight_start) as f64;
     let growing = growth > 0.05 * measured.len() as f64 && growth > n as f64;
     let undelivered = measured.len() as u64 > measured_delivered;
+    let offered_rate = opts.injection_rate * chooser.senders() as f64 / n as f64;
+    let accepted_throughput = accepted as f64 / (n as f64 * measure);
+    let zero_load = chooser.zero_load_latency(spec, opts);
+    let avg_latency = mean(latencies.iter().map(|&l| l as f64).sum());
+    let mut reasons = Vec::new();
+    if undelivered {
+        reasons.push(format!(
+            "{} measured packets undelivered after the drain",
+            measured.len() as u64 - measured_delivered
+        ));
+    }
+    if growing {
+        reasons.push(format!(
+            "packets in flight grew from {in_flight_start} to {in_flight_end} during the window"
+        ));
+    }
+    if accepted_throughput < 0.95 * offered_rate {
+        reasons.push(format!(
+            "accepted {accepted_throughput:.6} is more than 5 % below offered {offered_rate:.6}"
+        ));
+    }
+    if avg_latency > 5.0 * zero_load {
+        reasons.push(format!(
+            "mean latency {avg_latency:.1} is more than 5 times the zero-load {zero_load:.1}"
+        ));
+    }
+    let capacity = chooser.capacity_injection_rate(spec, opts);
+    if opts.injection_rate >= capacity {
+        reasons.push(format!(
+            "offered load is {:.1} % of the busiest link's capacity",
+            100.0 * opts.injection_rate / capacity
+        ));
+    }
     let links = spec
         .links
         .iter()
@@ -457,10 +501,10 @@ pub fn run_traffic_detailed(
         n_chiplets: n,
         options: opts.clone(),
         sending_chiplets: chooser.senders(),
-        offered_rate: opts.injection_rate * chooser.senders() as f64 / n as f64,
-        accepted_throughput: accepted as f64 / (n as f64 * measure),
-        zero_load_latency_cycles: chooser.zero_load_latency(spec, opts),
-        avg_latency_cycles: mean(latencies.iter().map(|&l| l as f64).sum()),
+        offered_rate,
+        accepted_throughput,
+        zero_load_latency_cycles: zero_load,
+        avg_latency_cycles: avg_latency,
         p99_latency_cycles: p99,
         max_latency_cycles: latencies.last().copied().unwrap_or(0),
         avg_hops: mean(hops as f64),
@@ -473,7 +517,10 @@ pub fn run_traffic_detailed(
         measured_delivered,
         in_flight_at_window_start: in_flight_start,
         in_flight_at_window_end: in_flight_end,
-        saturated: undelivered || growing,
+        capacity_injection_rate: capacity,
+        offered_fraction_of_capacity: opts.injection_rate / capacity,
+        saturated: !reasons.is_empty(),
+        saturation_reasons: reasons,
         end_cycle,
         links,
     };
@@ -716,6 +763,33 @@ impl Chooser {
                     vec![(*fraction, vec![h]), (1.0 - fraction, others(&[src, h]))]
                 }
             }
+        }
+    }
+
+    /// The injection rate at which the busiest link is busy every cycle:
+    /// each sender's packets load every link of their route for the
+    /// packet's serialisation time, weighted by the destination's
+    /// probability.
+    fn capacity_injection_rate(&self, spec: &HwSpec, opts: &TrafficOptions) -> f64 {
+        let mut load = vec![0.0f64; spec.links.len()];
+        for src in 0..self.n {
+            for (p, dsts) in self.distribution(src) {
+                let w = p / dsts.len() as f64;
+                for &d in &dsts {
+                    for &l in spec.routes.path(ChipletId(src), ChipletId(d)) {
+                        let ser = opts
+                            .packet_bytes
+                            .div_ceil(spec.link(l).bandwidth_bytes_per_cycle);
+                        load[l.idx()] += w * ser as f64;
+                    }
+                }
+            }
+        }
+        let busiest = load.iter().copied().fold(0.0, f64::max);
+        if busiest > 0.0 {
+            1.0 / busiest
+        } else {
+            f64::INFINITY
         }
     }
 
