@@ -56,6 +56,8 @@ pub const TRAFFIC_METRICS: &[&str] = &[
     "measured_delivered",
     "in_flight_at_window_start",
     "in_flight_at_window_end",
+    "capacity_injection_rate",
+    "offered_fraction_of_capacity",
     "saturated",
     "end_cycle",
 ];
