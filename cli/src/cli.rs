@@ -341,6 +341,46 @@ where
         });
         return run_outcome(result);
     }
+    if let Command::Simulate {
+        hw,
+        model,
+        params,
+        set,
+        placement,
+        microbatches,
+        packet_bytes,
+        cut_through,
+        trace,
+        json,
+    } = cli.command
+    {
+        let result = (|| {
+            crate::simulate::simulate(&crate::simulate::SimulateArgs {
+                hw,
+                model,
+                params: parse_params(&params)?,
+                overrides: crate::scenario::parse_sets(&set)?,
+                placement,
+                microbatches,
+                packet_bytes,
+                cut_through,
+                trace,
+                json,
+            })
+        })();
+        return match result {
+            Ok((stdout, warnings)) => Outcome {
+                code: 0,
+                stdout,
+                stderr: warning_lines(&warnings),
+            },
+            Err(e) => Outcome {
+                code: EXIT_USER_ERROR,
+                stdout: e.partial_stdout,
+                stderr: format!("error: {}\n", e.message),
+            },
+        };
+    }
     match run(cli) {
         Ok(stdout) => Outcome {
             code: 0,
@@ -361,7 +401,7 @@ fn run_outcome(result: Result<crate::run::RunOutcome, UserError>) -> Outcome {
         Ok(o) => Outcome {
             code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
             stdout: o.stdout,
-            stderr: String::new(),
+            stderr: warning_lines(&o.warnings),
         },
         Err(e) => Outcome {
             code: EXIT_USER_ERROR,
@@ -369,6 +409,11 @@ fn run_outcome(result: Result<crate::run::RunOutcome, UserError>) -> Outcome {
             stderr: format!("error: {}\n", e.message),
         },
     }
+}
+
+/// Warnings as printed on stderr, one line each.
+fn warning_lines(warnings: &[String]) -> String {
+    warnings.iter().map(|w| format!("warning: {w}\n")).collect()
 }
 
 /// Parses `key=value` arguments into a map; repeated keys are an error.
@@ -399,36 +444,13 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
 
 fn run(cli: Cli) -> Result<String, UserError> {
     match cli.command {
-        Command::Run { .. } | Command::Partition { .. } => {
+        Command::Run { .. } | Command::Partition { .. } | Command::Simulate { .. } => {
             unreachable!("handled in run_args")
         }
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),
         Command::Methods => Ok(inspect::methods()),
-        Command::Simulate {
-            hw,
-            model,
-            params,
-            set,
-            placement,
-            microbatches,
-            packet_bytes,
-            cut_through,
-            trace,
-            json,
-        } => crate::simulate::simulate(&crate::simulate::SimulateArgs {
-            hw,
-            model,
-            params: parse_params(&params)?,
-            overrides: crate::scenario::parse_sets(&set)?,
-            placement,
-            microbatches,
-            packet_bytes,
-            cut_through,
-            trace,
-            json,
-        }),
         Command::Traffic {
             hw,
             pattern,

@@ -44,8 +44,22 @@ pub fn resolve_placement(arg: &str, spec: &HwSpec, graph: &Graph) -> Result<Plac
     }
 }
 
-/// Runs `tessera simulate`.
-pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
+/// A simulator refusal in the terms of the flag that set the value: the
+/// limits themselves live in `sim` (`Simulator::new`), one place for every
+/// command.
+fn flag_error(e: sim::SimError) -> UserError {
+    use sim::SimError as E;
+    let flag = match e {
+        E::NoMicrobatches | E::TooManyMicrobatches { .. } => "--microbatches: ",
+        E::NoPacketBytes | E::PacketTooLarge { .. } => "--packet-bytes: ",
+        _ => "",
+    };
+    UserError::new(format!("{flag}{e}"))
+}
+
+/// Runs `tessera simulate`: what it prints, and its warnings (one when the
+/// trace reached its cap).
+pub fn simulate(args: &SimulateArgs) -> Result<(String, Vec<String>), UserError> {
     let spec = if args.overrides.is_empty() {
         load_spec(&args.hw)?
     } else {
@@ -63,13 +77,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
         },
         trace: args.trace.is_some(),
     };
-    let out = sim::simulate(&spec, &graph, &placement, &options)
-        .map_err(|e| UserError::new(e.to_string()))?;
+    let out = sim::simulate(&spec, &graph, &placement, &options).map_err(flag_error)?;
     let mut text = if args.json {
         report_json(&out.report)
     } else {
         summary(&spec, &graph, &out.report)
     };
+    let warnings = out
+        .trace
+        .as_ref()
+        .and_then(|t| t.truncation_note())
+        .into_iter()
+        .collect();
     if let (Some(path), Some(json)) = (&args.trace, out.trace_json(spec.clock_mhz)) {
         write_atomic(path, json.as_bytes())?;
         if !args.json {
@@ -79,7 +98,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
             ));
         }
     }
-    Ok(text)
+    Ok((text, warnings))
 }
 
 /// The report as pretty JSON with a trailing newline.

@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-use sim::report::{SimReport, TraceSlice};
+use sim::report::{SimReport, Trace};
 
 mod axes;
 mod bars;
@@ -100,9 +100,11 @@ pub fn chiplet_bars(
 /// the off-package memory when they carry traffic, a rectangle per slice
 /// coloured by micro-batch (colours repeat after ten), time in cycles. Op
 /// names are written inside the bars wide enough for them; runs of touching
-/// slices too narrow to tell apart are drawn as one rectangle.
+/// slices too narrow to tell apart are drawn as one rectangle. The input is
+/// bounded by the trace's own cap (`sim::report::MAX_TRACE_SLICES`), and the
+/// figure keeps to a bounded number of elements (narrow runs merged).
 pub fn gantt(
-    slices: &[TraceSlice],
+    trace: &Trace,
     n_chiplets: usize,
     max_microbatches: u32,
     title: &str,
@@ -110,7 +112,7 @@ pub fn gantt(
     format: Format,
 ) -> Result<(), PlotError> {
     let figure =
-        Gantt::new(slices, n_chiplets, max_microbatches, title).map_err(|e| bad(path, e))?;
+        Gantt::new(trace, n_chiplets, max_microbatches, title).map_err(|e| bad(path, e))?;
     render(&figure, path, format)
 }
 

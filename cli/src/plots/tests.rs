@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plotters::style::RGBColor;
-use sim::report::Track;
+use sim::report::{Trace, TraceSlice, Track};
 
 use super::look::PALETTE;
 use super::*;
@@ -113,13 +113,18 @@ fn svg_colour(c: RGBColor) -> String {
 fn gantt_refuses_a_slice_on_a_chiplet_outside_the_package() {
     let slice = TraceSlice {
         track: Track::Chiplet(7),
-        name: "matmul".into(),
+        op: sim::graph::OpId(0),
         start_cycle: 0,
         end_cycle: 10,
         microbatch: 0,
     };
+    let trace = Trace {
+        slices: vec![slice],
+        op_names: vec!["matmul".into()],
+        truncation: None,
+    };
     let path = temp_dir("gantt-bad").join("g.svg");
-    let err = gantt(&[slice], 4, 1, "t", &path, Format::Svg).unwrap_err();
+    let err = gantt(&trace, 4, 1, "t", &path, Format::Svg).unwrap_err();
     assert!(
         matches!(
             &err,

@@ -101,7 +101,7 @@ use serde::Serialize;
 use crate::fabric::Fabric;
 use crate::graph::Graph;
 use crate::placement::{Placement, PlacementError};
-use crate::report::{SimReport, TraceSlice, chrome_trace};
+use crate::report::{SimReport, Trace, chrome_trace};
 use crate::spec::{Constraints, HwSpec};
 use machine::StepWork;
 use plan::{Model, Plan};
@@ -141,6 +141,16 @@ impl Default for SimOptions {
     }
 }
 
+/// The most micro-batches one simulation takes. Every command goes through
+/// [`Simulator::new`], which refuses more: the engine holds an op instance
+/// per op per micro-batch, so memory and time grow with this number.
+pub const MAX_MICROBATCHES: u32 = 4096;
+
+/// The largest packet one simulation takes (1 GiB): larger values are
+/// almost certainly a unit mistake, and byte counts derived from them must
+/// stay far from overflow.
+pub const MAX_PACKET_BYTES: u64 = 1 << 30;
+
 /// Why a simulation could not run. (A placement that breaks a constraint
 /// still runs: its violations are in the report.)
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +159,10 @@ pub enum SimError {
     NoMicrobatches,
     /// [`SimOptions::packet_bytes`] is 0.
     NoPacketBytes,
+    /// [`SimOptions::microbatches`] is above [`MAX_MICROBATCHES`].
+    TooManyMicrobatches { found: u32 },
+    /// [`SimOptions::packet_bytes`] is above [`MAX_PACKET_BYTES`].
+    PacketTooLarge { found: u64 },
     /// The placement does not fit the graph or the spec.
     Placement(PlacementError),
 }
@@ -158,6 +172,14 @@ impl fmt::Display for SimError {
         match self {
             SimError::NoMicrobatches => f.write_str("microbatches must be at least 1"),
             SimError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
+            SimError::TooManyMicrobatches { found } => write!(
+                f,
+                "microbatches must be at most {MAX_MICROBATCHES}, found {found}"
+            ),
+            SimError::PacketTooLarge { found } => write!(
+                f,
+                "packet_bytes must be at most {MAX_PACKET_BYTES} (1 GiB), found {found}"
+            ),
             SimError::Placement(e) => e.fmt(f),
         }
     }
@@ -193,7 +215,8 @@ pub fn simulate(
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimOutput {
     pub report: SimReport,
-    pub trace: Option<Vec<TraceSlice>>,
+    /// Bounded: see [`Trace`] and [`crate::report::MAX_TRACE_SLICES`].
+    pub trace: Option<Trace>,
 }
 
 impl SimOutput {
@@ -226,6 +249,16 @@ impl Simulator {
         }
         if options.packet_bytes == 0 {
             return Err(SimError::NoPacketBytes);
+        }
+        if options.microbatches > MAX_MICROBATCHES {
+            return Err(SimError::TooManyMicrobatches {
+                found: options.microbatches,
+            });
+        }
+        if options.packet_bytes > MAX_PACKET_BYTES {
+            return Err(SimError::PacketTooLarge {
+                found: options.packet_bytes,
+            });
         }
         let mut world = World::new();
         let mut index = Index::default();
