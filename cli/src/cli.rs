@@ -56,6 +56,10 @@ enum Command {
         /// TESSERA_MAX_BUDGET).
         #[arg(long, value_name = "N")]
         max_budget: Option<u64>,
+        /// Replace the output directory even if it holds files an earlier run
+        /// did not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_points: Option<usize>,
@@ -96,6 +100,10 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "out/partition")]
         out: PathBuf,
+        /// Replace the output directory even if it holds files an earlier run
+        /// did not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
         /// No progress output.
         #[arg(long)]
         quiet: bool,
@@ -289,6 +297,7 @@ where
         threads,
         interrupt_after_points,
         max_budget,
+        force,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -300,6 +309,7 @@ where
             threads,
             interrupt_after_points,
             max_budget,
+            force,
         };
         return run_outcome(crate::run::run(&args));
     }
@@ -313,6 +323,7 @@ where
         seed,
         microbatches,
         out,
+        force,
         quiet,
         json,
     } = cli.command
@@ -335,6 +346,7 @@ where
                     out: Some(out),
                     quiet,
                     json,
+                    force,
                     ..Default::default()
                 },
             )

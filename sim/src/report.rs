@@ -148,7 +148,7 @@ pub enum Track {
 /// (on an uncontended link a transfer is one slice per hop, however small
 /// its packets). At most [`MAX_TRACE_SLICES`] slices are kept: see
 /// [`Truncation`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trace {
     /// Sorted by (track, start, end).
     pub slices: Vec<TraceSlice>,

@@ -256,11 +256,11 @@ fn empty_inputs_give_valid_plots_that_say_no_data() {
         ),
         (
             "gantt.svg",
-            Box::new(|p| gantt(&[], 4, 8, "empty gantt", p, Format::Svg)),
+            Box::new(|p| gantt(&Trace::default(), 4, 8, "empty gantt", p, Format::Svg)),
         ),
         (
             "nothing.svg",
-            Box::new(|p| gantt(&[], 0, 0, "no rows", p, Format::Svg)),
+            Box::new(|p| gantt(&Trace::default(), 0, 0, "no rows", p, Format::Svg)),
         ),
         (
             "lines.svg",
@@ -364,7 +364,7 @@ fn examples_render_when_asked() {
             curve("lr 3e-4, a much longer series name", 0.004),
         ];
         line_plot(&curves, &plot, &at("curve"), format).unwrap();
-        gantt(&[], 4, 8, "empty gantt", &at("gantt-empty"), format).unwrap();
+        gantt(&Trace::default(), 4, 8, "empty gantt", &at("gantt-empty"), format).unwrap();
         metric_vs_param(
             &[],
             "x",

@@ -57,6 +57,8 @@ pub struct RunArgs {
     pub interrupt_after_points: Option<usize>,
     /// Caps every search budget (quick runs, tests); also TESSERA_MAX_BUDGET.
     pub max_budget: Option<u64>,
+    /// Replace the output directory even when it is not an earlier run's.
+    pub force: bool,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -100,6 +102,9 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         _ => None,
     };
     let out_dir = output_dir(&s, args);
+    // Refused before the run, not after it: the directory is replaced as a
+    // whole, so one that is not an earlier run's output needs --force.
+    crate::files::check_replaceable(&out_dir, args.force)?;
     install_interrupt_handler();
     let (summary, mut files, complete, warnings) =
         run_task(&resolved, points, args, &out_dir, plot_format(&s))?;
@@ -111,7 +116,7 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         resolved::resolved_toml(&resolved, &out_dir)?.into_bytes(),
     ));
     files.push(("summary.txt".to_string(), summary.clone().into_bytes()));
-    outputs::write_outputs(&out_dir, &files)?;
+    outputs::write_outputs(&out_dir, &files, args.force)?;
     Ok(RunOutcome {
         stdout: stdout(args, summary, &files, &out_dir, complete),
         interrupted: !complete,
