@@ -364,7 +364,15 @@ fn examples_render_when_asked() {
             curve("lr 3e-4, a much longer series name", 0.004),
         ];
         line_plot(&curves, &plot, &at("curve"), format).unwrap();
-        gantt(&Trace::default(), 4, 8, "empty gantt", &at("gantt-empty"), format).unwrap();
+        gantt(
+            &Trace::default(),
+            4,
+            8,
+            "empty gantt",
+            &at("gantt-empty"),
+            format,
+        )
+        .unwrap();
         metric_vs_param(
             &[],
             "x",
