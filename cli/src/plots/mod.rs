@@ -54,11 +54,14 @@ pub enum Format {
 }
 
 /// One line of a line plot: a name for the legend and points joined in the
-/// order given.
-#[derive(Clone, Debug, PartialEq)]
+/// order given; `invalid` points (e.g. sweep points whose placement breaks a
+/// constraint) are drawn in the series' colour as hollow markers, not
+/// joined, and the legend explains them.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub invalid: Vec<(f64, f64)>,
 }
 
 /// How a line plot is labelled and scaled.

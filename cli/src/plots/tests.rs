@@ -153,10 +153,12 @@ fn sweep() -> Vec<Series> {
     vec![
         Series {
             name: "4 chiplets".into(),
+            invalid: Vec::new(),
             points: vec![(1024.0, 1.5e4), (4096.0, 2.1e4), (16384.0, 2.6e4)],
         },
         Series {
             name: "16 chiplets".into(),
+            invalid: Vec::new(),
             points: vec![(1024.0, 3.9e4), (4096.0, 6.0e4), (16384.0, 7.7e4)],
         },
     ]
@@ -199,6 +201,7 @@ fn log_axis_refuses_non_positive_values_and_nan_is_refused_everywhere() {
     let path = temp_dir("metric-bad").join("m.svg");
     let zero = vec![Series {
         name: "s".into(),
+        invalid: Vec::new(),
         points: vec![(0.0, 1.0)],
     }];
     let err = metric_vs_param(&zero, "x", "y", "t", true, &path, Format::Svg).unwrap_err();
@@ -225,6 +228,7 @@ fn log_axis_refuses_non_positive_values_and_nan_is_refused_everywhere() {
     );
     let nan = vec![Series {
         name: "s".into(),
+        invalid: Vec::new(),
         points: vec![(1.0, f64::NAN)],
     }];
     let err = metric_vs_param(&nan, "x", "y", "t", false, &path, Format::Svg).unwrap_err();
@@ -347,6 +351,7 @@ fn examples_render_when_asked() {
         // A learning curve: many points, log y, no markers.
         let curve = |name: &str, rate: f64| Series {
             name: name.into(),
+            invalid: Vec::new(),
             points: (0..500)
                 .map(|i| (i as f64, 2.0 * (-rate * i as f64).exp() + 0.01))
                 .collect(),
@@ -384,4 +389,25 @@ fn examples_render_when_asked() {
         )
         .unwrap();
     }
+}
+
+#[test]
+fn invalid_points_are_hollow_markers_explained_in_the_legend() {
+    let series = vec![Series {
+        name: "throughput".into(),
+        points: vec![(1.0, 2.0), (3.0, 4.0)],
+        invalid: vec![(2.0, 5.0)],
+    }];
+    let dir = temp_dir("hollow");
+    let path = dir.join("h.svg");
+    metric_vs_param(&series, "x", "y", "t", false, &path, Format::Svg).unwrap();
+    let svg = svg_text(&path);
+    assert!(has_label(&svg, "hollow: invalid"), "no legend entry");
+    let without = dir.join("v.svg");
+    let valid_only = vec![Series {
+        invalid: Vec::new(),
+        ..series[0].clone()
+    }];
+    metric_vs_param(&valid_only, "x", "y", "t", false, &without, Format::Svg).unwrap();
+    assert!(!has_label(&svg_text(&without), "hollow: invalid"));
 }
