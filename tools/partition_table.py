@@ -89,6 +89,8 @@ for m in methods:
         w = statistics.mean(x[1] for x in v)
         print(f"| {m} | {b} | {statistics.mean(t):.1f} ± {sd:.1f} | {min(t):.1f} | {max(t):.1f} | {w / 1000:.2f} s |")
 for b, n in sorted(notes.items()):
-    print(f"\nexact at budget {b}: status {n.get('status')}, objective {n.get('objective_cycles')} cycles, "
-          f"bound {n.get('bound_cycles')} cycles, gap {n.get('gap')}, "
-          f"throughput bound {n.get('throughput_bound_inferences_per_s')} inferences/s")
+    print(f"\nexact at budget {b}: analytic status {n.get('analytic_status')}, "
+          f"analytic objective {n.get('analytic_objective_cycles')} cycles "
+          f"({n.get('analytic_throughput_inferences_per_s')} inferences/s analytic), "
+          f"bound {n.get('analytic_bound_cycles')} cycles, gap {n.get('analytic_gap')}, "
+          f"analytic throughput bound {n.get('analytic_throughput_bound_inferences_per_s')} inferences/s")

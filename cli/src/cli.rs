@@ -56,6 +56,10 @@ enum Command {
         /// TESSERA_MAX_BUDGET).
         #[arg(long, value_name = "N")]
         max_budget: Option<u64>,
+        /// Replace the output directory even if it holds files an earlier run
+        /// did not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_points: Option<usize>,
@@ -96,6 +100,10 @@ enum Command {
         /// Output directory.
         #[arg(long, default_value = "out/partition")]
         out: PathBuf,
+        /// Replace the output directory even if it holds files an earlier run
+        /// did not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
         /// No progress output.
         #[arg(long)]
         quiet: bool,
@@ -295,6 +303,7 @@ where
         threads,
         interrupt_after_points,
         max_budget,
+        force,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -306,6 +315,7 @@ where
             threads,
             interrupt_after_points,
             max_budget,
+            force,
         };
         return run_outcome(crate::run::run(&args));
     }
@@ -319,6 +329,7 @@ where
         seed,
         microbatches,
         out,
+        force,
         quiet,
         json,
     } = cli.command
@@ -341,11 +352,54 @@ where
                     out: Some(out),
                     quiet,
                     json,
+                    force,
                     ..Default::default()
                 },
             )
         });
         return run_outcome(result);
+    }
+    if let Command::Simulate {
+        hw,
+        model,
+        params,
+        set,
+        placement,
+        microbatches,
+        fixed_microbatches,
+        packet_bytes,
+        cut_through,
+        trace,
+        json,
+    } = cli.command
+    {
+        let result = (|| {
+            crate::simulate::simulate(&crate::simulate::SimulateArgs {
+                hw,
+                model,
+                params: parse_params(&params)?,
+                overrides: crate::scenario::parse_sets(&set)?,
+                placement,
+                microbatches,
+                fixed_microbatches,
+                packet_bytes,
+                cut_through,
+                trace,
+                json,
+            })
+        })();
+        return match result {
+            Ok((stdout, warnings)) => Outcome {
+                code: 0,
+                stdout,
+                stderr: warning_lines(&warnings),
+            },
+            Err(e) => Outcome {
+                code: EXIT_USER_ERROR,
+                stdout: e.partial_stdout,
+                stderr: format!("error: {}\n", e.message),
+            },
+        };
     }
     match run(cli) {
         Ok(stdout) => Outcome {
@@ -367,7 +421,7 @@ fn run_outcome(result: Result<crate::run::RunOutcome, UserError>) -> Outcome {
         Ok(o) => Outcome {
             code: if o.interrupted { EXIT_INTERRUPTED } else { 0 },
             stdout: o.stdout,
-            stderr: String::new(),
+            stderr: warning_lines(&o.warnings),
         },
         Err(e) => Outcome {
             code: EXIT_USER_ERROR,
@@ -375,6 +429,11 @@ fn run_outcome(result: Result<crate::run::RunOutcome, UserError>) -> Outcome {
             stderr: format!("error: {}\n", e.message),
         },
     }
+}
+
+/// Warnings as printed on stderr, one line each.
+fn warning_lines(warnings: &[String]) -> String {
+    warnings.iter().map(|w| format!("warning: {w}\n")).collect()
 }
 
 /// Parses `key=value` arguments into a map; repeated keys are an error.
@@ -405,38 +464,13 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
 
 fn run(cli: Cli) -> Result<String, UserError> {
     match cli.command {
-        Command::Run { .. } | Command::Partition { .. } => {
+        Command::Run { .. } | Command::Partition { .. } | Command::Simulate { .. } => {
             unreachable!("handled in run_args")
         }
         Command::Check { files } => inspect::check(&files),
         Command::Specs { dir } => inspect::specs(dir.as_deref()),
         Command::Models => Ok(inspect::models()),
         Command::Methods => Ok(inspect::methods()),
-        Command::Simulate {
-            hw,
-            model,
-            params,
-            set,
-            placement,
-            microbatches,
-            fixed_microbatches,
-            packet_bytes,
-            cut_through,
-            trace,
-            json,
-        } => crate::simulate::simulate(&crate::simulate::SimulateArgs {
-            hw,
-            model,
-            params: parse_params(&params)?,
-            overrides: crate::scenario::parse_sets(&set)?,
-            placement,
-            microbatches,
-            fixed_microbatches,
-            packet_bytes,
-            cut_through,
-            trace,
-            json,
-        }),
         Command::Traffic {
             hw,
             pattern,

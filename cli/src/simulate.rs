@@ -46,8 +46,22 @@ pub fn resolve_placement(arg: &str, spec: &HwSpec, graph: &Graph) -> Result<Plac
     }
 }
 
-/// Runs `tessera simulate`.
-pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
+/// A simulator refusal in the terms of the flag that set the value: the
+/// limits themselves live in `sim` (`Simulator::new`), one place for every
+/// command.
+fn flag_error(e: sim::SimError) -> UserError {
+    use sim::SimError as E;
+    let flag = match e {
+        E::NoMicrobatches | E::TooManyMicrobatches { .. } => "--microbatches: ",
+        E::NoPacketBytes | E::PacketTooLarge { .. } => "--packet-bytes: ",
+        _ => "",
+    };
+    UserError::new(format!("{flag}{e}"))
+}
+
+/// Runs `tessera simulate`: what it prints, and its warnings (one when the
+/// trace reached its cap).
+pub fn simulate(args: &SimulateArgs) -> Result<(String, Vec<String>), UserError> {
     let spec = if args.overrides.is_empty() {
         load_spec(&args.hw)?
     } else {
@@ -70,13 +84,18 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
         },
         trace: args.trace.is_some(),
     };
-    let out = sim::simulate(&spec, &graph, &placement, &options)
-        .map_err(|e| UserError::new(e.to_string()))?;
+    let out = sim::simulate(&spec, &graph, &placement, &options).map_err(flag_error)?;
     let mut text = if args.json {
         report_json(&out.report)
     } else {
         summary(&spec, &graph, &out.report)
     };
+    let warnings = out
+        .trace
+        .as_ref()
+        .and_then(|t| t.truncation_note())
+        .into_iter()
+        .collect();
     if let (Some(path), Some(json)) = (&args.trace, out.trace_json(spec.clock_mhz)) {
         write_atomic(path, json.as_bytes())?;
         if !args.json {
@@ -86,7 +105,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<String, UserError> {
             ));
         }
     }
-    Ok(text)
+    Ok((text, warnings))
 }
 
 /// The report as pretty JSON with a trailing newline.
@@ -128,9 +147,13 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
         commas(r.first_inference_latency_cycles),
         r.first_inference_latency_us
     ));
+    let ss = &r.steady_state;
     out.push_str(&format!(
-        "steady-state interval   {:.1} cycles per micro-batch\n",
-        r.steady_state_interval_cycles
+        "steady-state interval   {:.1} cycles per micro-batch ({} within {} % over {} micro-batches)\n",
+        r.steady_state_interval_cycles,
+        if ss.converged { "converged" } else { "NOT converged" },
+        ss.tolerance * 100.0,
+        ss.microbatches_simulated
     ));
     out.push_str(&format!(
         "throughput              {:.1} inferences/s\n",

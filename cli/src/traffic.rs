@@ -76,6 +76,13 @@ pub fn options(args: &TrafficArgs) -> Result<TrafficOptions, UserError> {
             args.rate
         )));
     }
+    if args.packet_bytes > sim::MAX_PACKET_BYTES {
+        return Err(UserError::new(format!(
+            "--packet-bytes: must be at most {} (1 GiB), found {}",
+            sim::MAX_PACKET_BYTES,
+            args.packet_bytes
+        )));
+    }
     Ok(TrafficOptions {
         pattern,
         injection_rate: args.rate,

@@ -20,6 +20,9 @@ pub mod traffic;
 pub mod units;
 pub mod zoo;
 
-pub use engine::{SimError, SimOptions, SimOutput, Simulator, SteadyState, Switching, simulate};
+pub use engine::{
+    MAX_MICROBATCHES, MAX_PACKET_BYTES, SimError, SimOptions, SimOutput, Simulator, SteadyState,
+    Switching, simulate,
+};
 pub use placement::{Placement, PlacementError};
 pub use report::SimReport;

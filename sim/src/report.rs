@@ -2,7 +2,11 @@
 //! activity, energy and violations, as plain serialisable data with a stable
 //! field order; and the timeline trace in Chrome trace-event JSON.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+use crate::graph::OpId;
 
 /// The version of the report schema; bumped whenever a field changes.
 pub const REPORT_SCHEMA_VERSION: u32 = 3;
@@ -125,11 +129,22 @@ pub enum Violation {
     },
 }
 
-/// One slice of the timeline, in cycles.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The most slices one trace keeps: past it the trace stops recording and
+/// says so ([`Trace::truncation`]). Why a cap: a slice is recorded per link
+/// service, and although back-to-back packets of one op on one link are
+/// merged into one slice (below), contended links interleave packets, so
+/// without a cap the trace (and the plots and the JSON drawn from it) would
+/// grow with the packet count. At this cap the slices take about 10 MB and
+/// the Chrome JSON about 50 MB.
+pub const MAX_TRACE_SLICES: usize = 250_000;
+
+/// One slice of the timeline, in cycles: op `op` of micro-batch `microbatch`
+/// occupying `track` from `start_cycle` to `end_cycle`. The op is named by
+/// id (its name is in [`Trace::op_names`]), so a slice costs no allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceSlice {
     pub track: Track,
-    pub name: String,
+    pub op: OpId,
     pub start_cycle: u64,
     pub end_cycle: u64,
     pub microbatch: u32,
@@ -143,12 +158,163 @@ pub enum Track {
     Memory,
 }
 
-/// Renders slices as Chrome trace-event JSON (loadable in Perfetto and
+/// The timeline of one run.
+///
+/// What a slice is: an op running on a chiplet, its weights streaming from
+/// off-package memory, or its output crossing a link. A transfer's packets
+/// are served on a link one after another; consecutive services of the same
+/// op and micro-batch on one link with no gap between them are one slice
+/// (on an uncontended link a transfer is one slice per hop, however small
+/// its packets). At most [`MAX_TRACE_SLICES`] slices are kept: see
+/// [`Truncation`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    /// Sorted by (track, start, end).
+    pub slices: Vec<TraceSlice>,
+    /// Op names by op id.
+    pub op_names: Vec<String>,
+    /// Set when the cap was reached and the trace is not the whole run.
+    pub truncation: Option<Truncation>,
+}
+
+/// How much of a run a capped trace shows: every slice that starts before
+/// `complete_before_cycle` is in the trace, none that starts at or after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    pub complete_before_cycle: u64,
+    /// Slices of the run not in the trace.
+    pub slices_dropped: u64,
+    /// The cap that was reached.
+    pub max_slices: usize,
+}
+
+impl Trace {
+    /// The name of the op a slice belongs to.
+    pub fn name(&self, s: &TraceSlice) -> &str {
+        self.op_names.get(s.op.idx()).map_or("?", String::as_str)
+    }
+
+    /// One line for a person: what a truncated trace leaves out.
+    pub fn truncation_note(&self) -> Option<String> {
+        self.truncation.map(|t| {
+            format!(
+                "the trace holds only the run's first {} cycles: it reached its cap of {} slices ({} more not recorded)",
+                t.complete_before_cycle, t.max_slices, t.slices_dropped
+            )
+        })
+    }
+}
+
+/// Records slices during a run: merges back-to-back services and stops at
+/// the cap. Reused across runs (`clear` keeps its allocations).
+#[derive(Debug)]
+pub(crate) struct TraceRecorder {
+    slices: Vec<TraceSlice>,
+    /// Per track, the index of its latest slice (the one a new service may
+    /// extend). Services on one track are recorded in time order: links and
+    /// memory are FIFO, and an op is recorded when it starts.
+    last: BTreeMap<Track, usize>,
+    max_slices: usize,
+    dropped: u64,
+    /// The earliest start of a dropped slice.
+    first_dropped: Option<u64>,
+}
+
+impl Default for TraceRecorder {
+    fn default() -> Self {
+        TraceRecorder::with_limit(MAX_TRACE_SLICES)
+    }
+}
+
+impl TraceRecorder {
+    pub(crate) fn with_limit(max_slices: usize) -> Self {
+        TraceRecorder {
+            slices: Vec::new(),
+            last: BTreeMap::new(),
+            max_slices,
+            dropped: 0,
+            first_dropped: None,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.slices.clear();
+        self.last.clear();
+        self.dropped = 0;
+        self.first_dropped = None;
+    }
+
+    /// Adds a slice, extending the track's latest slice instead when it is
+    /// the same op and micro-batch and ends where this one starts. Once one
+    /// slice has been dropped at the cap nothing more is recorded (not even
+    /// an extension), so the trace is exactly the run before some cycle.
+    pub(crate) fn record(&mut self, s: TraceSlice) {
+        if self.first_dropped.is_none() {
+            if let Some(&k) = self.last.get(&s.track) {
+                let prev = &mut self.slices[k];
+                if prev.op == s.op
+                    && prev.microbatch == s.microbatch
+                    && prev.end_cycle == s.start_cycle
+                {
+                    prev.end_cycle = s.end_cycle;
+                    return;
+                }
+            }
+            if self.slices.len() < self.max_slices {
+                self.last.insert(s.track, self.slices.len());
+                self.slices.push(s);
+                return;
+            }
+        }
+        self.dropped += 1;
+        self.first_dropped = Some(
+            self.first_dropped
+                .map_or(s.start_cycle, |c| c.min(s.start_cycle)),
+        );
+    }
+
+    /// The run's trace, sorted; the recorder is left empty for the next run.
+    pub(crate) fn finish(&mut self, op_names: Vec<String>) -> Trace {
+        let mut slices = std::mem::take(&mut self.slices);
+        let truncation = self.first_dropped.map(|cut| {
+            // Slices recorded before the cap that start after the first
+            // dropped one would leave holes in the picture: drop them too.
+            let before = slices.len();
+            slices.retain(|s| s.start_cycle < cut);
+            Truncation {
+                complete_before_cycle: cut,
+                slices_dropped: self.dropped + (before - slices.len()) as u64,
+                max_slices: self.max_slices,
+            }
+        });
+        slices.sort_by(|a, b| {
+            (a.track, a.start_cycle, a.end_cycle).cmp(&(b.track, b.start_cycle, b.end_cycle))
+        });
+        self.clear();
+        Trace {
+            slices,
+            op_names,
+            truncation,
+        }
+    }
+}
+
+/// Renders a trace as Chrome trace-event JSON (loadable in Perfetto and
 /// chrome://tracing): one process per resource class, one thread per chiplet
-/// or link, timestamps in microseconds of simulated time.
-pub fn chrome_trace(slices: &[TraceSlice], clock_mhz: f64) -> String {
+/// or link, timestamps in microseconds of simulated time. A truncated trace
+/// says so in `otherData.truncated`.
+pub fn chrome_trace(trace: &Trace, clock_mhz: f64) -> String {
     use std::fmt::Write;
-    let mut out = String::from("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
+    let slices = &trace.slices;
+    let mut out = String::from("{\"displayTimeUnit\":\"ns\",");
+    if let Some(note) = trace.truncation_note() {
+        let _ = write!(
+            out,
+            "\"otherData\":{{\"truncated\":{}}},",
+            serde_json::to_string(&note).expect("string")
+        );
+    }
+    out.push_str("\"traceEvents\":[\n");
     let mut tracks: Vec<Track> = slices.iter().map(|s| s.track).collect();
     tracks.sort();
     tracks.dedup();
@@ -187,7 +353,7 @@ pub fn chrome_trace(slices: &[TraceSlice], clock_mhz: f64) -> String {
         let _ = write!(
             out,
             "{{\"name\":{},\"ph\":\"X\",\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"microbatch\":{},\"start_cycle\":{},\"end_cycle\":{}}}}}",
-            serde_json::to_string(&s.name).expect("string"),
+            serde_json::to_string(trace.name(s)).expect("string"),
             us(s.start_cycle),
             us(s.end_cycle - s.start_cycle),
             s.microbatch,
@@ -197,4 +363,91 @@ pub fn chrome_trace(slices: &[TraceSlice], clock_mhz: f64) -> String {
     }
     out.push_str("\n]}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(track: Track, op: u32, mb: u32, start: u64, end: u64) -> TraceSlice {
+        TraceSlice {
+            track,
+            op: OpId(op),
+            start_cycle: start,
+            end_cycle: end,
+            microbatch: mb,
+        }
+    }
+
+    const LINK: Track = Track::Link {
+        id: 0,
+        from: 0,
+        to: 1,
+    };
+
+    #[test]
+    fn back_to_back_services_of_one_op_on_one_track_are_one_slice() {
+        let mut r = TraceRecorder::default();
+        for k in 0..1000 {
+            r.record(slice(LINK, 3, 0, 10 * k, 10 * k + 10));
+        }
+        // A gap, another op, another micro-batch: each starts a new slice.
+        r.record(slice(LINK, 3, 0, 10_005, 10_010));
+        r.record(slice(LINK, 4, 0, 10_010, 10_020));
+        r.record(slice(LINK, 4, 1, 10_020, 10_030));
+        // Interleaved with another track, which does not break the run.
+        r.record(slice(Track::Chiplet(0), 3, 0, 0, 5));
+        r.record(slice(LINK, 4, 1, 10_030, 10_040));
+        let t = r.finish(vec!["a".into(); 5]);
+        let spans: Vec<(u32, u64, u64)> = t
+            .slices
+            .iter()
+            .map(|s| (s.op.0, s.start_cycle, s.end_cycle))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (3, 0, 5),
+                (3, 0, 10_000),
+                (3, 10_005, 10_010),
+                (4, 10_010, 10_020),
+                (4, 10_020, 10_040)
+            ]
+        );
+        assert_eq!(t.truncation, None);
+    }
+
+    #[test]
+    fn a_full_trace_stops_and_says_up_to_which_cycle_it_is_complete() {
+        let mut r = TraceRecorder::with_limit(3);
+        // Alternating ops never merge: one slice per service.
+        for k in 0..10u64 {
+            r.record(slice(LINK, (k % 2) as u32, 0, 10 * k, 10 * k + 5));
+        }
+        let t = r.finish(vec!["a".into(), "b".into()]);
+        assert_eq!(t.slices.len(), 3);
+        assert_eq!(
+            t.truncation,
+            Some(Truncation {
+                complete_before_cycle: 30,
+                slices_dropped: 7,
+                max_slices: 3,
+            })
+        );
+        let json = chrome_trace(&t, 1000.0);
+        assert!(json.contains("\"otherData\":{\"truncated\":\"the trace holds only"));
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["traceEvents"].as_array().unwrap().len(), 3 + 1 + 3);
+    }
+
+    #[test]
+    fn a_recorder_is_empty_again_after_finishing() {
+        let mut r = TraceRecorder::with_limit(1);
+        r.record(slice(LINK, 0, 0, 0, 1));
+        r.record(slice(LINK, 1, 0, 1, 2));
+        assert!(r.finish(vec!["a".into(), "b".into()]).truncation.is_some());
+        r.record(slice(LINK, 1, 0, 5, 6));
+        let t = r.finish(vec!["a".into(), "b".into()]);
+        assert_eq!((t.slices.len(), t.truncation), (1, None));
+    }
 }

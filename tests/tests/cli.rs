@@ -377,3 +377,166 @@ fn partition_reads_model_names_as_every_command_does() {
     assert!(o.stderr.contains("no-such-model"), "{}", o.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The quickstart scenario with `trace` and `plots` set, written into `dir`
+/// (its spec path made absolute).
+fn quickstart_variant(dir: &std::path::Path, trace: bool, plots: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(root().join("scenarios/quickstart.toml")).unwrap();
+    let spec = root().join("hw_specs/edgetpu_ring16.toml");
+    let text = text
+        .replace(
+            "\"../hw_specs/edgetpu_ring16.toml\"",
+            &format!("{:?}", spec.display().to_string()),
+        )
+        .replace("trace = true", &format!("trace = {trace}"))
+        .replace("plots = \"svg\"", &format!("plots = {plots:?}"))
+        .replace("seq = 128", "seq = 32\nlayers = 2");
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(format!("quick-{trace}-{plots}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_rerun_into_a_used_output_directory_leaves_no_stale_files() {
+    let dir = temp_dir("cli", "rerun");
+    let out = dir.join("out");
+    let full = quickstart_variant(&dir, true, "svg");
+    let o = tessera(&[
+        "run",
+        full.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(listing(&out).contains(&"trace.json".to_string()));
+    assert!(listing(&out).contains(&"gantt.svg".to_string()));
+    let bare = quickstart_variant(&dir, false, "none");
+    let o = tessera(&[
+        "run",
+        bare.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        listing(&out),
+        [
+            "placement.json",
+            "report.json",
+            "scenario.resolved.toml",
+            "summary.txt"
+        ]
+    );
+    // Nothing is left beside the output directory either.
+    let siblings: Vec<String> = listing(&dir)
+        .into_iter()
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(siblings.is_empty(), "{siblings:?}");
+}
+
+#[test]
+fn an_output_directory_holding_a_directory_named_trace_json_is_refused_whole() {
+    let dir = temp_dir("cli", "trace-dir");
+    let out = dir.join("out");
+    let scenario = quickstart_variant(&dir, true, "none");
+    // An earlier run's output, and then a directory where trace.json goes.
+    let o = tessera(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    std::fs::remove_file(out.join("trace.json")).unwrap();
+    std::fs::create_dir(out.join("trace.json")).unwrap();
+    let report_before = std::fs::read(out.join("report.json")).unwrap();
+    let before = listing(&out);
+    let o = tessera(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stdout);
+    assert!(o.stderr.contains("trace.json/"), "{}", o.stderr);
+    assert!(o.stderr.contains("--force"), "{}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.stderr);
+    // Exactly as it was: no new file beside the old ones.
+    assert_eq!(listing(&out), before);
+    assert_eq!(
+        std::fs::read(out.join("report.json")).unwrap(),
+        report_before
+    );
+    // --force replaces the whole directory.
+    let o = tessera(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(out.join("trace.json").is_file());
+}
+
+#[test]
+fn simulate_refuses_micro_batches_and_packets_above_the_simulators_limits() {
+    let hw = root().join("hw_specs/edgetpu_ring4.toml");
+    let hw = hw.to_str().unwrap();
+    let o = tessera(&[
+        "simulate",
+        "--hw",
+        hw,
+        "--model",
+        "bert-base",
+        "--microbatches",
+        "100000",
+    ]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        "error: --microbatches: microbatches must be at most 4096, found 100000\n"
+    );
+    let o = tessera(&[
+        "simulate",
+        "--hw",
+        hw,
+        "--model",
+        "bert-base",
+        "--packet-bytes",
+        "2147483648",
+    ]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        "error: --packet-bytes: packet_bytes must be at most 1073741824 (1 GiB), found 2147483648\n"
+    );
+    let o = tessera(&[
+        "traffic",
+        "--hw",
+        hw,
+        "--pattern",
+        "uniform",
+        "--rate",
+        "0.1",
+        "--packet-bytes",
+        "2147483648",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.starts_with("error: --packet-bytes:"),
+        "{}",
+        o.stderr
+    );
+}

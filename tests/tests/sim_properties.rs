@@ -160,9 +160,9 @@ proptest! {
 
         // Every op runs exactly once per micro-batch, on its chiplet.
         let mut runs: BTreeMap<(String, u32), (u64, u64, u32)> = BTreeMap::new();
-        for s in trace {
+        for s in &trace.slices {
             if let Track::Chiplet(c) = s.track {
-                prop_assert!(runs.insert((s.name.clone(), s.microbatch), (s.start_cycle, s.end_cycle, c)).is_none());
+                prop_assert!(runs.insert((trace.name(s).to_string(), s.microbatch), (s.start_cycle, s.end_cycle, c)).is_none());
             }
         }
         prop_assert_eq!(runs.len(), g.ops().len() * mbs as usize);

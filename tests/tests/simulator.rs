@@ -156,11 +156,12 @@ fn op_durations(hw: &HwSpec, g: &Graph) -> BTreeMap<String, u64> {
         ..SimOptions::default()
     };
     let out = simulate(hw, g, &Placement::single(g, ChipletId(0)), &opts).unwrap();
-    out.trace
-        .unwrap()
-        .into_iter()
+    let trace = out.trace.unwrap();
+    trace
+        .slices
+        .iter()
         .filter(|s| matches!(s.track, sim::report::Track::Chiplet(_)))
-        .map(|s| (s.name, s.end_cycle - s.start_cycle))
+        .map(|s| (trace.name(s).to_string(), s.end_cycle - s.start_cycle))
         .collect()
 }
 

@@ -5,7 +5,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use sim::report::{TraceSlice, Track};
+use sim::report::{Trace, TraceSlice, Track};
 
 use super::axes::{AxesSpec, Chart, build_chart, linear_labels, nice_ticks};
 use super::error::BadInput;
@@ -16,6 +16,8 @@ use super::render::{DrawResult, FONT, Figure};
 
 pub(super) struct Gantt<'a> {
     title: &'a str,
+    /// The trace drawn (for op names).
+    trace: &'a Trace,
     /// Rows top to bottom, with their labels.
     rows: Vec<(Track, String)>,
     /// How many of the rows are chiplets (they come first).
@@ -29,12 +31,13 @@ pub(super) struct Gantt<'a> {
 
 impl<'a> Gantt<'a> {
     pub(super) fn new(
-        slices: &'a [TraceSlice],
+        trace: &'a Trace,
         n_chiplets: usize,
         max_microbatches: u32,
         title: &'a str,
     ) -> Result<Self, BadInput> {
-        let kept: Vec<&TraceSlice> = slices
+        let kept: Vec<&TraceSlice> = trace
+            .slices
             .iter()
             .filter(|s| s.microbatch < max_microbatches)
             .collect();
@@ -43,7 +46,7 @@ impl<'a> Gantt<'a> {
             match s.track {
                 Track::Chiplet(c) if c as usize >= n_chiplets => {
                     return Err(BadInput::SliceOffPackage {
-                        slice: s.name.clone(),
+                        slice: trace.name(s).to_string(),
                         chiplet: c,
                         n_chiplets,
                     });
@@ -53,7 +56,7 @@ impl<'a> Gantt<'a> {
             }
             if s.end_cycle < s.start_cycle {
                 return Err(BadInput::SliceEndsBeforeStart {
-                    slice: s.name.clone(),
+                    slice: trace.name(s).to_string(),
                     start_cycle: s.start_cycle,
                     end_cycle: s.end_cycle,
                 });
@@ -77,6 +80,7 @@ impl<'a> Gantt<'a> {
             .collect();
         Ok(Gantt {
             title,
+            trace,
             rows: labelled,
             n_chiplet_rows: n_chiplets,
             slices: placed,
@@ -266,7 +270,7 @@ impl Gantt<'_> {
             return Ok(None);
         }
         let name_px = plot_area
-            .estimate_text_size(&s.name, &text_style(SMALL_PX))?
+            .estimate_text_size(self.trace.name(s), &text_style(SMALL_PX))?
             .0 as i32;
         if name_px + 8 > width_px {
             return Ok(None);
@@ -280,6 +284,6 @@ impl Gantt<'_> {
             (s.start_cycle as f64 + s.end_cycle as f64) / 2.0,
             self.row_y(row) + 0.5,
         );
-        Ok(Some(Text::new(s.name.clone(), at, style)))
+        Ok(Some(Text::new(self.trace.name(s).to_string(), at, style)))
     }
 }

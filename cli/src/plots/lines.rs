@@ -11,7 +11,10 @@ use super::axes::{
     widest,
 };
 use super::error::{BadInput, LogAxis};
-use super::look::{LABEL_PX, PALETTE, Swatch, draw_marker, draw_swatch, no_data, text_at, titled};
+use super::look::{
+    LABEL_PX, MUTED, PALETTE, Swatch, draw_hollow_marker, draw_marker, draw_swatch, no_data,
+    text_at, titled,
+};
 use super::render::{DrawResult, Figure};
 use super::{LinePlot, Series};
 
@@ -20,14 +23,18 @@ pub(super) struct Lines<'a> {
     series: &'a [Series],
     /// Points in axis space (log10 applied where the axis is logarithmic).
     points: Vec<Vec<(f64, f64)>>,
+    /// Each series' invalid points in axis space: hollow markers.
+    hollow: Vec<Vec<(f64, f64)>>,
 }
 
 impl<'a> Lines<'a> {
     pub(super) fn new(series: &'a [Series], plot: &LinePlot<'a>) -> Result<Self, BadInput> {
         let mut points = Vec::with_capacity(series.len());
+        let mut hollow = Vec::with_capacity(series.len());
         for s in series {
             let mut out = Vec::with_capacity(s.points.len());
-            for (i, &(x, y)) in s.points.iter().enumerate() {
+            let n_valid = s.points.len();
+            for (i, &(x, y)) in s.points.iter().chain(&s.invalid).enumerate() {
                 let not_positive = |axis| BadInput::NotPositiveOnLogAxis {
                     series: s.name.clone(),
                     index: i,
@@ -51,18 +58,20 @@ impl<'a> Lines<'a> {
                 let ty = if plot.log_y { y.log10() } else { y };
                 out.push((tx, ty));
             }
+            hollow.push(out.split_off(n_valid));
             points.push(out);
         }
         Ok(Lines {
             plot: *plot,
             series,
             points,
+            hollow,
         })
     }
 
     /// The padded range of one coordinate over every point.
     fn range(&self, coord: impl Fn(&(f64, f64)) -> f64, log: bool) -> Option<(f64, f64)> {
-        let mut it = self.points.iter().flatten().map(coord);
+        let mut it = self.points.iter().chain(&self.hollow).flatten().map(coord);
         let first = it.next()?;
         let (lo, hi) = it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let pad = if hi > lo {
@@ -78,7 +87,13 @@ impl<'a> Lines<'a> {
     /// Ticks for the x axis: the swept values themselves when there are few
     /// and they are not crowded (then `true`), else round numbers.
     fn x_ticks(&self, lo: f64, hi: f64) -> (Vec<f64>, bool) {
-        let mut xs: Vec<f64> = self.points.iter().flatten().map(|p| p.0).collect();
+        let mut xs: Vec<f64> = self
+            .points
+            .iter()
+            .chain(&self.hollow)
+            .flatten()
+            .map(|p| p.0)
+            .collect();
         xs.sort_by(f64::total_cmp);
         xs.dedup();
         let min_gap = xs
@@ -107,7 +122,8 @@ impl Figure for Lines<'_> {
         root.fill(&WHITE)?;
         let body = titled(root, self.plot.title)?;
         // The legend, in a column on the right, when any series is named.
-        let named = self.series.iter().any(|s| !s.name.is_empty());
+        let named = self.series.iter().any(|s| !s.name.is_empty())
+            || self.hollow.iter().any(|h| !h.is_empty());
         let area = if named { self.legend(body)? } else { body };
         let Some(mut chart) = self.chart(&area)? else {
             return Ok(());
@@ -128,6 +144,12 @@ impl Figure for Lines<'_> {
                     let (ox, oy) = plot_area.get_base_pixel();
                     draw_marker(&plot_area, i, colour, (bx - ox, by - oy))?;
                 }
+            }
+            let plot_area = chart.plotting_area().strip_coord_spec();
+            for p in &self.hollow[i] {
+                let (bx, by) = chart.backend_coord(p);
+                let (ox, oy) = plot_area.get_base_pixel();
+                draw_hollow_marker(&plot_area, i, colour, (bx - ox, by - oy))?;
             }
         }
         Ok(())
@@ -157,6 +179,12 @@ impl Lines<'_> {
             };
             draw_swatch(&legend_area, swatch, (4, y))?;
             legend_area.draw_text(name, &text_at(LABEL_PX, HPos::Left, VPos::Center), (34, y))?;
+        }
+        if self.hollow.iter().any(|h| !h.is_empty()) {
+            let y = 40 + 24 * names.len() as i32;
+            draw_hollow_marker(&legend_area, 0, MUTED, (16, y))?;
+            let text = text_at(LABEL_PX, HPos::Left, VPos::Center);
+            legend_area.draw_text("hollow: invalid", &text, (34, y))?;
         }
         Ok(chart_area)
     }

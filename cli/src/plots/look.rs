@@ -201,6 +201,43 @@ where
     Ok(())
 }
 
+/// Draws point marker number `shape` hollow (outlined in `colour`, white
+/// inside): a point that is shown but does not count, e.g. an invalid one.
+pub(super) fn draw_hollow_marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    shape: usize,
+    colour: RGBColor,
+    at: (i32, i32),
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (x, y) = at;
+    let line = colour.stroke_width(2);
+    let inside = WHITE.filled();
+    match shape % 5 {
+        1 => {
+            area.draw(&Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], inside))?;
+            area.draw(&Rectangle::new([(x - 5, y - 5), (x + 5, y + 5)], line))?;
+        }
+        2 => {
+            let v = vec![(x, y - 6), (x + 6, y + 5), (x - 6, y + 5), (x, y - 6)];
+            area.draw(&Polygon::new(v.clone(), inside))?;
+            area.draw(&PathElement::new(v, line))?;
+        }
+        3 => {
+            let v = vec![(x, y - 6), (x + 6, y), (x, y + 6), (x - 6, y), (x, y - 6)];
+            area.draw(&Polygon::new(v.clone(), inside))?;
+            area.draw(&PathElement::new(v, line))?;
+        }
+        _ => {
+            area.draw(&Circle::new(at, 5, inside))?;
+            area.draw(&Circle::new(at, 5, line))?;
+        }
+    }
+    Ok(())
+}
+
 /// Draws the figure's title at the top, with a margin above it, and returns
 /// the area below.
 pub(super) fn titled<DB: DrawingBackend>(

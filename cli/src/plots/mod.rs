@@ -24,7 +24,7 @@
 
 use std::path::Path;
 
-use sim::report::{SimReport, TraceSlice};
+use sim::report::{SimReport, Trace};
 
 mod axes;
 mod bars;
@@ -54,11 +54,14 @@ pub enum Format {
 }
 
 /// One line of a line plot: a name for the legend and points joined in the
-/// order given.
-#[derive(Clone, Debug, PartialEq)]
+/// order given; `invalid` points (e.g. sweep points whose placement breaks a
+/// constraint) are drawn in the series' colour as hollow markers, not
+/// joined, and the legend explains them.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub invalid: Vec<(f64, f64)>,
 }
 
 /// How a line plot is labelled and scaled.
@@ -100,9 +103,11 @@ pub fn chiplet_bars(
 /// the off-package memory when they carry traffic, a rectangle per slice
 /// coloured by micro-batch (colours repeat after ten), time in cycles. Op
 /// names are written inside the bars wide enough for them; runs of touching
-/// slices too narrow to tell apart are drawn as one rectangle.
+/// slices too narrow to tell apart are drawn as one rectangle. The input is
+/// bounded by the trace's own cap (`sim::report::MAX_TRACE_SLICES`), and the
+/// figure keeps to a bounded number of elements (narrow runs merged).
 pub fn gantt(
-    slices: &[TraceSlice],
+    trace: &Trace,
     n_chiplets: usize,
     max_microbatches: u32,
     title: &str,
@@ -110,7 +115,7 @@ pub fn gantt(
     format: Format,
 ) -> Result<(), PlotError> {
     let figure =
-        Gantt::new(slices, n_chiplets, max_microbatches, title).map_err(|e| bad(path, e))?;
+        Gantt::new(trace, n_chiplets, max_microbatches, title).map_err(|e| bad(path, e))?;
     render(&figure, path, format)
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use plotters::style::RGBColor;
-use sim::report::Track;
+use sim::report::{Trace, TraceSlice, Track};
 
 use super::look::PALETTE;
 use super::*;
@@ -113,13 +113,18 @@ fn svg_colour(c: RGBColor) -> String {
 fn gantt_refuses_a_slice_on_a_chiplet_outside_the_package() {
     let slice = TraceSlice {
         track: Track::Chiplet(7),
-        name: "matmul".into(),
+        op: sim::graph::OpId(0),
         start_cycle: 0,
         end_cycle: 10,
         microbatch: 0,
     };
+    let trace = Trace {
+        slices: vec![slice],
+        op_names: vec!["matmul".into()],
+        truncation: None,
+    };
     let path = temp_dir("gantt-bad").join("g.svg");
-    let err = gantt(&[slice], 4, 1, "t", &path, Format::Svg).unwrap_err();
+    let err = gantt(&trace, 4, 1, "t", &path, Format::Svg).unwrap_err();
     assert!(
         matches!(
             &err,
@@ -148,10 +153,12 @@ fn sweep() -> Vec<Series> {
     vec![
         Series {
             name: "4 chiplets".into(),
+            invalid: Vec::new(),
             points: vec![(1024.0, 1.5e4), (4096.0, 2.1e4), (16384.0, 2.6e4)],
         },
         Series {
             name: "16 chiplets".into(),
+            invalid: Vec::new(),
             points: vec![(1024.0, 3.9e4), (4096.0, 6.0e4), (16384.0, 7.7e4)],
         },
     ]
@@ -194,6 +201,7 @@ fn log_axis_refuses_non_positive_values_and_nan_is_refused_everywhere() {
     let path = temp_dir("metric-bad").join("m.svg");
     let zero = vec![Series {
         name: "s".into(),
+        invalid: Vec::new(),
         points: vec![(0.0, 1.0)],
     }];
     let err = metric_vs_param(&zero, "x", "y", "t", true, &path, Format::Svg).unwrap_err();
@@ -220,6 +228,7 @@ fn log_axis_refuses_non_positive_values_and_nan_is_refused_everywhere() {
     );
     let nan = vec![Series {
         name: "s".into(),
+        invalid: Vec::new(),
         points: vec![(1.0, f64::NAN)],
     }];
     let err = metric_vs_param(&nan, "x", "y", "t", false, &path, Format::Svg).unwrap_err();
@@ -251,11 +260,11 @@ fn empty_inputs_give_valid_plots_that_say_no_data() {
         ),
         (
             "gantt.svg",
-            Box::new(|p| gantt(&[], 4, 8, "empty gantt", p, Format::Svg)),
+            Box::new(|p| gantt(&Trace::default(), 4, 8, "empty gantt", p, Format::Svg)),
         ),
         (
             "nothing.svg",
-            Box::new(|p| gantt(&[], 0, 0, "no rows", p, Format::Svg)),
+            Box::new(|p| gantt(&Trace::default(), 0, 0, "no rows", p, Format::Svg)),
         ),
         (
             "lines.svg",
@@ -342,6 +351,7 @@ fn examples_render_when_asked() {
         // A learning curve: many points, log y, no markers.
         let curve = |name: &str, rate: f64| Series {
             name: name.into(),
+            invalid: Vec::new(),
             points: (0..500)
                 .map(|i| (i as f64, 2.0 * (-rate * i as f64).exp() + 0.01))
                 .collect(),
@@ -359,7 +369,15 @@ fn examples_render_when_asked() {
             curve("lr 3e-4, a much longer series name", 0.004),
         ];
         line_plot(&curves, &plot, &at("curve"), format).unwrap();
-        gantt(&[], 4, 8, "empty gantt", &at("gantt-empty"), format).unwrap();
+        gantt(
+            &Trace::default(),
+            4,
+            8,
+            "empty gantt",
+            &at("gantt-empty"),
+            format,
+        )
+        .unwrap();
         metric_vs_param(
             &[],
             "x",
@@ -371,4 +389,25 @@ fn examples_render_when_asked() {
         )
         .unwrap();
     }
+}
+
+#[test]
+fn invalid_points_are_hollow_markers_explained_in_the_legend() {
+    let series = vec![Series {
+        name: "throughput".into(),
+        points: vec![(1.0, 2.0), (3.0, 4.0)],
+        invalid: vec![(2.0, 5.0)],
+    }];
+    let dir = temp_dir("hollow");
+    let path = dir.join("h.svg");
+    metric_vs_param(&series, "x", "y", "t", false, &path, Format::Svg).unwrap();
+    let svg = svg_text(&path);
+    assert!(has_label(&svg, "hollow: invalid"), "no legend entry");
+    let without = dir.join("v.svg");
+    let valid_only = vec![Series {
+        invalid: Vec::new(),
+        ..series[0].clone()
+    }];
+    metric_vs_param(&valid_only, "x", "y", "t", false, &without, Format::Svg).unwrap();
+    assert!(!has_label(&svg_text(&without), "hollow: invalid"));
 }

@@ -57,6 +57,8 @@ pub struct RunArgs {
     pub interrupt_after_points: Option<usize>,
     /// Caps every search budget (quick runs, tests); also TESSERA_MAX_BUDGET.
     pub max_budget: Option<u64>,
+    /// Replace the output directory even when it is not an earlier run's.
+    pub force: bool,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -64,6 +66,9 @@ pub struct RunArgs {
 pub struct RunOutcome {
     pub stdout: String,
     pub interrupted: bool,
+    /// One line each, printed on stderr as `warning: ...` (e.g. a trace
+    /// that reached its cap).
+    pub warnings: Vec<String>,
 }
 
 /// Reads and resolves a scenario (every grid point of a sweep) without
@@ -97,8 +102,11 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         _ => None,
     };
     let out_dir = output_dir(&s, args);
+    // Refused before the run, not after it: the directory is replaced as a
+    // whole, so one that is not an earlier run's output needs --force.
+    crate::files::check_replaceable(&out_dir, args.force)?;
     install_interrupt_handler();
-    let (summary, mut files, complete) =
+    let (summary, mut files, complete, warnings) =
         run_task(&resolved, points, args, &out_dir, plot_format(&s))?;
     if let (Some(Workload::GraphFile(_)), Some(g)) = (&s.workload, &resolved.graph) {
         files.push(("graph.json".to_string(), g.to_json().into_bytes()));
@@ -108,10 +116,11 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         resolved::resolved_toml(&resolved, &out_dir)?.into_bytes(),
     ));
     files.push(("summary.txt".to_string(), summary.clone().into_bytes()));
-    outputs::write_outputs(&out_dir, &files)?;
+    outputs::write_outputs(&out_dir, &files, args.force)?;
     Ok(RunOutcome {
         stdout: stdout(args, summary, &files, &out_dir, complete),
         interrupted: !complete,
+        warnings,
     })
 }
 
@@ -133,30 +142,33 @@ fn plot_format(s: &Scenario) -> Option<Format> {
     }
 }
 
-/// Runs the scenario's task: its summary, its files and whether it finished
-/// (false after Ctrl-C). `points` is a sweep's resolved grid.
+/// Runs the scenario's task: its summary, its files, whether it finished
+/// (false after Ctrl-C) and its warnings. `points` is a sweep's resolved grid.
 fn run_task(
     r: &Resolved,
     points: Option<Vec<sweep::Point>>,
     args: &RunArgs,
     out_dir: &Path,
     format: Option<Format>,
-) -> Result<(String, Outputs, bool), UserError> {
+) -> Result<(String, Outputs, bool, Vec<String>), UserError> {
     let s = &r.scenario;
+    let no_warnings = |(summary, files, complete)| (summary, files, complete, Vec::new());
     match (&s.task, points) {
         (Task::Simulate { placement }, _) => {
-            let (summary, files) = simulate::run_simulate(r, placement, out_dir, format)?;
-            Ok((summary, files, true))
+            let (summary, files, warnings) = simulate::run_simulate(r, placement, out_dir, format)?;
+            Ok((summary, files, true, warnings))
         }
         (Task::Traffic(t), _) => {
             let (summary, files) = traffic::run_traffic_task(r, t)?;
-            Ok((summary, files, true))
+            Ok((summary, files, true, Vec::new()))
         }
         (Task::Sweep(sweep), Some(points)) => {
-            sweep::run_sweep(s, sweep, points, args, out_dir, format)
+            sweep::run_sweep(s, sweep, points, args, out_dir, format).map(no_warnings)
         }
         (Task::Sweep(_), None) => unreachable!("sweeps always have a grid"),
-        (Task::Partition(p), _) => partition::run_partition(r, p, args, out_dir, format),
+        (Task::Partition(p), _) => {
+            partition::run_partition(r, p, args, out_dir, format).map(no_warnings)
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a run writes and how: the `report.json` envelope, the scratch
-//! directory plots are drawn in, and writing every output file atomically
-//! into the output directory once the run has succeeded.
+//! directory plots are drawn in, and writing the output directory as a
+//! whole once the run has succeeded (`files::replace_dir`: staged beside
+//! it, then swapped in, so it never mixes two runs' files).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::error::UserError;
-use crate::files::write_atomic;
+use crate::files::replace_dir;
 use crate::plots::Format;
 use crate::scenario::Scenario;
 
@@ -59,14 +60,11 @@ pub(super) fn report_file<T: Serialize>(
     )
 }
 
-/// Creates the output directory and writes every file into it atomically.
-pub(super) fn write_outputs(out_dir: &Path, files: &Outputs) -> Result<(), UserError> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| UserError::new(format!("{}: cannot create: {e}", out_dir.display())))?;
-    for (name, bytes) in files {
-        write_atomic(&out_dir.join(name), bytes)?;
-    }
-    Ok(())
+/// Makes `files` the whole contents of the output directory, all or
+/// nothing; an earlier run's files there are replaced, anything else is
+/// refused unless `force`.
+pub(super) fn write_outputs(out_dir: &Path, files: &Outputs, force: bool) -> Result<(), UserError> {
+    replace_dir(out_dir, files, force)
 }
 
 /// A private scratch directory for plots. The plot module writes files, but

@@ -207,7 +207,7 @@ fn methods_table(result: &PartitionResult) -> TextTable {
     let mut table = TextTable::new(&[
         ("method", Align::Left),
         ("evaluations", Align::Right),
-        ("best throughput (inf/s)", Align::Right),
+        ("best simulated (inf/s)", Align::Right),
         ("vs best", Align::Right),
         ("notes", Align::Left),
     ]);
@@ -233,7 +233,7 @@ fn methods_table(result: &PartitionResult) -> TextTable {
 fn best_text(r: &Resolved, graph: &Graph, best: Best) -> String {
     let rep = best.report;
     let mut text = format!(
-        "\nbest: {} at {:.1} inferences/s ({} per micro-batch interval {:.0} cycles)\n\n",
+        "\nbest: {} at {:.1} inferences/s simulated ({} per micro-batch interval {:.0} cycles)\n\n",
         best.method.method,
         score(rep),
         if rep.valid { "valid" } else { "INVALID" },
@@ -270,6 +270,7 @@ fn history_plot(
         .filter(|m| !m.history.is_empty())
         .map(|m| Series {
             name: m.method.clone(),
+            invalid: Vec::new(),
             points: m
                 .history
                 .iter()

@@ -27,14 +27,15 @@ pub(super) fn placement_for(
     }
 }
 
-/// Runs a simulate task: returns its summary and files (report, placement,
-/// trace when asked for, plots unless `format` is `None`).
+/// Runs a simulate task: returns its summary, its files (report, placement,
+/// trace when asked for, plots unless `format` is `None`) and its warnings
+/// (one when the trace reached its cap and holds only the run's start).
 pub(super) fn run_simulate(
     r: &Resolved,
     choice: &PlacementChoice,
     out_dir: &std::path::Path,
     format: Option<Format>,
-) -> Result<(String, Outputs), UserError> {
+) -> Result<(String, Outputs, Vec<String>), UserError> {
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("simulate has a workload");
     let placement = placement_for(choice, &r.spec, graph)?;
@@ -60,7 +61,13 @@ pub(super) fn run_simulate(
         let scratch = PlotScratch::new(out_dir, format)?;
         files.extend(simulate_plots(r, &out, options.microbatches, &scratch)?);
     }
-    Ok((summary, files))
+    let warnings = out
+        .trace
+        .as_ref()
+        .and_then(|t| t.truncation_note())
+        .into_iter()
+        .collect();
+    Ok((summary, files, warnings))
 }
 
 /// The chiplet bars and the Gantt chart of the first micro-batches (at most
@@ -81,11 +88,15 @@ fn simulate_plots(
         scratch.format(),
     )?;
     let gantt = scratch.path("gantt");
+    let trace = out.trace.as_ref().expect("plots record a trace");
+    let cut = trace.truncation.map_or(String::new(), |t| {
+        format!(" (trace capped: cycles 0 to {})", t.complete_before_cycle)
+    });
     plots::gantt(
-        out.trace.as_deref().unwrap_or(&[]),
+        trace,
         r.spec.n_chiplets(),
         microbatches.min(4),
-        &format!("{}: first micro-batches", s.name),
+        &format!("{}: first micro-batches{cut}", s.name),
         &gantt,
         scratch.format(),
     )?;

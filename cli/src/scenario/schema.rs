@@ -258,8 +258,11 @@ pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition"];
 /// Most simulator calls one method may be given.
 pub(super) const MAX_BUDGET: u64 = 10_000_000;
 
-/// Limits on numbers a scenario may ask for.
-pub(super) const MAX_MICROBATCHES: u64 = 4096;
-pub(super) const MAX_PACKET_BYTES: u64 = 1 << 30;
+/// Limits on numbers a scenario may ask for. The simulator's own limits
+/// (`sim::MAX_MICROBATCHES`, `sim::MAX_PACKET_BYTES`, which every command
+/// meets in `Simulator::new`) are checked here too, so that a scenario's
+/// refusal names its file, line and field.
+pub(super) const MAX_MICROBATCHES: u64 = sim::MAX_MICROBATCHES as u64;
+pub(super) const MAX_PACKET_BYTES: u64 = sim::MAX_PACKET_BYTES;
 pub(super) const MAX_CYCLES: u64 = 1 << 32;
 pub(super) const MAX_SWEEP_POINTS: usize = 10_000;

@@ -352,13 +352,13 @@ impl Machine<'_, '_> {
     fn after_hop(&mut self, hop: &Hop, op: OpId, mb: u32, packets: u32) {
         if self.model.options.trace {
             let link = self.model.spec.link(hop.link);
-            self.ledger.trace.push(TraceSlice {
+            self.ledger.trace.record(TraceSlice {
                 track: Track::Link {
                     id: link.id.0,
                     from: link.from.0,
                     to: link.to.0,
                 },
-                name: self.model.graph.op(op).name.clone(),
+                op,
                 start_cycle: hop.start.get(),
                 end_cycle: hop.finish.get(),
                 microbatch: mb,
@@ -427,7 +427,6 @@ impl Machine<'_, '_> {
             sram.begin(mb);
             let ty_idx = model.spec.chiplets[chip.idx()].type_idx;
             let run = &model.runs[ty_idx][op.idx()];
-            let name = || model.graph.op(op).name.clone();
             let mut finish = t + run.cycles;
             let streamed = plan.streamed_bytes[op.idx()];
             if streamed > 0 {
@@ -444,9 +443,9 @@ impl Machine<'_, '_> {
                 ledger.memory_pj += streamed as f64 * mem.energy_per_byte_pj;
                 finish = finish.max(done + Cycles(mem.latency_cycles));
                 if model.options.trace {
-                    ledger.trace.push(TraceSlice {
+                    ledger.trace.record(TraceSlice {
                         track: Track::Memory,
-                        name: name(),
+                        op,
                         start_cycle: start.get(),
                         end_cycle: done.get(),
                         microbatch: mb,
@@ -459,9 +458,9 @@ impl Machine<'_, '_> {
             energy.sram_pj += run.sram_pj;
             self.queue.push(finish, Event::OpFinished { op, mb });
             if model.options.trace {
-                ledger.trace.push(TraceSlice {
+                ledger.trace.record(TraceSlice {
                     track: Track::Chiplet(chip.0),
-                    name: name(),
+                    op,
                     start_cycle: t.get(),
                     end_cycle: finish.get(),
                     microbatch: mb,

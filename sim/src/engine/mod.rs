@@ -102,7 +102,7 @@ use serde::Serialize;
 use crate::fabric::Fabric;
 use crate::graph::Graph;
 use crate::placement::{Placement, PlacementError};
-use crate::report::{SimReport, TraceSlice, chrome_trace};
+use crate::report::{SimReport, Trace, chrome_trace};
 use crate::spec::{Constraints, HwSpec};
 use machine::StepWork;
 use plan::{Model, Plan};
@@ -125,7 +125,7 @@ pub enum Switching {
 pub enum SteadyState {
     /// Simulate [`SimOptions::microbatches`] micro-batches, then twice as
     /// many, and so on, until the interval is converged or
-    /// `max_microbatches` have been simulated. Converged: each window of the
+    /// `max_microbatches` (or `microbatches`, if more) have been simulated. Converged: each window of the
     /// middle half of the completions agrees with their mean within
     /// `tolerance_ppm` parts per million (see `steady.rs`), so does the
     /// previous run's estimate, from half as many micro-batches, and the
@@ -182,6 +182,16 @@ impl Default for SimOptions {
     }
 }
 
+/// The most micro-batches one simulation takes. Every command goes through
+/// [`Simulator::new`], which refuses more: the engine holds an op instance
+/// per op per micro-batch, so memory and time grow with this number.
+pub const MAX_MICROBATCHES: u32 = 4096;
+
+/// The largest packet one simulation takes (1 GiB): larger values are
+/// almost certainly a unit mistake, and byte counts derived from them must
+/// stay far from overflow.
+pub const MAX_PACKET_BYTES: u64 = 1 << 30;
+
 /// Why a simulation could not run. (A placement that breaks a constraint
 /// still runs: its violations are in the report.)
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,12 +200,10 @@ pub enum SimError {
     NoMicrobatches,
     /// [`SimOptions::packet_bytes`] is 0.
     NoPacketBytes,
-    /// [`SteadyState::Converge`]'s `max_microbatches` is below
-    /// [`SimOptions::microbatches`].
-    ConvergeLimit {
-        microbatches: u32,
-        max_microbatches: u32,
-    },
+    /// [`SimOptions::microbatches`] is above [`MAX_MICROBATCHES`].
+    TooManyMicrobatches { found: u32 },
+    /// [`SimOptions::packet_bytes`] is above [`MAX_PACKET_BYTES`].
+    PacketTooLarge { found: u64 },
     /// The placement does not fit the graph or the spec.
     Placement(PlacementError),
     /// Some op's cycles, or a whole run's, could not be represented (see
@@ -208,12 +216,13 @@ impl fmt::Display for SimError {
         match self {
             SimError::NoMicrobatches => f.write_str("microbatches must be at least 1"),
             SimError::NoPacketBytes => f.write_str("packet_bytes must be at least 1"),
-            SimError::ConvergeLimit {
-                microbatches,
-                max_microbatches,
-            } => write!(
+            SimError::TooManyMicrobatches { found } => write!(
                 f,
-                "steady state: max_microbatches ({max_microbatches}) must be at least microbatches ({microbatches})"
+                "microbatches must be at most {MAX_MICROBATCHES}, found {found}"
+            ),
+            SimError::PacketTooLarge { found } => write!(
+                f,
+                "packet_bytes must be at most {MAX_PACKET_BYTES} (1 GiB), found {found}"
             ),
             SimError::Placement(e) => e.fmt(f),
             SimError::Cost(e) => e.fmt(f),
@@ -251,7 +260,8 @@ pub fn simulate(
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimOutput {
     pub report: SimReport,
-    pub trace: Option<Vec<TraceSlice>>,
+    /// Bounded: see [`Trace`] and [`crate::report::MAX_TRACE_SLICES`].
+    pub trace: Option<Trace>,
 }
 
 impl SimOutput {
@@ -285,14 +295,14 @@ impl Simulator {
         if options.packet_bytes == 0 {
             return Err(SimError::NoPacketBytes);
         }
-        if let SteadyState::Converge {
-            max_microbatches, ..
-        } = options.steady_state
-            && max_microbatches < options.microbatches
-        {
-            return Err(SimError::ConvergeLimit {
-                microbatches: options.microbatches,
-                max_microbatches,
+        if options.microbatches > MAX_MICROBATCHES {
+            return Err(SimError::TooManyMicrobatches {
+                found: options.microbatches,
+            });
+        }
+        if options.packet_bytes > MAX_PACKET_BYTES {
+            return Err(SimError::PacketTooLarge {
+                found: options.packet_bytes,
             });
         }
         // Every event time of the longest run this simulator may do must fit.
@@ -300,7 +310,7 @@ impl Simulator {
             microbatches: match options.steady_state {
                 SteadyState::Converge {
                     max_microbatches, ..
-                } => max_microbatches,
+                } => max_microbatches.max(options.microbatches),
                 SteadyState::Fixed => options.microbatches,
             },
             ..options.clone()
@@ -397,7 +407,7 @@ impl Simulator {
                     e.converged &= previous.is_some_and(|p: f64| {
                         (p - e.interval_cycles).abs() <= e.tolerance * e.interval_cycles
                     }) && e.interval_cycles >= bound * (1.0 - e.tolerance);
-                    if e.converged || m >= max_microbatches {
+                    if e.converged || m >= max_microbatches.max(options.microbatches) {
                         break e;
                     }
                     previous = Some(e.interval_cycles);

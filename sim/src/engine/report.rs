@@ -152,12 +152,11 @@ pub(super) fn build(
         events_processed: ledger.events,
         steps: ledger.steps,
     };
-    let trace = model.options.trace.then(|| {
-        let mut t = ledger.trace.clone();
-        t.sort_by(|a, b| {
-            (a.track, a.start_cycle, a.end_cycle).cmp(&(b.track, b.start_cycle, b.end_cycle))
-        });
-        t
-    });
+    let names: Option<Vec<String>> = model
+        .options
+        .trace
+        .then(|| model.graph.ops().iter().map(|op| op.name.clone()).collect());
+    // The recorder's slices move into the output (no copy of a long trace).
+    let trace = names.map(|n| world.resource_mut::<Ledger>().trace.finish(n));
     SimOutput { report, trace }
 }

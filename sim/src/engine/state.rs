@@ -8,7 +8,7 @@ use bevy_ecs::prelude::*;
 
 use crate::fabric::Fabric;
 use crate::graph::OpId;
-use crate::report::TraceSlice;
+use crate::report::TraceRecorder;
 use crate::spec::ChipletId;
 use crate::units::{Bytes, Cycles};
 
@@ -123,7 +123,7 @@ pub(super) struct Ledger {
     pub memory_busy: Cycles,
     pub memory_bytes: Bytes,
     pub memory_pj: f64,
-    pub trace: Vec<TraceSlice>,
+    pub trace: TraceRecorder,
 }
 
 /// A chiplet (its id is its stable identity).

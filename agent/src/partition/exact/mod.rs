@@ -215,6 +215,10 @@ pub struct Outcome {
     /// `batch × clock / bound`: no valid placement has a higher analytic
     /// throughput bound (`Analysis::throughput_bound_inferences_per_s`).
     pub throughput_bound_inferences_per_s: Option<f64>,
+    /// `batch × clock / objective` of `best`: its analytic throughput (what
+    /// "optimal" is about), not its simulated one, which contention and
+    /// pipeline fill make lower.
+    pub analytic_throughput_inferences_per_s: Option<f64>,
     /// Every improving incumbent in the order found; the last is `best`.
     pub incumbents: Vec<Placement>,
 }
@@ -241,20 +245,26 @@ impl Outcome {
     }
 
     /// The facts reported beside the best result, in a fixed order: status,
-    /// objective, bound, gap, proven, nodes, what stopped the search, the
-    /// throughput bound, the formulation, and why no placement exists.
+    /// objective, its analytic throughput, bound, gap, proven, nodes, what
+    /// stopped the search, the throughput bound, the formulation, and why no
+    /// placement exists. Every key about the analytic model starts with
+    /// `analytic_`: "optimal" and the bound are true of the model's
+    /// bottleneck, not of the simulated throughput reported beside them.
     pub fn notes(&self) -> Vec<(String, String)> {
-        let mut out = vec![("status", self.status().to_string())];
+        let mut out = vec![("analytic_status", self.status().to_string())];
         if let Some((_, obj)) = &self.best {
-            out.push(("objective_cycles", obj.to_string()));
+            out.push(("analytic_objective_cycles", obj.to_string()));
+        }
+        if let Some(t) = self.analytic_throughput_inferences_per_s {
+            out.push(("analytic_throughput_inferences_per_s", format!("{t:.3}")));
         }
         out.push((
-            "bound_cycles",
+            "analytic_bound_cycles",
             self.bound_cycles
                 .map_or_else(|| "infinite".to_string(), |b| b.to_string()),
         ));
         if let Some(gap) = self.gap() {
-            out.push(("gap", format!("{gap:.4}")));
+            out.push(("analytic_gap", format!("{gap:.4}")));
         }
         out.push(("proven", self.proven.to_string()));
         out.push(("nodes", self.nodes.to_string()));
@@ -268,7 +278,10 @@ impl Outcome {
             .to_string(),
         ));
         if let Some(t) = self.throughput_bound_inferences_per_s {
-            out.push(("throughput_bound_inferences_per_s", format!("{t:.3}")));
+            out.push((
+                "analytic_throughput_bound_inferences_per_s",
+                format!("{t:.3}"),
+            ));
         }
         out.push((
             "formulation",
@@ -409,6 +422,9 @@ fn solve_with(
         infeasible_reason: reason,
         throughput_bound_inferences_per_s: (bound != INF)
             .then(|| m.inferences_per_s(bound))
+            .flatten(),
+        analytic_throughput_inferences_per_s: (ctl.best != INF)
+            .then(|| m.inferences_per_s(ctl.best))
             .flatten(),
         incumbents,
     }

@@ -455,10 +455,11 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
         let notes = exact.notes();
         let keys: Vec<&str> = notes.iter().map(|(k, _)| k.as_str()).collect();
         for key in [
-            "status",
-            "objective_cycles",
-            "bound_cycles",
-            "gap",
+            "analytic_status",
+            "analytic_objective_cycles",
+            "analytic_throughput_inferences_per_s",
+            "analytic_bound_cycles",
+            "analytic_gap",
             "proven",
             "nodes",
         ] {

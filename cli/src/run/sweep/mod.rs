@@ -339,14 +339,24 @@ fn sweep_summary(
     let mut cols: Vec<(&str, Align)> = vec![("point", Align::Right)];
     cols.extend(axis_names.iter().map(|a| (*a, Align::Right)));
     cols.push((sweep.metric.as_str(), Align::Right));
+    // Simulate points say whether their placement is valid; a number of an
+    // invalid point is not achievable, so the table says which they are.
+    let has_validity = finished.iter().any(|(_, v)| v.get("valid").is_some());
+    if has_validity {
+        cols.push(("valid", Align::Left));
+    }
     let mut table = TextTable::new(&cols);
     for (i, v) in finished {
         let mut row = vec![i.to_string()];
         row.extend(points[*i].labels.iter().cloned());
         let x = metric_of(v, &sweep.metric).map_or(String::new(), |x| format!("{x:.4}"));
         row.push(x);
+        if has_validity {
+            row.push(if is_invalid(v) { "no" } else { "yes" }.to_string());
+        }
         table.row(row);
     }
+    let n_invalid = finished.iter().filter(|(_, v)| is_invalid(v)).count();
     let mut summary = format!(
         "{}: sweep of {} over {} ({} points{})\n\n",
         s.name,
@@ -360,6 +370,16 @@ fn sweep_summary(
         }
     );
     summary.push_str(&table.render());
+    if has_validity {
+        summary.push_str(&if n_invalid == 0 {
+            format!("\nall {} points valid\n", finished.len())
+        } else {
+            format!(
+                "\n{n_invalid} of {} points invalid (valid = no: the placement breaks a partition constraint or overflows SRAM; their numbers are not achievable; hollow markers in the plot)\n",
+                finished.len()
+            )
+        });
+    }
     summary
 }
 
@@ -390,7 +410,14 @@ fn sweep_plot(
     scratch.take(&path).map(Some)
 }
 
-/// The plot's lines. x is the first axis's value when it is a number, else
+/// False only for a point whose result says `"valid": false` (a simulate
+/// point whose placement breaks a constraint or overflows SRAM); traffic
+/// points have no validity.
+fn is_invalid(v: &Json) -> bool {
+    v.get("valid").and_then(Json::as_bool) == Some(false)
+}
+
+/// The plot's lines (invalid points as hollow markers, off the line). x is the first axis's value when it is a number, else
 /// the value's index; each combination of the other axes is one series,
 /// named by their values (or by the metric when there is one axis).
 fn plot_series(sweep: &SweepTask, points: &[Point], finished: &[(usize, Json)]) -> Vec<Series> {
@@ -405,6 +432,7 @@ fn plot_series(sweep: &SweepTask, points: &[Point], finished: &[(usize, Json)]) 
         let Some(y) = metric_of(v, &sweep.metric) else {
             continue;
         };
+        let invalid = is_invalid(v);
         let name = if p.labels.len() > 1 {
             axis_names[1..]
                 .iter()
@@ -415,12 +443,20 @@ fn plot_series(sweep: &SweepTask, points: &[Point], finished: &[(usize, Json)]) 
         } else {
             sweep.metric.clone()
         };
-        match series.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.points.push((x, y)),
-            None => series.push(Series {
-                name,
-                points: vec![(x, y)],
-            }),
+        let at = match series.iter().position(|s| s.name == name) {
+            Some(k) => k,
+            None => {
+                series.push(Series {
+                    name,
+                    ..Series::default()
+                });
+                series.len() - 1
+            }
+        };
+        if invalid {
+            series[at].invalid.push((x, y));
+        } else {
+            series[at].points.push((x, y));
         }
     }
     series
