@@ -54,14 +54,14 @@ def main():
         lo = traffic(net, flits, float(row["zero_load_rate_flits"]))
         r50 = traffic(net, flits, float(row["rate_50pct"]))
         r80 = traffic(net, flits, float(row["rate_80pct"]))
-        # tessera's saturation: scan rates upward in steps of 0.01 flits.
+        # tessera's saturation: scan rates upward in steps of 0.02 flits.
         best, rate = 0.0, 0.05
         while rate <= 1.0:
             r = traffic(net, flits, rate)
             if r["saturated"]:
                 break
             best = r["accepted_throughput"] * flits
-            rate += 0.01
+            rate += 0.02
         print(f"| {net} | {flits} flit{'s' if flits > 1 else ''} | {row['num_vcs']}×{row['vc_buf_size']} "
               f"| {float(row['zero_load_latency']):.1f} / {lo['avg_latency_cycles']:.1f} "
               f"| {float(row['latency_50pct']):.1f} / {r50['avg_latency_cycles']:.1f} "
