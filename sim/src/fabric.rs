@@ -109,6 +109,16 @@ struct LinkParams {
     energy_per_bit_pj: f64,
 }
 
+impl LinkParams {
+    fn of(link: &crate::spec::Link) -> LinkParams {
+        LinkParams {
+            bandwidth_bytes_per_cycle: link.bandwidth_bytes_per_cycle,
+            latency: Cycles(link.latency_cycles),
+            energy_per_bit_pj: link.energy_per_bit_pj,
+        }
+    }
+}
+
 /// When a packet ready at `ready` (tail in at `tail_in`) is served on a link
 /// free at `free_at`: (start, finish). The one statement of the service rule.
 fn service(
@@ -167,15 +177,7 @@ impl Fabric {
     pub fn new(spec: &HwSpec, switching: Switching) -> Fabric {
         Fabric {
             switching,
-            links: spec
-                .links
-                .iter()
-                .map(|l| LinkParams {
-                    bandwidth_bytes_per_cycle: l.bandwidth_bytes_per_cycle,
-                    latency: Cycles(l.latency_cycles),
-                    energy_per_bit_pj: l.energy_per_bit_pj,
-                })
-                .collect(),
+            links: spec.links.iter().map(LinkParams::of).collect(),
             routes: spec.routes.clone(),
             router_delay: Cycles(spec.interconnect.router_delay_cycles),
             injection_latency: Cycles(spec.interconnect.injection_latency_cycles),
@@ -309,12 +311,7 @@ pub fn zero_load_cycles(
     let injected = Cycles(i.injection_latency_cycles);
     let (mut ready, mut tail) = (injected, injected);
     for &l in path {
-        let link = spec.link(l);
-        let params = LinkParams {
-            bandwidth_bytes_per_cycle: link.bandwidth_bytes_per_cycle,
-            latency: Cycles(link.latency_cycles),
-            energy_per_bit_pj: link.energy_per_bit_pj,
-        };
+        let params = LinkParams::of(spec.link(l));
         let (start, finish) = service(&params, switching, ready, tail, Cycles::ZERO, bytes);
         tail = finish + params.latency + router;
         ready = ready_at_next(&params, switching, start, tail, router);

@@ -1,6 +1,7 @@
 //! tessera's interconnect against BookSim2's committed reference numbers
 //! (`tests/data/booksim/`, produced by `tools/booksim/run.py`; see
-//! docs/booksim.md). Each BookSim network is mirrored as a tessera spec: one
+//! docs/booksim.md). Each BookSim network is mirrored as a tessera spec in
+//! `tools/booksim/tessera/`: one
 //! flit is 16 bytes, links carry 16 bytes per cycle with BookSim's channel
 //! latency (1 on meshes, 2 on the ring), and `[interconnect]` holds the router
 //! pipeline (3 cycles besides the channel, so a hop costs BookSim's 5 or 6)
@@ -38,90 +39,20 @@ fn fit(topology: &str, flits: u32) -> (f64, f64) {
     panic!("no fit for {topology} with {flits}-flit packets");
 }
 
-fn spec(name: &str, n: u32, generator: &str, latency: u64, routing: &str) -> HwSpec {
-    let text = format!(
-        r#"name = "{name}"
-source = ["tests/tests/booksim.rs: a BookSim2 network mirrored"]
-notes = "one flit = 16 bytes"
-clock_mhz = 1000
-pipeline_order = "ascending"
-
-[chiplet_types.node]
-macs_per_cycle = 16
-array_rows = 4
-array_cols = 4
-vector_elems_per_cycle = 4
-sram_kib = 1024
-sram_bandwidth_bytes_per_cycle = 64
-op_overhead_cycles = 0
-energy_per_mac_pj = 1.0
-energy_per_sram_byte_pj = 1.0
-
-[[chiplets]]
-id_range = [0, {last}]
-type = "node"
-
-[[topology]]
-{generator}
-bandwidth_bytes_per_cycle = 16
-latency_cycles = {latency}
-energy_per_bit_pj = 1.0
-
-[routing]
-kind = "{routing}"
-
-[interconnect]
-router_delay_cycles = 3
-injection_latency_cycles = 6
-ejection_latency_cycles = 1
-
-[constraints]
-acyclic_dataflow = false
-no_skipping = "off"
-no_triangle = false
-sram_capacity = false
-"#,
-        last = n - 1
-    );
-    HwSpec::from_toml_str(&text, name).unwrap_or_else(|e| panic!("{e}"))
+/// The mirrored network `tools/booksim/tessera/{name}.toml` (the specs
+/// `tools/booksim/compare.py` runs too).
+fn spec(name: &str) -> HwSpec {
+    let path = root().join(format!("tools/booksim/tessera/{name}.toml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    HwSpec::from_toml_str(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn zero_load_latency_is_within_ten_percent_of_booksim() {
     let networks = [
-        (
-            "mesh4x4",
-            "mesh",
-            spec(
-                "mesh4x4",
-                16,
-                "kind = \"mesh\"\nrows = 4\ncols = 4",
-                1,
-                "xy",
-            ),
-        ),
-        (
-            "mesh6x6",
-            "mesh",
-            spec(
-                "mesh6x6",
-                36,
-                "kind = \"mesh\"\nrows = 6\ncols = 6",
-                1,
-                "xy",
-            ),
-        ),
-        (
-            "ring8",
-            "torus",
-            spec(
-                "ring8",
-                8,
-                "kind = \"ring\"\nbidirectional = true",
-                2,
-                "shortest_path",
-            ),
-        ),
+        ("mesh4x4", "mesh", spec("mesh4x4")),
+        ("mesh6x6", "mesh", spec("mesh6x6")),
+        ("ring8", "torus", spec("ring8")),
     ];
     let mut rows = Vec::new();
     for (name, topology, spec) in &networks {

@@ -380,11 +380,16 @@ impl Simulator {
         let mut m = options.microbatches;
         let mut previous = None;
         // The busiest resource's work per micro-batch: no periodic regime is
-        // faster, so an estimate below it is still a transient.
-        let bound = {
-            let model = self.world.resource::<Model>();
-            crate::oracle::analyse(&model.spec, &model.graph, placement, &options).bottleneck_cycles
-                as f64
+        // faster, so an estimate below it is still a transient. Only a
+        // converging run reads it; a fixed run (a search's hot path when it
+        // asks for one) does not pay for the oracle.
+        let bound = match options.steady_state {
+            SteadyState::Fixed => 0.0,
+            SteadyState::Converge { .. } => {
+                let model = self.world.resource::<Model>();
+                crate::oracle::analyse(&model.spec, &model.graph, placement, &options)
+                    .bottleneck_cycles as f64
+            }
         };
         let estimate = loop {
             spawn_instances(&mut self.world, m);
