@@ -435,16 +435,19 @@ impl Simulator {
 /// Makes sure op-instance entities exist for micro-batches `0..microbatches`
 /// (they are spawned once and kept for later runs).
 fn spawn_instances(world: &mut World, microbatches: u32) {
-    let (n_ops, ids): (usize, Vec<crate::graph::OpId>) = {
-        let model = world.resource::<Model>();
-        let ops = model.graph.ops();
-        (ops.len(), ops.iter().map(|o| o.id).collect())
-    };
+    let n_ops = world.resource::<Model>().graph.ops().len();
     let have = world.resource::<Index>().insts.len();
     let want = n_ops * microbatches as usize;
     if have >= want || n_ops == 0 {
         return;
     }
+    let ids: Vec<crate::graph::OpId> = world
+        .resource::<Model>()
+        .graph
+        .ops()
+        .iter()
+        .map(|o| o.id)
+        .collect();
     let mut new = Vec::with_capacity(want - have);
     for mb in (have / n_ops) as u32..microbatches {
         for &op in &ids {
