@@ -212,6 +212,10 @@ enum Command {
         /// Cut-through switching instead of store-and-forward.
         #[arg(long)]
         cut_through: bool,
+        /// Uniform traffic also sends to the source itself, as BookSim's
+        /// uniform pattern does (default: only to other chiplets).
+        #[arg(long)]
+        include_source: bool,
         /// Print the JSON report instead of the summary.
         #[arg(long)]
         json: bool,
@@ -483,6 +487,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             drain_max,
             seed,
             cut_through,
+            include_source,
             json,
         } => crate::traffic::traffic(&crate::traffic::TrafficArgs {
             hw,
@@ -496,6 +501,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             drain_max,
             seed,
             cut_through,
+            include_source,
             json,
         }),
         Command::Graph { command } => match command {

@@ -37,6 +37,7 @@ pub struct TrafficArgs {
     pub drain_max: u64,
     pub seed: u64,
     pub cut_through: bool,
+    pub include_source: bool,
     pub json: bool,
 }
 
@@ -70,6 +71,11 @@ pub fn options(args: &TrafficArgs) -> Result<TrafficOptions, UserError> {
             }
         }
     };
+    if args.include_source && args.pattern != PatternArg::Uniform {
+        return Err(UserError::new(
+            "--include-source applies only to --pattern uniform",
+        ));
+    }
     if !(args.rate > 0.0 && args.rate <= 1.0) {
         return Err(UserError::new(format!(
             "--rate must be in (0, 1] packets per chiplet per cycle, got {}",
@@ -96,6 +102,7 @@ pub fn options(args: &TrafficArgs) -> Result<TrafficOptions, UserError> {
             Switching::StoreAndForward
         },
         seed: args.seed,
+        include_source: args.include_source,
     })
 }
 
@@ -253,6 +260,7 @@ mod tests {
             drain_max: d.drain_cycles_max,
             seed: d.seed,
             cut_through: false,
+            include_source: false,
             json: false,
         }
     }

@@ -216,6 +216,15 @@ pub fn spec_to_toml(spec: &HwSpec) -> Table {
         ] {
             x.insert(k.into(), Value::Integer(v as i64));
         }
+        if let Some(b) = &i.buffers {
+            for (k, v) in [
+                ("flit_bytes", b.flit_bytes),
+                ("virtual_channels", u64::from(b.virtual_channels)),
+                ("buffer_flits", u64::from(b.buffer_flits)),
+            ] {
+                x.insert(k.into(), Value::Integer(v as i64));
+            }
+        }
         t.insert("interconnect".into(), Value::Table(x));
     }
     t.insert(

@@ -34,7 +34,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::engine::{SimOptions, Switching};
-use crate::fabric::{self, Fabric, Hop, Packet};
+use crate::fabric::buffered::{BufferedFabric, Happening};
+use crate::fabric::{self, Hop, Network, Packet};
 use crate::spec::{ChipletId, HwSpec, LinkId};
 use crate::units::{Bytes, Cycles};
 
@@ -42,7 +43,8 @@ use crate::units::{Bytes, Cycles};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
-    /// Uniformly among all chiplets other than the source.
+    /// Uniformly among all chiplets other than the source (among all
+    /// chiplets, the source too, with [`TrafficOptions::include_source`]).
     UniformRandom,
     /// The chiplet at grid position (r, c) sends to the one at (c, r). A
     /// chiplet on the diagonal, or whose transposed position holds no
@@ -95,6 +97,11 @@ pub struct TrafficOptions {
     pub drain_cycles_max: u64,
     pub switching: Switching,
     pub seed: u64,
+    /// Uniform random traffic draws its destinations among all chiplets,
+    /// the source included, as BookSim's `uniform` pattern does (a packet to
+    /// itself passes through its router only). Off by default: on a package
+    /// a chiplet's data for itself does not use the interconnect.
+    pub include_source: bool,
 }
 
 impl Default for TrafficOptions {
@@ -114,6 +121,7 @@ impl Default for TrafficOptions {
             drain_cycles_max: 2_000_000,
             switching: Switching::StoreAndForward,
             seed: 1,
+            include_source: false,
         }
     }
 }
@@ -369,7 +377,7 @@ pub fn run_traffic_detailed(
     spec: &HwSpec,
     opts: &TrafficOptions,
 ) -> Result<TrafficOutput, TrafficError> {
-    let chooser = Chooser::new(spec, &opts.pattern)?;
+    let chooser = Chooser::new(spec, &opts.pattern)?.including_source(opts.include_source);
     validate(spec, opts, chooser.senders())?;
     let window_start = opts.warmup_cycles;
     let window_end = opts.warmup_cycles + opts.measure_cycles;
@@ -377,8 +385,9 @@ pub fn run_traffic_detailed(
     let measured = injections.partition_point(|i| i.cycle < window_start)..injections.len();
     let deadline = window_end.saturating_add(opts.drain_cycles_max);
     let mut fabric =
-        Fabric::new(spec, opts.switching).with_window(Cycles(window_start)..Cycles(window_end));
+        Network::new(spec, opts.switching).with_window(Cycles(window_start)..Cycles(window_end));
     let delivered = drive(
+        spec,
         &mut fabric,
         opts.packet_bytes,
         &injections,
@@ -560,8 +569,9 @@ pub fn replay(
     let mut order: Vec<usize> = (0..injections.len()).collect();
     order.sort_by_key(|&k| injections[k].cycle);
     let sorted: Vec<Injection> = order.iter().map(|&k| injections[k]).collect();
-    let mut fabric = Fabric::new(spec, switching);
+    let mut fabric = Network::new(spec, switching);
     let delivered = drive(
+        spec,
         &mut fabric,
         packet_bytes,
         &sorted,
@@ -591,14 +601,18 @@ pub fn replay(
 
 /// Cycles one packet of `packet_bytes` takes along `path` on an empty
 /// network, from injection to the arrival of its tail (the fabric's
-/// [`fabric::zero_load_cycles`]).
+/// [`fabric::zero_load_cycles`], or with buffered routers
+/// [`fabric::buffered::zero_load_cycles`], where `switching` does not apply).
 pub fn zero_load_cycles(
     spec: &HwSpec,
     path: &[LinkId],
     packet_bytes: u64,
     switching: Switching,
 ) -> u64 {
-    fabric::zero_load_cycles(spec, path, Bytes(packet_bytes), switching).get()
+    match &spec.interconnect.buffers {
+        Some(b) => fabric::buffered::zero_load_cycles(spec, b, path, Bytes(packet_bytes)).get(),
+        None => fabric::zero_load_cycles(spec, path, Bytes(packet_bytes), switching).get(),
+    }
 }
 
 fn validate(spec: &HwSpec, opts: &TrafficOptions, senders: usize) -> Result<(), TrafficError> {
@@ -632,6 +646,7 @@ fn validate(spec: &HwSpec, opts: &TrafficOptions, senders: usize) -> Result<(), 
 struct Chooser {
     n: u32,
     kind: ChooserKind,
+    include_source: bool,
 }
 
 enum ChooserKind {
@@ -703,7 +718,17 @@ impl Chooser {
                 }
             }
         };
-        Ok(Chooser { n, kind })
+        Ok(Chooser {
+            n,
+            kind,
+            include_source: false,
+        })
+    }
+
+    /// Uniform traffic includes the source among the destinations.
+    fn including_source(mut self, include: bool) -> Chooser {
+        self.include_source = include && matches!(self.kind, ChooserKind::Uniform);
+        self
     }
 
     fn senders(&self) -> usize {
@@ -726,6 +751,7 @@ impl Chooser {
 
     fn pick(&self, src: u32, rng: &mut ChaCha8Rng) -> Option<u32> {
         match &self.kind {
+            ChooserKind::Uniform if self.include_source => Some(self.uniform_except(&[], rng)),
             ChooserKind::Uniform => Some(self.uniform_except(&[src], rng)),
             ChooserKind::Fixed(p) => p[src as usize],
             ChooserKind::Hotspot { chiplet, fraction } => {
@@ -748,6 +774,7 @@ impl Chooser {
         let others =
             |skip: &[u32]| -> Vec<u32> { (0..self.n).filter(|d| !skip.contains(d)).collect() };
         match &self.kind {
+            ChooserKind::Uniform if self.include_source => vec![(1.0, others(&[]))],
             ChooserKind::Uniform => vec![(1.0, others(&[src]))],
             ChooserKind::Fixed(p) => p[src as usize]
                 .map(|d| (1.0, vec![d]))
@@ -771,16 +798,33 @@ impl Chooser {
     /// packet's serialisation time, weighted by the destination's
     /// probability.
     fn capacity_injection_rate(&self, spec: &HwSpec, opts: &TrafficOptions) -> f64 {
-        let mut load = vec![0.0f64; spec.links.len()];
+        // Cycles a packet holds a link; with buffered routers also the
+        // injection and ejection ports (one flit per cycle each).
+        let buffers = spec.interconnect.buffers;
+        let flits = buffers.map(|b| opts.packet_bytes.div_ceil(b.flit_bytes) as f64);
+        let ser = |l: LinkId| -> f64 {
+            let bw = spec.link(l).bandwidth_bytes_per_cycle;
+            match buffers {
+                Some(b) => {
+                    opts.packet_bytes.div_ceil(b.flit_bytes) as f64
+                        * b.flit_bytes.div_ceil(bw).max(1) as f64
+                }
+                None => opts.packet_bytes.div_ceil(bw) as f64,
+            }
+        };
+        let n = self.n as usize;
+        let mut load = vec![0.0f64; spec.links.len() + 2 * n];
         for src in 0..self.n {
             for (p, dsts) in self.distribution(src) {
                 let w = p / dsts.len() as f64;
                 for &d in &dsts {
                     for &l in spec.routes.path(ChipletId(src), ChipletId(d)) {
-                        let ser = opts
-                            .packet_bytes
-                            .div_ceil(spec.link(l).bandwidth_bytes_per_cycle);
-                        load[l.idx()] += w * ser as f64;
+                        load[l.idx()] += w * ser(l);
+                    }
+                    if let Some(f) = flits {
+                        let base = spec.links.len();
+                        load[base + src as usize] += w * f;
+                        load[base + n + d as usize] += w * f;
                     }
                 }
             }
@@ -859,10 +903,12 @@ struct Tally {
 
 impl Tally {
     fn note(&mut self, hop: Hop) {
-        let Some(at) = hop.delivered_at() else {
-            return;
-        };
-        let packet = hop.packet.message as usize;
+        if let Some(at) = hop.delivered_at() {
+            self.delivered_at(hop.packet.message as usize, at);
+        }
+    }
+
+    fn delivered_at(&mut self, packet: usize, at: Cycles) {
         self.delivered[packet] = at.get();
         if self.measured.contains(&packet) {
             self.outstanding -= 1;
@@ -878,7 +924,8 @@ impl Tally {
 /// before the last of them, so that every packet delivered by then is known),
 /// or when the next event is later than `deadline`.
 fn drive(
-    fabric: &mut Fabric,
+    spec: &HwSpec,
+    net: &mut Network,
     packet_bytes: u64,
     injections: &[Injection],
     measured: Range<usize>,
@@ -891,6 +938,23 @@ fn drive(
         last_measured: 0,
         measured,
     };
+    let fabric = match net {
+        Network::Ideal(f) => f,
+        Network::Buffered(f) => {
+            drive_buffered(
+                f,
+                packet_bytes,
+                injections,
+                &mut tally,
+                settle_before,
+                deadline,
+            );
+            return tally.delivered;
+        }
+    };
+    // A packet to itself (uniform traffic with the source included) passes
+    // only its router: its zero-load time, without contention.
+    let own = zero_load_cycles(spec, &[], packet_bytes, Switching::StoreAndForward);
     let mut i = 0;
     while i < injections.len() {
         let t = injections[i].cycle;
@@ -902,6 +966,11 @@ fn drive(
         }
         while i < injections.len() && injections[i].cycle == t {
             let inj = injections[i];
+            if inj.src == inj.dst {
+                tally.delivered_at(i, Cycles(t + own));
+                i += 1;
+                continue;
+            }
             let packet = Packet {
                 message: i as u32,
                 index: 0,
@@ -923,6 +992,57 @@ fn drive(
         tally.note(fabric.forward(a));
     }
     tally.delivered
+}
+
+/// [`drive`] on buffered routers: steps every cycle in which the fabric has
+/// work or a packet is created, and stops by the same rule.
+fn drive_buffered(
+    fabric: &mut BufferedFabric,
+    packet_bytes: u64,
+    injections: &[Injection],
+    tally: &mut Tally,
+    settle_before: u64,
+    deadline: u64,
+) {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let next_injection = injections.get(i).map(|x| x.cycle);
+        let next_step = fabric.next_cycle().map(Cycles::get);
+        let t = match (next_injection, next_step) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        if next_injection.is_none() {
+            let done = tally.outstanding == 0 && t >= tally.last_measured;
+            if t >= settle_before && (done || t > deadline) {
+                break;
+            }
+        }
+        if next_step == Some(t) {
+            fabric.step(Cycles(t), &mut out);
+            for h in out.drain(..) {
+                if let Happening::Delivered { packet, at } = h {
+                    tally.delivered_at(packet.message as usize, at);
+                }
+            }
+        }
+        while i < injections.len() && injections[i].cycle == t {
+            let inj = injections[i];
+            fabric.send(
+                Cycles(t),
+                Packet {
+                    message: i as u32,
+                    index: 0,
+                    bytes: Bytes(packet_bytes),
+                    src: inj.src,
+                    dst: inj.dst,
+                },
+            );
+            i += 1;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -249,6 +249,7 @@ fn fabric_corpus() -> String {
                         drain_cycles_max: 200_000,
                         switching,
                         seed: 5,
+                        include_source: false,
                     };
                     let head = format!("{name} {} {switching:?} {rate} {packet}", pattern.name());
                     match run_traffic_detailed(&spec, &opts) {

@@ -36,6 +36,7 @@ fn opts(pattern: Pattern, rate: f64) -> TrafficOptions {
         drain_cycles_max: 20_000,
         switching: Switching::StoreAndForward,
         seed: 7,
+        include_source: false,
     }
 }
 

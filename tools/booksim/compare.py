@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """tessera's interconnect against BookSim2's committed numbers.
 
-Runs `tessera traffic` (uniform traffic) on the mirrored networks in
-tools/booksim/tessera/ over a sweep of flit injection rates and prints, per
-network and packet size, tessera's and BookSim's zero-load latency, latency
-at 50 % and 80 % of BookSim's saturation rate, and saturation throughput
-(tessera: the highest accepted flit rate among the rates it does not report
-as saturated). Writes docs/booksim_comparison.md's table to stdout.
+For each BookSim configuration in tests/data/booksim/summary.csv, runs
+`tessera traffic` (uniform traffic with the source included, as BookSim's)
+on the mirrored network in tools/booksim/tessera/ and prints one Markdown
+table row: zero-load latency, latency at 50 % and 80 % of BookSim's
+saturation rate (the same offered rates in both), and saturation throughput.
+tessera's saturation throughput is the accepted flit rate at the highest
+offered rate it does not report as saturated, found by bisection to 0.005
+flits/node/cycle.
 
     cargo build --release -p tessera-cli
-    python3 tools/booksim/compare.py > /tmp/table.md
+    python3 tools/booksim/compare.py            # buffered routers ({net}_vc{V}x{B}.toml)
+    python3 tools/booksim/compare.py --ideal    # the ideal link model ({net}.toml)
 
-Standard library only. Not part of the test suite (tests/tests/booksim.rs
-checks the zero-load latency).
+Standard library only; about 3 minutes on one core. Not part of the test
+suite (tests/tests/booksim.rs checks the same targets on shorter runs).
 """
 import csv
 import json
@@ -24,17 +27,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TESSERA = os.path.join(ROOT, "target", "release", "tessera")
 
 
-def traffic(net, flits, rate_flits):
-    packet_bytes = 16 * flits
-    args = [TESSERA, "traffic", "--hw", os.path.join(ROOT, "tools/booksim/tessera", net + ".toml"),
-            "--pattern", "uniform", "--rate", repr(min(1.0, rate_flits / flits)),
-            "--packet-bytes", str(packet_bytes), "--warmup", "3000", "--cycles", "20000",
+def traffic(spec, flits, rate_flits, cut_through):
+    args = [TESSERA, "traffic", "--hw", os.path.join(ROOT, "tools/booksim/tessera", spec + ".toml"),
+            "--pattern", "uniform", "--include-source", "--rate", repr(min(1.0, rate_flits / flits)),
+            "--packet-bytes", str(16 * flits), "--warmup", "3000", "--cycles", "20000",
             "--drain-max", "40000", "--json"]
-    if flits > 1:
+    if cut_through:
         args.append("--cut-through")
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    r = json.loads(out)
-    return r
+    return json.loads(out)
+
+
+def saturation(spec, flits, cut_through):
+    """(highest unsaturated offered flit rate, its accepted flit rate)."""
+    lo, hi = 0.01, 1.0
+    r = traffic(spec, flits, hi, cut_through)
+    if not r["saturated"]:
+        return hi, r["accepted_throughput"] * flits
+    best = traffic(spec, flits, lo, cut_through)["accepted_throughput"] * flits
+    while hi - lo > 0.005:
+        mid = round((lo + hi) / 2, 4)
+        r = traffic(spec, flits, mid, cut_through)
+        if r["saturated"]:
+            hi = mid
+        else:
+            lo, best = mid, r["accepted_throughput"] * flits
+    return lo, best
 
 
 def booksim_rows():
@@ -44,29 +62,30 @@ def booksim_rows():
     return list(csv.DictReader(lines))
 
 
+def pct(ours, theirs):
+    return f"{100 * (ours - theirs) / theirs:+.1f} %"
+
+
 def main():
-    rows = booksim_rows()
-    print("| network | packet | BookSim VCs×buf | zero-load: BookSim / tessera | at 50 % sat.: BookSim / tessera | at 80 % sat.: BookSim / tessera | saturation (flits/node/cycle): BookSim / tessera | tessera − BookSim |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
-    for row in rows:
+    ideal = "--ideal" in sys.argv[1:]
+    print("| network | packet | VCs×buf | zero-load: BookSim / tessera | at 50 % sat.: BookSim / tessera | at 80 % sat.: BookSim / tessera | saturation (accepted flits/node/cycle): BookSim / tessera |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for row in booksim_rows():
         net, flits = row["network"], int(row["packet_flits"])
-        sat_b = float(row["sat_accepted_flits"])
-        lo = traffic(net, flits, float(row["zero_load_rate_flits"]))
-        r50 = traffic(net, flits, float(row["rate_50pct"]))
-        r80 = traffic(net, flits, float(row["rate_80pct"]))
-        # tessera's saturation: scan rates upward in steps of 0.02 flits.
-        best, rate = 0.0, 0.05
-        while rate <= 1.0:
-            r = traffic(net, flits, rate)
-            if r["saturated"]:
-                break
-            best = r["accepted_throughput"] * flits
-            rate += 0.02
-        print(f"| {net} | {flits} flit{'s' if flits > 1 else ''} | {row['num_vcs']}×{row['vc_buf_size']} "
-              f"| {float(row['zero_load_latency']):.1f} / {lo['avg_latency_cycles']:.1f} "
-              f"| {float(row['latency_50pct']):.1f} / {r50['avg_latency_cycles']:.1f} "
-              f"| {float(row['latency_80pct']):.1f} / {r80['avg_latency_cycles']:.1f} "
-              f"| {sat_b:.3f} / {best:.3f} | {100 * (best - sat_b) / sat_b:+.0f} % |")
+        vcs, buf = row["num_vcs"], row["vc_buf_size"]
+        spec = net if ideal else f"{net}_vc{vcs}x{buf}"
+        cut_through = ideal and flits > 1
+        z = traffic(spec, flits, float(row["zero_load_rate_flits"]), cut_through)
+        r50 = traffic(spec, flits, float(row["rate_50pct"]), cut_through)
+        r80 = traffic(spec, flits, float(row["rate_80pct"]), cut_through)
+        _, sat = saturation(spec, flits, cut_through)
+        zb, l50, l80, sb = (float(row[k]) for k in
+                            ("zero_load_latency", "latency_50pct", "latency_80pct", "sat_accepted_flits"))
+        print(f"| {net} | {flits} flit{'s' if flits > 1 else ''} | {vcs}×{buf} "
+              f"| {zb:.1f} / {z['avg_latency_cycles']:.1f} ({pct(z['avg_latency_cycles'], zb)}) "
+              f"| {l50:.1f} / {r50['avg_latency_cycles']:.1f} ({pct(r50['avg_latency_cycles'], l50)}) "
+              f"| {l80:.1f} / {r80['avg_latency_cycles']:.1f} ({pct(r80['avg_latency_cycles'], l80)}) "
+              f"| {sb:.3f} / {sat:.3f} ({pct(sat, sb)}) |")
         sys.stdout.flush()
 
 

@@ -11,9 +11,10 @@ use bevy_ecs::system::SystemParam;
 use super::plan::{Model, Plan};
 use super::state::{
     ChipEnergy, Chiplet, Clock, ComputeEngine, Event, EventQueue, Index, InstState, Ledger, Links,
-    OpInstance, ReadyQueue, RunLength, SramSlots, TransferId,
+    OpInstance, PacketTally, ReadyQueue, RunLength, SramSlots, TransferId,
 };
-use crate::fabric::{Arrival, Hop, Packet};
+use crate::fabric::buffered::Happening;
+use crate::fabric::{Arrival, Hop, Network, Packet};
 use crate::graph::OpId;
 use crate::report::{TraceSlice, Track};
 use crate::spec::ChipletId;
@@ -25,6 +26,8 @@ pub(super) struct StepWork {
     /// Due now, by the stage that handles them (each in scheduling order).
     ops_finished: Vec<(OpId, u32)>,
     arrivals: Vec<Arrival>,
+    /// What buffered routers did in this cycle.
+    happenings: Vec<Happening>,
     delivered: Vec<TransferId>,
     slots_freed: Vec<(ChipletId, u32)>,
     /// Created by this step's stages for its later stages.
@@ -37,6 +40,7 @@ impl StepWork {
     pub fn clear(&mut self) {
         self.ops_finished.clear();
         self.arrivals.clear();
+        self.happenings.clear();
         self.delivered.clear();
         self.slots_freed.clear();
         self.new_transfers.clear();
@@ -45,11 +49,14 @@ impl StepWork {
 }
 
 /// Resets the run-wide resources: clock, queues, links, tallies.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn reset_run(
     run: Res<RunLength>,
+    plan: Res<Plan>,
     mut clock: ResMut<Clock>,
     mut queue: ResMut<EventQueue>,
     mut links: ResMut<Links>,
+    mut tally: ResMut<PacketTally>,
     mut ledger: ResMut<Ledger>,
     mut work: ResMut<StepWork>,
 ) {
@@ -58,6 +65,15 @@ pub(super) fn reset_run(
     queue.clear();
     queue.push(Cycles::ZERO, Event::Start);
     links.0.reset();
+    if matches!(links.0, Network::Buffered(_)) {
+        let n = mbs * plan.transfers_per_mb() as usize;
+        tally.delivered.clear();
+        tally.delivered.resize(n, 0);
+        tally.departed.clear();
+        tally.departed.resize(n, 0);
+        tally.last_departure.clear();
+        tally.last_departure.resize(n, Cycles::ZERO);
+    }
     let trace = std::mem::take(&mut ledger.trace);
     *ledger = Ledger {
         ops_done_per_mb: vec![0; mbs],
@@ -142,7 +158,7 @@ pub(super) fn run_events(mut m: Machine) {
     while m.advance_clock() {
         m.finish_ops();
         m.send_transfers();
-        m.forward_packets();
+        m.move_packets();
         m.deliver_transfers();
         m.start_ready_ops();
     }
@@ -195,6 +211,7 @@ pub(super) struct Machine<'w, 's> {
     clock: ResMut<'w, Clock>,
     queue: ResMut<'w, EventQueue>,
     links: ResMut<'w, Links>,
+    tally: ResMut<'w, PacketTally>,
     ledger: ResMut<'w, Ledger>,
     work: ResMut<'w, StepWork>,
     chips: Query<'w, 's, ChipParts>,
@@ -205,7 +222,11 @@ impl Machine<'_, '_> {
     /// Moves the clock to the earliest pending event and takes every event
     /// due then, engine's and fabric's; false when none is left.
     fn advance_clock(&mut self) -> bool {
-        let t = match (self.queue.next_at(), self.links.0.next_arrival()) {
+        let net_next = match &self.links.0 {
+            Network::Ideal(f) => f.next_arrival(),
+            Network::Buffered(f) => f.next_cycle(),
+        };
+        let t = match (self.queue.next_at(), net_next) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
             (None, None) => return false,
@@ -217,6 +238,7 @@ impl Machine<'_, '_> {
         let work = &mut *self.work;
         work.ops_finished.clear();
         work.arrivals.clear();
+        work.happenings.clear();
         work.delivered.clear();
         work.slots_freed.clear();
         while self.queue.next_at() == Some(t) {
@@ -229,10 +251,19 @@ impl Machine<'_, '_> {
                 Event::SlotFreed { chip, mb } => work.slots_freed.push((chip, mb)),
             }
         }
-        while self.links.0.next_arrival() == Some(t) {
-            work.arrivals
-                .push(self.links.0.pop_arrival().expect("peeked"));
-            ledger.events += 1;
+        match &mut self.links.0 {
+            Network::Ideal(f) => {
+                while f.next_arrival() == Some(t) {
+                    work.arrivals.push(f.pop_arrival().expect("peeked"));
+                    ledger.events += 1;
+                }
+            }
+            Network::Buffered(f) => {
+                if net_next == Some(t) {
+                    f.step(t, &mut work.happenings);
+                    ledger.events += work.happenings.len() as u64;
+                }
+            }
         }
         true
     }
@@ -320,9 +351,18 @@ impl Machine<'_, '_> {
                     src,
                     dst,
                 };
-                let hop = self.links.0.send(t, packet);
-                last_departure = hop.finish;
-                self.after_hop(&hop, op, mb, packets);
+                match &mut self.links.0 {
+                    Network::Ideal(f) => {
+                        let hop = f.send(t, packet);
+                        last_departure = hop.finish;
+                        self.after_hop(&hop, op, mb, packets);
+                    }
+                    Network::Buffered(f) => f.send(t, packet),
+                }
+            }
+            if matches!(self.links.0, Network::Buffered(_)) && packets > 0 {
+                // The routers report when the packets leave (`move_packets`).
+                continue;
             }
             // The sender's part in this transfer is done once its last
             // packet has left the first link.
@@ -333,18 +373,79 @@ impl Machine<'_, '_> {
     }
 
     /// Serves packets that reached an intermediate chiplet on the next link
-    /// of their route.
-    fn forward_packets(&mut self) {
+    /// of their route (ideal links), or takes in what the buffered routers
+    /// did this cycle: link crossings for the trace, a transfer's last
+    /// packet leaving its source (its share of the source's SRAM slot is then
+    /// done) and its last packet delivered.
+    fn move_packets(&mut self) {
         let per_mb = self.plan.transfers_per_mb();
         let arrivals = std::mem::take(&mut self.work.arrivals);
         for &a in &arrivals {
             let (mb, k) = (a.packet.message / per_mb, a.packet.message % per_mb);
             let tr = self.plan.transfer(k);
             let (op, packets) = (tr.op, tr.packets);
-            let hop = self.links.0.forward(a);
+            let Network::Ideal(f) = &mut self.links.0 else {
+                unreachable!("arrivals come from the ideal model")
+            };
+            let hop = f.forward(a);
             self.after_hop(&hop, op, mb, packets);
         }
         self.work.arrivals = arrivals;
+        let happenings = std::mem::take(&mut self.work.happenings);
+        for &h in &happenings {
+            match h {
+                Happening::Link {
+                    packet,
+                    link,
+                    start,
+                    finish,
+                } => {
+                    if self.model.options.trace {
+                        let (mb, k) = (packet.message / per_mb, packet.message % per_mb);
+                        let op = self.plan.transfer(k).op;
+                        let l = self.model.spec.link(link);
+                        self.ledger.trace.record(TraceSlice {
+                            track: Track::Link {
+                                id: l.id.0,
+                                from: l.from.0,
+                                to: l.to.0,
+                            },
+                            op,
+                            start_cycle: start.get(),
+                            end_cycle: finish.get(),
+                            microbatch: mb,
+                        });
+                    }
+                }
+                Happening::Departed { packet, at } => {
+                    let id = packet.message as usize;
+                    let (mb, k) = (packet.message / per_mb, packet.message % per_mb);
+                    let tr = self.plan.transfer(k);
+                    let tally = &mut *self.tally;
+                    tally.departed[id] += 1;
+                    tally.last_departure[id] = tally.last_departure[id].max(at);
+                    if tally.departed[id] == tr.packets {
+                        let src = tr.src;
+                        let (_, _, mut sram, _) = chip_parts(&mut self.chips, &self.index, src);
+                        sram.done(src, mb, tally.last_departure[id], &mut self.queue);
+                    }
+                }
+                Happening::Delivered { packet, at } => {
+                    let id = packet.message as usize;
+                    let k = packet.message % per_mb;
+                    self.tally.delivered[id] += 1;
+                    if self.tally.delivered[id] == self.plan.transfer(k).packets {
+                        self.queue.push(
+                            at,
+                            Event::TransferDelivered {
+                                transfer: TransferId(packet.message),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        self.work.happenings = happenings;
     }
 
     /// Records a link service in the trace and, when it brought a

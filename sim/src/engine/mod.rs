@@ -99,7 +99,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
 use serde::Serialize;
 
-use crate::fabric::Fabric;
+use crate::fabric::Network;
 use crate::graph::Graph;
 use crate::placement::{Placement, PlacementError};
 use crate::report::{SimReport, Trace, chrome_trace};
@@ -108,7 +108,7 @@ use machine::StepWork;
 use plan::{Model, Plan};
 use state::{
     ChipEnergy, Chiplet, Clock, ComputeEngine, EventQueue, Index, InstState, Ledger, Links,
-    OpInstance, ReadyQueue, RunLength, SramSlots,
+    OpInstance, PacketTally, ReadyQueue, RunLength, SramSlots,
 };
 
 /// How packets move through intermediate chiplets.
@@ -331,7 +331,8 @@ impl Simulator {
                     .id(),
             );
         }
-        world.insert_resource(Links(Fabric::new(spec, options.switching)));
+        world.insert_resource(Links(Network::new(spec, options.switching)));
+        world.init_resource::<PacketTally>();
         world.insert_resource(Model::new(spec, graph, options));
         world.insert_resource(index);
         world.insert_resource(RunLength(options.microbatches));

@@ -6,7 +6,7 @@ use std::collections::BinaryHeap;
 
 use bevy_ecs::prelude::*;
 
-use crate::fabric::Fabric;
+use crate::fabric::Network;
 use crate::graph::OpId;
 use crate::report::TraceRecorder;
 use crate::spec::ChipletId;
@@ -92,7 +92,17 @@ impl EventQueue {
 
 /// The package's links: the shared link model as a resource.
 #[derive(Resource)]
-pub(super) struct Links(pub Fabric);
+pub(super) struct Links(pub Network);
+
+/// With buffered routers, packets of a transfer are delivered and leave
+/// their source one by one as the routers move them; these count them, by
+/// transfer id, for the current run.
+#[derive(Resource, Default)]
+pub(super) struct PacketTally {
+    pub delivered: Vec<u32>,
+    pub departed: Vec<u32>,
+    pub last_departure: Vec<Cycles>,
+}
 
 /// Micro-batches in the current run (the converging loop grows it).
 #[derive(Resource)]

@@ -115,19 +115,37 @@ pub enum Routing {
     },
 }
 
-/// What a packet pays beyond its links (see `sim::fabric`).
+/// What a packet pays beyond its links (see `sim::fabric`), and whether its
+/// routers have finite buffers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Interconnect {
-    /// Cycles a packet spends in the router of each chiplet it reaches over
-    /// a link (route computation, allocation, switch traversal) before it
-    /// may leave on the next link or be ejected.
+    /// Cycles a packet's head spends in every router it passes, its source's
+    /// and its destination's included (route computation, VC and switch
+    /// allocation), from entering the router until it starts on the next
+    /// link or the ejection port.
     pub router_delay_cycles: u64,
-    /// Cycles from a packet's creation at its source until it joins the
-    /// first link's queue (the source router and its injection channel).
+    /// Cycles from a packet's creation at its source until it enters the
+    /// source's router (the injection channel).
     pub injection_latency_cycles: u64,
-    /// Cycles from the end of the destination router to delivery (the
-    /// ejection channel).
+    /// Cycles from leaving the destination router to delivery (the ejection
+    /// channel).
     pub ejection_latency_cycles: u64,
+    /// Finite input buffers with credit-based flow control and virtual
+    /// channels (`sim::fabric::buffered`); `None`: every link is an unbounded
+    /// FIFO queue (the ideal model).
+    pub buffers: Option<RouterBuffers>,
+}
+
+/// The routers' buffers, when they are modelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RouterBuffers {
+    /// Bytes in a flit, the unit of buffering and flow control; a link moves
+    /// one flit per `ceil(flit_bytes / bandwidth_bytes_per_cycle)` cycles.
+    pub flit_bytes: u64,
+    /// Virtual channels per input port.
+    pub virtual_channels: u32,
+    /// Flits each virtual channel buffers.
+    pub buffer_flits: u32,
 }
 
 /// Off-package memory (e.g. DRAM) that some chiplets reach.
@@ -286,6 +304,10 @@ pub const MAX_PER_CYCLE: u64 = 1 << 40;
 pub const MAX_SRAM_KIB: u64 = 1 << 40;
 /// Largest off-package memory: `capacity_mib × 2^20` bytes stays below 2^60.
 pub const MAX_CAPACITY_MIB: u64 = 1 << 40;
+/// Most virtual channels per router input port (`[interconnect]`).
+pub const MAX_VIRTUAL_CHANNELS: u64 = 64;
+/// Deepest virtual-channel buffer, in flits (`[interconnect]`).
+pub const MAX_BUFFER_FLITS: u64 = 1 << 16;
 /// Largest latency or overhead in cycles: a route of `MAX_CHIPLETS − 1` hops
 /// of it leaves 2^22 headroom for the simulator's sums over operations.
 pub const MAX_CYCLES: u64 = 1 << 32;

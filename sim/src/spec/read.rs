@@ -191,9 +191,10 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
     let interconnect = read_interconnect(&top);
     let pipeline_order = read_pipeline_order(&top, ids, net.map(|n| n.chiplets));
     let constraints = read_constraints(&top);
+    let (routing, routes) = routing?;
+    let interconnect = interconnect.and_then(|i| check_vc_classes(&top, i, &links, &routes));
     top.finish();
 
-    let (routing, routes) = routing?;
     Some(HwSpec {
         name: name?,
         source: source?,
@@ -844,8 +845,9 @@ fn read_route_table(
     ok.then_some((fallback == "shortest_path", explicit))
 }
 
-/// `[interconnect]`: every key required when the table is there; an ideal
-/// network (all zero) when it is not. `None` on error.
+/// `[interconnect]`: the three latencies are required when the table is
+/// there, and the three buffer keys come all together or not at all; an
+/// ideal network (all zero, no buffers) when it is absent. `None` on error.
 fn read_interconnect(top: &TableReader<'_>) -> Option<Interconnect> {
     let Some(t) = top.opt_table("interconnect") else {
         return if top.has("interconnect") {
@@ -857,12 +859,88 @@ fn read_interconnect(top: &TableReader<'_>) -> Option<Interconnect> {
     let router = t.req_int("router_delay_cycles", MAX_CYCLES);
     let injection = t.req_int("injection_latency_cycles", MAX_CYCLES);
     let ejection = t.req_int("ejection_latency_cycles", MAX_CYCLES);
+    const BUFFER_KEYS: [&str; 3] = ["flit_bytes", "virtual_channels", "buffer_flits"];
+    let present: Vec<&str> = BUFFER_KEYS.iter().copied().filter(|k| t.has(k)).collect();
+    let buffers = if present.is_empty() {
+        Some(None)
+    } else if present.len() < BUFFER_KEYS.len() {
+        for k in BUFFER_KEYS.iter().filter(|k| !present.contains(k)) {
+            t.error_at(
+                k,
+                format!(
+                    "missing: buffered routers need all of {} (found only {})",
+                    BUFFER_KEYS.join(", "),
+                    present.join(", ")
+                ),
+            );
+        }
+        None
+    } else {
+        let flit = t.req_positive_int("flit_bytes", MAX_PER_CYCLE);
+        let vcs = t.req_positive_int("virtual_channels", MAX_VIRTUAL_CHANNELS);
+        let depth = t.req_positive_int("buffer_flits", MAX_BUFFER_FLITS);
+        // The buffered pipeline needs a cycle each for VC and switch
+        // allocation, and a flit needs at least a cycle to enter the router.
+        if let (Some(r), Some(_)) = (router, vcs)
+            && r < 2
+        {
+            t.error_at(
+                "router_delay_cycles",
+                format!("buffered routers need router_delay_cycles >= 2 (VC and switch allocation take a cycle each), found {r}"),
+            );
+        }
+        if let (Some(i), Some(_)) = (injection, vcs)
+            && i < 1
+        {
+            t.error_at(
+                "injection_latency_cycles",
+                "buffered routers need injection_latency_cycles >= 1 (the injection channel), found 0",
+            );
+        }
+        match (flit, vcs, depth, router, injection) {
+            (Some(f), Some(v), Some(d), Some(r), Some(i)) if r >= 2 && i >= 1 => {
+                Some(Some(RouterBuffers {
+                    flit_bytes: f,
+                    virtual_channels: v as u32,
+                    buffer_flits: d as u32,
+                }))
+            }
+            _ => None,
+        }
+    };
     t.finish();
     Some(Interconnect {
         router_delay_cycles: router?,
         injection_latency_cycles: injection?,
         ejection_latency_cycles: ejection?,
+        buffers: buffers?,
     })
+}
+
+/// Buffered routers need a virtual channel per VC class their routes need
+/// for deadlock freedom (`sim::fabric::buffered`). `None` on error.
+fn check_vc_classes(
+    top: &TableReader<'_>,
+    i: Interconnect,
+    links: &Option<Vec<Link>>,
+    routes: &RouteTable,
+) -> Option<Interconnect> {
+    let (Some(b), Some(links)) = (i.buffers, links) else {
+        return Some(i);
+    };
+    let needed = crate::fabric::buffered::required_vc_classes(links, routes.n_chiplets(), routes);
+    if needed <= b.virtual_channels {
+        return Some(i);
+    }
+    let t = top.opt_table("interconnect")?;
+    t.error_at(
+        "virtual_channels",
+        format!(
+            "the routes need {needed} virtual channels to be free of deadlock (their channel dependencies form cycles; each crossing of a cycle's back edge moves a packet to the next VC class), found {}",
+            b.virtual_channels
+        ),
+    );
+    None
 }
 
 /// `Some(None)` when there is no memory, `None` on error.

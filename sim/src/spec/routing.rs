@@ -25,6 +25,10 @@ impl RouteTable {
     }
 
     /// The most links on any route.
+    pub fn n_chiplets(&self) -> usize {
+        self.n_chiplets
+    }
+
     pub fn max_hops(&self) -> usize {
         self.paths.iter().map(Vec::len).max().unwrap_or(0)
     }

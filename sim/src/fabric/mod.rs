@@ -25,16 +25,21 @@
 //!
 //! Beyond its links, a packet pays the spec's `[interconnect]` costs
 //! (`sim::spec::Interconnect`; all zero without the table): an injection
-//! latency before it joins the first link's queue, a router delay in every
-//! chiplet it reaches over a link (before it may leave again or be ejected;
-//! with cut-through the delay applies to its head), and an ejection latency
-//! at the destination. Calibrated on BookSim2 (`docs/booksim.md`), these
-//! give its zero-load latency.
+//! latency before it enters its source's router, a router delay in every
+//! chiplet it passes (its source's and destination's included: before it
+//! may start on the next link or be ejected; with cut-through the delay
+//! applies to its head), and an ejection latency at the destination.
+//! Calibrated on BookSim2 (`docs/booksim.md`), these give its zero-load
+//! latency.
 //!
-//! What this model still leaves out — finite input buffers with credits,
-//! virtual channels and switch allocation, which make a real router saturate
-//! below its links' capacity — is what a detailed network simulator adds; a
-//! change to the link model belongs here, and both users get it.
+//! This model's links are unbounded queues: it has no finite buffers,
+//! credits, virtual channels or allocation, which make real routers saturate
+//! below their links' capacity. A spec that gives its routers buffers
+//! (`[interconnect]`'s `flit_bytes`, `virtual_channels`, `buffer_flits`)
+//! gets the flit-level model of [`buffered`] instead. A change to either
+//! model belongs in its file, and both users (engine and traffic) get it.
+
+pub mod buffered;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -210,9 +215,9 @@ impl Fabric {
     }
 
     /// `packet` is created at its source at `now`; it joins the first
-    /// link's queue after the injection latency.
+    /// link's queue after the injection latency and its source's router.
     pub fn send(&mut self, now: Cycles, packet: Packet) -> Hop {
-        let ready = now + self.injection_latency;
+        let ready = now + self.injection_latency + self.router_delay;
         self.serve(packet, 0, ready, ready)
     }
 
@@ -296,6 +301,56 @@ impl Fabric {
     }
 }
 
+/// The link model a spec chose: the ideal one, or buffered routers when
+/// `[interconnect]` gives them buffers.
+#[derive(Clone, Debug)]
+pub enum Network {
+    Ideal(Fabric),
+    Buffered(Box<buffered::BufferedFabric>),
+}
+
+impl Network {
+    /// An idle network for `spec` (`switching` applies to the ideal model).
+    pub fn new(spec: &HwSpec, switching: Switching) -> Network {
+        match spec.interconnect.buffers {
+            Some(_) => Network::Buffered(Box::new(buffered::BufferedFabric::new(spec))),
+            None => Network::Ideal(Fabric::new(spec, switching)),
+        }
+    }
+
+    /// Counts busy cycles only inside `window`.
+    pub fn with_window(self, window: Range<Cycles>) -> Network {
+        match self {
+            Network::Ideal(f) => Network::Ideal(f.with_window(window)),
+            Network::Buffered(f) => Network::Buffered(Box::new(f.with_window(window))),
+        }
+    }
+
+    /// Back to idle: no packets, no counts.
+    pub fn reset(&mut self) {
+        match self {
+            Network::Ideal(f) => f.reset(),
+            Network::Buffered(f) => f.reset(),
+        }
+    }
+
+    /// One link's counts so far.
+    pub fn link(&self, link: LinkId) -> &LinkServer {
+        match self {
+            Network::Ideal(f) => f.link(link),
+            Network::Buffered(f) => f.link(link),
+        }
+    }
+
+    /// Energy of every byte sent on a link so far.
+    pub fn energy_pj(&self) -> f64 {
+        match self {
+            Network::Ideal(f) => f.energy_pj(),
+            Network::Buffered(f) => f.energy_pj(),
+        }
+    }
+}
+
 /// Cycles one packet of `bytes` takes along `path` of `spec` on an empty
 /// network, from leaving its source to the arrival of its tail. Store and
 /// forward this is `Σ_hops (ceil(bytes / bandwidth) + latency_cycles)`;
@@ -308,7 +363,7 @@ pub fn zero_load_cycles(
 ) -> Cycles {
     let i = &spec.interconnect;
     let router = Cycles(i.router_delay_cycles);
-    let injected = Cycles(i.injection_latency_cycles);
+    let injected = Cycles(i.injection_latency_cycles) + router;
     let (mut ready, mut tail) = (injected, injected);
     for &l in path {
         let params = LinkParams::of(spec.link(l));
@@ -316,11 +371,7 @@ pub fn zero_load_cycles(
         tail = finish + params.latency + router;
         ready = ready_at_next(&params, switching, start, tail, router);
     }
-    if path.is_empty() {
-        tail
-    } else {
-        tail + Cycles(i.ejection_latency_cycles)
-    }
+    tail + Cycles(i.ejection_latency_cycles)
 }
 
 #[cfg(test)]
