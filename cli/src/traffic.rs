@@ -137,24 +137,33 @@ pub fn summary(spec: &HwSpec, r: &TrafficReport) -> String {
         spec.n_chiplets(),
         spec.topology,
         commas(o.packet_bytes),
-        match o.switching {
-            Switching::StoreAndForward => "store-and-forward",
-            Switching::CutThrough => "cut-through",
+        match (&spec.interconnect.buffers, o.switching) {
+            (Some(b), _) => format!(
+                "buffered routers ({} VCs × {} flits of {} bytes, wormhole)",
+                b.virtual_channels, b.buffer_flits, b.flit_bytes
+            ),
+            (None, Switching::StoreAndForward) => "store-and-forward".to_string(),
+            (None, Switching::CutThrough) => "cut-through".to_string(),
         }
     ));
     out.push_str(&format!(
-        "{} warm-up + {} measured cycles, seed {}; {} of {} chiplets send\n\n",
+        "{} warm-up + {} measured cycles, seed {}; {} of {} chiplets send{}\n\n",
         commas(o.warmup_cycles),
         commas(o.measure_cycles),
         o.seed,
         r.sending_chiplets,
-        r.n_chiplets
+        r.n_chiplets,
+        if o.include_source {
+            " (to any chiplet, themselves included)"
+        } else {
+            ""
+        }
     ));
     let rows = [
         (
             "offered",
             format!(
-                "{:.6} packets/chiplet/cycle ({:.1} % of the links' capacity for this pattern, {:.6})",
+                "{:.6} packets/chiplet/cycle ({:.1} % of the network's capacity for this pattern, {:.6})",
                 r.offered_rate,
                 r.offered_fraction_of_capacity * 100.0,
                 r.capacity_injection_rate

@@ -219,7 +219,9 @@ pub struct TrafficReport {
     pub in_flight_at_window_end: u64,
     /// The injection rate at which the pattern loads the busiest link to
     /// 100 % (packets per chiplet per cycle, in `injection_rate`'s terms):
-    /// the network's capacity for this pattern, counting serialisation only.
+    /// the network's capacity for this pattern, counting serialisation only
+    /// (with buffered routers, a packet's flits on each link, and the
+    /// injection and ejection ports' one flit per cycle too).
     pub capacity_injection_rate: f64,
     /// `injection_rate / capacity_injection_rate`.
     pub offered_fraction_of_capacity: f64,

@@ -540,3 +540,44 @@ fn simulate_refuses_micro_batches_and_packets_above_the_simulators_limits() {
         o.stderr
     );
 }
+
+/// `traffic --include-source` sends uniform traffic to the source too, and
+/// says so; it is refused for the other patterns. On buffered routers the
+/// summary names the routers.
+#[test]
+fn traffic_include_source_and_buffered_routers() {
+    let hw = root().join("tools/booksim/tessera/mesh4x4_vc4x8.toml");
+    let hw = hw.to_str().unwrap();
+    let base = [
+        "traffic",
+        "--hw",
+        hw,
+        "--rate",
+        "0.1",
+        "--packet-bytes",
+        "64",
+        "--warmup",
+        "500",
+        "--cycles",
+        "2000",
+    ];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().copied().chain(extra.iter().copied()).collect();
+        tessera(&args)
+    };
+    let o = with(&["--pattern", "uniform", "--include-source"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("buffered routers (4 VCs × 8 flits of 16 bytes, wormhole)"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("themselves included"), "{}", o.stdout);
+    let o = with(&["--pattern", "transpose", "--include-source"]);
+    assert_eq!(o.code, 2);
+    assert_eq!(
+        o.stderr,
+        "error: --include-source applies only to --pattern uniform\n"
+    );
+}

@@ -440,3 +440,24 @@ fn the_traffic_command_refuses_bad_arguments_with_exit_code_2() {
     ]);
     assert_eq!(o.code, 2);
 }
+
+/// With the source included, uniform traffic sends about 1/n of its packets
+/// to the source itself: they cross no link and take the zero-load time of
+/// an empty route (injection, one router, ejection).
+#[test]
+fn uniform_traffic_may_include_the_source() {
+    let hw = spec(MESH);
+    let mut o = opts(Pattern::UniformRandom, 0.02);
+    o.include_source = true;
+    let out = run_traffic_detailed(&hw, &o).unwrap();
+    let own: Vec<_> = out.packets.iter().filter(|p| p.src == p.dst).collect();
+    let share = own.len() as f64 / out.packets.len() as f64;
+    assert!((share - 1.0 / 16.0).abs() < 0.02, "{share}");
+    for p in &own {
+        assert_eq!(p.hops, 0);
+        assert_eq!(p.latency_cycles(), Some(p.zero_load_cycles));
+    }
+    o.include_source = false;
+    let out = run_traffic_detailed(&hw, &o).unwrap();
+    assert!(out.packets.iter().all(|p| p.src != p.dst));
+}

@@ -154,20 +154,45 @@ fn cycles_per_flit(flit_bytes: u64, bandwidth_bytes_per_cycle: u64) -> u64 {
 }
 
 /// Cycles one packet of `bytes` takes along `path` on an empty buffered
-/// network, from creation to the delivery of its tail.
+/// network, from creation to the delivery of its tail, when its flits stream
+/// at the slowest link's pace: buffers at least as deep as the credit round
+/// trip (`2 × latency_cycles + cycles per flit + 2` on a link). Shallower
+/// buffers throttle a long packet even on an empty network.
 pub fn zero_load_cycles(spec: &HwSpec, b: &RouterBuffers, path: &[LinkId], bytes: Bytes) -> Cycles {
     let i = &spec.interconnect;
     let d = i.router_delay_cycles;
-    let flits = bytes.get().div_ceil(b.flit_bytes).max(1);
-    let mut head = i.injection_latency_cycles + d;
-    let mut slowest = 1;
+    let tail_index = bytes.get().div_ceil(b.flit_bytes).max(1) - 1;
+    // Per router on the route: the cycles its output takes per flit (the
+    // link's, or 1 for the ejection port), and the head's switch-allocation
+    // cycle there (relative to creation).
+    let mut out_cycles = Vec::with_capacity(path.len() + 1);
+    let mut head_sa = Vec::with_capacity(path.len() + 1);
+    // Cycles from a flit's switch allocation in router j to its arrival in
+    // router j + 1 (where a body flit may be allocated at once).
+    let mut hop = Vec::with_capacity(path.len());
+    let mut sa = i.injection_latency_cycles + d - 1;
     for &l in path {
         let link = spec.link(l);
-        let cpf = cycles_per_flit(b.flit_bytes, link.bandwidth_bytes_per_cycle);
-        slowest = slowest.max(cpf);
-        head += cpf + link.latency_cycles + d;
+        let c = cycles_per_flit(b.flit_bytes, link.bandwidth_bytes_per_cycle);
+        out_cycles.push(c);
+        head_sa.push(sa);
+        hop.push(c + link.latency_cycles + 1);
+        sa += c + link.latency_cycles + 1 + d - 1;
     }
-    Cycles(head + i.ejection_latency_cycles + (flits - 1) * slowest)
+    out_cycles.push(1);
+    head_sa.push(sa);
+    // The tail's switch allocation at the destination: the latest of the
+    // head's pipeline followed by the tail streaming behind it at some
+    // router's output pace, and the injection channel's one flit a cycle.
+    let mut rest = vec![0; path.len() + 1];
+    for j in (0..path.len()).rev() {
+        rest[j] = rest[j + 1] + hop[j];
+    }
+    let mut tail_sa = i.injection_latency_cycles + tail_index + rest[0];
+    for j in 0..=path.len() {
+        tail_sa = tail_sa.max(head_sa[j] + tail_index * out_cycles[j] + rest[j]);
+    }
+    Cycles(tail_sa + 1 + i.ejection_latency_cycles)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -938,5 +963,300 @@ impl BufferedFabric {
         let path = self.routes.path(p.src, p.dst);
         let back = self.back.binary_search(&(path[hop - 1].0, link.0)).is_ok();
         flit.class + u8::from(back)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A package of `n` chiplets with `topology` (a `[[topology]]` body)
+    /// routed by `routing`, and buffered routers of `vcs` × `depth` flits of
+    /// 16 bytes.
+    fn package(n: u32, topology: &str, routing: &str, vcs: u32, depth: u32) -> HwSpec {
+        let text = format!(
+            r#"name = "unit"
+source = ["unit test"]
+notes = "buffered-router unit tests"
+clock_mhz = 1000
+pipeline_order = "ascending"
+
+[chiplet_types.t]
+macs_per_cycle = 64
+array_rows = 8
+array_cols = 8
+vector_elems_per_cycle = 16
+sram_kib = 1024
+sram_bandwidth_bytes_per_cycle = 64
+op_overhead_cycles = 10
+energy_per_mac_pj = 0.2
+energy_per_sram_byte_pj = 1.0
+
+[[chiplets]]
+id_range = [0, {last}]
+type = "t"
+
+[[topology]]
+{topology}
+latency_cycles = 2
+energy_per_bit_pj = 1.0
+
+[routing]
+kind = "{routing}"
+
+[interconnect]
+router_delay_cycles = 3
+injection_latency_cycles = 3
+ejection_latency_cycles = 1
+flit_bytes = 16
+virtual_channels = {vcs}
+buffer_flits = {depth}
+
+[constraints]
+acyclic_dataflow = false
+no_skipping = "off"
+no_triangle = false
+sram_capacity = false
+"#,
+            last = n - 1
+        );
+        HwSpec::from_toml_str(&text, "unit.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A chain with 16-flit buffers: deeper than the credit round trip, so a
+    /// lone packet streams at the link rate.
+    fn chain(n: u32, bandwidth: u64) -> HwSpec {
+        package(
+            n,
+            &format!(
+                "kind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = {bandwidth}"
+            ),
+            "shortest_path",
+            2,
+            16,
+        )
+    }
+
+    fn packet(message: u32, bytes: u64, src: u32, dst: u32) -> Packet {
+        Packet {
+            message,
+            index: 0,
+            bytes: Bytes(bytes),
+            src: ChipletId(src),
+            dst: ChipletId(dst),
+        }
+    }
+
+    /// Sends every packet at its cycle and steps until the fabric is idle;
+    /// returns everything that happened, in order.
+    fn run(f: &mut BufferedFabric, sends: &[(u64, Packet)]) -> Vec<Happening> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        loop {
+            let next_send = sends.get(i).map(|s| Cycles(s.0));
+            let t = match (next_send, f.next_cycle()) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => break,
+            };
+            if f.next_cycle() == Some(t) {
+                f.step(t, &mut out);
+            }
+            while i < sends.len() && Cycles(sends[i].0) == t {
+                f.send(t, sends[i].1);
+                i += 1;
+            }
+        }
+        out
+    }
+
+    fn delivered(h: &[Happening], message: u32) -> Vec<u64> {
+        h.iter()
+            .filter_map(|h| match h {
+                Happening::Delivered { packet, at } if packet.message == message => Some(at.get()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_packet_alone_takes_its_zero_load_time() {
+        for bandwidth in [16, 4] {
+            let spec = chain(5, bandwidth);
+            let b = spec.interconnect.buffers.unwrap();
+            for dst in 0..5 {
+                for bytes in [1, 16, 17, 64, 100] {
+                    let mut f = BufferedFabric::new(&spec);
+                    let h = run(&mut f, &[(10, packet(0, bytes, 0, dst))]);
+                    let path = spec.routes.path(ChipletId(0), ChipletId(dst));
+                    let want = zero_load_cycles(&spec, &b, path, Bytes(bytes)).get();
+                    assert_eq!(
+                        delivered(&h, 0),
+                        vec![10 + want],
+                        "{bandwidth} B/cycle, to {dst}, {bytes} B"
+                    );
+                    assert_eq!(f.packets_in_flight(), 0);
+                }
+            }
+        }
+        // 1 flit, 2 hops, 16 B/cycle: 3 in, 3 per router, 1 + 2 per link, 1 out.
+        let spec = chain(3, 16);
+        let b = spec.interconnect.buffers.unwrap();
+        let path = spec.routes.path(ChipletId(0), ChipletId(2));
+        assert_eq!(
+            zero_load_cycles(&spec, &b, path, Bytes(16)),
+            Cycles(3 + 3 * 3 + 2 * 3 + 1)
+        );
+    }
+
+    #[test]
+    fn a_full_downstream_buffer_holds_back_the_link_before_it() {
+        // 0 -> 1 carries a flit a cycle, 1 -> 2 one every 4 cycles. A
+        // 40-flit packet crosses the first link at the second link's pace
+        // once the 4-flit buffer at chiplet 1 is full.
+        let mut spec = chain(3, 16);
+        let slow = spec.routes.path(ChipletId(1), ChipletId(2))[0];
+        spec.links[slow.idx()].bandwidth_bytes_per_cycle = 4;
+        let fast = spec.routes.path(ChipletId(0), ChipletId(1))[0];
+        let link_time = |depth: u32| {
+            let mut s = spec.clone();
+            s.interconnect.buffers.as_mut().unwrap().buffer_flits = depth;
+            let mut f = BufferedFabric::new(&s);
+            let h = run(&mut f, &[(0, packet(0, 40 * 16, 0, 2))]);
+            h.iter()
+                .find_map(|h| match h {
+                    Happening::Link {
+                        link,
+                        start,
+                        finish,
+                        ..
+                    } if *link == fast => Some((*finish - *start).get()),
+                    _ => None,
+                })
+                .expect("crossed the first link")
+        };
+        // With room for the whole packet the first link runs at full speed.
+        assert_eq!(link_time(64), 40);
+        // With 4 flits of room it is paced by the slow link: 4 cycles a flit
+        // for all but the flits the buffer and the credit loop absorb.
+        let paced = link_time(4);
+        assert!(paced >= 4 * (40 - 8), "the first link took {paced} cycles");
+    }
+
+    #[test]
+    fn rings_under_overload_deliver_every_packet_once() {
+        for (body, vcs) in [
+            (
+                "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
+                2,
+            ),
+            (
+                "kind = \"ring\"\nbidirectional = false\nbandwidth_bytes_per_cycle = 8",
+                2,
+            ),
+            (
+                "kind = \"mesh\"\nrows = 3\ncols = 3\nbandwidth_bytes_per_cycle = 16",
+                1,
+            ),
+        ] {
+            let n = 9;
+            let routing = if body.contains("mesh") {
+                "xy"
+            } else {
+                "shortest_path"
+            };
+            let spec = package(n, body, routing, vcs, 2);
+            // Every chiplet sends a 4-flit packet every cycle for 300
+            // cycles: far beyond what any link carries.
+            let mut sends = Vec::new();
+            for t in 0..300u64 {
+                for src in 0..n {
+                    let dst = ((t * 7 + u64::from(src) * 3) % u64::from(n)) as u32;
+                    sends.push((t, packet(sends.len() as u32, 64, src, dst)));
+                }
+            }
+            let mut f = BufferedFabric::new(&spec);
+            let h = run(&mut f, &sends);
+            let mut delivered = vec![0u32; sends.len()];
+            let mut departed = vec![0u32; sends.len()];
+            let mut crossings = vec![0usize; sends.len()];
+            for e in &h {
+                match e {
+                    Happening::Delivered { packet, at } => {
+                        delivered[packet.message as usize] += 1;
+                        let created = sends[packet.message as usize].0;
+                        let p = spec.routes.path(packet.src, packet.dst);
+                        let zero = zero_load_cycles(
+                            &spec,
+                            &spec.interconnect.buffers.unwrap(),
+                            p,
+                            packet.bytes,
+                        );
+                        assert!(at.get() >= created + zero.get());
+                    }
+                    Happening::Departed { packet, .. } => departed[packet.message as usize] += 1,
+                    Happening::Link { packet, .. } => crossings[packet.message as usize] += 1,
+                }
+            }
+            assert!(
+                delivered.iter().all(|&d| d == 1),
+                "{body}: every packet once"
+            );
+            assert!(departed.iter().all(|&d| d == 1), "{body}");
+            for (k, (_, p)) in sends.iter().enumerate() {
+                assert_eq!(crossings[k], spec.routes.path(p.src, p.dst).len());
+            }
+            assert_eq!(f.packets_in_flight(), 0);
+            // Every byte crossed each link of its route.
+            let bytes: u64 = spec.links.iter().map(|l| f.link(l.id).bytes.get()).sum();
+            let want: u64 = sends
+                .iter()
+                .map(|(_, p)| 64 * spec.routes.path(p.src, p.dst).len() as u64)
+                .sum();
+            assert_eq!(bytes, want);
+        }
+    }
+
+    #[test]
+    fn vc_classes_follow_the_cycles_of_the_routes() {
+        let mesh = package(
+            9,
+            "kind = \"mesh\"\nrows = 3\ncols = 3\nbandwidth_bytes_per_cycle = 16",
+            "xy",
+            1,
+            4,
+        );
+        assert_eq!(required_vc_classes(&mesh.links, 9, &mesh.routes), 1);
+        let ring = package(
+            8,
+            "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
+            "shortest_path",
+            2,
+            4,
+        );
+        assert_eq!(required_vc_classes(&ring.links, 8, &ring.routes), 2);
+        let chain = chain(4, 16);
+        assert_eq!(required_vc_classes(&chain.links, 4, &chain.routes), 1);
+    }
+
+    #[test]
+    fn reset_gives_the_same_run_again() {
+        let spec = package(
+            8,
+            "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
+            "shortest_path",
+            2,
+            2,
+        );
+        let sends: Vec<(u64, Packet)> = (0..200u32)
+            .map(|k| (u64::from(k / 4), packet(k, 48, k % 8, (k * 5 + 1) % 8)))
+            .collect();
+        let mut f = BufferedFabric::new(&spec);
+        let first = run(&mut f, &sends);
+        let energy = f.energy_pj();
+        f.reset();
+        assert_eq!(f.energy_pj(), 0.0);
+        assert_eq!(run(&mut f, &sends), first);
+        assert_eq!(f.energy_pj(), energy);
     }
 }

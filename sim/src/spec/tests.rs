@@ -1035,3 +1035,118 @@ fn the_topology_string_mentions_explicit_links_beside_generators() {
     .spec();
     assert_eq!(spec.topology, "unidirectional ring of 4 + 1 explicit link");
 }
+
+/// `ring4()` with `[interconnect]` holding `body`.
+fn ring4_with_interconnect(body: &str) -> String {
+    format!("{}\n[interconnect]\n{body}", ring4())
+}
+
+#[test]
+fn buffered_routers_are_read_and_written_back() {
+    let text = ring4_with_interconnect(
+        "router_delay_cycles = 3\ninjection_latency_cycles = 3\nejection_latency_cycles = 1\n\
+         flit_bytes = 16\nvirtual_channels = 4\nbuffer_flits = 8\n",
+    );
+    let spec = HwSpec::from_toml_str(&text, "unit.toml").unwrap();
+    assert_eq!(
+        spec.interconnect.buffers,
+        Some(RouterBuffers {
+            flit_bytes: 16,
+            virtual_channels: 4,
+            buffer_flits: 8
+        })
+    );
+    let written = toml::to_string(&crate::spec_write::spec_to_toml(&spec)).unwrap();
+    let again = HwSpec::from_toml_str(&written, "written.toml").unwrap();
+    assert_eq!(again.interconnect, spec.interconnect);
+    // Without the buffer keys the links are ideal queues.
+    let ideal = ring4_with_interconnect(
+        "router_delay_cycles = 3\ninjection_latency_cycles = 3\nejection_latency_cycles = 1\n",
+    );
+    let spec = HwSpec::from_toml_str(&ideal, "unit.toml").unwrap();
+    assert_eq!(spec.interconnect.buffers, None);
+}
+
+#[test]
+fn buffered_router_mistakes_are_reported_at_their_keys() {
+    let base =
+        "router_delay_cycles = 3\ninjection_latency_cycles = 3\nejection_latency_cycles = 1\n";
+    // Only some of the three buffer keys.
+    let text = ring4_with_interconnect(&format!("{base}flit_bytes = 16\n"));
+    let d = rejected(&text);
+    let header = line_of(&text, "[interconnect]");
+    assert_reported(
+        &d,
+        "interconnect.virtual_channels",
+        header,
+        "need all of flit_bytes",
+    );
+    assert_reported(
+        &d,
+        "interconnect.buffer_flits",
+        header,
+        "found only flit_bytes",
+    );
+    // Zero VCs, too many, zero-depth buffers.
+    for (line, field, message) in [
+        (
+            "virtual_channels = 0",
+            "interconnect.virtual_channels",
+            "positive integer",
+        ),
+        (
+            "virtual_channels = 65",
+            "interconnect.virtual_channels",
+            "64",
+        ),
+        (
+            "buffer_flits = 0",
+            "interconnect.buffer_flits",
+            "positive integer",
+        ),
+    ] {
+        let mut keys = vec![
+            "flit_bytes = 16",
+            "virtual_channels = 2",
+            "buffer_flits = 4",
+        ];
+        let k = line.split(' ').next().unwrap();
+        keys.retain(|x| !x.starts_with(k));
+        keys.push(line);
+        let text = ring4_with_interconnect(&format!("{base}{}\n", keys.join("\n")));
+        let d = rejected(&text);
+        assert_reported(&d, field, line_of(&text, line), message);
+    }
+    // The pipeline needs a cycle each for VC and switch allocation.
+    let text = ring4_with_interconnect(
+        "router_delay_cycles = 1\ninjection_latency_cycles = 3\nejection_latency_cycles = 1\n\
+         flit_bytes = 16\nvirtual_channels = 2\nbuffer_flits = 4\n",
+    );
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "interconnect.router_delay_cycles",
+        line_of(&text, "router_delay_cycles"),
+        ">= 2",
+    );
+    // An 8-chip ring's routes form a cycle of channel dependencies: one VC
+    // cannot be free of deadlock. (A 4-chip ring's 2-hop routes happen not
+    // to: they need one class.)
+    let ring8 = Package {
+        chiplets: &chiplets(8),
+        links: &generator("ring", "bidirectional = true"),
+        routing: SHORTEST_PATH,
+        pipeline_order: "\"ascending\"",
+    }
+    .text();
+    let text = format!(
+        "{ring8}\n[interconnect]\n{base}flit_bytes = 16\nvirtual_channels = 1\nbuffer_flits = 4\n"
+    );
+    let d = rejected(&text);
+    assert_reported(
+        &d,
+        "interconnect.virtual_channels",
+        line_of(&text, "virtual_channels"),
+        "the routes need 2 virtual channels",
+    );
+}
