@@ -3,12 +3,14 @@
 //! seeded random packages (every generator, extra links, mixed chiplet types,
 //! off-package memory with weight streaming, tiny SRAMs that force micro-batch
 //! slots and overflow), random placements, both switching modes, several
-//! packet sizes and micro-batch counts, plus zoo models on shipped specs.
+//! packet sizes and micro-batch counts, plus zoo models on shipped specs, with
+//! the ideal links and with buffered routers.
 //!
 //! Synthetic traffic drives the same link model (`sim::fabric`), so a second
 //! corpus, `tests/snapshots/fabric_corpus.txt`, digests traffic reports and
 //! every packet's record on shipped meshes and rings, all three patterns,
-//! both switching modes, light and heavy load, and replayed injections.
+//! both switching modes, light and heavy load, and replayed injections, and
+//! BookSim's mirrored networks with buffered routers.
 //!
 //! Each case is one line of `tests/snapshots/engine_corpus.txt`: what was run,
 //! the key numbers, and a 64-bit FNV-1a digest of the report JSON and the
@@ -218,7 +220,52 @@ fn corpus() -> String {
             }
         }
     }
+    // Buffered routers: two shipped packages given BookSim-like routers, a
+    // small model, balanced and random placements, a fixed count with trace.
+    for (spec_name, flit, vcs, depth) in [("edgetpu_ring4", 16, 2, 4), ("mesh_4x4", 32, 4, 8)] {
+        let spec = with_buffers(spec_name, flit, vcs, depth);
+        let graph = zoo::build(
+            "bert-base",
+            &[("seq", "32"), ("layers", "1")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .expect("zoo");
+        let placements = [
+            ("contiguous", Placement::contiguous_balanced(&spec, &graph)),
+            (
+                "random",
+                random_placement(&graph, spec.n_chiplets(), &mut rng),
+            ),
+        ];
+        for (name, placement) in placements {
+            let options = SimOptions {
+                microbatches: 4,
+                steady_state: SteadyState::Fixed,
+                packet_bytes: 256,
+                trace: true,
+                ..SimOptions::default()
+            };
+            let label = format!(
+                "bert-base 1 layer on buffered {spec_name} ({vcs}x{depth} of {flit} B), {name}"
+            );
+            writeln!(out, "{}", case(&label, &spec, &graph, &placement, &options)).unwrap();
+        }
+    }
     out
+}
+
+/// Shipped spec `name` with BookSim-like buffered routers.
+fn with_buffers(name: &str, flit_bytes: u64, vcs: u32, depth: u32) -> HwSpec {
+    let path = root().join("hw_specs").join(format!("{name}.toml"));
+    let mut text = std::fs::read_to_string(&path).expect("shipped spec");
+    text.push_str(&format!(
+        "\n[interconnect]\nrouter_delay_cycles = 3\ninjection_latency_cycles = 3\n\
+         ejection_latency_cycles = 1\nflit_bytes = {flit_bytes}\nvirtual_channels = {vcs}\n\
+         buffer_flits = {depth}\n"
+    ));
+    HwSpec::from_toml_str(&text, name).expect("spec")
 }
 
 /// Traffic on shipped packages; the line format is that of the check that
@@ -288,6 +335,53 @@ fn fabric_corpus() -> String {
                 0xcbf2_9ce4_8422_2325,
             );
             writeln!(out, "{name} replay {switching:?}: {d:016x}").unwrap();
+        }
+    }
+    // Buffered routers (BookSim's mirrors): uniform with and without the
+    // source, and hotspot, light and past saturation.
+    for name in ["mesh4x4_vc4x8", "ring8_vc8x16"] {
+        let path = root().join(format!("tools/booksim/tessera/{name}.toml"));
+        let text = std::fs::read_to_string(&path).expect("mirror spec");
+        let spec = HwSpec::from_toml_str(&text, name).expect("spec");
+        let cases = [
+            (Pattern::UniformRandom, false),
+            (Pattern::UniformRandom, true),
+            (
+                Pattern::Hotspot {
+                    chiplet: ChipletId(1),
+                    fraction: 0.3,
+                },
+                false,
+            ),
+        ];
+        for (pattern, include_source) in cases {
+            for (rate, packet) in [(0.05, 16u64), (0.3, 64)] {
+                let opts = TrafficOptions {
+                    pattern: pattern.clone(),
+                    injection_rate: rate,
+                    packet_bytes: packet,
+                    warmup_cycles: 1_000,
+                    measure_cycles: 5_000,
+                    drain_cycles_max: 20_000,
+                    switching: Switching::CutThrough,
+                    seed: 5,
+                    include_source,
+                };
+                let head = format!(
+                    "{name} {} source {include_source} {rate} {packet}",
+                    pattern.name()
+                );
+                let o = run_traffic_detailed(&spec, &opts).expect("runs");
+                let r = serde_json::to_string(&o.report).unwrap();
+                let p = serde_json::to_string(&o.packets).unwrap();
+                let d = fnv1a(p.as_bytes(), fnv1a(r.as_bytes(), 0xcbf2_9ce4_8422_2325));
+                writeln!(
+                    out,
+                    "{head}: {d:016x} sat {} lat {}",
+                    o.report.saturated, o.report.avg_latency_cycles
+                )
+                .unwrap();
+            }
         }
     }
     out
