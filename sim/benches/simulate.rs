@@ -110,6 +110,22 @@ fn bert_base_ring16_converged(bencher: Bencher) {
         .bench_local(|| sim.run(divan::black_box(&placement)).expect("run"));
 }
 
+/// BERT-base on the 16-chiplet Edge TPU ring given buffered routers
+/// (BookSim's pipeline, 4 VCs × 8 flits of 16 bytes; `sim::fabric::buffered`),
+/// 8 micro-batches: what the flit-level model costs per evaluation. Few
+/// samples: one run takes seconds.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn bert_base_ring16_buffered(bencher: Bencher) {
+    let mut text = include_str!("../../hw_specs/edgetpu_ring16.toml").to_string();
+    text.push_str(
+        "\n[interconnect]\nrouter_delay_cycles = 3\ninjection_latency_cycles = 3\n\
+         ejection_latency_cycles = 1\nflit_bytes = 16\nvirtual_channels = 4\nbuffer_flits = 8\n",
+    );
+    let spec = shipped_spec(&text, "hw_specs/edgetpu_ring16.toml + buffered routers");
+    let graph = model("bert-base", &[("seq", "128")]);
+    bench_run(bencher, &spec, &graph, 8);
+}
+
 /// ResNet-50 on the 36-chiplet Simba package, contiguous balanced placement,
 /// 8 micro-batches.
 #[divan::bench]

@@ -239,11 +239,43 @@ struct InPort {
     link: Option<LinkId>,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// An output VC as its router sees it (for the injection port: as the
+/// source sees it).
+#[derive(Clone, Debug, Default)]
 struct OutVc {
+    /// Credits landed and not yet used, as of the last `settle`.
     credits: u32,
+    /// When the credits on their way back land, in order.
+    pending: VecDeque<Cycles>,
     owned: bool,
     head_start: Cycles,
+}
+
+impl OutVc {
+    fn fresh(depth: u32) -> OutVc {
+        OutVc {
+            credits: depth,
+            ..OutVc::default()
+        }
+    }
+
+    /// Credits a decision may use that sees those landed by `upto`.
+    fn credits_by(&self, upto: Cycles) -> u32 {
+        self.credits + self.pending.iter().take_while(|&&a| a <= upto).count() as u32
+    }
+
+    /// Counts the credits landed by `upto`.
+    fn settle(&mut self, upto: Cycles) {
+        while self.pending.front().is_some_and(|&a| a <= upto) {
+            self.pending.pop_front();
+            self.credits += 1;
+        }
+    }
+
+    /// When the first credit landing after `upto` lands.
+    fn next_credit_after(&self, upto: Cycles) -> Option<Cycles> {
+        self.pending.iter().copied().find(|&a| a > upto)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -293,16 +325,6 @@ struct Flight {
     class: u8,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Credit {
-    at: Cycles,
-    seq: u64,
-    router: u32,
-    /// Output port, or `u16::MAX` for the source's injection VCs.
-    port: u16,
-    vc: u16,
-}
-
 #[derive(Clone, Copy, Debug)]
 struct LinkInfo {
     from: u32,
@@ -330,9 +352,11 @@ pub struct BufferedFabric {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     flights: BinaryHeap<Reverse<Flight>>,
-    credits: BinaryHeap<Reverse<Credit>>,
     seq: u64,
     last_step: Option<Cycles>,
+    /// After a step: the earliest later cycle in which a router could act
+    /// (allocate a VC or the switch).
+    router_wake: Option<Cycles>,
     buffered: usize,
     queued: usize,
     servers: Vec<LinkServer>,
@@ -341,8 +365,6 @@ pub struct BufferedFabric {
     // Scratch for switch allocation, reused every cycle.
     requests: Vec<Option<(u16, u16)>>,
 }
-
-const INJECTION: u16 = u16::MAX;
 
 impl BufferedFabric {
     /// An idle buffered fabric for `spec`, which must have `[interconnect]`
@@ -361,11 +383,7 @@ impl BufferedFabric {
             ins[l.to.idx()].push(l.id);
         }
         let vcs = b.virtual_channels as usize;
-        let out_vc = OutVc {
-            credits: b.buffer_flits,
-            owned: false,
-            head_start: Cycles::ZERO,
-        };
+        let out_vc = OutVc::fresh(b.buffer_flits);
         let mut links: Vec<LinkInfo> = spec
             .links
             .iter()
@@ -410,7 +428,7 @@ impl BufferedFabric {
                     .iter()
                     .map(|&l| OutPort {
                         link: Some(l),
-                        vcs: vec![out_vc; vcs],
+                        vcs: vec![out_vc.clone(); vcs],
                         next_sa: Cycles::ZERO,
                         sa_rr: 0,
                         va_rr: 0,
@@ -458,9 +476,9 @@ impl BufferedFabric {
             slots: Vec::new(),
             free_slots: Vec::new(),
             flights: BinaryHeap::new(),
-            credits: BinaryHeap::new(),
             seq: 0,
             last_step: None,
+            router_wake: None,
             buffered: 0,
             queued: 0,
             servers: vec![LinkServer::default(); spec.links.len()],
@@ -486,11 +504,7 @@ impl BufferedFabric {
                 port.sa_rr = 0;
                 port.va_rr = 0;
                 for vc in &mut port.vcs {
-                    *vc = OutVc {
-                        credits: depth,
-                        owned: false,
-                        head_start: Cycles::ZERO,
-                    };
+                    *vc = OutVc::fresh(depth);
                 }
             }
             router.buffered = 0;
@@ -501,19 +515,15 @@ impl BufferedFabric {
             src.vc = None;
             src.vc_rr = 0;
             for vc in &mut src.vcs {
-                *vc = OutVc {
-                    credits: depth,
-                    owned: false,
-                    head_start: Cycles::ZERO,
-                };
+                *vc = OutVc::fresh(depth);
             }
         }
         self.slots.clear();
         self.free_slots.clear();
         self.flights.clear();
-        self.credits.clear();
         self.seq = 0;
         self.last_step = None;
+        self.router_wake = None;
         self.buffered = 0;
         self.queued = 0;
         self.servers.fill(LinkServer::default());
@@ -561,17 +571,31 @@ impl BufferedFabric {
     }
 
     /// The next cycle in which something can happen, if anything is left.
+    /// Cycles in which nothing can (every flit waits for a busy link, a
+    /// credit or a later pipeline stage) are skipped: stepping them would
+    /// change nothing, round-robin pointers included, since those move only
+    /// on grants.
     pub fn next_cycle(&self) -> Option<Cycles> {
         let after = self.last_step.map_or(Cycles::ZERO, |t| t + Cycles(1));
-        let mut next: Option<Cycles> = None;
+        let mut next: Option<Cycles> = self.router_wake;
         let mut consider = |c: Cycles| next = Some(next.map_or(c, |n: Cycles| n.min(c)));
-        if self.buffered > 0 {
-            consider(after);
-        }
         if self.queued > 0 {
             for s in &self.sources {
-                if let Some(&(created, _)) = s.queue.front() {
-                    consider((created + Cycles(1)).max(after));
+                let Some(&(created, _)) = s.queue.front() else {
+                    continue;
+                };
+                let ready = (created + Cycles(1)).max(after);
+                // A source injects in a step with the credits landed before it.
+                match (s.vc, self.last_step) {
+                    (Some(v), Some(last)) => {
+                        let v = &s.vcs[v as usize];
+                        if v.credits_by(last) > 0 {
+                            consider(ready);
+                        } else if let Some(at) = v.next_credit_after(last) {
+                            consider(ready.max(at + Cycles(1)));
+                        }
+                    }
+                    _ => consider(ready),
                 }
             }
         }
@@ -579,6 +603,59 @@ impl BufferedFabric {
             consider(f.at.max(after));
         }
         next
+    }
+
+    /// The earliest cycle after `t` in which some router could grant a VC
+    /// or the switch, given its state now. (A head waiting for a free VC, or
+    /// a flit waiting for a credit that has not been sent yet, is woken by
+    /// the step in which a flit leaves the buffer concerned, which computes
+    /// this again.)
+    fn wake_after(&self, t: Cycles) -> Option<Cycles> {
+        let after = t + Cycles(1);
+        let mut wake: Option<Cycles> = None;
+        for router in self.routers.iter().filter(|r| r.buffered > 0) {
+            for port in &router.inputs {
+                for vc in &port.vcs {
+                    let Some(front) = vc.flits.front() else {
+                        continue;
+                    };
+                    let at = match vc.state {
+                        VcState::Idle => continue,
+                        VcState::Routing { out, class, va_at } => {
+                            let o = &router.outputs[out as usize];
+                            let free =
+                                o.link.is_none() || self.class_vcs(class).any(|x| !o.vcs[x].owned);
+                            if !free {
+                                continue;
+                            }
+                            va_at
+                        }
+                        VcState::Active { out, ovc, sa_at } => {
+                            let o = &router.outputs[out as usize];
+                            let ready = if front.index == 0 {
+                                sa_at
+                            } else {
+                                front.arrived
+                            };
+                            let mut at = ready.max(o.next_sa);
+                            if o.link.is_some() {
+                                let v = &o.vcs[ovc as usize];
+                                if v.credits_by(after) == 0 {
+                                    match v.next_credit_after(after) {
+                                        Some(c) => at = at.max(c),
+                                        None => continue,
+                                    }
+                                }
+                            }
+                            at
+                        }
+                    };
+                    let at = at.max(after);
+                    wake = Some(wake.map_or(at, |w: Cycles| w.min(at)));
+                }
+            }
+        }
+        wake
     }
 
     /// Simulates cycle `t` (later than any cycle stepped before), appending
@@ -590,6 +667,7 @@ impl BufferedFabric {
         self.land(t);
         self.allocate_vcs(t);
         self.allocate_switches(t, out);
+        self.router_wake = self.wake_after(t);
     }
 
     /// Sources send one flit each into their router's injection port.
@@ -625,6 +703,9 @@ impl BufferedFabric {
                 }
             };
             let v = &mut src.vcs[vc as usize];
+            if t > Cycles::ZERO {
+                v.settle(t - Cycles(1));
+            }
             if v.credits == 0 {
                 continue;
             }
@@ -653,17 +734,8 @@ impl BufferedFabric {
         }
     }
 
-    /// Flits and credits due by `t` reach their buffers and counters.
+    /// Flits due by `t` reach their buffers.
     fn land(&mut self, t: Cycles) {
-        while self.credits.peek().is_some_and(|Reverse(c)| c.at <= t) {
-            let Reverse(c) = self.credits.pop().expect("peeked");
-            let v = if c.port == INJECTION {
-                &mut self.sources[c.router as usize].vcs[c.vc as usize]
-            } else {
-                &mut self.routers[c.router as usize].outputs[c.port as usize].vcs[c.vc as usize]
-            };
-            v.credits += 1;
-        }
         while self.flights.peek().is_some_and(|Reverse(f)| f.at <= t) {
             let Reverse(f) = self.flights.pop().expect("peeked");
             let flit = Flit {
@@ -804,7 +876,7 @@ impl BufferedFabric {
                         let o = &router.outputs[out as usize];
                         if ready > t
                             || o.next_sa > t
-                            || (o.link.is_some() && o.vcs[ovc as usize].credits == 0)
+                            || (o.link.is_some() && o.vcs[ovc as usize].credits_by(t) == 0)
                         {
                             continue;
                         }
@@ -857,27 +929,15 @@ impl BufferedFabric {
         let tail = flit.index + 1 == slot.flits;
         let from_source = self.routers[r].inputs[ip].link.is_none();
         // The freed buffer slot's credit goes back upstream.
-        let credit = match self.routers[r].inputs[ip].link {
+        match self.routers[r].inputs[ip].link {
             Some(l) => {
                 let info = self.links[l.idx()];
-                Credit {
-                    at: s + Cycles(info.latency + 1),
-                    seq: self.seq,
-                    router: info.from,
-                    port: info.out_port,
-                    vc: v as u16,
-                }
+                self.routers[info.from as usize].outputs[info.out_port as usize].vcs[v]
+                    .pending
+                    .push_back(s + Cycles(info.latency + 1));
             }
-            None => Credit {
-                at: s + Cycles(1),
-                seq: self.seq,
-                router: r as u32,
-                port: INJECTION,
-                vc: v as u16,
-            },
-        };
-        self.credits.push(Reverse(credit));
-        self.seq += 1;
+            None => self.sources[r].vcs[v].pending.push_back(s + Cycles(1)),
+        }
         let fb = self.buffers.flit_bytes;
         let bytes = if tail {
             slot.packet.bytes.get() - fb * (slot.flits as u64 - 1)
@@ -894,6 +954,7 @@ impl BufferedFabric {
                 let info = self.links[l.idx()];
                 let port = &mut self.routers[r].outputs[o];
                 let ov = &mut port.vcs[ovc as usize];
+                ov.settle(s);
                 ov.credits -= 1;
                 if flit.index == 0 {
                     ov.head_start = start;
