@@ -103,7 +103,8 @@ mod tests {
         let mut eval = Evaluator::new(&search).unwrap();
         let mut method = info.build(&info.defaults(), 3);
         method.run(&search, &mut eval).unwrap();
-        let result = eval.finish("greedy", method.notes()).unwrap();
+        let result = eval.finish("greedy", method.notes(), None);
+        assert_eq!(result.failure, None);
         assert!(result.best.is_some());
         let missing = Problem::load(&root.join("no/such.toml"), &workload).unwrap_err();
         assert!(matches!(missing, LoadError::Read { .. }), "{missing}");

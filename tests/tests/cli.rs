@@ -581,3 +581,50 @@ fn traffic_include_source_and_buffered_routers() {
         "error: --include-source applies only to --pattern uniform\n"
     );
 }
+
+/// A method that cannot find a valid start near its own proposal within the
+/// search loop's repair limit falls back and goes on (issue 14: ResNet-50 on
+/// a 3 MiB Simba used to exit 2 on `sa` and write nothing). Every method's
+/// best placement is written, and the best one gets a simulate run's plots.
+#[test]
+fn partition_methods_fall_back_instead_of_losing_the_run() {
+    let out = temp_dir("cli", "fallback");
+    let hw = root().join("hw_specs/simba_6x6.toml");
+    let o = tessera(&[
+        "partition",
+        "--hw",
+        hw.to_str().unwrap(),
+        "--model",
+        "resnet50",
+        "--set",
+        "chiplet_types.simba.sram_kib=3072",
+        "--method",
+        "greedy,dp,sa,exact",
+        "--budget",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for m in ["greedy", "dp", "sa", "exact"] {
+        assert!(out.join(format!("placement.{m}.json")).exists(), "{m}");
+    }
+    for f in ["placement.json", "chiplets.svg", "gantt.svg", "history.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let methods = report["result"]["methods"].as_array().unwrap();
+    assert_eq!(methods.len(), 4);
+    for m in methods {
+        assert!(m["failed"].is_null(), "{m}");
+        assert!(
+            m["best_throughput_inferences_per_s"].as_f64().unwrap() > 0.0,
+            "{m}"
+        );
+    }
+    let sa = methods.iter().find(|m| m["method"] == "sa").unwrap();
+    let notes = sa["notes"].to_string();
+    assert!(notes.contains("start"), "{notes}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

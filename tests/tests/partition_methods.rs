@@ -78,8 +78,9 @@ fn search(method: &str, spec: &HwSpec, graph: &Graph, budget: u64, seed: u64) ->
     let mut m = info.build(&info.defaults(), budget);
     m.run(&problem, &mut eval)
         .unwrap_or_else(|e| panic!("{method} on {}: {e}", spec.name));
-    eval.finish(method, m.notes())
-        .unwrap_or_else(|e| panic!("{method}: {e}"))
+    let result = eval.finish(method, m.notes(), None);
+    assert_eq!(result.failure, None, "{method}");
+    result
 }
 
 /// The history without wall times, which are for the record only.
@@ -252,4 +253,42 @@ fn method_options_from_a_scenario_steer_the_search_and_reach_the_resolved_scenar
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(history(&again), history(&shift));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A method that fails after finding something keeps what it found: the
+/// result carries the failure and the best placement so far.
+#[test]
+fn a_failing_method_keeps_what_it_found() {
+    let spec = spec("mesh_4x4");
+    let graph = model("mlp", &[]);
+    let problem = SearchProblem {
+        spec: &spec,
+        graph: &graph,
+        constraints: spec.constraints,
+        options: SimOptions::default(),
+        budget: 3,
+        seed: 1,
+    };
+    let mut eval = Evaluator::new(&problem).unwrap();
+    let p = sim::Placement::contiguous_balanced(&spec, &graph);
+    assert!(eval.evaluate(&p).is_some_and(|s| s > 0.0));
+    eval.note("start", "a fallback".to_string());
+    let error = agent::SearchError::NoStart {
+        near: "test proposal".to_string(),
+    };
+    let result = eval.finish(
+        "m",
+        vec![("k".to_string(), "v".to_string())],
+        Some(error.clone()),
+    );
+    assert_eq!(result.failure, Some(error));
+    assert_eq!(result.best.as_ref().map(|(q, _)| q), Some(&p));
+    assert_eq!(result.evaluations, 1);
+    assert_eq!(
+        result.notes,
+        vec![
+            ("k".to_string(), "v".to_string()),
+            ("start".to_string(), "a fallback".to_string())
+        ]
+    );
 }

@@ -46,6 +46,24 @@ pub struct SearchResult {
     pub history: Vec<HistoryPoint>,
     /// Method-specific facts (e.g. the exact method's bound and gap).
     pub notes: Vec<(String, String)>,
+    /// Why the method stopped before its budget was spent, if it failed (no
+    /// starting point, the simulator refused a placement, …). What it found
+    /// until then is kept in `best`.
+    pub failure: Option<SearchError>,
+}
+
+impl SearchResult {
+    /// A method that could not start at all.
+    pub fn failed(method: &str, error: &SearchError) -> SearchResult {
+        SearchResult {
+            method: method.to_string(),
+            best: None,
+            evaluations: 0,
+            history: Vec::new(),
+            notes: Vec::new(),
+            failure: Some(error.clone()),
+        }
+    }
 }
 
 /// A partitioning method.
@@ -74,6 +92,9 @@ pub struct Evaluator<'a> {
     started: Instant,
     /// The simulator's refusal that stopped the search, if one did.
     failure: Option<SearchError>,
+    /// What the search had to work around (e.g. a fallback starting point),
+    /// reported after the method's own notes.
+    notes: Vec<(String, String)>,
     /// The seeded generator methods draw from (one stream per search).
     pub rng: ChaCha8Rng,
 }
@@ -103,6 +124,7 @@ impl<'a> Evaluator<'a> {
             history: Vec::new(),
             started: Instant::now(),
             failure: None,
+            notes: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(problem.seed),
         })
     }
@@ -158,27 +180,34 @@ impl<'a> Evaluator<'a> {
         Some((s, out.report))
     }
 
+    /// Records something the search worked around, for the result's notes.
+    pub fn note(&mut self, key: &str, value: String) {
+        self.notes.push((key.to_string(), value));
+    }
+
     /// The best score so far.
     pub fn best_score(&self) -> f64 {
         self.best.as_ref().map_or(0.0, |(_, r)| score(r))
     }
 
-    /// Ends the search: what it found, or the simulator's refusal that
-    /// stopped it.
+    /// Ends the search: what it found, and why it stopped early if it did
+    /// (`error`, the method's own failure; else a refusal of the simulator
+    /// that stopped it). Nothing found before a failure is lost.
     pub fn finish(
         self,
         method: &str,
         notes: Vec<(String, String)>,
-    ) -> Result<SearchResult, SearchError> {
-        if let Some(e) = self.failure {
-            return Err(e);
-        }
-        Ok(SearchResult {
+        error: Option<SearchError>,
+    ) -> SearchResult {
+        let mut notes = notes;
+        notes.extend(self.notes);
+        SearchResult {
             method: method.to_string(),
             best: self.best,
             evaluations: self.used,
             history: self.history,
             notes,
-        })
+            failure: error.or(self.failure),
+        }
     }
 }

@@ -1,7 +1,14 @@
 //! The partition task: every method of the task searches the same problem
 //! with the same budget and its own seed stream; the outputs are the
-//! methods' results side by side, the best placement, the search history
-//! (`history.csv`) and its plot.
+//! methods' results side by side, each method's best placement
+//! (`placement.<method>.json`), the overall best (`placement.json`) with what a
+//! `simulate` run of it writes (its trace when asked for, its chiplet and Gantt
+//! plots), the search history (`history.csv`) and its plot.
+//!
+//! A method that fails (no valid starting point within repair's limit, a
+//! refused placement) does not lose the run: it is reported as failed, with
+//! whatever it found before, and the other methods go on. Only when every
+//! method failed is the run an error (exit 2, nothing written).
 
 use serde::Serialize;
 use sim::constraints::Constraints;
@@ -34,16 +41,52 @@ pub(super) fn run_partition(
     let constraints = task.constraints(&r.spec);
     let budget = capped_budget(task.budget, args.max_budget);
     let (results, complete) = run_methods(r, task, constraints, budget)?;
+    // A proof that no valid placement exists is the problem's, not a method's.
+    if let Some(e) = results.iter().find_map(|m| match &m.failure {
+        Some(e @ SearchError::NoValidPlacement { .. }) => Some(e),
+        _ => None,
+    }) {
+        return Err(UserError::new(format!("{}: {e}", s.file.display())));
+    }
+    if !results.is_empty()
+        && results
+            .iter()
+            .all(|m| m.failure.is_some() && m.best.is_none())
+    {
+        let why: Vec<String> = results
+            .iter()
+            .filter_map(|m| {
+                m.failure
+                    .as_ref()
+                    .map(|e| format!("method {}: {e}", m.method))
+            })
+            .collect();
+        return Err(UserError::new(format!(
+            "{}: every method failed:\n  {}",
+            s.file.display(),
+            why.join("\n  ")
+        )));
+    }
     let best = best_of(&results);
     let result = PartitionResult::new(budget, constraints, best, &results);
     let mut summary = summary_head(r, graph, budget, constraints);
     summary.push_str(&methods_table(&result).render());
     let mut files: Outputs = vec![report_file(s, complete, &result)];
+    for m in &results {
+        if let Some((placement, _)) = &m.best {
+            files.push((
+                format!("placement.{}.json", m.method),
+                placement.to_json(graph).into_bytes(),
+            ));
+        }
+    }
+    let scratch = format.map(|f| PlotScratch::new(out_dir, f)).transpose()?;
     match best {
         Some(best) => {
             summary.push_str(&best_text(r, graph, best));
             let placement = best.placement.to_json(graph);
             files.push(("placement.json".to_string(), placement.into_bytes()));
+            files.extend(best_outputs(r, best.placement, scratch.as_ref())?);
         }
         None => summary.push_str("\nno method found a valid placement\n"),
     }
@@ -51,11 +94,47 @@ pub(super) fn run_partition(
         "history.csv".to_string(),
         history_csv(&results).into_bytes(),
     ));
-    if let Some(format) = format {
-        let scratch = PlotScratch::new(out_dir, format)?;
-        files.push(history_plot(r, &results, budget, &scratch)?);
+    if let Some(scratch) = &scratch {
+        files.push(history_plot(r, &results, budget, scratch)?);
     }
     Ok((summary, files, complete))
+}
+
+/// What a `simulate` run of the best placement writes besides its report:
+/// the trace when the scenario asks for one, the chiplet and Gantt plots
+/// unless plots are off. The search ran without a trace, so the placement is
+/// simulated once more (deterministic: the same report).
+fn best_outputs(
+    r: &Resolved,
+    placement: &Placement,
+    scratch: Option<&PlotScratch>,
+) -> Result<Outputs, UserError> {
+    let s = &r.scenario;
+    let graph = r.graph.as_ref().expect("partition has a workload");
+    let want_trace = s.simulation.trace;
+    if !want_trace && scratch.is_none() {
+        return Ok(Vec::new());
+    }
+    let options = SimOptions {
+        trace: true,
+        ..s.simulation.clone()
+    };
+    let out = sim::simulate(&r.spec, graph, placement, &options)
+        .map_err(|e| UserError::new(e.to_string()))?;
+    let mut files = Outputs::new();
+    if want_trace {
+        let json = out.trace_json(r.spec.clock_mhz).expect("trace recorded");
+        files.push(("trace.json".to_string(), json.into_bytes()));
+    }
+    if let Some(scratch) = scratch {
+        files.extend(super::simulate::simulate_plots(
+            r,
+            &out,
+            options.microbatches,
+            scratch,
+        )?);
+    }
+    Ok(files)
 }
 
 /// The task's budget, capped by `--max-budget` or else `TESSERA_MAX_BUDGET`
@@ -71,8 +150,11 @@ fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
 
 /// Runs the task's methods in order, each on the same problem with its own
 /// seed (derived from the scenario's and the method's index, so adding a
-/// method leaves the others' results alone). Stops between methods on
-/// Ctrl-C; the flag says whether every method ran.
+/// method leaves the others' results alone). Every method and its options are
+/// resolved first (a mistake there is the scenario's, before any work). A
+/// method that fails is recorded with its failure and what it found; the
+/// next one runs. Stops between methods on Ctrl-C; the flag says whether
+/// every method ran.
 fn run_methods(
     r: &Resolved,
     task: &PartitionTask,
@@ -81,16 +163,22 @@ fn run_methods(
 ) -> Result<(Vec<SearchResult>, bool), UserError> {
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("partition has a workload");
-    let mut results = Vec::new();
-    for (i, name) in task.methods.iter().enumerate() {
-        if interrupted() {
-            return Ok((results, false));
-        }
+    let mut methods = Vec::new();
+    for name in &task.methods {
         let in_method =
             |e: SearchError| UserError::new(format!("{}: method {name}: {e}", s.file.display()));
         let info = registry::lookup(name).map_err(in_method)?;
         let given = task.options.get(name).map_or(&[][..], Vec::as_slice);
-        let mut method = info.build(&info.options(given).map_err(in_method)?, budget);
+        methods.push((
+            name,
+            info.build(&info.options(given).map_err(in_method)?, budget),
+        ));
+    }
+    let mut results = Vec::new();
+    for (i, (name, mut method)) in methods.into_iter().enumerate() {
+        if interrupted() {
+            return Ok((results, false));
+        }
         let problem = SearchProblem {
             spec: &r.spec,
             graph,
@@ -102,10 +190,15 @@ fn run_methods(
             budget,
             seed: agent::partition::derive_seed(s.seed, i as u64),
         };
-        let mut eval = Evaluator::new(&problem).map_err(in_method)?;
-        method.run(&problem, &mut eval).map_err(in_method)?;
-        let notes = method.notes();
-        results.push(eval.finish(name, notes).map_err(in_method)?);
+        let result = match Evaluator::new(&problem) {
+            Ok(mut eval) => {
+                let error = method.run(&problem, &mut eval).err();
+                let notes = method.notes();
+                eval.finish(name, notes, error)
+            }
+            Err(e) => SearchResult::failed(name, &e),
+        };
+        results.push(result);
     }
     Ok((results, true))
 }
@@ -143,6 +236,8 @@ struct MethodResult<'a> {
     evaluations: u64,
     best_throughput_inferences_per_s: f64,
     notes: Vec<(String, String)>,
+    /// Why the method stopped early, if it failed; `null` when it did not.
+    failed: Option<String>,
     best_report: Option<&'a SimReport>,
 }
 
@@ -178,6 +273,7 @@ impl<'a> PartitionResult<'a> {
                         .as_ref()
                         .map_or(0.0, |(_, r)| score(r)),
                     notes: m.notes.clone(),
+                    failed: m.failure.as_ref().map(|e| e.to_string()),
                     best_report: m.best.as_ref().map(|(_, r)| r),
                 })
                 .collect(),
@@ -213,7 +309,10 @@ fn methods_table(result: &PartitionResult) -> TextTable {
     ]);
     let top = result.best_throughput_inferences_per_s;
     for m in &result.methods {
-        let notes: Vec<String> = m.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut notes: Vec<String> = m.notes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if let Some(why) = &m.failed {
+            notes.insert(0, format!("FAILED: {why};"));
+        }
         table.row(vec![
             m.method.to_string(),
             m.evaluations.to_string(),

@@ -72,7 +72,7 @@ pub(super) fn run_simulate(
 
 /// The chiplet bars and the Gantt chart of the first micro-batches (at most
 /// four, so that the pipeline's fill stays readable).
-fn simulate_plots(
+pub(super) fn simulate_plots(
     r: &Resolved,
     out: &sim::SimOutput,
     microbatches: u32,

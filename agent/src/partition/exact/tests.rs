@@ -465,9 +465,8 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
         ] {
             assert!(keys.contains(&key), "{key} missing from {keys:?}");
         }
-        let result = eval
-            .finish("exact", notes)
-            .expect("the simulator accepts the problem");
+        let result = eval.finish("exact", notes, None);
+        assert_eq!(result.failure, None, "the simulator accepts the problem");
         match budget {
             0 => assert!(result.best.is_none()),
             _ => {

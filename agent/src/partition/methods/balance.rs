@@ -56,6 +56,7 @@ impl Search for Balance {
         let mut bounds = weight_balanced_bounds(problem.graph, spec.n_chiplets());
         let mut current = make_valid_start(
             problem,
+            eval,
             "equal-weight segmentation",
             segmentation_placement(spec, &bounds),
         )?;

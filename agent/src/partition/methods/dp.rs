@@ -133,7 +133,7 @@ impl Search for Dp {
             }
         };
         let proposal = segmentation_placement(problem.spec, &bounds);
-        let placement = make_valid_start(problem, "optimal segmentation", proposal.clone())?;
+        let placement = make_valid_start(problem, eval, "optimal segmentation", proposal.clone())?;
         let changed = proposal
             .iter()
             .zip(&placement.chiplet_of_op)

@@ -31,6 +31,7 @@ impl Search for Greedy {
         let bounds = weight_balanced_bounds(problem.graph, problem.spec.n_chiplets());
         let placement = make_valid_start(
             problem,
+            eval,
             "equal-weight segmentation",
             segmentation_placement(problem.spec, &bounds),
         )?;

@@ -93,13 +93,67 @@ pub(crate) fn make_valid(
     }
 }
 
+/// Repair's node limit for a method's starting point, when the search loop's
+/// [`REPAIR_NODES`] did not find one: a start is needed once, so it may cost
+/// more.
+pub const START_REPAIR_NODES: u64 = 20_000;
+
 /// [`make_valid`] for a method's starting point, which it cannot do without.
+/// When repair finds no valid placement near `proposal` within the search
+/// loop's node limit, it falls back, in order, to: repair near `proposal`
+/// with [`START_REPAIR_NODES`]; repair near the contiguous balanced
+/// placement; and any valid placement (repair with a zero cost). The
+/// fallback taken is recorded in the evaluator's notes (`start`). Deterministic:
+/// node limits, never the clock.
 pub(crate) fn make_valid_start(
     problem: &SearchProblem<'_>,
+    eval: &mut Evaluator<'_>,
     what: &str,
     proposal: Vec<ChipletId>,
 ) -> Result<Placement, SearchError> {
-    make_valid(problem, proposal)?.ok_or_else(|| SearchError::NoStart {
+    if let Some(p) = make_valid(problem, proposal.clone())? {
+        return Ok(p);
+    }
+    let limit = RepairOptions {
+        max_nodes: START_REPAIR_NODES,
+    };
+    let balanced = Placement::contiguous_balanced(problem.spec, problem.graph).chiplet_of_op;
+    let zero = vec![vec![0.0; problem.spec.n_chiplets()]; problem.graph.ops().len()];
+    let fallbacks = [
+        (
+            format!("repaired near the {what} with {START_REPAIR_NODES} nodes"),
+            Objective::FewestChanges(&proposal),
+        ),
+        (
+            format!(
+                "no valid placement near the {what} within {START_REPAIR_NODES} nodes; started near the contiguous balanced placement"
+            ),
+            Objective::FewestChanges(&balanced),
+        ),
+        (
+            format!(
+                "no valid placement near the {what} within {START_REPAIR_NODES} nodes; started from the first valid placement repair found"
+            ),
+            Objective::Cost(&zero),
+        ),
+    ];
+    for (note, objective) in fallbacks {
+        match repair_with(
+            problem.spec,
+            problem.graph,
+            &problem.constraints,
+            objective,
+            &limit,
+        ) {
+            Ok(r) => {
+                eval.note("start", note);
+                return Ok(r.placement);
+            }
+            Err(e) if e.proven => return Err(SearchError::NoValidPlacement { reason: e.reason }),
+            Err(_) => {}
+        }
+    }
+    Err(SearchError::NoStart {
         near: what.to_string(),
     })
 }

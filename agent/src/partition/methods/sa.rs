@@ -97,6 +97,7 @@ impl Search for Annealing {
         let mut memo = Memo::default();
         let mut current = make_valid_start(
             problem,
+            eval,
             "contiguous balanced placement",
             Placement::contiguous_balanced(problem.spec, problem.graph).chiplet_of_op,
         )?;
