@@ -63,6 +63,10 @@ enum Command {
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_points: Option<usize>,
+        /// Testing aid: behave as if Ctrl-C arrived after N simulator calls of
+        /// a partition method.
+        #[arg(long, hide = true, value_name = "N")]
+        interrupt_after_evaluations: Option<u64>,
     },
     /// Search for the best valid partition of a model on a package (the same
     /// as a scenario with `kind = "partition"`; outputs go to --out).
@@ -306,6 +310,7 @@ where
         json,
         threads,
         interrupt_after_points,
+        interrupt_after_evaluations,
         max_budget,
         force,
     } = cli.command
@@ -318,6 +323,7 @@ where
             json,
             threads,
             interrupt_after_points,
+            interrupt_after_evaluations,
             max_budget,
             force,
         };

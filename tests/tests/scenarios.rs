@@ -204,3 +204,33 @@ fn an_interrupted_sweep_writes_what_finished_and_exits_130() {
     assert_eq!(csv.lines().count(), 1 + 4);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Ctrl-C inside a partition method (here after its 7th simulator call)
+/// stops that method at once: its best so far is kept and written, the
+/// methods after it do not run, the report says it is incomplete, exit 130.
+#[test]
+fn an_interrupted_partition_method_stops_keeps_its_best_and_exits_130() {
+    let out = temp_dir("interrupt-partition");
+    let o = run_to(
+        &root().join("scenarios/bert_partition.toml"),
+        &out,
+        &["--interrupt-after-evaluations", "7"],
+    );
+    assert_eq!(o.code, 130, "{}", o.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["complete"], false);
+    let methods = report["result"]["methods"].as_array().unwrap();
+    let last = methods.last().unwrap();
+    // The first method with more than 7 calls to make stopped at the 7th.
+    assert_eq!(last["evaluations"], 7, "{last}");
+    assert!(last["best_throughput_inferences_per_s"].as_f64().unwrap() > 0.0);
+    assert!(
+        out.join(format!(
+            "placement.{}.json",
+            last["method"].as_str().unwrap()
+        ))
+        .exists()
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

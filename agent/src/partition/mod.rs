@@ -12,6 +12,7 @@
 //!   constructor — the one list the command, scenarios, docs and tests read.
 
 pub mod exact;
+pub mod interrupt;
 pub mod methods;
 pub mod registry;
 pub mod repair;

@@ -50,6 +50,9 @@ pub struct SearchResult {
     /// starting point, the simulator refused a placement, …). What it found
     /// until then is kept in `best`.
     pub failure: Option<SearchError>,
+    /// The search stopped early because an interrupt was requested
+    /// (`partition::interrupt`); what it found until then is kept.
+    pub interrupted: bool,
 }
 
 impl SearchResult {
@@ -62,6 +65,7 @@ impl SearchResult {
             history: Vec::new(),
             notes: Vec::new(),
             failure: Some(error.clone()),
+            interrupted: false,
         }
     }
 }
@@ -79,6 +83,10 @@ pub trait Search {
     }
 }
 
+/// What an evaluator tells after every simulator call: calls used, budget,
+/// best score.
+type Observer<'a> = Box<dyn FnMut(u64, u64, f64) + 'a>;
+
 /// Scores placements with one reused simulator, counts calls, keeps the best.
 pub struct Evaluator<'a> {
     spec: &'a HwSpec,
@@ -95,6 +103,10 @@ pub struct Evaluator<'a> {
     /// What the search had to work around (e.g. a fallback starting point),
     /// reported after the method's own notes.
     notes: Vec<(String, String)>,
+    /// An interrupt request stopped the search.
+    interrupted: bool,
+    /// Told after every simulator call: calls used, budget, best score.
+    observer: Option<Observer<'a>>,
     /// The seeded generator methods draw from (one stream per search).
     pub rng: ChaCha8Rng,
 }
@@ -125,8 +137,27 @@ impl<'a> Evaluator<'a> {
             started: Instant::now(),
             failure: None,
             notes: Vec::new(),
+            interrupted: false,
+            observer: None,
             rng: ChaCha8Rng::seed_from_u64(problem.seed),
         })
+    }
+
+    /// Calls `observer(calls used, budget, best score)` after every simulator
+    /// call (a progress bar; a test's interrupt). It cannot change a result.
+    pub fn with_observer(mut self, observer: impl FnMut(u64, u64, f64) + 'a) -> Self {
+        self.observer = Some(Box::new(observer));
+        self
+    }
+
+    /// Whether an interrupt was requested (`partition::interrupt`); once it
+    /// was, no simulator call remains. Long loops of methods check it.
+    pub fn interrupted(&mut self) -> bool {
+        if !self.interrupted && super::interrupt::requested() {
+            self.interrupted = true;
+            self.budget = self.used;
+        }
+        self.interrupted
     }
 
     /// Simulator calls left.
@@ -150,7 +181,7 @@ impl<'a> Evaluator<'a> {
     /// [`Evaluator::evaluate`], also returning the simulator's report, for
     /// methods that steer by measured per-chiplet times.
     pub fn evaluate_report(&mut self, placement: &Placement) -> Option<(f64, SimReport)> {
-        if self.used >= self.budget {
+        if self.interrupted() || self.used >= self.budget {
             return None;
         }
         self.used += 1;
@@ -177,6 +208,9 @@ impl<'a> Evaluator<'a> {
             best_throughput_inferences_per_s: best,
             wall_ms: self.started.elapsed().as_secs_f64() * 1e3,
         });
+        if let Some(observer) = &mut self.observer {
+            observer(self.used, self.budget, best);
+        }
         Some((s, out.report))
     }
 
@@ -208,6 +242,7 @@ impl<'a> Evaluator<'a> {
             history: self.history,
             notes,
             failure: error.or(self.failure),
+            interrupted: self.interrupted,
         }
     }
 }

@@ -35,7 +35,10 @@ pub fn install_interrupt_handler() {
     ONCE.call_once(|| {
         // If another handler is installed (e.g. by an embedding program), runs
         // simply cannot be interrupted cleanly; that is not an error.
-        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+        let _ = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            agent::partition::interrupt::request();
+        });
     });
 }
 
@@ -55,6 +58,9 @@ pub struct RunArgs {
     pub threads: Option<usize>,
     /// Test hook: behave as if Ctrl-C came after this many sweep points.
     pub interrupt_after_points: Option<usize>,
+    /// Test hook: behave as if Ctrl-C came after this many simulator calls
+    /// of a partition method (interrupting that method).
+    pub interrupt_after_evaluations: Option<u64>,
     /// Caps every search budget (quick runs, tests); also TESSERA_MAX_BUDGET.
     pub max_budget: Option<u64>,
     /// Replace the output directory even when it is not an earlier run's.

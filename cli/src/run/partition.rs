@@ -40,7 +40,7 @@ pub(super) fn run_partition(
     let graph = r.graph.as_ref().expect("partition has a workload");
     let constraints = task.constraints(&r.spec);
     let budget = capped_budget(task.budget, args.max_budget);
-    let (results, complete) = run_methods(r, task, constraints, budget)?;
+    let (results, complete) = run_methods(r, task, args, constraints, budget)?;
     // A proof that no valid placement exists is the problem's, not a method's.
     if let Some(e) = results.iter().find_map(|m| match &m.failure {
         Some(e @ SearchError::NoValidPlacement { .. }) => Some(e),
@@ -158,6 +158,7 @@ fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
 fn run_methods(
     r: &Resolved,
     task: &PartitionTask,
+    args: &RunArgs,
     constraints: Constraints,
     budget: u64,
 ) -> Result<(Vec<SearchResult>, bool), UserError> {
@@ -175,10 +176,12 @@ fn run_methods(
         ));
     }
     let mut results = Vec::new();
+    agent::partition::interrupt::clear_this_thread();
     for (i, (name, mut method)) in methods.into_iter().enumerate() {
         if interrupted() {
             return Ok((results, false));
         }
+        let bar = progress_bar(name, budget, args.quiet);
         let problem = SearchProblem {
             spec: &r.spec,
             graph,
@@ -190,17 +193,50 @@ fn run_methods(
             budget,
             seed: agent::partition::derive_seed(s.seed, i as u64),
         };
+        let stop_after = args.interrupt_after_evaluations;
         let result = match Evaluator::new(&problem) {
-            Ok(mut eval) => {
+            Ok(eval) => {
+                let mut eval = eval.with_observer(|used, _, best| {
+                    bar.set_position(used);
+                    bar.set_message(format!("{best:.1}"));
+                    if stop_after.is_some_and(|n| used >= n) {
+                        agent::partition::interrupt::request_on_this_thread();
+                    }
+                });
                 let error = method.run(&problem, &mut eval).err();
                 let notes = method.notes();
                 eval.finish(name, notes, error)
             }
             Err(e) => SearchResult::failed(name, &e),
         };
+        bar.finish_and_clear();
+        let stopped = result.interrupted;
         results.push(result);
+        if stopped {
+            agent::partition::interrupt::clear_this_thread();
+            return Ok((results, false));
+        }
     }
     Ok((results, true))
+}
+
+/// A method's progress on the terminal: simulator calls out of the budget,
+/// the best throughput so far, the time left; hidden with `--quiet` or when
+/// standard output is not a terminal.
+fn progress_bar(method: &str, budget: u64, quiet: bool) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(budget);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>8} {bar:30} {pos}/{len} calls  best {msg} inf/s  eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_prefix(method.to_string());
+    bar
 }
 
 /// The best placement any method found, and which method found it.

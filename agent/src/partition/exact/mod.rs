@@ -181,6 +181,8 @@ pub struct Limits {
 pub enum Stop {
     NodeLimit,
     TimeLimit,
+    /// An interrupt was requested (`partition::interrupt`).
+    Interrupted,
 }
 
 /// Which search ran.
@@ -274,6 +276,7 @@ impl Outcome {
                 None => "search completed",
                 Some(Stop::NodeLimit) => "stopped by the node limit",
                 Some(Stop::TimeLimit) => "stopped by the time limit",
+                Some(Stop::Interrupted) => "interrupted",
             }
             .to_string(),
         ));

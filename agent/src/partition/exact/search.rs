@@ -46,11 +46,14 @@ impl Control {
         if self.stop.is_none() {
             if self.nodes >= self.node_limit {
                 self.stop = Some(Stop::NodeLimit);
-            } else if self.nodes.is_multiple_of(256)
-                && self.time_limit_s.is_finite()
-                && self.started.elapsed().as_secs_f64() >= self.time_limit_s
-            {
-                self.stop = Some(Stop::TimeLimit);
+            } else if self.nodes.is_multiple_of(256) {
+                if crate::partition::interrupt::requested() {
+                    self.stop = Some(Stop::Interrupted);
+                } else if self.time_limit_s.is_finite()
+                    && self.started.elapsed().as_secs_f64() >= self.time_limit_s
+                {
+                    self.stop = Some(Stop::TimeLimit);
+                }
             }
         }
         if self.stop.is_some() {

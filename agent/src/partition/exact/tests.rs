@@ -477,3 +477,21 @@ fn the_method_simulates_its_incumbents_within_the_budget() {
         }
     }
 }
+
+/// An interrupt request stops the search at its next check (every 256
+/// nodes, the first node included): nothing is claimed proven.
+#[test]
+fn an_interrupt_stops_the_search_unproven() {
+    let spec = shipped("edgetpu_ring16");
+    let g = bert_base();
+    let set = spec.constraints;
+    let opts = SimOptions::default();
+    crate::partition::interrupt::request_on_this_thread();
+    let o = solve(&spec, &g, &set, &opts, unlimited());
+    crate::partition::interrupt::clear_this_thread();
+    assert_eq!(o.stop, Some(Stop::Interrupted));
+    assert!(!o.proven);
+    assert_eq!(o.nodes, 0);
+    // Without the request the same search completes.
+    assert!(solve(&spec, &g, &set, &opts, unlimited()).proven);
+}

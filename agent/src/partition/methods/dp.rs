@@ -122,6 +122,10 @@ impl Search for Dp {
             if let Some(found) = model.optimal() {
                 break found;
             }
+            // The recurrence gives up early when an interrupt is requested.
+            if eval.interrupted() {
+                return Ok(());
+            }
             if constraints.no_skipping == NoSkipping::Edge {
                 constraints.no_skipping = NoSkipping::Off;
                 relaxed.push("no_skipping");
@@ -353,6 +357,9 @@ impl<'a> SegmentModel<'a> {
         let mut load = Vec::new();
         for s in 0..k {
             for j in s + 1..=n {
+                if j % 64 == 0 && crate::partition::interrupt::requested() {
+                    return None;
+                }
                 let route = self.routes[s];
                 load.clear();
                 load.resize(route.len(), 0u64);
