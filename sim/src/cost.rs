@@ -223,7 +223,7 @@ pub enum CostError {
         sram_bytes: Option<u64>,
         cycles: Option<u64>,
     },
-    /// The run could last past [`MAX_RUN_CYCLES`]: `bound` (saturating at
+    /// The run could last past [`crate::spec::MAX_RUN_CYCLES`]: `bound` (saturating at
     /// `u128::MAX`) is the sum over `microbatches` of every op's worst cycles,
     /// its weight streaming and its output's transfers (cycles and bytes),
     /// which no event time of the run can exceed.

@@ -12,16 +12,19 @@
 //! network is then simulated on them.
 //!
 //! Packets move through the same link model as the workload simulator's, the
-//! [`Fabric`] (see `fabric.rs` for the rule): FIFO links, one packet at a
+//! spec's [`Network`] (see `fabric/` for the rules): FIFO links, one packet at a
 //! time, store-and-forward or cut-through along `spec.routes.path(src, dst)`.
 //! Arrivals at intermediate chiplets are taken in (cycle, sequence number)
 //! order, and at one cycle newly injected packets join their first link
 //! before packets arriving from elsewhere are forwarded, as in the engine
 //! (where sending new transfers comes before forwarding packets).
 //!
-//! A chiplet's unbounded source queue is the queue of its first link: as in
-//! the engine, a chiplet has no injection port of its own, so it may feed all
-//! of its outgoing links at once.
+//! With the ideal links, a chiplet's unbounded source queue is the queue of
+//! its first link: as in the engine, a chiplet has no injection port of its
+//! own, so it may feed all of its outgoing links at once. With buffered
+//! routers (`fabric/buffered.rs`) every chiplet has an unbounded source queue
+//! feeding its router's injection port one flit per cycle, as BookSim's
+//! terminals do; the network is then stepped cycle by cycle.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -8,7 +8,7 @@
 //! chiplet type), the plan (`plan.rs`: everything that depends on the
 //! placement — transfers of a micro-batch, consumer lists, SRAM slots), the
 //! clock, the event queue keyed by (cycle, sequence number), the links (a
-//! [`Fabric`], `fabric.rs`) and the run's tallies are resources.
+//! [`Network`], `fabric/`) and the run's tallies are resources.
 //!
 //! # How a run is driven, and why
 //!
@@ -55,14 +55,19 @@
 //!
 //! # Links
 //!
-//! Packets move through the [`Fabric`], the link model shared with synthetic
-//! traffic: FIFO links serving one packet at a time, store-and-forward or
-//! cut-through (see `fabric.rs`). A packet's service interval on a link is
-//! known when it joins the link's queue, so the only events are a packet
-//! reaching an intermediate chiplet (the fabric's own queue, taken at the
-//! event time it is due, after the engine's own events of that time) and the
-//! last packet of a transfer reaching its destination. Contention is exact for
-//! FIFO arbitration with far fewer events than one per packet per hop.
+//! Packets move through the spec's [`Network`], the link model shared with
+//! synthetic traffic (see `fabric/`). With the ideal links (`Fabric`): FIFO
+//! links serving one packet at a time, store-and-forward or cut-through. A
+//! packet's service interval on a link is known when it joins the link's
+//! queue, so the only events are a packet reaching an intermediate chiplet
+//! (the fabric's own queue, taken at the event time it is due, after the
+//! engine's own events of that time) and the last packet of a transfer
+//! reaching its destination. Contention is exact for FIFO arbitration with far
+//! fewer events than one per packet per hop. With buffered routers
+//! (`BufferedFabric`) the network is stepped in every cycle in which a router
+//! can act; what it reports (a transfer's last packet leaving its source, its
+//! last packet delivered) becomes the engine's events, so one evaluation
+//! costs about one step per flit per hop.
 //!
 //! # SRAM
 //!
