@@ -356,10 +356,13 @@ impl<'a> SegmentModel<'a> {
         let mut from = vec![vec![0usize; n + 1]; k];
         let mut load = Vec::new();
         for s in 0..k {
+            let class = &self.tables[self.class_of_position[s]];
+            let monotone = class.streamed.is_none();
             for j in s + 1..=n {
                 if j % 64 == 0 && crate::partition::interrupt::requested() {
                     return None;
                 }
+                let min_start = class.min_start[j];
                 let route = self.routes[s];
                 load.clear();
                 load.resize(route.len(), 0u64);
@@ -373,6 +376,26 @@ impl<'a> SegmentModel<'a> {
                             *acc += self.model.link_serialisation_cycles(i, l);
                         }
                     }
+                    // Earlier starts only grow the segment: past the SRAM's
+                    // limit none fits, and where the stage time grows with
+                    // the segment (no weight streaming: a prefix sum) and so
+                    // does the link load, none can beat (or, for the memory
+                    // goal, meet) what is known. Exact, ties included: the
+                    // latest start found first keeps a tie.
+                    if i < min_start {
+                        break;
+                    }
+                    let (stage, memory) = self.stage(s, i, j);
+                    let cost = stage.max(load.iter().copied().max().unwrap_or(0));
+                    if monotone {
+                        let hopeless = match goal {
+                            Goal::MinMax => cost >= best[s][j],
+                            Goal::MinMemory { limit } => cost > limit,
+                        };
+                        if hopeless {
+                            break;
+                        }
+                    }
                     if s == 0 && i != 0 {
                         continue;
                     }
@@ -380,8 +403,6 @@ impl<'a> SegmentModel<'a> {
                     if prev == NONE || !self.feasible(s, i, j) {
                         continue;
                     }
-                    let (stage, memory) = self.stage(s, i, j);
-                    let cost = stage.max(load.iter().copied().max().unwrap_or(0));
                     let value = match goal {
                         Goal::MinMax => prev.max(cost),
                         Goal::MinMemory { limit } if cost <= limit => prev + memory,
