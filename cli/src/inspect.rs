@@ -186,6 +186,7 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
         ("chips", Align::Right),
         ("topology", Align::Left),
         ("links", Align::Right),
+        ("routers", Align::Left),
         ("SRAM total", Align::Right),
         ("peak TOPS", Align::Right),
         ("off-package", Align::Left),
@@ -207,6 +208,13 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
                         }
                     ),
                 };
+                let routers = match &spec.interconnect.buffers {
+                    None => "ideal".to_string(),
+                    Some(b) => format!(
+                        "{} VCs x {} flits of {} B",
+                        b.virtual_channels, b.buffer_flits, b.flit_bytes
+                    ),
+                };
                 table.row(vec![
                     path.file_name()
                         .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
@@ -214,6 +222,7 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
                     s.n_chiplets.to_string(),
                     s.topology,
                     s.n_links.to_string(),
+                    routers,
                     bytes(s.total_sram_kib * 1024),
                     format!("{:.1}", s.peak_tops),
                     memory,
