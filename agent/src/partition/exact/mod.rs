@@ -118,6 +118,7 @@ use sim::{Placement, SimOptions};
 use self::lattice::Lattice;
 use self::model::{Model, chiplet_ids};
 use self::search::{ChainSearch, Control, OpSearch};
+use super::methods::{SegmentModel, segmentation_placement};
 use super::search::{Evaluator, Search, SearchProblem};
 use crate::error::SearchError;
 
@@ -435,8 +436,8 @@ fn solve_with(
 
 /// Gives the op-by-op search an incumbent: the optimum among acyclic
 /// placements when acyclic dataflow is off (a valid placement of the
-/// stricter problem is valid here too), else the contiguous balanced
-/// placement when it is valid. Shares the node budget; a limit that stops the
+/// stricter problem is valid here too), else the better of the contiguous
+/// balanced placement and `dp`'s optimal segmentation, when valid. Shares the node budget; a limit that stops the
 /// warm start leaves the main search to stop at once with a valid bound.
 fn warm_start(
     m: &Model<'_>,
@@ -472,9 +473,19 @@ fn warm_start(
         }
         return;
     }
-    let p = Placement::contiguous_balanced(spec, graph);
-    if sim::constraints::is_valid(spec, graph, &p, constraints) {
-        let chip_of: Vec<usize> = p.chiplet_of_op.iter().map(|c| c.idx()).collect();
-        ctl.offer(m.objective(&chip_of), &chip_of);
+    let mut starts = vec![Placement::contiguous_balanced(spec, graph)];
+    // `dp`'s optimal contiguous segmentation (its objective is this one), so
+    // that `exact` never reports worse than `dp` where it cannot prove.
+    let segments = SegmentModel::new(spec, graph, constraints, options, true);
+    if let Some((bounds, _)) = segments.optimal() {
+        starts.push(Placement {
+            chiplet_of_op: segmentation_placement(spec, &bounds),
+        });
+    }
+    for p in starts {
+        if sim::constraints::is_valid(spec, graph, &p, constraints) {
+            let chip_of: Vec<usize> = p.chiplet_of_op.iter().map(|c| c.idx()).collect();
+            ctl.offer(m.objective(&chip_of), &chip_of);
+        }
     }
 }

@@ -495,3 +495,36 @@ fn an_interrupt_stops_the_search_unproven() {
     // Without the request the same search completes.
     assert!(solve(&spec, &g, &set, &opts, unlimited()).proven);
 }
+
+/// Where the lattice is too large for the chain search (twelve independent
+/// two-op branches: 3^12 down-sets), the op-by-op search starts from `dp`'s
+/// optimal segmentation, so even stopped at once it is never worse than
+/// `dp`.
+#[test]
+fn the_op_by_op_search_is_never_worse_than_dp() {
+    let spec = shipped("edgetpu_ring16");
+    let mut b = GraphBuilder::new("branches", "branches", DType::Int8);
+    let x = b.input("x", &[1, 128, 256]);
+    for i in 0..12 {
+        let h = b
+            .linear(&format!("b{i}.fc"), &x, 256 + 64 * (i % 5), true)
+            .unwrap();
+        b.eltwise(&format!("b{i}.relu"), EltFunc::Relu, &[&h], 0)
+            .unwrap();
+    }
+    let g = b.finish().expect("valid");
+    let set = spec.constraints;
+    let opts = options(4096);
+    let limits = Limits {
+        time_limit_s: f64::INFINITY,
+        node_limit: 10,
+    };
+    let o = solve(&spec, &g, &set, &opts, limits);
+    assert_eq!(o.formulation, Formulation::OpByOp);
+    check_consistent(&spec, &g, &set, &opts, &o);
+    let dp = crate::partition::methods::SegmentModel::new(&spec, &g, &set, &opts, true)
+        .optimal()
+        .expect("dp finds a segmentation");
+    let (_, objective) = o.best.as_ref().expect("an incumbent");
+    assert!(*objective <= dp.1, "exact {objective} > dp {}", dp.1);
+}
