@@ -201,12 +201,76 @@ def evaluate(p, chip_of):
 
 
 # --------------------------------------------------------------------------
+# A starting solution for CP-SAT: the best segmentation of the op-id order
+# (a topological order) into at most one contiguous segment per position.
+
+
+def contiguous_hint(p):
+    """Returns (objective, position of each op) of the optimal contiguous
+    segmentation of ops 0..n-1 into positions 0, 1, ... (binary search on the
+    bottleneck T; each position greedily takes the longest run of ops whose
+    stage time is <= T and whose SRAM need fits; both grow with the run, so
+    the greedy uses the fewest positions), or None when none fits."""
+    n, m = p.n, p.m
+    cycles_at = [[p.cycles[v][p.type_at(k)] for v in range(n)] for k in range(m)]
+
+    def fits(k, a, b):  # ops a..b-1 on position k
+        ops = set(range(a, b))
+        return (sum(p.w[v] for v in ops) + peak_bytes(p, ops) <= p.cap_at(k))
+
+    def walk(T):
+        pos, a = [0] * n, 0
+        for k in range(m):
+            if a == n:
+                break
+            # longest b with stage <= T, then shrink to fit SRAM (monotone)
+            b, t = a, 0
+            while b < n and t + cycles_at[k][b] <= T:
+                t += cycles_at[k][b]
+                b += 1
+            if b == a or not fits(k, a, a + 1):
+                return None
+            lo, hi = a + 1, b  # largest b' in [lo, hi] with fits(a, b')
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if fits(k, a, mid):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            for v in range(a, lo):
+                pos[v] = k
+            a = lo
+        return pos if a == n else None
+
+    lo = max(max(min(cs) for cs in p.cycles), 1)
+    hi = max(sum(c) for c in cycles_at)
+    if walk(hi) is None:
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if walk(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    pos = walk(lo)
+    return evaluate(p, [p.order[k] for k in pos])["objective"], pos
+
+
+def homogeneous(p):
+    """Whether every position has the same chiplet type and SRAM size (then
+    empty positions can be moved to the end without changing anything the
+    objective or the constraints see, since links never bind)."""
+    return len({(p.type_at(k), p.cap_at(k)) for k in range(p.m)}) == 1
+
+
+# --------------------------------------------------------------------------
 # The CP-SAT model.
 
 
-def solve(p, time_limit, seed, log=False):
+def solve(p, time_limit, seed, log=False, use_hint=True):
     from ortools.sat.python import cp_model
 
+    build_started = time.perf_counter()
     build_candidates(p)
     model = cp_model.CpModel()
     n, m = p.n, p.m
@@ -272,6 +336,21 @@ def solve(p, time_limit, seed, log=False):
                     model.Add(x[j][k] == 0)
                     continue
                 model.Add(wsum[k] + base + const + sum(var_terms) <= cap).OnlyEnforceIf(x[j][k])
+    # Symmetry breaking on a homogeneous package: used positions form a prefix.
+    if homogeneous(p):
+        used = [model.NewBoolVar(f"u{k}") for k in range(m)]
+        for k in range(m):
+            for v in range(n):
+                model.AddImplication(x[v][k], used[k])
+            model.AddBoolOr([x[v][k] for v in range(n)]).OnlyEnforceIf(used[k])
+            if k > 0:
+                model.AddImplication(used[k], used[k - 1])
+    # A starting solution (CP-SAT checks it; it only guides the search).
+    hint = contiguous_hint(p) if use_hint else None
+    if hint is not None:
+        for v in range(n):
+            for k in range(m):
+                model.AddHint(x[v][k], hint[1][v] == k)
     model.Minimize(z)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -283,7 +362,9 @@ def solve(p, time_limit, seed, log=False):
     wall = time.perf_counter() - started
     name = solver.StatusName(status)
     out = {"status": name, "wall_s": round(wall, 3),
+           "build_s": round(started - build_started, 3),
            "ortools": ortools_version(),
+           "hint_objective": hint[0] if hint is not None else None,
            "vars": len(model.Proto().variables),
            "constraints": len(model.Proto().constraints)}
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
