@@ -82,6 +82,7 @@ class Problem:
         self.prod = [op["producers"] for op in self.ops]
         self.cons = [op["consumers"] for op in self.ops]
         self.cons_sorted = [sorted(c) for c in self.cons]
+        self.route = {(r["from"], r["to"]): r["links"] for r in data["routes"]}
 
     def type_at(self, k):
         return self.chips[self.order[k]]["type"]
@@ -103,9 +104,14 @@ def problem_checks(p):
     """Refuses anything but the compute-only case; returns the facts that make
     tessera's objective equal to the largest stage time."""
     c = p.data["constraints"]
-    if not c["acyclic_dataflow"] or c["no_skipping"] != "off" or c["no_triangle"]:
-        sys.exit("only acyclic_dataflow (+ sram_capacity) is modelled: "
-                 f"constraints are {c}")
+    # Modelled: acyclic dataflow, optionally no_skipping = "edge" (under
+    # which no_triangle holds by itself: every flow goes from a position to
+    # the next), SRAM capacity on or off. Refused: no_skipping = "prefix",
+    # and no_triangle without edge mode.
+    if (not c["acyclic_dataflow"] or c["no_skipping"] == "prefix"
+            or (c["no_triangle"] and c["no_skipping"] != "edge")):
+        sys.exit("only acyclic_dataflow, no_skipping = off | edge (no_triangle only "
+                 f"with edge) and sram_capacity are modelled: constraints are {c}")
     if any(ch["can_stream"] for ch in p.chips):
         sys.exit("weight streaming is not modelled")
     # The link term: a tensor goes once to each other chiplet reading it, over
@@ -129,8 +135,11 @@ def problem_checks(p):
     # fastest type, and the costliest op on its best type.
     lb = max(math.ceil(min(total) / p.m),
              max(min(cs) for cs in p.cycles))
-    return {"link_term_upper_bound": link_bound, "stage_lower_bound": lb,
-            "link_term_cannot_bind": link_bound < lb}
+    facts = {"link_term_upper_bound": link_bound, "stage_lower_bound": lb,
+             "link_term_cannot_bind": link_bound < lb}
+    if not facts["link_term_cannot_bind"] and c["no_skipping"] != "edge":
+        sys.exit("the link term may bind and is modelled only with no_skipping = edge")
+    return facts
 
 
 # --------------------------------------------------------------------------
@@ -140,14 +149,10 @@ def problem_checks(p):
 def peak_bytes(p, ops_here):
     """peak(S) of tessera's SRAM rule for S = ops_here (a set)."""
     s = sorted(ops_here)
-    live_at = []
-    for j in s:
-        live = p.out[j] + p.gin[j]
-        live_at.append(live)
     # tensors t live at j: own (t in S, t < j, some reader r >= j in S) or
     # remote (t not in S, readers r1 <= j <= r2 in S)
     peak = 0
-    for idx, j in enumerate(s):
+    for j in s:
         live = p.out[j] + p.gin[j]
         for t in candidates(p, j):
             readers = [r for r in p.cons[t] if r in ops_here]
@@ -178,9 +183,25 @@ def build_candidates(p):
             p._cand[j].append(t)
 
 
+def link_loads(p, chip_of):
+    """Each link's serialisation cycles: every op's output, once to each
+    other chiplet that reads it, over the spec's route (sim::problem)."""
+    ser = {s["bandwidth_bytes_per_cycle"]: s["output_cycles"]
+           for s in p.data["output_serialisation"]}
+    bw = [l["bandwidth_bytes_per_cycle"] for l in p.data["links"]]
+    load = [0] * len(bw)
+    for u in range(p.n):
+        src = chip_of[u]
+        for d in sorted({chip_of[q] for q in p.cons[u]} - {src}):
+            for l in p.route[(src, d)]:
+                load[l] += ser[bw[l]][u]
+    return load
+
+
 def evaluate(p, chip_of):
-    """Largest stage time, per-chip SRAM need, and whether the placement is
-    valid (acyclic dataflow, SRAM capacity), under this model."""
+    """The analytic bottleneck (largest stage time or link load), per-chip
+    SRAM need, and whether the placement is valid under the modelled
+    constraints, under this model."""
     pos_of_chip = {c["id"]: c["position"] for c in p.chips}
     pos = [pos_of_chip[c] for c in chip_of]
     stage = [0] * p.m
@@ -190,14 +211,20 @@ def evaluate(p, chip_of):
         stage[k] += p.cycles[v][p.type_at(k)]
         members[k].add(v)
     acyclic = all(pos[u] <= pos[v] for u, v in p.edges())
+    edge_ok = (p.data["constraints"]["no_skipping"] != "edge"
+               or all(pos[v] <= pos[u] + 1 for u, v in p.edges()))
+    loads = link_loads(p, chip_of)
     need = []
     for k in range(p.m):
         need.append(sum(p.w[v] for v in members[k]) + peak_bytes(p, members[k])
                     if members[k] else 0)
-    sram_ok = all(need[k] <= p.cap_at(k) for k in range(p.m))
-    return {"objective": max(stage), "stage_cycles": stage,
+    sram_ok = (not p.data["constraints"]["sram_capacity"]
+               or all(need[k] <= p.cap_at(k) for k in range(p.m)))
+    return {"objective": max(stage + loads), "stage_cycles": stage,
+            "max_link_cycles": max(loads, default=0),
             "sram_need_bytes_by_position": need,
-            "valid": acyclic and sram_ok, "acyclic": acyclic, "sram_ok": sram_ok}
+            "valid": acyclic and edge_ok and sram_ok, "acyclic": acyclic,
+            "no_skipping_edge_ok": edge_ok, "sram_ok": sram_ok}
 
 
 # --------------------------------------------------------------------------
@@ -253,21 +280,40 @@ def contiguous_hint(p):
         else:
             hi = mid
     pos = walk(lo)
-    return evaluate(p, [p.order[k] for k in pos])["objective"], pos
+    ev = evaluate(p, [p.order[k] for k in pos])
+    # Contiguous in the op order is acyclic, but may skip positions (edge
+    # mode); an invalid hint is not given.
+    return (ev["objective"], pos) if ev["valid"] else None
 
 
-def homogeneous(p):
-    """Whether every position has the same chiplet type and SRAM size (then
-    empty positions can be moved to the end without changing anything the
-    objective or the constraints see, since links never bind)."""
-    return len({(p.type_at(k), p.cap_at(k)) for k in range(p.m)}) == 1
+def consecutive_routes(p):
+    """The route from each position to the next, as link ids."""
+    return [p.route[(p.order[k], p.order[k + 1])] for k in range(p.m - 1)]
+
+
+def prefix_symmetry(p, links_bind):
+    """Whether the used positions may be required to form a prefix without
+    changing the optimum: every position has the same chiplet type and SRAM
+    size, and either links never bind, or (edge mode) each position reaches
+    the next over one link of its own, all of one bandwidth. Then closing up
+    an empty position changes no stage, SRAM need or link load (in edge mode
+    no tensor crosses an empty position, and the ops after it keep their
+    flows on equal links)."""
+    if len({(p.type_at(k), p.cap_at(k)) for k in range(p.m)}) != 1:
+        return False
+    if not links_bind:
+        return True
+    routes = consecutive_routes(p)
+    bws = {p.data["links"][r[0]]["bandwidth_bytes_per_cycle"] for r in routes}
+    return (all(len(r) == 1 for r in routes) and len({r[0] for r in routes}) == len(routes)
+            and len(bws) <= 1)
 
 
 # --------------------------------------------------------------------------
 # The CP-SAT model.
 
 
-def solve(p, time_limit, seed, log=False, use_hint=True):
+def solve(p, time_limit, seed, log=False, use_hint=True, links_bind=False):
     from ortools.sat.python import cp_model
 
     build_started = time.perf_counter()
@@ -288,10 +334,32 @@ def solve(p, time_limit, seed, log=False, use_hint=True):
             model.Add(sum(x[v][i] for i in range(k + 1)) <= sum(x[u][i] for i in range(k + 1)))
     # Stage times and the objective.
     stage_ub = [sum(p.cycles[v][p.type_at(k)] for v in range(n)) for k in range(m)]
-    z = model.NewIntVar(0, max(stage_ub), "z")
+    z = model.NewIntVar(0, max(stage_ub) + (10**15 if links_bind else 0), "z")
     for k in range(m):
         t = p.type_at(k)
         model.Add(sum(p.cycles[v][t] * x[v][k] for v in range(n)) <= z)
+    if p.data["constraints"]["no_skipping"] == "edge":
+        for u, v in p.edges():
+            model.Add(pos[v] <= pos[u] + 1)
+    # The link term (edge mode only, checked by problem_checks): op u's output
+    # crosses from position k to k + 1 when u is at k and a consumer at k + 1
+    # (its only possible destination), loading every link of that route.
+    if links_bind:
+        ser = {s_["bandwidth_bytes_per_cycle"]: s_["output_cycles"]
+               for s_ in p.data["output_serialisation"]}
+        bw = [l["bandwidth_bytes_per_cycle"] for l in p.data["links"]]
+        load = {}
+        for k, route in enumerate(consecutive_routes(p)):
+            for u in range(n):
+                if not p.cons[u]:
+                    continue
+                cross = model.NewBoolVar(f"c{u}_{k}")
+                for q in p.cons[u]:
+                    model.AddBoolOr([x[u][k].Not(), x[q][k + 1].Not(), cross])
+                for l in route:
+                    load.setdefault(l, []).append(ser[bw[l]][u] * cross)
+        for l, terms in load.items():
+            model.Add(sum(terms) <= z)
     # SRAM capacity: for each op j on position k,
     #   W_k + out_j + gin_j + sum_t out_t * L[t, j] <= cap_k,
     # with L[t, j] forced to 1 when tensor t is live at j on j's chiplet.
@@ -337,7 +405,7 @@ def solve(p, time_limit, seed, log=False, use_hint=True):
                     continue
                 model.Add(wsum[k] + base + const + sum(var_terms) <= cap).OnlyEnforceIf(x[j][k])
     # Symmetry breaking on a homogeneous package: used positions form a prefix.
-    if homogeneous(p):
+    if prefix_symmetry(p, links_bind):
         used = [model.NewBoolVar(f"u{k}") for k in range(m)]
         for k in range(m):
             for v in range(n):
@@ -405,7 +473,23 @@ ONNX_PARAMS = {  # symbolic dims of each file (tests/data/onnx/models.json)
     "vit-b16": ["batch=1"],
     "efficientnet-b0": ["batch=1"],
 }
-SPEC_TEMPLATE = "tests/data/cpsat/compute_only.toml"
+# Packages: (template spec, {line to replace: line with {chips} and {sram_kib}}).
+# "compute_only": tests/data/cpsat/compute_only.toml (links can never bind).
+# "ring_nostream": the shipped hw_specs/edgetpu_ring16.toml under its MLSys 2022
+# constraints, with the chip count and SRAM size of the case and weight
+# streaming off (the same as --set 'chiplets[0].id_range=[0, N-1]'
+# --set chiplet_types.edgetpu.sram_kib=K --set memory.weight_streaming=false).
+PACKAGES = {
+    "compute_only": ("tests/data/cpsat/compute_only.toml", {
+        "id_range = [0, 15]": "id_range = [0, {last}]",
+        "sram_kib = 8192": "sram_kib = {sram_kib}",
+    }),
+    "ring_nostream": ("hw_specs/edgetpu_ring16.toml", {
+        "id_range = [0, 15]": "id_range = [0, {last}]",
+        "sram_kib = 8192": "sram_kib = {sram_kib}",
+        'chiplets = "all"\nweight_streaming = true': 'chiplets = "all"\nweight_streaming = false',
+    }),
+}
 SRAM_SLACK = 1.25  # see sram_kib_for
 
 
@@ -429,12 +513,13 @@ def sram_kib_for(p_ops, chips):
     return int(math.ceil(need / 1024))
 
 
-def write_spec(path, chips, sram_kib):
-    with open(SPEC_TEMPLATE) as f:
+def write_spec(path, package, chips, sram_kib):
+    template, edits = PACKAGES[package]
+    with open(template) as f:
         text = f.read()
-    a, b = "id_range = [0, 15]", "sram_kib = 8192"
-    assert text.count(a) == 1 and text.count(b) == 1
-    text = text.replace(a, f"id_range = [0, {chips - 1}]").replace(b, f"sram_kib = {sram_kib}")
+    for old, new in edits.items():
+        assert text.count(old) == 1, (template, old)
+        text = text.replace(old, new.format(last=chips - 1, sram_kib=sram_kib))
     with open(path, "w") as f:
         f.write(text)
 
@@ -482,7 +567,7 @@ def matrix(args):
     if args.append and os.path.exists(args.csv):
         with open(args.csv) as f:
             rows = list(csv.DictReader(f))
-    done = {(r["source"], r["model"], r["chips"]) for r in rows}
+    done = {(r["package"], r["source"], r["model"], r["chips"]) for r in rows}
     for kind, name in models:
         graph = os.path.join(args.work, f"{kind}-{name}.json")
         if not os.path.exists(graph):
@@ -492,15 +577,15 @@ def matrix(args):
                 run([args.tessera, "graph", "export", os.path.join(ONNX_DIR, name + ".onnx"),
                      "-p", *ONNX_PARAMS[name], "fuse=false", "-o", graph])
         for chips in chip_counts:
-            if (kind, name, str(chips)) in done:
+            if (args.package, kind, name, str(chips)) in done:
                 continue
-            tag = f"{kind}-{name}-{chips}"
+            tag = f"{args.package}-{kind}-{name}-{chips}"
             spec = os.path.join(args.work, tag + ".toml")
             # SRAM size from the graph alone (spec-independent quantities).
-            write_spec(spec, chips, 8192)
+            write_spec(spec, args.package, chips, 8192)
             prob0 = Problem(json.loads(run([args.op_costs, "problem", spec, graph])))
             sram_kib = sram_kib_for(prob0, chips)
-            write_spec(spec, chips, sram_kib)
+            write_spec(spec, args.package, chips, sram_kib)
             prob_path = os.path.join(args.work, tag + ".problem.json")
             with open(prob_path, "w") as f:
                 f.write(run([args.op_costs, "problem", spec, graph]))
@@ -508,15 +593,18 @@ def matrix(args):
                 p = Problem(json.load(f))
             facts = problem_checks(p)
             print(f"[{tag}] {p.n} ops, sram {sram_kib} KiB, {facts}", flush=True)
-            res = solve(p, args.time_limit, args.seed)
+            links_bind = not facts["link_term_cannot_bind"]
+            res = solve(p, args.time_limit, args.seed, links_bind=links_bind)
             print(f"[{tag}] cp-sat {res['status']} {res.get('objective')} "
                   f"bound {res.get('bound')} {res['wall_s']} s", flush=True)
             row = {"source": kind, "model": name, "chips": chips, "ops": p.n,
-                   "package": "compute_only", "sram_kib": sram_kib,
+                   "package": args.package, "sram_kib": sram_kib,
                    "link_term_upper_bound": facts["link_term_upper_bound"],
                    "stage_lower_bound": facts["stage_lower_bound"],
+                   "links_modelled": links_bind,
                    "cpsat_status": res["status"], "cpsat_objective": res.get("objective"),
-                   "cpsat_bound": res.get("bound"), "cpsat_wall_s": res["wall_s"]}
+                   "cpsat_bound": res.get("bound"), "cpsat_wall_s": res["wall_s"],
+                   "cpsat_build_s": res["build_s"], "cpsat_hint_objective": res["hint_objective"]}
             # tessera's judgement of CP-SAT's placement
             if res.get("chiplet_of_op") is not None:
                 pl = os.path.join(args.work, tag + ".cpsat_placement.json")
@@ -526,7 +614,9 @@ def matrix(args):
                 row["cpsat_placement_tessera_objective"] = ev["bottleneck_cycles"]
                 row["cpsat_placement_tessera_valid"] = ev["valid"]
                 mine = evaluate(p, res["chiplet_of_op"])
-                assert mine["objective"] == res["objective"], (mine["objective"], res)
+                # the solver's z bounds its placement's true objective (equal
+                # when the link literals are tight, always at an optimum)
+                assert mine["objective"] <= res["objective"], (mine["objective"], res)
                 row["cpsat_models_agree"] = agree(p, mine, ev)
             # tessera's dp and exact, one run each (so each has its own
             # placement.json); the best simulated placement of each is judged
@@ -592,6 +682,7 @@ def main():
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--budget", type=int, default=1000)
     c.add_argument("--append", action="store_true")
+    c.add_argument("--package", choices=sorted(PACKAGES), default="compute_only")
     args = ap.parse_args()
     if args.cmd == "matrix":
         matrix(args)
@@ -600,7 +691,8 @@ def main():
         p = Problem(json.load(f))
     if args.cmd == "solve":
         facts = problem_checks(p)
-        res = solve(p, args.time_limit, args.seed, args.log)
+        res = solve(p, args.time_limit, args.seed, args.log,
+                    links_bind=not facts["link_term_cannot_bind"])
         res["checks"] = facts
         text = json.dumps(res)
         if args.out:
