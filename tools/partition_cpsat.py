@@ -18,10 +18,17 @@ graph on one chiplet of a package so that
 minimising the largest stage time, max over chiplets of the sum of
 `sim::cost::op_cost(op, type).cycles` over the ops there. That is exactly
 tessera's analytic bottleneck (`sim::oracle::analyse(..).bottleneck_cycles`,
-what `exact` minimises) on a package without off-package memory (nothing
-streams) whose link term can never bind; `problem_checks` verifies the
-latter per case (see tests/data/cpsat/compute_only.toml). Other constraint
-sets (no_skipping, no_triangle, weight streaming) are refused.
+what `exact` minimises) on a package without weight streaming whose link
+term can never bind; `problem_checks` verifies the latter per case (see
+tests/data/cpsat/compute_only.toml).
+
+It also solves the MLSys 2022 constraint set (acyclic dataflow,
+no_skipping = "edge", no_triangle, SRAM capacity) with the link term
+(every op's output crosses to the next position over the spec's route and
+loads each link of it by its serialisation cycles): package
+`ring_nostream`, the shipped edgetpu ring with weight streaming off.
+no_skipping = "prefix", no_triangle without edge mode, and weight
+streaming are refused.
 
 Per-op numbers come from tessera itself, never from a re-implemented cost
 model: `sim/examples/op_costs.rs` prints them (`op_costs problem`), and
@@ -41,7 +48,8 @@ Usage
   # dp and exact, cross-check both placements in both models, write the CSV
   python3 tools/partition_cpsat.py matrix --tessera target/release/tessera
       --op-costs target/release/examples/op_costs --work /tmp/cpsat
-      --csv tests/data/cpsat/results.csv [--models bert-base,...] [--chips 4,8]
+      --csv tests/data/cpsat/results.csv [--package compute_only|ring_nostream]
+      [--models bert-base,...] [--chips 4,8] [--append] [--extra]
 
 CP-SAT runs with one worker and a fixed seed, so a solve stopped by its time
 limit is still reproducible on one machine only to the extent CP-SAT's
@@ -490,6 +498,9 @@ PACKAGES = {
         'chiplets = "all"\nweight_streaming = true': 'chiplets = "all"\nweight_streaming = false',
     }),
 }
+# Not in the default matrix (--extra): opset-13 conversions of the light
+# models, imported without fusion and without parameters (no symbolic dims).
+ONNX_LIGHT = ["light_inception_v2_opset13", "light_densenet121_opset13"]
 SRAM_SLACK = 1.25  # see sram_kib_for
 
 
@@ -559,6 +570,8 @@ def tessera_partition(args, spec, graph, outdir, method):
 def matrix(args):
     os.makedirs(args.work, exist_ok=True)
     models = [("zoo", m) for m in ZOO] + [("onnx", m) for m in ONNX]
+    if args.extra:
+        models = [("onnx_light", m) for m in ONNX_LIGHT]
     if args.models:
         keep = set(args.models.split(","))
         models = [(k, m) for k, m in models if f"{k}:{m}" in keep or m in keep]
@@ -573,9 +586,13 @@ def matrix(args):
         if not os.path.exists(graph):
             if kind == "zoo":
                 run([args.tessera, "graph", "export", name, "-o", graph])
-            else:
+            elif kind == "onnx":
                 run([args.tessera, "graph", "export", os.path.join(ONNX_DIR, name + ".onnx"),
                      "-p", *ONNX_PARAMS[name], "fuse=false", "-o", graph])
+            else:
+                run([args.tessera, "graph", "export",
+                     os.path.join(ONNX_DIR, "onnx_light", name + ".onnx"),
+                     "-p", "fuse=false", "-o", graph])
         for chips in chip_counts:
             if (args.package, kind, name, str(chips)) in done:
                 continue
@@ -682,6 +699,8 @@ def main():
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--budget", type=int, default=1000)
     c.add_argument("--append", action="store_true")
+    c.add_argument("--extra", action="store_true",
+                   help="run the extra models (onnx_light) instead of the default ones")
     c.add_argument("--package", choices=sorted(PACKAGES), default="compute_only")
     args = ap.parse_args()
     if args.cmd == "matrix":
