@@ -504,8 +504,12 @@ ONNX_LIGHT = ["light_inception_v2_opset13", "light_densenet121_opset13"]
 SRAM_SLACK = 1.25  # see sram_kib_for
 
 
-def run(cmd, **kw):
+def run(cmd, may_fail=False, **kw):
     r = subprocess.run(["nice", "-n", "10"] + cmd, capture_output=True, text=True, **kw)
+    if may_fail:  # (stdout, None) or (None, the last line of stderr)
+        if r.returncode == 0:
+            return r.stdout, None
+        return None, (r.stderr.strip().splitlines() or [f"exit {r.returncode}"])[-1]
     if r.returncode != 0:
         sys.exit(f"command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-3000:]}")
     return r.stdout
@@ -542,8 +546,11 @@ def tessera_partition(args, spec, graph, outdir, method):
            "--method", method, "--budget", str(args.budget), "--out", outdir,
            "--force", "--quiet"]
     started = time.perf_counter()
-    run(cmd)
+    _, err = run(cmd, may_fail=True)
     wall = time.perf_counter() - started
+    if err is not None:
+        # e.g. dp on an infeasible case: recorded, not fatal
+        return {f"{method}_cli_wall_s": round(wall, 3), f"{method}_error": err}, None, None
     with open(os.path.join(outdir, "report.json")) as f:
         rep = json.load(f)
     (m,) = [m for m in rep["result"]["methods"] if m["method"] == method]
@@ -551,7 +558,8 @@ def tessera_partition(args, spec, graph, outdir, method):
     with open(os.path.join(outdir, "history.csv")) as f:
         hist = [r for r in csv.DictReader(f) if r["method"] == method]
     out = {f"{method}_cli_wall_s": round(wall, 3),
-           f"{method}_wall_s": round(max(float(r["wall_ms"]) for r in hist) / 1000, 3)}
+           f"{method}_wall_s": (round(max(float(r["wall_ms"]) for r in hist) / 1000, 3)
+                                if hist else None)}
     if method == "exact":
         out.update({"exact_status": notes.get("analytic_status"),
                     "exact_objective": notes.get("analytic_objective_cycles"),
@@ -563,6 +571,8 @@ def tessera_partition(args, spec, graph, outdir, method):
     else:
         out["dp_reported_bottleneck"] = notes.get("bottleneck_cycles")
     pl = os.path.join(outdir, "placement.json")
+    if not os.path.exists(pl):  # no valid placement found
+        return out, None, None
     ev = json.loads(run([args.op_costs, "eval", spec, graph, pl]))
     return out, ev, load_placement(pl)
 
@@ -643,6 +653,8 @@ def matrix(args):
                 outdir = os.path.join(args.work, f"{tag}.{method}")
                 fields, ev, chip_of = tessera_partition(args, spec, graph, outdir, method)
                 row.update(fields)
+                if ev is None:
+                    continue
                 mine = evaluate(p, chip_of)
                 row[f"{method}_placement_objective"] = ev["bottleneck_cycles"]
                 row[f"{method}_placement_valid"] = ev["valid"]
