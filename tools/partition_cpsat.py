@@ -44,6 +44,10 @@ Usage
   # file) under this script's model of the objective and SRAM rule
   python3 tools/partition_cpsat.py eval problem.json placement.json
 
+  # random placements judged by tessera and by this script (must agree)
+  python3 tools/partition_cpsat.py crosscheck problem.json SPEC.toml GRAPH.json
+      --op-costs target/release/examples/op_costs [--count 50]
+
   # the whole matrix: export graphs, write specs, run CP-SAT, run tessera's
   # dp and exact, cross-check both placements in both models, write the CSV
   python3 tools/partition_cpsat.py matrix --tessera target/release/tessera
@@ -673,6 +677,53 @@ def agree(p, mine, ev):
             == [ev["sram_need_bytes"][c] for c in p.order])
 
 
+def crosscheck(args):
+    """Random placements, judged by tessera (op_costs eval) and by this
+    script's model: prints each disagreement and a summary. Placements are
+    drawn acyclic: one in three as contiguous runs of the op order at random
+    cuts, the others op by op (each op at or after its producers' positions,
+    advancing with probability 1/8 or, one time in four, jumping anywhere
+    later; in edge mode, one in two of these also respects no_skipping =
+    "edge"), so valid and invalid ones both occur."""
+    import random
+    with open(args.problem) as f:
+        p = Problem(json.load(f))
+    build_candidates(p)
+    rng = random.Random(args.seed)
+    edge = p.data["constraints"]["no_skipping"] == "edge"
+    bad = valid = 0
+    path = os.path.join(args.work, "crosscheck_placement.json")
+    os.makedirs(args.work, exist_ok=True)
+    for i in range(args.count):
+        strict = edge and i % 2 == 0
+        pos = [0] * p.n
+        if i % 3 == 2:
+            # contiguous runs of the op order at random cuts (often valid)
+            cuts = sorted(rng.sample(range(1, p.n), min(p.m - 1, p.n - 1)))
+            for v in range(p.n):
+                pos[v] = sum(c <= v for c in cuts)
+        for v in range(p.n) if i % 3 != 2 else ():
+            lo = max((pos[u] for u in p.prod[v]), default=0)
+            hi = min((pos[u] + 1 for u in p.prod[v]), default=p.m - 1) if strict else p.m - 1
+            hi = min(max(hi, lo), p.m - 1)
+            r = rng.random()
+            pos[v] = rng.randint(lo, hi) if r < 0.25 else min(lo + (r < 0.375), hi)
+        chip_of = [p.order[k] for k in pos]
+        with open(path, "w") as f:
+            json.dump(chip_of, f)
+        ev = json.loads(run([args.op_costs, "eval", args.spec, args.graph, path]))
+        mine = evaluate(p, chip_of)
+        ok = agree(p, mine, ev) and mine["max_link_cycles"] == ev["max_link_cycles"]
+        valid += ev["valid"]
+        if not ok:
+            bad += 1
+            print(json.dumps({"placement": i, "tessera": {k: ev[k] for k in (
+                "bottleneck_cycles", "max_link_cycles", "valid")},
+                "script": {k: mine[k] for k in ("objective", "max_link_cycles", "valid")}}))
+    print(json.dumps({"problem": args.problem, "placements": args.count,
+                      "valid_per_tessera": valid, "disagreements": bad}))
+
+
 def write_csv(path, rows):
     keys = []
     for r in rows:
@@ -714,9 +765,20 @@ def main():
     c.add_argument("--extra", action="store_true",
                    help="run the extra models (onnx_light) instead of the default ones")
     c.add_argument("--package", choices=sorted(PACKAGES), default="compute_only")
+    d = sub.add_parser("crosscheck")
+    d.add_argument("problem")
+    d.add_argument("spec")
+    d.add_argument("graph")
+    d.add_argument("--op-costs", required=True)
+    d.add_argument("--work", default="/tmp/cpsat-crosscheck")
+    d.add_argument("--count", type=int, default=50)
+    d.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     if args.cmd == "matrix":
         matrix(args)
+        return
+    if args.cmd == "crosscheck":
+        crosscheck(args)
         return
     with open(args.problem) as f:
         p = Problem(json.load(f))
