@@ -649,23 +649,66 @@ def matrix(args):
                 # when the link literals are tight, always at an optimum)
                 assert mine["objective"] <= res["objective"], (mine["objective"], res)
                 row["cpsat_models_agree"] = agree(p, mine, ev)
-            # tessera's dp and exact, one run each (so each has its own
-            # placement.json); the best simulated placement of each is judged
-            # by tessera (op_costs eval) and by this script's model, which
-            # must agree to the cycle and byte.
-            for method in ("dp", "exact"):
-                outdir = os.path.join(args.work, f"{tag}.{method}")
-                fields, ev, chip_of = tessera_partition(args, spec, graph, outdir, method)
-                row.update(fields)
-                if ev is None:
-                    continue
-                mine = evaluate(p, chip_of)
-                row[f"{method}_placement_objective"] = ev["bottleneck_cycles"]
-                row[f"{method}_placement_valid"] = ev["valid"]
-                row[f"{method}_models_agree"] = agree(p, mine, ev)
+            row.update(tessera_fields(args, p, spec, graph, tag))
             rows.append(row)
             print(f"[{tag}] {json.dumps(row)}", flush=True)
             write_csv(args.csv, rows)
+
+
+def tessera_fields(args, p, spec, graph, tag):
+    """tessera's dp and exact, one run each (so each has its own
+    placement.json); the best simulated placement of each is judged by
+    tessera (op_costs eval) and by this script's model, which must agree to
+    the cycle and byte."""
+    row = {"tessera_commit": args.tessera_commit}
+    for method in ("dp", "exact"):
+        outdir = os.path.join(args.work, f"{tag}.{method}")
+        fields, ev, chip_of = tessera_partition(args, spec, graph, outdir, method)
+        row.update(fields)
+        if ev is None:
+            continue
+        mine = evaluate(p, chip_of)
+        row[f"{method}_placement_objective"] = ev["bottleneck_cycles"]
+        row[f"{method}_placement_valid"] = ev["valid"]
+        row[f"{method}_models_agree"] = agree(p, mine, ev)
+    return row
+
+
+def rerun_tessera(args):
+    """Re-runs only tessera's dp and exact on every row of the CSV (same
+    spec, graph and SRAM size, rebuilt from the row), replacing their
+    columns, and re-judges CP-SAT's placement with the current op_costs:
+    for a newer tessera whose cost model is unchanged (the CP-SAT columns
+    stay valid; the problem file is rebuilt and compared to check that)."""
+    with open(args.csv) as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        kind, name, chips = row["source"], row["model"], int(row["chips"])
+        tag = f"{row['package']}-{kind}-{name}-{chips}"
+        graph = os.path.join(args.work, f"{kind}-{name}.json")
+        spec = os.path.join(args.work, tag + ".toml")
+        write_spec(spec, row["package"], chips, int(row["sram_kib"]))
+        prob_path = os.path.join(args.work, tag + ".problem.json")
+        with open(prob_path) as f:
+            old = json.load(f)
+        new = json.loads(run([args.op_costs, "problem", spec, graph]))
+        if new != old:
+            sys.exit(f"{tag}: op_costs problem differs from the one CP-SAT solved")
+        p = Problem(new)
+        build_candidates(p)
+        pl = os.path.join(args.work, tag + ".cpsat_placement.json")
+        if row["cpsat_objective"]:
+            ev = json.loads(run([args.op_costs, "eval", spec, graph, pl]))
+            mine = evaluate(p, load_placement(pl))
+            assert ev["bottleneck_cycles"] == int(row["cpsat_placement_tessera_objective"])
+            row["cpsat_models_agree"] = agree(p, mine, ev)
+        for k in list(row):
+            if k.startswith(("dp_", "exact_")) or k == "tessera_commit":
+                row[k] = ""
+        row.update(tessera_fields(args, p, spec, graph, tag))
+        print(f"[{tag}] exact {row.get('exact_status')} {row.get('exact_objective')} "
+              f"dp {row.get('dp_placement_objective')}", flush=True)
+        write_csv(args.csv, rows)
 
 
 def agree(p, mine, ev):
@@ -762,6 +805,10 @@ def main():
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--budget", type=int, default=1000)
     c.add_argument("--append", action="store_true")
+    c.add_argument("--tessera-commit", default="",
+                   help="the tessera commit the binary was built from (recorded per row)")
+    c.add_argument("--rerun-tessera", action="store_true",
+                   help="only re-run dp and exact on the CSV's rows (see rerun_tessera)")
     c.add_argument("--extra", action="store_true",
                    help="run the extra models (onnx_light) instead of the default ones")
     c.add_argument("--package", choices=sorted(PACKAGES), default="compute_only")
@@ -774,6 +821,9 @@ def main():
     d.add_argument("--count", type=int, default=50)
     d.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    if args.cmd == "matrix" and args.rerun_tessera:
+        rerun_tessera(args)
+        return
     if args.cmd == "matrix":
         matrix(args)
         return
