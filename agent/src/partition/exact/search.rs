@@ -123,7 +123,14 @@ impl Pairs {
         let mut ops = std::mem::take(&mut self.ops);
         difference(si, sj, &mut ops);
         let here = |v: usize| has(sj, v) && !has(si, v);
-        let peak = if self.needs_peak {
+        // The activation peak is the costly fact. Without streaming it only
+        // decides whether S fits, and only on a class whose SRAM holds S's
+        // weights: where none does, S fits nowhere whatever its peak.
+        let peak_matters = self.needs_peak
+            && (m.classes.iter().any(|k| k.can_stream)
+                || (0..self.n_classes)
+                    .any(|c| m.sram_weight_bytes_of(c, &ops) <= m.classes[c].sram_bytes));
+        let peak = if peak_matters {
             m.activation_peak_bytes_of(&ops, here, &mut self.scratch)
         } else {
             0
