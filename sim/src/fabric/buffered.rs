@@ -1030,72 +1030,55 @@ impl BufferedFabric {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{ChipletType, Constraints, Interconnect};
+    use crate::testkit::{LinkProps, PackageRecipe, Topology};
 
-    /// A package of `n` chiplets with `topology` (a `[[topology]]` body)
-    /// routed by `routing`, and buffered routers of `vcs` × `depth` flits of
-    /// 16 bytes.
-    fn package(n: u32, topology: &str, routing: &str, vcs: u32, depth: u32) -> HwSpec {
-        let text = format!(
-            r#"name = "unit"
-source = ["unit test"]
-notes = "buffered-router unit tests"
-clock_mhz = 1000
-pipeline_order = "ascending"
-
-[chiplet_types.t]
-macs_per_cycle = 64
-array_rows = 8
-array_cols = 8
-vector_elems_per_cycle = 16
-sram_kib = 1024
-sram_bandwidth_bytes_per_cycle = 64
-op_overhead_cycles = 10
-energy_per_mac_pj = 0.2
-energy_per_sram_byte_pj = 1.0
-
-[[chiplets]]
-id_range = [0, {last}]
-type = "t"
-
-[[topology]]
-{topology}
-latency_cycles = 2
-energy_per_bit_pj = 1.0
-
-[routing]
-kind = "{routing}"
-
-[interconnect]
-router_delay_cycles = 3
-injection_latency_cycles = 3
-ejection_latency_cycles = 1
-flit_bytes = 16
-virtual_channels = {vcs}
-buffer_flits = {depth}
-
-[constraints]
-acyclic_dataflow = false
-no_skipping = "off"
-no_triangle = false
-sram_capacity = false
-"#,
-            last = n - 1
-        );
-        HwSpec::from_toml_str(&text, "unit.toml").unwrap_or_else(|e| panic!("{e}"))
+    /// A package of `n` chiplets joined by `topology` (links of `bandwidth`
+    /// bytes per cycle and 2 cycles; meshes route XY, the rest by shortest
+    /// path), with BookSim's router pipeline and `vcs` × `depth` buffers of
+    /// 16-byte flits.
+    fn package(n: u32, topology: Topology, bandwidth: u64, vcs: u32, depth: u32) -> HwSpec {
+        let ty = ChipletType {
+            name: "t".into(),
+            macs_per_cycle: 64,
+            array_rows: 8,
+            array_cols: 8,
+            vector_elems_per_cycle: 16,
+            sram_kib: 1024,
+            sram_bandwidth_bytes_per_cycle: 64,
+            op_overhead_cycles: 10,
+            energy_per_mac_pj: 0.2,
+            energy_per_sram_byte_pj: 1.0,
+        };
+        let link = LinkProps {
+            bandwidth_bytes_per_cycle: bandwidth,
+            latency_cycles: 2,
+            energy_per_bit_pj: 1.0,
+        };
+        let mut spec =
+            PackageRecipe::uniform(n, 1000.0, ty, Some((topology, link)), Constraints::none())
+                .build()
+                .expect("a valid package");
+        spec.interconnect = Interconnect {
+            router_delay_cycles: 3,
+            injection_latency_cycles: 3,
+            ejection_latency_cycles: 1,
+            buffers: Some(RouterBuffers {
+                flit_bytes: 16,
+                virtual_channels: vcs,
+                buffer_flits: depth,
+            }),
+        };
+        spec
     }
 
     /// A chain with 16-flit buffers: deeper than the credit round trip, so a
     /// lone packet streams at the link rate.
     fn chain(n: u32, bandwidth: u64) -> HwSpec {
-        package(
-            n,
-            &format!(
-                "kind = \"chain\"\nbidirectional = true\nbandwidth_bytes_per_cycle = {bandwidth}"
-            ),
-            "shortest_path",
-            2,
-            16,
-        )
+        let chain = Topology::Chain {
+            bidirectional: true,
+        };
+        package(n, chain, bandwidth, 2, 16)
     }
 
     fn packet(message: u32, bytes: u64, src: u32, dst: u32) -> Packet {
@@ -1206,27 +1189,26 @@ sram_capacity = false
 
     #[test]
     fn rings_under_overload_deliver_every_packet_once() {
-        for (body, vcs) in [
+        for (topology, bandwidth, vcs) in [
             (
-                "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
+                Topology::Ring {
+                    bidirectional: true,
+                },
+                16,
                 2,
             ),
             (
-                "kind = \"ring\"\nbidirectional = false\nbandwidth_bytes_per_cycle = 8",
+                Topology::Ring {
+                    bidirectional: false,
+                },
+                8,
                 2,
             ),
-            (
-                "kind = \"mesh\"\nrows = 3\ncols = 3\nbandwidth_bytes_per_cycle = 16",
-                1,
-            ),
+            (Topology::Mesh { rows: 3, cols: 3 }, 16, 1),
         ] {
             let n = 9;
-            let routing = if body.contains("mesh") {
-                "xy"
-            } else {
-                "shortest_path"
-            };
-            let spec = package(n, body, routing, vcs, 2);
+            let body = format!("{topology:?}");
+            let spec = package(n, topology, bandwidth, vcs, 2);
             // Every chiplet sends a 4-flit packet every cycle for 300
             // cycles: far beyond what any link carries.
             let mut sends = Vec::new();
@@ -1280,21 +1262,12 @@ sram_capacity = false
 
     #[test]
     fn vc_classes_follow_the_cycles_of_the_routes() {
-        let mesh = package(
-            9,
-            "kind = \"mesh\"\nrows = 3\ncols = 3\nbandwidth_bytes_per_cycle = 16",
-            "xy",
-            1,
-            4,
-        );
+        let mesh = package(9, Topology::Mesh { rows: 3, cols: 3 }, 16, 1, 4);
         assert_eq!(required_vc_classes(&mesh.links, 9, &mesh.routes), 1);
-        let ring = package(
-            8,
-            "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
-            "shortest_path",
-            2,
-            4,
-        );
+        let ring = Topology::Ring {
+            bidirectional: true,
+        };
+        let ring = package(8, ring, 16, 2, 4);
         assert_eq!(required_vc_classes(&ring.links, 8, &ring.routes), 2);
         let chain = chain(4, 16);
         assert_eq!(required_vc_classes(&chain.links, 4, &chain.routes), 1);
@@ -1302,13 +1275,10 @@ sram_capacity = false
 
     #[test]
     fn reset_gives_the_same_run_again() {
-        let spec = package(
-            8,
-            "kind = \"ring\"\nbidirectional = true\nbandwidth_bytes_per_cycle = 16",
-            "shortest_path",
-            2,
-            2,
-        );
+        let ring = Topology::Ring {
+            bidirectional: true,
+        };
+        let spec = package(8, ring, 16, 2, 2);
         let sends: Vec<(u64, Packet)> = (0..200u32)
             .map(|k| (u64::from(k / 4), packet(k, 48, k % 8, (k * 5 + 1) % 8)))
             .collect();
