@@ -3,11 +3,27 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use sim::spec::HwSpec;
 use tessera_cli::cli::{Outcome, run_args};
 
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The shipped spec `hw_specs/{stem}.toml` with buffered routers added:
+/// `[interconnect]` with BookSim2's router pipeline (3 cycles before a flit
+/// starts on the next link, 3 into the source router, 1 to eject) and `vcs`
+/// virtual channels of `depth` flits of `flit_bytes`.
+pub fn shipped_with_buffers(stem: &str, flit_bytes: u64, vcs: u32, depth: u32) -> HwSpec {
+    let path = root().join("hw_specs").join(format!("{stem}.toml"));
+    let mut text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.push_str(&format!(
+        "\n[interconnect]\nrouter_delay_cycles = 3\ninjection_latency_cycles = 3\n\
+         ejection_latency_cycles = 1\nflit_bytes = {flit_bytes}\nvirtual_channels = {vcs}\n\
+         buffer_flits = {depth}\n"
+    ));
+    HwSpec::from_toml_str(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A fresh, empty scratch directory for one test (`prefix` names the test

@@ -31,7 +31,7 @@ use sim::testkit::{
 };
 use sim::traffic::{Injection, Pattern, TrafficOptions, replay, run_traffic_detailed};
 use sim::{Placement, SimOptions, Simulator, SteadyState, Switching, zoo};
-use tessera_tests::root;
+use tessera_tests::{root, shipped_with_buffers};
 
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
     for &b in bytes {
@@ -223,7 +223,7 @@ fn corpus() -> String {
     // Buffered routers: two shipped packages given BookSim-like routers, a
     // small model, balanced and random placements, a fixed count with trace.
     for (spec_name, flit, vcs, depth) in [("edgetpu_ring4", 16, 2, 4), ("mesh_4x4", 32, 4, 8)] {
-        let spec = with_buffers(spec_name, flit, vcs, depth);
+        let spec = shipped_with_buffers(spec_name, flit, vcs, depth);
         let graph = zoo::build(
             "bert-base",
             &[("seq", "32"), ("layers", "1")]
@@ -256,16 +256,21 @@ fn corpus() -> String {
     out
 }
 
-/// Shipped spec `name` with BookSim-like buffered routers.
-fn with_buffers(name: &str, flit_bytes: u64, vcs: u32, depth: u32) -> HwSpec {
-    let path = root().join("hw_specs").join(format!("{name}.toml"));
-    let mut text = std::fs::read_to_string(&path).expect("shipped spec");
-    text.push_str(&format!(
-        "\n[interconnect]\nrouter_delay_cycles = 3\ninjection_latency_cycles = 3\n\
-         ejection_latency_cycles = 1\nflit_bytes = {flit_bytes}\nvirtual_channels = {vcs}\n\
-         buffer_flits = {depth}\n"
-    ));
-    HwSpec::from_toml_str(&text, name).expect("spec")
+/// One traffic run's corpus line: the key numbers and a digest of the
+/// report and every packet's record, or the error.
+fn traffic_line(head: &str, spec: &HwSpec, opts: &TrafficOptions) -> String {
+    match run_traffic_detailed(spec, opts) {
+        Ok(o) => {
+            let r = serde_json::to_string(&o.report).unwrap();
+            let p = serde_json::to_string(&o.packets).unwrap();
+            let d = fnv1a(p.as_bytes(), fnv1a(r.as_bytes(), 0xcbf2_9ce4_8422_2325));
+            format!(
+                "{head}: {d:016x} sat {} lat {}",
+                o.report.saturated, o.report.avg_latency_cycles
+            )
+        }
+        Err(e) => format!("{head}: error {e}"),
+    }
 }
 
 /// Traffic on shipped packages; the line format is that of the check that
@@ -299,20 +304,7 @@ fn fabric_corpus() -> String {
                         include_source: false,
                     };
                     let head = format!("{name} {} {switching:?} {rate} {packet}", pattern.name());
-                    match run_traffic_detailed(&spec, &opts) {
-                        Ok(o) => {
-                            let r = serde_json::to_string(&o.report).unwrap();
-                            let p = serde_json::to_string(&o.packets).unwrap();
-                            let d = fnv1a(p.as_bytes(), fnv1a(r.as_bytes(), 0xcbf2_9ce4_8422_2325));
-                            writeln!(
-                                out,
-                                "{head}: {d:016x} sat {} lat {}",
-                                o.report.saturated, o.report.avg_latency_cycles
-                            )
-                            .unwrap();
-                        }
-                        Err(e) => writeln!(out, "{head}: error {e}").unwrap(),
-                    }
+                    writeln!(out, "{}", traffic_line(&head, &spec, &opts)).unwrap();
                 }
             }
         }
@@ -371,16 +363,7 @@ fn fabric_corpus() -> String {
                     "{name} {} source {include_source} {rate} {packet}",
                     pattern.name()
                 );
-                let o = run_traffic_detailed(&spec, &opts).expect("runs");
-                let r = serde_json::to_string(&o.report).unwrap();
-                let p = serde_json::to_string(&o.packets).unwrap();
-                let d = fnv1a(p.as_bytes(), fnv1a(r.as_bytes(), 0xcbf2_9ce4_8422_2325));
-                writeln!(
-                    out,
-                    "{head}: {d:016x} sat {} lat {}",
-                    o.report.saturated, o.report.avg_latency_cycles
-                )
-                .unwrap();
+                writeln!(out, "{}", traffic_line(&head, &spec, &opts)).unwrap();
             }
         }
     }

@@ -8,6 +8,7 @@ use sim::graph::Graph;
 use sim::oracle::analyse;
 use sim::spec::{ChipletId, HwSpec};
 use sim::{Placement, SimOptions, Simulator, SteadyState, Switching, simulate, zoo};
+use tessera_tests::shipped_with_buffers;
 
 fn spec(name: &str) -> HwSpec {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -429,21 +430,6 @@ fn simulate_names_each_broken_constraint() {
     );
 }
 
-/// `name` with buffered routers: `[interconnect]` of BookSim's pipeline
-/// and `vcs` virtual channels of `depth` flits of `flit_bytes`.
-fn buffered(name: &str, flit_bytes: u64, vcs: u32, depth: u32) -> HwSpec {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../hw_specs")
-        .join(name);
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str(&format!(
-        "\n[interconnect]\nrouter_delay_cycles = 3\ninjection_latency_cycles = 3\n\
-         ejection_latency_cycles = 1\nflit_bytes = {flit_bytes}\nvirtual_channels = {vcs}\n\
-         buffer_flits = {depth}\n"
-    ));
-    HwSpec::from_toml_str(&text, &path.display().to_string()).unwrap()
-}
-
 /// With buffered routers the workload moves the same bytes over the same
 /// links, pays at least the ideal model's time for them, converges, and
 /// gives the same report every time (also after another placement ran on
@@ -451,9 +437,9 @@ fn buffered(name: &str, flit_bytes: u64, vcs: u32, depth: u32) -> HwSpec {
 #[test]
 fn buffered_routers_carry_the_same_bytes_and_are_deterministic() {
     let g = model("mlp", &[("sizes", "512,512,512,512,512,512,10")]);
-    for (name, flit) in [("edgetpu_ring4.toml", 16), ("mesh_4x4.toml", 32)] {
-        let ideal_spec = spec(name);
-        let spec = buffered(name, flit, 4, 8);
+    for (name, flit) in [("edgetpu_ring4", 16), ("mesh_4x4", 32)] {
+        let ideal_spec = spec(&format!("{name}.toml"));
+        let spec = shipped_with_buffers(name, flit, 4, 8);
         let p = Placement::contiguous_balanced(&spec, &g);
         let other = Placement::single(&g, ChipletId(0));
         let opts = SimOptions::default();
