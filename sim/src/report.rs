@@ -51,8 +51,10 @@ pub struct SteadyStateReport {
     /// `converge` (micro-batches doubled until converged) or `fixed` (the
     /// count asked for).
     pub method: &'static str,
-    /// The interval over the second and over the third quarter of the
-    /// completions agree within `tolerance` (a fraction of the interval).
+    /// The four windows of the middle half of the completions agree within
+    /// `tolerance` (a fraction of the interval); for `converge`, the
+    /// half-length run's estimate agrees too and the interval is not below
+    /// the oracle's bound by more than `tolerance` (see `engine/steady.rs`).
     pub converged: bool,
     /// Micro-batches in the run the numbers come from.
     pub microbatches_simulated: u32,

@@ -34,7 +34,7 @@ fn random_graphs() -> BoxedStrategy<DagRecipe> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(sim::testkit::strategies::config(64))]
 
     #[test]
     fn random_graphs_round_trip(dag in random_graphs()) {

@@ -197,7 +197,7 @@ fn fits(shape: &[u64]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(sim::testkit::strategies::config(96))]
 
     /// A matmul's dimensions, shapes and declared costs drawn from the
     /// extremes: the file is accepted only when every count is what the

@@ -181,7 +181,7 @@ fn sram_need_on_one_chiplet(p: &PackageRecipe, g: &Graph) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(sim::testkit::strategies::config(2000))]
 
     /// Repair's optimum equals brute force's, its placement is valid and
     /// costs what it reports; and both agree on infeasibility.

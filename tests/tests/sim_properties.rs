@@ -124,7 +124,7 @@ fn run(spec: &HwSpec, g: &Graph, p: &Placement, o: &SimOptions) -> SimOutput {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(sim::testkit::strategies::config(96))]
 
     /// Same input, same bytes: the simulator has no hidden state, hash order or
     /// clock, and ties are broken by stable ids and sequence numbers.
@@ -335,11 +335,12 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(sim::testkit::strategies::config(48))]
 
     /// The converged steady state is the periodic regime's: it never beats
     /// the oracle's bound (the busiest resource's work per micro-batch), it
-    /// agrees with a run of 1,024 micro-batches measured the same way, and
+    /// agrees with a run of 1,024 micro-batches measured the same way (each
+    /// within the tolerance of the limit, so within twice it of each other), and
     /// it is deterministic.
     #[test]
     fn the_converged_interval_is_the_long_run_interval_and_respects_the_bound(
@@ -382,8 +383,18 @@ proptest! {
             };
             let l = run(&spec, &g, &p, &long).report;
             let (got, want) = (r.steady_state_interval_cycles, l.steady_state_interval_cycles);
+            // Both are estimates of the same limit, each within the
+            // tolerance of it: a regime whose windows wander by ±1 % gave
+            // 1,031.6 cycles converged at 256 micro-batches and 1,020.1 at
+            // 1,024 (4,096 give 1,024.0, the bound), 1.1 % apart. A long run
+            // that did not converge is no reference: a chiplet with ops at
+            // both ends of the graph and slots to spare banks work for later
+            // micro-batches for thousands of them (one such case converged
+            // at 16 micro-batches on the bound, 4,159 cycles; 1,024 gave
+            // 3,913, not converged; 4,096 gave 4,159 again).
             prop_assert!(
-                (got - want).abs() <= 0.01 * want,
+                !l.steady_state.converged
+                    || (got - want).abs() <= 2.0 * r.steady_state.tolerance * want,
                 "converged {} over {} micro-batches, long run {}", got, r.microbatches, want
             );
         }
@@ -415,7 +426,7 @@ fn with_buffers(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(sim::testkit::strategies::config(32))]
 
     /// Buffered routers on random packages (any topology, extra links,
     /// shortest-path routes whose channel dependencies may form cycles),

@@ -251,7 +251,7 @@ fn placement(rng: &mut ChaCha8Rng, spec: &HwSpec, n_ops: usize) -> Vec<ChipletId
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(sim::testkit::strategies::config(128))]
 
     #[test]
     fn every_view_agrees_with_the_problem_model(

@@ -190,7 +190,7 @@ fn check_consistent(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(sim::testkit::strategies::config(64))]
 
     #[test]
     fn objective_and_sram_need_match_the_simulators(
@@ -220,7 +220,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(160))]
+    #![proptest_config(sim::testkit::strategies::config(160))]
 
     /// Both searches find the brute-force optimum (or prove that there is
     /// none) on every tiny instance, under every constraint mode.
