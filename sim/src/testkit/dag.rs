@@ -143,6 +143,24 @@ pub struct DagSpace {
 }
 
 impl DagSpace {
+    /// Every kind of graph the kit draws: every element type and unary op,
+    /// vectors, sequences and images, GEMMs of 1 to 64 columns, free,
+    /// chain-like and 3-wide layered structures, 1 to 31 ops.
+    pub fn broad() -> DagSpace {
+        DagSpace {
+            dtypes: DType::ALL.to_vec(),
+            input_dims: vec![vec![1, 2], vec![1, 3, 8], vec![1, 16, 64]],
+            steps: 0..=30,
+            gemm_widths: vec![1, 8, 64],
+            unary: Unary::ALL.to_vec(),
+            structures: vec![
+                Structure::Any,
+                Structure::Layered { width: 1 },
+                Structure::Layered { width: 3 },
+            ],
+        }
+    }
+
     /// Small graphs over `[1, rows, width]` tensors, int8, any structure,
     /// every unary op, GEMMs to `gemm_widths` (empty for none), and 1 to
     /// `max_steps` ops after the input op.

@@ -252,6 +252,53 @@ fn draw_link(s: &LinkSpace, d: &mut impl Draw) -> LinkProps {
 }
 
 impl PackageSpace {
+    /// Every kind of package the kit draws: 1 to 12 chiplets, every
+    /// connected topology, one or two chiplet types (SRAM from 1 KiB, so
+    /// SRAM binds), extra links, off-package memory reaching none, all or
+    /// the first chiplet (streaming or not), ascending or shuffled pipeline
+    /// orders; acyclic dataflow and SRAM capacity on.
+    pub fn broad() -> PackageSpace {
+        let types = |sram_kib: &[u64]| TypeSpace {
+            array_sides: vec![4, 16],
+            vector_elems_per_cycle: vec![4, 16],
+            sram_kib: sram_kib.to_vec(),
+            sram_bandwidth_bytes_per_cycle: vec![16, 64],
+            op_overhead_cycles: vec![0, 10],
+            energy_per_mac_pj: 1.0,
+            energy_per_sram_byte_pj: 1.0,
+        };
+        let links = || LinkSpace {
+            bandwidth_bytes_per_cycle: vec![1, 4, 32],
+            latency_cycles: vec![0, 3],
+            energy_per_bit_pj: 1.0,
+        };
+        PackageSpace {
+            clock_mhz: 1000.0,
+            n_chiplets: (1..=12).collect(),
+            topologies: TopologyKind::CONNECTED.to_vec(),
+            types: vec![types(&[1, 64]), types(&[2, 128])],
+            heterogeneous: vec![false, true],
+            link: links(),
+            extra_links: vec![0, 3],
+            extra_link: links(),
+            memory: Some(MemorySpace {
+                reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
+                capacity_mib: vec![64],
+                bandwidth_bytes_per_cycle: vec![8],
+                latency_cycles: vec![20],
+                energy_per_byte_pj: 1.0,
+                weight_streaming: vec![true, false],
+            }),
+            shuffled_order: vec![false, true],
+            constraints: Constraints {
+                acyclic_dataflow: true,
+                no_skipping: crate::spec::NoSkipping::Off,
+                no_triangle: false,
+                sram_capacity: true,
+            },
+        }
+    }
+
     /// Checks that every list can be drawn from.
     pub fn check(&self) -> Result<(), TestkitError> {
         nonempty("n_chiplets", &self.n_chiplets)?;

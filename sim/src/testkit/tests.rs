@@ -8,73 +8,14 @@ use rand::SeedableRng;
 use super::draw::Picks;
 use super::*;
 use crate::graph::{DType, Source};
-use crate::spec::{ChipletId, Constraints, HwSpec, NoSkipping, Routing};
+use crate::spec::{ChipletId, HwSpec, Routing};
 
 fn broad_dags() -> DagSpace {
-    DagSpace {
-        dtypes: DType::ALL.to_vec(),
-        input_dims: vec![vec![1, 2], vec![1, 3, 8], vec![1, 16, 64]],
-        steps: 0..=30,
-        gemm_widths: vec![1, 8, 64],
-        unary: Unary::ALL.to_vec(),
-        structures: vec![
-            Structure::Any,
-            Structure::Layered { width: 1 },
-            Structure::Layered { width: 3 },
-        ],
-    }
-}
-
-fn types(sram_kib: &[u64]) -> TypeSpace {
-    TypeSpace {
-        array_sides: vec![4, 16],
-        vector_elems_per_cycle: vec![4, 16],
-        sram_kib: sram_kib.to_vec(),
-        sram_bandwidth_bytes_per_cycle: vec![16, 64],
-        op_overhead_cycles: vec![0, 10],
-        energy_per_mac_pj: 1.0,
-        energy_per_sram_byte_pj: 1.0,
-    }
-}
-
-fn links() -> LinkSpace {
-    LinkSpace {
-        bandwidth_bytes_per_cycle: vec![1, 4, 32],
-        latency_cycles: vec![0, 3],
-        energy_per_bit_pj: 1.0,
-    }
-}
-
-fn constraints() -> Constraints {
-    Constraints {
-        acyclic_dataflow: true,
-        no_skipping: NoSkipping::Off,
-        no_triangle: false,
-        sram_capacity: true,
-    }
+    DagSpace::broad()
 }
 
 fn broad_packages() -> PackageSpace {
-    PackageSpace {
-        clock_mhz: 1000.0,
-        n_chiplets: (1..=12).collect(),
-        topologies: TopologyKind::CONNECTED.to_vec(),
-        types: vec![types(&[1, 64]), types(&[2, 128])],
-        heterogeneous: vec![false, true],
-        link: links(),
-        extra_links: vec![0, 3],
-        extra_link: links(),
-        memory: Some(MemorySpace {
-            reach: vec![MemoryReach::None, MemoryReach::All, MemoryReach::First],
-            capacity_mib: vec![64],
-            bandwidth_bytes_per_cycle: vec![8],
-            latency_cycles: vec![20],
-            energy_per_byte_pj: 1.0,
-            weight_streaming: vec![true, false],
-        }),
-        shuffled_order: vec![false, true],
-        constraints: constraints(),
-    }
+    PackageSpace::broad()
 }
 
 #[test]
