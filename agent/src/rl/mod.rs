@@ -4,6 +4,8 @@
 
 pub mod env;
 pub mod features;
+pub mod policy;
+pub mod ppo;
 
 pub use env::{Action, Baseline, EnvError, EnvOptions, PartitionEnv, Step, StepInfo};
 pub use features::{Observation, observe};

@@ -1,0 +1,406 @@
+//! Proximal policy optimisation of the [`PolicyNet`] on [`PartitionEnv`]s.
+//!
+//! An episode is one step (every op gets a chip at once), so an episode's
+//! return is its reward and its advantage `reward − value`. A batch samples
+//! `episodes_per_batch` actions from the current policy on one problem (one
+//! forward pass: the observation does not change within a problem), scores
+//! them, normalises the advantages over the batch, and then takes `epochs`
+//! passes of Adam over minibatches of the batch with PPO's clipped objective:
+//!
+//! `loss = −mean_{op, episode} min(r A, clip(r, 1 − ε, 1 + ε) A)
+//!         + c_v (V − R)² − c_e H`,
+//!
+//! where `r` is each op's probability ratio under the new and the sampling
+//! policy (the ops of one episode share its advantage, as the tokens of one
+//! sequence do in per-token PPO; a ratio of the joint probability over
+//! hundreds of ops would clip almost every step), `H` the mean entropy of the
+//! ops' chip distributions, and the gradient is clipped to a global norm.
+//!
+//! Everything is deterministic given the seed and the thread count: sampling
+//! draws from one ChaCha generator in op order, the network's initial
+//! weights from a seeded device, and Adam runs here in `f32` in a fixed
+//! parameter order.
+
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::env::{Action, EnvError, PartitionEnv};
+use super::policy::{ParamVisitor, PolicyNet, Prepared};
+
+/// Which action's log-probability PPO raises or lowers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogProbOf {
+    /// The chips the policy sampled (on-policy).
+    Proposal,
+    /// The repaired placement the reward was measured on.
+    Repaired,
+}
+
+/// PPO's hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PpoConfig {
+    pub episodes_per_batch: usize,
+    pub epochs: usize,
+    pub minibatch: usize,
+    /// ε of the clipped ratio.
+    pub clip: f32,
+    pub value_coef: f32,
+    pub entropy_coef: f32,
+    pub learning_rate: f32,
+    /// Global gradient-norm limit.
+    pub max_grad_norm: f32,
+    pub log_prob_of: LogProbOf,
+    /// Repair minimises the policy's `−log p` of the chosen chips instead of
+    /// the number of ops it moves.
+    pub repair_by_log_prob: bool,
+}
+
+impl Default for PpoConfig {
+    fn default() -> Self {
+        PpoConfig {
+            episodes_per_batch: 16,
+            epochs: 4,
+            minibatch: 8,
+            clip: 0.2,
+            value_coef: 0.5,
+            entropy_coef: 0.01,
+            learning_rate: 3e-3,
+            max_grad_norm: 1.0,
+            log_prob_of: LogProbOf::Proposal,
+            repair_by_log_prob: false,
+        }
+    }
+}
+
+/// Adam with its state in plain vectors (so a checkpoint can hold it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdamState {
+    pub step: u64,
+    pub m: Vec<Vec<f32>>,
+    pub v: Vec<Vec<f32>>,
+}
+
+/// What one batch did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchStats {
+    pub mean_reward: f64,
+    /// The best valid episode's reward, if any episode was valid.
+    pub best_reward: Option<f64>,
+    /// The best episode's repaired placement (chip ids), if any was valid.
+    pub best_chips: Option<Vec<u32>>,
+    pub policy_loss: f32,
+    pub value_loss: f32,
+    pub entropy: f32,
+    /// Environment steps (simulator calls) taken.
+    pub evaluations: u64,
+}
+
+/// A policy and its optimiser.
+pub struct Trainer {
+    pub config: PpoConfig,
+    pub net: PolicyNet,
+    pub adam: AdamState,
+    pub rng: ChaCha8Rng,
+    dev: Cpu,
+}
+
+/// Reads every parameter's values (or gradient) into flat vectors.
+struct Collect<'a> {
+    grads: Option<&'a mut Gradients<f32, Cpu>>,
+    out: Vec<Vec<f32>>,
+}
+
+impl ParamVisitor for Collect<'_> {
+    fn visit<S: Shape>(&mut self, _name: &str, t: &mut Tensor<S, f32, Cpu>) {
+        match &mut self.grads {
+            Some(g) => {
+                g.try_alloc_for(t).expect("gradient buffer");
+                self.out.push(g.get(t).as_vec());
+            }
+            None => self.out.push(t.as_vec()),
+        }
+    }
+}
+
+/// Writes flat vectors back into the parameters, in visiting order.
+struct Assign<'a> {
+    values: &'a [Vec<f32>],
+    at: usize,
+}
+
+impl ParamVisitor for Assign<'_> {
+    fn visit<S: Shape>(&mut self, _name: &str, t: &mut Tensor<S, f32, Cpu>) {
+        t.copy_from(&self.values[self.at]);
+        self.at += 1;
+    }
+}
+
+impl PolicyNet {
+    /// Every parameter as a flat vector, in visiting order.
+    pub fn parameters(&mut self) -> Vec<Vec<f32>> {
+        let mut c = Collect {
+            grads: None,
+            out: Vec::new(),
+        };
+        self.visit(&mut c);
+        c.out
+    }
+
+    /// Sets every parameter from flat vectors in visiting order.
+    pub fn set_parameters(&mut self, values: &[Vec<f32>]) {
+        self.visit(&mut Assign { values, at: 0 });
+    }
+}
+
+/// Per-op log-probabilities (`n_ops × n_chips`, row-major) from logits.
+fn log_softmax_rows(logits: &[f32], k: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(logits.len());
+    for row in logits.chunks(k) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+        let log_z = max + sum.ln();
+        out.extend(row.iter().map(|&x| x as f64 - log_z));
+    }
+    out
+}
+
+impl Trainer {
+    /// A fresh policy: weights from `seed`, sampling from a generator seeded
+    /// from it too.
+    pub fn new(seed: u64, config: PpoConfig) -> Trainer {
+        let dev = Cpu::seed_from_u64(seed);
+        let mut net = PolicyNet::new(&dev);
+        let zeros: Vec<Vec<f32>> = net
+            .parameters()
+            .iter()
+            .map(|p| vec![0.0; p.len()])
+            .collect();
+        Trainer {
+            config,
+            net,
+            adam: AdamState {
+                step: 0,
+                m: zeros.clone(),
+                v: zeros,
+            },
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_fa11),
+            dev,
+        }
+    }
+
+    pub fn device(&self) -> &Cpu {
+        &self.dev
+    }
+
+    /// The observation of `env` as the network's constant tensors.
+    pub fn prepare(&self, env: &PartitionEnv) -> Prepared {
+        Prepared::new(&self.dev, env.observation())
+    }
+
+    /// Per-op log-probabilities (`n_ops × n_chips`) and the value.
+    pub fn policy(&self, p: &Prepared) -> (Vec<f64>, f32) {
+        let (logits, value) = self.net.forward(p, Gradients::leaky());
+        (
+            log_softmax_rows(&logits.as_vec(), p.n_chips()),
+            value.as_vec()[0],
+        )
+    }
+
+    /// Samples a chip for every op from per-op log-probabilities.
+    pub fn sample(&mut self, log_p: &[f64], k: usize) -> Vec<u32> {
+        log_p
+            .chunks(k)
+            .map(|row| {
+                let u: f64 = self.rng.r#gen();
+                let mut acc = 0.0;
+                for (c, lp) in row.iter().enumerate() {
+                    acc += lp.exp();
+                    if u < acc {
+                        return c as u32;
+                    }
+                }
+                // Rounding left `u` above the total: the last likely chip.
+                row.iter().rposition(|lp| lp.exp() > 0.0).unwrap_or(0) as u32
+            })
+            .collect()
+    }
+
+    /// Collects one batch of episodes on `env` and updates the policy.
+    pub fn train_batch(
+        &mut self,
+        env: &mut PartitionEnv,
+        p: &Prepared,
+    ) -> Result<BatchStats, EnvError> {
+        let cfg = self.config;
+        let (n, k) = (p.n_ops(), p.n_chips());
+        let (log_p, value) = self.policy(p);
+        let mut actions = Vec::with_capacity(cfg.episodes_per_batch);
+        let mut rewards = Vec::with_capacity(cfg.episodes_per_batch);
+        let mut best: Option<(f64, Vec<u32>)> = None;
+        for _ in 0..cfg.episodes_per_batch {
+            let chips = self.sample(&log_p, k);
+            let repair_costs = cfg
+                .repair_by_log_prob
+                .then(|| log_p.iter().map(|lp| -lp).collect());
+            env.reset(None);
+            let step = env.step(&Action {
+                chips: chips.clone(),
+                repair_costs,
+            })?;
+            let repaired: Option<Vec<u32>> = step
+                .info
+                .placement
+                .as_ref()
+                .map(|pl| pl.chiplet_of_op.iter().map(|c| c.0).collect());
+            if step.info.throughput_inferences_per_s > 0.0
+                && best.as_ref().is_none_or(|(r, _)| step.reward > *r)
+            {
+                best = Some((step.reward, repaired.clone().unwrap_or_default()));
+            }
+            let taken = match (cfg.log_prob_of, repaired) {
+                (LogProbOf::Repaired, Some(r)) => r,
+                _ => chips,
+            };
+            actions.push(taken);
+            rewards.push(step.reward);
+        }
+
+        // Advantages, normalised over the batch.
+        let adv: Vec<f64> = rewards.iter().map(|r| r - value as f64).collect();
+        let mean = adv.iter().sum::<f64>() / adv.len() as f64;
+        let var = adv.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / adv.len() as f64;
+        let std = var.sqrt();
+        let adv: Vec<f32> = adv
+            .iter()
+            .map(|a| {
+                if std > 1e-8 {
+                    ((a - mean) / std) as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+
+        let mut stats = (0.0f32, 0.0f32, 0.0f32, 0usize);
+        let b = actions.len();
+        for _ in 0..cfg.epochs {
+            // Episodes in a drawn order, cut into minibatches.
+            let mut order: Vec<usize> = (0..b).collect();
+            for i in (1..b).rev() {
+                let j = self.rng.gen_range(0..=i);
+                order.swap(i, j);
+            }
+            for chunk in order.chunks(cfg.minibatch.max(1)) {
+                let m = chunk.len();
+                // (op, episode) layout: row op, column episode.
+                let mut idx = vec![0usize; n * m];
+                let mut old = vec![0f32; n * m];
+                let mut a = vec![0f32; n * m];
+                let mut ret = vec![0f32; m];
+                for (j, &e) in chunk.iter().enumerate() {
+                    for v in 0..n {
+                        let c = actions[e][v] as usize;
+                        idx[v * m + j] = c;
+                        old[v * m + j] = log_p[v * k + c] as f32;
+                        a[v * m + j] = adv[e];
+                    }
+                    ret[j] = rewards[e] as f32;
+                }
+                let (pl, vl, en) = self.update(p, (n, m), idx, old, a, ret);
+                stats.0 += pl;
+                stats.1 += vl;
+                stats.2 += en;
+                stats.3 += 1;
+            }
+        }
+        let batches = stats.3.max(1) as f32;
+        Ok(BatchStats {
+            mean_reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
+            best_reward: best.as_ref().map(|(r, _)| *r),
+            best_chips: best.map(|(_, c)| c),
+            policy_loss: stats.0 / batches,
+            value_loss: stats.1 / batches,
+            entropy: stats.2 / batches,
+            evaluations: b as u64,
+        })
+    }
+
+    /// One Adam step on one minibatch; returns (policy loss, value loss,
+    /// entropy per op).
+    fn update(
+        &mut self,
+        p: &Prepared,
+        (n, m): (usize, usize),
+        idx: Vec<usize>,
+        old: Vec<f32>,
+        adv: Vec<f32>,
+        ret: Vec<f32>,
+    ) -> (f32, f32, f32) {
+        let cfg = self.config;
+        let dev = self.dev.clone();
+        let (logits, value) = self.net.forward(p, Gradients::leaky());
+        let log_probs = logits.log_softmax::<Axis<1>>();
+        // The joint action's entropy: the ops' entropies summed.
+        let entropy = -(log_probs.with_empty_tape().exp() * log_probs.with_empty_tape()).sum();
+        let idx = dev.tensor_from_vec(idx, (n, m));
+        let taken = log_probs.gather(idx);
+        let old = dev.tensor_from_vec(old, (n, m));
+        let adv = dev.tensor_from_vec(adv, (n, m));
+        let ratio = (taken - old).exp();
+        let unclipped = ratio.with_empty_tape() * adv.clone();
+        let clipped = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv;
+        // Summed over ops (the joint action's log-probability is their sum),
+        // averaged over episodes.
+        let policy_loss = -unclipped.minimum(clipped).sum::<(usize,), Axis<0>>().mean();
+        let ret = dev.tensor_from_vec(ret, (m,));
+        let value_loss = (value.broadcast_like(&(m,)) - ret).square().mean();
+        let (pl, vl, en) = (
+            policy_loss.as_vec()[0],
+            value_loss.as_vec()[0],
+            entropy.as_vec()[0] / n.max(1) as f32,
+        );
+        let loss = policy_loss + value_loss * cfg.value_coef - entropy * cfg.entropy_coef;
+        let mut grads = loss.backward();
+        self.adam_step(&mut grads);
+        (pl, vl, en)
+    }
+
+    /// Adam (β = 0.9, 0.999; ε = 1e-8) after clipping the gradient's global
+    /// norm.
+    fn adam_step(&mut self, grads: &mut Gradients<f32, Cpu>) {
+        let cfg = self.config;
+        let mut c = Collect {
+            grads: Some(grads),
+            out: Vec::new(),
+        };
+        self.net.visit(&mut c);
+        let mut g = c.out;
+        let norm = g
+            .iter()
+            .flatten()
+            .map(|x| (*x as f64) * (*x as f64))
+            .sum::<f64>()
+            .sqrt();
+        if norm > cfg.max_grad_norm as f64 {
+            let scale = (cfg.max_grad_norm as f64 / norm) as f32;
+            g.iter_mut().flatten().for_each(|x| *x *= scale);
+        }
+        let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+        self.adam.step += 1;
+        let t = self.adam.step as i32;
+        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        let mut params = self.net.parameters();
+        for (i, param) in params.iter_mut().enumerate() {
+            let (m, v) = (&mut self.adam.m[i], &mut self.adam.v[i]);
+            for j in 0..param.len() {
+                let gj = g[i][j];
+                m[j] = b1 * m[j] + (1.0 - b1) * gj;
+                v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
+                let step = cfg.learning_rate * (m[j] / c1) / ((v[j] / c2).sqrt() + eps);
+                param[j] -= step;
+            }
+        }
+        self.net.set_parameters(&params);
+    }
+}
