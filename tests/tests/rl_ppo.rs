@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use agent::Problem;
 use agent::load::Workload;
+use agent::rl::checkpoint::Progress;
 use agent::rl::ppo::{BatchStats, PpoConfig, Trainer};
 use agent::rl::{EnvOptions, PartitionEnv};
 use tessera_tests::root;
@@ -59,4 +60,96 @@ fn the_same_seed_gives_the_same_weights_and_numbers() {
     assert_eq!(a.adam, b.adam);
     let (mut c, _) = train(8, 3);
     assert_ne!(a.net.parameters(), c.net.parameters());
+}
+
+/// A run saved after 2 batches and resumed for 2 more ends bit-identical to
+/// one that ran 4 batches without stopping: weights, Adam's state, the
+/// sampling generator and every batch's numbers.
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one() {
+    let dir = tessera_tests::temp_dir("rl", "resume");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.json");
+    let (mut whole, whole_stats) = train(3, 4);
+
+    let mut e = env();
+    let mut first = Trainer::new(3, PpoConfig::default());
+    let p = first.prepare(&e);
+    let mut stats: Vec<BatchStats> = (0..2)
+        .map(|_| first.train_batch(&mut e, &p).unwrap())
+        .collect();
+    first
+        .save(
+            &path,
+            Progress {
+                batches: 2,
+                evaluations: 32,
+            },
+        )
+        .unwrap();
+    drop(first);
+    let (mut resumed, progress) = Trainer::load(&path).unwrap();
+    assert_eq!(progress.batches, 2);
+    let mut e = env();
+    let p = resumed.prepare(&e);
+    stats.extend((0..2).map(|_| resumed.train_batch(&mut e, &p).unwrap()));
+    assert_eq!(stats, whole_stats);
+    assert_eq!(resumed.net.parameters(), whole.net.parameters());
+    assert_eq!(resumed.adam, whole.adam);
+}
+
+#[test]
+fn damaged_or_foreign_checkpoints_are_refused_with_the_reason() {
+    let dir = tessera_tests::temp_dir("rl", "refuse");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("policy.json");
+    let (mut t, _) = train(2, 1);
+    t.save(&path, Progress::default()).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+
+    let write = |name: &str, body: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    };
+    let err = |p: &std::path::Path| Trainer::load(p).err().expect("refused").to_string();
+
+    // One weight's bits changed: parses, fails the checksum.
+    let at = text.find("\"parameters\":[[").unwrap() + "\"parameters\":[[".len();
+    let end = at + text[at..].find(',').unwrap();
+    let bumped = format!(
+        "{}{}{}",
+        &text[..at],
+        text[at..end].parse::<u64>().unwrap() ^ 1,
+        &text[end..]
+    );
+    let e = err(&write("bumped.json", &bumped));
+    assert!(
+        e.contains("checksum mismatch") && e.contains("bumped.json"),
+        "{e}"
+    );
+
+    let e = err(&write(
+        "old.json",
+        &text.replace("\"version\":1", "\"version\":0"),
+    ));
+    assert!(
+        e.contains("version 0") && e.contains("this build reads"),
+        "{e}"
+    );
+
+    let e = err(&write("cut.json", &text[..text.len() / 2]));
+    assert!(
+        e.contains("not a tessera checkpoint") && e.contains("line 1"),
+        "{e}"
+    );
+
+    let e = err(&write(
+        "features.json",
+        &text.replace("\"log_macs\"", "\"log_flops\""),
+    ));
+    assert!(e.contains("node features"), "{e}");
+
+    let e = err(&dir.join("missing.json"));
+    assert!(e.contains("missing.json"), "{e}");
 }

@@ -2,6 +2,7 @@
 //! policy acts in ([`env`]) and what it observes ([`features`]); the policy
 //! network, PPO, pre-training and the `rl` method come next.
 
+pub mod checkpoint;
 pub mod env;
 pub mod features;
 pub mod policy;
