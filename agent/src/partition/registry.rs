@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use super::exact::{DEFAULT_TIME_LIMIT_S, Exact};
-use super::methods::{Annealing, Balance, Dp, Greedy, Random};
+use super::methods::{Annealing, Balance, Dp, Greedy, Random, Rl};
 use super::search::Search;
 use crate::error::SearchError;
+use crate::rl::ppo::PpoConfig;
 
 /// The type and domain of one option.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -329,6 +330,54 @@ pub static METHODS: &[MethodInfo] = &[
                 o.float("time_limit_s"),
                 budget.saturating_mul(o.int("nodes_per_evaluation")),
             ))
+        },
+    },
+    MethodInfo {
+        name: "rl",
+        summary: "a graph policy network (dfdx) trained from scratch with PPO on the problem itself; each episode proposes every op's chip, repair makes it valid, the simulator scores it",
+        options: &[
+            OptionSpec {
+                name: "episodes_per_batch",
+                kind: OptionKind::Int { min: 2, max: 4096 },
+                default: OptionValue::Int(16),
+                summary: "episodes sampled from one policy before each PPO update",
+            },
+            OptionSpec {
+                name: "learning_rate",
+                kind: OptionKind::Float {
+                    min: 0.0,
+                    max: 1.0,
+                    strict_min: true,
+                },
+                default: OptionValue::Float(0.003),
+                summary: "Adam's step size",
+            },
+            OptionSpec {
+                name: "entropy_coef",
+                kind: OptionKind::Float {
+                    min: 0.0,
+                    max: 10.0,
+                    strict_min: false,
+                },
+                default: OptionValue::Float(0.01),
+                summary: "weight of the entropy bonus",
+            },
+            OptionSpec {
+                name: "repair_by_log_prob",
+                kind: OptionKind::Bool,
+                default: OptionValue::Bool(false),
+                summary: "repair minimises the policy's −log p of the chosen chips instead of the number of ops moved",
+            },
+        ],
+        build: |o, _| {
+            Box::new(Rl::new(PpoConfig {
+                episodes_per_batch: o.int("episodes_per_batch") as usize,
+                minibatch: (o.int("episodes_per_batch") as usize).div_ceil(2),
+                learning_rate: o.float("learning_rate") as f32,
+                entropy_coef: o.float("entropy_coef") as f32,
+                repair_by_log_prob: o.bool("repair_by_log_prob"),
+                ..PpoConfig::default()
+            }))
         },
     },
 ];

@@ -195,7 +195,8 @@ pub struct PartitionEnv {
     problem: Problem,
     options: EnvOptions,
     observation: Arc<Observation>,
-    sim: Simulator,
+    /// The environment's own simulator (taken out while `step` runs).
+    sim_slot: Option<Simulator>,
     baseline: Baseline,
     phase: Phase,
     seed: Option<u64>,
@@ -215,7 +216,7 @@ impl PartitionEnv {
             problem,
             options,
             observation,
-            sim,
+            sim_slot: Some(sim),
             baseline,
             phase: Phase::NotReset,
             seed: None,
@@ -267,6 +268,39 @@ impl PartitionEnv {
 
     /// Repairs and scores `action`; ends the episode.
     pub fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
+        let Some(mut sim) = self.sim_slot.take() else {
+            return Err(EnvError::Simulator(
+                "the environment's simulator is gone".into(),
+            ));
+        };
+        let mut failed = None;
+        let out = self.step_with(
+            action,
+            &mut |placement: &Placement| match sim.run(placement) {
+                Ok(out) => Some(out.report),
+                Err(e) => {
+                    failed = Some(EnvError::Simulator(e.to_string()));
+                    None
+                }
+            },
+        );
+        self.sim_slot = Some(sim);
+        match (out, failed) {
+            (_, Some(e)) | (Err(e), None) => Err(e),
+            (Ok(Some(step)), None) => Ok(step),
+            (Ok(None), None) => Err(EnvError::Simulator("no report".into())),
+        }
+    }
+
+    /// [`PartitionEnv::step`] with the repaired placement scored by
+    /// `simulate` (a search's budgeted evaluator, say) instead of the
+    /// environment's own simulator. `None` from `simulate` (no budget left)
+    /// leaves the episode running and returns `Ok(None)`.
+    pub fn step_with(
+        &mut self,
+        action: &Action,
+        simulate: &mut dyn FnMut(&Placement) -> Option<SimReport>,
+    ) -> Result<Option<Step>, EnvError> {
         match self.phase {
             Phase::NotReset => return Err(EnvError::NotReset),
             Phase::Over => return Err(EnvError::EpisodeOver),
@@ -313,17 +347,16 @@ impl PartitionEnv {
         match repaired {
             Err(infeasible) => info.invalid_reason = Some(infeasible.reason),
             Ok(r) => {
-                let out = self
-                    .sim
-                    .run(&r.placement)
-                    .map_err(|e| EnvError::Simulator(e.to_string()))?;
-                let throughput = score(&out.report);
+                let Some(report) = simulate(&r.placement) else {
+                    return Ok(None);
+                };
+                let throughput = score(&report);
                 if throughput > 0.0 {
                     reward = throughput / self.baseline.throughput_inferences_per_s;
                 } else {
                     info.invalid_reason = Some(format!(
                         "the simulator reports the repaired placement invalid: {}",
-                        out.report
+                        report
                             .violations
                             .first()
                             .map_or_else(|| "no throughput".to_string(), |v| format!("{v:?}"))
@@ -340,18 +373,18 @@ impl PartitionEnv {
                 info.repair_proven_optimal = r.proven_optimal;
                 info.throughput_inferences_per_s = throughput;
                 info.placement = Some(r.placement);
-                info.report = Some(out.report);
+                info.report = Some(report);
             }
         }
         self.phase = Phase::Over;
         self.steps += 1;
-        Ok(Step {
+        Ok(Some(Step {
             observation: Arc::clone(&self.observation),
             reward,
             terminated: true,
             truncated: false,
             info,
-        })
+        }))
     }
 
     fn op_name(&self, op: usize) -> String {

@@ -25,8 +25,14 @@ use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::env::{Action, EnvError, PartitionEnv};
+use sim::Placement;
+use sim::report::SimReport;
+
+use super::env::{Action, EnvError, PartitionEnv, Step};
 use super::policy::{ParamVisitor, PolicyNet, Prepared};
+
+/// Takes one episode's step: `Ok(None)` when no simulator call is left.
+type StepFn<'a> = dyn FnMut(&mut PartitionEnv, &Action) -> Result<Option<Step>, EnvError> + 'a;
 
 /// Which action's log-probability PPO raises or lowers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +238,29 @@ impl Trainer {
         env: &mut PartitionEnv,
         p: &Prepared,
     ) -> Result<BatchStats, EnvError> {
+        self.batch(env, p, &mut |env, action| env.step(action).map(Some))?
+            .ok_or_else(|| EnvError::Simulator("no episode was scored".into()))
+    }
+
+    /// [`Trainer::train_batch`] with the repaired placements scored by
+    /// `simulate` (a search's budgeted evaluator). When `simulate` runs out
+    /// mid-batch, the policy learns from the episodes scored so far (if
+    /// there are at least two); `None` when fewer were.
+    pub fn train_batch_with(
+        &mut self,
+        env: &mut PartitionEnv,
+        p: &Prepared,
+        simulate: &mut dyn FnMut(&Placement) -> Option<SimReport>,
+    ) -> Result<Option<BatchStats>, EnvError> {
+        self.batch(env, p, &mut |env, action| env.step_with(action, simulate))
+    }
+
+    fn batch(
+        &mut self,
+        env: &mut PartitionEnv,
+        p: &Prepared,
+        step: &mut StepFn<'_>,
+    ) -> Result<Option<BatchStats>, EnvError> {
         let cfg = self.config;
         let (n, k) = (p.n_ops(), p.n_chips());
         let (log_p, value) = self.policy(p);
@@ -244,10 +273,16 @@ impl Trainer {
                 .repair_by_log_prob
                 .then(|| log_p.iter().map(|lp| -lp).collect());
             env.reset(None);
-            let step = env.step(&Action {
-                chips: chips.clone(),
-                repair_costs,
-            })?;
+            let Some(step) = step(
+                env,
+                &Action {
+                    chips: chips.clone(),
+                    repair_costs,
+                },
+            )?
+            else {
+                break;
+            };
             let repaired: Option<Vec<u32>> = step
                 .info
                 .placement
@@ -266,6 +301,9 @@ impl Trainer {
             rewards.push(step.reward);
         }
 
+        if rewards.len() < 2 {
+            return Ok(None);
+        }
         // Advantages, normalised over the batch.
         let adv: Vec<f64> = rewards.iter().map(|r| r - value as f64).collect();
         let mean = adv.iter().sum::<f64>() / adv.len() as f64;
@@ -315,7 +353,7 @@ impl Trainer {
             }
         }
         let batches = stats.3.max(1) as f32;
-        Ok(BatchStats {
+        Ok(Some(BatchStats {
             mean_reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
             best_reward: best.as_ref().map(|(r, _)| *r),
             best_chips: best.map(|(_, c)| c),
@@ -323,7 +361,7 @@ impl Trainer {
             value_loss: stats.1 / batches,
             entropy: stats.2 / batches,
             evaluations: b as u64,
-        })
+        }))
     }
 
     /// One Adam step on one minibatch; returns (policy loss, value loss,

@@ -1,4 +1,4 @@
-//! The non-learned partitioning methods, each a [`Search`]; their names,
+//! The partitioning methods, each a [`Search`]; their names,
 //! options and constructors are registered in [`super::registry`].
 //!
 //! - `random.rs`: random proposals (uniform per op, or random contiguous
@@ -11,6 +11,8 @@
 //!   *measured* stage latency, as libcoral's profiling partitioner does.
 //! - `dp.rs`: the optimal contiguous segmentation of the op order under the
 //!   analytic bottleneck, by dynamic programming; one evaluation.
+//! - `rl.rs`: the learned partitioner (`crate::rl`) trained with PPO on the
+//!   problem itself, each episode scored by the search's evaluator.
 //! - `exact` (branch and bound with a bound and a gap) lives in
 //!   `partition::exact`.
 //!
@@ -27,6 +29,7 @@ mod balance;
 mod dp;
 mod greedy;
 mod random;
+mod rl;
 mod sa;
 
 use std::collections::BTreeMap;
@@ -43,6 +46,7 @@ pub use balance::Balance;
 pub use dp::{Dp, SegmentCost, SegmentModel};
 pub use greedy::{Greedy, weight_balanced_bounds};
 pub use random::Random;
+pub use rl::Rl;
 pub use sa::Annealing;
 
 /// Consecutive proposals that cost no simulator call (already scored, or
