@@ -338,7 +338,7 @@ pub static METHODS: &[MethodInfo] = &[
     },
     MethodInfo {
         name: "exact",
-        summary: "branch and bound on the analytic bottleneck under every constraint, with a proven bound and gap",
+        summary: "branch and bound on the analytic bottleneck (or, with `objective = \"slot_aware\"`, its SRAM-slot-aware form) under every constraint, with a proven bound and gap",
         options: &[
             OptionSpec {
                 name: "nodes_per_evaluation",
