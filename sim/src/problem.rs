@@ -95,6 +95,53 @@
 //! - The bottleneck of a placement is the largest of its stage cycles, its
 //!   link loads and the memory's load: a lower bound on the steady-state
 //!   interval between micro-batches.
+//!
+//! # Slots
+//!
+//! The simulator gives a chiplet holding `S` as many micro-batch slots as
+//! fit beside its resident weights, `slots(S) = max(1, ⌊(sram_bytes −
+//! resident weights) / peak(S)⌋)` ([`activation_slots`]; unbounded when
+//! `peak(S) = 0`; a run of `M` micro-batches caps it at `M`). Micro-batch
+//! `m` may start anything on the chiplet (an op there, or a tensor sent
+//! there) only once every micro-batch `≤ m − slots` has given its slot back,
+//! and gives it back when its last op there has finished and its last
+//! outgoing tensor has left the first link of its route (`engine/`'s SRAM
+//! notes). Let `A_m` be when `m` is admitted and `R_m` when it gives its slot
+//! back: then `A_{m + slots} ≥ R_m`, so with `hold ≤ R_m − A_m` for every
+//! `m`, `A_{m + slots} ≥ A_m + hold` and the steady-state interval is at
+//! least `hold / slots`. The slot-aware period of a chiplet is
+//! `max(stage, ⌊hold / slots⌋)` ([`SlotCost::period_cycles`]), with `hold`
+//! ([`ProblemModel::slot_cost_of`]) a lower bound on `R_m − A_m` from what
+//! must happen between the two, in one micro-batch, contention ignored:
+//!
+//! - a tensor entering `S` is sent no earlier than `A_m` (its sender keeps it
+//!   until the slot is there) and reaches the chiplet no earlier than its
+//!   serialisation on the package's fastest link plus the least link latency
+//!   later (its tail must cross the last link of its route, an in-link of
+//!   the chiplet): `arrival_floor_cycles[u]`;
+//! - an op of `S` starts once its inputs are there: its earliest start
+//!   `est(v)` is the latest of its remote inputs' arrival floors and its
+//!   local producers' earliest finishes, `est(p) + cycles(p)`; ops take their
+//!   stage cycles (waiting for streamed weights included);
+//! - an op's output read off the chiplet must leave the first link of each
+//!   route before the slot is given back: at least its serialisation on the
+//!   fastest link after the op finishes (`departure_floor_cycles[v]`, 0 when
+//!   every reader is local);
+//! - the chiplet runs one op at a time, so for any `r`, the ops with
+//!   `est ≥ r` finish no earlier than `r` plus their summed cycles, and the
+//!   op that finishes last has no reader in `S` (so at least the least
+//!   departure floor of such ops follows).
+//!
+//! `hold` is the largest of the critical path `est(v) + cycles(v) +
+//! departure(v)` over `v ∈ S` and the one-engine bound `max_r (r + Σ_{est ≥
+//! r} cycles) + min departure of the ops without a reader in S`; it is at
+//! least the stage's cycles. The transfer floors use package-wide link
+//! figures so that `hold` depends only on `S` and the chiplet's class, like
+//! every other per-chiplet rule here. Router, injection and ejection delays
+//! and contention only lengthen a hold, so leaving them out keeps the bound.
+//! The slot-aware bottleneck ([`ProblemModel::slot_aware_bottleneck_cycles`])
+//! is the bottleneck with each stage replaced by its period: still a lower
+//! bound on the simulated steady-state interval, never below the bottleneck.
 
 use crate::cost::{CostError, bounded_op_cost, div_ceil, input_bytes, op_cost, weight_bytes_read};
 use crate::engine::{SimOptions, Switching};
@@ -117,6 +164,37 @@ pub struct StageCost {
     pub cycles: u64,
     /// Serialisation cycles on the off-package memory (streamed weights).
     pub memory_cycles: u64,
+}
+
+/// A chiplet's slots and the least time one micro-batch holds one there
+/// (see "Slots" in the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SlotCost {
+    pub stage: StageCost,
+    /// Micro-batch slots ([`activation_slots`]; `u64::MAX`: unbounded).
+    pub slots: u64,
+    /// A lower bound on how long one micro-batch holds its slot.
+    pub hold_cycles: u64,
+}
+
+impl SlotCost {
+    /// `max(stage, ⌊hold / slots⌋)`: a lower bound on the interval between
+    /// micro-batches that this chiplet allows.
+    pub fn period_cycles(&self) -> u64 {
+        self.stage.cycles.max(self.hold_cycles / self.slots.max(1))
+    }
+}
+
+/// Micro-batch slots of a chiplet with `sram_bytes` of SRAM, of which its
+/// resident weights take `resident_weight_bytes`, for activation slots of
+/// `slot_bytes`: as many as fit, at least one; `u64::MAX` when a slot takes
+/// nothing. The simulator caps it at the run's micro-batches
+/// (`engine::plan::Plan::size_slots`).
+pub fn activation_slots(sram_bytes: u64, resident_weight_bytes: u64, slot_bytes: u64) -> u64 {
+    match slot_bytes {
+        0 => u64::MAX,
+        slot => (sram_bytes.saturating_sub(resident_weight_bytes) / slot).max(1),
+    }
 }
 
 /// Where each chiplet's weights live for one placement.
@@ -231,6 +309,13 @@ pub struct ProblemModel<'a> {
     /// Serialisation cycles of each op's output on a link, by bandwidth
     /// index, then op.
     pub output_serialisation_cycles: Vec<Vec<u64>>,
+    /// Least cycles from a tensor's sending until it is on its destination:
+    /// its serialisation on the fastest link plus the least link latency
+    /// (see "Slots"); empty without the transfer tables.
+    pub arrival_floor_cycles: Vec<u64>,
+    /// Least cycles from a tensor's sending until its last packet has left
+    /// the first link: its serialisation on the fastest link.
+    pub departure_floor_cycles: Vec<u64>,
     producers: OpGroups,
     consumers: OpGroups,
 }
@@ -287,6 +372,16 @@ impl<'a> ProblemModel<'a> {
             .collect();
         m.packet_bytes = options.packet_bytes;
         m.switching = options.switching;
+        let least_latency = spec.links.iter().map(|l| l.latency_cycles).min();
+        (m.arrival_floor_cycles, m.departure_floor_cycles) =
+            match (m.output_serialisation_cycles.last(), least_latency) {
+                (Some(fastest), Some(latency)) => (
+                    fastest.iter().map(|&c| c + latency).collect(),
+                    fastest.clone(),
+                ),
+                // No links: no tensor ever leaves a chiplet.
+                _ => (vec![0; m.n_ops], vec![0; m.n_ops]),
+            };
         m
     }
 
@@ -399,6 +494,8 @@ impl<'a> ProblemModel<'a> {
             bandwidths: Vec::new(),
             bandwidth_of_link: Vec::new(),
             output_serialisation_cycles: Vec::new(),
+            arrival_floor_cycles: Vec::new(),
+            departure_floor_cycles: Vec::new(),
             producers,
             consumers,
         }
@@ -634,6 +731,79 @@ impl<'a> ProblemModel<'a> {
         sum
     }
 
+    /// Stage cycles, slots and hold of `ops` (as for
+    /// [`Self::activation_peak_bytes_of`]) on a chiplet of class `class`
+    /// whose activation slot is `slot_bytes` (`peak(S)`): see "Slots".
+    pub fn slot_cost_of(
+        &self,
+        class: usize,
+        ops: &[usize],
+        here: impl Fn(usize) -> bool,
+        slot_bytes: u64,
+    ) -> SlotCost {
+        let k = self.classes[class];
+        let mut cycles = Vec::with_capacity(ops.len());
+        let mut stage = StageCost::default();
+        let mut resident = 0u64;
+        self.residency_of(class, ops, slot_bytes, |v, streamed| {
+            let c = self.op_stage_cost(v, k.type_idx, streamed);
+            cycles.push(c.cycles);
+            stage.cycles += c.cycles;
+            stage.memory_cycles += c.memory_cycles;
+            if !streamed {
+                resident += self.weight_bytes[v];
+            }
+        });
+        let slots = activation_slots(k.sram_bytes, resident, slot_bytes);
+        // Earliest finish of each op after admission, and the critical path.
+        let mut finish = vec![0u64; ops.len()];
+        let mut starts: Vec<(u64, u64)> = Vec::with_capacity(ops.len());
+        let (mut path, mut tail) = (0u64, u64::MAX);
+        for (r, &v) in ops.iter().enumerate() {
+            let mut est = 0u64;
+            for &p in self.producers(v) {
+                let ready = if here(p) {
+                    let at = ops[..r]
+                        .binary_search(&p)
+                        .expect("a local producer precedes its reader");
+                    finish[at]
+                } else {
+                    self.arrival_floor_cycles[p]
+                };
+                est = est.max(ready);
+            }
+            finish[r] = est.saturating_add(cycles[r]);
+            starts.push((est, cycles[r]));
+            let readers = self.consumers(v);
+            let departure = if readers.iter().any(|&q| !here(q)) {
+                self.departure_floor_cycles[v]
+            } else {
+                0
+            };
+            path = path.max(finish[r].saturating_add(departure));
+            if !readers.iter().any(|&q| here(q)) {
+                tail = tail.min(departure);
+            }
+        }
+        // One engine: the ops that cannot start before `r` run after it.
+        starts.sort_unstable();
+        let (mut after, mut engine) = (0u64, 0u64);
+        for &(est, c) in starts.iter().rev() {
+            after = after.saturating_add(c);
+            engine = engine.max(est.saturating_add(after));
+        }
+        let hold = if ops.is_empty() {
+            0
+        } else {
+            path.max(engine.saturating_add(tail))
+        };
+        SlotCost {
+            stage,
+            slots,
+            hold_cycles: hold,
+        }
+    }
+
     // -----------------------------------------------------------------------
     // Whole placements (`chip_of[v]`: op v's chiplet).
 
@@ -746,6 +916,35 @@ impl<'a> ProblemModel<'a> {
     pub fn bottleneck_cycles(&self, chip_of: &[ChipletId]) -> u64 {
         self.stages(chip_of)
             .bottleneck_cycles(&self.link_cycles(chip_of))
+    }
+
+    /// Each chiplet's [`SlotCost`] (see "Slots").
+    pub fn slot_costs(&self, chip_of: &[ChipletId]) -> Vec<SlotCost> {
+        let members = self.members(chip_of);
+        let mut scratch = PeakScratch::default();
+        (0..self.n_chiplets)
+            .map(|c| {
+                let here = |v: usize| chip_of[v].idx() == c;
+                let ops = members.ops(c);
+                let peak = self.activation_peak_bytes_of(ops, here, &mut scratch);
+                self.slot_cost_of(self.class_of[c], ops, here, peak)
+            })
+            .collect()
+    }
+
+    /// The busiest of the chiplets' slot-aware periods, the links and the
+    /// memory: a lower bound on the steady-state interval that counts SRAM
+    /// slots, never below [`Self::bottleneck_cycles`].
+    pub fn slot_aware_bottleneck_cycles(&self, chip_of: &[ChipletId]) -> u64 {
+        let costs = self.slot_costs(chip_of);
+        let memory: u64 = costs.iter().map(|c| c.stage.memory_cycles).sum();
+        costs
+            .iter()
+            .map(SlotCost::period_cycles)
+            .chain(self.link_cycles(chip_of))
+            .chain([memory])
+            .max()
+            .unwrap_or(0)
     }
 
     /// Inferences per second at one micro-batch every `interval_cycles`

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use agent::load::Workload;
-use agent::partition::exact::{Limits, solve};
+use agent::partition::exact::{Limits, Objective, solve};
 use agent::partition::methods::SegmentModel;
 use sim::SimOptions;
 use sim::graph::Graph;
@@ -153,7 +153,14 @@ fn check(package: &str, sources: &[&str]) {
             time_limit_s: f64::INFINITY,
             node_limit: 1_000_000,
         };
-        let o = solve(&spec, &g, &spec.constraints, &options, limits);
+        let o = solve(
+            &spec,
+            &g,
+            &spec.constraints,
+            &options,
+            limits,
+            Objective::Bottleneck,
+        );
         let objective = o.best.as_ref().map(|(_, j)| *j);
         let dp = SegmentModel::new(&spec, &g, &spec.constraints, &options, true)
             .optimal()

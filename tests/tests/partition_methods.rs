@@ -292,3 +292,92 @@ fn a_failing_method_keeps_what_it_found() {
         ]
     );
 }
+
+/// `exact` with `objective = "slot_aware"` from a scenario: the option is
+/// read, reaches the resolved scenario, and the notes say which objective
+/// ran; the slot-aware objective is never below the plain bottleneck of the
+/// same placement, its bound never above it, and a word that is not an
+/// objective is refused with the choices named.
+#[test]
+fn exact_runs_the_slot_aware_objective_from_a_scenario_and_says_so() {
+    let dir = tessera_tests::temp_dir("methods", "slot_aware");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw_specs/edgetpu_ring4.toml");
+    let write = |objective: &str| {
+        let text = format!(
+            "name = \"slots\"\nseed = 1\n\n[hardware]\nspec = {spec:?}\n\n[workload]\nmodel = \"bert-base\"\n\n\
+             [workload.params]\nseq = 64\nlayers = 2\n\n[task]\nkind = \"partition\"\nmethod = \"exact\"\nbudget = 10\n\n\
+             [task.options.exact]\nobjective = \"{objective}\"\n\n[simulation]\nmicrobatches = 4\npacket_bytes = 4096\n\n\
+             [output]\nplots = \"none\"\n"
+        );
+        let path = dir.join(format!("{objective}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let run = |scenario: &Path, out: &Path| {
+        tessera_tests::tessera(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+    };
+    let notes = |out: &Path| -> BTreeMap<String, String> {
+        let report = std::fs::read_to_string(out.join("report.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        let method = &report["result"]["methods"][0];
+        assert_eq!(method["method"], "exact");
+        method["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| {
+                let kv = kv.as_array().unwrap();
+                (
+                    kv[0].as_str().unwrap().to_string(),
+                    kv[1].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let cycles = |n: &BTreeMap<String, String>, key: &str| -> u64 {
+        n[key].parse().unwrap_or_else(|e| panic!("{key}: {e}"))
+    };
+    let plain_out = dir.join("plain");
+    let o = run(&write("bottleneck"), &plain_out);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let plain = notes(&plain_out);
+    assert_eq!(plain["objective"], "bottleneck");
+    assert!(!plain.contains_key("analytic_bottleneck_cycles"));
+
+    let slots_out = dir.join("slots");
+    let o = run(&write("slot_aware"), &slots_out);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let slots = notes(&slots_out);
+    assert_eq!(slots["objective"], "slot_aware");
+    assert_eq!(slots["analytic_status"], "optimal");
+    let objective = cycles(&slots, "analytic_objective_cycles");
+    assert!(objective >= cycles(&slots, "analytic_bottleneck_cycles"));
+    assert!(cycles(&slots, "analytic_bound_cycles") <= objective);
+    // Its optimum is no better than the bottleneck's on the same problem:
+    // every placement's slot-aware objective is at least its bottleneck.
+    assert!(objective >= cycles(&plain, "analytic_objective_cycles"));
+
+    let resolved = slots_out.join("scenario.resolved.toml");
+    let text = std::fs::read_to_string(&resolved).unwrap();
+    assert!(text.contains("objective = \"slot_aware\""), "{text}");
+    let again = dir.join("again");
+    let o = run(&resolved, &again);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(notes(&again), slots);
+
+    let o = run(&write("fastest"), &dir.join("bad"));
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("objective") && o.stderr.contains("slot_aware"),
+        "{}",
+        o.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

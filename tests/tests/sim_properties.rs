@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use sim::graph::{Graph, Source};
 use sim::oracle::{analyse, transfer_cycles};
+use sim::problem::ProblemModel;
 use sim::report::{Track, Violation};
 use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping, Routing};
 use sim::testkit::{
@@ -398,6 +399,53 @@ proptest! {
                 "converged {} over {} micro-batches, long run {}", got, r.microbatches, want
             );
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(sim::testkit::strategies::config(48))]
+
+    /// The slot-aware bottleneck (`sim::problem`'s "Slots") counts the slots
+    /// the engine gives each chiplet (capped at the run's micro-batches, as
+    /// the engine caps them), is at least the oracle's bottleneck, and is a
+    /// lower bound on the converged interval: a micro-batch holds its slot
+    /// at least `hold` cycles, and a chiplet admits micro-batch `m + slots`
+    /// only after `m` gave its slot back. Same conditions as the bound
+    /// above (the SRAM fits, the run converged), same tolerance.
+    #[test]
+    fn the_slot_aware_bound_counts_the_engines_slots_and_bounds_the_interval(
+        pk in packages(), dag in graphs(true), picks in prop::collection::vec(0u32..64, 1..8),
+        packet in prop::sample::select(vec![64u64, 4096]), cut in any::<bool>(),
+    ) {
+        let spec = pk.build().unwrap();
+        let g = dag.build().unwrap();
+        let p = placement(&g, spec.n_chiplets() as u32, &picks);
+        let converge = SimOptions {
+            trace: false,
+            steady_state: SteadyState::DEFAULT,
+            ..options(8, packet, cut)
+        };
+        let r = run(&spec, &g, &p, &converge).report;
+        let model = ProblemModel::new(&spec, &g, &converge);
+        let costs = model.slot_costs(&p.chiplet_of_op);
+        for (c, cost) in costs.iter().enumerate() {
+            prop_assert_eq!(
+                u64::from(r.chiplets[c].sram_slots),
+                cost.slots.min(u64::from(r.microbatches)),
+                "chiplet {}", c
+            );
+            prop_assert!(cost.hold_cycles >= cost.stage.cycles);
+        }
+        let slot_aware = model.slot_aware_bottleneck_cycles(&p.chiplet_of_op);
+        prop_assert!(slot_aware >= analyse(&spec, &g, &p, &converge).bottleneck_cycles);
+        let fits = !r.violations.iter().any(|v| matches!(v, Violation::SramOverflow { .. }));
+        prop_assert!(
+            !fits || !r.steady_state.converged
+                || r.steady_state_interval_cycles
+                    >= slot_aware as f64 * (1.0 - r.steady_state.tolerance),
+            "interval {} below the slot-aware bound {} ({:?})",
+            r.steady_state_interval_cycles, slot_aware, r.steady_state
+        );
     }
 }
 

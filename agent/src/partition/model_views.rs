@@ -265,7 +265,13 @@ proptest! {
         let options = SimOptions::default();
         let model = ProblemModel::new(&spec, &g, &options);
         let repair_view = SramModel::new(&spec, &g);
-        let exact_view = ExactModel::new(&spec, &g, &spec.constraints, &options);
+        let exact_view = ExactModel::new(
+            &spec,
+            &g,
+            &spec.constraints,
+            &options,
+            super::exact::Objective::Bottleneck,
+        );
         let sram_only = Constraints {
             sram_capacity: true,
             ..Constraints::none()

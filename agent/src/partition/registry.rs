@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
-use super::exact::{DEFAULT_TIME_LIMIT_S, Exact};
+use super::exact::{DEFAULT_TIME_LIMIT_S, Exact, Objective};
 use super::methods::{Annealing, Balance, Dp, Greedy, Random, Rl};
 use super::search::Search;
 use crate::error::SearchError;
@@ -33,6 +33,10 @@ pub enum OptionKind {
         strict_min: bool,
     },
     Bool,
+    /// One of a fixed list of words.
+    Choice {
+        choices: &'static [&'static str],
+    },
 }
 
 /// One option's value.
@@ -41,6 +45,8 @@ pub enum OptionValue {
     Int(u64),
     Float(f64),
     Bool(bool),
+    /// A word of an [`OptionKind::Choice`] (the registry's own string).
+    Choice(&'static str),
 }
 
 impl fmt::Display for OptionValue {
@@ -49,6 +55,7 @@ impl fmt::Display for OptionValue {
             OptionValue::Int(v) => write!(f, "{v}"),
             OptionValue::Float(v) => write!(f, "{v}"),
             OptionValue::Bool(v) => write!(f, "{v}"),
+            OptionValue::Choice(v) => write!(f, "`{v}`"),
         }
     }
 }
@@ -65,6 +72,22 @@ impl OptionKind {
             } => format!("number > {min} and ≤ {max}"),
             OptionKind::Float { min, max, .. } => format!("number {min} to {max}"),
             OptionKind::Bool => "boolean".to_string(),
+            OptionKind::Choice { choices } => {
+                let words: Vec<String> = choices.iter().map(|c| format!("`{c}`")).collect();
+                format!("one of {}", words.join(", "))
+            }
+        }
+    }
+
+    /// The registry's own string for `word` when this is a choice that
+    /// offers it (front ends read a word, then keep this).
+    pub fn choice(&self, word: &str) -> Option<OptionValue> {
+        match *self {
+            OptionKind::Choice { choices } => choices
+                .iter()
+                .find(|&&c| c == word)
+                .map(|&c| OptionValue::Choice(c)),
+            _ => None,
         }
     }
 
@@ -87,7 +110,7 @@ impl OptionKind {
                 let v = match value {
                     OptionValue::Float(v) => v,
                     OptionValue::Int(v) => v as f64,
-                    OptionValue::Bool(_) => return Err(bad()),
+                    OptionValue::Bool(_) | OptionValue::Choice(_) => return Err(bad()),
                 };
                 let above = if strict_min { v > min } else { v >= min };
                 if v.is_finite() && above && v <= max {
@@ -97,6 +120,9 @@ impl OptionKind {
                 }
             }
             (OptionKind::Bool, OptionValue::Bool(_)) => Ok(value),
+            (OptionKind::Choice { choices }, OptionValue::Choice(v)) if choices.contains(&v) => {
+                Ok(value)
+            }
             _ => Err(bad()),
         }
     }
@@ -143,6 +169,13 @@ impl MethodOptions {
         match self.get(name) {
             OptionValue::Bool(v) => v,
             other => unreachable!("option {name} is a boolean in the registry, found {other}"),
+        }
+    }
+
+    fn choice(&self, name: &str) -> &'static str {
+        match self.get(name) {
+            OptionValue::Choice(v) => v,
+            other => unreachable!("option {name} is a choice in the registry, found {other}"),
         }
     }
 
@@ -213,6 +246,9 @@ impl MethodInfo {
         (self.build)(options, budget)
     }
 }
+
+/// The names of `exact`'s objectives, in `Objective::ALL`'s order.
+const OBJECTIVES: [&str; 2] = [Objective::ALL[0].name(), Objective::ALL[1].name()];
 
 /// Every method, in the order tables list them.
 pub static METHODS: &[MethodInfo] = &[
@@ -303,7 +339,7 @@ pub static METHODS: &[MethodInfo] = &[
     },
     MethodInfo {
         name: "exact",
-        summary: "branch and bound on the analytic bottleneck under every constraint, with a proven bound and gap",
+        summary: "branch and bound on the analytic bottleneck (or, with `objective = \"slot_aware\"`, its SRAM-slot-aware form) under every constraint, with a proven bound and gap",
         options: &[
             OptionSpec {
                 name: "nodes_per_evaluation",
@@ -324,12 +360,25 @@ pub static METHODS: &[MethodInfo] = &[
                 default: OptionValue::Float(DEFAULT_TIME_LIMIT_S),
                 summary: "wall-clock safety net in seconds (results may then depend on machine speed; notes say so)",
             },
+            OptionSpec {
+                name: "objective",
+                kind: OptionKind::Choice {
+                    choices: &OBJECTIVES,
+                },
+                default: OptionValue::Choice("bottleneck"),
+                summary: "what is minimised: `bottleneck`, the analytic bottleneck (max of stage compute, link serialisation, off-package memory traffic); `slot_aware`, the same with each chiplet's stage replaced by max(stage, hold / SRAM slots), a lower bound on the interval its micro-batch slots allow",
+            },
         ],
         build: |o, budget| {
-            Box::new(Exact::new(
-                o.float("time_limit_s"),
-                budget.saturating_mul(o.int("nodes_per_evaluation")),
-            ))
+            let objective = Objective::from_name(o.choice("objective"))
+                .expect("the registry lists only objectives' names");
+            Box::new(
+                Exact::new(
+                    o.float("time_limit_s"),
+                    budget.saturating_mul(o.int("nodes_per_evaluation")),
+                )
+                .with_objective(objective),
+            )
         },
     },
     MethodInfo {

@@ -208,6 +208,7 @@ fn partition_toml(p: &PartitionTask, t: &mut Table) {
                 OptionValue::Int(v) => Value::Integer(v as i64),
                 OptionValue::Float(v) => Value::Float(v),
                 OptionValue::Bool(v) => Value::Boolean(v),
+                OptionValue::Choice(v) => Value::String(v.to_string()),
             };
             m.insert(name.clone(), v);
         }

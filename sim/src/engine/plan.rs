@@ -9,7 +9,7 @@ use bevy_ecs::prelude::*;
 use super::SimOptions;
 use crate::graph::{Graph, OpId, Source};
 use crate::placement::Placement;
-use crate::problem::ProblemModel;
+use crate::problem::{ProblemModel, activation_slots};
 use crate::spec::{ChipletId, HwSpec};
 use crate::units::{Bytes, Cycles};
 
@@ -211,14 +211,13 @@ impl Plan {
         let n_chips = spec.n_chiplets();
         self.slots.clear();
         self.slots.extend((0..n_chips).map(|c| {
-            let free = spec
-                .chiplet_type(ChipletId(c as u32))
-                .sram_bytes()
-                .saturating_sub(self.resident_weights[c]);
-            match self.activation_slot_bytes[c] {
-                0 => microbatches,
-                slot => (free / slot).clamp(1, microbatches as u64) as u32,
-            }
+            let sram = spec.chiplet_type(ChipletId(c as u32)).sram_bytes();
+            let slots = activation_slots(
+                sram,
+                self.resident_weights[c],
+                self.activation_slot_bytes[c],
+            );
+            slots.min(u64::from(microbatches)) as u32
         }));
     }
 

@@ -1,10 +1,12 @@
 //! The `exact` partition method: a branch and bound that minimises the
-//! analytic bottleneck of a placement under the package's constraints, proves
-//! a lower bound on it, and reports the gap between the two.
+//! analytic bottleneck of a placement (or its slot-aware form) under the
+//! package's constraints, proves a lower bound on it, and reports the gap
+//! between the two.
 //!
 //! # Objective
 //!
-//! The objective of a placement is `sim::oracle::analyse(..).bottleneck_cycles`,
+//! Two objectives ([`Objective`], the registry's `objective` option). The
+//! default, `bottleneck`, is `sim::oracle::analyse(..).bottleneck_cycles`,
 //! computed here by `sim::problem`'s model (which the oracle adds up too)
 //! without building an `Analysis`: the largest of
 //! - each chiplet's stage time, `Σ op_cost(op, type).cycles` over its ops, where
@@ -20,6 +22,37 @@
 //! still the oracle's number, so the method never optimises something the rest
 //! of tessera does not report. Tests check the equality on random
 //! placements.
+//!
+//! **Slot-aware.** `slot_aware` replaces each chiplet's stage time by its
+//! period `max(stage, ⌊hold / slots⌋)`
+//! (`sim::problem::ProblemModel::slot_aware_bottleneck_cycles`; the rule and
+//! its derivation are stated once, in `sim::problem`'s "Slots"). In short:
+//! the simulator gives a chiplet holding `S` `slots(S)` micro-batch slots
+//! (the function `sim::problem::activation_slots` that the engine's
+//! `Plan::size_slots` calls, so the two cannot drift), admits micro-batch `m`
+//! there only once every micro-batch `≤ m − slots` has given its slot back,
+//! and a micro-batch gives its slot back only after its ops there have run and
+//! its outgoing tensors have left their first link. Tensors into the chiplet
+//! are sent only after admission. So if every micro-batch holds its slot at
+//! least `hold` cycles, admissions are at least `hold` apart every `slots`
+//! micro-batches, and the steady-state interval is at least `hold / slots`.
+//! `hold` is a contention-free lower bound on that time for one micro-batch:
+//! the longer of the critical path through `S` (each tensor entering `S`
+//! arrives at least its serialisation on the package's fastest link plus the
+//! least link latency after admission; ops take their stage cycles; a tensor
+//! leaving `S` takes at least its serialisation on the fastest link to leave)
+//! and the one-engine bound (the ops that cannot start before `r` run one at a
+//! time after it, and the last one's outputs must then leave). The term
+//! depends only on `S` and the chiplet's class, so, like the stage time, the
+//! chain search computes it exactly per (pair, class), and its backward
+//! programme bounds it exactly: no relaxation is needed for it. The objective
+//! is at least the bottleneck, and it is still a lower bound on the simulated
+//! converged interval (`tests/tests/sim_properties.rs` checks both, and that
+//! the slot counts equal the engine's). It is not the simulated interval:
+//! contention, blocking between chiplets with few slots (a sender whose
+//! tensor waits for its destination's slot keeps its own slot meanwhile),
+//! router delays and pipeline fill are not in it, so a placement with a
+//! better slot-aware objective can still simulate slower.
 //!
 //! # Formulation
 //!
@@ -144,6 +177,7 @@ pub const DEFAULT_TIME_LIMIT_S: f64 = 60.0;
 pub struct Exact {
     pub time_limit_s: f64,
     pub node_limit: u64,
+    pub objective: Objective,
     /// What the last `run` found (for `notes`).
     outcome: Option<Outcome>,
 }
@@ -153,8 +187,14 @@ impl Exact {
         Exact {
             time_limit_s,
             node_limit,
+            objective: Objective::Bottleneck,
             outcome: None,
         }
+    }
+
+    /// The same method minimising `objective`.
+    pub fn with_objective(self, objective: Objective) -> Exact {
+        Exact { objective, ..self }
     }
 
     /// What the last `run` found.
@@ -166,6 +206,36 @@ impl Exact {
 impl Default for Exact {
     fn default() -> Self {
         Exact::new(DEFAULT_TIME_LIMIT_S, DEFAULT_NODE_LIMIT)
+    }
+}
+
+/// What the method minimises (see "Objective" in the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Objective {
+    /// `sim::oracle::analyse(..).bottleneck_cycles`.
+    #[default]
+    Bottleneck,
+    /// The bottleneck with each stage replaced by its slot-aware period,
+    /// `max(stage, ⌊hold / slots⌋)`
+    /// (`ProblemModel::slot_aware_bottleneck_cycles`).
+    SlotAware,
+}
+
+impl Objective {
+    /// Every objective, in the order the registry lists their names.
+    pub const ALL: [Objective; 2] = [Objective::Bottleneck, Objective::SlotAware];
+
+    /// The name used in options and notes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Objective::Bottleneck => "bottleneck",
+            Objective::SlotAware => "slot_aware",
+        }
+    }
+
+    /// The objective called `name`.
+    pub fn from_name(name: &str) -> Option<Objective> {
+        Objective::ALL.into_iter().find(|o| o.name() == name)
     }
 }
 
@@ -198,7 +268,10 @@ pub enum Formulation {
 /// The result of [`solve`].
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    /// The best valid placement found and its objective (bottleneck cycles).
+    /// What was minimised; the objective, bound and throughputs below are
+    /// all of it.
+    pub objective: Objective,
+    /// The best valid placement found and its objective (cycles).
     pub best: Option<(Placement, u64)>,
     /// A proven lower bound on the objective of every valid placement;
     /// `None` when no valid placement exists (proven).
@@ -216,12 +289,16 @@ pub struct Outcome {
     /// Why no valid placement exists, when that is proven.
     pub infeasible_reason: Option<String>,
     /// `batch × clock / bound`: no valid placement has a higher analytic
-    /// throughput bound (`Analysis::throughput_bound_inferences_per_s`).
+    /// throughput bound (`Analysis::throughput_bound_inferences_per_s`, or
+    /// its slot-aware counterpart).
     pub throughput_bound_inferences_per_s: Option<f64>,
     /// `batch × clock / objective` of `best`: its analytic throughput (what
     /// "optimal" is about), not its simulated one, which contention and
     /// pipeline fill make lower.
     pub analytic_throughput_inferences_per_s: Option<f64>,
+    /// With the slot-aware objective, `best`'s plain analytic bottleneck
+    /// (`sim::oracle`'s), for comparison.
+    pub analytic_bottleneck_cycles: Option<u64>,
     /// Every improving incumbent in the order found; the last is `best`.
     pub incumbents: Vec<Placement>,
 }
@@ -247,16 +324,24 @@ impl Outcome {
         }
     }
 
-    /// The facts reported beside the best result, in a fixed order: status,
-    /// objective, its analytic throughput, bound, gap, proven, nodes, what
+    /// The facts reported beside the best result, in a fixed order: which
+    /// objective, status, objective value, the plain bottleneck (slot-aware
+    /// only), its analytic throughput, bound, gap, proven, nodes, what
     /// stopped the search, the throughput bound, the formulation, and why no
     /// placement exists. Every key about the analytic model starts with
-    /// `analytic_`: "optimal" and the bound are true of the model's
-    /// bottleneck, not of the simulated throughput reported beside them.
+    /// `analytic_`: "optimal" and the bound are true of the model's objective
+    /// (named by `objective`), not of the simulated throughput reported
+    /// beside them.
     pub fn notes(&self) -> Vec<(String, String)> {
-        let mut out = vec![("analytic_status", self.status().to_string())];
+        let mut out = vec![
+            ("objective", self.objective.name().to_string()),
+            ("analytic_status", self.status().to_string()),
+        ];
         if let Some((_, obj)) = &self.best {
             out.push(("analytic_objective_cycles", obj.to_string()));
+        }
+        if let Some(b) = self.analytic_bottleneck_cycles {
+            out.push(("analytic_bottleneck_cycles", b.to_string()));
         }
         if let Some(t) = self.analytic_throughput_inferences_per_s {
             out.push(("analytic_throughput_inferences_per_s", format!("{t:.3}")));
@@ -328,6 +413,7 @@ impl Search for Exact {
             &problem.constraints,
             &problem.options,
             limits,
+            self.objective,
         );
         let n = outcome.incumbents.len();
         let k = eval.remaining().min(n as u64) as usize;
@@ -343,16 +429,34 @@ impl Search for Exact {
     }
 }
 
-/// Minimises the analytic bottleneck of `graph` on `spec` under `constraints`
-/// (see the module documentation).
+/// Minimises `objective` (the analytic bottleneck, or its slot-aware form)
+/// of `graph` on `spec` under `constraints` (see the module documentation).
 pub fn solve(
     spec: &HwSpec,
     graph: &Graph,
     constraints: &Constraints,
     options: &SimOptions,
     limits: Limits,
+    objective: Objective,
 ) -> Outcome {
-    solve_with(spec, graph, constraints, options, limits, Engine::Auto)
+    let problem = Instance {
+        spec,
+        graph,
+        constraints,
+        options,
+        objective,
+    };
+    solve_with(&problem, limits, Engine::Auto)
+}
+
+/// What [`solve`] is asked.
+#[derive(Clone, Copy)]
+struct Instance<'a> {
+    spec: &'a HwSpec,
+    graph: &'a Graph,
+    constraints: &'a Constraints,
+    options: &'a SimOptions,
+    objective: Objective,
 }
 
 /// Which search [`solve_with`] may use (tests force the fallback).
@@ -363,16 +467,16 @@ enum Engine {
     OpByOp,
 }
 
-fn solve_with(
-    spec: &HwSpec,
-    graph: &Graph,
-    constraints: &Constraints,
-    options: &SimOptions,
-    limits: Limits,
-    engine: Engine,
-) -> Outcome {
+fn solve_with(problem: &Instance<'_>, limits: Limits, engine: Engine) -> Outcome {
     let started = Instant::now();
-    let m = Model::new(spec, graph, constraints, options);
+    let &Instance {
+        spec,
+        graph,
+        constraints,
+        options,
+        objective,
+    } = problem;
+    let m = Model::new(spec, graph, constraints, options, objective);
     let mut ctl = Control::new(limits, started);
     let chain = match engine {
         Engine::Auto if constraints.acyclic_dataflow => Lattice::new(&m, MAX_DOWN_SETS),
@@ -390,7 +494,7 @@ fn solve_with(
         }
         None => {
             if engine == Engine::Auto {
-                warm_start(&m, constraints, options, spec, graph, &mut ctl);
+                warm_start(&m, problem, &mut ctl);
             }
             let mut s = OpSearch::new(&m);
             let root = s.root_bound();
@@ -415,7 +519,12 @@ fn solve_with(
         })
         .collect();
     let best = incumbents.last().map(|p| (p.clone(), ctl.best));
+    let plain_bottleneck = match (objective, &best) {
+        (Objective::SlotAware, Some((p, _))) => Some(m.bottleneck_cycles(&p.chiplet_of_op)),
+        _ => None,
+    };
     Outcome {
+        objective,
         best,
         bound_cycles: (bound != INF).then_some(bound),
         proven,
@@ -430,6 +539,7 @@ fn solve_with(
         analytic_throughput_inferences_per_s: (ctl.best != INF)
             .then(|| m.inferences_per_s(ctl.best))
             .flatten(),
+        analytic_bottleneck_cycles: plain_bottleneck,
         incumbents,
     }
 }
@@ -439,20 +549,20 @@ fn solve_with(
 /// stricter problem is valid here too), else the better of the contiguous
 /// balanced placement and `dp`'s optimal segmentation, when valid. Shares the node budget; a limit that stops the
 /// warm start leaves the main search to stop at once with a valid bound.
-fn warm_start(
-    m: &Model<'_>,
-    constraints: &Constraints,
-    options: &SimOptions,
-    spec: &HwSpec,
-    graph: &Graph,
-    ctl: &mut Control,
-) {
+fn warm_start(m: &Model<'_>, problem: &Instance<'_>, ctl: &mut Control) {
+    let &Instance {
+        spec,
+        graph,
+        constraints,
+        options,
+        objective,
+    } = problem;
     if !constraints.acyclic_dataflow {
         let stricter = Constraints {
             acyclic_dataflow: true,
             ..*constraints
         };
-        let strict = Model::new(spec, graph, &stricter, options);
+        let strict = Model::new(spec, graph, &stricter, options, objective);
         if let Some(lat) = Lattice::new(&strict, MAX_DOWN_SETS) {
             let mut s = ChainSearch::new(&strict, &lat);
             if s.root_bound() != INF {

@@ -11,13 +11,14 @@ use sim::graph::Graph;
 use sim::problem::ProblemModel;
 use sim::spec::{ChipletId, HwSpec, NoSkipping};
 
-use super::Formulation;
+use super::{Formulation, Objective};
 
 /// The problem model and the constraints. It dereferences to the
 /// [`ProblemModel`], whose quantities the searches read directly.
 pub(crate) struct Model<'a> {
     problem: ProblemModel<'a>,
     pub set: Constraints,
+    pub objective: Objective,
 }
 
 impl<'a> Deref for Model<'a> {
@@ -39,20 +40,32 @@ impl<'a> Model<'a> {
         graph: &'a Graph,
         set: &Constraints,
         options: &SimOptions,
+        objective: Objective,
     ) -> Model<'a> {
         Model {
             problem: ProblemModel::new(spec, graph, options),
             set: *set,
+            objective,
         }
+    }
+
+    pub(crate) fn slot_aware(&self) -> bool {
+        self.objective == Objective::SlotAware
     }
 
     pub(crate) fn edge_mode(&self) -> bool {
         self.set.no_skipping == NoSkipping::Edge
     }
 
-    /// The objective of a complete assignment: `analyse(..).bottleneck_cycles`.
+    /// The objective of a complete assignment: `analyse(..).bottleneck_cycles`,
+    /// or with each stage replaced by its slot-aware period
+    /// (`ProblemModel::slot_aware_bottleneck_cycles`).
     pub(crate) fn objective(&self, chip_of: &[usize]) -> u64 {
-        self.bottleneck_cycles(&chiplet_ids(chip_of))
+        let ids = chiplet_ids(chip_of);
+        match self.objective {
+            Objective::Bottleneck => self.bottleneck_cycles(&ids),
+            Objective::SlotAware => self.slot_aware_bottleneck_cycles(&ids),
+        }
     }
 
     /// Whether every chiplet's SRAM need fits (when the constraint is on).

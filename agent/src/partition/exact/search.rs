@@ -73,7 +73,8 @@ impl Control {
 }
 
 /// Facts about the ops `S = J ∖ I` of a pair, computed when first needed:
-/// per chiplet class, stage and memory cycles and whether the SRAM need fits;
+/// per chiplet class, the chiplet's term (stage cycles, or the slot-aware
+/// period), memory cycles and whether the SRAM need fits;
 /// per bandwidth, the total and the largest serialisation cycles of the
 /// tensors entering `S` from `I` and of those leaving `S` for ops outside `J`.
 struct Pairs {
@@ -108,7 +109,9 @@ impl Pairs {
             in_max: vec![0; p * b],
             out_ser: vec![0; p * b],
             out_max: vec![0; p * b],
-            needs_peak: m.set.sram_capacity || m.classes.iter().any(|k| k.can_stream),
+            needs_peak: m.slot_aware()
+                || m.set.sram_capacity
+                || m.classes.iter().any(|k| k.can_stream),
             scratch: PeakScratch::default(),
             ops: Vec::new(),
         }
@@ -126,8 +129,10 @@ impl Pairs {
         // The activation peak is the costly fact. Without streaming it only
         // decides whether S fits, and only on a class whose SRAM holds S's
         // weights: where none does, S fits nowhere whatever its peak.
+        // The slot-aware objective reads it everywhere (slots).
         let peak_matters = self.needs_peak
-            && (m.classes.iter().any(|k| k.can_stream)
+            && (m.slot_aware()
+                || m.classes.iter().any(|k| k.can_stream)
                 || (0..self.n_classes)
                     .any(|c| m.sram_weight_bytes_of(c, &ops) <= m.classes[c].sram_bytes));
         let peak = if peak_matters {
@@ -136,10 +141,19 @@ impl Pairs {
             0
         };
         for class in 0..self.n_classes {
-            let stage = m.stage_cost_with_slot(class, &ops, peak);
+            // The chiplet's term: its stage, or its slot-aware period. Both
+            // depend on S and the class alone, so the programme bounds the
+            // slot-aware term exactly too.
+            let (cycles, memory_cycles) = if m.slot_aware() {
+                let c = m.slot_cost_of(class, &ops, here, peak);
+                (c.period_cycles(), c.stage.memory_cycles)
+            } else {
+                let c = m.stage_cost_with_slot(class, &ops, peak);
+                (c.cycles, c.memory_cycles)
+            };
             let x = pid * self.n_classes + class;
-            self.stage[x] = stage.cycles;
-            self.mem[x] = stage.memory_cycles;
+            self.stage[x] = cycles;
+            self.mem[x] = memory_cycles;
             self.fits[x] = !m.set.sram_capacity
                 || m.sram_weight_bytes_of(class, &ops) + peak <= m.classes[class].sram_bytes;
         }
@@ -622,7 +636,7 @@ impl<'a> OpSearch<'a> {
                 || self.used.iter().skip_while(|&&u| u > 0).all(|&u| u == 0);
             let ids = chiplet_ids(&self.chip_of);
             if prefix_ok && m.sram_fits(&ids) {
-                let obj = m.bottleneck_cycles(&ids);
+                let obj = m.objective(&self.chip_of);
                 ctl.offer(obj, &self.chip_of);
             }
             return;

@@ -17,7 +17,7 @@ use sim::testkit::{
 };
 use sim::{Placement, SimOptions};
 
-use super::{Engine, Limits, Model, Stop, solve, solve_with};
+use super::{Engine, Instance, Limits, Model, Objective, Stop, solve, solve_with};
 use crate::partition::exact::{Exact, Formulation};
 use crate::partition::search::{Evaluator, Search, SearchProblem};
 
@@ -140,6 +140,26 @@ fn constraint_set() -> impl Strategy<Value = Constraints> {
         )
 }
 
+/// [`solve_with`] on one instance.
+fn solve_by(
+    spec: &HwSpec,
+    g: &Graph,
+    set: &Constraints,
+    opts: &SimOptions,
+    limits: Limits,
+    objective: Objective,
+    engine: Engine,
+) -> super::Outcome {
+    let instance = Instance {
+        spec,
+        graph: g,
+        constraints: set,
+        options: opts,
+        objective,
+    };
+    solve_with(&instance, limits, engine)
+}
+
 fn options(packet: u64) -> SimOptions {
     SimOptions {
         packet_bytes: packet,
@@ -147,8 +167,35 @@ fn options(packet: u64) -> SimOptions {
     }
 }
 
+/// The objective of a placement, computed as the oracle and the simulator's
+/// problem model do (not through the search's view).
+fn objective_of(
+    spec: &HwSpec,
+    g: &Graph,
+    p: &Placement,
+    opts: &SimOptions,
+    objective: Objective,
+) -> u64 {
+    match objective {
+        Objective::Bottleneck => analyse(spec, g, p, opts).bottleneck_cycles,
+        Objective::SlotAware => sim::problem::ProblemModel::new(spec, g, opts)
+            .slot_aware_bottleneck_cycles(&p.chiplet_of_op),
+    }
+}
+
 /// The least oracle bottleneck over every valid placement, by enumeration.
 fn brute_force(spec: &HwSpec, g: &Graph, set: &Constraints, opts: &SimOptions) -> Option<u64> {
+    brute_force_of(spec, g, set, opts, Objective::Bottleneck)
+}
+
+/// The least `objective` over every valid placement, by enumeration.
+fn brute_force_of(
+    spec: &HwSpec,
+    g: &Graph,
+    set: &Constraints,
+    opts: &SimOptions,
+    objective: Objective,
+) -> Option<u64> {
     let (n, ops) = (spec.n_chiplets() as u32, g.ops().len());
     let total = (n as u64).pow(ops as u32);
     let mut best = None;
@@ -163,7 +210,7 @@ fn brute_force(spec: &HwSpec, g: &Graph, set: &Constraints, opts: &SimOptions) -
             .collect();
         let p = Placement { chiplet_of_op };
         if is_valid(spec, g, &p, set) {
-            let b = analyse(spec, g, &p, opts).bottleneck_cycles;
+            let b = objective_of(spec, g, &p, opts, objective);
             best = Some(best.map_or(b, |x: u64| x.min(b)));
         }
     }
@@ -181,7 +228,7 @@ fn check_consistent(
 ) {
     if let Some((p, obj)) = &o.best {
         assert!(is_valid(spec, g, p, set), "best is invalid: {p:?}");
-        assert_eq!(analyse(spec, g, p, opts).bottleneck_cycles, *obj);
+        assert_eq!(objective_of(spec, g, p, opts, o.objective), *obj);
         let bound = o.bound_cycles.expect("a bound when a placement exists");
         assert!(bound <= *obj, "bound {bound} above objective {obj}");
         assert!(o.gap().is_some_and(|x| (0.0..=1.0).contains(&x)));
@@ -202,7 +249,7 @@ proptest! {
         let spec = build_spec(&pk);
         let g = dag.build().unwrap();
         let opts = options(packet);
-        let m = Model::new(&spec, &g, &spec.constraints, &opts);
+        let m = Model::new(&spec, &g, &spec.constraints, &opts, Objective::Bottleneck);
         let chip_of: Vec<usize> = (0..g.ops().len())
             .map(|i| picks[i % picks.len()] as usize % spec.n_chiplets())
             .collect();
@@ -230,13 +277,14 @@ proptest! {
         dag in graphs(8),
         set in constraint_set(),
         packet in prop::sample::select(vec![64u64, 256, 4096]),
+        objective in prop::sample::select(Objective::ALL.to_vec()),
     ) {
         let spec = build_spec(&pk);
         let g = dag.build().unwrap();
         let opts = options(packet);
-        let expected = brute_force(&spec, &g, &set, &opts);
+        let expected = brute_force_of(&spec, &g, &set, &opts, objective);
         for engine in [Engine::Auto, Engine::OpByOp] {
-            let o = solve_with(&spec, &g, &set, &opts, unlimited(), engine);
+            let o = solve_by(&spec, &g, &set, &opts, unlimited(), objective, engine);
             check_consistent(&spec, &g, &set, &opts, &o);
             prop_assert!(o.proven, "{engine:?} did not finish");
             prop_assert_eq!(o.best.as_ref().map(|(_, obj)| *obj), expected, "{:?}", engine);
@@ -261,14 +309,15 @@ proptest! {
         dag in graphs(8),
         set in constraint_set(),
         nodes in 0u64..12,
+        objective in prop::sample::select(Objective::ALL.to_vec()),
     ) {
         let spec = build_spec(&pk);
         let g = dag.build().unwrap();
         let opts = options(256);
-        let expected = brute_force(&spec, &g, &set, &opts);
+        let expected = brute_force_of(&spec, &g, &set, &opts, objective);
         let limits = Limits { time_limit_s: f64::INFINITY, node_limit: nodes };
         for engine in [Engine::Auto, Engine::OpByOp] {
-            let o = solve_with(&spec, &g, &set, &opts, limits, engine);
+            let o = solve_by(&spec, &g, &set, &opts, limits, objective, engine);
             check_consistent(&spec, &g, &set, &opts, &o);
             prop_assert!(o.nodes <= nodes);
             match expected {
@@ -340,7 +389,7 @@ fn traffic_across_a_cut_is_shared_by_the_links_that_cross_it() {
     };
     let opts = options(4096);
     let expected = brute_force(&spec, &g, &set, &opts).expect("feasible");
-    let o = solve(&spec, &g, &set, &opts, unlimited());
+    let o = solve(&spec, &g, &set, &opts, unlimited(), Objective::Bottleneck);
     check_consistent(&spec, &g, &set, &opts, &o);
     assert_eq!(o.bound_cycles, Some(expected));
     assert_eq!(o.best.map(|(_, obj)| obj), Some(expected));
@@ -361,7 +410,7 @@ fn bert_base_on_the_16_chip_ring_with_a_small_node_limit_is_valid_and_bounded() 
             time_limit_s: 10.0,
             node_limit,
         };
-        let o = solve(&spec, &g, &set, &opts, limits);
+        let o = solve(&spec, &g, &set, &opts, limits, Objective::Bottleneck);
         check_consistent(&spec, &g, &set, &opts, &o);
         assert!(o.best.is_some(), "a placement within {node_limit} nodes");
         assert!(o.gap().is_some_and(f64::is_finite));
@@ -377,7 +426,7 @@ fn bert_base_on_the_16_chip_ring_is_solved_to_optimality() {
     let g = bert_base();
     let set = spec.constraints;
     let opts = SimOptions::default();
-    let o = solve(&spec, &g, &set, &opts, unlimited());
+    let o = solve(&spec, &g, &set, &opts, unlimited(), Objective::Bottleneck);
     check_consistent(&spec, &g, &set, &opts, &o);
     assert!(o.proven);
     assert_eq!(o.gap(), Some(0.0));
@@ -396,7 +445,14 @@ fn infeasibility_is_proven_and_explained() {
     let spec = shipped("simba_6x6");
     let g = sim::zoo::build("resnet50", &BTreeMap::new()).expect("resnet50 builds");
     let set = spec.constraints;
-    let o = solve(&spec, &g, &set, &SimOptions::default(), unlimited());
+    let o = solve(
+        &spec,
+        &g,
+        &set,
+        &SimOptions::default(),
+        unlimited(),
+        Objective::Bottleneck,
+    );
     assert_eq!(o.status(), "infeasible");
     assert!(o.proven && o.best.is_none() && o.bound_cycles.is_none());
     let reason = o.infeasible_reason.as_deref().expect("a reason");
@@ -421,8 +477,8 @@ fn a_search_stopped_by_the_node_limit_gives_the_same_result_every_time() {
         node_limit: 2_000,
     };
     let opts = SimOptions::default();
-    let a = solve(&spec, &g, &set, &opts, limits);
-    let b = solve(&spec, &g, &set, &opts, limits);
+    let a = solve(&spec, &g, &set, &opts, limits, Objective::Bottleneck);
+    let b = solve(&spec, &g, &set, &opts, limits, Objective::Bottleneck);
     check_consistent(&spec, &g, &set, &opts, &a);
     assert_eq!(a.stop, Some(Stop::NodeLimit));
     assert_eq!(a.formulation, Formulation::OpByOp);
@@ -487,13 +543,13 @@ fn an_interrupt_stops_the_search_unproven() {
     let set = spec.constraints;
     let opts = SimOptions::default();
     crate::partition::interrupt::request_on_this_thread();
-    let o = solve(&spec, &g, &set, &opts, unlimited());
+    let o = solve(&spec, &g, &set, &opts, unlimited(), Objective::Bottleneck);
     crate::partition::interrupt::clear_this_thread();
     assert_eq!(o.stop, Some(Stop::Interrupted));
     assert!(!o.proven);
     assert_eq!(o.nodes, 0);
     // Without the request the same search completes.
-    assert!(solve(&spec, &g, &set, &opts, unlimited()).proven);
+    assert!(solve(&spec, &g, &set, &opts, unlimited(), Objective::Bottleneck).proven);
 }
 
 /// Where the lattice is too large for the chain search (twelve independent
@@ -519,7 +575,7 @@ fn the_op_by_op_search_is_never_worse_than_dp() {
         time_limit_s: f64::INFINITY,
         node_limit: 10,
     };
-    let o = solve(&spec, &g, &set, &opts, limits);
+    let o = solve(&spec, &g, &set, &opts, limits, Objective::Bottleneck);
     assert_eq!(o.formulation, Formulation::OpByOp);
     check_consistent(&spec, &g, &set, &opts, &o);
     let dp = crate::partition::methods::SegmentModel::new(&spec, &g, &set, &opts, true)

@@ -299,6 +299,7 @@ fn read_method_options(
                     strict_min,
                 } => r.number(min, strict_min, max).map(OptionValue::Float),
                 OptionKind::Bool => r.bool().map(OptionValue::Bool),
+                OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
             };
             match value {
                 Some(v) => given.push((spec.name.to_string(), v)),
