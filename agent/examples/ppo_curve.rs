@@ -2,7 +2,7 @@
 //! to greedy) and the wall time: the quick experiment behind the learned
 //! partitioner's defaults.
 //!
-//! `cargo run --release -p agent --example ppo_curve -- SPEC MODEL KEY=VALUE... [--batches N] [--seed S] [--repaired] [--cost-repair] [--lr X]`
+//! `cargo run --release -p agent --example ppo_curve -- SPEC MODEL KEY=VALUE... [--batches N] [--seed S] [--proposal | --repaired] [--cost-repair] [--lr X]`
 //!
 //! e.g. `... -- hw_specs/edgetpu_ring4.toml bert-base layers=2 --batches 30`
 
@@ -27,6 +27,7 @@ fn main() {
             "--seed" => seed = it.next().unwrap().parse().unwrap(),
             "--lr" => cfg.learning_rate = it.next().unwrap().parse().unwrap(),
             "--episodes" => cfg.episodes_per_batch = it.next().unwrap().parse().unwrap(),
+            "--proposal" => cfg.log_prob_of = LogProbOf::Proposal,
             "--repaired" => cfg.log_prob_of = LogProbOf::Repaired,
             "--cost-repair" => cfg.repair_by_log_prob = true,
             kv => {

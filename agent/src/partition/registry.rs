@@ -16,7 +16,7 @@ use super::exact::{DEFAULT_TIME_LIMIT_S, Exact, Objective};
 use super::methods::{Annealing, Balance, Dp, Greedy, Random, Rl};
 use super::search::Search;
 use crate::error::SearchError;
-use crate::rl::ppo::PpoConfig;
+use crate::rl::ppo::{LogProbOf, PpoConfig};
 
 /// The type and domain of one option.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -417,6 +417,14 @@ pub static METHODS: &[MethodInfo] = &[
                 default: OptionValue::Bool(false),
                 summary: "repair minimises the policy's −log p of the chosen chips instead of the number of ops moved",
             },
+            OptionSpec {
+                name: "log_prob_of",
+                kind: OptionKind::Choice {
+                    choices: &["repaired", "proposal"],
+                },
+                default: OptionValue::Choice("repaired"),
+                summary: "whose log-probability PPO raises or lowers: the repaired placement the reward was measured on, or the sampled proposal (see docs/rl.md for the experiment)",
+            },
         ],
         build: |o, _| {
             Box::new(Rl::new(PpoConfig {
@@ -425,6 +433,10 @@ pub static METHODS: &[MethodInfo] = &[
                 learning_rate: o.float("learning_rate") as f32,
                 entropy_coef: o.float("entropy_coef") as f32,
                 repair_by_log_prob: o.bool("repair_by_log_prob"),
+                log_prob_of: match o.choice("log_prob_of") {
+                    "proposal" => LogProbOf::Proposal,
+                    _ => LogProbOf::Repaired,
+                },
                 ..PpoConfig::default()
             }))
         },

@@ -4,7 +4,8 @@
 //! Every feature is a number of order one, so one policy reads graphs and
 //! packages of any size: quantities that span orders of magnitude (MACs,
 //! bytes, cycles, bandwidths) enter as `log2(1 + x) / 32`, positions as a
-//! fraction of the graph or pipeline, kinds one-hot. The names of the columns
+//! fraction of the graph or pipeline, kinds one-hot; one exception,
+//! `position_gap`, counts pipeline positions. The names of the columns
 //! are [`NODE_FEATURES`], [`EDGE_FEATURES`], [`CHIP_FEATURES`] and
 //! [`OP_CHIP_FEATURES`], in order; a new feature is added at the end of its
 //! list (and a checkpoint records the lists it was trained on).
@@ -116,12 +117,17 @@ pub const CHIP_FEATURES: [&str; 12] = [
 ];
 
 /// Columns of [`Observation::op_chip_features`].
-pub const OP_CHIP_FEATURES: [&str; 2] = [
+pub const OP_CHIP_FEATURES: [&str; 3] = [
     // The op's cycles on that chiplet's type.
     "log_cycles",
     // 1 when the op alone (its weights and live tensors) fits that
     // chiplet's SRAM.
     "fits_alone",
+    // How many pipeline positions the chip is from where an even split of
+    // the op order would put the op: |op index / (n_ops − 1) × (n_chips −
+    // 1) − chip's position|. In positions, not a fraction, so one weight
+    // means the same on any package (the policy starts with −1 on it).
+    "position_gap",
 ];
 
 /// A problem as numbers. Matrices are row-major `Vec<f32>`s: node features
@@ -278,13 +284,16 @@ pub fn observe(model: &ProblemModel<'_>) -> Observation {
 
     let mut op_chip_features = Vec::with_capacity(n * n_chips * OP_CHIP_FEATURES.len());
     for v in 0..n {
+        let op_at = fraction(v as u32, n.saturating_sub(1) as u32);
         for c in 0..n_chips {
             let class = model.class_of[c];
             let k = &model.classes[class];
             let fits = model.own_sram_need_bytes(v, class) <= k.sram_bytes;
+            let even = op_at * n_chips.saturating_sub(1) as f32;
             op_chip_features.extend_from_slice(&[
                 log_scale(model.op_cycles[k.type_idx][v]),
                 f32::from(u8::from(fits)),
+                (even - model.position_of[c] as f32).abs(),
             ]);
         }
     }

@@ -224,7 +224,18 @@ impl PolicyNet {
             chip_hidden: linear(dev),
             op_key: linear(dev),
             chip_key: linear(dev),
-            op_chip: linear(dev),
+            op_chip: {
+                // The prior: an op prefers the chips near where an even
+                // split of the op order would put it (logit −1 per pipeline
+                // position away), so the first samples are noisy contiguous
+                // splits rather than noise that repair can only flatten.
+                let mut l: Lin<OCF, 1> = linear(dev);
+                let mut w = l.weight.as_vec();
+                w[OP_CHIP_FEATURES.iter().position(|f| *f == "position_gap").expect("a column")] =
+                    -1.0;
+                l.weight.copy_from(&w);
+                l
+            },
             value_nodes: linear(dev),
             value_chips: linear(dev),
             value_out: linear(dev),
