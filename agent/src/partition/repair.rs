@@ -77,10 +77,13 @@
 //! the 16-chip Edge TPU ring (acyclic, edge, triangle, SRAM with streamed
 //! weights) every BERT-base repair ends at step 2 in a few milliseconds; with
 //! `no_skipping = off` branch and bound settles the triangle rule in tens of
-//! milliseconds; `prefix` mode and SRAM that binds on activations (ViT-Ti/16
-//! on Simba) often reach the limit (about a second), answering with a valid
-//! placement a few ops (up to about ten) above the proven lower bound.
-//! `agent/benches/repair.rs` measures these cases.
+//! milliseconds; `prefix` mode often reaches the limit (about a second),
+//! answering with a valid placement a few ops (up to about ten) above the
+//! proven lower bound. Where SRAM binds under acyclic dataflow (ViT-Ti/16 on
+//! Simba, ResNet-50 on Simba with 4 MiB chiplets) the SRAM implications let
+//! branch and bound prove the optimum within a few nodes: medians of about
+//! 12 and 4 ms, p95 about 100 and 35 ms. `agent/benches/repair.rs` measures
+//! these cases.
 //!
 //! Everything is deterministic: ops and arcs are visited in id order, the
 //! minimum cut read is the smallest source side, children are explored in a
@@ -187,8 +190,11 @@ pub fn repair_with(
     objective: Objective<'_>,
     options: &RepairOptions,
 ) -> Result<Repaired, Infeasible> {
-    let inst = instance(spec, graph, constraints, objective)?;
+    let mut inst = instance(spec, graph, constraints, objective)?;
     let root = root_domains(spec, graph, &inst)?;
+    if let Some(m) = inst.sram.as_ref().filter(|_| inst.acyclic) {
+        inst.implications = m.implications(&inst.succs);
+    }
     let pos_to_chip = &spec.pipeline_order;
     let to_placement = |positions: &[u16]| Placement {
         chiplet_of_op: positions.iter().map(|&p| pos_to_chip[p as usize]).collect(),
@@ -334,17 +340,11 @@ fn instance<'a>(
         preds[v as usize].push(u);
         succs[u as usize].push(v);
     }
-    let sram = constraints
-        .sram_capacity
-        .then(|| SramModel::new(spec, graph));
-    let implications = match &sram {
-        Some(m) if constraints.acyclic_dataflow => m.implications(&succs),
-        _ => Vec::new(),
-    };
     Ok(Instance {
         n,
         k,
-        implications,
+        // Derived in `repair_with` once the root domains are known to exist.
+        implications: Vec::new(),
         unary,
         integral,
         pairs,
@@ -352,7 +352,9 @@ fn instance<'a>(
         edge: constraints.no_skipping == NoSkipping::Edge,
         prefix: constraints.no_skipping == NoSkipping::Prefix,
         triangle: constraints.no_triangle,
-        sram,
+        sram: constraints
+            .sram_capacity
+            .then(|| SramModel::new(spec, graph)),
         preds,
         succs,
     })
