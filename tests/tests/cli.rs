@@ -586,6 +586,10 @@ fn traffic_include_source_and_buffered_routers() {
 /// search loop's repair limit falls back and goes on (issue 14: ResNet-50 on
 /// a 3 MiB Simba used to exit 2 on `sa` and write nothing). Every method's
 /// best placement is written, and the best one gets a simulate run's plots.
+/// Since repair's relaxation carries the SRAM implications
+/// (`agent/src/partition/repair/sram.rs`), the 64-node repair finds `sa`'s
+/// start on this instance, so the fallback is no longer taken here (nor at
+/// 2,432 to 4,096 KiB); the run must still succeed for every method.
 #[test]
 fn partition_methods_fall_back_instead_of_losing_the_run() {
     let out = temp_dir("cli", "fallback");
@@ -623,8 +627,5 @@ fn partition_methods_fall_back_instead_of_losing_the_run() {
             "{m}"
         );
     }
-    let sa = methods.iter().find(|m| m["method"] == "sa").unwrap();
-    let notes = sa["notes"].to_string();
-    assert!(notes.contains("start"), "{notes}");
     std::fs::remove_dir_all(&out).unwrap();
 }

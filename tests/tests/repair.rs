@@ -180,51 +180,106 @@ fn sram_need_on_one_chiplet(p: &PackageRecipe, g: &Graph) -> u64 {
     sram_need(&spec, g, &vec![ChipletId(0); g.ops().len()])[0]
 }
 
+/// Repair's optimum equals brute force's, its placement is valid and costs
+/// what it reports; and both agree on infeasibility.
+fn check_exact(
+    dag: &DagRecipe,
+    mut package: PackageRecipe,
+    sram_fraction: f64,
+    set: &Constraints,
+    goal: &Goal,
+) -> Result<(), TestCaseError> {
+    let g = dag.build().unwrap();
+    // SRAM per chiplet as a fraction of what the whole graph needs on one
+    // chiplet (weights counted), so that it binds at every graph size.
+    let all_on_one = sram_need_on_one_chiplet(&package, &g);
+    package.types[0].sram_kib = ((all_on_one as f64 * sram_fraction) / 1024.0)
+        .ceil()
+        .max(1.0) as u64;
+    let spec = package.build().expect("valid spec");
+    let (n, k) = (g.ops().len(), spec.n_chiplets());
+    let proposal: Vec<ChipletId>;
+    let costs: Vec<Vec<f64>>;
+    let obj = match goal {
+        Goal::Changes(picks, spread) => {
+            proposal = (0..n)
+                .map(|v| ChipletId(picks[v % picks.len()] % spread.min(&(k as u32))))
+                .collect();
+            Objective::FewestChanges(&proposal)
+        }
+        Goal::Costs(table) => {
+            costs = (0..n)
+                .map(|v| (0..k).map(|c| table[(v * 4 + c) % table.len()]).collect())
+                .collect();
+            Objective::Cost(&costs)
+        }
+    };
+    let want = brute_force(&spec, &g, set, &obj);
+    match (repair(&spec, &g, set, obj), want) {
+        (Ok(r), Some(best)) => {
+            prop_assert!(
+                is_valid(&spec, &g, &r.placement, set),
+                "invalid repair {:?}",
+                r.placement
+            );
+            let own = value(&obj, &r.placement.chiplet_of_op);
+            prop_assert!(
+                (own - r.cost).abs() <= 1e-9 * (1.0 + own.abs()),
+                "reported {} but costs {own}",
+                r.cost
+            );
+            prop_assert!(
+                (r.cost - best).abs() <= 1e-9 * (1.0 + best.abs()),
+                "repair {} ({}), brute force {best}",
+                r.cost,
+                r.method
+            );
+            prop_assert!(r.proven_optimal);
+        }
+        (Err(e), None) => prop_assert!(e.proven, "{}", e.reason),
+        (Ok(r), None) => prop_assert!(
+            false,
+            "repair found {:?} but brute force found nothing valid",
+            r
+        ),
+        (Err(e), Some(best)) => prop_assert!(
+            false,
+            "repair says infeasible ({}) but brute force found {best}",
+            e.reason
+        ),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(sim::testkit::strategies::config(2000))]
 
-    /// Repair's optimum equals brute force's, its placement is valid and
-    /// costs what it reports; and both agree on infeasibility.
+    /// Exact in every constraint mode.
     #[test]
     fn repair_is_exact_against_brute_force(
         dag in graphs(),
-        mut package in packages(),
-        // SRAM per chiplet as a fraction of what the whole graph needs on one
-        // chiplet (weights counted), so that it binds at every graph size.
+        package in packages(),
         sram_fraction in prop::sample::select(vec![0.25, 0.4, 0.6, 0.8, 1.5]),
         set in constraint_set(),
         goal in goal(),
     ) {
-        let g = dag.build().unwrap();
-        let all_on_one = sram_need_on_one_chiplet(&package, &g);
-        package.types[0].sram_kib = ((all_on_one as f64 * sram_fraction) / 1024.0).ceil().max(1.0) as u64;
-        let spec = package.build().expect("valid spec");
-        let (n, k) = (g.ops().len(), spec.n_chiplets());
-        let proposal: Vec<ChipletId>;
-        let costs: Vec<Vec<f64>>;
-        let obj = match &goal {
-            Goal::Changes(picks, spread) => {
-                proposal = (0..n).map(|v| ChipletId(picks[v % picks.len()] % spread.min(&(k as u32)))).collect();
-                Objective::FewestChanges(&proposal)
-            }
-            Goal::Costs(table) => {
-                costs = (0..n).map(|v| (0..k).map(|c| table[(v * 4 + c) % table.len()]).collect()).collect();
-                Objective::Cost(&costs)
-            }
-        };
-        let want = brute_force(&spec, &g, &set, &obj);
-        match (repair(&spec, &g, &set, obj), want) {
-            (Ok(r), Some(best)) => {
-                prop_assert!(is_valid(&spec, &g, &r.placement, &set), "invalid repair {:?}", r.placement);
-                let own = value(&obj, &r.placement.chiplet_of_op);
-                prop_assert!((own - r.cost).abs() <= 1e-9 * (1.0 + own.abs()), "reported {} but costs {own}", r.cost);
-                prop_assert!((r.cost - best).abs() <= 1e-9 * (1.0 + best.abs()), "repair {} ({}), brute force {best}", r.cost, r.method);
-                prop_assert!(r.proven_optimal);
-            }
-            (Err(e), None) => prop_assert!(e.proven, "{}", e.reason),
-            (Ok(r), None) => prop_assert!(false, "repair found {:?} but brute force found nothing valid", r),
-            (Err(e), Some(best)) => prop_assert!(false, "repair says infeasible ({}) but brute force found {best}", e.reason),
-        }
+        check_exact(&dag, package, sram_fraction, &set, &goal)?;
+    }
+
+    /// Exact where SRAM binds under acyclic dataflow, the case where repair
+    /// adds the SRAM rule's pairwise consequences to its relaxation
+    /// (`repair/sram.rs`): tight SRAM, every no-skipping mode.
+    #[test]
+    fn repair_is_exact_where_sram_binds_under_acyclic_dataflow(
+        dag in graphs(),
+        package in packages(),
+        sram_fraction in prop::sample::select(vec![0.2, 0.3, 0.4, 0.5]),
+        no_skipping in prop::sample::select(vec![NoSkipping::Off, NoSkipping::Edge, NoSkipping::Prefix]),
+        no_triangle in any::<bool>(),
+        goal in goal(),
+    ) {
+        let set = Constraints { acyclic_dataflow: true, no_skipping, no_triangle, sram_capacity: true };
+        check_exact(&dag, package, sram_fraction, &set, &goal)?;
     }
 }
 

@@ -27,6 +27,17 @@
 //!    (`method = "min-cut"`). This is the common case: with acyclic dataflow
 //!    and `edge` mode no tensor spans more than one position, so no triangle
 //!    can form, and SRAM rarely binds when weights stream (the Edge TPU ring).
+//!
+//!    Under acyclic dataflow with the SRAM rule, the relaxation also carries
+//!    the SRAM rule's consequences for pairs of ops (`repair/sram.rs`): when
+//!    the ops on the paths from `a` to `b` overflow a chiplet together, `a`
+//!    and `b` cannot both sit on it, since every op between them would sit
+//!    there too. That is the convex constraint `p(a) ≥ i ⇒ p(b) ≥ i + 1`
+//!    per position `i`, one more infinite arc of the network. Without them
+//!    the relaxation keeps far-apart ops of a proposal on one chiplet and
+//!    stays 1 to 3 changes below the optimum on ResNet-50 with 4 MiB Simba
+//!    chiplets, which branch and bound then closed op by op (tens to
+//!    hundreds of nodes); with them it usually meets the optimum.
 //! 3. **Branch and bound** (`repair/branch.rs`) otherwise: each node restricts
 //!    the ops' positions, is bounded by the relaxation under those
 //!    restrictions (and, under prefix, by a covering bound), and splits on one
@@ -41,7 +52,9 @@
 //! # Exactness
 //!
 //! Finite cuts of Ishikawa's network are exactly the labellings that meet the
-//! pairwise constraints, at equal cost, so step 2 is exact. In step 3 the
+//! pairwise constraints (and the SRAM implications), at equal cost, so step 2
+//! is exact; every valid placement meets the SRAM implications, so adding
+//! them keeps the relaxation a lower bound. In step 3 the
 //! children of a split partition their parent, every bound is a valid lower
 //! bound for all placements inside its node, a placement is accepted only
 //! after the full check, and a node is closed only by its bound or by a
@@ -64,10 +77,13 @@
 //! the 16-chip Edge TPU ring (acyclic, edge, triangle, SRAM with streamed
 //! weights) every BERT-base repair ends at step 2 in a few milliseconds; with
 //! `no_skipping = off` branch and bound settles the triangle rule in tens of
-//! milliseconds; `prefix` mode and SRAM that binds on activations (ViT-Ti/16
-//! on Simba) often reach the limit (about a second), answering with a valid
-//! placement a few ops (up to about ten) above the proven lower bound.
-//! `agent/benches/repair.rs` measures these cases.
+//! milliseconds; `prefix` mode often reaches the limit (about a second),
+//! answering with a valid placement a few ops (up to about ten) above the
+//! proven lower bound. Where SRAM binds under acyclic dataflow (ViT-Ti/16 on
+//! Simba, ResNet-50 on Simba with 4 MiB chiplets) the SRAM implications let
+//! branch and bound prove the optimum within a few nodes: medians of about
+//! 12 and 4 ms, p95 about 100 and 35 ms. `agent/benches/repair.rs` measures
+//! these cases.
 //!
 //! Everything is deterministic: ops and arcs are visited in id order, the
 //! minimum cut read is the smallest source side, children are explored in a
@@ -174,8 +190,11 @@ pub fn repair_with(
     objective: Objective<'_>,
     options: &RepairOptions,
 ) -> Result<Repaired, Infeasible> {
-    let inst = instance(spec, graph, constraints, objective)?;
+    let mut inst = instance(spec, graph, constraints, objective)?;
     let root = root_domains(spec, graph, &inst)?;
+    if let Some(m) = inst.sram.as_ref().filter(|_| inst.acyclic) {
+        inst.implications = m.implications(&inst.succs);
+    }
     let pos_to_chip = &spec.pipeline_order;
     let to_placement = |positions: &[u16]| Placement {
         chiplet_of_op: positions.iter().map(|&p| pos_to_chip[p as usize]).collect(),
@@ -324,6 +343,8 @@ fn instance<'a>(
     Ok(Instance {
         n,
         k,
+        // Derived in `repair_with` once the root domains are known to exist.
+        implications: Vec::new(),
         unary,
         integral,
         pairs,
@@ -417,6 +438,18 @@ fn pairwise_conflict(
     } else {
         " on the chiplets of finite cost"
     };
+    if c.constraint == "sram_capacity" {
+        return Infeasible::proven(format!(
+            "sram_capacity: op {} ({:?}) has no position left in the pipeline order of {}{pruned}: \
+             under acyclic_dataflow every op on a path between two ops shares their chiplet when \
+             they share one, and the ops between some pair of ops would overflow any chiplet's \
+             SRAM they shared (no_skipping = {:?})",
+            c.op,
+            graph.ops()[c.op].name,
+            spec.name,
+            if inst.edge { "edge" } else { "off" },
+        ));
+    }
     Infeasible::proven(format!(
         "{}: op {} ({:?}) has no position left in the pipeline order of {}{pruned}, given \
          acyclic_dataflow = {} and no_skipping = {:?}",

@@ -58,6 +58,9 @@ pub(crate) struct Instance<'a> {
     pub prefix: bool,
     pub triangle: bool,
     pub sram: Option<SramModel<'a>>,
+    /// Constraints the SRAM rule implies that the relaxation can carry
+    /// (see `sram::implications`); empty without acyclic dataflow.
+    pub implications: Vec<ishikawa::Implication>,
     /// Distinct producers and consumers of each op (from `pairs`).
     pub preds: Vec<Vec<u32>>,
     pub succs: Vec<Vec<u32>>,
@@ -69,6 +72,7 @@ impl Instance<'_> {
             pairs: &self.pairs,
             acyclic: self.acyclic,
             edge: self.edge,
+            implications: &self.implications,
         }
     }
 
@@ -655,7 +659,31 @@ fn closes_triangle(flow: &[bool], k: usize, a: usize, b: usize) -> bool {
 
 /// Tightens a node's domains with what its fixed ops imply; `Err` when they
 /// already break a constraint in every completion.
+///
+/// Each round first narrows every op to its interval under the pairwise
+/// constraints (`ishikawa::propagate_bounds`: no placement of the node that
+/// meets them uses a position outside it), so an op whose interval is one
+/// position counts as fixed, then applies the rules below to the fixed ops;
+/// SRAM may remove positions, which may narrow intervals further, so rounds
+/// repeat until nothing changes. On chains of ops this is what closes a node
+/// at once when two fixed ops would force everything between them onto one
+/// overfull chiplet, instead of branching op by op towards that conclusion.
 fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), Cause> {
+    loop {
+        let (lo, hi) =
+            ishikawa::propagate_bounds(d, inst.n, inst.pairwise()).map_err(|_| Cause::Pairwise)?;
+        for v in 0..inst.n {
+            d.keep_between(v, lo[v], hi[v]);
+        }
+        if !propagate_fixed(inst, d, m)? {
+            return Ok(());
+        }
+    }
+}
+
+/// One round of [`propagate`] on the ops whose domain is a single position;
+/// returns whether it removed a position.
+fn propagate_fixed(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<bool, Cause> {
     let (n, k) = (inst.n, inst.k);
     if let Some(m) = m {
         // Every position below m must be used: one no op may take closes
@@ -676,6 +704,7 @@ fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), C
             return Err(Cause::Triangle);
         }
     }
+    let mut removed = false;
     if let Some(model) = &inst.sram {
         let need = model.needs(&fixed);
         if need
@@ -707,6 +736,7 @@ fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), C
                 let peak = (need[i] - weights[i]).max(own - own_weights);
                 if weights[i] + own_weights + peak > model.capacity[i] {
                     d.remove(v, i);
+                    removed = true;
                 }
             }
             if d.is_empty(v) {
@@ -714,7 +744,7 @@ fn propagate(inst: &Instance, d: &mut Domains, m: Option<usize>) -> Result<(), C
             }
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Positions `i < j < k` with flows `i → j`, `j → k` and `i → k` among the

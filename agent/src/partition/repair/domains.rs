@@ -48,6 +48,33 @@ impl Domains {
         }
     }
 
+    /// Keeps only positions `lo ..= hi` for op `v`; whether any was removed.
+    pub(crate) fn keep_between(&mut self, v: usize, lo: usize, hi: usize) -> bool {
+        let row = &mut self.bits[v * self.words..(v + 1) * self.words];
+        let mut changed = false;
+        for (w, word) in row.iter_mut().enumerate() {
+            let first = w * 64;
+            let mut keep = u64::MAX;
+            if lo > first {
+                keep &= if lo - first >= 64 {
+                    0
+                } else {
+                    u64::MAX << (lo - first)
+                };
+            }
+            if hi < first + 63 {
+                keep &= if hi < first {
+                    0
+                } else {
+                    u64::MAX >> (63 - (hi - first))
+                };
+            }
+            changed |= *word & !keep != 0;
+            *word &= keep;
+        }
+        changed
+    }
+
     fn row(&self, v: usize) -> &[u64] {
         &self.bits[v * self.words..(v + 1) * self.words]
     }
@@ -127,5 +154,25 @@ mod tests {
         d.keep_below(1, 2);
         assert_eq!(d.prev_allowed(1, 200), Some(1));
         assert!(!d.is_empty(1));
+    }
+
+    #[test]
+    fn keep_between_removes_exactly_the_positions_outside() {
+        for k in [1, 5, 64, 65, 130] {
+            for lo in 0..k {
+                for hi in lo..k {
+                    let mut d = Domains::full(1, k);
+                    d.remove(0, (lo + hi) / 2);
+                    let mut want = d.clone();
+                    for i in (0..lo).chain(hi + 1..k) {
+                        want.remove(0, i);
+                    }
+                    let removed = d.keep_between(0, lo, hi);
+                    assert_eq!(d, want, "k {k}, {lo}..={hi}");
+                    assert_eq!(removed, lo > 0 || hi + 1 < k, "k {k}, {lo}..={hi}");
+                    assert!(!d.keep_between(0, lo, hi));
+                }
+            }
+        }
     }
 }

@@ -14,11 +14,15 @@
 //! labellings therefore correspond one to one, with equal cost, and the
 //! minimum cut is an optimal labelling.
 //!
+//! The same arc expresses any implication `p(a) ≥ i ⇒ p(b) ≥ j` between
+//! two ops' thresholds ([`Implication`]); repair adds those the SRAM rule
+//! implies (`sram::SramModel::implications`).
+//!
 //! Before the network is built, interval bounds are propagated through the
-//! pairwise constraints. At the fixpoint, setting every op to its lowest
-//! position satisfies every pairwise constraint (each lower bound is at least
-//! what its constraints demand of it), so the relaxation is feasible exactly
-//! when no interval empties; and positions outside an op's interval are
+//! pairwise constraints and the implications. At the fixpoint, setting every
+//! op to its lowest position satisfies every one of them (each lower bound is
+//! at least what its constraints demand of it), so the relaxation is feasible
+//! exactly when no interval empties; and positions outside an op's interval are
 //! contracted into the source or the sink, which keeps the network small once
 //! branching has fixed ops.
 
@@ -34,6 +38,18 @@ pub(crate) struct Pairwise<'a> {
     pub acyclic: bool,
     /// `p(to) ≤ p(from) + 1` for every pair.
     pub edge: bool,
+    /// Further constraints of the same convex kind, implied by other rules.
+    pub implications: &'a [Implication],
+}
+
+/// The constraint `p(a) ≥ from ⇒ p(b) ≥ to`: one infinite arc of the
+/// network. Repair derives these from the SRAM rule (see `sram`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Implication {
+    pub a: u32,
+    pub from: u16,
+    pub b: u32,
+    pub to: u16,
 }
 
 /// Why the relaxation has no solution: op `op`'s interval emptied while
@@ -137,6 +153,16 @@ pub(crate) fn solve(
             }
         }
     }
+    for imp in pairwise.implications {
+        let (a, b) = (imp.a as usize, imp.b as usize);
+        let (from, to) = (imp.from as usize, imp.to as usize);
+        // Below `lo[a]` the premise always holds (node S); above `hi[a]`
+        // never (T); likewise the conclusion.
+        if from > hi[a] || to <= lo[b] {
+            continue;
+        }
+        add_hard(node(a, from.max(lo[a])), node(b, to));
+    }
 
     let eps = if integral { 0.0 } else { 1e-11 * max_cap };
     let slack = eps * net.n_arcs() as f64;
@@ -167,7 +193,7 @@ pub(crate) fn solve(
 }
 
 /// Tightens each op's interval `[lo, hi]` of allowed positions until every
-/// pairwise constraint is bounds consistent, snapping bounds to allowed
+/// pairwise constraint and implication is bounds consistent, snapping bounds to allowed
 /// positions. Forward-flowing bounds (acyclic lower, edge upper) are pushed in
 /// a forward sweep over the pairs, the others in a backward sweep, until
 /// nothing changes.
@@ -190,7 +216,7 @@ pub(crate) fn propagate_bounds(
             }
         }
     }
-    if !pairwise.acyclic && !pairwise.edge {
+    if !pairwise.acyclic && !pairwise.edge && pairwise.implications.is_empty() {
         return Ok((lo, hi));
     }
     let empty = |op: usize, constraint: &'static str| Conflict { op, constraint };
@@ -227,6 +253,25 @@ pub(crate) fn propagate_bounds(
                     .next_allowed(u, lo[v] - 1)
                     .filter(|&x| x <= hi[u])
                     .ok_or(empty(u, "no_skipping"))?;
+                changed = true;
+            }
+        }
+        for imp in pairwise.implications {
+            let (a, b) = (imp.a as usize, imp.b as usize);
+            let (from, to) = (imp.from as usize, imp.to as usize);
+            if lo[a] >= from && lo[b] < to {
+                lo[b] = domains
+                    .next_allowed(b, to)
+                    .filter(|&x| x <= hi[b])
+                    .ok_or(empty(b, "sram_capacity"))?;
+                changed = true;
+            }
+            if hi[b] < to && hi[a] >= from {
+                hi[a] = from
+                    .checked_sub(1)
+                    .and_then(|x| domains.prev_allowed(a, x))
+                    .filter(|&x| x >= lo[a])
+                    .ok_or(empty(a, "sram_capacity"))?;
                 changed = true;
             }
         }
@@ -295,6 +340,7 @@ mod tests {
                         pairs,
                         acyclic: flags & 1 == 1,
                         edge: flags & 2 == 2,
+                        implications: &[],
                     };
                     let mut d = Domains::full(4, k);
                     for v in 0..4 {
@@ -334,6 +380,7 @@ mod tests {
             pairs: &[(0, 1)],
             acyclic: true,
             edge: true,
+            implications: &[],
         };
         let err = propagate_bounds(&d, 2, pw).unwrap_err();
         assert_eq!(

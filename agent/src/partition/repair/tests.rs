@@ -92,6 +92,95 @@ fn sram_model_agrees_with_sim_on_full_placements_and_bounds_partial_ones() {
     }
 }
 
+/// Every SRAM implication `p(a) ≥ i ⇒ p(b) ≥ i + 1` names a pair whose ops
+/// between them (found here by walking the graph) overflow the chiplet at
+/// position `i` by `sim`'s own rule, so that no valid placement breaks it.
+#[test]
+fn sram_implications_name_pairs_whose_ops_between_overflow_the_chiplet() {
+    let simba4 = HwSpec::from_toml_str(
+        &include_str!("../../../../hw_specs/simba_6x6.toml")
+            .replace("sram_kib = 752", "sram_kib = 4096"),
+        "simba_6x6_4mib",
+    )
+    .unwrap();
+    let ring_small = HwSpec::from_toml_str(
+        &include_str!("../../../../hw_specs/edgetpu_ring4.toml")
+            .replace("sram_kib = 8192", "sram_kib = 1024"),
+        "edgetpu_ring4_1mib",
+    )
+    .unwrap();
+    for (spec, graph, at_least) in [
+        (simba4, model("resnet50", &[]), 100),
+        (shipped("simba_6x6"), model("mobilenet-v2", &[]), 1),
+        (
+            shipped("hetero_2type"),
+            model("vit-ti16", &[("layers", "2")]),
+            0,
+        ),
+        (ring_small, model("bert-base", &[("layers", "2")]), 0),
+    ] {
+        let m = SramModel::new(&spec, &graph);
+        let n = graph.ops().len();
+        let mut succs = vec![Vec::new(); n];
+        for e in graph.edges() {
+            succs[e.from.idx()].push(e.to.0);
+        }
+        for s in &mut succs {
+            s.sort_unstable();
+            s.dedup();
+        }
+        let reach = |from: usize, forward: bool| -> Vec<bool> {
+            let mut seen = vec![false; n];
+            let mut stack = vec![from];
+            seen[from] = true;
+            while let Some(v) = stack.pop() {
+                let next: Vec<usize> = if forward {
+                    succs[v].iter().map(|&w| w as usize).collect()
+                } else {
+                    (0..n).filter(|&u| succs[u].contains(&(v as u32))).collect()
+                };
+                for w in next {
+                    if !seen[w] {
+                        seen[w] = true;
+                        stack.push(w);
+                    }
+                }
+            }
+            seen
+        };
+        let implications = m.implications(&succs);
+        let pairs: std::collections::BTreeSet<(u32, u32)> =
+            implications.iter().map(|i| (i.a, i.b)).collect();
+        assert!(
+            pairs.len() >= at_least,
+            "{} on {}: {} pairs",
+            graph.name(),
+            spec.name,
+            pairs.len()
+        );
+        for imp in &implications {
+            let (a, b, i) = (imp.a as usize, imp.b as usize, imp.from as usize);
+            assert_eq!(imp.to as usize, i + 1);
+            let (down, up) = (reach(a, true), reach(b, false));
+            assert!(down[b], "no path from op {a} to op {b}");
+            // The ops between a and b on chiplet c, every other op elsewhere.
+            let c = spec.pipeline_order[i];
+            let other = spec.pipeline_order[(i + 1) % spec.n_chiplets()];
+            let chips: Vec<ChipletId> = (0..n)
+                .map(|v| if down[v] && up[v] { c } else { other })
+                .collect();
+            let need = sram_need(&spec, &graph, &chips)[c.idx()];
+            assert!(
+                need > m.capacity[i],
+                "{} on {}: ops {a}..{b} need {need} at position {i}, capacity {}",
+                graph.name(),
+                spec.name,
+                m.capacity[i]
+            );
+        }
+    }
+}
+
 fn chain(n: usize) -> Graph {
     testkit::chain(n, &[1, 4]).unwrap()
 }
