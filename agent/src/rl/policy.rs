@@ -231,8 +231,10 @@ impl PolicyNet {
                 // splits rather than noise that repair can only flatten.
                 let mut l: Lin<OCF, 1> = linear(dev);
                 let mut w = l.weight.as_vec();
-                w[OP_CHIP_FEATURES.iter().position(|f| *f == "position_gap").expect("a column")] =
-                    -1.0;
+                w[OP_CHIP_FEATURES
+                    .iter()
+                    .position(|f| *f == "position_gap")
+                    .expect("a column")] = -1.0;
                 l.weight.copy_from(&w);
                 l
             },
