@@ -153,3 +153,58 @@ fn damaged_or_foreign_checkpoints_are_refused_with_the_reason() {
     let e = err(&dir.join("missing.json"));
     assert!(e.contains("missing.json"), "{e}");
 }
+
+fn bert(spec: &str, layers: u32, seq: u32) -> (String, agent::Problem) {
+    let workload = Workload::Zoo {
+        model: "bert-base".into(),
+        params: BTreeMap::from([
+            ("layers".to_string(), layers.to_string()),
+            ("seq".to_string(), seq.to_string()),
+        ]),
+    };
+    let problem = agent::Problem::load(&root().join(format!("hw_specs/{spec}.toml")), &workload)
+        .unwrap()
+        .with_options(sim::SimOptions {
+            microbatches: 4,
+            steady_state: sim::SteadyState::Fixed,
+            ..sim::SimOptions::default()
+        });
+    (format!("bert-{layers}x{seq} on {spec}"), problem)
+}
+
+/// Pre-training on BERT variants (1 and 2 layers, sequence 32 and 64, 4- and
+/// 8-chip rings) makes the policy's first samples on an unseen one (3
+/// layers, sequence 48, on the 8-chip ring) better than a fresh policy's.
+#[test]
+fn pre_training_transfers_to_an_unseen_graph() {
+    use agent::rl::pretrain::Corpus;
+    let corpus_problems = || {
+        let mut v = Vec::new();
+        for spec in ["edgetpu_ring4", "edgetpu_ring8"] {
+            for (layers, seq) in [(1, 32), (2, 64)] {
+                v.push(bert(spec, layers, seq));
+            }
+        }
+        v
+    };
+    let mut trainer = Trainer::new(11, PpoConfig::default());
+    let mut corpus = Corpus::new(&trainer, corpus_problems(), EnvOptions::default()).unwrap();
+    let mut target = Corpus::new(
+        &trainer,
+        vec![bert("edgetpu_ring8", 3, 48)],
+        EnvOptions::default(),
+    )
+    .unwrap();
+    let mut fresh = Trainer::new(12, PpoConfig::default());
+    let before = fresh.evaluate(&mut target, 32).unwrap()[0].0;
+    let mut seen = [0usize; 4];
+    for _ in 0..60 {
+        seen[trainer.train_corpus_batch(&mut corpus).unwrap().problem] += 1;
+    }
+    assert!(seen.iter().all(|&s| s > 5), "every problem drawn: {seen:?}");
+    let after = trainer.evaluate(&mut target, 32).unwrap()[0].0;
+    assert!(
+        after > before + 0.1,
+        "zero-shot mean reward on the unseen graph: fresh {before:.3}, pre-trained {after:.3}"
+    );
+}

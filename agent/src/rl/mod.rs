@@ -7,6 +7,7 @@ pub mod env;
 pub mod features;
 pub mod policy;
 pub mod ppo;
+pub mod pretrain;
 
 pub use env::{Action, Baseline, EnvError, EnvOptions, PartitionEnv, Step, StepInfo};
 pub use features::{Observation, observe};
