@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use sim::graph::{Graph, Source};
 use sim::oracle::{analyse, transfer_cycles};
 use sim::problem::ProblemModel;
-use sim::report::{Track, Violation};
+use sim::report::{SimReport, Track, Violation};
 use sim::spec::{ChipletId, ChipletType, Constraints, HwSpec, NoSkipping, Routing};
 use sim::testkit::{
     DagRecipe, DagSpace, LinkProps, LinkSpace, PackageBuilder, PackageRecipe, PackageSpace,
@@ -335,6 +335,28 @@ proptest! {
     }
 }
 
+/// A random package, graph and placement simulated to its converged steady
+/// state (8 micro-batches, doubled until converged): the setup of the
+/// steady-state properties.
+fn converged_run(
+    pk: &PackageRecipe,
+    dag: &DagRecipe,
+    picks: &[u32],
+    packet: u64,
+    cut: bool,
+) -> (HwSpec, Graph, Placement, SimOptions, SimReport) {
+    let spec = pk.build().unwrap();
+    let g = dag.build().unwrap();
+    let p = placement(&g, spec.n_chiplets() as u32, picks);
+    let converge = SimOptions {
+        trace: false,
+        steady_state: SteadyState::DEFAULT,
+        ..options(8, packet, cut)
+    };
+    let r = run(&spec, &g, &p, &converge).report;
+    (spec, g, p, converge, r)
+}
+
 proptest! {
     #![proptest_config(sim::testkit::strategies::config(48))]
 
@@ -348,15 +370,7 @@ proptest! {
         pk in packages(), dag in graphs(false), picks in prop::collection::vec(0u32..64, 1..8),
         packet in prop::sample::select(vec![64u64, 4096]), cut in any::<bool>(),
     ) {
-        let spec = pk.build().unwrap();
-        let g = dag.build().unwrap();
-        let p = placement(&g, spec.n_chiplets() as u32, &picks);
-        let converge = SimOptions {
-            trace: false,
-            steady_state: SteadyState::DEFAULT,
-            ..options(8, packet, cut)
-        };
-        let r = run(&spec, &g, &p, &converge).report;
+        let (spec, g, p, converge, r) = converged_run(&pk, &dag, &picks, packet, cut);
         prop_assert_eq!(
             serde_json::to_string(&r).unwrap(),
             serde_json::to_string(&run(&spec, &g, &p, &converge).report).unwrap()
@@ -417,15 +431,7 @@ proptest! {
         pk in packages(), dag in graphs(true), picks in prop::collection::vec(0u32..64, 1..8),
         packet in prop::sample::select(vec![64u64, 4096]), cut in any::<bool>(),
     ) {
-        let spec = pk.build().unwrap();
-        let g = dag.build().unwrap();
-        let p = placement(&g, spec.n_chiplets() as u32, &picks);
-        let converge = SimOptions {
-            trace: false,
-            steady_state: SteadyState::DEFAULT,
-            ..options(8, packet, cut)
-        };
-        let r = run(&spec, &g, &p, &converge).report;
+        let (spec, g, p, converge, r) = converged_run(&pk, &dag, &picks, packet, cut);
         let model = ProblemModel::new(&spec, &g, &converge);
         let costs = model.slot_costs(&p.chiplet_of_op);
         for (c, cost) in costs.iter().enumerate() {
