@@ -463,3 +463,35 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use sim::SimOptions;
+    use sim::testkit::{DagSpace, PackageSpace, strategies};
+
+    use super::*;
+    use crate::rl::features::observe;
+
+    proptest! {
+        #![proptest_config(strategies::config(32))]
+
+        /// One set of weights runs on any graph and any package the test kit
+        /// draws: logits of `n_ops × n_chips`, all finite, and a finite value.
+        #[test]
+        fn the_policy_runs_on_any_graph_and_package(
+            dag in strategies::dag(&DagSpace::broad()).unwrap(),
+            pk in strategies::package(&PackageSpace::broad()).unwrap(),
+        ) {
+            let g = dag.build().unwrap();
+            let s = pk.build().unwrap();
+            let obs = observe(&sim::problem::ProblemModel::new(&s, &g, &SimOptions::default()));
+            let dev = Cpu::seed_from_u64(0);
+            let net = PolicyNet::new(&dev);
+            let (logits, value) = net.forward(&Prepared::new(&dev, &obs), Gradients::leaky());
+            prop_assert_eq!(*logits.shape(), (obs.n_ops, obs.n_chips));
+            prop_assert!(logits.as_vec().iter().all(|x| x.is_finite()));
+            prop_assert!(value.as_vec()[0].is_finite());
+        }
+    }
+}
