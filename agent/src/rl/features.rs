@@ -14,29 +14,29 @@ use serde::Serialize;
 use sim::graph::OpKind;
 use sim::problem::ProblemModel;
 
-/// The op kinds, in the order of the one-hot columns (`OpKind::name`).
-pub const OP_KINDS: [&str; 16] = [
-    "matmul",
-    "conv2d",
-    "embedding",
-    "elementwise",
-    "layer_norm",
-    "batch_norm",
-    "softmax",
-    "pool",
-    "global_avg_pool",
-    "concat",
-    "slice",
-    "reshape",
-    "transpose",
-    "reduce",
-    "broadcast",
-    "gather",
-];
+/// How many of [`NODE_FEATURES`]' first columns are the op-kind one-hot,
+/// `kind_<OpKind::name>`.
+const N_KINDS: usize = 16;
 
-/// Columns of [`Observation::node_features`] after the one-hot kind columns
-/// (`kind_<name>` for each of [`OP_KINDS`] comes first).
-pub const NODE_SCALARS: [&str; 14] = [
+/// Every column of [`Observation::node_features`]: the op kind, one-hot
+/// (`kind_` and `OpKind::name`), then the op's own numbers.
+pub const NODE_FEATURES: [&str; N_KINDS + 14] = [
+    "kind_matmul",
+    "kind_conv2d",
+    "kind_embedding",
+    "kind_elementwise",
+    "kind_layer_norm",
+    "kind_batch_norm",
+    "kind_softmax",
+    "kind_pool",
+    "kind_global_avg_pool",
+    "kind_concat",
+    "kind_slice",
+    "kind_reshape",
+    "kind_transpose",
+    "kind_reduce",
+    "kind_broadcast",
+    "kind_gather",
     // log2(1 + x) / 32 of the op's own quantities.
     "log_macs",
     "log_vector_ops",
@@ -55,41 +55,6 @@ pub const NODE_SCALARS: [&str; 14] = [
     "is_source",
     "is_sink",
     "has_weights",
-];
-
-/// Every column of [`Observation::node_features`].
-pub const NODE_FEATURES: [&str; OP_KINDS.len() + NODE_SCALARS.len()] = {
-    let mut out = [""; OP_KINDS.len() + NODE_SCALARS.len()];
-    let mut i = 0;
-    while i < OP_KINDS.len() {
-        out[i] = KIND_COLUMNS[i];
-        i += 1;
-    }
-    while i < out.len() {
-        out[i] = NODE_SCALARS[i - OP_KINDS.len()];
-        i += 1;
-    }
-    out
-};
-
-/// `kind_<name>` for each of [`OP_KINDS`].
-const KIND_COLUMNS: [&str; 16] = [
-    "kind_matmul",
-    "kind_conv2d",
-    "kind_embedding",
-    "kind_elementwise",
-    "kind_layer_norm",
-    "kind_batch_norm",
-    "kind_softmax",
-    "kind_pool",
-    "kind_global_avg_pool",
-    "kind_concat",
-    "kind_slice",
-    "kind_reshape",
-    "kind_transpose",
-    "kind_reduce",
-    "kind_broadcast",
-    "kind_gather",
 ];
 
 /// Columns of [`Observation::edge_features`].
@@ -175,10 +140,10 @@ pub fn log_scale(x: u64) -> f32 {
 
 fn kind_index(kind: &OpKind) -> usize {
     let name = kind.name();
-    OP_KINDS
+    NODE_FEATURES[..N_KINDS]
         .iter()
-        .position(|k| *k == name)
-        .expect("OP_KINDS lists every OpKind::name")
+        .position(|k| k.strip_prefix("kind_") == Some(name))
+        .expect("NODE_FEATURES has a kind column for every OpKind::name")
 }
 
 /// Builds the observation of `model`'s problem.
@@ -213,7 +178,7 @@ pub fn observe(model: &ProblemModel<'_>) -> Observation {
 
     let mut node_features = Vec::with_capacity(n * NODE_FEATURES.len());
     for (v, op) in graph.ops().iter().enumerate() {
-        let mut kind = [0.0f32; OP_KINDS.len()];
+        let mut kind = [0.0f32; N_KINDS];
         kind[kind_index(&op.kind)] = 1.0;
         node_features.extend_from_slice(&kind);
         let min_cycles = model.op_cycles.iter().map(|t| t[v]).min().unwrap_or(0);
@@ -315,10 +280,9 @@ mod tests {
 
     #[test]
     fn the_column_lists_agree() {
-        for (i, k) in OP_KINDS.iter().enumerate() {
-            assert_eq!(NODE_FEATURES[i], format!("kind_{k}"));
+        for (i, c) in NODE_FEATURES.iter().enumerate() {
+            assert_eq!(c.starts_with("kind_"), i < N_KINDS, "{c} at {i}");
         }
-        assert_eq!(&NODE_FEATURES[OP_KINDS.len()..], &NODE_SCALARS[..]);
         let mut names: Vec<&str> = NODE_FEATURES.to_vec();
         names.sort_unstable();
         names.dedup();

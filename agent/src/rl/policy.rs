@@ -354,33 +354,25 @@ mod tests {
     /// a chain longer than two attention segments.
     fn observations() -> Vec<Observation> {
         use rand::SeedableRng;
+        let observe_on = |g: &sim::graph::Graph, rng: &mut rand_chacha::ChaCha8Rng| {
+            let s = PackageSpace::broad().sample(rng).unwrap().build().unwrap();
+            observe(&sim::problem::ProblemModel::new(
+                &s,
+                g,
+                &SimOptions::default(),
+            ))
+        };
         let mut out = Vec::new();
         for seed in 0..6 {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let g = DagSpace::broad().sample(&mut rng).unwrap().build().unwrap();
-            let s = PackageSpace::broad()
-                .sample(&mut rng)
-                .unwrap()
-                .build()
-                .unwrap();
-            out.push(observe(&sim::problem::ProblemModel::new(
-                &s,
-                &g,
-                &SimOptions::default(),
-            )));
+            out.push(observe_on(&g, &mut rng));
         }
         let g = sim::testkit::chain(150, &[1, 4, 16]).unwrap();
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        let s = PackageSpace::broad()
-            .sample(&mut rng)
-            .unwrap()
-            .build()
-            .unwrap();
-        out.push(observe(&sim::problem::ProblemModel::new(
-            &s,
+        out.push(observe_on(
             &g,
-            &SimOptions::default(),
-        )));
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(9),
+        ));
         out
     }
 
