@@ -1,12 +1,22 @@
 //! Checkpoints of a [`Trainer`]: the weights, Adam's state, the sampling
 //! generator's exact position, the counters and the configuration, so a run
-//! resumed from one continues exactly as the uninterrupted run would.
+//! resumed from one continues exactly as the uninterrupted run would; and,
+//! when a pre-training run wrote it, the run's record ([`RunRecord`]: its
+//! setup with its fingerprint, and its learning curve so far), so the
+//! resumed run writes the same learning curve and a checkpoint of another
+//! setup is refused ([`Trainer::resume`]).
 //!
-//! The file is JSON. Every `f32` is stored as its bit pattern (a `u32`), so a
-//! round trip is exact; an FNV-1a checksum over those bits catches a file
-//! edited or damaged in a way that still parses. A file from another format
-//! version, or trained on other feature columns or another architecture, is
-//! refused with a message naming the file and the difference.
+//! The file is JSON. Every float is stored as its bit pattern (`f32` as a
+//! `u32`, `f64` as a `u64`), so a round trip is exact; an FNV-1a checksum over
+//! those bits and the counters catches a file edited or damaged in a way that
+//! still parses. A file from another format version, or trained on other
+//! feature columns or another architecture, is refused with a message naming
+//! the file and the difference.
+//!
+//! Versions: 1 held the trainer and its counters; 2 adds the run record
+//! (`run`, `null` for a trainer saved outside a run) and extends the
+//! checksum to the counters and the curve. Version 1 files are refused (no
+//! run record could be made up for them).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,9 +28,10 @@ use serde::{Deserialize, Serialize};
 use super::features::{CHIP_FEATURES, EDGE_FEATURES, NODE_FEATURES, OP_CHIP_FEATURES};
 use super::policy::{HIDDEN, SAGE_ROUNDS, SEGMENT};
 use super::ppo::{AdamState, LogProbOf, PpoConfig, Trainer};
+use super::pretrain::{CurveRow, RunRecord, Setup, config_difference, fingerprint};
 
 /// The checkpoint format this build reads and writes.
-pub const CHECKPOINT_VERSION: u32 = 1;
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 const FORMAT: &str = "tessera-policy";
 
@@ -46,9 +57,17 @@ pub enum CheckpointError {
         path: PathBuf,
         what: String,
     },
-    /// The numbers do not match their checksum.
+    /// The numbers do not match their checksum, or the file contradicts
+    /// itself (`what`).
     Corrupt {
         path: PathBuf,
+        what: Option<String>,
+    },
+    /// Written by another training setup, or by no training run at all
+    /// (`what` says which difference).
+    OtherSetup {
+        path: PathBuf,
+        what: String,
     },
 }
 
@@ -69,9 +88,18 @@ impl fmt::Display for CheckpointError {
                 "{}: the checkpoint's policy does not fit this build: {what}",
                 path.display()
             ),
-            CheckpointError::Corrupt { path } => write!(
+            CheckpointError::Corrupt { path, what: None } => write!(
                 f,
                 "{}: checksum mismatch: the checkpoint's numbers were changed or damaged",
+                path.display()
+            ),
+            CheckpointError::Corrupt {
+                path,
+                what: Some(what),
+            } => write!(f, "{}: damaged checkpoint: {what}", path.display()),
+            CheckpointError::OtherSetup { path, what } => write!(
+                f,
+                "{}: the checkpoint is not of this training run: {what}",
                 path.display()
             ),
         }
@@ -168,6 +196,71 @@ struct Rng {
     word_pos: String,
 }
 
+/// One row of the learning curve, floats as bit patterns.
+#[derive(Serialize, Deserialize)]
+struct CurveRowFile {
+    batch: u64,
+    problem: usize,
+    mean_reward_bits: u64,
+    best_reward_bits: Option<u64>,
+    entropy_bits: u32,
+    policy_loss_bits: u32,
+    value_loss_bits: u32,
+    evaluations: u64,
+}
+
+impl CurveRowFile {
+    fn new(r: &CurveRow) -> CurveRowFile {
+        CurveRowFile {
+            batch: r.batch,
+            problem: r.problem,
+            mean_reward_bits: r.mean_reward.to_bits(),
+            best_reward_bits: r.best_reward.map(f64::to_bits),
+            entropy_bits: r.entropy.to_bits(),
+            policy_loss_bits: r.policy_loss.to_bits(),
+            value_loss_bits: r.value_loss.to_bits(),
+            evaluations: r.evaluations,
+        }
+    }
+
+    fn row(&self) -> CurveRow {
+        CurveRow {
+            batch: self.batch,
+            problem: self.problem,
+            mean_reward: f64::from_bits(self.mean_reward_bits),
+            best_reward: self.best_reward_bits.map(f64::from_bits),
+            entropy: f32::from_bits(self.entropy_bits),
+            policy_loss: f32::from_bits(self.policy_loss_bits),
+            value_loss: f32::from_bits(self.value_loss_bits),
+            evaluations: self.evaluations,
+        }
+    }
+
+    /// The row's numbers, in order, for the checksum.
+    fn numbers(&self) -> [u64; 9] {
+        [
+            self.batch,
+            self.problem as u64,
+            self.mean_reward_bits,
+            u64::from(self.best_reward_bits.is_some()),
+            self.best_reward_bits.unwrap_or(0),
+            u64::from(self.entropy_bits),
+            u64::from(self.policy_loss_bits),
+            u64::from(self.value_loss_bits),
+            self.evaluations,
+        ]
+    }
+}
+
+/// A training run's record as stored.
+#[derive(Serialize, Deserialize)]
+struct RunFile {
+    setup: Setup,
+    /// [`fingerprint`] of the setup and the file's `config`.
+    fingerprint: String,
+    curve: Vec<CurveRowFile>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct File {
     format: String,
@@ -176,13 +269,16 @@ struct File {
     config: Config,
     progress: Progress,
     rng: Rng,
+    /// The run that wrote the checkpoint, if a run did.
+    run: Option<RunFile>,
     parameter_names: Vec<String>,
     /// `f32` bit patterns.
     parameters: Vec<Vec<u32>>,
     adam_step: u64,
     adam_m: Vec<Vec<u32>>,
     adam_v: Vec<Vec<u32>>,
-    /// FNV-1a over every bit pattern above, in order.
+    /// FNV-1a over the counters, the curve's numbers and every parameter
+    /// and moment's bit pattern, in order.
     checksum: String,
 }
 
@@ -198,7 +294,15 @@ fn floats(v: &[Vec<u32>]) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn checksum(groups: &[&[Vec<u32>]], adam_step: u64) -> String {
+/// What the checksum covers besides the parameter groups: the counters and
+/// the curve.
+struct Counted<'a> {
+    adam_step: u64,
+    progress: Progress,
+    curve: &'a [CurveRowFile],
+}
+
+fn checksum(groups: &[&[Vec<u32>]], counted: &Counted<'_>) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |x: u64| {
         for b in x.to_le_bytes() {
@@ -206,7 +310,13 @@ fn checksum(groups: &[&[Vec<u32>]], adam_step: u64) -> String {
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     };
-    eat(adam_step);
+    eat(counted.adam_step);
+    eat(counted.progress.batches);
+    eat(counted.progress.evaluations);
+    eat(counted.curve.len() as u64);
+    for row in counted.curve {
+        row.numbers().into_iter().for_each(&mut eat);
+    }
     for g in groups {
         for p in *g {
             eat(p.len() as u64);
@@ -234,15 +344,41 @@ impl Trainer {
     /// Writes the trainer's whole state to `path` (through a temporary file
     /// renamed into place, so a crash never leaves half a checkpoint).
     pub fn save(&mut self, path: &Path, progress: Progress) -> Result<(), CheckpointError> {
-        let io = |e: std::io::Error| CheckpointError::Io {
-            path: path.to_path_buf(),
-            error: e.to_string(),
-        };
+        let text = self.to_json(progress, None);
+        write_file(path, &text)
+    }
+
+    /// [`Trainer::save`] with the record of the run that trained it.
+    pub fn save_run(
+        &mut self,
+        path: &Path,
+        progress: Progress,
+        run: &RunRecord,
+    ) -> Result<(), CheckpointError> {
+        let text = self.to_json(progress, Some(run));
+        write_file(path, &text)
+    }
+
+    /// The checkpoint's text, as [`Trainer::save`] and
+    /// [`Trainer::save_run`] write it (for callers that write files their
+    /// own way).
+    pub fn to_json(&mut self, progress: Progress, run: Option<&RunRecord>) -> String {
         let c = self.config;
         let mut names = Names(Vec::new());
         self.net.visit(&mut names);
         let parameters = bits(&self.net.parameters());
         let (adam_m, adam_v) = (bits(&self.adam.m), bits(&self.adam.v));
+        let run = run.map(|r| RunFile {
+            fingerprint: fingerprint(&r.setup, &c),
+            setup: r.setup.clone(),
+            curve: r.curve.iter().map(CurveRowFile::new).collect(),
+        });
+        let counted = Counted {
+            adam_step: self.adam.step,
+            progress,
+            curve: run.as_ref().map_or(&[], |r| &r.curve),
+        };
+        let checksum = checksum(&[&parameters, &adam_m, &adam_v], &counted);
         let file = File {
             format: FORMAT.to_string(),
             version: CHECKPOINT_VERSION,
@@ -269,34 +405,75 @@ impl Trainer {
                 stream: self.rng.get_stream(),
                 word_pos: self.rng.get_word_pos().to_string(),
             },
+            run,
             parameter_names: names.0,
-            checksum: checksum(&[&parameters, &adam_m, &adam_v], self.adam.step),
+            checksum,
             parameters,
             adam_step: self.adam.step,
             adam_m,
             adam_v,
         };
-        let text = serde_json::to_string(&file).expect("a checkpoint serialises");
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        serde_json::to_string(&file).expect("a checkpoint serialises")
     }
 
     /// Reads a checkpoint written by [`Trainer::save`]: the trainer as it
     /// was, and the run's progress.
     pub fn load(path: &Path) -> Result<(Trainer, Progress), CheckpointError> {
+        Trainer::load_run(path).map(|(t, p, _)| (t, p))
+    }
+
+    /// Reads a checkpoint of a pre-training run to continue it: refused
+    /// unless it carries a run record whose setup and PPO configuration are
+    /// `setup` and `config` (the message names the first difference).
+    pub fn resume(
+        path: &Path,
+        setup: &Setup,
+        config: &PpoConfig,
+    ) -> Result<(Trainer, RunRecord), CheckpointError> {
+        let (trainer, _, run) = Trainer::load_run(path)?;
+        let other = |what: String| CheckpointError::OtherSetup {
+            path: path.to_path_buf(),
+            what,
+        };
+        let Some(run) = run else {
+            return Err(other(
+                "it holds no training run's record (a bare policy, not a train run's checkpoint)"
+                    .to_string(),
+            ));
+        };
+        if let Some(d) = run.setup.difference(setup) {
+            return Err(other(d));
+        }
+        if let Some(d) = config_difference(&trainer.config, config) {
+            return Err(other(d));
+        }
+        Ok((trainer, run))
+    }
+
+    /// Reads any checkpoint: the trainer, its progress, and the record of
+    /// the run that wrote it, if one did.
+    pub fn load_run(path: &Path) -> Result<(Trainer, Progress, Option<RunRecord>), CheckpointError> {
         let p = || path.to_path_buf();
         let text = std::fs::read_to_string(path).map_err(|e| CheckpointError::Io {
             path: p(),
             error: e.to_string(),
         })?;
+        Trainer::from_json(&text, path)
+    }
+
+    /// Reads a checkpoint's text; `path` names it in errors.
+    pub fn from_json(
+        text: &str,
+        path: &Path,
+    ) -> Result<(Trainer, Progress, Option<RunRecord>), CheckpointError> {
+        let p = || path.to_path_buf();
         // The format and version first, so an old file gets the right message.
         #[derive(Deserialize)]
         struct Head {
             format: Option<String>,
             version: Option<u32>,
         }
-        let head: Head = serde_json::from_str(&text).map_err(|e| CheckpointError::Parse {
+        let head: Head = serde_json::from_str(text).map_err(|e| CheckpointError::Parse {
             path: p(),
             error: e.to_string(),
         })?;
@@ -310,15 +487,23 @@ impl Trainer {
                 ),
             });
         }
-        let f: File = serde_json::from_str(&text).map_err(|e| CheckpointError::Parse {
+        let f: File = serde_json::from_str(text).map_err(|e| CheckpointError::Parse {
             path: p(),
             error: e.to_string(),
         })?;
         if let Some(what) = f.architecture.difference() {
             return Err(CheckpointError::Incompatible { path: p(), what });
         }
-        if checksum(&[&f.parameters, &f.adam_m, &f.adam_v], f.adam_step) != f.checksum {
-            return Err(CheckpointError::Corrupt { path: p() });
+        let counted = Counted {
+            adam_step: f.adam_step,
+            progress: f.progress,
+            curve: f.run.as_ref().map_or(&[], |r| &r.curve),
+        };
+        if checksum(&[&f.parameters, &f.adam_m, &f.adam_v], &counted) != f.checksum {
+            return Err(CheckpointError::Corrupt {
+                path: p(),
+                what: None,
+            });
         }
         let c = &f.config;
         let config = PpoConfig {
@@ -382,6 +567,63 @@ impl Trainer {
         rng.set_stream(f.rng.stream);
         rng.set_word_pos(word_pos);
         trainer.rng = rng;
-        Ok((trainer, f.progress))
+        let run = match f.run {
+            Some(r) => Some(run_record(r, &trainer.config, f.progress, path)?),
+            None => None,
+        };
+        Ok((trainer, f.progress, run))
     }
+}
+
+/// The run record as stored, checked against itself: its fingerprint is
+/// its setup's and the configuration's, and its curve is the progress's.
+fn run_record(
+    r: RunFile,
+    config: &PpoConfig,
+    progress: Progress,
+    path: &Path,
+) -> Result<RunRecord, CheckpointError> {
+    let corrupt = |what: String| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        what: Some(what),
+    };
+    if fingerprint(&r.setup, config) != r.fingerprint {
+        return Err(corrupt(format!(
+            "its fingerprint {} is not that of its own setup and configuration",
+            r.fingerprint
+        )));
+    }
+    let curve: Vec<CurveRow> = r.curve.iter().map(CurveRowFile::row).collect();
+    let evaluations: u64 = curve.iter().map(|c| c.evaluations).sum();
+    let numbered = curve.iter().zip(1..).all(|(c, i)| c.batch == i);
+    let in_corpus = curve.iter().all(|c| c.problem < r.setup.problems.len());
+    if curve.len() as u64 != progress.batches
+        || evaluations != progress.evaluations
+        || !numbered
+        || !in_corpus
+    {
+        return Err(corrupt(format!(
+            "its learning curve ({} rows) does not match its progress ({} batches, {} \
+             evaluations) or its corpus ({} problems)",
+            curve.len(),
+            progress.batches,
+            progress.evaluations,
+            r.setup.problems.len()
+        )));
+    }
+    Ok(RunRecord {
+        setup: r.setup,
+        curve,
+    })
+}
+
+/// Writes `text` to `path` through a temporary file renamed into place.
+fn write_file(path: &Path, text: &str) -> Result<(), CheckpointError> {
+    let io = |e: std::io::Error| CheckpointError::Io {
+        path: path.to_path_buf(),
+        error: e.to_string(),
+    };
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }

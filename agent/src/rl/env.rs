@@ -445,23 +445,53 @@ impl PartitionEnv {
 fn baseline(problem: &Problem) -> Result<Baseline, EnvError> {
     let mut why = Vec::new();
     for method in ["greedy", "dp"] {
-        let info = registry::lookup(method).expect("a registered method");
-        let search = problem.search(1, 0);
-        let mut eval = Evaluator::new(&search).map_err(|e| EnvError::Simulator(e.to_string()))?;
-        let mut m = info.build(&info.defaults(), 1);
-        let error = m.run(&search, &mut eval).err();
-        let result = eval.finish(method, m.notes(), error);
-        match (result.best, result.failure) {
-            (Some((placement, report)), _) if score(&report) > 0.0 => {
+        match method_placement(problem, method)? {
+            MethodOutcome::Found {
+                method,
+                placement,
+                throughput_inferences_per_s,
+            } => {
                 return Ok(Baseline {
-                    method: info.name,
+                    method,
                     placement,
-                    throughput_inferences_per_s: score(&report),
+                    throughput_inferences_per_s,
                 });
             }
-            (_, Some(e)) => why.push(format!("{method}: {e}")),
-            _ => why.push(format!("{method}: no valid placement")),
+            MethodOutcome::Missed(reason) => why.push(format!("{method}: {reason}")),
         }
     }
     Err(EnvError::NoBaseline(why.join("; ")))
+}
+
+/// What one run of a registered method on a problem gave.
+pub(crate) enum MethodOutcome {
+    /// A valid placement and its converged throughput.
+    Found {
+        method: &'static str,
+        placement: Placement,
+        throughput_inferences_per_s: f64,
+    },
+    /// No valid placement, and why.
+    Missed(String),
+}
+
+/// Runs the registered method `method` with its defaults and a budget of
+/// one simulator call (enough for the constructive methods, `greedy` and
+/// `dp`, the baseline and the pre-training report use).
+pub(crate) fn method_placement(problem: &Problem, method: &str) -> Result<MethodOutcome, EnvError> {
+    let info = registry::lookup(method).map_err(|e| EnvError::Simulator(e.to_string()))?;
+    let search = problem.search(1, 0);
+    let mut eval = Evaluator::new(&search).map_err(|e| EnvError::Simulator(e.to_string()))?;
+    let mut m = info.build(&info.defaults(), 1);
+    let error = m.run(&search, &mut eval).err();
+    let result = eval.finish(method, m.notes(), error);
+    Ok(match (result.best, result.failure) {
+        (Some((placement, report)), _) if score(&report) > 0.0 => MethodOutcome::Found {
+            method: info.name,
+            placement,
+            throughput_inferences_per_s: score(&report),
+        },
+        (_, Some(e)) => MethodOutcome::Missed(e.to_string()),
+        _ => MethodOutcome::Missed("no valid placement".to_string()),
+    })
 }

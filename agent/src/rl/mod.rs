@@ -1,8 +1,12 @@
 //! The learned partitioner (issue 15), built in layers: the environment a
 //! policy acts in ([`env`]) and what it observes ([`features`]); the policy
-//! network, PPO, pre-training and the `rl` method come next.
+//! network ([`policy`]) and PPO ([`ppo`]); exact checkpoints
+//! ([`checkpoint`]); pre-training over a corpus ([`pretrain`]) of named
+//! problems, some drawn at random ([`corpus`]). The `rl` search method
+//! (`partition/methods/rl.rs`) trains on one problem.
 
 pub mod checkpoint;
+pub mod corpus;
 pub mod env;
 pub mod features;
 pub mod policy;
