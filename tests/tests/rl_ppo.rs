@@ -129,12 +129,14 @@ fn damaged_or_foreign_checkpoints_are_refused_with_the_reason() {
         "{e}"
     );
 
+    // Version 1 (before checkpoints carried the run record) is refused.
+    assert!(text.contains("\"version\":2"));
     let e = err(&write(
         "old.json",
-        &text.replace("\"version\":1", "\"version\":0"),
+        &text.replace("\"version\":2", "\"version\":1"),
     ));
     assert!(
-        e.contains("version 0") && e.contains("this build reads"),
+        e.contains("version 1") && e.contains("this build reads tessera-policy version 2"),
         "{e}"
     );
 
@@ -152,6 +154,94 @@ fn damaged_or_foreign_checkpoints_are_refused_with_the_reason() {
 
     let e = err(&dir.join("missing.json"));
     assert!(e.contains("missing.json"), "{e}");
+}
+
+/// A checkpoint carries its run's record (setup, fingerprint, learning
+/// curve) exactly; resuming checks the setup and the PPO configuration, and
+/// a changed curve number fails the checksum.
+#[test]
+fn a_run_record_round_trips_and_resuming_checks_the_setup() {
+    use agent::rl::pretrain::{CurveRow, RunRecord, Setup};
+    let dir = tessera_tests::temp_dir("rl", "record");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.json");
+    let (mut t, stats) = train(4, 2);
+    let curve: Vec<CurveRow> = stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            CurveRow::new(
+                i as u64 + 1,
+                &agent::rl::pretrain::CorpusBatch {
+                    problem: 0,
+                    stats: s.clone(),
+                },
+            )
+        })
+        .collect();
+    let setup = Setup {
+        seed: 4,
+        problems: vec!["bert-2 on ring4".into()],
+        conditions: vec!["microbatches 8".into()],
+    };
+    let record = RunRecord {
+        setup: setup.clone(),
+        curve: curve.clone(),
+    };
+    let progress = Progress {
+        batches: 2,
+        evaluations: 32,
+    };
+    t.save_run(&path, progress, &record).unwrap();
+    let (mut back, run) = Trainer::resume(&path, &setup, &PpoConfig::default()).unwrap();
+    assert_eq!(run, record);
+    assert_eq!(back.net.parameters(), t.net.parameters());
+
+    let err = |s: &Setup, c: &PpoConfig| {
+        Trainer::resume(&path, s, c)
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let other = Setup {
+        seed: 5,
+        ..setup.clone()
+    };
+    let e = err(&other, &PpoConfig::default());
+    assert!(
+        e.contains("run.json") && e.contains("not of this training run") && e.contains("seed 4"),
+        "{e}"
+    );
+    let faster = PpoConfig {
+        learning_rate: 0.01,
+        ..PpoConfig::default()
+    };
+    let e = err(&setup, &faster);
+    assert!(e.contains("PPO learning_rate 0.003, this run's 0.01"), "{e}");
+
+    // A bare trainer's checkpoint has no record to resume.
+    let bare = dir.join("bare.json");
+    t.save(&bare, progress).unwrap();
+    let e = Trainer::resume(&bare, &setup, &PpoConfig::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no training run's record"), "{e}");
+
+    // A curve number changed: the checksum catches it.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let key = "\"mean_reward_bits\":";
+    let at = text.find(key).unwrap() + key.len();
+    let end = at + text[at..].find(',').unwrap();
+    let bumped = format!(
+        "{}{}{}",
+        &text[..at],
+        text[at..end].parse::<u64>().unwrap() ^ 1,
+        &text[end..]
+    );
+    std::fs::write(&path, bumped).unwrap();
+    let e = err(&setup, &PpoConfig::default());
+    assert!(e.contains("checksum mismatch"), "{e}");
 }
 
 fn bert(spec: &str, layers: u32, seq: u32) -> (String, agent::Problem) {
