@@ -67,6 +67,42 @@ enum Command {
         /// a partition method.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_evaluations: Option<u64>,
+        /// A train task: continue from this checkpoint (a checkpoint.json of
+        /// a run of the same scenario and seed).
+        #[arg(long, value_name = "CHECKPOINT")]
+        resume: Option<PathBuf>,
+        /// Testing aid: behave as if Ctrl-C arrived after N PPO batches of a
+        /// train task.
+        #[arg(long, hide = true, value_name = "N")]
+        interrupt_after_batches: Option<u64>,
+    },
+    /// Pre-train the learned partitioner: run a scenario of kind "train"
+    /// (as `tessera run` does), writing checkpoint.json, learning_curve.csv,
+    /// its plot, report.json and summary.txt. Ctrl-C stops after the batch
+    /// under way and writes a checkpoint to continue from with --resume.
+    Train {
+        /// The scenario file, of kind "train" (see docs/scenarios.md).
+        scenario: PathBuf,
+        /// Continue from this checkpoint (a checkpoint.json of a run of the
+        /// same scenario and seed); it must be of the same setup.
+        #[arg(long, value_name = "CHECKPOINT")]
+        resume: Option<PathBuf>,
+        /// Output directory (default: the scenario's [output] dir, else out/NAME).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace the scenario's seed (0 to 2^63 − 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+        seed: Option<u64>,
+        /// No progress bar and no list of written files.
+        #[arg(long)]
+        quiet: bool,
+        /// Replace the output directory even if it holds files an earlier run
+        /// did not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
+        /// Testing aid: behave as if Ctrl-C arrived after N PPO batches.
+        #[arg(long, hide = true, value_name = "N")]
+        interrupt_after_batches: Option<u64>,
     },
     /// Search for the best valid partition of a model on a package (the same
     /// as a scenario with `kind = "partition"`; outputs go to --out).
@@ -313,6 +349,8 @@ where
         interrupt_after_evaluations,
         max_budget,
         force,
+        resume,
+        interrupt_after_batches,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -326,6 +364,32 @@ where
             interrupt_after_evaluations,
             max_budget,
             force,
+            resume,
+            interrupt_after_batches,
+            train_only: false,
+        };
+        return run_outcome(crate::run::run(&args));
+    }
+    if let Command::Train {
+        scenario,
+        resume,
+        out,
+        seed,
+        quiet,
+        force,
+        interrupt_after_batches,
+    } = cli.command
+    {
+        let args = crate::run::RunArgs {
+            scenario,
+            out,
+            seed,
+            quiet,
+            force,
+            resume,
+            interrupt_after_batches,
+            train_only: true,
+            ..Default::default()
         };
         return run_outcome(crate::run::run(&args));
     }
@@ -474,7 +538,10 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
 
 fn run(cli: Cli) -> Result<String, UserError> {
     match cli.command {
-        Command::Run { .. } | Command::Partition { .. } | Command::Simulate { .. } => {
+        Command::Run { .. }
+        | Command::Train { .. }
+        | Command::Partition { .. }
+        | Command::Simulate { .. } => {
             unreachable!("handled in run_args")
         }
         Command::Check { files } => inspect::check(&files),

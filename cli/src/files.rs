@@ -17,10 +17,13 @@
 //! ("the previous contents or nothing").
 //!
 //! Because the whole directory is replaced, tessera only replaces what it
-//! recognises as its own: a missing or empty directory, or one holding only
+//! recognises as its own: a missing or empty directory, one holding only
 //! regular files among them `report.json` and `scenario.resolved.toml` (what
-//! every run writes). Anything else (a subdirectory, a user's own files) is
-//! refused with a message naming `--force`, which replaces it anyway.
+//! every run writes), or one holding only a train run's `checkpoint.json`
+//! (written into the output directory as the run goes, so it survives a
+//! crash; see [`CHECKPOINT`]). Anything else (a subdirectory, a user's own
+//! files) is refused with a message naming `--force`, which replaces it
+//! anyway.
 
 use std::fs;
 use std::io::Write;
@@ -67,6 +70,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), UserError> {
 /// files) is an earlier run's output, which a new run may replace.
 const RUN_MARKERS: [&str; 2] = ["report.json", "scenario.resolved.toml"];
 
+/// The checkpoint a train run writes into its output directory while it
+/// goes (with [`write_atomic`], whose temporary file begins
+/// `.checkpoint.json.tmp`): a directory holding only it, or its temporary
+/// after a crash mid-write, is a run's that never finished.
+pub const CHECKPOINT: &str = "checkpoint.json";
+
 /// Staging and set-aside directories made by this process so far (each
 /// gets its own name, so concurrent runs in one process never share one).
 static STAGED: AtomicUsize = AtomicUsize::new(0);
@@ -101,7 +110,10 @@ pub fn check_replaceable(dir: &Path, force: bool) -> Result<(), UserError> {
         }
         names.push(name);
     }
-    let ours = names.is_empty() || RUN_MARKERS.iter().all(|m| names.iter().any(|n| n == m));
+    let in_progress = names
+        .iter()
+        .all(|n| n == CHECKPOINT || n.starts_with(&format!(".{CHECKPOINT}.tmp")));
+    let ours = in_progress || RUN_MARKERS.iter().all(|m| names.iter().any(|n| n == m));
     if ours && foreign.is_empty() {
         return Ok(());
     }
@@ -251,6 +263,29 @@ mod tests {
             ["report.json", "scenario.resolved.toml", "trace.json"]
         );
         assert!(out.join("trace.json").is_file());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// A train run writes its checkpoint into the output directory as it
+    /// goes; that directory (also with a temporary left by a crash) is
+    /// replaced by the run's outputs, a user's file beside it is not.
+    #[test]
+    fn a_directory_holding_only_a_checkpoint_is_an_unfinished_run() {
+        let root = std::env::temp_dir().join(format!("tessera-ckpt-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let out = root.join("out");
+        fs::create_dir_all(&out).unwrap();
+        write_atomic(&out.join(CHECKPOINT), b"{}").unwrap();
+        fs::write(out.join(".checkpoint.json.tmp123"), "half").unwrap();
+        check_replaceable(&out, false).unwrap();
+        fs::write(out.join("notes.txt"), "mine").unwrap();
+        assert!(check_replaceable(&out, false).is_err());
+        fs::remove_file(out.join("notes.txt")).unwrap();
+        replace_dir(&out, &run_files(CHECKPOINT), false).unwrap();
+        assert_eq!(
+            listing(&out),
+            ["checkpoint.json", "report.json", "scenario.resolved.toml"]
+        );
         fs::remove_dir_all(&root).unwrap();
     }
 

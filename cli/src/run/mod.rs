@@ -1,11 +1,12 @@
 //! `tessera run`: the single front door. Reads a scenario, checks and builds
 //! everything before writing anything, runs the task, and writes the outputs
 //! atomically: `report.json`, `scenario.resolved.toml`, `summary.txt`, and per
-//! task `placement.json`, `trace.json`, `sweep.csv` and plots.
+//! task `placement.json`, `trace.json`, `sweep.csv`, `checkpoint.json`,
+//! `learning_curve.csv` and plots.
 //!
 //! This module holds the run's arguments, the dispatch to one module per task
-//! (`simulate`, `traffic`, `partition`, `sweep`) and Ctrl-C handling; what a
-//! run writes and how is in `outputs` and `resolved`.
+//! (`simulate`, `traffic`, `partition`, `sweep`, `train`) and Ctrl-C
+//! handling; what a run writes and how is in `outputs` and `resolved`.
 
 mod outputs;
 mod partition;
@@ -13,6 +14,7 @@ mod resolved;
 mod simulate;
 mod sweep;
 mod traffic;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +67,13 @@ pub struct RunArgs {
     pub max_budget: Option<u64>,
     /// Replace the output directory even when it is not an earlier run's.
     pub force: bool,
+    /// A train task's checkpoint to continue from.
+    pub resume: Option<PathBuf>,
+    /// Test hook: behave as if Ctrl-C came after this many PPO batches of
+    /// a train task (counted in this run, not the checkpoint's).
+    pub interrupt_after_batches: Option<u64>,
+    /// Refuse a scenario whose task is not `train` (`tessera train`).
+    pub train_only: bool,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -81,6 +90,11 @@ pub struct RunOutcome {
 /// running it: what `tessera check` does. Returns it and its number of runs.
 pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
     let s = scenario::load(path)?;
+    if let Task::Train(t) = &s.task {
+        // Every problem built and given its baseline, as a run does first.
+        train::prepare(&s, t, &RunArgs::default())?;
+        return Ok((s, 1));
+    }
     scenario::resolve(&s)?;
     let points = match &s.task {
         Task::Sweep(sweep) => sweep::grid(&s, sweep)?.len(),
@@ -92,6 +106,14 @@ pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
 /// Runs a scenario file.
 pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
     let s = scenario::load(&args.scenario)?;
+    if args.train_only && !matches!(s.task, Task::Train(_)) {
+        return Err(UserError::new(format!(
+            "{}: `tessera train` runs scenarios of kind \"train\"; this one's task is {:?} \
+             (run it with `tessera run`)",
+            args.scenario.display(),
+            s.task.kind()
+        )));
+    }
     run_scenario(s, args)
 }
 
@@ -99,6 +121,17 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
 pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserError> {
     if let Some(seed) = args.seed {
         s.seed = seed;
+    }
+    if let Task::Train(t) = &s.task {
+        return run_train_scenario(&s, t, args);
+    }
+    if let Some(path) = &args.resume {
+        return Err(UserError::new(format!(
+            "--resume {}: only a train task continues from a checkpoint; {}'s task is {:?}",
+            path.display(),
+            s.file.display(),
+            s.task.kind()
+        )));
     }
     let resolved = scenario::resolve(&s)?;
     // Sweeps resolve every grid point before anything runs, so a bad value
@@ -117,14 +150,47 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
     if let (Some(Workload::GraphFile(_)), Some(g)) = (&s.workload, &resolved.graph) {
         files.push(("graph.json".to_string(), g.to_json().into_bytes()));
     }
+    let resolved_text = resolved::resolved_toml(&resolved, &out_dir)?;
+    finish(args, &out_dir, summary, files, resolved_text, complete, warnings)
+}
+
+/// A train task: its problems are built (and a `--resume` checkpoint
+/// checked) before anything is written, then it trains.
+fn run_train_scenario(
+    s: &Scenario,
+    t: &scenario::TrainTask,
+    args: &RunArgs,
+) -> Result<RunOutcome, UserError> {
+    let prepared = train::prepare(s, t, args)?;
+    let (corpus, holdout) = prepared.graphs();
+    let resolved_text = resolved::train_resolved_toml(s, t, &corpus, &holdout)?;
+    let out_dir = output_dir(s, args);
+    crate::files::check_replaceable(&out_dir, args.force)?;
+    install_interrupt_handler();
+    let (summary, files, complete, warnings) =
+        train::run_train(s, t, prepared, args, &out_dir, plot_format(s))?;
+    finish(args, &out_dir, summary, files, resolved_text, complete, warnings)
+}
+
+/// Adds `scenario.resolved.toml` and `summary.txt` to a task's files,
+/// writes them all, and says what the command prints.
+fn finish(
+    args: &RunArgs,
+    out_dir: &Path,
+    summary: String,
+    mut files: Outputs,
+    resolved_text: String,
+    complete: bool,
+    warnings: Vec<String>,
+) -> Result<RunOutcome, UserError> {
     files.push((
         "scenario.resolved.toml".to_string(),
-        resolved::resolved_toml(&resolved, &out_dir)?.into_bytes(),
+        resolved_text.into_bytes(),
     ));
     files.push(("summary.txt".to_string(), summary.clone().into_bytes()));
-    outputs::write_outputs(&out_dir, &files, args.force)?;
+    outputs::write_outputs(out_dir, &files, args.force)?;
     Ok(RunOutcome {
-        stdout: stdout(args, summary, &files, &out_dir, complete),
+        stdout: stdout(args, summary, &files, out_dir, complete),
         interrupted: !complete,
         warnings,
     })
@@ -175,6 +241,7 @@ fn run_task(
         (Task::Partition(p), _) => {
             partition::run_partition(r, p, args, out_dir, format).map(no_warnings)
         }
+        (Task::Train(_), _) => unreachable!("train tasks run in run_train_scenario"),
     }
 }
 

@@ -139,7 +139,7 @@ fn best_outputs(
 
 /// The task's budget, capped by `--max-budget` or else `TESSERA_MAX_BUDGET`
 /// (for quick runs and tests); a cap of 0 still allows one call.
-fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
+pub(super) fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
     let cap = max_budget.or_else(|| {
         std::env::var("TESSERA_MAX_BUDGET")
             .ok()

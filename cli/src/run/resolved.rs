@@ -1,7 +1,9 @@
 //! `scenario.resolved.toml`: every value a run used, written as a scenario
 //! (hardware inline with overrides applied, paths absolute, the task's
 //! defaults and constraint modes spelled out), so the run can be repeated
-//! from its output directory alone.
+//! from its output directory alone. A train task's problems keep their spec
+//! files, by absolute path (a corpus of inline specs would be unreadable),
+//! with every model parameter written.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +17,8 @@ use agent::partition::registry::OptionValue;
 
 use crate::error::UserError;
 use crate::scenario::{
-    PartitionTask, PlacementChoice, Resolved, Scenario, SweepTask, Task, TrafficTask, Workload,
+    PartitionTask, PlacementChoice, ProblemEntry, Resolved, Scenario, SweepTask, Task,
+    TrafficTask, TrainTask, Workload,
 };
 
 /// The text of `scenario.resolved.toml` for a run writing into `out_dir`.
@@ -30,7 +33,7 @@ pub(super) fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, User
     if let Some(g) = &r.graph {
         t.insert(
             "workload".into(),
-            Value::Table(workload_toml(s, g, out_dir)),
+            Value::Table(workload_toml(s.workload.as_ref(), g, out_dir)),
         );
     }
     let mut task = task_toml(&s.task, s);
@@ -38,6 +41,61 @@ pub(super) fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, User
         task.insert("constraints".into(), Value::Table(constraints_toml(r, p)));
     }
     t.insert("task".into(), Value::Table(task));
+    document(s, t)
+}
+
+/// `scenario.resolved.toml` of a train task: `corpus` and `holdout` are
+/// its problems' graphs, in order (for their complete parameters).
+pub(super) fn train_resolved_toml(
+    s: &Scenario,
+    task: &TrainTask,
+    corpus: &[&Graph],
+    holdout: &[&Graph],
+) -> Result<String, UserError> {
+    let mut t = Table::new();
+    t.insert("name".into(), Value::String(s.name.clone()));
+    t.insert("seed".into(), Value::Integer(s.seed as i64));
+    let mut tt = task_toml(&s.task, s);
+    for (key, entries, graphs) in [
+        ("corpus", &task.corpus, corpus),
+        ("holdout", &task.holdout, holdout),
+    ] {
+        let problems: Vec<Value> = entries
+            .iter()
+            .zip(graphs)
+            .map(|(e, g)| Value::Table(problem_toml(e, g)))
+            .collect();
+        if !problems.is_empty() {
+            tt.insert(key.into(), Value::Array(problems));
+        }
+    }
+    t.insert("task".into(), Value::Table(tt));
+    document(s, t)
+}
+
+/// One `[[task.corpus]]` or `[[task.holdout]]` entry: the spec file and
+/// the workload by absolute path, a model with every parameter.
+fn problem_toml(e: &ProblemEntry, g: &Graph) -> Table {
+    let mut t = Table::new();
+    t.insert(
+        "spec".into(),
+        Value::String(absolute(&e.spec).display().to_string()),
+    );
+    match &e.workload {
+        Workload::GraphFile(p) => {
+            t.insert(
+                "graph".into(),
+                Value::String(absolute(p).display().to_string()),
+            );
+        }
+        w => t.extend(workload_toml(Some(w), g, Path::new("."))),
+    }
+    t
+}
+
+/// The whole file: `t` (name, seed, hardware, workload, task) with the
+/// simulation and output tables, under a header saying where it came from.
+fn document(s: &Scenario, mut t: Table) -> Result<String, UserError> {
     t.insert("simulation".into(), Value::Table(simulation_toml(s)));
     let mut out = Table::new();
     out.insert("plots".into(), Value::String(s.plots.clone()));
@@ -53,9 +111,9 @@ pub(super) fn resolved_toml(r: &Resolved, out_dir: &Path) -> Result<String, User
 /// `[workload]`: a zoo model with every parameter (defaults included), an
 /// ONNX file with its import parameters, or else the graph the run wrote
 /// beside the report.
-fn workload_toml(s: &Scenario, g: &Graph, out_dir: &Path) -> Table {
+fn workload_toml(workload: Option<&Workload>, g: &Graph, out_dir: &Path) -> Table {
     let mut w = Table::new();
-    match &s.workload {
+    match workload {
         Some(Workload::Zoo { model, .. }) => {
             w.insert("model".into(), Value::String(model.clone()));
             let params = g
@@ -170,8 +228,22 @@ fn task_toml(task: &Task, s: &Scenario) -> Table {
         Task::Traffic(x) => traffic_toml(x, &mut t),
         Task::Partition(p) => partition_toml(p, &mut t),
         Task::Sweep(sw) => sweep_toml(sw, s, &mut t),
+        Task::Train(x) => train_toml(x, &mut t),
     }
     t
+}
+
+/// A train task's settings, defaults spelled out (its problems are added
+/// by [`train_resolved_toml`]).
+fn train_toml(x: &TrainTask, t: &mut Table) {
+    let int = |v: u64| Value::Integer(v as i64);
+    t.insert("batches".into(), int(x.batches));
+    t.insert("episodes_per_batch".into(), int(x.episodes_per_batch));
+    t.insert("learning_rate".into(), Value::Float(x.learning_rate));
+    t.insert("entropy_coef".into(), Value::Float(x.entropy_coef));
+    t.insert("checkpoint_every".into(), int(x.checkpoint_every));
+    t.insert("random_problems".into(), int(x.random_problems));
+    t.insert("samples".into(), int(x.samples));
 }
 
 fn traffic_toml(x: &TrafficTask, t: &mut Table) {

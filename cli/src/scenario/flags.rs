@@ -76,7 +76,7 @@ pub fn spec_from_flags(hw: &Path, overrides: Vec<(String, Node)>) -> Result<HwSp
         file: PathBuf::from(COMMAND_LINE),
         name: "simulate".to_string(),
         seed: 0,
-        hardware: HardwareSource::File(hw.to_path_buf()),
+        hardware: Some(HardwareSource::File(hw.to_path_buf())),
         overrides,
         workload: None,
         task: Task::Simulate {
@@ -119,7 +119,7 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
         file: PathBuf::from(COMMAND_LINE),
         name: "partition".to_string(),
         seed: f.seed,
-        hardware: HardwareSource::File(f.hw),
+        hardware: Some(HardwareSource::File(f.hw)),
         overrides: f.overrides,
         workload: Some(workload),
         task: Task::Partition(PartitionTask {

@@ -29,7 +29,7 @@ mod schema;
 pub use flags::{PartitionFlags, from_flags, parse_sets, spec_from_flags};
 pub use overrides::apply_override;
 pub use read::{load, parse};
-pub use resolve::{resolve, resolve_graph, resolve_spec};
+pub use resolve::{resolve, resolve_graph, resolve_problem, resolve_spec};
 pub use schema::{SCHEMA, SchemaKey, TASK_KINDS};
 
 /// Where the hardware comes from.
@@ -129,6 +129,45 @@ impl PartitionTask {
     }
 }
 
+/// Pre-training of the learned partitioner over a corpus of problems.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainTask {
+    /// PPO batches in all (a resumed run counts the checkpoint's).
+    pub batches: u64,
+    pub episodes_per_batch: u64,
+    pub learning_rate: f64,
+    pub entropy_coef: f64,
+    /// A checkpoint is written into the output directory every this many
+    /// batches while the run goes.
+    pub checkpoint_every: u64,
+    /// Random (graph, package) problems added after the corpus's own.
+    pub random_problems: u64,
+    /// Zero-shot samples per holdout problem.
+    pub samples: u64,
+    /// `[[task.corpus]]`, in order.
+    pub corpus: Vec<ProblemEntry>,
+    /// `[[task.holdout]]`, in order.
+    pub holdout: Vec<ProblemEntry>,
+    /// Where `random_problems` is written (or the `[task]` table): the
+    /// place a message about drawing them points to.
+    pub random_pos: Pos,
+}
+
+/// One problem of a train task: a hardware spec and a workload, as a
+/// `[[task.corpus]]` or `[[task.holdout]]` entry writes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProblemEntry {
+    /// The spec file (made absolute against the scenario's directory).
+    pub spec: PathBuf,
+    /// Where `spec` is written.
+    pub spec_pos: Pos,
+    pub workload: Workload,
+    /// The entry's field path, e.g. `task.corpus[2]`: what messages name.
+    pub field: String,
+    /// Where the entry's table begins.
+    pub pos: Pos,
+}
+
 /// A sweep: a grid of scenarios, each running `each`.
 #[derive(Clone, Debug)]
 pub struct SweepTask {
@@ -144,6 +183,7 @@ pub enum Task {
     Traffic(TrafficTask),
     Sweep(SweepTask),
     Partition(PartitionTask),
+    Train(TrainTask),
 }
 
 impl Task {
@@ -153,6 +193,7 @@ impl Task {
             Task::Traffic(_) => "traffic",
             Task::Sweep(_) => "sweep",
             Task::Partition(_) => "partition",
+            Task::Train(_) => "train",
         }
     }
 }
@@ -164,7 +205,8 @@ pub struct Scenario {
     pub file: PathBuf,
     pub name: String,
     pub seed: u64,
-    pub hardware: HardwareSource,
+    /// `None` only for a train task, whose problems name their own specs.
+    pub hardware: Option<HardwareSource>,
     pub overrides: Vec<(String, Node)>,
     pub workload: Option<Workload>,
     pub task: Task,
@@ -173,7 +215,8 @@ pub struct Scenario {
     pub plots: String,
 }
 
-/// A scenario with its hardware and workload built.
+/// A scenario with its hardware and workload built (any task but train,
+/// whose problems [`resolve_problem`] builds).
 #[derive(Clone, Debug)]
 pub struct Resolved {
     pub scenario: Scenario,

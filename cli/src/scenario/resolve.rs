@@ -1,18 +1,20 @@
 //! Resolution: a scenario as read becomes the values a run uses — the
 //! hardware spec (file or inline, overrides applied, validated) and the
-//! workload graph (zoo, graph JSON or ONNX) — with every problem pointing
-//! at the place in the scenario (or the flag) that caused it.
+//! workload graph (zoo, graph JSON or ONNX), or for a train task each
+//! problem's spec and graph — with every problem pointing at the place in
+//! the scenario (or the flag) that caused it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use sim::SimOptions;
 use sim::config::{self, Node, Pos, Val};
 use sim::graph::Graph;
 use sim::spec::HwSpec;
 
 use super::flags::is_from_flags;
 use super::overrides::{apply_override, canonical_path};
-use super::{HardwareSource, Resolved, Scenario, Workload};
+use super::{HardwareSource, ProblemEntry, Resolved, Scenario, Workload};
 use crate::error::UserError;
 use crate::files::read_text;
 
@@ -61,7 +63,14 @@ pub fn resolve_spec(s: &Scenario) -> Result<HwSpec, UserError> {
 /// The spec as a tree of positioned values, before overrides, and the name
 /// its messages use (the file, or the scenario's `[hardware.inline]`).
 fn spec_tree(s: &Scenario) -> Result<(Node, String), UserError> {
-    match &s.hardware {
+    let Some(hardware) = &s.hardware else {
+        // Only a train task has none, and it is never resolved this way.
+        return Err(UserError::new(format!(
+            "{}: the scenario has no [hardware]",
+            s.file.display()
+        )));
+    };
+    match hardware {
         HardwareSource::File(p) => {
             let text = read_text(p)?;
             let name = p.display().to_string();
@@ -97,29 +106,51 @@ fn override_origin(s: &Scenario, path: &str, value: &Node) -> String {
 pub fn resolve_graph(s: &Scenario) -> Result<Option<Graph>, UserError> {
     match &s.workload {
         None => Ok(None),
-        Some(Workload::Zoo { model, params, pos }) => {
+        Some(w) => load_workload(s, w, "workload").map(Some),
+    }
+}
+
+/// Builds one problem of a train task: its spec (a problem with the file
+/// is reported at the entry's `spec`) and its graph, under the scenario's
+/// simulation options.
+pub fn resolve_problem(s: &Scenario, entry: &ProblemEntry) -> Result<agent::Problem, UserError> {
+    let spec = agent::load::load_spec(&entry.spec).map_err(|e| {
+        UserError::new(format!(
+            "{}:{}:{}: {}.spec: {e}",
+            s.file.display(),
+            entry.spec_pos.line,
+            entry.spec_pos.column,
+            entry.field
+        ))
+    })?;
+    let graph = load_workload(s, &entry.workload, &entry.field)?;
+    Ok(agent::Problem::new(spec, graph).with_options(SimOptions {
+        trace: false,
+        ..s.simulation.clone()
+    }))
+}
+
+/// Builds a workload written at `field` (`workload`, or a train task's
+/// `task.corpus[i]`): messages about its values point there.
+fn load_workload(s: &Scenario, w: &Workload, field: &str) -> Result<Graph, UserError> {
+    match w {
+        Workload::Zoo { model, params, pos } => {
             let workload = agent::load::Workload::Zoo {
                 model: model.clone(),
                 params: params.clone(),
             };
-            workload.load().map(Some).map_err(|e| {
-                let field = if params.is_empty() {
-                    "workload.model"
-                } else {
-                    "workload.params"
-                };
+            workload.load().map_err(|e| {
+                let key = if params.is_empty() { "model" } else { "params" };
                 UserError::new(format!(
-                    "{}:{}:{}: {field}: {e}",
+                    "{}:{}:{}: {field}.{key}: {e}",
                     s.file.display(),
                     pos.line,
                     pos.column
                 ))
             })
         }
-        Some(Workload::GraphFile(p)) => Ok(Some(agent::load::load_graph_json(p)?)),
-        Some(Workload::Onnx { path, params, pos }) => {
-            onnx_graph(s, path, params.clone(), *pos).map(Some)
-        }
+        Workload::GraphFile(p) => Ok(agent::load::load_graph_json(p)?),
+        Workload::Onnx { path, params, pos } => onnx_graph(s, path, params.clone(), *pos, field),
     }
 }
 
@@ -131,6 +162,7 @@ fn onnx_graph(
     path: &Path,
     params: BTreeMap<String, String>,
     pos: Pos,
+    field: &str,
 ) -> Result<Graph, UserError> {
     let from_flags = is_from_flags(s);
     let workload = agent::load::Workload::Onnx {
@@ -148,8 +180,8 @@ fn onnx_graph(
     workload.load().map_err(|e| match e {
         agent::LoadError::Onnx(e) => {
             let field = match &e.key {
-                Some(k) => format!("workload.params.{k}"),
-                None => "workload.onnx".to_string(),
+                Some(k) => format!("{field}.params.{k}"),
+                None => format!("{field}.onnx"),
             };
             UserError::new(format!(
                 "{}:{}:{}: {field}: {}",

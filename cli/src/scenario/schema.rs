@@ -66,7 +66,7 @@ pub const SCHEMA: &[SchemaKey] = &[
         "task",
         "kind",
         "string",
-        "what to run: `simulate`, `traffic` or `sweep` (`TASK_KINDS`)",
+        "what to run: `simulate`, `traffic`, `sweep`, `partition` or `train` (`TASK_KINDS`)",
     ),
     (
         "task",
@@ -172,6 +172,110 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
     (
         "task",
+        "batches",
+        "integer 1 to 1,000,000",
+        "train: PPO batches in all, a resumed checkpoint's included",
+    ),
+    (
+        "task",
+        "episodes_per_batch",
+        "integer 2 to 4096",
+        "train: episodes (each one simulator call) per PPO batch",
+    ),
+    (
+        "task",
+        "learning_rate",
+        "number in (0, 1]",
+        "train: Adam's step size",
+    ),
+    (
+        "task",
+        "entropy_coef",
+        "number in [0, 1]",
+        "train: weight of PPO's entropy bonus",
+    ),
+    (
+        "task",
+        "checkpoint_every",
+        "integer ≥ 1",
+        "train: batches between the checkpoints written while the run goes",
+    ),
+    (
+        "task",
+        "random_problems",
+        "integer 0 to 10,000",
+        "train: random (graph, package) problems added after the corpus's own",
+    ),
+    (
+        "task",
+        "samples",
+        "integer 1 to 4096",
+        "train: zero-shot samples per holdout problem",
+    ),
+    (
+        "task",
+        "corpus",
+        "array of tables",
+        "train: `[[task.corpus]]`, the problems to train on",
+    ),
+    (
+        "task",
+        "holdout",
+        "array of tables",
+        "train: `[[task.holdout]]`, problems never trained on, sampled zero-shot at the end",
+    ),
+    (
+        "task.corpus",
+        "spec",
+        "path",
+        "hardware spec file, relative to the scenario",
+    ),
+    (
+        "task.corpus",
+        "model",
+        "string",
+        "zoo model name, as in [workload]",
+    ),
+    (
+        "task.corpus",
+        "params",
+        "table",
+        "model parameters, as in [workload]",
+    ),
+    (
+        "task.corpus",
+        "graph",
+        "path",
+        "graph JSON file, as in [workload]",
+    ),
+    ("task.corpus", "onnx", "path", "ONNX file, as in [workload]"),
+    (
+        "task.holdout",
+        "spec",
+        "path",
+        "hardware spec file, relative to the scenario",
+    ),
+    (
+        "task.holdout",
+        "model",
+        "string",
+        "zoo model name, as in [workload]",
+    ),
+    (
+        "task.holdout",
+        "params",
+        "table",
+        "model parameters, as in [workload]",
+    ),
+    (
+        "task.holdout",
+        "graph",
+        "path",
+        "graph JSON file, as in [workload]",
+    ),
+    ("task.holdout", "onnx", "path", "ONNX file, as in [workload]"),
+    (
+        "task",
         "metric",
         "string",
         "sweep: a numeric result of the `each` task (a column of sweep.csv), plotted against the first axis",
@@ -251,12 +355,21 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
 ];
 
-/// Task kinds this build runs. Kinds that arrive with later work (`train`,
-/// `finetune`, `nas`) are refused with a message that says so.
-pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition"];
+/// Task kinds this build runs. Kinds that arrive with later work
+/// (`finetune`, `nas`) are refused with a message that says so.
+pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition", "train"];
 
 /// Most simulator calls one method may be given.
 pub(super) const MAX_BUDGET: u64 = 10_000_000;
+
+/// Limits of a train task: PPO batches in all, episodes per batch (at
+/// least two: advantages are normalised over the batch), random problems
+/// and holdout samples. Each keeps a run's counts and its memory (one
+/// environment per problem) within what a workstation holds.
+pub(super) const MAX_BATCHES: u64 = 1_000_000;
+pub(super) const MAX_EPISODES_PER_BATCH: u64 = 4096;
+pub(super) const MAX_RANDOM_PROBLEMS: u64 = 10_000;
+pub(super) const MAX_SAMPLES: u64 = 4096;
 
 /// Limits on numbers a scenario may ask for. The simulator's own limits
 /// (`sim::MAX_MICROBATCHES`, `sim::MAX_PACKET_BYTES`, which every command

@@ -177,7 +177,7 @@ fn apply_hardware_spec(s: &mut Scenario, axis: &Axis, v: &Node) -> Result<(), Us
             format!("hardware spec file {} does not exist", path.display()),
         ));
     }
-    s.hardware = HardwareSource::File(path);
+    s.hardware = Some(HardwareSource::File(path));
     Ok(())
 }
 
@@ -270,7 +270,9 @@ fn apply_task(s: &mut Scenario, axis: &Axis, field: &str, v: &Node) -> Result<()
                 ));
             }
         },
-        Task::Sweep(_) | Task::Partition(_) => unreachable!("sweeps run simulate or traffic"),
+        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) => {
+            unreachable!("sweeps run simulate or traffic")
+        }
     }
     Ok(())
 }

@@ -182,7 +182,9 @@ fn run_point(p: &Point) -> PointOutcome {
                 .map_err(|e| e.to_string())?;
             serde_json::to_value(&report).map_err(|e| e.to_string())
         }
-        Task::Sweep(_) | Task::Partition(_) => unreachable!("sweeps run simulate or traffic"),
+        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) => {
+            unreachable!("sweeps run simulate or traffic")
+        }
     }
 }
 

@@ -51,17 +51,29 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     let top = TableReader::new(root, String::new(), sink);
     let name = read_name(&top, path);
     let seed = top.req_int("seed", u64::MAX >> 1);
-    let hw = read_hardware(&top, &dir);
-    let task_table = top.req_table("task");
-    let task = task_table.as_ref().and_then(|t| read_task(t, &dir, true));
     // Judged from the kinds as written, not from the task as read, so that a
     // mistake inside a traffic task does not also report its (unneeded)
     // [workload] and [simulation] as missing.
-    let needs_workload = task_simulates(root) == Some(true);
-    let workload = read_workload_table(&top, &dir, needs_workload);
+    let train = task_kind(root).as_deref() == Some("train");
+    let hw = if train {
+        refuse_in_train(&top, "hardware");
+        Some((None, Vec::new()))
+    } else {
+        read_hardware(&top, &dir).map(|(h, o)| (Some(h), o))
+    };
+    let task_table = top.req_table("task");
+    let task = task_table.as_ref().and_then(|t| read_task(t, &dir, true));
+    let simulates = task_simulates(root) == Some(true);
+    let needs_workload = simulates && !train;
+    let workload = if train {
+        refuse_in_train(&top, "workload");
+        Some(None)
+    } else {
+        read_workload_table(&top, &dir, needs_workload)
+    };
     let simulation = match top.opt_table("simulation") {
-        Some(s) => read_simulation(&s, needs_workload),
-        None if needs_workload => {
+        Some(s) => read_simulation(&s, simulates).filter(|o| !(train && trace_refused(&s, o))),
+        None if simulates => {
             top.missing("simulation");
             None
         }
@@ -88,6 +100,41 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
         output_dir,
         plots: plots?,
     })
+}
+
+/// A train task names its hardware and workload per problem
+/// (`[[task.corpus]]`, `[[task.holdout]]`): a top-level `[hardware]` or
+/// `[workload]` table would be ignored, so it is refused.
+fn refuse_in_train(top: &TableReader<'_>, table: &'static str) {
+    if top.has(table) {
+        top.error_at(
+            table,
+            format!(
+                "a train task takes its hardware and workload from each [[task.corpus]] and \
+                 [[task.holdout]] entry (`spec` and `model`, `graph` or `onnx`); remove [{table}]"
+            ),
+        );
+    }
+}
+
+/// A train task simulates thousands of placements and writes no trace:
+/// `trace = true` is refused rather than ignored (true when refused).
+fn trace_refused(t: &TableReader<'_>, o: &SimOptions) -> bool {
+    if o.trace {
+        t.error_at(
+            "trace",
+            "a train task writes no trace; remove `trace` or set it to false",
+        );
+    }
+    o.trace
+}
+
+/// The task's kind as written, if it is a string.
+fn task_kind(root: &Node) -> Option<String> {
+    match &root.get("task")?.get("kind")?.val {
+        Val::Str(s) => Some(s.clone()),
+        _ => None,
+    }
 }
 
 /// `name`, else the file name without its extension.

@@ -1,7 +1,9 @@
 //! Reading `[task]`: simulate, traffic, partition (methods, budget,
-//! constraint modes, per-method options checked against the registry) and
-//! sweep (the `each` task and the axes), and the checks of a sweep's axes
-//! against the workload and the `each` task.
+//! constraint modes, per-method options checked against the registry),
+//! train (PPO settings and the corpus and holdout problems, each a spec and
+//! a workload read as `[workload]` is) and sweep (the `each` task and the
+//! axes), and the checks of a sweep's axes against the workload and the
+//! `each` task.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,12 +13,14 @@ use sim::spec::NoSkipping;
 
 use agent::partition::registry::{self, OptionKind, OptionValue};
 
+use super::workload::read_workload;
 use crate::scenario::schema::{
-    MAX_BUDGET, MAX_CYCLES, MAX_PACKET_BYTES, MAX_SWEEP_POINTS, TASK_KINDS,
+    MAX_BATCHES, MAX_BUDGET, MAX_CYCLES, MAX_EPISODES_PER_BATCH, MAX_PACKET_BYTES,
+    MAX_RANDOM_PROBLEMS, MAX_SAMPLES, MAX_SWEEP_POINTS, TASK_KINDS,
 };
 use crate::scenario::{
-    Axis, ConstraintOverrides, PartitionTask, PlacementChoice, SweepTask, Task, TrafficTask,
-    Workload, clean,
+    Axis, ConstraintOverrides, PartitionTask, PlacementChoice, ProblemEntry, SweepTask, Task,
+    TrafficTask, TrainTask, Workload, clean,
 };
 
 /// A workload axis sets a parameter of a zoo model or an ONNX workload: the
@@ -114,6 +118,7 @@ pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> O
         "simulate" => read_placement(t, dir).map(|placement| Task::Simulate { placement }),
         "traffic" => read_traffic(t).map(Task::Traffic),
         "partition" => read_partition(t).map(Task::Partition),
+        "train" => read_train(t, dir).map(Task::Train),
         _ => read_sweep(t, dir).map(Task::Sweep),
     };
     t.finish();
@@ -150,7 +155,7 @@ fn read_kind<'a>(t: &TableReader<'a>, allow_sweep: bool) -> Option<&'a str> {
         return None;
     }
     if !kinds.contains(&kind) {
-        let later = ["train", "finetune", "nas"];
+        let later = ["finetune", "nas"];
         let extra = if later.contains(&kind) {
             format!(" ({kind:?} arrives with its own issue and is not in this build)")
         } else {
@@ -310,6 +315,91 @@ fn read_method_options(
         out.insert(info.name.to_string(), given);
     }
     t.finish();
+    ok.then_some(out)
+}
+
+/// A train task: PPO settings with their defaults, the corpus and the
+/// holdout. The corpus may be empty only when `random_problems` fills it.
+fn read_train(t: &TableReader<'_>, dir: &Path) -> Option<TrainTask> {
+    let defaults = agent::rl::ppo::PpoConfig::default();
+    let int = |key: &'static str, min: u64, max: u64, default: u64| match t.opt(key) {
+        Some(r) => r.int_in(min, max),
+        None => Some(default),
+    };
+    let number = |key: &'static str, min: f64, strict: bool, default: f32| match t.opt(key) {
+        Some(r) => r.number(min, strict, 1.0),
+        None => Some(f64::from(default)),
+    };
+    let batches = t.req_positive_int("batches", MAX_BATCHES);
+    let episodes = int(
+        "episodes_per_batch",
+        2,
+        MAX_EPISODES_PER_BATCH,
+        defaults.episodes_per_batch as u64,
+    );
+    let learning_rate = number("learning_rate", 0.0, true, defaults.learning_rate);
+    let entropy_coef = number("entropy_coef", 0.0, false, defaults.entropy_coef);
+    let checkpoint_every = int("checkpoint_every", 1, MAX_BATCHES, 25);
+    let random_problems = int("random_problems", 0, MAX_RANDOM_PROBLEMS, 0);
+    let samples = int("samples", 1, MAX_SAMPLES, 10);
+    let random_pos = t.pos_of("random_problems");
+    let corpus = read_problems(t, "corpus", dir);
+    let holdout = read_problems(t, "holdout", dir);
+    if let (Some(c), Some(0)) = (&corpus, random_problems)
+        && c.is_empty()
+    {
+        t.error_at(
+            "corpus",
+            "a train task needs at least one problem: a [[task.corpus]] entry or random_problems ≥ 1",
+        );
+        return None;
+    }
+    Some(TrainTask {
+        batches: batches?,
+        episodes_per_batch: episodes?,
+        learning_rate: learning_rate?,
+        entropy_coef: entropy_coef?,
+        checkpoint_every: checkpoint_every?,
+        random_problems: random_problems?,
+        samples: samples?,
+        corpus: corpus?,
+        holdout: holdout?,
+        random_pos,
+    })
+}
+
+/// `[[task.corpus]]` or `[[task.holdout]]`: each entry a `spec` (which must
+/// exist) and the keys of a `[workload]` table.
+fn read_problems(t: &TableReader<'_>, key: &'static str, dir: &Path) -> Option<Vec<ProblemEntry>> {
+    let arr = t.table_array(key);
+    let mut out = Vec::new();
+    let mut ok = arr.well_formed;
+    for e in &arr.tables {
+        let spec = e.req("spec").and_then(|r| {
+            let path = clean(&dir.join(r.text()?));
+            if path.is_file() {
+                Some(path)
+            } else {
+                r.error(format!(
+                    "hardware spec file {} does not exist",
+                    path.display()
+                ));
+                None
+            }
+        });
+        // Reads the workload keys and reports every key neither knows.
+        let workload = read_workload(e, dir);
+        match (spec, workload) {
+            (Some(spec), Some(workload)) => out.push(ProblemEntry {
+                spec,
+                spec_pos: e.pos_of("spec"),
+                workload,
+                field: e.path().to_string(),
+                pos: e.pos(),
+            }),
+            _ => ok = false,
+        }
+    }
     ok.then_some(out)
 }
 
