@@ -133,12 +133,12 @@ pub(super) fn prepare(s: &Scenario, t: &TrainTask, args: &RunArgs) -> Result<Pre
     let resume = match &args.resume {
         Some(path) => {
             let (trainer, record) = Trainer::resume(path, &setup, &config)
-                .map_err(|e| UserError::new(e.to_string()))?;
+                .map_err(|e| UserError::new(format!("--resume {e}")))?;
             let done = record.curve.len() as u64;
             if done > batches {
                 return Err(UserError::new(format!(
-                    "{}: the checkpoint is at batch {done}, past the {batches} batches this run \
-                     trains in all (task.batches in {})",
+                    "--resume {}: the checkpoint is at batch {done}, past the {batches} batches \
+                     this run trains in all (task.batches in {})",
                     path.display(),
                     s.file.display()
                 )));

@@ -326,9 +326,11 @@ fn read_train(t: &TableReader<'_>, dir: &Path) -> Option<TrainTask> {
         Some(r) => r.int_in(min, max),
         None => Some(default),
     };
+    // The default as written (0.003, not the f32's 0.003000000026…), so
+    // that scenario.resolved.toml reads as the user would write it.
     let number = |key: &'static str, min: f64, strict: bool, default: f32| match t.opt(key) {
         Some(r) => r.number(min, strict, 1.0),
-        None => Some(f64::from(default)),
+        None => default.to_string().parse().ok(),
     };
     let batches = t.req_positive_int("batches", MAX_BATCHES);
     let episodes = int(
