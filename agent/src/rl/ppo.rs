@@ -34,6 +34,9 @@ use super::policy::{ParamVisitor, PolicyNet, Prepared};
 /// Takes one episode's step: `Ok(None)` when no simulator call is left.
 type StepFn<'a> = dyn FnMut(&mut PartitionEnv, &Action) -> Result<Option<Step>, EnvError> + 'a;
 
+/// The largest log probability ratio `update` exponentiates (see there).
+const MAX_LOG_RATIO: f32 = 20.0;
+
 /// Which action's log-probability PPO raises or lowers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogProbOf {
@@ -386,7 +389,14 @@ impl Trainer {
         let taken = log_probs.gather(idx);
         let old = dev.tensor_from_vec(old, (n, m));
         let adv = dev.tensor_from_vec(adv, (n, m));
-        let ratio = (taken - old).exp();
+        // The log-ratio is clamped before `exp`: an episode's repaired
+        // placement may hold an op on a chip the sampling policy found
+        // hundreds of nats unlikely, and `exp` of a log-ratio above 88
+        // overflows f32 to +inf, whose backward pass (0 · inf from the clip
+        // below) fills every gradient with NaN. Ratios beyond e^±20 are far
+        // outside the clip range, whose gradient is zero there anyway, so
+        // the clamp changes no gradient; it only bounds the reported loss.
+        let ratio = (taken - old).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO).exp();
         let unclipped = ratio.with_empty_tape() * adv.clone();
         let clipped = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv;
         // Summed over ops (the joint action's log-probability is their sum),
@@ -441,5 +451,39 @@ impl Trainer {
             }
         }
         self.net.set_parameters(&params);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Problem;
+    use crate::rl::EnvOptions;
+    use sim::testkit::{DagSpace, PackageSpace, random_dag, random_package};
+
+    /// A taken action the sampling policy thought e^-200 unlikely (as a
+    /// repaired placement can be) once gave an infinite ratio and NaN
+    /// weights from then on; the update stays finite.
+    #[test]
+    fn an_action_the_policy_found_impossible_leaves_the_weights_finite() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let env = loop {
+            let g = random_dag(&DagSpace::broad(), &mut rng).unwrap();
+            let s = random_package(&PackageSpace::broad(), &mut rng).unwrap();
+            if s.n_chiplets() < 2 {
+                continue;
+            }
+            if let Ok(env) = PartitionEnv::new(Problem::new(s, g), EnvOptions::default()) {
+                break env;
+            }
+        };
+        let mut t = Trainer::new(1, PpoConfig::default());
+        let p = t.prepare(&env);
+        let (n, m) = (p.n_ops(), 2);
+        let idx = vec![0; n * m];
+        let (old, adv) = (vec![-200.0; n * m], vec![-1.0; n * m]);
+        let (pl, _, _) = t.update(&p, (n, m), idx, old, adv, vec![1.0; m]);
+        assert!(pl.is_finite(), "{pl}");
+        assert!(t.net.parameters().iter().flatten().all(|x| x.is_finite()));
     }
 }
