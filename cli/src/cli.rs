@@ -103,6 +103,10 @@ enum Command {
         /// Testing aid: behave as if Ctrl-C arrived after N PPO batches.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_batches: Option<u64>,
+        /// Testing aid: stop after N PPO batches as if the process died
+        /// (nothing written but the periodic checkpoints).
+        #[arg(long, hide = true, value_name = "N")]
+        crash_after_batches: Option<u64>,
     },
     /// Search for the best valid partition of a model on a package (the same
     /// as a scenario with `kind = "partition"`; outputs go to --out).
@@ -366,6 +370,7 @@ where
             force,
             resume,
             interrupt_after_batches,
+            crash_after_batches: None,
             train_only: false,
         };
         return run_outcome(crate::run::run(&args));
@@ -378,6 +383,7 @@ where
         quiet,
         force,
         interrupt_after_batches,
+        crash_after_batches,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -388,6 +394,7 @@ where
             force,
             resume,
             interrupt_after_batches,
+            crash_after_batches,
             train_only: true,
             ..Default::default()
         };

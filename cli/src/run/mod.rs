@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Test hook: behave as if Ctrl-C came after this many PPO batches of
     /// a train task (counted in this run, not the checkpoint's).
     pub interrupt_after_batches: Option<u64>,
+    /// Test hook: a train task stops after this many PPO batches of this
+    /// run as if the process died (an error; only periodic checkpoints are
+    /// left).
+    pub crash_after_batches: Option<u64>,
     /// Refuse a scenario whose task is not `train` (`tessera train`).
     pub train_only: bool,
 }

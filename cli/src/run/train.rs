@@ -331,6 +331,12 @@ pub(super) fn run_train(
                 ));
             }
         }
+        if args.crash_after_batches.is_some_and(|n| trained >= n) {
+            return Err(UserError::new(format!(
+                "testing aid: stopped after {trained} batches as if the process had died, \
+                 writing nothing but the periodic checkpoints"
+            )));
+        }
     }
     bar.finish_and_clear();
     let record = RunRecord {
