@@ -1,5 +1,7 @@
 //! Every shipped scenario runs, with search budgets capped at 24 simulator
-//! calls, and its summary matches the committed snapshot
+//! calls (which caps a train task at ⌊24 / episodes per batch⌋ batches, at
+//! least one: `pretrain` trains one batch), and its summary matches the
+//! committed snapshot
 //! (`UPDATE_SNAPSHOTS=1 cargo test --test scenarios` rewrites them); reports
 //! are byte-identical across reruns and thread counts; a resolved scenario
 //! reproduces its run; an interrupted sweep writes what finished.
