@@ -217,7 +217,10 @@ fn a_run_record_round_trips_and_resuming_checks_the_setup() {
         ..PpoConfig::default()
     };
     let e = err(&setup, &faster);
-    assert!(e.contains("PPO learning_rate 0.003, this run's 0.01"), "{e}");
+    assert!(
+        e.contains("PPO learning_rate 0.003, this run's 0.01"),
+        "{e}"
+    );
 
     // A bare trainer's checkpoint has no record to resume.
     let bare = dir.join("bare.json");

@@ -106,8 +106,16 @@ fn a_tiny_run_writes_its_files_and_the_same_seed_the_same_bytes() {
     assert_eq!(result["evaluations"], 16);
     let corpus = result["corpus"].as_array().unwrap();
     assert_eq!(corpus.len(), 3);
-    assert_eq!(corpus[0]["name"], "bert-base layers=1 seq=32 on edgetpu_ring4");
-    assert!(corpus[1]["name"].as_str().unwrap().starts_with("random-0 ("));
+    assert_eq!(
+        corpus[0]["name"],
+        "bert-base layers=1 seq=32 on edgetpu_ring4"
+    );
+    assert!(
+        corpus[1]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("random-0 (")
+    );
     let holdout = result["holdout"].as_array().unwrap();
     assert_eq!(holdout.len(), 1);
     assert!(holdout[0]["mean_reward"].as_f64().unwrap() > 0.0);
@@ -154,7 +162,11 @@ fn an_interrupted_run_resumed_equals_an_uninterrupted_one() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     for f in SAME {
-        assert_eq!(read(&whole, f), read(&part, f), "{f} differs after resuming");
+        assert_eq!(
+            read(&whole, f),
+            read(&part, f),
+            "{f} differs after resuming"
+        );
     }
     let r = report(&part);
     assert_eq!(r["complete"], true);
@@ -188,7 +200,11 @@ fn a_killed_run_resumes_from_its_periodic_checkpoint() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(report(&part)["result"]["resumed_at_batch"], 2);
     for f in SAME {
-        assert_eq!(read(&whole, f), read(&part, f), "{f} differs after resuming");
+        assert_eq!(
+            read(&whole, f),
+            read(&part, f),
+            "{f} differs after resuming"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -213,7 +229,11 @@ fn a_foreign_or_damaged_checkpoint_is_refused_with_nothing_written() {
     // Another seed: another run.
     refused(
         &["--resume", path, "--seed", "6"],
-        &["checkpoint.json", "not of this training run", "seed 5, this run's 6"],
+        &[
+            "checkpoint.json",
+            "not of this training run",
+            "seed 5, this run's 6",
+        ],
     );
     // Another corpus: the scenario with one random problem more.
     let (other, _) = scenario(
@@ -222,7 +242,11 @@ fn a_foreign_or_damaged_checkpoint_is_refused_with_nothing_written() {
     );
     let o = run("train", &other, &out, &["--resume", path]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("3 problems, this run has 4"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("3 problems, this run has 4"),
+        "{}",
+        o.stderr
+    );
     // A checkpoint past the batches the scenario asks for.
     let (short, _) = scenario(
         "foreign-short",
@@ -230,7 +254,11 @@ fn a_foreign_or_damaged_checkpoint_is_refused_with_nothing_written() {
     );
     let o = run("train", &short, &out, &["--resume", path]);
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("at batch 4, past the 3 batches"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("at batch 4, past the 3 batches"),
+        "{}",
+        o.stderr
+    );
     // Damaged: cut in half, or one number changed.
     let text = std::fs::read_to_string(&checkpoint).unwrap();
     let cut = dir.join("cut.json");
@@ -292,8 +320,9 @@ packet_bytes = 4096
         o.stderr
     );
     assert!(
-        o.stderr
-            .contains(&format!("{f}:13:9: task.corpus[1].model: unknown model \"bert-bass\"")),
+        o.stderr.contains(&format!(
+            "{f}:13:9: task.corpus[1].model: unknown model \"bert-bass\""
+        )),
         "{}",
         o.stderr
     );
@@ -332,7 +361,8 @@ packet_bytes = 4096
         o.stderr
     );
     assert!(
-        o.stderr.contains("task.holdout[0].params: bert-base: parameter seq"),
+        o.stderr
+            .contains("task.holdout[0].params: bert-base: parameter seq"),
         "{}",
         o.stderr
     );
@@ -347,7 +377,8 @@ fn tessera_train_runs_only_train_scenarios_and_resume_only_train_tasks() {
     let o = run("train", &quickstart, &out, &[]);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains("`tessera train` runs scenarios of kind \"train\"")
+        o.stderr
+            .contains("`tessera train` runs scenarios of kind \"train\"")
             && o.stderr.contains("\"simulate\""),
         "{}",
         o.stderr
@@ -355,7 +386,8 @@ fn tessera_train_runs_only_train_scenarios_and_resume_only_train_tasks() {
     let o = run("run", &quickstart, &out, &["--resume", "x.json"]);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr.contains("only a train task continues from a checkpoint"),
+        o.stderr
+            .contains("only a train task continues from a checkpoint"),
         "{}",
         o.stderr
     );

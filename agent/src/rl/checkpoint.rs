@@ -452,7 +452,9 @@ impl Trainer {
 
     /// Reads any checkpoint: the trainer, its progress, and the record of
     /// the run that wrote it, if one did.
-    pub fn load_run(path: &Path) -> Result<(Trainer, Progress, Option<RunRecord>), CheckpointError> {
+    pub fn load_run(
+        path: &Path,
+    ) -> Result<(Trainer, Progress, Option<RunRecord>), CheckpointError> {
         let p = || path.to_path_buf();
         let text = std::fs::read_to_string(path).map_err(|e| CheckpointError::Io {
             path: p(),

@@ -179,13 +179,7 @@ fn list_difference(what: &str, file: &[String], run: &[String]) -> Option<String
             return Some(format!("{what} {i} is {a:?}, this run's is {b:?}"));
         }
     }
-    (file.len() != run.len()).then(|| {
-        format!(
-            "{} {what}s, this run has {}",
-            file.len(),
-            run.len()
-        )
-    })
+    (file.len() != run.len()).then(|| format!("{} {what}s, this run has {}", file.len(), run.len()))
 }
 
 /// The PPO configuration's fields by name, in a fixed order, each exactly

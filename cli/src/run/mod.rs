@@ -155,7 +155,15 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         files.push(("graph.json".to_string(), g.to_json().into_bytes()));
     }
     let resolved_text = resolved::resolved_toml(&resolved, &out_dir)?;
-    finish(args, &out_dir, summary, files, resolved_text, complete, warnings)
+    finish(
+        args,
+        &out_dir,
+        summary,
+        files,
+        resolved_text,
+        complete,
+        warnings,
+    )
 }
 
 /// A train task: its problems are built (and a `--resume` checkpoint
@@ -173,7 +181,15 @@ fn run_train_scenario(
     install_interrupt_handler();
     let (summary, files, complete, warnings) =
         train::run_train(s, t, prepared, args, &out_dir, plot_format(s))?;
-    finish(args, &out_dir, summary, files, resolved_text, complete, warnings)
+    finish(
+        args,
+        &out_dir,
+        summary,
+        files,
+        resolved_text,
+        complete,
+        warnings,
+    )
 }
 
 /// Adds `scenario.resolved.toml` and `summary.txt` to a task's files,

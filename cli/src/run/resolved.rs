@@ -17,8 +17,8 @@ use agent::partition::registry::OptionValue;
 
 use crate::error::UserError;
 use crate::scenario::{
-    PartitionTask, PlacementChoice, ProblemEntry, Resolved, Scenario, SweepTask, Task,
-    TrafficTask, TrainTask, Workload,
+    PartitionTask, PlacementChoice, ProblemEntry, Resolved, Scenario, SweepTask, Task, TrafficTask,
+    TrainTask, Workload,
 };
 
 /// The text of `scenario.resolved.toml` for a run writing into `out_dir`.

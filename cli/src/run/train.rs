@@ -33,10 +33,10 @@ use serde::Serialize;
 use agent::partition::derive_seed;
 use agent::rl::checkpoint::Progress;
 use agent::rl::corpus::random_envs;
+use agent::rl::ppo::{PpoConfig, Trainer};
 use agent::rl::pretrain::{
     Corpus, CurveRow, RunRecord, Setup, fingerprint as setup_fingerprint, method_reward,
 };
-use agent::rl::ppo::{PpoConfig, Trainer};
 use agent::rl::{EnvOptions, PartitionEnv};
 use sim::graph::Graph;
 
@@ -278,50 +278,97 @@ pub(super) fn run_train(
         resume,
     } = p;
     let resumed_at = resume.as_ref().map(|(_, r)| r.curve.len() as u64);
-    let (mut trainer, mut curve) = match resume {
+    let (mut trainer, curve) = match resume {
         Some((trainer, record)) => (trainer, record.curve),
         None => (
             Trainer::new(derive_seed(s.seed, TRAINER_STREAM), config),
             Vec::new(),
         ),
     };
-    let sizes: Vec<(usize, usize, &'static str, f64)> = corpus
-        .iter()
-        .map(|(_, e)| {
-            let b = e.baseline();
-            (
-                e.n_ops(),
-                e.n_chips(),
-                b.method,
-                b.throughput_inferences_per_s,
-            )
-        })
-        .collect();
     let mut corpus = Corpus::from_envs(&trainer, corpus);
+    let mut record = RunRecord { setup, curve };
+    let (mut complete, warnings) = train_batches(
+        &mut trainer,
+        &mut corpus,
+        &mut record,
+        batches,
+        t.checkpoint_every,
+        args,
+        out_dir,
+    )
+    .map_err(|e| UserError::new(format!("{}: {}", s.file.display(), e.message)))?;
+    let curve = &record.curve;
+    let checkpoint = trainer.to_json(progress(&curve), Some(&record));
+    // The zero-shot evaluation draws from the trainer's generator, after
+    // the checkpoint was taken: a resumed run continues from the trainer
+    // as it was after its last batch.
+    let mut holdout_scores = match complete {
+        true => Some(evaluate_holdout(&mut trainer, holdout, t.samples as usize)?),
+        false => None,
+    };
+    if interrupted() {
+        // Ctrl-C during the evaluation may have cut `dp` short.
+        complete = false;
+        holdout_scores = None;
+    }
+    let corpus_rows = corpus_rows(&corpus, named, curve);
+    let result = TrainResult::new(
+        t,
+        &config,
+        batches,
+        resumed_at,
+        &record,
+        corpus_rows,
+        holdout_scores,
+    );
+    let summary = summary(s, &result, complete);
+    let mut files: Outputs = vec![
+        report_file(s, complete, &result),
+        (CHECKPOINT.to_string(), checkpoint.into_bytes()),
+        (
+            "learning_curve.csv".to_string(),
+            curve_csv(curve, corpus.names()).into_bytes(),
+        ),
+    ];
+    if let Some(format) = format {
+        let scratch = PlotScratch::new(out_dir, format)?;
+        files.push(curve_plot(s, curve, &scratch)?);
+    }
+    Ok((summary, files, complete, warnings))
+}
+
+/// Trains batches until the run has `batches` (the record's curve grows by
+/// one row each), writing a checkpoint into `out_dir` every
+/// `checkpoint_every`; stops early on Ctrl-C (or the test hooks). Whether
+/// every batch ran, and the warnings.
+fn train_batches(
+    trainer: &mut Trainer,
+    corpus: &mut Corpus,
+    record: &mut RunRecord,
+    batches: u64,
+    checkpoint_every: u64,
+    args: &RunArgs,
+    out_dir: &Path,
+) -> Result<(bool, Vec<String>), UserError> {
     let mut warnings = Vec::new();
-    let bar = progress_bar(batches, curve.len() as u64, args.quiet);
+    let bar = progress_bar(batches, record.curve.len() as u64, args.quiet);
     let mut trained = 0u64;
-    let mut complete = true;
-    while (curve.len() as u64) < batches {
+    while (record.curve.len() as u64) < batches {
         let hook = args.interrupt_after_batches.is_some_and(|n| trained >= n);
         if interrupted() || hook {
-            complete = false;
-            break;
+            bar.finish_and_clear();
+            return Ok((false, warnings));
         }
         let b = trainer
-            .train_corpus_batch(&mut corpus)
-            .map_err(|e| UserError::new(format!("{}: training: {e}", s.file.display())))?;
-        curve.push(CurveRow::new(curve.len() as u64 + 1, &b));
+            .train_corpus_batch(corpus)
+            .map_err(|e| UserError::new(format!("training: {e}")))?;
+        let done = record.curve.len() as u64 + 1;
+        record.curve.push(CurveRow::new(done, &b));
         trained += 1;
-        let done = curve.len() as u64;
         bar.set_position(done);
-        bar.set_message(bar_message(&curve));
-        if done.is_multiple_of(t.checkpoint_every) && done < batches {
-            let record = RunRecord {
-                setup: setup.clone(),
-                curve: curve.clone(),
-            };
-            let text = trainer.to_json(progress(&curve), Some(&record));
+        bar.set_message(bar_message(&record.curve));
+        if done.is_multiple_of(checkpoint_every) && done < batches {
+            let text = trainer.to_json(progress(&record.curve), Some(record));
             if let Err(e) = write_checkpoint(out_dir, &text)
                 && warnings.is_empty()
             {
@@ -339,47 +386,7 @@ pub(super) fn run_train(
         }
     }
     bar.finish_and_clear();
-    let record = RunRecord {
-        setup,
-        curve: curve.clone(),
-    };
-    let checkpoint = trainer.to_json(progress(&curve), Some(&record));
-    // The zero-shot evaluation draws from the trainer's generator, after
-    // the checkpoint was taken: a resumed run continues from the trainer
-    // as it was after its last batch.
-    let mut holdout_scores = match complete {
-        true => Some(evaluate_holdout(&mut trainer, holdout, t.samples as usize)?),
-        false => None,
-    };
-    if interrupted() {
-        // Ctrl-C during the evaluation may have cut `dp` short.
-        complete = false;
-        holdout_scores = None;
-    }
-    let corpus_rows = corpus_rows(&corpus, named, &sizes, &curve);
-    let result = TrainResult::new(
-        t,
-        &config,
-        batches,
-        resumed_at,
-        &record,
-        corpus_rows,
-        holdout_scores,
-    );
-    let summary = summary(s, &result, complete);
-    let mut files: Outputs = vec![
-        report_file(s, complete, &result),
-        (CHECKPOINT.to_string(), checkpoint.into_bytes()),
-        (
-            "learning_curve.csv".to_string(),
-            curve_csv(&curve, corpus.names()).into_bytes(),
-        ),
-    ];
-    if let Some(format) = format {
-        let scratch = PlotScratch::new(out_dir, format)?;
-        files.push(curve_plot(s, &curve, &scratch)?);
-    }
-    Ok((summary, files, complete, warnings))
+    Ok((true, warnings))
 }
 
 /// The counters a checkpoint holds, from the curve.
@@ -458,9 +465,8 @@ fn evaluate_holdout(
     let mut rows = Vec::with_capacity(scores.len());
     for (i, (mean_reward, best_reward)) in scores.into_iter().enumerate() {
         let env = corpus.env(i);
-        let dp_reward = method_reward(env, "dp").map_err(|e| {
-            UserError::new(format!("holdout {}: dp: {e}", corpus.name(i)))
-        })?;
+        let dp_reward = method_reward(env, "dp")
+            .map_err(|e| UserError::new(format!("holdout {}: dp: {e}", corpus.name(i))))?;
         rows.push(HoldoutRow {
             name: corpus.name(i).to_string(),
             n_ops: env.n_ops(),
@@ -489,27 +495,23 @@ struct CorpusRow {
     batches: u64,
 }
 
-fn corpus_rows(
-    corpus: &Corpus,
-    named: usize,
-    sizes: &[(usize, usize, &'static str, f64)],
-    curve: &[CurveRow],
-) -> Vec<CorpusRow> {
+fn corpus_rows(corpus: &Corpus, named: usize, curve: &[CurveRow]) -> Vec<CorpusRow> {
     let mut drawn = vec![0u64; corpus.len()];
     for r in curve {
         drawn[r.problem] += 1;
     }
-    sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &(n_ops, n_chips, method, throughput))| CorpusRow {
-            name: corpus.name(i).to_string(),
-            source: if i < named { "scenario" } else { "random" },
-            n_ops,
-            n_chips,
-            baseline_method: method,
-            baseline_throughput_inferences_per_s: throughput,
-            batches: drawn[i],
+    (0..corpus.len())
+        .map(|i| {
+            let env = corpus.env(i);
+            CorpusRow {
+                name: corpus.name(i).to_string(),
+                source: if i < named { "scenario" } else { "random" },
+                n_ops: env.n_ops(),
+                n_chips: env.n_chips(),
+                baseline_method: env.baseline().method,
+                baseline_throughput_inferences_per_s: env.baseline().throughput_inferences_per_s,
+                batches: drawn[i],
+            }
         })
         .collect()
 }
@@ -548,8 +550,9 @@ struct TrainResult {
     mean_reward_first_10: Option<f64>,
     mean_reward_last_10: Option<f64>,
     best_reward: Option<f64>,
-    /// `null` when the run was interrupted (not evaluated).
+    /// Zero-shot samples per holdout problem.
     holdout_samples: u64,
+    /// `null` when the run was interrupted (not evaluated).
     holdout: Option<Vec<HoldoutRow>>,
 }
 
@@ -594,10 +597,7 @@ impl TrainResult {
             corpus,
             mean_reward_first_10: mean(&curve[..n.min(WINDOW)]),
             mean_reward_last_10: mean(&curve[n.saturating_sub(WINDOW)..]),
-            best_reward: curve
-                .iter()
-                .filter_map(|r| r.best_reward)
-                .reduce(f64::max),
+            best_reward: curve.iter().filter_map(|r| r.best_reward).reduce(f64::max),
             holdout_samples: t.samples,
             holdout,
         }
@@ -610,7 +610,7 @@ fn summary(s: &Scenario, r: &TrainResult, complete: bool) -> String {
     let named = r.corpus.iter().filter(|c| c.source == "scenario").count();
     let mut text = format!(
         "{}: train the partition policy on {} problems ({} from the scenario, {} random), \
-         {} PPO batches of {} episodes (learning rate {}, entropy coefficient {})\n",
+         PPO batches: {} of {} episodes (learning rate {}, entropy coefficient {})\n",
         s.name,
         r.corpus.len(),
         named,

@@ -273,7 +273,12 @@ pub const SCHEMA: &[SchemaKey] = &[
         "path",
         "graph JSON file, as in [workload]",
     ),
-    ("task.holdout", "onnx", "path", "ONNX file, as in [workload]"),
+    (
+        "task.holdout",
+        "onnx",
+        "path",
+        "ONNX file, as in [workload]",
+    ),
     (
         "task",
         "metric",
