@@ -196,6 +196,19 @@ impl Trainer {
         }
     }
 
+    /// Fine-tuning's start: keeps the weights, takes `config`, forgets
+    /// Adam's moments and draws from a generator seeded from `seed` (as
+    /// [`Trainer::new`] does), so a fine-tuning run depends on the
+    /// checkpoint's weights and its own seed only.
+    pub fn restart(&mut self, seed: u64, config: PpoConfig) {
+        self.config = config;
+        self.adam.step = 0;
+        for m in self.adam.m.iter_mut().chain(self.adam.v.iter_mut()) {
+            m.iter_mut().for_each(|x| *x = 0.0);
+        }
+        self.rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_fa11);
+    }
+
     pub fn device(&self) -> &Cpu {
         &self.dev
     }
