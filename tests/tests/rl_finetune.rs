@@ -70,10 +70,21 @@ fn a_checkpoint_starts_the_policy_from_its_weights() {
     let dir = temp_dir("rl_finetune", "weights");
     let ckpt = trained_checkpoint(&dir);
     let no_learning = ("learn", OptionValue::Bool(false));
+    // The checkpoint's policy was trained without a reference placement or
+    // a warm start, so it is sampled the same way.
+    let plain = [
+        ("reference", OptionValue::Choice("none")),
+        ("warm_start", OptionValue::Choice("none")),
+    ];
+    let with = |extra: &[(&'static str, OptionValue)]| {
+        let mut o = plain.to_vec();
+        o.extend_from_slice(extra);
+        o
+    };
     // Zero-shot: 32 samples of the trained policy against 32 of an
     // untrained one; the trained one's best is better.
-    let zero_shot = rl(&[("init", file(&ckpt)), no_learning.clone()], 33, 5);
-    let untrained = rl(std::slice::from_ref(&no_learning), 33, 5);
+    let zero_shot = rl(&with(&[("init", file(&ckpt)), no_learning.clone()]), 33, 5);
+    let untrained = rl(&with(std::slice::from_ref(&no_learning)), 33, 5);
     assert_eq!(zero_shot.evaluations, 33);
     assert!(
         zero_shot.notes.contains(&("samples".into(), "32".into())),
@@ -87,9 +98,9 @@ fn a_checkpoint_starts_the_policy_from_its_weights() {
         best(&untrained)
     );
     // The same seed gives the same samples; fine-tuning is deterministic too.
-    let again = rl(&[("init", file(&ckpt)), no_learning], 33, 5);
+    let again = rl(&with(&[("init", file(&ckpt)), no_learning]), 33, 5);
     assert_eq!(zero_shot.best, again.best);
-    let tune = |seed| rl(&[("init", file(&ckpt))], 49, seed);
+    let tune = |seed| rl(&with(&[("init", file(&ckpt))]), 49, seed);
     let (a, b) = (tune(9), tune(9));
     assert_eq!(a.best, b.best);
     assert_eq!(a.notes, b.notes);
@@ -133,4 +144,26 @@ fn a_scenario_init_that_is_not_a_checkpoint_is_refused_where_it_is_written() {
         assert!(!dir.join("out").exists(), "nothing written for {init}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_warm_started_search_ends_at_least_at_its_warm_start() {
+    // By default the policy edits the best placement known, starting from
+    // dp's: the result is never below dp's, and the warm start is noted.
+    let dp = {
+        let problem = problem();
+        let search = problem.search(1, 1);
+        let mut eval = Evaluator::new(&search).unwrap();
+        let info = registry::lookup("dp").unwrap();
+        let mut m = info.build(&info.defaults(), 1);
+        m.run(&search, &mut eval).unwrap();
+        best(&eval.finish("dp", Vec::new(), None))
+    };
+    let warm = rl(&[], 65, 2);
+    assert!(best(&warm) >= dp, "rl {} below dp {dp}", best(&warm));
+    assert!(
+        warm.notes.contains(&("warm_start".into(), "dp".into())),
+        "{:?}",
+        warm.notes
+    );
 }

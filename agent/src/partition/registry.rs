@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::exact::{DEFAULT_TIME_LIMIT_S, Exact, Objective};
-use super::methods::{Annealing, Balance, Dp, Greedy, Random, Rl, RlMode};
+use super::methods::{Annealing, Balance, Dp, Greedy, Random, Reference, Rl, RlMode};
 use super::search::Search;
 use crate::error::SearchError;
 use crate::rl::ppo::{LogProbOf, PpoConfig};
@@ -474,6 +474,22 @@ pub static METHODS: &[MethodInfo] = &[
                 default: OptionValue::Bool(true),
                 summary: "false: only sample the policy's proposals, never update it: zero-shot use of an `init` checkpoint (without one, an untrained policy's samples, a baseline for the learned one); the best sample is the result",
             },
+            OptionSpec {
+                name: "reference",
+                kind: OptionKind::Choice {
+                    choices: &["best", "baseline", "none"],
+                },
+                default: OptionValue::Choice("best"),
+                summary: "the placement the policy sees as its reference and proposes edits of: `best`, the best the search has scored so far (updated after every batch, or every sample with `learn = false`); `baseline`, greedy's placement (else dp's), fixed; `none`, no reference (placements from the problem alone)",
+            },
+            OptionSpec {
+                name: "warm_start",
+                kind: OptionKind::Choice {
+                    choices: &["none", "greedy", "dp", "exact"],
+                },
+                default: OptionValue::Choice("dp"),
+                summary: "a method whose placement is scored first (one simulator call; `exact` runs with this budget's nodes) so that, with `reference = \"best\"`, the policy starts by editing it; `none` starts from the baseline (greedy's placement)",
+            },
         ],
         build: |o, _| {
             let init = o.file("init");
@@ -482,21 +498,33 @@ pub static METHODS: &[MethodInfo] = &[
             } else {
                 RlMode::Sample { init }
             };
-            Box::new(Rl::new(
-                mode,
-                PpoConfig {
-                    episodes_per_batch: o.int("episodes_per_batch") as usize,
-                    minibatch: (o.int("episodes_per_batch") as usize).div_ceil(2),
-                    learning_rate: o.float("learning_rate") as f32,
-                    entropy_coef: o.float("entropy_coef") as f32,
-                    repair_by_log_prob: o.bool("repair_by_log_prob"),
-                    log_prob_of: match o.choice("log_prob_of") {
-                        "proposal" => LogProbOf::Proposal,
-                        _ => LogProbOf::Repaired,
+            let warm_start = match o.choice("warm_start") {
+                "none" => None,
+                teacher => Some(teacher),
+            };
+            Box::new(
+                Rl::new(
+                    mode,
+                    PpoConfig {
+                        episodes_per_batch: o.int("episodes_per_batch") as usize,
+                        minibatch: (o.int("episodes_per_batch") as usize).div_ceil(2),
+                        learning_rate: o.float("learning_rate") as f32,
+                        entropy_coef: o.float("entropy_coef") as f32,
+                        repair_by_log_prob: o.bool("repair_by_log_prob"),
+                        log_prob_of: match o.choice("log_prob_of") {
+                            "proposal" => LogProbOf::Proposal,
+                            _ => LogProbOf::Repaired,
+                        },
+                        ..PpoConfig::default()
                     },
-                    ..PpoConfig::default()
-                },
-            ))
+                )
+                .warm_started(warm_start)
+                .with_reference(match o.choice("reference") {
+                    "none" => Reference::None,
+                    "baseline" => Reference::Baseline,
+                    _ => Reference::Best,
+                }),
+            )
         },
     },
 ];
