@@ -236,3 +236,16 @@ fn an_interrupted_partition_method_stops_keeps_its_best_and_exits_130() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn every_benchmark_scenario_is_valid() {
+    // scenarios/bench/ holds the learned partitioner's benchmark set; the
+    // campaigns run them outside the suite (tools/rl_benchmark.py), so here
+    // each is only read and resolved, hardware and workload built.
+    let files = tessera_tests::toml_files(&root().join("scenarios/bench"));
+    assert!(files.len() >= 7, "{files:?}");
+    for f in &files {
+        let o = tessera(&["check", f.to_str().unwrap()]);
+        assert_eq!(o.code, 0, "{}: {}", f.display(), o.stderr);
+    }
+}

@@ -11,15 +11,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::path::Path;
+use std::sync::Arc;
 
 use super::exact::{DEFAULT_TIME_LIMIT_S, Exact, Objective};
-use super::methods::{Annealing, Balance, Dp, Greedy, Random, Rl};
+use super::methods::{Annealing, Balance, Dp, Greedy, Random, Reference, Rl, RlMode};
 use super::search::Search;
 use crate::error::SearchError;
 use crate::rl::ppo::{LogProbOf, PpoConfig};
 
 /// The type and domain of one option.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub enum OptionKind {
     /// An integer in `min ..= max`.
     Int {
@@ -37,16 +39,25 @@ pub enum OptionKind {
     Choice {
         choices: &'static [&'static str],
     },
+    /// A file, or none. Front ends resolve a relative path against where it
+    /// was written (a scenario's directory) before handing it over; `check`
+    /// reads the file and says what is wrong with it, so a front end can
+    /// refuse it where it was written, before anything runs.
+    File {
+        check: fn(&Path) -> Result<(), String>,
+    },
 }
 
 /// One option's value.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum OptionValue {
     Int(u64),
     Float(f64),
     Bool(bool),
     /// A word of an [`OptionKind::Choice`] (the registry's own string).
     Choice(&'static str),
+    /// A path of an [`OptionKind::File`] option, or `None` (no file).
+    File(Option<Arc<Path>>),
 }
 
 impl fmt::Display for OptionValue {
@@ -56,6 +67,8 @@ impl fmt::Display for OptionValue {
             OptionValue::Float(v) => write!(f, "{v}"),
             OptionValue::Bool(v) => write!(f, "{v}"),
             OptionValue::Choice(v) => write!(f, "`{v}`"),
+            OptionValue::File(Some(p)) => write!(f, "{:?}", p.display().to_string()),
+            OptionValue::File(None) => write!(f, "no file"),
         }
     }
 }
@@ -76,6 +89,7 @@ impl OptionKind {
                 let words: Vec<String> = choices.iter().map(|c| format!("`{c}`")).collect();
                 format!("one of {}", words.join(", "))
             }
+            OptionKind::File { .. } => "path to a file, relative to the scenario".to_string(),
         }
     }
 
@@ -93,10 +107,11 @@ impl OptionKind {
 
     /// `value` when it has this kind and lies in the domain; an integer is
     /// accepted where a number is expected. The error says what was expected.
-    fn check(&self, value: OptionValue) -> Result<OptionValue, String> {
+    fn check(&self, value: &OptionValue) -> Result<OptionValue, String> {
         let bad = || format!("expected {}, found {value}", self.describe());
-        match (*self, value) {
-            (OptionKind::Int { min, max }, OptionValue::Int(v)) if (min..=max).contains(&v) => {
+        let value = value.clone();
+        match (*self, &value) {
+            (OptionKind::Int { min, max }, OptionValue::Int(v)) if (min..=max).contains(v) => {
                 Ok(value)
             }
             (
@@ -110,7 +125,7 @@ impl OptionKind {
                 let v = match value {
                     OptionValue::Float(v) => v,
                     OptionValue::Int(v) => v as f64,
-                    OptionValue::Bool(_) | OptionValue::Choice(_) => return Err(bad()),
+                    _ => return Err(bad()),
                 };
                 let above = if strict_min { v > min } else { v >= min };
                 if v.is_finite() && above && v <= max {
@@ -120,7 +135,12 @@ impl OptionKind {
                 }
             }
             (OptionKind::Bool, OptionValue::Bool(_)) => Ok(value),
-            (OptionKind::Choice { choices }, OptionValue::Choice(v)) if choices.contains(&v) => {
+            (OptionKind::Choice { choices }, OptionValue::Choice(v)) if choices.contains(v) => {
+                Ok(value)
+            }
+            (OptionKind::File { .. }, OptionValue::File(None)) => Ok(value),
+            (OptionKind::File { check }, OptionValue::File(Some(path))) => {
+                check(path)?;
                 Ok(value)
             }
             _ => Err(bad()),
@@ -129,7 +149,7 @@ impl OptionKind {
 }
 
 /// One option of a method.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct OptionSpec {
     pub name: &'static str,
     pub kind: OptionKind,
@@ -146,42 +166,49 @@ pub struct MethodOptions {
 
 impl MethodOptions {
     /// The value of option `name` (a registry name, so always present).
-    fn get(&self, name: &str) -> OptionValue {
-        self.values[name]
+    fn get(&self, name: &str) -> &OptionValue {
+        &self.values[name]
     }
 
     fn int(&self, name: &str) -> u64 {
-        match self.get(name) {
+        match *self.get(name) {
             OptionValue::Int(v) => v,
-            other => unreachable!("option {name} is an integer in the registry, found {other}"),
+            ref other => unreachable!("option {name} is an integer in the registry, found {other}"),
         }
     }
 
     fn float(&self, name: &str) -> f64 {
-        match self.get(name) {
+        match *self.get(name) {
             OptionValue::Float(v) => v,
             OptionValue::Int(v) => v as f64,
-            other => unreachable!("option {name} is a number in the registry, found {other}"),
+            ref other => unreachable!("option {name} is a number in the registry, found {other}"),
         }
     }
 
     fn bool(&self, name: &str) -> bool {
-        match self.get(name) {
+        match *self.get(name) {
             OptionValue::Bool(v) => v,
-            other => unreachable!("option {name} is a boolean in the registry, found {other}"),
+            ref other => unreachable!("option {name} is a boolean in the registry, found {other}"),
         }
     }
 
     fn choice(&self, name: &str) -> &'static str {
-        match self.get(name) {
+        match *self.get(name) {
             OptionValue::Choice(v) => v,
-            other => unreachable!("option {name} is a choice in the registry, found {other}"),
+            ref other => unreachable!("option {name} is a choice in the registry, found {other}"),
+        }
+    }
+
+    fn file(&self, name: &str) -> Option<Arc<Path>> {
+        match self.get(name) {
+            OptionValue::File(v) => v.clone(),
+            other => unreachable!("option {name} is a file in the registry, found {other}"),
         }
     }
 
     /// Every option with its value, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, OptionValue)> + '_ {
-        self.values.iter().map(|(k, v)| (*k, *v))
+        self.values.iter().map(|(k, v)| (*k, v.clone()))
     }
 }
 
@@ -212,7 +239,11 @@ impl MethodInfo {
     /// Every option at its default.
     pub fn defaults(&self) -> MethodOptions {
         MethodOptions {
-            values: self.options.iter().map(|o| (o.name, o.default)).collect(),
+            values: self
+                .options
+                .iter()
+                .map(|o| (o.name, o.default.clone()))
+                .collect(),
         }
     }
 
@@ -235,7 +266,7 @@ impl MethodInfo {
                 })
             })?;
             out.values
-                .insert(spec.name, spec.kind.check(*value).map_err(bad)?);
+                .insert(spec.name, spec.kind.check(value).map_err(bad)?);
         }
         Ok(out)
     }
@@ -383,7 +414,7 @@ pub static METHODS: &[MethodInfo] = &[
     },
     MethodInfo {
         name: "rl",
-        summary: "a graph policy network (dfdx) trained from scratch with PPO on the problem itself; each episode proposes every op's chip, repair makes it valid, the simulator scores it",
+        summary: "a graph policy network (dfdx) trained with PPO on the problem itself, from scratch or fine-tuned from a pre-trained checkpoint (`init`), or only sampled (`learn = false`, zero-shot); each episode proposes every op's chip, repair makes it valid, the simulator scores it",
         options: &[
             OptionSpec {
                 name: "episodes_per_batch",
@@ -425,20 +456,75 @@ pub static METHODS: &[MethodInfo] = &[
                 default: OptionValue::Choice("repaired"),
                 summary: "whose log-probability PPO raises or lowers: the repaired placement the reward was measured on, or the sampled proposal (see docs/rl.md for the experiment)",
             },
+            OptionSpec {
+                name: "init",
+                kind: OptionKind::File {
+                    check: |path| {
+                        crate::rl::ppo::Trainer::load(path)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    },
+                },
+                default: OptionValue::File(None),
+                summary: "a checkpoint (`checkpoint.json` of a `train` run) whose weights the policy starts from: fine-tuning; default a fresh policy drawn from the seed",
+            },
+            OptionSpec {
+                name: "learn",
+                kind: OptionKind::Bool,
+                default: OptionValue::Bool(true),
+                summary: "false: only sample the policy's proposals, never update it: zero-shot use of an `init` checkpoint (without one, an untrained policy's samples, a baseline for the learned one); the best sample is the result",
+            },
+            OptionSpec {
+                name: "reference",
+                kind: OptionKind::Choice {
+                    choices: &["best", "baseline", "none"],
+                },
+                default: OptionValue::Choice("best"),
+                summary: "the placement the policy sees as its reference and proposes edits of: `best`, the best the search has scored so far (updated after every batch, or every sample with `learn = false`); `baseline`, greedy's placement (else dp's), fixed; `none`, no reference (placements from the problem alone)",
+            },
+            OptionSpec {
+                name: "warm_start",
+                kind: OptionKind::Choice {
+                    choices: &["none", "greedy", "dp", "exact"],
+                },
+                default: OptionValue::Choice("dp"),
+                summary: "a method whose placement is scored first (one simulator call; `exact` runs with this budget's nodes) so that, with `reference = \"best\"`, the policy starts by editing it; `none` starts from the baseline (greedy's placement)",
+            },
         ],
         build: |o, _| {
-            Box::new(Rl::new(PpoConfig {
-                episodes_per_batch: o.int("episodes_per_batch") as usize,
-                minibatch: (o.int("episodes_per_batch") as usize).div_ceil(2),
-                learning_rate: o.float("learning_rate") as f32,
-                entropy_coef: o.float("entropy_coef") as f32,
-                repair_by_log_prob: o.bool("repair_by_log_prob"),
-                log_prob_of: match o.choice("log_prob_of") {
-                    "proposal" => LogProbOf::Proposal,
-                    _ => LogProbOf::Repaired,
-                },
-                ..PpoConfig::default()
-            }))
+            let init = o.file("init");
+            let mode = if o.bool("learn") {
+                RlMode::Train { init }
+            } else {
+                RlMode::Sample { init }
+            };
+            let warm_start = match o.choice("warm_start") {
+                "none" => None,
+                teacher => Some(teacher),
+            };
+            Box::new(
+                Rl::new(
+                    mode,
+                    PpoConfig {
+                        episodes_per_batch: o.int("episodes_per_batch") as usize,
+                        minibatch: (o.int("episodes_per_batch") as usize).div_ceil(2),
+                        learning_rate: o.float("learning_rate") as f32,
+                        entropy_coef: o.float("entropy_coef") as f32,
+                        repair_by_log_prob: o.bool("repair_by_log_prob"),
+                        log_prob_of: match o.choice("log_prob_of") {
+                            "proposal" => LogProbOf::Proposal,
+                            _ => LogProbOf::Repaired,
+                        },
+                        ..PpoConfig::default()
+                    },
+                )
+                .warm_started(warm_start)
+                .with_reference(match o.choice("reference") {
+                    "none" => Reference::None,
+                    "baseline" => Reference::Baseline,
+                    _ => Reference::Best,
+                }),
+            )
         },
     },
 ];
@@ -495,7 +581,12 @@ mod tests {
         for m in METHODS {
             assert_eq!(m.build(&m.defaults(), 10).name(), m.name);
             for o in m.options {
-                assert_eq!(o.kind.check(o.default), Ok(o.default), "{}", o.name);
+                assert_eq!(
+                    o.kind.check(&o.default),
+                    Ok(o.default.clone()),
+                    "{}",
+                    o.name
+                );
             }
         }
         let mut names = names();
@@ -532,6 +623,15 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("expected boolean"), "{e}");
         assert!(lookup("annealing").is_err());
+        let e = lookup("rl")
+            .unwrap()
+            .options(&[(
+                "init".into(),
+                OptionValue::File(Some(Path::new("/nonexistent/checkpoint.json").into())),
+            )])
+            .unwrap_err();
+        assert!(e.to_string().contains("option init"), "{e}");
+        assert!(e.to_string().contains("checkpoint.json"), "{e}");
     }
 
     #[test]

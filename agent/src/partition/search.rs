@@ -224,6 +224,11 @@ impl<'a> Evaluator<'a> {
         self.best.as_ref().map_or(0.0, |(_, r)| score(r))
     }
 
+    /// The best valid placement so far.
+    pub fn best_placement(&self) -> Option<&Placement> {
+        self.best.as_ref().map(|(p, _)| p)
+    }
+
     /// Ends the search: what it found, and why it stopped early if it did
     /// (`error`, the method's own failure; else a refusal of the simulator
     /// that stopped it). Nothing found before a failure is lost.

@@ -82,7 +82,7 @@ pub const CHIP_FEATURES: [&str; 12] = [
 ];
 
 /// Columns of [`Observation::op_chip_features`].
-pub const OP_CHIP_FEATURES: [&str; 3] = [
+pub const OP_CHIP_FEATURES: [&str; 5] = [
     // The op's cycles on that chiplet's type.
     "log_cycles",
     // 1 when the op alone (its weights and live tensors) fits that
@@ -93,7 +93,19 @@ pub const OP_CHIP_FEATURES: [&str; 3] = [
     // 1) − chip's position|. In positions, not a fraction, so one weight
     // means the same on any package (the policy starts with −1 on it).
     "position_gap",
+    // 1 on the chip a reference placement (the best found so far, or a
+    // baseline's) gives the op; 0 everywhere without a reference.
+    "is_reference",
+    // How many pipeline positions the chip is from the op's reference chip
+    // (0 everywhere without a reference). With `is_reference`, the policy
+    // proposes edits of a known placement rather than placements from
+    // nothing (see `Observation::with_reference`).
+    "reference_gap",
 ];
+
+/// Where [`OP_CHIP_FEATURES`]' reference columns are.
+const IS_REFERENCE: usize = 3;
+const REFERENCE_GAP: usize = 4;
 
 /// A problem as numbers. Matrices are row-major `Vec<f32>`s: node features
 /// `n_ops × NODE_FEATURES.len()`, edge features `edges.len() ×
@@ -110,6 +122,8 @@ pub struct Observation {
     pub edge_features: Vec<f32>,
     pub chip_features: Vec<f32>,
     pub op_chip_features: Vec<f32>,
+    /// Each chip's pipeline position.
+    pub chip_positions: Vec<u32>,
 }
 
 impl Observation {
@@ -123,6 +137,28 @@ impl Observation {
     pub fn chip(&self, chip: usize) -> &[f32] {
         let w = CHIP_FEATURES.len();
         &self.chip_features[chip * w..(chip + 1) * w]
+    }
+
+    /// The op-chip features with the reference columns describing
+    /// `reference` (a chip per op), or cleared for `None`.
+    pub fn with_reference(&self, reference: Option<&[u32]>) -> Vec<f32> {
+        let w = OP_CHIP_FEATURES.len();
+        let mut out = self.op_chip_features.clone();
+        for v in 0..self.n_ops {
+            for c in 0..self.n_chips {
+                let at = (v * self.n_chips + c) * w;
+                let (is_ref, gap) = match reference.and_then(|r| r.get(v)) {
+                    Some(&r) if (r as usize) < self.n_chips => (
+                        f32::from(u8::from(r as usize == c)),
+                        self.chip_positions[c].abs_diff(self.chip_positions[r as usize]) as f32,
+                    ),
+                    _ => (0.0, 0.0),
+                };
+                out[at + IS_REFERENCE] = is_ref;
+                out[at + REFERENCE_GAP] = gap;
+            }
+        }
+        out
     }
 
     /// The features of op `op` on chip `chip`.
@@ -259,6 +295,8 @@ pub fn observe(model: &ProblemModel<'_>) -> Observation {
                 log_scale(model.op_cycles[k.type_idx][v]),
                 f32::from(u8::from(fits)),
                 (even - model.position_of[c] as f32).abs(),
+                0.0,
+                0.0,
             ]);
         }
     }
@@ -271,6 +309,7 @@ pub fn observe(model: &ProblemModel<'_>) -> Observation {
         edge_features,
         chip_features,
         op_chip_features,
+        chip_positions: (0..n_chips).map(|c| model.position_of[c] as u32).collect(),
     }
 }
 
@@ -287,6 +326,37 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), NODE_FEATURES.len(), "column names are unique");
+    }
+
+    #[test]
+    fn the_reference_columns_mark_the_reference_chip_and_count_positions() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw_specs/edgetpu_ring4.toml");
+        let spec = crate::load::load_spec(&path).expect("a shipped spec");
+        let graph = sim::testkit::chain(6, &[1, 64]).expect("a chain");
+        let obs = observe(&ProblemModel::new(
+            &spec,
+            &graph,
+            &sim::SimOptions::default(),
+        ));
+        assert!(
+            obs.op_chip_features
+                .chunks(5)
+                .all(|f| f[3] == 0.0 && f[4] == 0.0)
+        );
+        let reference = [0, 0, 1, 2, 3, 3];
+        let with = obs.with_reference(Some(&reference));
+        let w = OP_CHIP_FEATURES.len();
+        for (v, &r) in reference.iter().enumerate() {
+            for c in 0..obs.n_chips {
+                let f = &with[(v * obs.n_chips + c) * w..][..w];
+                assert_eq!(f[..3], *obs.op_chip(v, c).get(..3).unwrap());
+                assert_eq!(f[IS_REFERENCE], f32::from(u8::from(c == r as usize)));
+                let gap = obs.chip_positions[c].abs_diff(obs.chip_positions[r as usize]);
+                assert_eq!(f[REFERENCE_GAP], gap as f32);
+            }
+        }
+        assert_eq!(obs.with_reference(None), obs.op_chip_features);
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub struct Prepared {
     segments: usize,
     /// `0..n_ops`, to drop the padding again.
     unpad_rows: Tensor<(usize,), usize, Cpu>,
+    /// The reference placement the op-chip features describe, if any.
+    reference: Option<Vec<u32>>,
 }
 
 /// Mean aggregation over one direction's neighbours, as a gather of `width`
@@ -187,7 +189,23 @@ impl Prepared {
             key_mask: dev.tensor_from_vec(key_mask, (segments, Const, Const)),
             segments,
             unpad_rows: dev.tensor_from_vec((0..n).collect(), (n,)),
+            reference: None,
         }
+    }
+
+    /// Sets the reference placement the policy's proposals are edits of
+    /// (see [`Observation::with_reference`]); `None` clears it.
+    pub fn set_reference(&mut self, dev: &Cpu, obs: &Observation, reference: Option<&[u32]>) {
+        self.op_chip = dev.tensor_from_vec(
+            obs.with_reference(reference),
+            (self.n_ops * self.n_chips, Const::<OCF>),
+        );
+        self.reference = reference.map(<[u32]>::to_vec);
+    }
+
+    /// The reference placement set by [`Prepared::set_reference`].
+    pub fn reference(&self) -> Option<&[u32]> {
+        self.reference.as_deref()
     }
 
     pub fn n_ops(&self) -> usize {
@@ -229,12 +247,22 @@ impl PolicyNet {
                 // split of the op order would put it (logit −1 per pipeline
                 // position away), so the first samples are noisy contiguous
                 // splits rather than noise that repair can only flatten.
+                // With a reference placement, the reference chip gets +4 and
+                // every position away from it −1 more, so the first samples
+                // are the reference with a few ops moved, mostly to a
+                // neighbouring stage: a local search the policy then learns
+                // to steer.
                 let mut l: Lin<OCF, 1> = linear(dev);
                 let mut w = l.weight.as_vec();
-                w[OP_CHIP_FEATURES
-                    .iter()
-                    .position(|f| *f == "position_gap")
-                    .expect("a column")] = -1.0;
+                let column = |name: &str| {
+                    OP_CHIP_FEATURES
+                        .iter()
+                        .position(|f| *f == name)
+                        .expect("a column")
+                };
+                w[column("position_gap")] = -1.0;
+                w[column("is_reference")] = 4.0;
+                w[column("reference_gap")] = -1.0;
                 l.weight.copy_from(&w);
                 l
             },
@@ -395,6 +423,41 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_fresh_policy_proposes_edits_of_its_reference() {
+        // On every draw with a choice of chips, a fresh policy given a
+        // reference (each op on a chip that can hold it) puts most of the
+        // probability on the reference chips, and clearing the reference
+        // gives back the reference-free logits.
+        let dev = Cpu::seed_from_u64(4);
+        let net = PolicyNet::new(&dev);
+        for obs in observations().into_iter().filter(|o| o.n_chips > 1) {
+            let mut p = Prepared::new(&dev, &obs);
+            let (plain, _) = net.forward(&p, Gradients::leaky());
+            let reference: Vec<u32> = (0..obs.n_ops)
+                .map(|v| {
+                    let fits = |c: &usize| obs.op_chip(v, *c)[1] == 1.0;
+                    (0..obs.n_chips).rev().find(fits).unwrap_or(0) as u32
+                })
+                .collect();
+            p.set_reference(&dev, &obs, Some(&reference));
+            assert_eq!(p.reference(), Some(reference.as_slice()));
+            let (logits, _) = net.forward(&p, Gradients::leaky());
+            let l = logits.log_softmax::<Axis<1>>().as_vec();
+            let mean_p: f32 = (0..obs.n_ops)
+                .map(|v| l[v * obs.n_chips + reference[v] as usize].exp())
+                .sum::<f32>()
+                / obs.n_ops as f32;
+            assert!(
+                mean_p > 0.5,
+                "mean probability of the reference chip {mean_p}"
+            );
+            p.set_reference(&dev, &obs, None);
+            let (cleared, _) = net.forward(&p, Gradients::leaky());
+            assert_eq!(cleared.as_vec(), plain.as_vec());
         }
     }
 

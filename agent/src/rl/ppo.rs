@@ -83,6 +83,10 @@ impl Default for PpoConfig {
     }
 }
 
+/// The dual clip's bound on a negative advantage's objective, in
+/// advantages (the paper's c = 3).
+pub const DUAL_CLIP: f32 = 3.0;
+
 /// Adam with its state in plain vectors (so a checkpoint can hold it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdamState {
@@ -199,6 +203,19 @@ impl Trainer {
         }
     }
 
+    /// Fine-tuning's start: keeps the weights, takes `config`, forgets
+    /// Adam's moments and draws from a generator seeded from `seed` (as
+    /// [`Trainer::new`] does), so a fine-tuning run depends on the
+    /// checkpoint's weights and its own seed only.
+    pub fn restart(&mut self, seed: u64, config: PpoConfig) {
+        self.config = config;
+        self.adam.step = 0;
+        for m in self.adam.m.iter_mut().chain(self.adam.v.iter_mut()) {
+            m.iter_mut().for_each(|x| *x = 0.0);
+        }
+        self.rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_eed0_fa11);
+    }
+
     pub fn device(&self) -> &Cpu {
         &self.dev
     }
@@ -308,15 +325,29 @@ impl Trainer {
         if rewards.len() < 2 {
             return Ok(None);
         }
-        // Advantages, normalised over the batch.
+        // Advantages, normalised over the batch. An episode that only
+        // repeats the reference placement (see `Prepared::set_reference`)
+        // teaches nothing about edits: it gets advantage 0 and stays out of
+        // the normalisation. Otherwise, when the reference is the best
+        // placement known, copying it always looks best and the policy
+        // collapses onto it (measured: docs/rl.md).
+        let informative: Vec<bool> = actions
+            .iter()
+            .map(|a| p.reference() != Some(a.as_slice()))
+            .collect();
         let adv: Vec<f64> = rewards.iter().map(|r| r - value as f64).collect();
-        let mean = adv.iter().sum::<f64>() / adv.len() as f64;
-        let var = adv.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / adv.len() as f64;
-        let std = var.sqrt();
+        let used: Vec<f64> = (0..adv.len())
+            .filter(|&e| informative[e])
+            .map(|e| adv[e])
+            .collect();
+        let count = used.len().max(1) as f64;
+        let mean = used.iter().sum::<f64>() / count;
+        let std = (used.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / count).sqrt();
         let adv: Vec<f32> = adv
             .iter()
-            .map(|a| {
-                if std > 1e-8 {
+            .zip(&informative)
+            .map(|(a, &keep)| {
+                if keep && std > 1e-8 {
                     ((a - mean) / std) as f32
                 } else {
                     0.0
@@ -388,20 +419,31 @@ impl Trainer {
         let idx = dev.tensor_from_vec(idx, (n, m));
         let taken = log_probs.gather(idx);
         let old = dev.tensor_from_vec(old, (n, m));
+        let adv_values = adv.clone();
         let adv = dev.tensor_from_vec(adv, (n, m));
-        // The log-ratio is clamped before `exp`: an episode's repaired
-        // placement may hold an op on a chip the sampling policy found
-        // hundreds of nats unlikely, and `exp` of a log-ratio above 88
-        // overflows f32 to +inf, whose backward pass (0 · inf from the clip
-        // below) fills every gradient with NaN. Ratios beyond e^±20 are far
-        // outside the clip range, whose gradient is zero there anyway, so
-        // the clamp changes no gradient; it only bounds the reported loss.
+        // Dual clip (Ye et al., "Mastering complex control in MOBA games
+        // with deep RL", AAAI 2020): for a negative advantage the objective
+        // is bounded below by DUAL_CLIP × advantage. Without it, an op that
+        // repair moved onto a chip the old policy thought unlikely has an
+        // unbounded ratio, and one such op blew the loss up to 1e10.
+        let floor: Vec<f32> = adv_values.iter().map(|a| DUAL_CLIP * a.min(0.0)).collect();
+        let floor = dev.tensor_from_vec(floor, (n, m));
+        // The log-ratio is clamped before `exp` too: such an op may sit on
+        // a chip the sampling policy found hundreds of nats unlikely, and
+        // `exp` of a log-ratio above 88 overflows f32 to +inf, whose
+        // backward pass (0 · inf from the clips) fills every gradient with
+        // NaN. Ratios beyond e^±20 are far outside the clip range, whose
+        // gradient is zero there anyway, so the clamp changes no gradient.
         let ratio = (taken - old).clamp(-MAX_LOG_RATIO, MAX_LOG_RATIO).exp();
         let unclipped = ratio.with_empty_tape() * adv.clone();
         let clipped = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * adv;
         // Summed over ops (the joint action's log-probability is their sum),
         // averaged over episodes.
-        let policy_loss = -unclipped.minimum(clipped).sum::<(usize,), Axis<0>>().mean();
+        let policy_loss = -unclipped
+            .minimum(clipped)
+            .maximum(floor)
+            .sum::<(usize,), Axis<0>>()
+            .mean();
         let ret = dev.tensor_from_vec(ret, (m,));
         let value_loss = (value.broadcast_like(&(m,)) - ret).square().mean();
         let (pl, vl, en) = (

@@ -276,11 +276,16 @@ fn partition_toml(p: &PartitionTask, t: &mut Table) {
     for (method, given) in &p.options {
         let mut m = Table::new();
         for (name, value) in given {
-            let v = match *value {
-                OptionValue::Int(v) => Value::Integer(v as i64),
-                OptionValue::Float(v) => Value::Float(v),
-                OptionValue::Bool(v) => Value::Boolean(v),
+            let v = match value {
+                OptionValue::Int(v) => Value::Integer(*v as i64),
+                OptionValue::Float(v) => Value::Float(*v),
+                OptionValue::Bool(v) => Value::Boolean(*v),
                 OptionValue::Choice(v) => Value::String(v.to_string()),
+                // By absolute path, as an ONNX file is, so the resolved
+                // scenario works from any directory.
+                OptionValue::File(Some(p)) => Value::String(absolute(p).display().to_string()),
+                // Not writable in TOML; the default (no file) is left out.
+                OptionValue::File(None) => continue,
             };
             m.insert(name.clone(), v);
         }

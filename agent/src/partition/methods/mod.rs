@@ -46,7 +46,7 @@ pub use balance::Balance;
 pub use dp::{Dp, SegmentCost, SegmentModel};
 pub use greedy::{Greedy, weight_balanced_bounds};
 pub use random::Random;
-pub use rl::Rl;
+pub use rl::{Reference, Rl, RlMode};
 pub use sa::Annealing;
 
 /// Consecutive proposals that cost no simulator call (already scored, or

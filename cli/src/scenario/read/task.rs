@@ -117,7 +117,7 @@ pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> O
     let task = match read_kind(t, allow_sweep)? {
         "simulate" => read_placement(t, dir).map(|placement| Task::Simulate { placement }),
         "traffic" => read_traffic(t).map(Task::Traffic),
-        "partition" => read_partition(t).map(Task::Partition),
+        "partition" => read_partition(t, dir).map(Task::Partition),
         "train" => read_train(t, dir).map(Task::Train),
         _ => read_sweep(t, dir).map(Task::Sweep),
     };
@@ -194,7 +194,7 @@ fn read_placement(t: &TableReader<'_>, dir: &Path) -> Option<PlacementChoice> {
     })
 }
 
-fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
+fn read_partition(t: &TableReader<'_>, dir: &Path) -> Option<PartitionTask> {
     let check_method =
         |r: &ValueReader<'_>| -> Option<String> { r.word(&registry::names()).map(str::to_string) };
     let methods = match (t.opt("method"), t.opt("methods")) {
@@ -235,7 +235,7 @@ fn read_partition(t: &TableReader<'_>) -> Option<PartitionTask> {
         .opt_table("constraints")
         .map_or_else(ConstraintOverrides::default, |c| read_constraints(&c));
     let options = match t.opt_table("options") {
-        Some(o) => read_method_options(&o, methods.as_deref()),
+        Some(o) => read_method_options(&o, methods.as_deref(), dir),
         None => Some(BTreeMap::new()),
     };
     Some(PartitionTask {
@@ -274,6 +274,7 @@ fn read_constraints(c: &TableReader<'_>) -> ConstraintOverrides {
 fn read_method_options(
     t: &TableReader<'_>,
     methods: Option<&[String]>,
+    dir: &Path,
 ) -> Option<BTreeMap<String, Vec<(String, OptionValue)>>> {
     let mut out = BTreeMap::new();
     let mut ok = true;
@@ -305,6 +306,21 @@ fn read_method_options(
                 } => r.number(min, strict_min, max).map(OptionValue::Float),
                 OptionKind::Bool => r.bool().map(OptionValue::Bool),
                 OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
+                OptionKind::File { check } => r.text().and_then(|s| {
+                    let path = clean(&dir.join(s));
+                    let refused = if path.is_file() {
+                        check(&path).err()
+                    } else {
+                        Some(format!("file {} does not exist", path.display()))
+                    };
+                    match refused {
+                        Some(why) => {
+                            r.error(why);
+                            None
+                        }
+                        None => Some(OptionValue::File(Some(path.into()))),
+                    }
+                }),
             };
             match value {
                 Some(v) => given.push((spec.name.to_string(), v)),
