@@ -298,7 +298,7 @@ pub(super) fn run_train(
     )
     .map_err(|e| UserError::new(format!("{}: {}", s.file.display(), e.message)))?;
     let curve = &record.curve;
-    let checkpoint = trainer.to_json(progress(&curve), Some(&record));
+    let checkpoint = trainer.to_json(progress(curve), Some(&record));
     // The zero-shot evaluation draws from the trainer's generator, after
     // the checkpoint was taken: a resumed run continues from the trainer
     // as it was after its last batch.
