@@ -157,6 +157,12 @@ impl Search for Rl {
             return Ok(());
         }
         let mut trainer = self.trainer(problem.seed)?;
+        if let RlMode::Train { init: Some(path) } | RlMode::Sample { init: Some(path) } = &self.mode
+        {
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            self.notes
+                .push(("init".into(), name.to_string_lossy().into_owned()));
+        }
         let owned = Problem {
             spec: problem.spec.clone(),
             graph: problem.graph.clone(),
