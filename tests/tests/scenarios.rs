@@ -283,7 +283,9 @@ fn every_benchmark_scenario_is_valid() {
     assert!(files.len() >= 7, "{files:?}");
     let mut files = files;
     // And the transfer experiment's targets.
-    files.extend(tessera_tests::toml_files(&root().join("scenarios/transfer")));
+    files.extend(tessera_tests::toml_files(
+        &root().join("scenarios/transfer"),
+    ));
     for f in &files {
         let o = tessera(&["check", f.to_str().unwrap()]);
         assert_eq!(o.code, 0, "{}: {}", f.display(), o.stderr);
