@@ -94,6 +94,12 @@ impl fmt::Display for PlacementError {
 impl std::error::Error for PlacementError {}
 
 impl Placement {
+    /// Each op's chiplet id as a plain number, in op order (the form
+    /// placement files and the learned partitioner's actions use).
+    pub fn chip_ids(&self) -> Vec<u32> {
+        self.chiplet_of_op.iter().map(|c| c.0).collect()
+    }
+
     /// Checks that the placement fits the graph and the spec.
     pub fn validate(&self, spec: &HwSpec, graph: &Graph) -> Result<(), PlacementError> {
         if self.chiplet_of_op.len() != graph.ops().len() {
@@ -149,7 +155,7 @@ impl Placement {
         let f = PlacementFile {
             format_version: PLACEMENT_FORMAT_VERSION,
             graph: graph.name().to_string(),
-            chiplet_of_op: self.chiplet_of_op.iter().map(|c| c.0).collect(),
+            chiplet_of_op: self.chip_ids(),
         };
         let mut s = serde_json::to_string_pretty(&f).expect("placement serialises");
         s.push('\n');

@@ -65,7 +65,7 @@ fn the_baseline_scores_one_and_is_not_moved() {
     env.reset(None);
     let step = env
         .step(&Action {
-            chips: base.placement.chiplet_of_op.iter().map(|c| c.0).collect(),
+            chips: base.placement.chip_ids(),
             repair_costs: None,
         })
         .unwrap();

@@ -304,11 +304,7 @@ impl Trainer {
             else {
                 break;
             };
-            let repaired: Option<Vec<u32>> = step
-                .info
-                .placement
-                .as_ref()
-                .map(|pl| pl.chiplet_of_op.iter().map(|c| c.0).collect());
+            let repaired = step.info.placement.as_ref().map(Placement::chip_ids);
             if step.info.throughput_inferences_per_s > 0.0
                 && best.as_ref().is_none_or(|(r, _)| step.reward > *r)
             {

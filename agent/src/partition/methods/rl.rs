@@ -175,10 +175,8 @@ impl Search for Rl {
         }
         let mut p = trainer.prepare(&env);
         let obs = env.observation().clone();
-        let chips_of =
-            |pl: &sim::Placement| pl.chiplet_of_op.iter().map(|c| c.0).collect::<Vec<u32>>();
         if self.reference == Reference::Baseline {
-            let chips = chips_of(&env.baseline().placement);
+            let chips = env.baseline().placement.chip_ids();
             p.set_reference(trainer.device(), &obs, Some(&chips));
         }
         if let Some(teacher) = self.warm_start {
@@ -192,22 +190,20 @@ impl Search for Rl {
                 },
             ));
         }
-        // The reference the current policy sees (for `Best`).
-        let mut seen: Option<Vec<u32>> = None;
         let reference = self.reference;
-        // Points the policy at the search's best placement when that
-        // changed; true when it did.
-        let mut follow_best = |p: &mut Prepared, eval: &Evaluator, trainer: &Trainer| {
+        // Points the policy at the search's best placement when that is not
+        // already its reference; true when it moved.
+        let follow_best = |p: &mut Prepared, eval: &Evaluator, trainer: &Trainer| {
             if reference != Reference::Best {
                 return false;
             }
-            let best = eval.best_placement().map(chips_of);
-            if best.is_none() || best == seen {
-                return false;
+            match eval.best_placement().map(sim::Placement::chip_ids) {
+                Some(best) if p.reference() != Some(best.as_slice()) => {
+                    p.set_reference(trainer.device(), &obs, Some(&best));
+                    true
+                }
+                _ => false,
             }
-            p.set_reference(trainer.device(), &obs, best.as_deref());
-            seen = best;
-            true
         };
         follow_best(&mut p, eval, &trainer);
         if matches!(self.mode, RlMode::Sample { .. }) {
