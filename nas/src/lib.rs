@@ -6,8 +6,18 @@
 //!
 //! The parts: [`ir`] (the architecture IR: networks, regions, rewriting,
 //! fingerprints), [`lower`] (to `sim`'s workload graph), [`seeds`] (seed
-//! networks).
+//! networks), [`props`] (shape, depth and mixing, abstract and concrete),
+//! [`synth`] (synthesis of subgraphs for target properties), [`mutate`]
+//! (network mutations, guided and unguided), [`data`] (data sets),
+//! [`train`] (training in dfdx), [`cost`] (parameters, MACs, simulated
+//! hardware).
 
+pub mod cost;
+pub mod data;
 pub mod ir;
 pub mod lower;
+pub mod mutate;
+pub mod props;
 pub mod seeds;
+pub mod synth;
+pub mod train;
