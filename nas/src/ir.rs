@@ -274,7 +274,10 @@ impl Op {
                 groups,
             } => {
                 image("conv")?;
-                if *groups == 0 || x[0] % groups != 0 || out_channels % groups != 0 {
+                if *groups == 0
+                    || !x[0].is_multiple_of(*groups)
+                    || !out_channels.is_multiple_of(*groups)
+                {
                     return Err(format!(
                         "{groups} group(s) must divide the input channels ({}) and the output channels ({out_channels})",
                         x[0]
@@ -783,8 +786,9 @@ impl Net {
                 },
             }
         };
-        // (sort key, item, reads)
-        let mut items: Vec<((usize, usize), Src, Node, Vec<Src>)> = Vec::new();
+        // (sort key, item, node, reads)
+        type Item = ((usize, usize), Src, Node, Vec<Src>);
+        let mut items: Vec<Item> = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
             if in_region.contains(&i) {
                 continue;

@@ -30,6 +30,7 @@
 //!   anything along `a`;
 //! - else ONE-TO-ONE if every `S_a(y)` has at most one coordinate;
 //! - else MANY-TO-ONE.
+//!
 //! Values are ordered NONE < ONE-TO-ONE < MANY-TO-ONE < ALL-TO-ONE. The
 //! abstract semantics composes op-by-op matrices along paths (NONE annihilates,
 //! otherwise the larger wins, so ALL-TO-ONE absorbs) and joins parallel paths
