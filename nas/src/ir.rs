@@ -217,7 +217,11 @@ impl Op {
     }
 
     /// The output shape for inputs of these shapes, or what is wrong.
-    pub fn infer(&self, inputs: &[&Shape]) -> Result<Shape, String> {
+    pub fn infer(&self, inputs: &[&Shape]) -> Result<Shape, IrError> {
+        self.infer_shape(inputs).map_err(IrError)
+    }
+
+    fn infer_shape(&self, inputs: &[&Shape]) -> Result<Shape, String> {
         let (lo, hi) = self.arity();
         if inputs.len() < lo || inputs.len() > hi {
             return Err(format!(
