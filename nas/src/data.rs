@@ -201,7 +201,10 @@ pub fn read_idx(path: &Path, rank: u8, limit: Option<usize>) -> Result<IdxArray,
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| DataError(format!("{shown}: dimensions {dims:?} overflow")))?;
     let mut data = vec![0u8; len];
-    read_exact(&mut data, &format!("data (expected {len} bytes for {dims:?})"))?;
+    read_exact(
+        &mut data,
+        &format!("data (expected {len} bytes for {dims:?})"),
+    )?;
     Ok(IdxArray { dims, data })
 }
 
@@ -307,7 +310,10 @@ mod tests {
             per_label[l as usize] += 1;
         }
         // The counts LICENSE-digits.md states.
-        assert_eq!(per_label, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+        assert_eq!(
+            per_label,
+            [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+        );
         // A fingerprint of the pixel values: their sum in sixteenths.
         let sum: f64 = all.images.iter().map(|&p| (p * 16.0) as f64).sum();
         assert_eq!(sum, 561_718.0);
@@ -386,7 +392,9 @@ mod tests {
     /// pixel `p` of image `i` = (i + p) mod 256, label i mod 10.
     fn write_fake_fashion(dir: &Path, n_train: u32, n_test: u32, gz: bool) {
         for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
-            let pixels: Vec<u8> = (0..n * 784).map(|k| ((k / 784 + k % 784) % 256) as u8).collect();
+            let pixels: Vec<u8> = (0..n * 784)
+                .map(|k| ((k / 784 + k % 784) % 256) as u8)
+                .collect();
             let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
             let files = [
                 (
@@ -438,7 +446,10 @@ mod tests {
         let labels = dir.join("labels-idx1-ubyte");
         std::fs::write(&labels, idx_bytes(0x0801, &[2], &[1, 2])).unwrap();
         let e = read_idx(&labels, 3, None).unwrap_err();
-        assert!(e.0.contains("labels-idx1-ubyte") && e.0.contains("magic"), "{e}");
+        assert!(
+            e.0.contains("labels-idx1-ubyte") && e.0.contains("magic"),
+            "{e}"
+        );
         // Truncated data.
         let short = dir.join("short.gz");
         std::fs::write(&short, gzip(&idx_bytes(0x0801, &[5], &[1, 2]))).unwrap();
@@ -469,11 +480,17 @@ mod tests {
     fn missing_fashion_mnist_says_how_to_install_it() {
         let dir = temp_dir("fashion-missing");
         let e = fashion_mnist(&dir.join("nowhere"), None).unwrap_err();
-        assert!(e.0.contains("sudo apt-get install dataset-fashion-mnist"), "{e}");
+        assert!(
+            e.0.contains("sudo apt-get install dataset-fashion-mnist"),
+            "{e}"
+        );
         assert!(e.0.contains("/usr/share/datasets/fashion-mnist"), "{e}");
         let e = fashion_mnist(&dir, None).unwrap_err();
         assert!(e.0.contains("train-images-idx3-ubyte"), "{e}");
-        assert!(e.0.contains("sudo apt-get install dataset-fashion-mnist"), "{e}");
+        assert!(
+            e.0.contains("sudo apt-get install dataset-fashion-mnist"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -29,8 +29,12 @@ fn check(net: &Net) {
     let mut model = Model::new(net, &mut rng).unwrap();
     let n_in = numel(&net.input) as usize;
     let n_out = numel(&net.output_shape().unwrap()) as usize;
-    let x: Vec<f32> = (0..BATCH * n_in).map(|_| rng.gen_range(-1.0..1.0)).collect();
-    let r: Vec<f32> = (0..BATCH * n_out).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let x: Vec<f32> = (0..BATCH * n_in)
+        .map(|_| rng.gen_range(-1.0..1.0))
+        .collect();
+    let r: Vec<f32> = (0..BATCH * n_out)
+        .map(|_| rng.gen_range(-1.0..1.0))
+        .collect();
 
     let y = model.forward(model.batch(x.clone(), BATCH), true);
     let loss = (y * model.constant(r.clone(), (BATCH, n_out))).sum();
@@ -163,7 +167,9 @@ fn add_and_concat_of_a_fanned_out_value() {
         .unwrap();
     let y = b.push("mid", "", conv(2, 3, 1, 1, 1), &[x]).unwrap();
     let s = b.push("add", "", Op::Add, &[x, y, x]).unwrap();
-    let c = b.push("cat", "", Op::Concat { axis: 1 }, &[s, y, x]).unwrap();
+    let c = b
+        .push("cat", "", Op::Concat { axis: 1 }, &[s, y, x])
+        .unwrap();
     let f = b.push("flat", "", Op::Flatten, &[c]).unwrap();
     let o = b.push("post", "", Op::Dense { units: 2 }, &[f]).unwrap();
     check(&b.finish(o));
@@ -194,7 +200,14 @@ fn reshape_transpose_and_matmul() {
         .push("pre", "", Op::Dense { units: 2 }, &[ValueId::INPUT])
         .unwrap();
     let t = b
-        .push("t", "", Op::Transpose { perm: vec![2, 0, 1] }, &[x])
+        .push(
+            "t",
+            "",
+            Op::Transpose {
+                perm: vec![2, 0, 1],
+            },
+            &[x],
+        )
         .unwrap();
     let f = b.push("flat", "", Op::Flatten, &[t]).unwrap();
     let o = b.push("post", "", Op::Dense { units: 3 }, &[f]).unwrap();

@@ -211,7 +211,8 @@ pub fn train(net: &Net, data: &Dataset, cfg: &TrainConfig) -> Result<Trained, Tr
         )));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut model = Model::new(net, &mut rng).map_err(|e| TrainError(format!("{}: {e}", net.name)))?;
+    let mut model =
+        Model::new(net, &mut rng).map_err(|e| TrainError(format!("{}: {e}", net.name)))?;
     let mut order_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     order_rng.set_stream(1);
     let mut params = model.parameters();

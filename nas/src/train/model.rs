@@ -54,7 +54,7 @@ const BN_MOMENTUM: f32 = 0.1;
 
 /// One node, resolved to runtime sizes and parameter slots.
 #[derive(Clone, Debug)]
-enum Layer {
+enum Kernel {
     Dense {
         w: usize,
         b: usize,
@@ -125,7 +125,7 @@ pub(crate) struct RunningStats {
 /// and cached gather indices.
 pub(crate) struct Model {
     dev: Cpu,
-    layers: Vec<Layer>,
+    layers: Vec<Kernel>,
     inputs: Vec<Vec<usize>>,
     output: usize,
     /// Readers of each value (the output counts as one).
@@ -177,10 +177,10 @@ impl Model {
             let x: Vec<usize> = shapes[ins[0]].iter().map(|&d| us(d)).collect();
             let n = x.iter().product::<usize>();
             let last = *x.last().expect("shapes are non-empty");
-            let layer = match &node.op {
+            let kernel = match &node.op {
                 Op::Dense { units } => {
                     let units = us(*units);
-                    Layer::Dense {
+                    Kernel::Dense {
                         w: he(&mut values, last * units, last),
                         b: constant(&mut values, units, 0.0),
                         k: last,
@@ -204,7 +204,7 @@ impl Model {
                     };
                     let (out, groups) = (us(*out_channels), us(*groups));
                     let fan_in = win.c / groups * win.kernel * win.kernel;
-                    Layer::Conv {
+                    Kernel::Conv {
                         w: he(&mut values, fan_in * out, fan_in),
                         b: constant(&mut values, out, 0.0),
                         win,
@@ -221,7 +221,7 @@ impl Model {
                     kernel,
                     stride,
                     padding,
-                } => Layer::Pool {
+                } => Kernel::Pool {
                     win: Window {
                         c: x[0],
                         h: x[1],
@@ -232,7 +232,7 @@ impl Model {
                     },
                     max: matches!(node.op, Op::MaxPool { .. }),
                 },
-                Op::GlobalAvgPool => Layer::GlobalAvgPool {
+                Op::GlobalAvgPool => Kernel::GlobalAvgPool {
                     c: x[0],
                     hw: n / x[0],
                 },
@@ -241,7 +241,7 @@ impl Model {
                         mean: vec![0.0; x[0]],
                         var: vec![1.0; x[0]],
                     });
-                    Layer::BatchNorm {
+                    Kernel::BatchNorm {
                         gamma: constant(&mut values, x[0], 1.0),
                         beta: constant(&mut values, x[0], 0.0),
                         stats: model.stats.len() - 1,
@@ -249,20 +249,20 @@ impl Model {
                         rest: n / x[0],
                     }
                 }
-                Op::LayerNorm => Layer::LayerNorm {
+                Op::LayerNorm => Kernel::LayerNorm {
                     gamma: constant(&mut values, last, 1.0),
                     beta: constant(&mut values, last, 0.0),
                     f: last,
                 },
-                Op::Relu => Layer::Relu,
-                Op::Gelu => Layer::Gelu,
-                Op::Tanh => Layer::Tanh,
-                Op::Sigmoid => Layer::Sigmoid,
-                Op::Softmax => Layer::Softmax { f: last },
-                Op::Add => Layer::Add,
+                Op::Relu => Kernel::Relu,
+                Op::Gelu => Kernel::Gelu,
+                Op::Tanh => Kernel::Tanh,
+                Op::Sigmoid => Kernel::Sigmoid,
+                Op::Softmax => Kernel::Softmax { f: last },
+                Op::Add => Kernel::Add,
                 Op::Concat { axis } => {
                     let a = *axis as usize;
-                    Layer::Concat {
+                    Kernel::Concat {
                         outer: x[..a].iter().product(),
                         inners: ins
                             .iter()
@@ -270,15 +270,15 @@ impl Model {
                             .collect(),
                     }
                 }
-                Op::Flatten | Op::Reshape { .. } => Layer::Reshape,
-                Op::Transpose { perm } => Layer::Transpose {
+                Op::Flatten | Op::Reshape { .. } => Kernel::Reshape,
+                Op::Transpose { perm } => Kernel::Transpose {
                     shape: x.clone(),
                     perm: perm.iter().map(|&p| p as usize).collect(),
                 },
                 Op::MatMul => {
                     let r = x.len();
                     let nn = us(shapes[ins[1]][r - 1]);
-                    Layer::MatMul {
+                    Kernel::MatMul {
                         lead: x[..r - 2].iter().product(),
                         m: x[r - 2],
                         k: x[r - 1],
@@ -286,7 +286,7 @@ impl Model {
                     }
                 }
             };
-            model.layers.push(layer);
+            model.layers.push(kernel);
             model.inputs.push(ins);
         }
         model.set_parameters(&values);
@@ -342,9 +342,9 @@ impl Model {
             .iter()
             .map(|layer| {
                 let idx = match layer {
-                    Layer::Conv { win, groups, .. } => index::conv_patches(win, *groups, batch),
-                    Layer::Pool { win, max } => index::pool_windows(win, batch, *max),
-                    Layer::Transpose { shape, perm } => index::transpose(shape, perm, batch),
+                    Kernel::Conv { win, groups, .. } => index::conv_patches(win, *groups, batch),
+                    Kernel::Pool { win, max } => index::pool_windows(win, batch, *max),
+                    Kernel::Transpose { shape, perm } => index::transpose(shape, perm, batch),
                     _ => return None,
                 };
                 let len = idx.len();
@@ -370,7 +370,9 @@ impl Model {
                 .map(|&v| {
                     left[v] -= 1;
                     if left[v] == 0 {
-                        values[v].take().expect("values are read after they are made")
+                        values[v]
+                            .take()
+                            .expect("values are read after they are made")
                     } else {
                         values[v]
                             .as_ref()
@@ -398,7 +400,7 @@ impl Model {
         let x = ins.remove(0);
         let n_in = x.shape().1;
         match self.layers[node].clone() {
-            Layer::Dense { w, b, k, units } => {
+            Kernel::Dense { w, b, k, units } => {
                 let rows = batch * n_in / k;
                 let y = x
                     .reshape_like(&(rows, k))
@@ -406,7 +408,7 @@ impl Model {
                 (y + self.param(b).broadcast_like::<_, Axis<0>>(&(rows, units)))
                     .reshape_like(&(batch, n_out))
             }
-            Layer::Conv {
+            Kernel::Conv {
                 w,
                 b,
                 win,
@@ -430,7 +432,7 @@ impl Model {
                     .broadcast_like::<_, Axes2<0, 2>>(&(batch, out, p)))
                 .reshape_like(&(batch, n_out))
             }
-            Layer::Pool { win, max } => {
+            Kernel::Pool { win, max } => {
                 let k2 = win.kernel * win.kernel;
                 let windows = self
                     .with_constants(x, batch, n_in)
@@ -443,36 +445,36 @@ impl Model {
                 };
                 y.reshape_like(&(batch, n_out))
             }
-            Layer::GlobalAvgPool { c, hw } => x
+            Kernel::GlobalAvgPool { c, hw } => x
                 .reshape_like(&(batch, c, hw))
                 .mean::<(usize, usize), Axis<2>>(),
-            Layer::BatchNorm {
+            Kernel::BatchNorm {
                 gamma,
                 beta,
                 stats,
                 c,
                 rest,
             } => self.batch_norm(x, (batch, c, rest), (gamma, beta, stats), training),
-            Layer::LayerNorm { gamma, beta, f } => {
+            Kernel::LayerNorm { gamma, beta, f } => {
                 let rows = batch * n_in / f;
                 let y = x.reshape_like(&(rows, f)).normalize::<Axis<1>>(NORM_EPS);
                 let y = y * self.param(gamma).broadcast_like::<_, Axis<0>>(&(rows, f))
                     + self.param(beta).broadcast_like::<_, Axis<0>>(&(rows, f));
                 y.reshape_like(&(batch, n_out))
             }
-            Layer::Relu => x.relu(),
+            Kernel::Relu => x.relu(),
             // The tanh form: dfdx 0.13's `accurate_gelu` (erf form) has a
             // wrong derivative (its erf term misses a factor 1/√2), which the
             // gradient check caught; the two forms differ by under 1e-3.
-            Layer::Gelu => x.fast_gelu(),
-            Layer::Tanh => x.tanh(),
-            Layer::Sigmoid => x.sigmoid(),
-            Layer::Softmax { f } => x
+            Kernel::Gelu => x.fast_gelu(),
+            Kernel::Tanh => x.tanh(),
+            Kernel::Sigmoid => x.sigmoid(),
+            Kernel::Softmax { f } => x
                 .reshape_like(&(batch * n_in / f, f))
                 .softmax::<Axis<1>>()
                 .reshape_like(&(batch, n_out)),
-            Layer::Add => ins.into_iter().fold(x, |acc, y| acc + y),
-            Layer::Concat { outer, inners } => {
+            Kernel::Add => ins.into_iter().fold(x, |acc, y| acc + y),
+            Kernel::Concat { outer, inners } => {
                 let rows = batch * outer;
                 let first = x.reshape_like(&(rows, inners[0]));
                 let joined = ins
@@ -483,12 +485,12 @@ impl Model {
                     });
                 joined.reshape_like(&(batch, n_out))
             }
-            Layer::Reshape => x,
-            Layer::Transpose { .. } => x
+            Kernel::Reshape => x,
+            Kernel::Transpose { .. } => x
                 .reshape_like(&(batch * n_in,))
                 .gather(idx.expect("transpose has indices").clone())
                 .reshape_like(&(batch, n_out)),
-            Layer::MatMul { lead, m, k, n } => {
+            Kernel::MatMul { lead, m, k, n } => {
                 let other = ins.pop().expect("matmul has two inputs");
                 let a = x.reshape_like(&(batch * lead, m, k));
                 let b = other.reshape_like(&(batch * lead, k, n));
