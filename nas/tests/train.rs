@@ -188,6 +188,12 @@ fn a_divergent_run_is_an_error_naming_its_epoch() {
         ..TrainConfig::default()
     };
     assert!(train(&net, &data, &zero_batch).is_err());
+    let huge_batch = TrainConfig {
+        batch_size: usize::MAX,
+        ..TrainConfig::default()
+    };
+    let e = train(&net, &data, &huge_batch).err().expect("refused");
+    assert!(e.0.contains("too large"), "{e}");
 }
 
 #[test]

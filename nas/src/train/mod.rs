@@ -5,7 +5,7 @@
 //! feature; here a convolution is a gather of patches (im2col, with one extra
 //! zero element that padding positions index) followed by a matmul, which
 //! gives gradients for both input and weights; pooling is the same gather
-//! followed by a max or mean. [`model`] says how every op is built.
+//! followed by a max or mean. `train/model.rs` says how every op is built.
 //!
 //! Training: parameters are drawn from ChaCha8 seeded with `cfg.seed`
 //! (He-uniform weights), every epoch visits the training split in an order
@@ -20,7 +20,15 @@
 //! `gemm` splits the output into tiles across threads but sums every output
 //! element over `k` in the same order whatever the thread count, so results
 //! do not depend on it (tested with `RAYON_NUM_THREADS=1` and `2` in
-//! `nas/tests/train.rs`).
+//! `nas/tests/train.rs`). Candidates trained in parallel threads share
+//! rayon's global pool for their matmuls and stay deterministic.
+//!
+//! Speed (release build, 2-core machine shared with other builds,
+//! `cargo run --release -p nas --example train_digits`): the CifarNet seed
+//! at width 64 (279k parameters) trains 5 epochs of the 1,078 digits in
+//! batches of 32 in 1.9–2.2 s and reaches 97.5% test accuracy; the small
+//! ResNet (width 8, one block per stage) takes 0.6 s and reaches 93.9%.
+//! Time goes mostly to gemm, the im2col gathers and allocation.
 
 mod adam;
 #[cfg(test)]
@@ -110,6 +118,7 @@ impl Trained {
         }
         model.set_parameters(&self.weights);
         model.stats = self.running.clone();
+        check_batch(&model, net, self.batch_size)?;
         evaluate(&mut model, net, split, self.batch_size)
     }
 }
@@ -154,6 +163,18 @@ fn check_split(data: &Dataset, split: &Split, what: &str) -> Result<(), TrainErr
         return Err(TrainError(format!(
             "{}: {what} has label {l}, but there are {} classes",
             data.name, data.classes
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a batch too large for 32-bit gather indices.
+fn check_batch(model: &Model, net: &Net, batch_size: usize) -> Result<(), TrainError> {
+    if batch_size > model.max_batch() {
+        return Err(TrainError(format!(
+            "{}: batch size {batch_size} is too large for this network (at most {})",
+            net.name,
+            model.max_batch()
         )));
     }
     Ok(())
@@ -216,6 +237,7 @@ pub fn train(net: &Net, data: &Dataset, cfg: &TrainConfig) -> Result<Trained, Tr
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut model =
         Model::new(net, &mut rng).map_err(|e| TrainError(format!("{}: {e}", net.name)))?;
+    check_batch(&model, net, cfg.batch_size)?;
     let mut order_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     order_rng.set_stream(1);
     let mut params = model.parameters();

@@ -44,8 +44,9 @@ pub(crate) type Traced<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
 /// An activation: `(batch, elements per sample)`.
 pub(crate) type Act = Traced<(usize, usize)>;
 type Flat = Tensor<(usize,), f32, Cpu>;
-/// Gather indices into a flattened batch (see [`Model::gather`]).
-type Indices = Arc<Vec<usize>>;
+/// Gather indices into a flattened batch (see [`Model::gather`]), as
+/// `u32` to halve the memory of large im2col index lists.
+type Indices = Arc<Vec<u32>>;
 
 /// What padding reads below everything real in a max pool.
 const NEG_PAD: f32 = -1.0e30;
@@ -334,6 +335,13 @@ impl Model {
         self.params[i].clone()
     }
 
+    /// The largest batch whose gather indices fit in `u32` (the largest
+    /// activation's values plus the two appended constants).
+    pub fn max_batch(&self) -> usize {
+        let largest = self.sizes.iter().copied().max().unwrap_or(1).max(1);
+        (u32::MAX as usize - 2) / largest
+    }
+
     /// Builds (once per batch size) every node's gather indices.
     fn indices_for(&mut self, batch: usize) -> Vec<Option<Indices>> {
         if let Some(found) = self.indices.get(&batch) {
@@ -349,7 +357,8 @@ impl Model {
                     Kernel::Transpose { shape, perm } => index::transpose(shape, perm, batch),
                     _ => return None,
                 };
-                Some(Arc::new(idx))
+                // `max_batch` keeps every index below 2³².
+                Some(Arc::new(idx.into_iter().map(|i| i as u32).collect()))
             })
             .collect();
         self.indices.insert(batch, built.clone());
@@ -514,7 +523,7 @@ impl Model {
     fn gather(&self, x: Traced<(usize,)>, idx: &Indices) -> Traced<(usize,)> {
         let (x, mut tape) = x.split_tape();
         let values = x.as_vec();
-        let out: Vec<f32> = idx.iter().map(|&i| values[i]).collect();
+        let out: Vec<f32> = idx.iter().map(|&i| values[i as usize]).collect();
         let out = self.dev.tensor_from_vec(out, (idx.len(),));
         let (x_ghost, out_ghost) = (x.ghost(), out.ghost());
         let idx = Arc::clone(idx);
@@ -522,7 +531,7 @@ impl Model {
             let grad_out = grads.get_or_alloc_mut(&out_ghost)?.to_vec();
             let grad_in = grads.get_or_alloc_mut(&x_ghost)?;
             for (&i, g) in idx.iter().zip(&grad_out) {
-                grad_in[i] += g;
+                grad_in[i as usize] += g;
             }
             Ok(())
         });
