@@ -197,6 +197,32 @@ fn a_divergent_run_is_an_error_naming_its_epoch() {
 }
 
 #[test]
+fn a_dead_branch_is_skipped_and_keeps_its_initial_weights() {
+    let data = digits_first(64);
+    let cfg = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let live = cifarnet_small(&[1, 8, 8], 10, 4);
+    let mut dead = live.clone();
+    // A dense layer reading the flatten that nothing reads.
+    let mut b = NetBuilder::new("scratch", &[64]);
+    b.push("d", "", Op::Dense { units: 5 }, &[ValueId::INPUT])
+        .unwrap();
+    let mut node = b.finish(ValueId::INPUT).nodes.remove(0);
+    node.inputs = vec![ValueId(7)];
+    dead.nodes.push(node);
+    dead.validate().unwrap();
+    let a = train(&live, &data, &cfg).unwrap();
+    let d = train(&dead, &data, &cfg).unwrap();
+    // The dead layer's weight and bias come last and are never trained;
+    // the live layers are drawn first, so they match the live network's.
+    assert_eq!(d.weights().len(), a.weights().len() + 2);
+    assert_eq!(&d.weights()[..a.weights().len()], a.weights());
+    assert!(d.weights().last().unwrap().iter().all(|b| *b == 0.0));
+}
+
+#[test]
 fn weights_trained_for_one_network_do_not_evaluate_another() {
     let data = digits_first(32);
     let cfg = TrainConfig {

@@ -38,7 +38,7 @@ fn check(net: &Net) {
 
     let y = model.forward(model.batch(x.clone(), BATCH), true);
     let loss = (y * model.constant(r.clone(), (BATCH, n_out))).sum();
-    let analytic = model.gradients(&loss.backward());
+    let analytic = model.gradients(&mut loss.backward());
 
     let params = model.parameters();
     let mut checked = 0;
@@ -225,7 +225,7 @@ fn finite_differences_detect_a_wrong_gradient() {
     let r: Vec<f32> = (0..BATCH * 6).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let y = model.forward(model.batch(x.clone(), BATCH), true);
     let loss = (y * model.constant(r.clone(), (BATCH, 6))).sum() * 1.5;
-    let g = model.gradients(&loss.backward());
+    let g = model.gradients(&mut loss.backward());
     let params = model.parameters();
     let mut shifted = params.clone();
     let last = params.len() - 1;

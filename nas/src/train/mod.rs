@@ -270,7 +270,7 @@ pub fn train(net: &Net, data: &Dataset, cfg: &TrainConfig) -> Result<Trained, Tr
             if !value.is_finite() {
                 return Err(non_finite("the training loss"));
             }
-            let grads = model.gradients(&loss.backward());
+            let grads = model.gradients(&mut loss.backward());
             if grads.iter().flatten().any(|g| !g.is_finite()) {
                 return Err(non_finite("a gradient"));
             }

@@ -131,8 +131,11 @@ pub(crate) struct Model {
     layers: Vec<Kernel>,
     inputs: Vec<Vec<usize>>,
     output: usize,
-    /// Readers of each value (the output counts as one).
+    /// Readers of each value among live nodes (the output counts as one).
     readers: Vec<usize>,
+    /// Whether each node reaches the output. Dead nodes are not run; their
+    /// parameters get zero gradients and keep their initial values.
+    live: Vec<bool>,
     sizes: Vec<usize>,
     params: Vec<Flat>,
     pub stats: Vec<RunningStats>,
@@ -156,12 +159,22 @@ impl Model {
             inputs: Vec::with_capacity(net.nodes.len()),
             output: net.output.0 as usize,
             readers: vec![0; shapes.len()],
+            live: vec![false; net.nodes.len()],
             sizes: shapes.iter().map(|s| us(numel(s))).collect(),
             params: Vec::new(),
             stats: Vec::new(),
             indices: BTreeMap::new(),
         };
         model.readers[model.output] += 1;
+        let mut stack = vec![net.output];
+        while let Some(v) = stack.pop() {
+            if let Some(i) = v.node()
+                && !model.live[i]
+            {
+                model.live[i] = true;
+                stack.extend(net.nodes[i].inputs.iter().copied());
+            }
+        }
         let mut values: Vec<Vec<f32>> = Vec::new();
         let mut he = |values: &mut Vec<Vec<f32>>, len: usize, fan_in: usize| {
             let bound = (6.0 / fan_in.max(1) as f64).sqrt() as f32;
@@ -172,10 +185,12 @@ impl Model {
             values.push(vec![v; len]);
             values.len() - 1
         };
-        for node in &net.nodes {
+        for (node_idx, node) in net.nodes.iter().enumerate() {
             let ins: Vec<usize> = node.inputs.iter().map(|v| v.0 as usize).collect();
-            for &i in &ins {
-                model.readers[i] += 1;
+            if model.live[node_idx] {
+                for &i in &ins {
+                    model.readers[i] += 1;
+                }
             }
             let x: Vec<usize> = shapes[ins[0]].iter().map(|&d| us(d)).collect();
             let n = x.iter().product::<usize>();
@@ -315,9 +330,18 @@ impl Model {
             .collect();
     }
 
-    /// The gradient of every parameter from `grads`, in parameter order.
-    pub fn gradients(&self, grads: &Gradients<f32, Cpu>) -> Vec<Vec<f32>> {
-        self.params.iter().map(|p| grads.get(p).as_vec()).collect()
+    /// The gradient of every parameter from `grads`, in parameter order
+    /// (zeros for the parameters of dead nodes).
+    pub fn gradients(&self, grads: &mut Gradients<f32, Cpu>) -> Vec<Vec<f32>> {
+        self.params
+            .iter()
+            .map(|p| {
+                grads
+                    .get_or_alloc_mut(p)
+                    .expect("the CPU allocates a gradient")
+                    .to_vec()
+            })
+            .collect()
     }
 
     /// A constant batch as a dfdx tensor.
@@ -375,6 +399,9 @@ impl Model {
         let mut values: Vec<Option<Act>> = (0..self.sizes.len()).map(|_| None).collect();
         values[0] = Some(x.leaky_traced());
         for i in 0..self.layers.len() {
+            if !self.live[i] {
+                continue;
+            }
             let ins: Vec<Act> = self.inputs[i]
                 .iter()
                 .map(|&v| {
