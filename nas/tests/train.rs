@@ -155,20 +155,20 @@ fn a_network_without_one_score_per_class_is_refused() {
     };
     // Seven scores for ten classes.
     let seven = cifarnet_small(&[1, 8, 8], 7, 4);
-    let e = train(&seven, &data, &cfg).err().expect("refused");
+    let e = train(&seven, &data, &cfg).expect_err("refused");
     assert!(e.0.contains("output shape is [7]"), "{e}");
     assert!(e.0.contains("one score per class ([10])"), "{e}");
     // An image-shaped output.
     let mut b = NetBuilder::new("image_out", &[1, 8, 8]);
     let y = b.push("relu", "", Op::Relu, &[ValueId::INPUT]).unwrap();
-    let e = train(&b.finish(y), &data, &cfg).err().expect("refused");
+    let e = train(&b.finish(y), &data, &cfg).expect_err("refused");
     assert!(
         e.0.contains("image_out: the output shape is [1, 8, 8]"),
         "{e}"
     );
     // A network for another input shape.
     let wide = cifarnet_small(&[1, 28, 28], 10, 4);
-    let e = train(&wide, &data, &cfg).err().expect("refused");
+    let e = train(&wide, &data, &cfg).expect_err("refused");
     assert!(e.0.contains("takes [1, 28, 28]"), "{e}");
 }
 
@@ -181,7 +181,7 @@ fn a_divergent_run_is_an_error_naming_its_epoch() {
         learning_rate: 1e36,
         ..TrainConfig::default()
     };
-    let e = train(&net, &data, &cfg).err().expect("diverges");
+    let e = train(&net, &data, &cfg).expect_err("diverges");
     assert!(e.0.contains("non-finite") && e.0.contains("epoch 1"), "{e}");
     let zero_batch = TrainConfig {
         batch_size: 0,
@@ -192,7 +192,7 @@ fn a_divergent_run_is_an_error_naming_its_epoch() {
         batch_size: usize::MAX,
         ..TrainConfig::default()
     };
-    let e = train(&net, &data, &huge_batch).err().expect("refused");
+    let e = train(&net, &data, &huge_batch).expect_err("refused");
     assert!(e.0.contains("too large"), "{e}");
 }
 

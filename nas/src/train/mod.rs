@@ -83,6 +83,7 @@ impl std::fmt::Display for TrainError {
 impl std::error::Error for TrainError {}
 
 /// A trained network.
+#[derive(Clone, Debug)]
 pub struct Trained {
     /// Mean training loss per epoch.
     pub epoch_losses: Vec<f32>,
