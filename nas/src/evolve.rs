@@ -60,8 +60,10 @@
 use std::collections::BTreeSet;
 
 use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+/// The generator every trial draws from, re-exported so a runner can name it.
+pub use rand_chacha::ChaCha8Rng;
 
 use agent::partition::derive_seed;
 

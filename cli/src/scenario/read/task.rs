@@ -119,6 +119,7 @@ pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> O
         "traffic" => read_traffic(t).map(Task::Traffic),
         "partition" => read_partition(t, dir).map(Task::Partition),
         "train" => read_train(t, dir).map(Task::Train),
+        "nas" => super::nas::read_nas(t, dir).map(Task::Nas),
         _ => read_sweep(t, dir).map(Task::Sweep),
     };
     t.finish();
@@ -155,7 +156,7 @@ fn read_kind<'a>(t: &TableReader<'a>, allow_sweep: bool) -> Option<&'a str> {
         return None;
     }
     if !kinds.contains(&kind) {
-        let later = ["finetune", "nas"];
+        let later = ["finetune"];
         let extra = if later.contains(&kind) {
             format!(" ({kind:?} arrives with its own issue and is not in this build)")
         } else {
@@ -292,9 +293,30 @@ fn read_method_options(
             );
             ok = false;
         }
-        let mut given = Vec::new();
-        for spec in info.options {
-            let Some(r) = m.opt(spec.name) else {
+        match read_options_of(info, &m, dir) {
+            Some(given) => {
+                out.insert(info.name.to_string(), given);
+            }
+            None => ok = false,
+        }
+    }
+    t.finish();
+    ok.then_some(out)
+}
+
+/// The options of one method in table `m`, each key an option of the
+/// method in the registry with its type and domain checked where it is
+/// written (a `File` option's file read by its check); `None` when any is
+/// refused (reported). Reports unknown keys.
+pub(super) fn read_options_of(
+    info: &registry::MethodInfo,
+    m: &TableReader<'_>,
+    dir: &Path,
+) -> Option<Vec<(String, OptionValue)>> {
+    let mut ok = true;
+    let mut given = Vec::new();
+    for spec in info.options {
+        let Some(r) = m.opt(spec.name) else {
                 continue;
             };
             let value = match spec.kind {
@@ -326,12 +348,9 @@ fn read_method_options(
                 Some(v) => given.push((spec.name.to_string(), v)),
                 None => ok = false,
             }
-        }
-        m.finish();
-        out.insert(info.name.to_string(), given);
     }
-    t.finish();
-    ok.then_some(out)
+    m.finish();
+    ok.then_some(given)
 }
 
 /// A train task: PPO settings with their defaults, the corpus and the
