@@ -42,8 +42,8 @@ use agent::partition::derive_seed;
 use nas::cost::HardwareCost;
 use nas::data::Dataset;
 use nas::evolve::{
-    ChaCha8Rng, EvaluateError, Evaluation, Evolution, EvolveConfig, Member, Stop, TrialRecord, TrialRunner,
-    hypervolume, reference_cost,
+    ChaCha8Rng, EvaluateError, Evaluation, Evolution, EvolveConfig, Member, Stop, TrialRecord,
+    TrialRunner, hypervolume, reference_cost,
 };
 use nas::ir::Net;
 use nas::mutate::{Child, Guidance, MutationWeights};
@@ -109,22 +109,25 @@ pub(super) fn prepare(s: &Scenario, t: &NasTask, args: &RunArgs) -> Result<Prepa
             None
         }
     };
-    let seed_net = data.as_ref().and_then(|d| match seed_network(&t.network, d) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            errors.push(at(s, t.network_pos, "task.network", e));
-            None
-        }
-    });
-    let frozen = seed_net
+    let seed_net = data
         .as_ref()
-        .and_then(|n| match frozen_blocks(n, t.frozen_blocks.as_deref()) {
-            Ok(f) => Some(f),
+        .and_then(|d| match seed_network(&t.network, d) {
+            Ok(n) => Some(n),
             Err(e) => {
-                errors.push(at(s, t.frozen_pos, "task.frozen_blocks", e));
+                errors.push(at(s, t.network_pos, "task.network", e));
                 None
             }
         });
+    let frozen =
+        seed_net
+            .as_ref()
+            .and_then(|n| match frozen_blocks(n, t.frozen_blocks.as_deref()) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    errors.push(at(s, t.frozen_pos, "task.frozen_blocks", e));
+                    None
+                }
+            });
     let hardware = match &s.hardware {
         None => None,
         Some(_) => match resolve_spec(s) {
@@ -191,10 +194,7 @@ fn load_data(d: &DataChoice) -> Result<Dataset, String> {
         } => {
             let limit = match (train_limit, test_limit) {
                 (None, None) => None,
-                (a, b) => Some((
-                    a.unwrap_or(60_000) as usize,
-                    b.unwrap_or(10_000) as usize,
-                )),
+                (a, b) => Some((a.unwrap_or(60_000) as usize, b.unwrap_or(10_000) as usize)),
             };
             nas::data::fashion_mnist(dir, limit).map_err(|e| e.0)
         }
@@ -490,8 +490,14 @@ pub(super) fn run_nas(
             "trials.csv".to_string(),
             trials_csv(evolution.records()).into_bytes(),
         ),
-        ("pareto.csv".to_string(), pareto_csv(&result.front).into_bytes()),
-        ("timing.csv".to_string(), timing_csv(&evolution).into_bytes()),
+        (
+            "pareto.csv".to_string(),
+            pareto_csv(&result.front).into_bytes(),
+        ),
+        (
+            "timing.csv".to_string(),
+            timing_csv(&evolution).into_bytes(),
+        ),
     ];
     let (batch, dtype) = hardware
         .as_ref()
@@ -500,9 +506,8 @@ pub(super) fn run_nas(
         let mut json = serde_json::to_string_pretty(&m.net).expect("networks serialise");
         json.push('\n');
         files.push((format!("front_{}.json", m.trial), json.into_bytes()));
-        let graph = nas::lower::to_graph(&m.net, batch, dtype).map_err(|e| {
-            UserError::new(format!("front network of trial {}: {e}", m.trial))
-        })?;
+        let graph = nas::lower::to_graph(&m.net, batch, dtype)
+            .map_err(|e| UserError::new(format!("front network of trial {}: {e}", m.trial)))?;
         files.push((
             format!("front_{}.graph.json", m.trial),
             graph.to_json().into_bytes(),
@@ -541,8 +546,10 @@ fn progress_bar(trials: u64, done: u64, quiet: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(trials);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("nas {bar:30} {pos}/{len} trials  {msg}  eta {eta}")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "nas {bar:30} {pos}/{len} trials  {msg}  eta {eta}",
+        )
+        .expect("valid template"),
     );
     bar.set_position(done);
     bar
@@ -832,10 +839,15 @@ fn summary(s: &Scenario, r: &NasResult, complete: bool) -> String {
     ));
     match &r.best {
         Some(b) => {
-            let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.1} %"));
+            // A reduction as a change: "−30.1 %" fewer, "+4.0 %" more.
+            let pct = |v: Option<f64>| match v {
+                None => "-".to_string(),
+                Some(r) if r >= 0.0 => format!("−{r:.1} %"),
+                Some(r) => format!("+{:.1} %", -r),
+            };
             text.push_str(&format!(
                 "best within {ACCURACY_SLACK_PP} pp of the seed's accuracy: trial {} \
-                 (validation accuracy {:+.2} pp): params −{}, MACs −{}, latency −{}\n",
+                 (validation accuracy {:+.2} pp): params {}, MACs {}, latency {}\n",
                 b.trial,
                 b.val_accuracy_change_pp,
                 pct(b.params_reduction_pct),
@@ -949,7 +961,9 @@ fn pareto_plots(
     let costs: [(&str, &str, Cost); 3] = [
         ("params", "parameters", |f| f.params),
         ("macs", "MACs per sample", |f| f.macs),
-        ("latency", "simulated latency (cycles)", |f| f.latency_cycles),
+        ("latency", "simulated latency (cycles)", |f| {
+            f.latency_cycles
+        }),
     ];
     let mut out = Vec::new();
     for (stem, label, cost) in costs {
@@ -1019,9 +1033,9 @@ mod tests {
         let seed = row(0, 0.900, 100.0, 1000);
         let front = [
             row(0, 0.900, 100.0, 1000),
-            row(3, 0.80, 10.0, 100),   // too inaccurate
-            row(5, 0.896, 40.0, 400),  // within 0.5 pp
-            row(7, 0.899, 60.0, 600),  // within, but costlier
+            row(3, 0.80, 10.0, 100),  // too inaccurate
+            row(5, 0.896, 40.0, 400), // within 0.5 pp
+            row(7, 0.899, 60.0, 600), // within, but costlier
             row(9, 0.950, 200.0, 2000),
         ];
         let b = best_pick(&seed, &front).unwrap();

@@ -317,37 +317,37 @@ pub(super) fn read_options_of(
     let mut given = Vec::new();
     for spec in info.options {
         let Some(r) = m.opt(spec.name) else {
-                continue;
-            };
-            let value = match spec.kind {
-                OptionKind::Int { min, max } => r.int_in(min, max).map(OptionValue::Int),
-                OptionKind::Float {
-                    min,
-                    max,
-                    strict_min,
-                } => r.number(min, strict_min, max).map(OptionValue::Float),
-                OptionKind::Bool => r.bool().map(OptionValue::Bool),
-                OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
-                OptionKind::File { check } => r.text().and_then(|s| {
-                    let path = clean(&dir.join(s));
-                    let refused = if path.is_file() {
-                        check(&path).err()
-                    } else {
-                        Some(format!("file {} does not exist", path.display()))
-                    };
-                    match refused {
-                        Some(why) => {
-                            r.error(why);
-                            None
-                        }
-                        None => Some(OptionValue::File(Some(path.into()))),
+            continue;
+        };
+        let value = match spec.kind {
+            OptionKind::Int { min, max } => r.int_in(min, max).map(OptionValue::Int),
+            OptionKind::Float {
+                min,
+                max,
+                strict_min,
+            } => r.number(min, strict_min, max).map(OptionValue::Float),
+            OptionKind::Bool => r.bool().map(OptionValue::Bool),
+            OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
+            OptionKind::File { check } => r.text().and_then(|s| {
+                let path = clean(&dir.join(s));
+                let refused = if path.is_file() {
+                    check(&path).err()
+                } else {
+                    Some(format!("file {} does not exist", path.display()))
+                };
+                match refused {
+                    Some(why) => {
+                        r.error(why);
+                        None
                     }
-                }),
-            };
-            match value {
-                Some(v) => given.push((spec.name.to_string(), v)),
-                None => ok = false,
-            }
+                    None => Some(OptionValue::File(Some(path.into()))),
+                }
+            }),
+        };
+        match value {
+            Some(v) => given.push((spec.name.to_string(), v)),
+            None => ok = false,
+        }
     }
     m.finish();
     ok.then_some(given)
