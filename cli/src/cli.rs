@@ -67,14 +67,18 @@ enum Command {
         /// a partition method.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_evaluations: Option<u64>,
-        /// A train task: continue from this checkpoint (a checkpoint.json of
-        /// a run of the same scenario and seed).
+        /// A train or nas task: continue from this checkpoint (a
+        /// checkpoint.json of a run of the same scenario and seed).
         #[arg(long, value_name = "CHECKPOINT")]
         resume: Option<PathBuf>,
         /// Testing aid: behave as if Ctrl-C arrived after N PPO batches of a
         /// train task.
         #[arg(long, hide = true, value_name = "N")]
         interrupt_after_batches: Option<u64>,
+        /// Testing aid: behave as if Ctrl-C arrived after N trials of a nas
+        /// task.
+        #[arg(long, hide = true, value_name = "N")]
+        interrupt_after_trials: Option<u64>,
     },
     /// Pre-train the learned partitioner: run a scenario of kind "train"
     /// (as `tessera run` does), writing checkpoint.json, learning_curve.csv,
@@ -355,6 +359,7 @@ where
         force,
         resume,
         interrupt_after_batches,
+        interrupt_after_trials,
     } = cli.command
     {
         let args = crate::run::RunArgs {
@@ -372,6 +377,7 @@ where
             interrupt_after_batches,
             crash_after_batches: None,
             train_only: false,
+            interrupt_after_trials,
         };
         return run_outcome(crate::run::run(&args));
     }

@@ -10,10 +10,12 @@
 //! [`synth`] (synthesis of subgraphs for target properties), [`mutate`]
 //! (network mutations, guided and unguided), [`data`] (data sets),
 //! [`train`] (training in dfdx), [`cost`] (parameters, MACs, simulated
-//! hardware).
+//! hardware), [`evolve`] (the evolution loop: Pareto selection,
+//! deduplication, checkpoints, hypervolume).
 
 pub mod cost;
 pub mod data;
+pub mod evolve;
 pub mod ir;
 pub mod lower;
 pub mod mutate;

@@ -2,12 +2,13 @@
 //! everything before writing anything, runs the task, and writes the outputs
 //! atomically: `report.json`, `scenario.resolved.toml`, `summary.txt`, and per
 //! task `placement.json`, `trace.json`, `sweep.csv`, `checkpoint.json`,
-//! `learning_curve.csv` and plots.
+//! `learning_curve.csv`, `trials.csv`, `pareto.csv` and plots.
 //!
 //! This module holds the run's arguments, the dispatch to one module per task
-//! (`simulate`, `traffic`, `partition`, `sweep`, `train`) and Ctrl-C
+//! (`simulate`, `traffic`, `partition`, `sweep`, `train`, `nas`) and Ctrl-C
 //! handling; what a run writes and how is in `outputs` and `resolved`.
 
+mod nas;
 mod outputs;
 mod partition;
 mod resolved;
@@ -78,6 +79,9 @@ pub struct RunArgs {
     pub crash_after_batches: Option<u64>,
     /// Refuse a scenario whose task is not `train` (`tessera train`).
     pub train_only: bool,
+    /// Test hook: behave as if Ctrl-C came after this many trials of a nas
+    /// task (counted in this run, not the checkpoint's).
+    pub interrupt_after_trials: Option<u64>,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -97,6 +101,11 @@ pub fn check_scenario(path: &Path) -> Result<(Scenario, usize), UserError> {
     if let Task::Train(t) = &s.task {
         // Every problem built and given its baseline, as a run does first.
         train::prepare(&s, t, &RunArgs::default())?;
+        return Ok((s, 1));
+    }
+    if let Task::Nas(t) = &s.task {
+        // The data set read, the seed network built, the spec resolved.
+        nas::prepare(&s, t, &RunArgs::default())?;
         return Ok((s, 1));
     }
     scenario::resolve(&s)?;
@@ -129,9 +138,12 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
     if let Task::Train(t) = &s.task {
         return run_train_scenario(&s, t, args);
     }
+    if let Task::Nas(t) = &s.task {
+        return run_nas_scenario(&s, t, args);
+    }
     if let Some(path) = &args.resume {
         return Err(UserError::new(format!(
-            "--resume {}: only a train task continues from a checkpoint; {}'s task is {:?}",
+            "--resume {}: only a train or nas task continues from a checkpoint; {}'s task is {:?}",
             path.display(),
             s.file.display(),
             s.task.kind()
@@ -181,6 +193,32 @@ fn run_train_scenario(
     install_interrupt_handler();
     let (summary, files, complete, warnings) =
         train::run_train(s, t, prepared, args, &out_dir, plot_format(s))?;
+    finish(
+        args,
+        &out_dir,
+        summary,
+        files,
+        resolved_text,
+        complete,
+        warnings,
+    )
+}
+
+/// A nas task: its data set, seed network and hardware are built (and a
+/// `--resume` checkpoint checked) before anything is written, then it
+/// searches.
+fn run_nas_scenario(
+    s: &Scenario,
+    t: &scenario::NasTask,
+    args: &RunArgs,
+) -> Result<RunOutcome, UserError> {
+    let prepared = nas::prepare(s, t, args)?;
+    let resolved_text = resolved::nas_resolved_toml(s, t, prepared.spec())?;
+    let out_dir = output_dir(s, args);
+    crate::files::check_replaceable(&out_dir, args.force)?;
+    install_interrupt_handler();
+    let (summary, files, complete, warnings) =
+        nas::run_nas(s, t, prepared, args, &out_dir, plot_format(s))?;
     finish(
         args,
         &out_dir,
@@ -262,6 +300,7 @@ fn run_task(
             partition::run_partition(r, p, args, out_dir, format).map(no_warnings)
         }
         (Task::Train(_), _) => unreachable!("train tasks run in run_train_scenario"),
+        (Task::Nas(_), _) => unreachable!("nas tasks run in run_nas_scenario"),
     }
 }
 

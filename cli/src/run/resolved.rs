@@ -3,7 +3,8 @@
 //! defaults and constraint modes spelled out), so the run can be repeated
 //! from its output directory alone. A train task's problems keep their spec
 //! files, by absolute path (a corpus of inline specs would be unreadable),
-//! with every model parameter written.
+//! with every model parameter written. A nas task writes its hardware
+//! inline when it has one, and its network and data files by absolute path.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +18,8 @@ use agent::partition::registry::OptionValue;
 
 use crate::error::UserError;
 use crate::scenario::{
-    PartitionTask, PlacementChoice, ProblemEntry, Resolved, Scenario, SweepTask, Task, TrafficTask,
-    TrainTask, Workload,
+    DataChoice, NasTask, PartitionTask, PlacementChoice, ProblemEntry, Resolved, Scenario,
+    SeedNetwork, SweepTask, Task, TrafficTask, TrainTask, Workload,
 };
 
 /// The text of `scenario.resolved.toml` for a run writing into `out_dir`.
@@ -229,8 +230,112 @@ fn task_toml(task: &Task, s: &Scenario) -> Table {
         Task::Partition(p) => partition_toml(p, &mut t),
         Task::Sweep(sw) => sweep_toml(sw, s, &mut t),
         Task::Train(x) => train_toml(x, &mut t),
+        Task::Nas(x) => nas_toml(x, &mut t),
     }
     t
+}
+
+/// `scenario.resolved.toml` of a nas task: the hardware inline when the
+/// candidates are scored on one (`spec`), every setting spelled out.
+pub(super) fn nas_resolved_toml(
+    s: &Scenario,
+    _task: &NasTask,
+    spec: Option<&sim::spec::HwSpec>,
+) -> Result<String, UserError> {
+    let mut t = Table::new();
+    t.insert("name".into(), Value::String(s.name.clone()));
+    t.insert("seed".into(), Value::Integer(s.seed as i64));
+    if let Some(spec) = spec {
+        let mut hw = Table::new();
+        hw.insert("inline".into(), Value::Table(spec_to_toml(spec)));
+        t.insert("hardware".into(), Value::Table(hw));
+    }
+    t.insert("task".into(), Value::Table(task_toml(&s.task, s)));
+    document(s, t)
+}
+
+/// A nas task's settings, defaults spelled out, paths absolute.
+fn nas_toml(x: &NasTask, t: &mut Table) {
+    let int = |v: u64| Value::Integer(v as i64);
+    t.insert("trials".into(), int(x.trials));
+    t.insert("population".into(), int(x.population));
+    t.insert(
+        "objective".into(),
+        Value::String(x.objective.name().to_string()),
+    );
+    let guidance = match x.guidance {
+        nas::mutate::Guidance::Guided => "guided",
+        nas::mutate::Guidance::Unguided => "unguided",
+    };
+    t.insert("guidance".into(), Value::String(guidance.to_string()));
+    if let Some(f) = &x.frozen_blocks {
+        let blocks = f.iter().cloned().map(Value::String).collect();
+        t.insert("frozen_blocks".into(), Value::Array(blocks));
+    }
+    t.insert("synth_max_steps".into(), int(x.synth_max_steps));
+    let mut network = Table::new();
+    match &x.network {
+        SeedNetwork::Named {
+            name,
+            width,
+            blocks,
+        } => {
+            network.insert("name".into(), Value::String(name.clone()));
+            network.insert("width".into(), int(*width));
+            if name == "resnet" {
+                network.insert("blocks".into(), int(*blocks));
+            }
+        }
+        SeedNetwork::File(p) => {
+            network.insert(
+                "file".into(),
+                Value::String(absolute(p).display().to_string()),
+            );
+        }
+    }
+    t.insert("network".into(), Value::Table(network));
+    let mut data = Table::new();
+    match &x.data {
+        DataChoice::Digits => {
+            data.insert("set".into(), Value::String("digits".into()));
+        }
+        DataChoice::FashionMnist {
+            dir,
+            train_limit,
+            test_limit,
+        } => {
+            data.insert("set".into(), Value::String("fashion_mnist".into()));
+            data.insert(
+                "dir".into(),
+                Value::String(absolute(dir).display().to_string()),
+            );
+            if let Some(n) = train_limit {
+                data.insert("train_limit".into(), int(*n));
+            }
+            if let Some(n) = test_limit {
+                data.insert("test_limit".into(), int(*n));
+            }
+        }
+    }
+    t.insert("data".into(), Value::Table(data));
+    let mut training = Table::new();
+    training.insert("epochs".into(), int(x.epochs));
+    training.insert("batch_size".into(), int(x.batch_size));
+    training.insert("learning_rate".into(), Value::Float(x.learning_rate));
+    t.insert("training".into(), Value::Table(training));
+    let mut scoring = Table::new();
+    scoring.insert("method".into(), Value::String(x.scoring.method.clone()));
+    scoring.insert("budget".into(), int(x.scoring.budget));
+    scoring.insert("batch".into(), int(x.scoring.batch));
+    scoring.insert(
+        "dtype".into(),
+        Value::String(x.scoring.dtype.name().to_string()),
+    );
+    let options = options_toml(&x.scoring.options);
+    if !options.is_empty() {
+        scoring.insert("options".into(), Value::Table(options));
+    }
+    t.insert("scoring".into(), Value::Table(scoring));
 }
 
 /// A train task's settings, defaults spelled out (its problems are added
@@ -274,26 +379,32 @@ fn partition_toml(p: &PartitionTask, t: &mut Table) {
     t.insert("budget".into(), Value::Integer(p.budget as i64));
     let mut options = Table::new();
     for (method, given) in &p.options {
-        let mut m = Table::new();
-        for (name, value) in given {
-            let v = match value {
-                OptionValue::Int(v) => Value::Integer(*v as i64),
-                OptionValue::Float(v) => Value::Float(*v),
-                OptionValue::Bool(v) => Value::Boolean(*v),
-                OptionValue::Choice(v) => Value::String(v.to_string()),
-                // By absolute path, as an ONNX file is, so the resolved
-                // scenario works from any directory.
-                OptionValue::File(Some(p)) => Value::String(absolute(p).display().to_string()),
-                // Not writable in TOML; the default (no file) is left out.
-                OptionValue::File(None) => continue,
-            };
-            m.insert(name.clone(), v);
-        }
-        options.insert(method.clone(), Value::Table(m));
+        options.insert(method.clone(), Value::Table(options_toml(given)));
     }
     if !options.is_empty() {
         t.insert("options".into(), Value::Table(options));
     }
+}
+
+/// One method's options as given (those not given keep the registry's
+/// defaults, which a re-run takes again).
+fn options_toml(given: &[(String, OptionValue)]) -> Table {
+    let mut m = Table::new();
+    for (name, value) in given {
+        let v = match value {
+            OptionValue::Int(v) => Value::Integer(*v as i64),
+            OptionValue::Float(v) => Value::Float(*v),
+            OptionValue::Bool(v) => Value::Boolean(*v),
+            OptionValue::Choice(v) => Value::String(v.to_string()),
+            // By absolute path, as an ONNX file is, so the resolved
+            // scenario works from any directory.
+            OptionValue::File(Some(p)) => Value::String(absolute(p).display().to_string()),
+            // Not writable in TOML; the default (no file) is left out.
+            OptionValue::File(None) => continue,
+        };
+        m.insert(name.clone(), v);
+    }
+    m
 }
 
 fn sweep_toml(sw: &SweepTask, s: &Scenario, t: &mut Table) {

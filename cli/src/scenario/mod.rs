@@ -168,6 +168,73 @@ pub struct ProblemEntry {
     pub pos: Pos,
 }
 
+/// An architecture search (αNAS): evolution from a seed network, each
+/// candidate trained on a data set and scored by `objective`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NasTask {
+    /// Trials in all, the seed network's included (a resumed checkpoint's
+    /// too).
+    pub trials: u64,
+    pub population: u64,
+    pub objective: nas::cost::Objective,
+    pub guidance: nas::mutate::Guidance,
+    /// Blocks never mutated; `None`: the seed's classifier head.
+    pub frozen_blocks: Option<Vec<String>>,
+    pub synth_max_steps: u64,
+    pub network: SeedNetwork,
+    pub data: DataChoice,
+    pub epochs: u64,
+    pub batch_size: u64,
+    pub learning_rate: f64,
+    /// How candidates are scored on the hardware (used when the scenario
+    /// has `[hardware]`).
+    pub scoring: Scoring,
+    /// Where `[task]`, `objective`, `[task.network]`, `[task.data]` and
+    /// `frozen_blocks` are written: the places messages point to.
+    pub pos: Pos,
+    pub objective_pos: Pos,
+    pub network_pos: Pos,
+    pub data_pos: Pos,
+    pub frozen_pos: Pos,
+}
+
+/// The network a search starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeedNetwork {
+    /// A seed of `nas::seeds` by name, sized for the data set.
+    Named {
+        name: String,
+        width: u64,
+        blocks: u64,
+    },
+    /// A network in the architecture IR as JSON (absolute path).
+    File(PathBuf),
+}
+
+/// The data set candidates are trained on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataChoice {
+    Digits,
+    FashionMnist {
+        dir: PathBuf,
+        train_limit: Option<u64>,
+        test_limit: Option<u64>,
+    },
+}
+
+/// How a candidate is scored on the simulated package.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scoring {
+    /// A registry method and the options given to it.
+    pub method: String,
+    pub options: Vec<(String, OptionValue)>,
+    /// Simulator calls the method may make per candidate.
+    pub budget: u64,
+    /// Samples per inference the candidate is lowered with.
+    pub batch: u64,
+    pub dtype: sim::graph::DType,
+}
+
 /// A sweep: a grid of scenarios, each running `each`.
 #[derive(Clone, Debug)]
 pub struct SweepTask {
@@ -184,6 +251,7 @@ pub enum Task {
     Sweep(SweepTask),
     Partition(PartitionTask),
     Train(TrainTask),
+    Nas(NasTask),
 }
 
 impl Task {
@@ -194,6 +262,7 @@ impl Task {
             Task::Sweep(_) => "sweep",
             Task::Partition(_) => "partition",
             Task::Train(_) => "train",
+            Task::Nas(_) => "nas",
         }
     }
 }
@@ -205,7 +274,8 @@ pub struct Scenario {
     pub file: PathBuf,
     pub name: String,
     pub seed: u64,
-    /// `None` only for a train task, whose problems name their own specs.
+    /// `None` for a train task, whose problems name their own specs, and
+    /// for a nas task scored without hardware.
     pub hardware: Option<HardwareSource>,
     pub overrides: Vec<(String, Node)>,
     pub workload: Option<Workload>,

@@ -66,7 +66,7 @@ pub const SCHEMA: &[SchemaKey] = &[
         "task",
         "kind",
         "string",
-        "what to run: `simulate`, `traffic`, `sweep`, `partition` or `train` (`TASK_KINDS`)",
+        "what to run: `simulate`, `traffic`, `sweep`, `partition`, `train` or `nas` (`TASK_KINDS`)",
     ),
     (
         "task",
@@ -281,6 +281,162 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
     (
         "task",
+        "trials",
+        "integer 1 to 100,000",
+        "nas: trials in all, the seed network's (trial 0) and a resumed checkpoint's included",
+    ),
+    (
+        "task",
+        "population",
+        "integer 1 to 10,000",
+        "nas: networks kept between trials besides the Pareto front and the seed",
+    ),
+    (
+        "task",
+        "objective",
+        "string",
+        "nas: the cost minimised beside accuracy: `params`, `macs`, `latency`, `throughput` or `energy` (the last three need [hardware])",
+    ),
+    (
+        "task",
+        "guidance",
+        "string",
+        "nas: `guided` (property-guided rewrites, αNAS) or `unguided` (random rewrites of similar size)",
+    ),
+    (
+        "task",
+        "frozen_blocks",
+        "array of strings",
+        "nas: blocks of the seed network never mutated (default: its classifier head)",
+    ),
+    (
+        "task",
+        "synth_max_steps",
+        "integer 1 to 10,000,000",
+        "nas: candidate ops one synthesis call scores before it gives up",
+    ),
+    (
+        "task",
+        "network",
+        "table",
+        "nas: `[task.network]`, the seed network",
+    ),
+    (
+        "task",
+        "data",
+        "table",
+        "nas: `[task.data]`, the data set candidates are trained on",
+    ),
+    (
+        "task",
+        "training",
+        "table",
+        "nas: `[task.training]`, how each candidate is trained",
+    ),
+    (
+        "task",
+        "scoring",
+        "table",
+        "nas: `[task.scoring]`, how each candidate is partitioned and simulated on [hardware]",
+    ),
+    (
+        "task.network",
+        "name",
+        "string",
+        "a seed network by name: `cifarnet` or `resnet`",
+    ),
+    (
+        "task.network",
+        "file",
+        "path",
+        "a network in the architecture IR as JSON, relative to the scenario (instead of `name`)",
+    ),
+    (
+        "task.network",
+        "width",
+        "integer 1 to 1024",
+        "channels of the named seed's first convolution",
+    ),
+    (
+        "task.network",
+        "blocks",
+        "integer 1 to 16",
+        "`resnet`: residual blocks per stage",
+    ),
+    (
+        "task.data",
+        "set",
+        "string",
+        "`digits` (scikit-learn's 8×8 digits, shipped) or `fashion_mnist`",
+    ),
+    (
+        "task.data",
+        "dir",
+        "path",
+        "`fashion_mnist`: the directory of its IDX files",
+    ),
+    (
+        "task.data",
+        "train_limit",
+        "integer 1 to 60,000",
+        "`fashion_mnist`: the first N training images only",
+    ),
+    (
+        "task.data",
+        "test_limit",
+        "integer 1 to 10,000",
+        "`fashion_mnist`: the first N test images only",
+    ),
+    (
+        "task.training",
+        "epochs",
+        "integer 1 to 1000",
+        "passes over the training split per candidate",
+    ),
+    (
+        "task.training",
+        "batch_size",
+        "integer 1 to 4096",
+        "samples per gradient step",
+    ),
+    (
+        "task.training",
+        "learning_rate",
+        "number in (0, 1]",
+        "Adam's step size",
+    ),
+    (
+        "task.scoring",
+        "method",
+        "string",
+        "the partition method of the registry that places each candidate (`dp`, `exact`, `rl`, …)",
+    ),
+    (
+        "task.scoring",
+        "budget",
+        "integer ≥ 1",
+        "simulator calls the method may make per candidate",
+    ),
+    (
+        "task.scoring",
+        "options",
+        "table",
+        "the method's options, keys as in docs/partition_methods.md",
+    ),
+    (
+        "task.scoring",
+        "batch",
+        "integer 1 to 65,536",
+        "samples per inference each candidate is lowered with",
+    ),
+    (
+        "task.scoring",
+        "dtype",
+        "string",
+        "element type of every tensor and weight: `int8`, `fp16`, `bf16` or `fp32`",
+    ),
+    (
+        "task",
         "metric",
         "string",
         "sweep: a numeric result of the `each` task (a column of sweep.csv), plotted against the first axis",
@@ -360,9 +516,9 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
 ];
 
-/// Task kinds this build runs. Kinds that arrive with later work
-/// (`finetune`, `nas`) are refused with a message that says so.
-pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition", "train"];
+/// Task kinds this build runs. A kind that arrives with later work
+/// (`finetune`) is refused with a message that says so.
+pub const TASK_KINDS: &[&str] = &["simulate", "traffic", "sweep", "partition", "train", "nas"];
 
 /// Most simulator calls one method may be given.
 pub(super) const MAX_BUDGET: u64 = 10_000_000;
@@ -375,6 +531,21 @@ pub(super) const MAX_BATCHES: u64 = 1_000_000;
 pub(super) const MAX_EPISODES_PER_BATCH: u64 = 4096;
 pub(super) const MAX_RANDOM_PROBLEMS: u64 = 10_000;
 pub(super) const MAX_SAMPLES: u64 = 4096;
+
+/// Limits of a nas task. Every trial trains a network, so a hundred
+/// thousand trials is already weeks of CPU; the population, widths and
+/// batch sizes are bounded so that memory stays within a workstation's.
+pub(super) const MAX_TRIALS: u64 = 100_000;
+pub(super) const MAX_POPULATION: u64 = 10_000;
+pub(super) const MAX_SYNTH_STEPS: u64 = 10_000_000;
+pub(super) const MAX_SEED_WIDTH: u64 = 1024;
+pub(super) const MAX_SEED_BLOCKS: u64 = 16;
+pub(super) const MAX_EPOCHS: u64 = 1000;
+pub(super) const MAX_TRAIN_BATCH: u64 = 4096;
+pub(super) const MAX_INFERENCE_BATCH: u64 = 65_536;
+/// The official Fashion-MNIST splits' sizes.
+pub(super) const FASHION_TRAIN: u64 = 60_000;
+pub(super) const FASHION_TEST: u64 = 10_000;
 
 /// Limits on numbers a scenario may ask for. The simulator's own limits
 /// (`sim::MAX_MICROBATCHES`, `sim::MAX_PACKET_BYTES`, which every command

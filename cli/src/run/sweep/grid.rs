@@ -270,7 +270,7 @@ fn apply_task(s: &mut Scenario, axis: &Axis, field: &str, v: &Node) -> Result<()
                 ));
             }
         },
-        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) => {
+        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) | Task::Nas(_) => {
             unreachable!("sweeps run simulate or traffic")
         }
     }

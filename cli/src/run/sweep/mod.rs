@@ -182,7 +182,7 @@ fn run_point(p: &Point) -> PointOutcome {
                 .map_err(|e| e.to_string())?;
             serde_json::to_value(&report).map_err(|e| e.to_string())
         }
-        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) => {
+        Task::Sweep(_) | Task::Partition(_) | Task::Train(_) | Task::Nas(_) => {
             unreachable!("sweeps run simulate or traffic")
         }
     }

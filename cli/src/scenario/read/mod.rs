@@ -14,6 +14,7 @@ use super::{HardwareSource, Scenario, Task, Workload, clean};
 use crate::error::UserError;
 use crate::files::read_text;
 
+mod nas;
 mod task;
 mod workload;
 
@@ -54,9 +55,15 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     // Judged from the kinds as written, not from the task as read, so that a
     // mistake inside a traffic task does not also report its (unneeded)
     // [workload] and [simulation] as missing.
-    let train = task_kind(root).as_deref() == Some("train");
+    let kind = task_kind(root);
+    let train = kind.as_deref() == Some("train");
+    // A nas task's hardware is optional (parameters and MACs need none),
+    // its workload is the seed network, and it writes no trace.
+    let nas = kind.as_deref() == Some("nas");
     let hw = if train {
         refuse_in_train(&top, "hardware");
+        Some((None, Vec::new()))
+    } else if nas && !top.has("hardware") {
         Some((None, Vec::new()))
     } else {
         read_hardware(&top, &dir).map(|(h, o)| (Some(h), o))
@@ -68,17 +75,34 @@ fn read(root: &Node, path: &Path, sink: &Sink) -> Option<Scenario> {
     let workload = if train {
         refuse_in_train(&top, "workload");
         Some(None)
+    } else if nas {
+        refuse_in_nas(&top);
+        Some(None)
     } else {
         read_workload_table(&top, &dir, needs_workload)
     };
     let simulation = match top.opt_table("simulation") {
-        Some(s) => read_simulation(&s, simulates).filter(|o| !(train && trace_refused(&s, o))),
+        Some(s) => read_simulation(&s, simulates)
+            .filter(|o| !((train || nas) && trace_refused(&s, o, kind.as_deref()))),
         None if simulates => {
             top.missing("simulation");
             None
         }
         None => Some(SimOptions::default()),
     };
+    if let (Some(Task::Nas(n)), Some((None, _))) = (&task, &hw)
+        && n.objective.needs_hardware()
+    {
+        sink.error(
+            n.objective_pos,
+            "task.objective",
+            format!(
+                "objective {:?} is measured on the simulated package: add [hardware] with a `spec`, \
+                 or minimise `params` or `macs`",
+                n.objective.name()
+            ),
+        );
+    }
     let (output_dir, plots) = read_output(&top, &dir);
     top.finish();
     if let Some(Task::Sweep(sweep)) = &task {
@@ -117,13 +141,29 @@ fn refuse_in_train(top: &TableReader<'_>, table: &'static str) {
     }
 }
 
-/// A train task simulates thousands of placements and writes no trace:
-/// `trace = true` is refused rather than ignored (true when refused).
-fn trace_refused(t: &TableReader<'_>, o: &SimOptions) -> bool {
+/// A nas task's workload is its seed network (`[task.network]`): a
+/// `[workload]` table would be ignored, so it is refused.
+fn refuse_in_nas(top: &TableReader<'_>) {
+    if top.has("workload") {
+        top.error_at(
+            "workload",
+            "a nas task's workload is its seed network, given in [task.network] (`name` or `file`); \
+             remove [workload]",
+        );
+    }
+}
+
+/// A train or nas task simulates thousands of placements and writes no
+/// trace: `trace = true` is refused rather than ignored (true when
+/// refused).
+fn trace_refused(t: &TableReader<'_>, o: &SimOptions, kind: Option<&str>) -> bool {
     if o.trace {
         t.error_at(
             "trace",
-            "a train task writes no trace; remove `trace` or set it to false",
+            format!(
+                "a {} task writes no trace; remove `trace` or set it to false",
+                kind.unwrap_or("train")
+            ),
         );
     }
     o.trace
@@ -257,9 +297,11 @@ fn task_simulates(root: &Node) -> Option<bool> {
         _ => None,
     };
     let task = root.get("task")?;
-    // Every kind but traffic runs a workload through the simulator.
+    // Every kind but traffic runs a workload through the simulator; a nas
+    // task simulates only with hardware, with default options unless
+    // [simulation] gives them.
     let each_simulates = |each: &Node| match kind(each)?.as_str() {
-        "traffic" => Some(false),
+        "traffic" | "nas" => Some(false),
         "sweep" => None,
         k if TASK_KINDS.contains(&k) => Some(true),
         _ => None,

@@ -119,6 +119,7 @@ pub(super) fn read_task(t: &TableReader<'_>, dir: &Path, allow_sweep: bool) -> O
         "traffic" => read_traffic(t).map(Task::Traffic),
         "partition" => read_partition(t, dir).map(Task::Partition),
         "train" => read_train(t, dir).map(Task::Train),
+        "nas" => super::nas::read_nas(t, dir).map(Task::Nas),
         _ => read_sweep(t, dir).map(Task::Sweep),
     };
     t.finish();
@@ -155,7 +156,7 @@ fn read_kind<'a>(t: &TableReader<'a>, allow_sweep: bool) -> Option<&'a str> {
         return None;
     }
     if !kinds.contains(&kind) {
-        let later = ["finetune", "nas"];
+        let later = ["finetune"];
         let extra = if later.contains(&kind) {
             format!(" ({kind:?} arrives with its own issue and is not in this build)")
         } else {
@@ -292,46 +293,64 @@ fn read_method_options(
             );
             ok = false;
         }
-        let mut given = Vec::new();
-        for spec in info.options {
-            let Some(r) = m.opt(spec.name) else {
-                continue;
-            };
-            let value = match spec.kind {
-                OptionKind::Int { min, max } => r.int_in(min, max).map(OptionValue::Int),
-                OptionKind::Float {
-                    min,
-                    max,
-                    strict_min,
-                } => r.number(min, strict_min, max).map(OptionValue::Float),
-                OptionKind::Bool => r.bool().map(OptionValue::Bool),
-                OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
-                OptionKind::File { check } => r.text().and_then(|s| {
-                    let path = clean(&dir.join(s));
-                    let refused = if path.is_file() {
-                        check(&path).err()
-                    } else {
-                        Some(format!("file {} does not exist", path.display()))
-                    };
-                    match refused {
-                        Some(why) => {
-                            r.error(why);
-                            None
-                        }
-                        None => Some(OptionValue::File(Some(path.into()))),
-                    }
-                }),
-            };
-            match value {
-                Some(v) => given.push((spec.name.to_string(), v)),
-                None => ok = false,
+        match read_options_of(info, &m, dir) {
+            Some(given) => {
+                out.insert(info.name.to_string(), given);
             }
+            None => ok = false,
         }
-        m.finish();
-        out.insert(info.name.to_string(), given);
     }
     t.finish();
     ok.then_some(out)
+}
+
+/// The options of one method in table `m`, each key an option of the
+/// method in the registry with its type and domain checked where it is
+/// written (a `File` option's file read by its check); `None` when any is
+/// refused (reported). Reports unknown keys.
+pub(super) fn read_options_of(
+    info: &registry::MethodInfo,
+    m: &TableReader<'_>,
+    dir: &Path,
+) -> Option<Vec<(String, OptionValue)>> {
+    let mut ok = true;
+    let mut given = Vec::new();
+    for spec in info.options {
+        let Some(r) = m.opt(spec.name) else {
+            continue;
+        };
+        let value = match spec.kind {
+            OptionKind::Int { min, max } => r.int_in(min, max).map(OptionValue::Int),
+            OptionKind::Float {
+                min,
+                max,
+                strict_min,
+            } => r.number(min, strict_min, max).map(OptionValue::Float),
+            OptionKind::Bool => r.bool().map(OptionValue::Bool),
+            OptionKind::Choice { choices } => r.word(choices).and_then(|w| spec.kind.choice(w)),
+            OptionKind::File { check } => r.text().and_then(|s| {
+                let path = clean(&dir.join(s));
+                let refused = if path.is_file() {
+                    check(&path).err()
+                } else {
+                    Some(format!("file {} does not exist", path.display()))
+                };
+                match refused {
+                    Some(why) => {
+                        r.error(why);
+                        None
+                    }
+                    None => Some(OptionValue::File(Some(path.into()))),
+                }
+            }),
+        };
+        match value {
+            Some(v) => given.push((spec.name.to_string(), v)),
+            None => ok = false,
+        }
+    }
+    m.finish();
+    ok.then_some(given)
 }
 
 /// A train task: PPO settings with their defaults, the corpus and the
