@@ -1,0 +1,1 @@
+//! Tests of synthesis against the abstract semantics.
