@@ -30,6 +30,7 @@
 //!   anything along `a`;
 //! - else ONE-TO-ONE if every `S_a(y)` has at most one coordinate;
 //! - else MANY-TO-ONE.
+//!
 //! Values are ordered NONE < ONE-TO-ONE < MANY-TO-ONE < ALL-TO-ONE. The
 //! abstract semantics composes op-by-op matrices along paths (NONE annihilates,
 //! otherwise the larger wins, so ALL-TO-ONE absorbs) and joins parallel paths
@@ -41,6 +42,14 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::ir::{Fragment, IrError, Shape};
+
+mod abstract_sem;
+mod depth;
+mod target;
+#[cfg(test)]
+mod tests;
+
+pub use target::{SHAPE_MISMATCH, satisfies};
 
 /// How output elements along one axis draw on input elements along another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -146,8 +155,7 @@ impl Target {
 
 /// The abstract properties of `fragment`, computed on the IR.
 pub fn abstract_props(fragment: &Fragment) -> Result<Props, IrError> {
-    let _ = fragment;
-    todo!("abstract semantics")
+    abstract_sem::abstract_props(fragment)
 }
 
 /// The concrete properties of `fragment`, measured by running it with random
@@ -162,14 +170,12 @@ pub fn concrete_props(fragment: &Fragment, seed: u64) -> Result<Props, IrError> 
 /// unit of depth outside the tolerance, then each lattice level of missing
 /// mixing. Works on partial fragments: `have` may have a different rank.
 pub fn distance(have: &Props, want: &Target) -> f64 {
-    let _ = (have, want);
-    todo!("distance")
+    target::distance(have, want)
 }
 
 /// A target near `p`: each depth moved by up to ±2 (never below 1 where a
 /// path exists), each mixing entry kept or relaxed one level with
 /// probability ½, shapes kept.
 pub fn mutate_target(p: &Props, rng: &mut impl Rng) -> Target {
-    let _ = (p, rng);
-    todo!("property mutation")
+    target::mutate_target(p, rng)
 }
