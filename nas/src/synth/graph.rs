@@ -11,6 +11,7 @@
 //! width. A branch whose input the target asks nothing of may be dropped.
 
 use rand::Rng;
+use rand::seq::SliceRandom;
 
 use crate::ir::{Fragment, Op, Shape, ValueId};
 use crate::props::{Mix, Target};
@@ -136,9 +137,9 @@ fn skip_op(input: &Shape, goal: &Shape) -> Option<Option<Op>> {
             let op = conv(goal[0], 1, s, 1);
             (op.infer(&[input]).ok()? == *goal).then_some(Some(op))
         }),
-        (r, g) if r == g && r != 3 && input[..r - 1] == goal[..r - 1] => Some(Some(Op::Dense {
-            units: goal[r - 1],
-        })),
+        (r, g) if r == g && r != 3 && input[..r - 1] == goal[..r - 1] => {
+            Some(Some(Op::Dense { units: goal[r - 1] }))
+        }
         _ => None,
     }
 }
@@ -155,7 +156,9 @@ pub(crate) fn residual(
 ) -> Result<Fragment, Halt> {
     let goal = &target.shapes[0];
     let skip = skip_op(input, goal).ok_or_else(|| {
-        Halt::Unreachable(format!("no one-op skip branch turns {input:?} into {goal:?}"))
+        Halt::Unreachable(format!(
+            "no one-op skip branch turns {input:?} into {goal:?}"
+        ))
     })?;
     let tail = rng.gen_bool(0.5).then_some(Op::Relu);
     let extra = 1 + usize::from(skip.is_some()) + usize::from(tail.is_some());
@@ -254,17 +257,30 @@ pub(crate) fn joined(
         let Some(room) = max_len.checked_sub(fixed) else {
             continue;
         };
-        let per_branch = room / keep.len();
+        // Branches grow in random order; each may use what the earlier ones
+        // left minus the shortest lengths of the later ones, and the last
+        // makes up the minimum length.
+        let mut order = keep.clone();
+        order.shuffle(rng);
+        let mut spent = 0;
         let mut branches = Vec::new();
         let mut failed = false;
-        for &i in &keep {
+        for (pos, &i) in order.iter().enumerate() {
+            let later: usize = order[pos + 1..].iter().filter_map(|&j| needs[j]).sum();
+            let last = pos + 1 == order.len();
             let sub = sub_target(target, i);
+            let max_b = room.saturating_sub(spent + later);
+            let min_b = if last {
+                min_len.saturating_sub(fixed + spent).min(max_b)
+            } else {
+                0
+            };
             let spec = Spec {
                 target: &sub,
                 goal,
                 // A lone branch is the whole fragment and needs an op.
-                min_len: usize::from(keep.len() == 1),
-                max_len: per_branch,
+                min_len: min_b.max(usize::from(keep.len() == 1)),
+                max_len: max_b,
                 max_width,
             };
             let complete = |seq: &Fragment| {
@@ -275,7 +291,10 @@ pub(crate) fn joined(
                 f
             };
             match grow(&inputs[i], &spec, &complete, budget, rng) {
-                Ok(g) => branches.push((i, g.seq)),
+                Ok(g) => {
+                    spent += g.seq.len();
+                    branches.push((i, g.seq));
+                }
                 Err(Halt::Budget) => return Err(Halt::Budget),
                 Err(Halt::Unreachable(m)) => {
                     reasons.push(m);
@@ -284,6 +303,7 @@ pub(crate) fn joined(
                 }
             }
         }
+        branches.sort_by_key(|b| b.0);
         if failed {
             continue;
         }

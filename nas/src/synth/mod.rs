@@ -30,6 +30,8 @@ mod random;
 mod tests;
 mod tune;
 
+/// An index drawn with probability proportional to its weight.
+pub(crate) use progressive::draw as draw_index;
 use progressive::{Budget, Halt};
 
 /// Probability that a one-input synthesis tries the residual form before
