@@ -209,6 +209,10 @@ fn asks_nothing(target: &Target, i: usize) -> bool {
             .all(|row| row.iter().all(|m| *m == Mix::None))
 }
 
+/// Fewest steps a branch's growth may take before the try is abandoned
+/// (it gets a quarter of what is left when that is more).
+const BRANCH_STEPS: u64 = 500;
+
 /// The joined form for several inputs (see the module docs).
 pub(crate) fn joined(
     inputs: &[Shape],
@@ -290,12 +294,25 @@ pub(crate) fn joined(
                 f.outputs = vec![y];
                 f
             };
-            match grow(&inputs[i], &spec, &complete, budget, rng) {
+            // A branch gets a slice of what is left, so that a hopeless
+            // split of the length does not use up the whole budget.
+            let left = budget.limit - budget.used;
+            let mut slice = Budget {
+                used: budget.used,
+                limit: budget.used + left.min((left / 4).max(BRANCH_STEPS)),
+            };
+            let grown = grow(&inputs[i], &spec, &complete, &mut slice, rng);
+            budget.used = slice.used;
+            match grown {
                 Ok(g) => {
                     spent += g.seq.len();
                     branches.push((i, g.seq));
                 }
-                Err(Halt::Budget) => return Err(Halt::Budget),
+                Err(Halt::Budget) if budget.used >= budget.limit => return Err(Halt::Budget),
+                Err(Halt::Budget) => {
+                    failed = true;
+                    break;
+                }
                 Err(Halt::Unreachable(m)) => {
                     reasons.push(m);
                     failed = true;

@@ -143,6 +143,11 @@ pub(crate) fn grow(
                 met = Some(done);
             }
         }
+        if spec.max_len == 0 && met.is_none() {
+            return Err(Halt::Unreachable(format!(
+                "no op is allowed and the input {input:?} does not meet the target"
+            )));
+        }
         loop {
             let n = seq.nodes.len();
             if n >= spec.min_len
