@@ -33,13 +33,12 @@ pub(crate) fn conv(out_channels: u64, kernel: u64, stride: u64, groups: u64) -> 
 }
 
 /// Widths (channels or units) an op may produce from width `current`:
-/// the current one, double and half of it (within `max_width`), and `goal`
-/// when given. The goal is offered even above `max_width`: the interface
-/// asks for it.
+/// the current one, double and half of it (those within `max_width`), and
+/// `goal` when given. The goal is offered even above `max_width`: the
+/// interface asks for it.
 pub(crate) fn widths(current: u64, goal: Option<u64>, max_width: u64) -> Vec<u64> {
     let mut set = BTreeSet::new();
-    set.insert(current);
-    for w in [current * 2, (current / 2).max(1)] {
+    for w in [current, current * 2, (current / 2).max(1)] {
         if w <= max_width {
             set.insert(w);
         }
