@@ -9,9 +9,10 @@
 //! (an input axis of size 1 is ALL-TO-ONE wherever there is dependence; an
 //! output axis of size 1 admits only NONE or ALL-TO-ONE).
 
-use crate::ir::{Fragment, IrError, Linearity, Op, Shape};
+use crate::ir::{Fragment, IrError, Linearity, Node, Op, Shape, numel};
 
 use super::depth::{Step, depth_table};
+use super::rows::{Action, Bits, Row, actions, op_reads};
 use super::{Mix, MixMatrix, Props};
 
 /// How `op` counts for depth on inputs of these shapes. This is
@@ -65,99 +66,13 @@ pub(crate) fn windows(n: u64, kernel: u64, stride: u64, padding: u64) -> Vec<(u6
         .collect()
 }
 
-/// Mixing of a windowed axis with itself: `(whole, diagonal)`, where `whole`
-/// says every window covers the whole axis (then the input axis is
-/// ALL-TO-ONE towards every output axis).
-fn window_mix(n: u64, wins: &[(u64, u64)]) -> (bool, Mix) {
-    if wins.iter().all(|&w| w == (0, n)) {
-        return (true, Mix::AllToOne);
-    }
-    let diag = if wins.iter().all(|&w| w == wins[0]) {
-        Mix::None
-    } else if wins.iter().all(|&(lo, hi)| hi - lo <= 1) {
-        Mix::OneToOne
-    } else {
-        Mix::ManyToOne
-    };
-    (false, diag)
-}
-
-/// The matrix of an element-wise map on `shape`: each axis to itself.
-pub(crate) fn identity(shape: &[u64]) -> MixMatrix {
-    (0..shape.len())
-        .map(|a| {
-            (0..shape.len())
-                .map(|b| {
-                    if shape[a] == 1 {
-                        Mix::AllToOne
-                    } else if a == b {
-                        Mix::OneToOne
-                    } else {
-                        Mix::None
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn none_matrix(rows: usize, cols: usize) -> MixMatrix {
     vec![vec![Mix::None; cols]; rows]
 }
 
-/// Composition in the lattice: NONE annihilates, otherwise the larger wins.
-fn compose(x: Mix, y: Mix) -> Mix {
-    if x == Mix::None || y == Mix::None {
-        Mix::None
-    } else {
-        x.max(y)
-    }
-}
-
-/// `m` then `t`, joining over the intermediate axis.
-fn compose_matrix(m: &MixMatrix, t: &MixMatrix) -> MixMatrix {
-    let cols = t.first().map_or(0, Vec::len);
-    m.iter()
-        .map(|row| {
-            (0..cols)
-                .map(|b| {
-                    row.iter()
-                        .zip(t)
-                        .map(|(&x, trow)| compose(x, trow[b]))
-                        .max()
-                        .unwrap_or(Mix::None)
-                })
-                .collect()
-        })
-        .collect()
-}
-
-fn join_matrix(a: &mut MixMatrix, b: &MixMatrix) {
-    for (ra, rb) in a.iter_mut().zip(b) {
-        for (x, y) in ra.iter_mut().zip(rb) {
-            *x = (*x).max(*y);
-        }
-    }
-}
-
-/// Applies the size-1 rules to the matrix of a pair that depends: a row of
-/// an input axis of size 1 is all ALL-TO-ONE; in a column of an output axis
-/// of size 1 only NONE and ALL-TO-ONE can occur.
-fn size_one_rules(m: &mut MixMatrix, input: &[u64], output: &[u64]) {
-    for (a, row) in m.iter_mut().enumerate() {
-        for (b, x) in row.iter_mut().enumerate() {
-            if input[a] == 1 {
-                *x = Mix::AllToOne;
-            } else if output[b] == 1 && *x != Mix::AllToOne {
-                *x = Mix::None;
-            }
-        }
-    }
-}
-
 /// Whether moving along output axis `b` of a row-major reshape from `from`
 /// to `to` ever changes the coordinate along input axis `a`.
-fn reshape_moves(from: &[u64], to: &[u64], a: usize, b: usize) -> bool {
+pub(crate) fn reshape_moves(from: &[u64], to: &[u64], a: usize, b: usize) -> bool {
     let stride = |s: &[u64], k: usize| -> u64 { s[k + 1..].iter().product() };
     let (st_a, n_a) = (stride(from, a), from[a]);
     let (st_b, n_b) = (stride(to, b), to[b]);
@@ -172,130 +87,127 @@ fn reshape_moves(from: &[u64], to: &[u64], a: usize, b: usize) -> bool {
         .any(|l| coord(l) != coord(l + st_b))
 }
 
-/// The transfer matrix of `op` from input slot `slot` (of shapes `inputs`)
-/// to its output of shape `output`, exactly as the mixing definition gives
-/// it for the op alone.
-pub(crate) fn transfer(op: &Op, inputs: &[&Shape], output: &Shape, slot: usize) -> MixMatrix {
-    let x = inputs[slot];
-    let r = x.len();
-    let all_row = |m: &mut MixMatrix, a: usize| {
-        for v in m[a].iter_mut() {
-            *v = Mix::AllToOne;
-        }
-    };
-    match op {
-        Op::BatchNorm
-        | Op::Relu
-        | Op::Gelu
-        | Op::Tanh
-        | Op::Sigmoid
-        | Op::Add
-        | Op::Concat { .. } => identity(x),
-        Op::Dense { .. } | Op::Softmax | Op::LayerNorm => {
-            let mut m = identity(x);
-            all_row(&mut m, r - 1);
-            m
-        }
-        Op::MatMul => {
-            let mut m = identity(x);
-            // A's last axis and B's second-to-last are contracted.
-            all_row(&mut m, if slot == 0 { r - 1 } else { r - 2 });
-            m
-        }
-        Op::Transpose { perm } => (0..r)
-            .map(|a| {
-                perm.iter()
-                    .map(|&p| {
-                        if x[a] == 1 {
-                            Mix::AllToOne
-                        } else if p as usize == a {
-                            Mix::OneToOne
-                        } else {
-                            Mix::None
-                        }
-                    })
-                    .collect()
-            })
-            .collect(),
-        Op::Flatten | Op::Reshape { .. } => (0..r)
-            .map(|a| {
-                (0..output.len())
-                    .map(|b| {
-                        if x[a] == 1 {
-                            Mix::AllToOne
-                        } else if reshape_moves(x, output, a, b) {
-                            Mix::OneToOne
-                        } else {
-                            Mix::None
-                        }
-                    })
-                    .collect()
-            })
-            .collect(),
-        Op::GlobalAvgPool => {
-            let c = if x[0] == 1 {
-                Mix::AllToOne
-            } else {
-                Mix::OneToOne
-            };
-            vec![vec![c], vec![Mix::AllToOne], vec![Mix::AllToOne]]
-        }
-        Op::Conv {
-            kernel,
-            stride,
-            padding,
-            groups,
-            ..
-        } => {
-            let mut m = spatial(x, *kernel, *stride, *padding);
-            let per_group = x[0] / groups;
-            if *groups == 1 {
-                all_row(&mut m, 0);
-            } else {
-                // Output channel o reads its group's channels only; groups
-                // differ, so the set moves along the output channels.
-                m[0] = vec![
-                    if per_group == 1 {
-                        Mix::OneToOne
-                    } else {
-                        Mix::ManyToOne
-                    },
-                    Mix::None,
-                    Mix::None,
-                ];
-            }
-            m
-        }
-        Op::MaxPool {
-            kernel,
-            stride,
-            padding,
-        }
-        | Op::AvgPool {
-            kernel,
-            stride,
-            padding,
-        } => {
-            let mut m = spatial(x, *kernel, *stride, *padding);
-            m[0] = identity(x)[0].clone();
-            m
-        }
+/// How a value depends on one fragment input: which of its elements
+/// depend (`None`: all of them) and a row per input axis.
+#[derive(Clone, Debug)]
+struct Dep {
+    mask: Option<Vec<bool>>,
+    rows: Vec<Row>,
+}
+
+/// Most (output element, read) pairs the element-by-element path may
+/// materialise for one op (2^24 pairs, 128 MiB).
+const MAX_READS: u64 = 1 << 24;
+
+/// An upper bound on the reads `op` makes for one output element.
+fn reads_per_element(op: &Op, ins: &[&Shape]) -> u64 {
+    let x = ins[0];
+    match *op {
+        Op::Conv { kernel, groups, .. } => x[0] / groups * kernel * kernel,
+        Op::MaxPool { kernel, .. } | Op::AvgPool { kernel, .. } => kernel * kernel,
+        Op::Dense { .. } | Op::Softmax | Op::LayerNorm => x[x.len() - 1],
+        Op::GlobalAvgPool => x[1] * x[2],
+        Op::MatMul => 2 * x[x.len() - 1],
+        _ => ins.len() as u64,
     }
 }
 
-/// The spatial rows (1 and 2) of a windowed op on `[c, h, w]`; row 0 is
-/// left NONE for the caller.
-fn spatial(x: &[u64], kernel: u64, stride: u64, padding: u64) -> MixMatrix {
-    let mut m = none_matrix(3, 3);
-    for a in 1..3 {
-        let (whole, diag) = window_mix(x[a], &windows(x[a], kernel, stride, padding));
-        if whole {
-            m[a] = vec![Mix::AllToOne; 3];
-        } else {
-            m[a][a] = diag;
+/// The dependence of node `n`'s output (value `v`) on a fragment input of
+/// shape `input`, from its operands' (`None` where an operand does not
+/// depend).
+fn node_dep(
+    n: &Node,
+    shapes: &[Shape],
+    v: usize,
+    deps: &[Option<Dep>],
+    input: &Shape,
+) -> Result<Option<Dep>, IrError> {
+    let ins: Vec<&Shape> = n.inputs.iter().map(|u| &shapes[u.0 as usize]).collect();
+    let out = &shapes[v];
+    let operands: Vec<(usize, &Dep)> = n
+        .inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, u)| deps[u.0 as usize].as_ref().map(|d| (slot, d)))
+        .collect();
+    if operands.is_empty() {
+        return Ok(None);
+    }
+    // Compact path: every operand depends everywhere and is read for every
+    // output element (true of every op but a concatenation).
+    if !matches!(n.op, Op::Concat { .. }) && operands.iter().all(|(_, d)| d.mask.is_none()) {
+        let acts: Vec<Vec<Action>> = operands
+            .iter()
+            .map(|(slot, _)| actions(&n.op, &ins, out, *slot))
+            .collect();
+        let rows: Option<Vec<Row>> = input
+            .iter()
+            .enumerate()
+            .map(|(a, &m)| {
+                let mut acc: Option<Row> = None;
+                for ((_, d), act) in operands.iter().zip(&acts) {
+                    let r = d.rows[a].through(act, m)?;
+                    acc = Some(match acc {
+                        None => r,
+                        Some(prev) => prev.join(&r)?,
+                    });
+                }
+                acc.map(|r| r.normalized(m))
+            })
+            .collect();
+        if let Some(rows) = rows {
+            return Ok(Some(Dep { mask: None, rows }));
         }
     }
-    m
+    // Element by element, through the op's reads.
+    let n_out = numel(out);
+    if n_out * reads_per_element(&n.op, &ins) > MAX_READS {
+        return Err(IrError(format!(
+            "{} ({}): following its mixing element by element would read more than {MAX_READS} elements",
+            n.name,
+            n.op.name()
+        )));
+    }
+    let reads = op_reads(&n.op, &ins, out);
+    let mut rows = Vec::with_capacity(input.len());
+    let mut mask: Vec<bool> = vec![false; n_out as usize];
+    for (a, &m) in input.iter().enumerate() {
+        let expanded: Vec<Option<Vec<Bits>>> = (0..n.inputs.len())
+            .map(|slot| {
+                operands
+                    .iter()
+                    .find(|(s, _)| *s == slot)
+                    .map(|(_, d)| d.rows[a].expand(m, ins[slot], d.mask.as_deref()))
+            })
+            .collect();
+        let words = (m as usize).div_ceil(64).max(1);
+        let sets: Vec<Bits> = reads
+            .iter()
+            .map(|rs| {
+                let mut acc = vec![0u64; words];
+                for &(slot, z) in rs {
+                    if let Some(e) = &expanded[slot as usize] {
+                        for (x, y) in acc.iter_mut().zip(&e[z as usize]) {
+                            *x |= y;
+                        }
+                    }
+                }
+                acc
+            })
+            .collect();
+        if a == 0 {
+            for (k, s) in mask.iter_mut().zip(&sets) {
+                *k = s.iter().any(|&w| w != 0);
+            }
+        }
+        rows.push(Row::compact(sets, m, out));
+    }
+    let mask = if mask.iter().all(|&k| k) {
+        None
+    } else {
+        Some(mask)
+    };
+    Ok(Some(Dep { mask, rows }))
 }
 
 /// The abstract properties of `fragment` (see [`crate::props::abstract_props`]).
@@ -303,51 +215,44 @@ pub(crate) fn abstract_props(fragment: &Fragment) -> Result<Props, IrError> {
     let shapes = fragment.shapes()?;
     let k = fragment.inputs.len();
     let outputs: Vec<usize> = fragment.outputs.iter().map(|o| o.0 as usize).collect();
-    let ins_of = |n: &crate::ir::Node| -> Vec<&Shape> {
-        n.inputs.iter().map(|v| &shapes[v.0 as usize]).collect()
-    };
     let steps: Vec<Step> = fragment
         .nodes
         .iter()
-        .map(|n| Step {
-            inputs: n.inputs.iter().map(|v| v.0 as usize).collect(),
-            kind: abstract_linearity(&n.op, &ins_of(n)),
+        .map(|n| {
+            let ins: Vec<&Shape> = n.inputs.iter().map(|v| &shapes[v.0 as usize]).collect();
+            Step {
+                inputs: n.inputs.iter().map(|v| v.0 as usize).collect(),
+                kind: abstract_linearity(&n.op, &ins),
+            }
         })
         .collect();
     let depth = depth_table(k, &steps, &outputs);
     let mut mixing = Vec::with_capacity(k);
     for i in 0..k {
-        let mut per_value: Vec<Option<MixMatrix>> = vec![None; shapes.len()];
-        let mut own = identity(&shapes[i]);
-        size_one_rules(&mut own, &shapes[i], &shapes[i]);
-        per_value[i] = Some(own);
+        let input = &shapes[i];
+        let mut deps: Vec<Option<Dep>> = vec![None; shapes.len()];
+        deps[i] = Some(Dep {
+            mask: None,
+            rows: input
+                .iter()
+                .enumerate()
+                .map(|(a, &m)| Row::identity(m, a))
+                .collect(),
+        });
         for (j, n) in fragment.nodes.iter().enumerate() {
-            let v = k + j;
-            let ins = ins_of(n);
-            let mut acc: Option<MixMatrix> = None;
-            for (slot, u) in n.inputs.iter().enumerate() {
-                let Some(m) = &per_value[u.0 as usize] else {
-                    continue;
-                };
-                let t = transfer(&n.op, &ins, &shapes[v], slot);
-                let c = compose_matrix(m, &t);
-                match &mut acc {
-                    None => acc = Some(c),
-                    Some(a) => join_matrix(a, &c),
-                }
-            }
-            if let Some(a) = &mut acc {
-                size_one_rules(a, &shapes[i], &shapes[v]);
-            }
-            per_value[v] = acc;
+            deps[k + j] = node_dep(n, &shapes, k + j, &deps, input)?;
         }
         mixing.push(
             outputs
                 .iter()
-                .map(|&o| {
-                    per_value[o]
-                        .clone()
-                        .unwrap_or_else(|| none_matrix(shapes[i].len(), shapes[o].len()))
+                .map(|&o| match &deps[o] {
+                    Some(d) => d
+                        .rows
+                        .iter()
+                        .zip(input)
+                        .map(|(r, &m)| r.mix(m, &shapes[o]))
+                        .collect(),
+                    None => none_matrix(input.len(), shapes[o].len()),
                 })
                 .collect(),
         );

@@ -44,7 +44,12 @@ use serde::{Deserialize, Serialize};
 use crate::ir::{Fragment, IrError, Shape};
 
 mod abstract_sem;
+#[cfg(test)]
+mod agreement;
+mod concrete;
 mod depth;
+mod interp;
+mod rows;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -161,8 +166,7 @@ pub fn abstract_props(fragment: &Fragment) -> Result<Props, IrError> {
 /// The concrete properties of `fragment`, measured by running it with random
 /// weights and inputs drawn from `seed`.
 pub fn concrete_props(fragment: &Fragment, seed: u64) -> Result<Props, IrError> {
-    let _ = (fragment, seed);
-    todo!("concrete semantics")
+    concrete::concrete_props(fragment, seed)
 }
 
 /// How far `have` is from satisfying `want`: 0 exactly when it does. Shape
