@@ -1,13 +1,6 @@
-//! The abstract semantics: depth and mixing computed on the IR alone.
-//!
-//! Each op has, per input slot, a transfer matrix from that input's axes to
-//! its output's axes, worked out from shapes and attributes by applying the
-//! mixing definition (see the module doc of [`crate::props`]) to the op on
-//! its own; those per-op matrices are exact. A fragment's matrices are then
-//! composed along paths and joined over parallel paths in the lattice, and
-//! the size-1 rules of the definition are applied to every value's matrix
-//! (an input axis of size 1 is ALL-TO-ONE wherever there is dependence; an
-//! output axis of size 1 admits only NONE or ALL-TO-ONE).
+//! The abstract semantics: depth and mixing computed on the IR alone (see
+//! the module doc of [`crate::props`] for what is computed and why it is
+//! exact; the mixing domain is in `rows.rs`).
 
 use crate::ir::{Fragment, IrError, Linearity, Node, Op, Shape, numel};
 
@@ -180,24 +173,23 @@ fn node_dep(
                     .map(|(_, d)| d.rows[a].expand(m, ins[slot], d.mask.as_deref()))
             })
             .collect();
-        let words = (m as usize).div_ceil(64).max(1);
         let sets: Vec<Bits> = reads
             .iter()
             .map(|rs| {
-                let mut acc = vec![0u64; words];
+                let mut acc: Bits = Vec::new();
                 for &(slot, z) in rs {
                     if let Some(e) = &expanded[slot as usize] {
-                        for (x, y) in acc.iter_mut().zip(&e[z as usize]) {
-                            *x |= y;
-                        }
+                        acc.extend_from_slice(&e[z as usize]);
                     }
                 }
+                acc.sort_unstable();
+                acc.dedup();
                 acc
             })
             .collect();
         if a == 0 {
             for (k, s) in mask.iter_mut().zip(&sets) {
-                *k = s.iter().any(|&w| w != 0);
+                *k = !s.is_empty();
             }
         }
         rows.push(Row::compact(sets, m, out));

@@ -203,7 +203,7 @@ fn random_op(rng: &mut ChaCha8Rng, x: &Shape, shapes: &[Shape]) -> Option<(Op, V
             units: rng.gen_range(1..=6),
         },
         1 if image => {
-            let divisors: Vec<u64> = (1..=x[0]).filter(|g| x[0] % g == 0).collect();
+            let divisors: Vec<u64> = (1..=x[0]).filter(|g| x[0].is_multiple_of(*g)).collect();
             let groups = *divisors.choose(rng)?;
             let kernel = rng.gen_range(1..=3);
             Op::Conv {
@@ -255,7 +255,7 @@ fn random_op(rng: &mut ChaCha8Rng, x: &Shape, shapes: &[Shape]) -> Option<(Op, V
             let mut left = numel(x);
             let mut shape = Vec::new();
             for _ in 1..rank {
-                let d: Vec<u64> = (1..=left).filter(|d| left % d == 0).collect();
+                let d: Vec<u64> = (1..=left).filter(|d| left.is_multiple_of(*d)).collect();
                 let d = *d.choose(rng)?;
                 shape.push(d);
                 left /= d;

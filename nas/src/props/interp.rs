@@ -9,6 +9,10 @@
 //! It is meant for measuring properties of small fragments, not for
 //! training: nothing here is fast.
 
+// The loops index several tensors with the same position, as the formulas
+// are written; iterators would hide that.
+#![allow(clippy::needless_range_loop)]
+
 use rand::Rng;
 
 use crate::ir::{Op, Shape};

@@ -30,31 +30,71 @@ use super::Mix;
 use super::abstract_sem::windows;
 use super::interp::{Params, Reads, Tensor, eval};
 
-/// A set of coordinates along one axis.
-pub(crate) type Bits = Vec<u64>;
+/// A set of coordinates along one axis, sorted and without repeats (sparse:
+/// the sets met in practice are single coordinates, windows or whole axes).
+pub(crate) type Bits = Vec<u32>;
 
-fn bits_empty(n: usize) -> Bits {
-    vec![0; n.div_ceil(64).max(1)]
+fn bits_empty(_n: usize) -> Bits {
+    Vec::new()
 }
 
-fn bits_of(n: usize, coords: impl IntoIterator<Item = usize>) -> Bits {
-    let mut b = bits_empty(n);
-    for c in coords {
-        b[c / 64] |= 1 << (c % 64);
-    }
+fn bits_of(_n: usize, coords: impl IntoIterator<Item = usize>) -> Bits {
+    let mut b: Bits = coords.into_iter().map(|c| c as u32).collect();
+    b.sort_unstable();
+    b.dedup();
     b
 }
 
 fn count(b: &Bits) -> usize {
-    b.iter().map(|w| w.count_ones() as usize).sum()
+    b.len()
 }
 
 fn union(a: &Bits, b: &Bits) -> Bits {
-    a.iter().zip(b).map(|(x, y)| x | y).collect()
+    let mut u = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x == y => {
+                i += 1;
+                j += 1;
+                x
+            }
+            (Some(&x), Some(&y)) if x < y => {
+                i += 1;
+                x
+            }
+            (Some(_), Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => unreachable!("loop condition"),
+        };
+        u.push(next);
+    }
+    u
+}
+
+fn or_into(a: &mut Bits, b: &Bits) {
+    if b.is_empty() {
+        return;
+    }
+    if a.is_empty() {
+        a.clone_from(b);
+        return;
+    }
+    *a = union(a, b);
 }
 
 fn is_empty(b: &Bits) -> bool {
-    b.iter().all(|&w| w == 0)
+    b.is_empty()
 }
 
 /// What the depending elements of a value draw along one fragment-input
@@ -321,21 +361,22 @@ impl Row {
 
     /// The lattice values of this row towards the axes of a value of shape
     /// `out`, for an input axis of size `m`, by the mixing definition.
+    /// The row must be normalised (as every stored row is).
     pub fn mix(&self, m: u64, out: &[u64]) -> Vec<Mix> {
-        match self.clone().normalized(m) {
+        match self {
             Row::Full => vec![Mix::AllToOne; out.len()],
             Row::Const(_) => vec![Mix::None; out.len()],
             Row::Band { axis, sets } => {
                 let single = sets.iter().all(|s| count(s) <= 1);
                 (0..out.len())
-                    .map(|b| match (b == axis, single) {
+                    .map(|b| match (b == *axis, single) {
                         (false, _) => Mix::None,
                         (true, true) => Mix::OneToOne,
                         (true, false) => Mix::ManyToOne,
                     })
                     .collect()
             }
-            Row::Elements(e) => elements_mix(&e, m, out),
+            Row::Elements(e) => elements_mix(e, m, out),
         }
     }
 
@@ -368,17 +409,25 @@ impl Row {
             Row::Full => Some(Row::Full),
             Row::Const(u) => Some(Row::Const(u.clone())),
             Row::Band { axis: c, sets } => match &acts[*c] {
-                Action::All => Some(Row::Const(
-                    sets.iter()
-                        .fold(bits_empty(m as usize), |acc, s| union(&acc, s)),
-                )),
+                Action::All => {
+                    let mut u: Bits = sets.concat();
+                    u.sort_unstable();
+                    u.dedup();
+                    Some(Row::Const(u))
+                }
                 Action::Same { axis, reads } => Some(Row::Band {
                     axis: *axis,
                     sets: reads
                         .iter()
-                        .map(|rs| {
-                            rs.iter()
-                                .fold(bits_empty(m as usize), |acc, &r| union(&acc, &sets[r]))
+                        .map(|rs| match rs[..] {
+                            [r] => sets[r].clone(),
+                            _ => {
+                                let mut u = bits_empty(m as usize);
+                                for &r in rs {
+                                    or_into(&mut u, &sets[r]);
+                                }
+                                u
+                            }
                         })
                         .collect(),
                 }),

@@ -100,7 +100,8 @@ pub fn distance(have: &Props, want: &Target) -> f64 {
 
 /// Whether `have` satisfies `want`: same output shapes, every wanted depth
 /// within its tolerance (and a path where one is wanted), every mixing entry
-/// at least the wanted level. [`distance`] is 0 exactly when this holds.
+/// at least the wanted level. [`crate::props::distance`] is 0 exactly when
+/// this holds.
 pub fn satisfies(have: &Props, want: &Target) -> bool {
     if have.shapes != want.shapes {
         return false;
