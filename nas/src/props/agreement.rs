@@ -131,7 +131,7 @@ fn dependence_sets_match_a_finite_difference_jacobian() {
 }
 
 /// Builds a random valid fragment of up to `n_ops` ops from `seed`.
-fn random_fragment(seed: u64, n_ops: usize) -> Fragment {
+pub(crate) fn random_fragment(seed: u64, n_ops: usize) -> Fragment {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let first: Vec<u64> = match rng.gen_range(0..3) {
         0 => vec![
@@ -325,4 +325,112 @@ fn the_generator_reaches_every_op() {
     }
     assert_eq!(seen.len(), 18, "{seen:?}");
     assert!(seen.values().all(|&c| c >= 20), "{seen:?}");
+}
+
+#[test]
+fn windows_that_together_cover_an_axis_are_all_to_one() {
+    // CifarNet's second block on a 4×4 map: the 5×5 conv's windows are
+    // partial at the borders, but each 2×2 pool window's union is whole.
+    let pool = Op::MaxPool {
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    let f = chain(&[2, 4, 4], &[conv(3, 5, 2), pool.clone()]);
+    assert_eq!(abstract_props(&f).unwrap().mixing[0][0], mx("AAA/AAA/AAA"));
+    // On 8×8 they are not.
+    let f = chain(&[2, 8, 8], &[conv(3, 5, 2), pool]);
+    assert_eq!(abstract_props(&f).unwrap().mixing[0][0], mx("AAA/-m-/--m"));
+    agree(&f);
+}
+
+#[test]
+fn a_strided_one_by_one_conv_then_a_global_pool_does_not_see_everything() {
+    let f = chain(
+        &[2, 6, 6],
+        &[
+            Op::Conv {
+                out_channels: 3,
+                kernel: 1,
+                stride: 2,
+                padding: 0,
+                groups: 1,
+            },
+            Op::GlobalAvgPool,
+        ],
+    );
+    // Rows and columns 1, 3, 5 are skipped: S_h is {0, 2, 4} everywhere.
+    assert_eq!(abstract_props(&f).unwrap().mixing[0][0], mx("A/-/-"));
+    agree(&f);
+}
+
+#[test]
+fn flatten_then_reshape_back_is_the_identity() {
+    let f = chain(
+        &[3, 4, 5],
+        &[
+            Op::Flatten,
+            Op::Reshape {
+                shape: vec![3, 4, 5],
+            },
+        ],
+    );
+    assert_eq!(abstract_props(&f).unwrap().mixing[0][0], mx("1--/-1-/--1"));
+    agree(&f);
+}
+
+/// A target near `p` with random tolerances, from `seed`.
+fn random_target(p: &Props, seed: u64) -> Target {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut t = mutate_target(p, &mut rng);
+    for row in &mut t.depth {
+        for d in row.iter_mut() {
+            if let Some((want, _)) = d {
+                *d = Some((*want, rng.gen_range(0..=2)));
+            }
+        }
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn distance_is_zero_exactly_when_satisfied(a in any::<u64>(), b in any::<u64>(), n in 1usize..=3) {
+        let p = abstract_props(&random_fragment(a, n)).unwrap();
+        // Targets from the same fragment (often satisfied) and from another
+        // (rarely, and often of another shape).
+        for q in [p.clone(), abstract_props(&random_fragment(b, n)).unwrap()] {
+            let t = random_target(&q, b);
+            let d = distance(&p, &t);
+            prop_assert!(d >= 0.0);
+            prop_assert_eq!(d == 0.0, satisfies(&p, &t), "distance {} to {:?} from {}", d, t, p);
+        }
+        prop_assert_eq!(distance(&p, &Target::exactly(&p)), 0.0);
+    }
+
+    #[test]
+    fn mutated_targets_keep_shapes_and_move_little(a in any::<u64>(), n in 1usize..=3) {
+        let p = abstract_props(&random_fragment(a, n)).unwrap();
+        let t = mutate_target(&p, &mut ChaCha8Rng::seed_from_u64(a));
+        prop_assert_eq!(&t.shapes, &p.shapes);
+        for (pr, tr) in p.depth.iter().zip(&t.depth) {
+            for (d, w) in pr.iter().zip(tr) {
+                match (d, w) {
+                    (None, None) => {}
+                    (Some(d), Some((w, tol))) => {
+                        prop_assert_eq!(*tol, 0);
+                        prop_assert!(*w >= 1 && w.abs_diff(*d) <= 2, "{} → {}", d, w);
+                    }
+                    _ => prop_assert!(false, "a path appeared or vanished: {:?} → {:?}", d, w),
+                }
+            }
+        }
+        for (x, y) in p.mixing.iter().flatten().flatten().flatten()
+            .zip(t.mixing.iter().flatten().flatten().flatten())
+        {
+            prop_assert!(x == y || (x.level() == y.level() + 1), "{:?} → {:?}", x, y);
+        }
+    }
 }
