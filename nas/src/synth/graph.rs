@@ -1,9 +1,9 @@
 //! The graph synthesizer: fragments that branch. For one input, the
 //! *residual* form grows a main sequence to the output shape and adds a skip
 //! branch to it (the input itself, or a 1×1 conv / dense projection when the
-//! shapes differ), optionally followed by a ReLU; the main sequence is scored
-//! with the join in place, so the distance sees the residual's real
-//! properties. For several inputs, the *joined* form grows one sequence per
+//! shapes differ), then a ReLU or not, whichever is nearer the target (ties
+//! go to a preference drawn per call); the main sequence is scored with the
+//! join in place, so the distance sees the residual's real properties. For several inputs, the *joined* form grows one sequence per
 //! input to the output shape, each against the input's own part of the
 //! target and scored with a stand-in for the junction (the sequence added to
 //! itself, or concatenated with itself and projected), then joins them with
@@ -160,19 +160,20 @@ pub(crate) fn residual(
             "no one-op skip branch turns {input:?} into {goal:?}"
         ))
     })?;
-    let tail = rng.gen_bool(0.5).then_some(Op::Relu);
-    let extra = 1 + usize::from(skip.is_some()) + usize::from(tail.is_some());
-    if max_len < extra + 1 {
+    let prefer_tail = rng.gen_bool(0.5);
+    // The add and the projection; the tail is one more op or none.
+    let fixed = 1 + usize::from(skip.is_some());
+    if max_len < fixed + 1 {
         return Err(Halt::Unreachable(format!(
             "a residual needs at least {} ops, more than the {max_len} allowed",
-            extra + 1
+            fixed + 1
         )));
     }
     let spec = Spec {
         target,
         goal,
-        min_len: min_len.saturating_sub(extra).max(1),
-        max_len: max_len - extra,
+        min_len: min_len.saturating_sub(fixed + 1).max(1),
+        max_len: max_len - fixed,
         max_width,
     };
     let complete = |seq: &Fragment| {
@@ -182,12 +183,33 @@ pub(crate) fn residual(
             Some(op) => push(&mut f, op.clone(), vec![ValueId(0)]),
             None => ValueId(0),
         };
-        let mut y = push(&mut f, Op::Add, vec![main, short]);
-        if let Some(t) = &tail {
-            y = push(&mut f, t.clone(), vec![y]);
+        let y = push(&mut f, Op::Add, vec![main, short]);
+        let mut options = Vec::new();
+        let total = seq.len() + fixed;
+        if total >= min_len {
+            let mut bare = f.clone();
+            bare.outputs = vec![y];
+            options.push((false, bare));
         }
-        f.outputs = vec![y];
-        f
+        if total < max_len {
+            let mut tailed = f;
+            let t = push(&mut tailed, Op::Relu, vec![y]);
+            tailed.outputs = vec![t];
+            options.push((true, tailed));
+        }
+        let mut best: Option<(Fragment, f64, bool)> = None;
+        for (has_tail, frag) in options {
+            let d = score(&frag, target);
+            let better = match &best {
+                None => true,
+                Some((_, bd, _)) => d < *bd || (d == *bd && has_tail == prefer_tail),
+            };
+            if better {
+                best = Some((frag, d, has_tail));
+            }
+        }
+        let (frag, d, _) = best.expect("min_len ≤ max_len leaves an option");
+        (frag, d)
     };
     grow(input, &spec, &complete, budget, rng).map(|g| g.done)
 }
@@ -292,7 +314,8 @@ pub(crate) fn joined(
                 let o = seq.outputs[0];
                 let y = join_into(&mut f, vec![o, o], join, goal);
                 f.outputs = vec![y];
-                f
+                let d = score(&f, &sub);
+                (f, d)
             };
             // A branch gets a slice of what is left, so that a hopeless
             // split of the length does not use up the whole budget.

@@ -10,8 +10,8 @@
 //!
 //! A caller may score something other than the bare sequence: `complete`
 //! turns a sequence that has reached the goal shape into the fragment the
-//! caller will build from it (a residual join, a virtual junction), and that
-//! fragment's properties are what the distance sees.
+//! caller will build from it (a residual join, a virtual junction) with its
+//! distance to the target, and that distance is what the draw sees.
 
 use rand::Rng;
 
@@ -109,7 +109,7 @@ pub(crate) fn draw(weights: &[f64], rng: &mut impl Rng) -> usize {
 pub(crate) fn grow(
     input: &Shape,
     spec: &Spec,
-    complete: &dyn Fn(&Fragment) -> Fragment,
+    complete: &dyn Fn(&Fragment) -> (Fragment, f64),
     budget: &mut Budget,
     rng: &mut impl Rng,
 ) -> Result<Grown, Halt> {
@@ -138,8 +138,8 @@ pub(crate) fn grow(
             if !budget.spend() {
                 return Err(Halt::Budget);
             }
-            let done = complete(&seq);
-            if score(&done, spec.target) == 0.0 {
+            let (done, d) = complete(&seq);
+            if d == 0.0 {
                 met = Some(done);
             }
         }
@@ -178,8 +178,8 @@ pub(crate) fn grow(
                 let v = push(&mut ext, op, vec![last]);
                 ext.outputs = vec![v];
                 let (d, done) = if y == *spec.goal {
-                    let done = complete(&ext);
-                    (score(&done, spec.target), Some(done))
+                    let (done, d) = complete(&ext);
+                    (d, Some(done))
                 } else {
                     (score(&ext, spec.target), None)
                 };
@@ -218,5 +218,6 @@ pub(crate) fn chain(
         max_len,
         max_width,
     };
-    grow(input, &spec, &|seq: &Fragment| seq.clone(), budget, rng).map(|g| g.done)
+    let complete = |seq: &Fragment| (seq.clone(), score(seq, target));
+    grow(input, &spec, &complete, budget, rng).map(|g| g.done)
 }
