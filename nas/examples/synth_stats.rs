@@ -8,6 +8,21 @@
 //! N draws of each (default 200), INPUT `small` for the 1×8×8, width-16
 //! seed of the tests or `cifar` (default) for 3×32×32 at width 64. Draws use
 //! fixed seeds (draw i uses seed i); only the times depend on the machine.
+//!
+//! At b04f1fa (props at 5ee0b9b), 200 draws, 2-core VM shared with builds:
+//!
+//! ```text
+//! seed cifarnet input [3, 32, 32], 12 nodes, frozen ["logits"], max_steps 20000 max_width 256, 200 draws
+//! guidance    synth ms synth ok      steps  mutate ms   mut ok   new nets  kinds
+//! guided        13.350   100.0%      268.2     10.558   100.0%      84.0%  rewrite 200
+//! unguided       0.010   100.0%       65.7      0.046   100.0%      82.5%  rewrite 200
+//! ```
+//!
+//! (`small`: guided 6.9 ms, 100%, 282 steps, 87.5% new; unguided 83.5%
+//! new.) CifarNet has no block whose input and output shapes agree, so
+//! every mutation is a rewrite; "new nets" counts distinct fingerprints,
+//! so the rest are children equal to one another (small blocks such as
+//! `fc4`, dense + ReLU, have few near neighbours), never the parent.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
