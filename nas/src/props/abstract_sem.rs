@@ -139,7 +139,7 @@ fn node_dep(
             .map(|(a, &m)| {
                 let mut acc: Option<Row> = None;
                 for ((_, d), act) in operands.iter().zip(&acts) {
-                    let r = d.rows[a].through(act, m)?;
+                    let r = d.rows[a].through(act)?;
                     acc = Some(match acc {
                         None => r,
                         Some(prev) => prev.join(&r)?,

@@ -34,11 +34,7 @@ use super::interp::{Params, Reads, Tensor, eval};
 /// the sets met in practice are single coordinates, windows or whole axes).
 pub(crate) type Bits = Vec<u32>;
 
-fn bits_empty(_n: usize) -> Bits {
-    Vec::new()
-}
-
-fn bits_of(_n: usize, coords: impl IntoIterator<Item = usize>) -> Bits {
+fn bits_of(coords: impl IntoIterator<Item = usize>) -> Bits {
     let mut b: Bits = coords.into_iter().map(|c| c as u32).collect();
     b.sort_unstable();
     b.dedup();
@@ -300,7 +296,7 @@ impl Row {
         } else {
             Row::Band {
                 axis: a,
-                sets: (0..m as usize).map(|t| bits_of(m as usize, [t])).collect(),
+                sets: (0..m as usize).map(|t| bits_of([t])).collect(),
             }
         }
     }
@@ -310,14 +306,14 @@ impl Row {
     pub fn expand(&self, m: u64, shape: &[u64], mask: Option<&[bool]>) -> Vec<Bits> {
         let n: usize = shape.iter().product::<u64>() as usize;
         let live = |y: usize| mask.is_none_or(|k| k[y]);
-        let empty = bits_empty(m as usize);
+        let empty = Bits::new();
         (0..n)
             .map(|y| {
                 if !live(y) {
                     return empty.clone();
                 }
                 match self {
-                    Row::Full => bits_of(m as usize, 0..m as usize),
+                    Row::Full => bits_of(0..m as usize),
                     Row::Const(u) => u.clone(),
                     Row::Band { axis, sets } => sets[coord(y, shape, *axis)].clone(),
                     Row::Elements(e) => e[y].clone(),
@@ -351,7 +347,7 @@ impl Row {
             if fits {
                 let sets = sets
                     .into_iter()
-                    .map(|s| s.cloned().unwrap_or_else(|| bits_empty(m as usize)))
+                    .map(|s| s.cloned().unwrap_or_default())
                     .collect();
                 return Row::Band { axis: b, sets }.normalized(m);
             }
@@ -404,7 +400,7 @@ impl Row {
     /// depending) with `acts`; `None` when the compact forms cannot follow
     /// (a tangled axis, or per-element sets), and the caller goes element
     /// by element. Not normalised.
-    pub fn through(&self, acts: &[Action], m: u64) -> Option<Row> {
+    pub fn through(&self, acts: &[Action]) -> Option<Row> {
         match self {
             Row::Full => Some(Row::Full),
             Row::Const(u) => Some(Row::Const(u.clone())),
@@ -422,7 +418,7 @@ impl Row {
                         .map(|rs| match rs[..] {
                             [r] => sets[r].clone(),
                             _ => {
-                                let mut u = bits_empty(m as usize);
+                                let mut u = Bits::new();
                                 for &r in rs {
                                     or_into(&mut u, &sets[r]);
                                 }
