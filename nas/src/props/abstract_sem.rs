@@ -152,6 +152,39 @@ fn node_dep(
             return Ok(Some(Dep { mask: None, rows }));
         }
     }
+    // A concatenation of operands that depend everywhere: one slab each.
+    if let Op::Concat { axis } = n.op
+        && operands.len() == n.inputs.len()
+        && operands.iter().all(|(_, d)| d.mask.is_none())
+    {
+        let k = axis as usize;
+        let piece_of: Vec<usize> = ins
+            .iter()
+            .enumerate()
+            .flat_map(|(slot, s)| std::iter::repeat_n(slot, s[k] as usize))
+            .collect();
+        let rows: Option<Vec<Row>> = input
+            .iter()
+            .enumerate()
+            .map(|(a, &m)| {
+                let rows = operands
+                    .iter()
+                    .map(|(slot, d)| d.rows[a].through(&actions(&n.op, &ins, out, *slot)))
+                    .collect::<Option<Vec<Row>>>()?;
+                Some(
+                    Row::Split {
+                        axis: k,
+                        piece_of: piece_of.clone(),
+                        rows,
+                    }
+                    .normalized(m),
+                )
+            })
+            .collect();
+        if let Some(rows) = rows {
+            return Ok(Some(Dep { mask: None, rows }));
+        }
+    }
     // Element by element, through the op's reads.
     let n_out = numel(out);
     if n_out * reads_per_element(&n.op, &ins) > MAX_READS {

@@ -7,12 +7,15 @@
 //! lattice value per axis pair forgets too much to follow that union (two
 //! windows that together cover an axis; a strided 1×1 conv, which skips
 //! coordinates, then a global pool; a concatenation of a layer norm and a
-//! tanh of the same input), so each row keeps the cheapest of four exact
+//! tanh of the same input), so each row keeps the cheapest of five exact
 //! forms that fits:
 //! - [`Row::Full`]: `S_a(y)` is the whole axis for every depending `y`;
 //! - [`Row::Const`]: `S_a(y)` is the same set for every depending `y`;
 //! - [`Row::Band`]: `S_a(y)` is a function of `y`'s coordinate along one
 //!   axis of the value, kept as one set per coordinate;
+//! - [`Row::Split`]: one of the above per slab of a concatenation's axis
+//!   (what a concatenation of differently mixed operands gives, as long as
+//!   later windows do not straddle a seam);
 //! - [`Row::Elements`]: `S_a(y)` for every element (empty where `y` does
 //!   not depend), the fallback when a reshape scatters a band axis over
 //!   several axes, when two paths join with bands on different axes, or when
@@ -99,7 +102,17 @@ fn is_empty(b: &Bits) -> bool {
 pub(crate) enum Row {
     Full,
     Const(Bits),
-    Band { axis: usize, sets: Vec<Bits> },
+    Band {
+        axis: usize,
+        sets: Vec<Bits>,
+    },
+    /// Different rows on either side of the seams of a concatenation:
+    /// `rows[piece_of[t]]` holds where the coordinate along `axis` is `t`.
+    Split {
+        axis: usize,
+        piece_of: Vec<usize>,
+        rows: Vec<Row>,
+    },
     Elements(Vec<Bits>),
 }
 
@@ -312,14 +325,24 @@ impl Row {
                 if !live(y) {
                     return empty.clone();
                 }
-                match self {
-                    Row::Full => bits_of(0..m as usize),
-                    Row::Const(u) => u.clone(),
-                    Row::Band { axis, sets } => sets[coord(y, shape, *axis)].clone(),
-                    Row::Elements(e) => e[y].clone(),
-                }
+                self.set_at(y, m, shape)
             })
             .collect()
+    }
+
+    /// `S_a(y)` for element `y` of a value of shape `shape`, which depends.
+    fn set_at(&self, y: usize, m: u64, shape: &[u64]) -> Bits {
+        match self {
+            Row::Full => bits_of(0..m as usize),
+            Row::Const(u) => u.clone(),
+            Row::Band { axis, sets } => sets[coord(y, shape, *axis)].clone(),
+            Row::Split {
+                axis,
+                piece_of,
+                rows,
+            } => rows[piece_of[coord(y, shape, *axis)]].set_at(y, m, shape),
+            Row::Elements(e) => e[y].clone(),
+        }
     }
 
     /// The most compact exact form of per-element sets `e` on a value of
@@ -372,6 +395,7 @@ impl Row {
                     })
                     .collect()
             }
+            Row::Split { .. } => elements_mix(&self.expand(m, out, None), m, out),
             Row::Elements(e) => elements_mix(e, m, out),
         }
     }
@@ -390,6 +414,22 @@ impl Row {
                     Row::Const(live[0].clone())
                 } else {
                     Row::Band { axis, sets }
+                }
+            }
+            Row::Split {
+                axis,
+                piece_of,
+                rows,
+            } => {
+                let rows: Vec<Row> = rows.into_iter().map(|r| r.normalized(m)).collect();
+                if rows.iter().all(|r| *r == rows[0]) {
+                    rows[0].clone()
+                } else {
+                    Row::Split {
+                        axis,
+                        piece_of,
+                        rows,
+                    }
                 }
             }
             other => other,
@@ -429,6 +469,39 @@ impl Row {
                 }),
                 Action::Tangled => None,
             },
+            Row::Split {
+                axis: k,
+                piece_of,
+                rows,
+            } => {
+                let rows: Vec<Row> = rows
+                    .iter()
+                    .map(|r| r.through(acts))
+                    .collect::<Option<_>>()?;
+                match &acts[*k] {
+                    // Every output element reads every slab.
+                    Action::All => rows
+                        .iter()
+                        .skip(1)
+                        .try_fold(rows[0].clone(), |acc, r| acc.join(r)),
+                    // Each output coordinate must read a single slab.
+                    Action::Same { axis, reads } => {
+                        let piece_of = reads
+                            .iter()
+                            .map(|rs| {
+                                let p = piece_of[*rs.first()?];
+                                rs.iter().all(|&r| piece_of[r] == p).then_some(p)
+                            })
+                            .collect::<Option<Vec<usize>>>()?;
+                        Some(Row::Split {
+                            axis: *axis,
+                            piece_of,
+                            rows,
+                        })
+                    }
+                    Action::Tangled => None,
+                }
+            }
             Row::Elements(_) => None,
         }
     }
