@@ -16,7 +16,7 @@
 use rand::Rng;
 
 use crate::ir::{Fragment, Node, Op, Shape, ValueId};
-use crate::props::{Target, abstract_props, distance};
+use crate::props::{SHAPE_MISMATCH, Target, abstract_props, distance};
 
 use super::ops::{candidates, min_ops};
 
@@ -181,7 +181,12 @@ pub(crate) fn grow(
                     let (done, d) = complete(&ext);
                     (d, Some(done))
                 } else {
-                    (score(&ext, spec.target), None)
+                    // The output's shape is not the goal's yet, so the
+                    // distance carries the same fixed shape penalty for every
+                    // candidate; without it the weights would be almost
+                    // uniform. What remains is the graded shape gap and the
+                    // depth gap, which is what should steer the growth.
+                    ((score(&ext, spec.target) - SHAPE_MISMATCH).max(0.0), None)
                 };
                 if !d.is_finite() {
                     continue;
