@@ -151,7 +151,7 @@ impl Model {
     /// Layers for `net` (which must be valid) with freshly initialised
     /// parameters: weights He-uniform, `U(±√(6 / fan_in))`, biases and
     /// shifts 0, scales 1, drawn from `rng` in node order.
-    pub fn new(net: &Net, rng: &mut ChaCha8Rng) -> Result<Model, String> {
+    pub(crate) fn new(net: &Net, rng: &mut ChaCha8Rng) -> Result<Model, String> {
         let shapes = net.shapes().map_err(|e| e.to_string())?;
         let mut model = Model {
             dev: Cpu::default(),
