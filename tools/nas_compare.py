@@ -11,7 +11,7 @@ so a campaign can be stopped and continued. With --table it prints the
 Markdown table of a CSV (mean ± sample standard deviation per guidance).
 
     cargo build --release
-    python3 tools/nas_compare.py --trials 100 --seeds 1 2 3 4 5 --csv docs/data/nas_guided_vs_unguided.csv
+    python3 tools/nas_compare.py --trials 60 --seeds 1 2 3 4 5 --csv docs/data/nas_guided_vs_unguided.csv
     python3 tools/nas_compare.py --table docs/data/nas_guided_vs_unguided.csv
 
 Only the Python standard library is used. TESSERA_BIN names the binary
@@ -39,19 +39,24 @@ FIELDS = [
 ]
 
 
-def scenario_copy(scenario: Path, guidance: str) -> Path:
+def scenario_copy(scenario: Path, guidance: str, trials: int) -> Path:
     """A copy of the scenario beside it (so its relative paths still hold)
-    with the guidance replaced."""
+    with the guidance and the number of trials replaced."""
     text = scenario.read_text()
     lines = []
-    replaced = False
+    replaced = set()
     for line in text.splitlines():
-        if line.strip().startswith("guidance ="):
+        key = line.split("=")[0].strip()
+        if key == "guidance":
             line = f'guidance = "{guidance}"'
-            replaced = True
+            replaced.add(key)
+        elif key == "trials":
+            line = f"trials = {trials}"
+            replaced.add(key)
         lines.append(line)
-    if not replaced:
-        sys.exit(f"{scenario}: no `guidance = ...` line in [task]")
+    for key in ("guidance", "trials"):
+        if key not in replaced:
+            sys.exit(f"{scenario}: no `{key} = ...` line in [task]")
     fd, name = tempfile.mkstemp(prefix=f".compare-{guidance}-", suffix=".toml", dir=scenario.parent)
     os.close(fd)
     Path(name).write_text("\n".join(lines) + "\n")
@@ -59,13 +64,12 @@ def scenario_copy(scenario: Path, guidance: str) -> Path:
 
 
 def run_one(binary: str, scenario: Path, guidance: str, seed: int, trials: int) -> dict:
-    copy = scenario_copy(scenario, guidance)
+    copy = scenario_copy(scenario, guidance, trials)
     out = Path(tempfile.mkdtemp(prefix="nas-compare-"))
     try:
         t0 = time.time()
         p = subprocess.run(
-            [binary, "run", str(copy), "--seed", str(seed), "--max-budget", str(trials),
-             "--out", str(out / "run"), "--quiet"],
+            [binary, "run", str(copy), "--seed", str(seed), "--out", str(out / "run"), "--quiet"],
             capture_output=True, text=True)
         wall = time.time() - t0
         if p.returncode != 0:
@@ -123,7 +127,7 @@ def table(path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default=str(ROOT / "scenarios/nas_digits.toml"))
-    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--guidance", nargs="+", default=["guided", "unguided"])
     ap.add_argument("--csv", default=str(ROOT / "docs/data/nas_guided_vs_unguided.csv"))
