@@ -64,7 +64,6 @@ fn sim_options(
 /// warnings the command prints (a trace that reached its cap).
 #[pyfunction]
 #[pyo3(signature = (spec, workload, placement_kind, placement, microbatches, fixed_microbatches, packet_bytes, cut_through, trace))]
-#[allow(clippy::too_many_arguments)]
 fn simulate(
     py: Python<'_>,
     spec: &Bound<'_, Spec>,
@@ -109,7 +108,6 @@ fn simulate(
 /// a JSON object (see `tessera.repair`).
 #[pyfunction]
 #[pyo3(signature = (spec, workload, placement_kind, placement, max_nodes, microbatches, fixed_microbatches, packet_bytes, cut_through))]
-#[allow(clippy::too_many_arguments)]
 fn repair(
     py: Python<'_>,
     spec: &Bound<'_, Spec>,
@@ -191,7 +189,6 @@ fn repair(
 /// is given) and its warnings.
 #[pyfunction]
 #[pyo3(signature = (spec, workload, methods, options, budget, seed, microbatches, out, force))]
-#[allow(clippy::too_many_arguments)]
 fn partition(
     py: Python<'_>,
     spec: &Bound<'_, Spec>,
