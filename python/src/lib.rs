@@ -331,6 +331,14 @@ fn spec_dir() -> String {
     dir.display().to_string()
 }
 
+/// Test aid: panics inside the boundary with `message`, so the tests can
+/// show that a bug in tessera raises `tessera.InternalError` instead of
+/// stopping the interpreter.
+#[pyfunction]
+fn _panic_for_test(py: Python<'_>, message: String) -> PyResult<()> {
+    detached(py, move || -> Result<(), UserError> { panic!("{message}") })
+}
+
 /// The module: the two classes and the functions above.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -345,5 +353,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(zoo_models, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
     m.add_function(wrap_pyfunction!(spec_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

@@ -187,6 +187,15 @@ def test_out_of_range_values_raise_option_errors():
     still_alive()
 
 
+def test_a_panic_becomes_internal_error_and_the_interpreter_goes_on():
+    from tessera import _native
+
+    with pytest.raises(tessera.InternalError) as e:
+        _native._panic_for_test("boom")
+    assert str(e.value) == "internal error (a bug in tessera; please report it): boom"
+    still_alive()
+
+
 def test_the_gil_is_released_while_searching():
     """Another Python thread runs while a search is under way."""
     counter = [0]

@@ -242,3 +242,11 @@ def test_specs_and_workloads_pickle(tmp_path):
     assert spec2.overrides == spec.overrides and spec2.total_sram_bytes == spec.total_sram_bytes
     assert tessera.simulate(spec2, bert2) == tessera.simulate(spec, bert)
     assert bert2.name == bert.name and bert2.model_params == bert.model_params
+
+
+def test_a_spec_from_text_partitions_and_its_resolved_scenario_reruns(tmp_path):
+    spec = tessera.Spec.from_toml(open(RING4).read())
+    got = tessera.partition(spec, "mlp", "dp", budget=3, out=tmp_path / "a")
+    again = tessera.run_scenario(tmp_path / "a" / "scenario.resolved.toml", out=tmp_path / "b")
+    assert again["result"] == got["result"]
+    assert got == tessera.partition(RING4, "mlp", "dp", budget=3)
