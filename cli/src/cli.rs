@@ -378,6 +378,7 @@ where
             crash_after_batches: None,
             train_only: false,
             interrupt_after_trials,
+            embedded: false,
         };
         return run_outcome(crate::run::run(&args));
     }

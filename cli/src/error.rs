@@ -13,6 +13,20 @@ pub struct UserError {
     /// Output produced before the mistake was found (e.g. the files that
     /// passed `check`), printed on stdout before the error.
     pub partial_stdout: String,
+    /// What kind of mistake: the command treats every kind alike (exit 2);
+    /// the Python package raises a different exception for each.
+    pub kind: ErrorKind,
+}
+
+/// The kinds of [`UserError`] a caller may want to tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// A file, value or option the user gave is wrong.
+    #[default]
+    Input,
+    /// The inputs are well formed, but the problem has no solution: no
+    /// valid placement exists, or every partition method failed.
+    Infeasible,
 }
 
 impl UserError {
@@ -20,6 +34,15 @@ impl UserError {
         UserError {
             message: message.into(),
             partial_stdout: String::new(),
+            kind: ErrorKind::Input,
+        }
+    }
+
+    /// A problem without a solution (see [`ErrorKind::Infeasible`]).
+    pub fn infeasible(message: impl Into<String>) -> Self {
+        UserError {
+            kind: ErrorKind::Infeasible,
+            ..UserError::new(message)
         }
     }
 

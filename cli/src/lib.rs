@@ -16,4 +16,4 @@ pub mod simulate;
 pub mod table;
 pub mod traffic;
 
-pub use error::UserError;
+pub use error::{ErrorKind, UserError};

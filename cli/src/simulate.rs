@@ -49,7 +49,7 @@ pub fn resolve_placement(arg: &str, spec: &HwSpec, graph: &Graph) -> Result<Plac
 /// A simulator refusal in the terms of the flag that set the value: the
 /// limits themselves live in `sim` (`Simulator::new`), one place for every
 /// command.
-fn flag_error(e: sim::SimError) -> UserError {
+pub fn flag_error(e: sim::SimError) -> UserError {
     use sim::SimError as E;
     let flag = match e {
         E::NoMicrobatches | E::TooManyMicrobatches { .. } => "--microbatches: ",

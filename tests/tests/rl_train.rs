@@ -387,7 +387,7 @@ fn tessera_train_runs_only_train_scenarios_and_resume_only_train_tasks() {
     assert_eq!(o.code, 2);
     assert!(
         o.stderr
-            .contains("only a train task continues from a checkpoint"),
+            .contains("only a train or nas task continues from a checkpoint"),
         "{}",
         o.stderr
     );

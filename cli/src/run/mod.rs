@@ -82,6 +82,9 @@ pub struct RunArgs {
     /// Test hook: behave as if Ctrl-C came after this many trials of a nas
     /// task (counted in this run, not the checkpoint's).
     pub interrupt_after_trials: Option<u64>,
+    /// Run inside another program (the Python package): no Ctrl-C handler
+    /// is installed, since SIGINT belongs to the embedding program.
+    pub embedded: bool,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -150,19 +153,23 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
         )));
     }
     let resolved = scenario::resolve(&s)?;
-    // Sweeps resolve every grid point before anything runs, so a bad value
-    // anywhere in the grid is reported with nothing written.
-    let points = match &s.task {
-        Task::Sweep(sweep) => Some(sweep::grid(&s, sweep)?),
-        _ => None,
-    };
-    let out_dir = output_dir(&s, args);
+    run_resolved(resolved, args)
+}
+
+/// Runs a scenario whose hardware and workload are built (a simulate,
+/// traffic, sweep or partition task) and writes its outputs.
+pub fn run_resolved(resolved: Resolved, args: &RunArgs) -> Result<RunOutcome, UserError> {
+    let s = &resolved.scenario;
+    let points = sweep_points(s)?;
+    let out_dir = output_dir(s, args);
     // Refused before the run, not after it: the directory is replaced as a
     // whole, so one that is not an earlier run's output needs --force.
     crate::files::check_replaceable(&out_dir, args.force)?;
-    install_interrupt_handler();
+    if !args.embedded {
+        install_interrupt_handler();
+    }
     let (summary, mut files, complete, warnings) =
-        run_task(&resolved, points, args, &out_dir, plot_format(&s))?;
+        run_task(&resolved, points, args, &out_dir, plot_format(s))?;
     if let (Some(Workload::GraphFile(_)), Some(g)) = (&s.workload, &resolved.graph) {
         files.push(("graph.json".to_string(), g.to_json().into_bytes()));
     }
@@ -178,6 +185,34 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
     )
 }
 
+/// What [`run_resolved`] would write as `report.json`, and its warnings,
+/// computed without writing anything or drawing plots (the Python package's
+/// `partition` without an output directory). No Ctrl-C handler is installed.
+pub fn report_of_resolved(
+    resolved: &Resolved,
+    args: &RunArgs,
+) -> Result<(String, Vec<String>), UserError> {
+    let s = &resolved.scenario;
+    let points = sweep_points(s)?;
+    let out_dir = output_dir(s, args);
+    let (_, files, _, warnings) = run_task(resolved, points, args, &out_dir, None)?;
+    let report = files
+        .into_iter()
+        .find(|(n, _)| n == "report.json")
+        .expect("every task writes a report")
+        .1;
+    Ok((String::from_utf8_lossy(&report).into_owned(), warnings))
+}
+
+/// A sweep's grid, every point resolved before anything runs, so a bad
+/// value anywhere in the grid is reported with nothing written.
+fn sweep_points(s: &Scenario) -> Result<Option<Vec<sweep::Point>>, UserError> {
+    match &s.task {
+        Task::Sweep(sweep) => Ok(Some(sweep::grid(s, sweep)?)),
+        _ => Ok(None),
+    }
+}
+
 /// A train task: its problems are built (and a `--resume` checkpoint
 /// checked) before anything is written, then it trains.
 fn run_train_scenario(
@@ -190,7 +225,9 @@ fn run_train_scenario(
     let resolved_text = resolved::train_resolved_toml(s, t, &corpus, &holdout)?;
     let out_dir = output_dir(s, args);
     crate::files::check_replaceable(&out_dir, args.force)?;
-    install_interrupt_handler();
+    if !args.embedded {
+        install_interrupt_handler();
+    }
     let (summary, files, complete, warnings) =
         train::run_train(s, t, prepared, args, &out_dir, plot_format(s))?;
     finish(
@@ -216,7 +253,9 @@ fn run_nas_scenario(
     let resolved_text = resolved::nas_resolved_toml(s, t, prepared.spec())?;
     let out_dir = output_dir(s, args);
     crate::files::check_replaceable(&out_dir, args.force)?;
-    install_interrupt_handler();
+    if !args.embedded {
+        install_interrupt_handler();
+    }
     let (summary, files, complete, warnings) =
         nas::run_nas(s, t, prepared, args, &out_dir, plot_format(s))?;
     finish(

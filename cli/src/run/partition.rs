@@ -46,7 +46,7 @@ pub(super) fn run_partition(
         Some(e @ SearchError::NoValidPlacement { .. }) => Some(e),
         _ => None,
     }) {
-        return Err(UserError::new(format!("{}: {e}", s.file.display())));
+        return Err(UserError::infeasible(format!("{}: {e}", s.file.display())));
     }
     if !results.is_empty()
         && results
@@ -61,7 +61,7 @@ pub(super) fn run_partition(
                     .map(|e| format!("method {}: {e}", m.method))
             })
             .collect();
-        return Err(UserError::new(format!(
+        return Err(UserError::infeasible(format!(
             "{}: every method failed:\n  {}",
             s.file.display(),
             why.join("\n  ")

@@ -7,15 +7,17 @@ use std::path::{Path, PathBuf};
 
 use sim::SimOptions;
 use sim::config::{self, Node, Pos};
+use sim::graph::Graph;
 use sim::spec::HwSpec;
 
-use agent::partition::registry;
+use agent::partition::registry::{self, OptionValue};
 
 use super::overrides::{EMPTY_OVERRIDE, canonical_path, flatten};
 use super::resolve::resolve_spec;
 use super::schema::{MAX_BUDGET, MAX_MICROBATCHES};
 use super::{
-    ConstraintOverrides, HardwareSource, PartitionTask, PlacementChoice, Scenario, Task, Workload,
+    ConstraintOverrides, HardwareSource, PartitionTask, PlacementChoice, Resolved, Scenario, Task,
+    Workload,
 };
 use crate::error::UserError;
 
@@ -137,27 +139,100 @@ pub fn from_flags(f: PartitionFlags) -> Result<Scenario, UserError> {
     })
 }
 
+/// A partition over a spec and graph the caller has already loaded (the
+/// Python package's `partition`): what [`from_flags`] builds, with method
+/// options, resolved. `hw` is the spec's file when it came from one and
+/// `workload` says how the graph was loaded; both only go into
+/// `scenario.resolved.toml`.
+#[derive(Clone, Debug)]
+pub struct LoadedPartition {
+    pub spec: HwSpec,
+    pub graph: Graph,
+    pub hw: Option<PathBuf>,
+    pub workload: agent::load::Workload,
+    pub methods: Vec<String>,
+    /// Options per method, as a scenario's `[task.options.METHOD]`.
+    pub options: BTreeMap<String, Vec<(String, OptionValue)>>,
+    pub budget: u64,
+    pub seed: u64,
+    pub microbatches: u32,
+}
+
+/// The scenario of a [`LoadedPartition`], checked as `tessera partition`'s
+/// flags are (messages name the flags), with its hardware and graph.
+pub fn partition_of_loaded(p: LoadedPartition) -> Result<Resolved, UserError> {
+    check_search_flags(&p.methods, p.budget, p.microbatches)?;
+    for (name, given) in &p.options {
+        let info = registry::lookup(name).map_err(|e| UserError::new(format!("--method: {e}")))?;
+        info.options(given)
+            .map_err(|e| UserError::new(e.to_string()))?;
+    }
+    let workload = match p.workload {
+        agent::load::Workload::Onnx { path, params, .. } => Workload::Onnx {
+            path,
+            params,
+            pos: Pos { line: 0, column: 0 },
+        },
+        agent::load::Workload::GraphJson(path) => Workload::GraphFile(path),
+        agent::load::Workload::Zoo { model, params } => Workload::Zoo {
+            model,
+            params,
+            pos: Pos { line: 0, column: 0 },
+        },
+    };
+    let scenario = Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "partition".to_string(),
+        seed: p.seed,
+        hardware: p.hw.map(HardwareSource::File),
+        overrides: Vec::new(),
+        workload: Some(workload),
+        task: Task::Partition(PartitionTask {
+            methods: p.methods,
+            budget: p.budget,
+            options: p.options,
+            constraints: ConstraintOverrides::default(),
+        }),
+        simulation: SimOptions {
+            microbatches: p.microbatches,
+            ..SimOptions::default()
+        },
+        output_dir: None,
+        plots: "svg".to_string(),
+    };
+    Ok(Resolved {
+        scenario,
+        spec: p.spec,
+        graph: Some(p.graph),
+    })
+}
+
 /// The checks a scenario file's reader makes, in the flags' terms.
 fn check_partition_flags(f: &PartitionFlags) -> Result<(), UserError> {
-    for m in &f.methods {
-        registry::lookup(m).map_err(|e| UserError::new(format!("--method: {e}")))?;
-    }
-    if f.budget == 0 || f.budget > MAX_BUDGET {
-        return Err(UserError::new(format!(
-            "--budget: must be 1 to {MAX_BUDGET}, found {}",
-            f.budget
-        )));
-    }
-    if f.microbatches == 0 || u64::from(f.microbatches) > MAX_MICROBATCHES {
-        return Err(UserError::new(format!(
-            "--microbatches: must be 1 to {MAX_MICROBATCHES}, found {}",
-            f.microbatches
-        )));
-    }
+    check_search_flags(&f.methods, f.budget, f.microbatches)?;
     if !f.hw.is_file() {
         return Err(UserError::new(format!(
             "--hw: {}: no such file",
             f.hw.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `--method`, `--budget` and `--microbatches` checked as a scenario's
+/// reader checks them.
+fn check_search_flags(methods: &[String], budget: u64, microbatches: u32) -> Result<(), UserError> {
+    for m in methods {
+        registry::lookup(m).map_err(|e| UserError::new(format!("--method: {e}")))?;
+    }
+    if budget == 0 || budget > MAX_BUDGET {
+        return Err(UserError::new(format!(
+            "--budget: must be 1 to {MAX_BUDGET}, found {budget}"
+        )));
+    }
+    if microbatches == 0 || u64::from(microbatches) > MAX_MICROBATCHES {
+        return Err(UserError::new(format!(
+            "--microbatches: must be 1 to {MAX_MICROBATCHES}, found {microbatches}"
         )));
     }
     Ok(())

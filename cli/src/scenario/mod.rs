@@ -26,7 +26,9 @@ mod read;
 mod resolve;
 mod schema;
 
-pub use flags::{PartitionFlags, from_flags, parse_sets, spec_from_flags};
+pub use flags::{
+    LoadedPartition, PartitionFlags, from_flags, parse_sets, partition_of_loaded, spec_from_flags,
+};
 pub use overrides::apply_override;
 pub use read::{load, parse};
 pub use resolve::{resolve, resolve_graph, resolve_problem, resolve_spec};

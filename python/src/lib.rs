@@ -1,0 +1,358 @@
+//! `tessera._native`, the extension module under the Python package
+//! `tessera` (`python/tessera/`). It is glue only: every result comes from
+//! the code paths the `tessera` command runs (`tessera_cli`, `agent`, `sim`),
+//! so a report returned to Python is the JSON text the command writes, byte
+//! for byte; the Python layer parses it and checks argument types.
+//!
+//! Three rules hold at this boundary:
+//! - a user's mistake becomes a `tessera.Error` subclass (defined in
+//!   `tessera/_errors.py`) whose message is the command's one-line message;
+//! - a panic is caught and raised as `tessera.InternalError`, so the
+//!   interpreter never aborts;
+//! - simulation, search, loading and runs happen with the GIL released.
+//!
+//! Long calls cannot be interrupted: no Ctrl-C handler is installed (SIGINT
+//! belongs to the interpreter), so a KeyboardInterrupt arrives when the call
+//! returns.
+
+mod convert;
+mod errors;
+mod objects;
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use agent::partition::registry;
+use agent::partition::repair::{Objective, RepairOptions, repair_with};
+use sim::{SimOptions, SteadyState, Switching};
+use tessera_cli::UserError;
+use tessera_cli::run::RunArgs;
+use tessera_cli::scenario::{LoadedPartition, partition_of_loaded};
+
+use crate::convert::{PlacementArg, method_options};
+use crate::errors::{detached, raise};
+use crate::objects::{Spec, Workload};
+
+/// The simulator's options as `tessera simulate`'s flags set them.
+fn sim_options(
+    microbatches: u32,
+    fixed_microbatches: bool,
+    packet_bytes: u64,
+    cut_through: bool,
+    trace: bool,
+) -> SimOptions {
+    SimOptions {
+        microbatches,
+        steady_state: if fixed_microbatches {
+            SteadyState::Fixed
+        } else {
+            SteadyState::DEFAULT
+        },
+        packet_bytes,
+        switching: if cut_through {
+            Switching::CutThrough
+        } else {
+            Switching::StoreAndForward
+        },
+        trace,
+    }
+}
+
+/// One simulation: `tessera simulate --json`'s report text and the
+/// warnings the command prints (a trace that reached its cap).
+#[pyfunction]
+#[pyo3(signature = (spec, workload, placement_kind, placement, microbatches, fixed_microbatches, packet_bytes, cut_through, trace))]
+fn simulate(
+    py: Python<'_>,
+    spec: &Bound<'_, Spec>,
+    workload: &Bound<'_, Workload>,
+    placement_kind: &str,
+    placement: &Bound<'_, PyAny>,
+    microbatches: u32,
+    fixed_microbatches: bool,
+    packet_bytes: u64,
+    cut_through: bool,
+    trace: Option<PathBuf>,
+) -> PyResult<(String, Vec<String>)> {
+    let placement = PlacementArg::extract(py, placement_kind, placement)?;
+    let spec = spec.get().hw();
+    let graph = workload.get().graph();
+    detached(py, move || {
+        let placement = placement.resolve(&spec, &graph)?;
+        let options = sim_options(
+            microbatches,
+            fixed_microbatches,
+            packet_bytes,
+            cut_through,
+            trace.is_some(),
+        );
+        let out = sim::simulate(&spec, &graph, &placement, &options)
+            .map_err(tessera_cli::simulate::flag_error)?;
+        let warnings = out
+            .trace
+            .as_ref()
+            .and_then(|t| t.truncation_note())
+            .into_iter()
+            .collect();
+        if let (Some(path), Some(json)) = (&trace, out.trace_json(spec.clock_mhz)) {
+            tessera_cli::files::write_atomic(path, json.as_bytes())?;
+        }
+        Ok((tessera_cli::simulate::report_json(&out.report), warnings))
+    })
+}
+
+/// Repair of a proposed placement into the nearest valid one (fewest ops
+/// moved) under the spec's constraints, and the simulation of the result:
+/// a JSON object (see `tessera.repair`).
+#[pyfunction]
+#[pyo3(signature = (spec, workload, placement_kind, placement, max_nodes, microbatches, fixed_microbatches, packet_bytes, cut_through))]
+fn repair(
+    py: Python<'_>,
+    spec: &Bound<'_, Spec>,
+    workload: &Bound<'_, Workload>,
+    placement_kind: &str,
+    placement: &Bound<'_, PyAny>,
+    max_nodes: u64,
+    microbatches: u32,
+    fixed_microbatches: bool,
+    packet_bytes: u64,
+    cut_through: bool,
+) -> PyResult<String> {
+    let placement = PlacementArg::extract(py, placement_kind, placement)?;
+    let spec = spec.get().hw();
+    let graph = workload.get().graph();
+    detached(py, move || {
+        let proposal = placement.resolve(&spec, &graph)?;
+        let constraints = spec.constraints;
+        let violations: Vec<serde_json::Value> =
+            sim::constraints::check(&spec, &graph, &proposal, &constraints)
+                .iter()
+                .map(|v| {
+                    let mut value = serde_json::to_value(v).expect("violations serialise");
+                    if let Some(map) = value.as_object_mut() {
+                        map.insert("message".into(), v.describe(&graph).into());
+                    }
+                    value
+                })
+                .collect();
+        let repaired = repair_with(
+            &spec,
+            &graph,
+            &constraints,
+            Objective::FewestChanges(&proposal.chiplet_of_op),
+            &RepairOptions { max_nodes },
+        )
+        .map_err(|e| {
+            UserError::infeasible(if e.proven {
+                agent::SearchError::NoValidPlacement { reason: e.reason }.to_string()
+            } else {
+                format!(
+                    "repair explored its {max_nodes} nodes without finding a valid placement: {}",
+                    e.reason
+                )
+            })
+        })?;
+        let options = sim_options(
+            microbatches,
+            fixed_microbatches,
+            packet_bytes,
+            cut_through,
+            false,
+        );
+        let out = sim::simulate(&spec, &graph, &repaired.placement, &options)
+            .map_err(tessera_cli::simulate::flag_error)?;
+        let changed = repaired
+            .placement
+            .chiplet_of_op
+            .iter()
+            .zip(&proposal.chiplet_of_op)
+            .filter(|(a, b)| a != b)
+            .count();
+        let result = serde_json::json!({
+            "placement": repaired.placement.chip_ids(),
+            "changed_ops": changed,
+            "proposal_violations": violations,
+            "method": repaired.method,
+            "proven_optimal": repaired.proven_optimal,
+            "lower_bound": repaired.lower_bound,
+            "nodes": repaired.nodes,
+            "report": out.report,
+        });
+        Ok(serde_json::to_string_pretty(&result).expect("the result serialises"))
+    })
+}
+
+/// Partition search over a loaded spec and workload: the `report.json`
+/// of `tessera partition` (written with the rest of its files when `out`
+/// is given) and its warnings.
+#[pyfunction]
+#[pyo3(signature = (spec, workload, methods, options, budget, seed, microbatches, out, force))]
+fn partition(
+    py: Python<'_>,
+    spec: &Bound<'_, Spec>,
+    workload: &Bound<'_, Workload>,
+    methods: Vec<String>,
+    options: &Bound<'_, PyDict>,
+    budget: u64,
+    seed: u64,
+    microbatches: u32,
+    out: Option<PathBuf>,
+    force: bool,
+) -> PyResult<(String, Vec<String>)> {
+    if seed > i64::MAX as u64 {
+        return Err(raise(
+            py,
+            "OptionError",
+            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
+        ));
+    }
+    let options = method_options(py, options)?;
+    let (spec, workload) = (spec.get(), workload.get());
+    let loaded = LoadedPartition {
+        spec: (*spec.hw()).clone(),
+        graph: (*workload.graph()).clone(),
+        hw: spec.path(),
+        workload: workload.source(),
+        methods,
+        options,
+        budget,
+        seed,
+        microbatches,
+    };
+    detached(py, move || {
+        let resolved = partition_of_loaded(loaded)?;
+        let args = RunArgs {
+            out: out.clone(),
+            quiet: true,
+            json: true,
+            force,
+            embedded: true,
+            ..RunArgs::default()
+        };
+        match out {
+            Some(_) => {
+                let o = tessera_cli::run::run_resolved(resolved, &args)?;
+                Ok((o.stdout, o.warnings))
+            }
+            None => tessera_cli::run::report_of_resolved(&resolved, &args),
+        }
+    })
+}
+
+/// `tessera run --json --quiet`: the scenario's `report.json` text, after
+/// writing its outputs as the command does, and its warnings.
+#[pyfunction]
+#[pyo3(signature = (path, out, max_budget, seed, threads, force))]
+fn run_scenario(
+    py: Python<'_>,
+    path: PathBuf,
+    out: Option<PathBuf>,
+    max_budget: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    force: bool,
+) -> PyResult<(String, Vec<String>)> {
+    if let Some(seed) = seed.filter(|&s| s > i64::MAX as u64) {
+        return Err(raise(
+            py,
+            "OptionError",
+            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
+        ));
+    }
+    detached(py, move || {
+        let o = tessera_cli::run::run(&RunArgs {
+            scenario: path,
+            out,
+            seed,
+            quiet: true,
+            json: true,
+            threads,
+            max_budget,
+            force,
+            embedded: true,
+            ..RunArgs::default()
+        })?;
+        Ok((o.stdout, o.warnings))
+    })
+}
+
+/// `tessera check` of one file: whether it passed, and the line the
+/// command prints for it (or its error, one line per problem).
+#[pyfunction]
+fn check(py: Python<'_>, path: PathBuf) -> PyResult<(bool, String)> {
+    detached(py, move || {
+        Ok(match tessera_cli::inspect::check(&[path]) {
+            Ok(text) => (true, text.trim_end().to_string()),
+            Err(e) => (false, e.message),
+        })
+    })
+}
+
+/// The model zoo as JSON: every model with its summary and parameters.
+#[pyfunction]
+fn zoo_models() -> String {
+    let models: Vec<serde_json::Value> = sim::zoo::models()
+        .iter()
+        .map(|m| {
+            let params: Vec<serde_json::Value> = m
+                .params
+                .iter()
+                .map(|p| serde_json::json!({"key": p.key, "default": p.default, "doc": p.doc}))
+                .collect();
+            serde_json::json!({"name": m.name, "summary": m.summary, "params": params})
+        })
+        .collect();
+    serde_json::Value::Array(models).to_string()
+}
+
+/// The partition methods as JSON, from the registry: every option with
+/// its type, domain and default.
+#[pyfunction]
+fn methods() -> String {
+    let methods: Vec<serde_json::Value> = registry::METHODS
+        .iter()
+        .map(|m| {
+            let options: Vec<serde_json::Value> =
+                m.options.iter().map(convert::option_json).collect();
+            serde_json::json!({"name": m.name, "summary": m.summary, "options": options})
+        })
+        .collect();
+    serde_json::Value::Array(methods).to_string()
+}
+
+/// The `hw_specs/` folder of the source tree this module was built from.
+#[pyfunction]
+fn spec_dir() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("hw_specs"), |root| root.join("hw_specs"));
+    dir.display().to_string()
+}
+
+/// Test aid: panics inside the boundary with `message`, so the tests can
+/// show that a bug in tessera raises `tessera.InternalError` instead of
+/// stopping the interpreter.
+#[pyfunction]
+fn _panic_for_test(py: Python<'_>, message: String) -> PyResult<()> {
+    detached(py, move || -> Result<(), UserError> { panic!("{message}") })
+}
+
+/// The module: the two classes and the functions above.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Spec>()?;
+    m.add_class::<Workload>()?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(repair, m)?)?;
+    m.add_function(wrap_pyfunction!(partition, m)?)?;
+    m.add_function(wrap_pyfunction!(run_scenario, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(zoo_models, m)?)?;
+    m.add_function(wrap_pyfunction!(methods, m)?)?;
+    m.add_function(wrap_pyfunction!(spec_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
+    Ok(())
+}
