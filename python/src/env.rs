@@ -176,14 +176,15 @@ impl PartitionEnv {
             .flat_map(|e| e.iter().flat_map(|v| v.to_le_bytes()))
             .collect();
         let d = PyDict::new(py);
-        d.set_item("node_features", PyBytes::new(py, &f32_bytes(&obs.node_features)))?;
+        for (name, values) in [
+            ("node_features", &obs.node_features),
+            ("edge_features", &obs.edge_features),
+            ("chip_features", &obs.chip_features),
+            ("op_chip_features", &obs.op_chip_features),
+        ] {
+            d.set_item(name, PyBytes::new(py, &f32_bytes(values)))?;
+        }
         d.set_item("edges", PyBytes::new(py, &edges))?;
-        d.set_item("edge_features", PyBytes::new(py, &f32_bytes(&obs.edge_features)))?;
-        d.set_item("chip_features", PyBytes::new(py, &f32_bytes(&obs.chip_features)))?;
-        d.set_item(
-            "op_chip_features",
-            PyBytes::new(py, &f32_bytes(&obs.op_chip_features)),
-        )?;
         d.set_item("chip_positions", obs.chip_positions.clone())?;
         d.set_item("node_columns", NODE_FEATURES.to_vec())?;
         d.set_item("edge_columns", EDGE_FEATURES.to_vec())?;

@@ -183,17 +183,25 @@ def test_action_masks_are_flat_over_sub_actions(env):
 
 
 def test_action_masks_forbid_chips_an_op_alone_overflows():
-    # Shrink the SRAM until the largest matmul's weights no longer fit.
-    spec = tessera.Spec.load(RING4).with_overrides(["chiplet_types.edgetpu.sram_kib=1024"])
-    try:
-        env = tessera.gym.PartitionEnv(spec=spec, workload="mlp")
-    except tessera.InfeasibleError:
-        pytest.skip("the shrunk spec has no valid placement at all")
+    # ResNet-18's largest convolutions overflow the 2 MiB compute chiplets
+    # of the heterogeneous package, but fit its 16 MiB vector chiplets.
+    env = tessera.gym.PartitionEnv(spec="hw_specs/hetero_2type.toml", workload="resnet18")
     mask = env.action_masks().reshape(env.n_ops, env.n_chips)
-    fits = env._observation["op_chip_features"][: env.n_ops, : env.n_chips, 1] > 0.5
-    assert np.array_equal(mask, fits | ~fits.any(axis=1, keepdims=True))
-    # The baseline's placement respects the mask.
+    assert not mask.all() and mask.any(axis=1).all()
+    fits = env.reset()[0]["op_chip_features"][: env.n_ops, : env.n_chips, 1] > 0.5
+    assert np.array_equal(mask, fits)
+    # Valid placements keep to the mask: the baseline's, and what repair
+    # makes of a proposal that ignores it.
     assert all(mask[op, chip] for op, chip in enumerate(env.baseline["placement"]))
+    _, _, _, _, info = env.step([0] * env.n_ops)
+    assert info["placement"] is not None
+    assert all(mask[op, chip] for op, chip in enumerate(info["placement"]))
+
+
+def test_a_problem_without_a_baseline_is_infeasible():
+    # BERT's word embedding fits no chiplet of the heterogeneous package.
+    with pytest.raises(tessera.InfeasibleError, match="^no baseline: neither greedy nor dp"):
+        tessera.gym.PartitionEnv(spec="hw_specs/hetero_2type.toml")
 
 
 def test_the_sb3_example_raises_the_reward():
@@ -202,8 +210,12 @@ def test_the_sb3_example_raises_the_reward():
     spec = importlib.util.spec_from_file_location("sb3_partition", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    result = example.train(timesteps=2048, chunk=256, seed=0)
+    # Seeded and on one torch thread, so the numbers are the same on every
+    # run; the margins are still wide: at seeds 0, 1 and 2 the mean went from
+    # 1.15-1.23 to 1.86-1.98 in these four chunks, and the trained policy's
+    # proposal earned 1.97-2.44 where random ones average 1.10-1.23.
+    result = example.train(timesteps=1024, chunk=256, seed=0)
     means = result["chunk_means"]
-    assert len(means) == 8
-    assert means[-1] > means[0] + 0.1, means
-    assert result["deterministic_reward"] > result["random_mean"] + 0.1, result
+    assert len(means) == 4
+    assert means[-1] > means[0] + 0.3, means
+    assert result["deterministic_reward"] > result["random_mean"] + 0.3, result
