@@ -271,6 +271,8 @@ class PartitionEnv(gymnasium.Env):
     def _chips(self, action):
         """The action as a list of chip ids, or the error naming what is wrong."""
         array = np.asarray(action)
+        if array.ndim == 1 and array.size == 0:
+            array = array.astype(np.int64)  # [] is float64 to NumPy
         if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
             raise ArgumentTypeError(
                 f"action: expected integer chip ids, found an array of {array.dtype}"

@@ -112,6 +112,8 @@ def test_wrong_actions_raise_and_the_env_keeps_working(env):
     )
     with pytest.raises(tessera.InputError, match=r"^action: op 0 \(.*\) is given chip -1;"):
         env.step([-1] + [0] * (n - 1))
+    with pytest.raises(tessera.InputError, match="^action: 0 chips given"):
+        env.step([])
     with pytest.raises(tessera.InputError, match=r"^action: expected one chip per op"):
         env.step(np.zeros((2, n), dtype=np.int64))
     with pytest.raises(tessera.ArgumentTypeError, match="^action: expected integer chip ids"):
