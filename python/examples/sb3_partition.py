@@ -8,7 +8,7 @@ good as the baseline). The script prints the mean reward of each chunk of
 training steps (the policy's own samples, exploration included), then the
 trained policy's deterministic proposal against random proposals.
 
-    pip install "./python[gym]" stable-baselines3 torch
+    pip install "./python[gym]" stable-baselines3==2.9.2 torch==2.15.0
     python python/examples/sb3_partition.py --timesteps 8192
 
 Runs on the CPU with one torch thread, and is deterministic for a seed.
