@@ -12,6 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyString};
 
 use agent::partition::registry::{self, OptionKind, OptionSpec, OptionValue};
 use sim::Placement;
+use sim::constraints::Violation;
 use sim::graph::Graph;
 use sim::spec::{ChipletId, HwSpec};
 use tessera_cli::UserError;
@@ -183,4 +184,19 @@ pub fn option_json(o: &OptionSpec) -> serde_json::Value {
         "default": default,
         "summary": o.summary,
     })
+}
+
+/// Constraint violations as JSON objects: each violation's fields and a
+/// `message` in words, naming ops by `graph`'s names.
+pub fn violations_json(graph: &Graph, violations: &[Violation]) -> Vec<serde_json::Value> {
+    violations
+        .iter()
+        .map(|v| {
+            let mut value = serde_json::to_value(v).expect("violations serialise");
+            if let Some(map) = value.as_object_mut() {
+                map.insert("message".into(), v.describe(graph).into());
+            }
+            value
+        })
+        .collect()
 }

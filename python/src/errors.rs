@@ -45,18 +45,35 @@ where
     T: Send,
     F: FnOnce() -> Result<T, UserError> + Send,
 {
+    detached_with(py, work, user_error)
+}
+
+/// [`detached`] for work with its own error type, which `to_py` turns into
+/// the Python exception.
+pub fn detached_with<T, E, F>(
+    py: Python<'_>,
+    work: F,
+    to_py: impl FnOnce(Python<'_>, E) -> PyErr,
+) -> PyResult<T>
+where
+    T: Send,
+    E: Send,
+    F: FnOnce() -> Result<T, E> + Send,
+{
     match py.detach(|| catch_unwind(AssertUnwindSafe(work))) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(user_error(py, e)),
-        Err(payload) => Err(raise(
-            py,
-            "InternalError",
-            format!(
-                "internal error (a bug in tessera; please report it): {}",
-                panic_message(payload.as_ref())
-            ),
-        )),
+        Ok(Err(e)) => Err(to_py(py, e)),
+        Err(payload) => Err(internal(py, &panic_message(payload.as_ref()))),
     }
+}
+
+/// `tessera.InternalError` for a bug in tessera, described by `what`.
+pub fn internal(py: Python<'_>, what: &str) -> PyErr {
+    raise(
+        py,
+        "InternalError",
+        format!("internal error (a bug in tessera; please report it): {what}"),
+    )
 }
 
 /// The text a panic was raised with.

@@ -16,6 +16,7 @@
 //! returns.
 
 mod convert;
+mod env;
 mod errors;
 mod objects;
 
@@ -36,7 +37,7 @@ use crate::errors::{detached, raise};
 use crate::objects::{Spec, Workload};
 
 /// The simulator's options as `tessera simulate`'s flags set them.
-fn sim_options(
+pub(crate) fn sim_options(
     microbatches: u32,
     fixed_microbatches: bool,
     packet_bytes: u64,
@@ -126,17 +127,10 @@ fn repair(
     detached(py, move || {
         let proposal = placement.resolve(&spec, &graph)?;
         let constraints = spec.constraints;
-        let violations: Vec<serde_json::Value> =
-            sim::constraints::check(&spec, &graph, &proposal, &constraints)
-                .iter()
-                .map(|v| {
-                    let mut value = serde_json::to_value(v).expect("violations serialise");
-                    if let Some(map) = value.as_object_mut() {
-                        map.insert("message".into(), v.describe(&graph).into());
-                    }
-                    value
-                })
-                .collect();
+        let violations = convert::violations_json(
+            &graph,
+            &sim::constraints::check(&spec, &graph, &proposal, &constraints),
+        );
         let repaired = repair_with(
             &spec,
             &graph,
@@ -339,12 +333,14 @@ fn _panic_for_test(py: Python<'_>, message: String) -> PyResult<()> {
     detached(py, move || -> Result<(), UserError> { panic!("{message}") })
 }
 
-/// The module: the two classes and the functions above.
+/// The module: the classes (`Spec`, `Workload`, the Gymnasium
+/// environment's core `PartitionEnv`) and the functions above.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Spec>()?;
     m.add_class::<Workload>()?;
+    m.add_class::<env::PartitionEnv>()?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(repair, m)?)?;
     m.add_function(wrap_pyfunction!(partition, m)?)?;

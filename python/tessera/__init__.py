@@ -16,7 +16,8 @@ Example::
     best = tessera.partition(spec, bert, "sa", budget=100, seed=1)
 
 Optional front ends live in their own modules and import their own
-dependencies only when imported.
+dependencies only when imported: ``tessera.gym`` is a Gymnasium environment
+for learned partitioning (``pip install "./python[gym]"``).
 """
 
 from ._errors import (
