@@ -76,6 +76,14 @@ const RUN_MARKERS: [&str; 2] = ["report.json", "scenario.resolved.toml"];
 /// after a crash mid-write, is a run's that never finished.
 pub const CHECKPOINT: &str = "checkpoint.json";
 
+/// Writes a run's periodic checkpoint into its output directory (made if
+/// need be), atomically: the `train` and `nas` tasks' shared writer.
+pub fn write_checkpoint(out_dir: &Path, text: &str) -> Result<(), UserError> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| UserError::new(format!("{}: cannot create: {e}", out_dir.display())))?;
+    write_atomic(&out_dir.join(CHECKPOINT), text.as_bytes())
+}
+
 /// Staging and set-aside directories made by this process so far (each
 /// gets its own name, so concurrent runs in one process never share one).
 static STAGED: AtomicUsize = AtomicUsize::new(0);

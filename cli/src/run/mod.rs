@@ -32,6 +32,20 @@ use outputs::Outputs;
 /// Set by the Ctrl-C handler; long tasks check it between units of work.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+/// A progress bar of `len` steps at `done` in `template`'s style (the
+/// runners' shared bar); hidden with `--quiet` or when standard output is
+/// not a terminal.
+fn progress_bar(len: u64, done: u64, quiet: bool, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if quiet || !std::io::stdout().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
+    bar.set_position(done);
+    bar
+}
+
 /// Installs the Ctrl-C handler once per process.
 pub fn install_interrupt_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -55,7 +55,7 @@ use super::outputs::{Outputs, PlotScratch, report_file};
 use super::partition::capped_budget;
 use super::{RunArgs, interrupted};
 use crate::error::UserError;
-use crate::files::{CHECKPOINT, read_text, write_atomic};
+use crate::files::{CHECKPOINT, read_text};
 use crate::plots::{self, Format, LinePlot, Series};
 use crate::scenario::{DataChoice, NasTask, Scenario, SeedNetwork, resolve_spec};
 use crate::table::{Align, Table as TextTable};
@@ -444,7 +444,7 @@ pub(super) fn run_nas(
                 ran.set(ran.get() + 1);
                 bar.set_position(e.trials_done());
                 bar.set_message(format!("front {}", e.front().len()));
-                if let Err(err) = write_checkpoint(out_dir, &e.checkpoint_json())
+                if let Err(err) = crate::files::write_checkpoint(out_dir, &e.checkpoint_json())
                     && warnings.is_empty()
                 {
                     warnings.push(format!(
@@ -529,30 +529,15 @@ fn test_accuracy(runner: &Runner<'_>, data: &Dataset, m: &Member) -> Result<f64,
         .map_err(|e| UserError::new(format!("testing trial {}: {e}", m.trial)))
 }
 
-/// Writes the checkpoint into the output directory (made if need be),
-/// atomically.
-fn write_checkpoint(out_dir: &Path, text: &str) -> Result<(), UserError> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| UserError::new(format!("{}: cannot create: {e}", out_dir.display())))?;
-    write_atomic(&out_dir.join(CHECKPOINT), text.as_bytes())
-}
-
 /// Trials done of all and the current front's size, the time left; hidden
 /// with `--quiet` or when standard output is not a terminal.
 fn progress_bar(trials: u64, done: u64, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stdout().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(trials);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "nas {bar:30} {pos}/{len} trials  {msg}  eta {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar.set_position(done);
-    bar
+    super::progress_bar(
+        trials,
+        done,
+        quiet,
+        "nas {bar:30} {pos}/{len} trials  {msg}  eta {eta}",
+    )
 }
 
 /// A network's costs in the report and pareto.csv.

@@ -44,7 +44,7 @@ use super::outputs::{Outputs, PlotScratch, report_file};
 use super::partition::capped_budget;
 use super::{RunArgs, interrupted};
 use crate::error::UserError;
-use crate::files::{CHECKPOINT, write_atomic};
+use crate::files::CHECKPOINT;
 use crate::plots::{self, Format, LinePlot, Series};
 use crate::scenario::{ProblemEntry, Scenario, TrainTask, Workload, resolve_problem};
 use crate::table::{Align, Table as TextTable};
@@ -369,7 +369,7 @@ fn train_batches(
         bar.set_message(bar_message(&record.curve));
         if done.is_multiple_of(checkpoint_every) && done < batches {
             let text = trainer.to_json(progress(&record.curve), Some(record));
-            if let Err(e) = write_checkpoint(out_dir, &text)
+            if let Err(e) = crate::files::write_checkpoint(out_dir, &text)
                 && warnings.is_empty()
             {
                 warnings.push(format!(
@@ -397,31 +397,16 @@ fn progress(curve: &[CurveRow]) -> Progress {
     }
 }
 
-/// Writes a periodic checkpoint into the output directory (made if need
-/// be), atomically.
-fn write_checkpoint(out_dir: &Path, text: &str) -> Result<(), UserError> {
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| UserError::new(format!("{}: cannot create: {e}", out_dir.display())))?;
-    write_atomic(&out_dir.join(CHECKPOINT), text.as_bytes())
-}
-
 /// The run's progress on the terminal: batches done of all, the last
 /// batch's mean reward, the best episode's so far, the time left; hidden
 /// with `--quiet` or when standard output is not a terminal.
 fn progress_bar(batches: u64, done: u64, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stdout().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(batches);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "train {bar:30} {pos}/{len} batches  {msg}  eta {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar.set_position(done);
-    bar
+    super::progress_bar(
+        batches,
+        done,
+        quiet,
+        "train {bar:30} {pos}/{len} batches  {msg}  eta {eta}",
+    )
 }
 
 fn bar_message(curve: &[CurveRow]) -> String {

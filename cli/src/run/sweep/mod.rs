@@ -478,18 +478,12 @@ fn log_x(axis: &Axis) -> bool {
 }
 
 fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if quiet || !std::io::stdout().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} points  {per_sec}  eta {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar
+    super::progress_bar(
+        len,
+        0,
+        quiet,
+        "{bar:40} {pos}/{len} points  {per_sec}  eta {eta}",
+    )
 }
 
 #[cfg(test)]
