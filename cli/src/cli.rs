@@ -379,6 +379,7 @@ where
             train_only: false,
             interrupt_after_trials,
             embedded: false,
+            point_outcomes: None,
         };
         return run_outcome(crate::run::run(&args));
     }

@@ -81,8 +81,9 @@ impl Pattern {
     }
 }
 
-/// Options of one synthetic-traffic run.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Options of one synthetic-traffic run. (Deserialized only from what this
+/// type wrote, e.g. a sweep point shipped to another process.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrafficOptions {
     pub pattern: Pattern,
     /// Packets each chiplet injects per cycle, `0 < r ≤ 1` (the probability of

@@ -99,6 +99,11 @@ pub struct RunArgs {
     /// Run inside another program (the Python package): no Ctrl-C handler
     /// is installed, since SIGINT belongs to the embedding program.
     pub embedded: bool,
+    /// A sweep's point results computed elsewhere (the Python package's Ray
+    /// runner: [`run_point_job`] on each of [`sweep_point_jobs`]), one per
+    /// grid point in grid order, `None` for a point that did not run; the
+    /// sweep then runs no point itself and merges these as its own.
+    pub point_outcomes: Option<Vec<Option<String>>>,
 }
 
 /// What a run printed, and whether it was interrupted (exit code 130).
@@ -217,6 +222,32 @@ pub fn report_of_resolved(
         .1;
     Ok((String::from_utf8_lossy(&report).into_owned(), warnings))
 }
+
+/// A sweep scenario's points as self-contained jobs, in grid order (first
+/// axis slowest), for running elsewhere with [`run_point_job`]; their
+/// outcomes, given back as [`RunArgs::point_outcomes`] to [`run`], make
+/// the same outputs as running the sweep here. Refuses a scenario that is
+/// not a sweep, and reports a bad grid value before any job is made.
+pub fn sweep_point_jobs(args: &RunArgs) -> Result<Vec<String>, UserError> {
+    let mut s = scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    let Task::Sweep(sweep) = &s.task else {
+        return Err(UserError::new(format!(
+            "{}: only a sweep splits into point jobs; this scenario's task is {:?} \
+             (run it with `tessera run`)",
+            s.file.display(),
+            s.task.kind()
+        )));
+    };
+    Ok(sweep::grid(&s, sweep)?
+        .iter()
+        .map(sweep::point_job)
+        .collect())
+}
+
+pub use sweep::run_point_job;
 
 /// A sweep's grid, every point resolved before anything runs, so a bad
 /// value anywhere in the grid is reported with nothing written.

@@ -102,7 +102,7 @@ use std::fmt;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fabric::Network;
 use crate::graph::Graph;
@@ -117,7 +117,7 @@ use state::{
 };
 
 /// How packets move through intermediate chiplets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Switching {
     StoreAndForward,
@@ -125,7 +125,7 @@ pub enum Switching {
 }
 
 /// How the steady-state interval is obtained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "mode")]
 pub enum SteadyState {
     /// Simulate [`SimOptions::microbatches`] micro-batches, then twice as
@@ -160,8 +160,10 @@ impl Default for SteadyState {
     }
 }
 
-/// Options of one simulation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Options of one simulation. (Deserialized only from what this type wrote,
+/// e.g. a sweep point shipped to another process; users' options come
+/// through the scenario reader, which checks them.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimOptions {
     /// Micro-batches pushed through the pipeline (≥ 1): the count simulated
     /// first when converging, or the only count when [`SteadyState::Fixed`].

@@ -7,11 +7,13 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use sim::SimOptions;
+use sim::graph::Graph;
 use sim::report::SimReport;
-use sim::traffic::{TrafficReport, run_traffic};
+use sim::spec::HwSpec;
+use sim::traffic::{TrafficOptions, TrafficReport, run_traffic};
+use sim::{Placement, SimOptions};
 
 use super::outputs::{Outputs, PlotScratch, report_file};
 use super::simulate::placement_for;
@@ -75,7 +77,10 @@ pub(super) fn run_sweep(
     out_dir: &Path,
     format: Option<Format>,
 ) -> Result<(String, Outputs, bool), UserError> {
-    let results = run_points(&points, args);
+    let results = match &args.point_outcomes {
+        Some(texts) => outcomes_run_elsewhere(s, texts, points.len())?,
+        None => run_points(&points, args),
+    };
     let complete = results.iter().all(Option::is_some);
     let finished = finished_points(s, sweep, results)?;
     let axis_names: Vec<&str> = sweep.axes.iter().map(|a| a.name.as_str()).collect();
@@ -109,6 +114,27 @@ pub(super) fn run_sweep(
 
 /// A point's result: the task's result as JSON, or the simulator's refusal.
 type PointOutcome = Result<Json, String>;
+
+/// The results of points run elsewhere ([`RunArgs::point_outcomes`]), one
+/// slot per grid point in grid order.
+fn outcomes_run_elsewhere(
+    s: &Scenario,
+    texts: &[Option<String>],
+    n_points: usize,
+) -> Result<Vec<Option<PointOutcome>>, UserError> {
+    if texts.len() != n_points {
+        return Err(UserError::new(format!(
+            "{}: {} point results given for a grid of {n_points} points",
+            s.file.display(),
+            texts.len()
+        )));
+    }
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.as_deref().map(|t| decode_outcome(i, t)).transpose())
+        .collect()
+}
 
 /// How many points run at once: `--threads`, else `TESSERA_THREADS`, else
 /// one per core.
@@ -163,28 +189,202 @@ fn run_points(points: &[Point], args: &RunArgs) -> Vec<Option<PointOutcome>> {
     results.into_inner().expect("no worker panics")
 }
 
-fn run_point(p: &Point) -> PointOutcome {
+/// What one point runs, built from its resolved scenario: the only place a
+/// point's inputs are chosen, so a point run here and one shipped to another
+/// process as a [`PointJob`] run the same thing.
+enum Work {
+    Simulate {
+        spec: HwSpec,
+        graph: Graph,
+        placement: Placement,
+        options: SimOptions,
+    },
+    Traffic {
+        spec: HwSpec,
+        options: TrafficOptions,
+    },
+}
+
+fn work_of(p: &Point) -> Result<Work, String> {
     let r = &p.resolved;
     match &r.scenario.task {
         Task::Simulate { placement } => {
             let graph = r.graph.as_ref().expect("simulate has a workload");
             let placement = placement_for(placement, &r.spec, graph).map_err(|e| e.message)?;
-            let options = SimOptions {
-                trace: false,
-                ..r.scenario.simulation.clone()
-            };
-            let out =
-                sim::simulate(&r.spec, graph, &placement, &options).map_err(|e| e.to_string())?;
-            Ok(sim_metrics(&out.report))
+            Ok(Work::Simulate {
+                spec: r.spec.clone(),
+                graph: graph.clone(),
+                placement,
+                options: SimOptions {
+                    trace: false,
+                    ..r.scenario.simulation.clone()
+                },
+            })
         }
-        Task::Traffic(t) => {
-            let report: TrafficReport = run_traffic(&r.spec, &traffic_options(t, &r.scenario))
-                .map_err(|e| e.to_string())?;
-            serde_json::to_value(&report).map_err(|e| e.to_string())
-        }
+        Task::Traffic(t) => Ok(Work::Traffic {
+            spec: r.spec.clone(),
+            options: traffic_options(t, &r.scenario),
+        }),
         Task::Sweep(_) | Task::Partition(_) | Task::Train(_) | Task::Nas(_) => {
             unreachable!("sweeps run simulate or traffic")
         }
+    }
+}
+
+fn run_work(w: &Work) -> PointOutcome {
+    match w {
+        Work::Simulate {
+            spec,
+            graph,
+            placement,
+            options,
+        } => {
+            let out = sim::simulate(spec, graph, placement, options).map_err(|e| e.to_string())?;
+            Ok(sim_metrics(&out.report))
+        }
+        Work::Traffic { spec, options } => {
+            let report: TrafficReport = run_traffic(spec, options).map_err(|e| e.to_string())?;
+            serde_json::to_value(&report).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn run_point(p: &Point) -> PointOutcome {
+    work_of(p).and_then(|w| run_work(&w))
+}
+
+// ---------------------------------------------------------------------------
+// Points run elsewhere (the Python package's Ray runner)
+
+/// A sweep point as text another process (on another machine) can run with
+/// nothing but the tessera library: the hardware as its explicit TOML, the
+/// graph as graph JSON, the placement as placement JSON and the options, or
+/// the refusal the point ends in before anything runs. Each form reads back
+/// into equal values, so a job's result is the result of the point run here.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case", deny_unknown_fields)]
+enum PointJob {
+    Simulate {
+        format_version: u32,
+        spec_toml: String,
+        graph_json: String,
+        placement_json: String,
+        options: SimOptions,
+    },
+    Traffic {
+        format_version: u32,
+        spec_toml: String,
+        options: TrafficOptions,
+    },
+    Refused {
+        format_version: u32,
+        message: String,
+    },
+}
+
+/// Version of the [`PointJob`] and [`PointOutcome`] texts; a job made by
+/// another build of tessera is refused, not misread.
+const POINT_JOB_FORMAT_VERSION: u32 = 1;
+
+/// A point's job text (JSON).
+pub(in crate::run) fn point_job(p: &Point) -> String {
+    let v = POINT_JOB_FORMAT_VERSION;
+    let job = match work_of(p) {
+        Ok(Work::Simulate {
+            spec,
+            graph,
+            placement,
+            options,
+        }) => PointJob::Simulate {
+            format_version: v,
+            spec_toml: sim::spec_write::spec_to_toml_string(&spec),
+            placement_json: placement.to_json(&graph),
+            graph_json: graph.to_json(),
+            options,
+        },
+        Ok(Work::Traffic { spec, options }) => PointJob::Traffic {
+            format_version: v,
+            spec_toml: sim::spec_write::spec_to_toml_string(&spec),
+            options,
+        },
+        Err(message) => PointJob::Refused {
+            format_version: v,
+            message,
+        },
+    };
+    serde_json::to_string(&job).expect("a point job serialises")
+}
+
+/// A job text that is not one [`point_job`] wrote (a damaged or foreign
+/// message): a programming or deployment error, said in one line.
+fn bad_job(what: impl std::fmt::Display) -> UserError {
+    UserError::new(format!("sweep point job: {what}"))
+}
+
+/// Runs a point's job text; returns its outcome text (JSON: `{"ok": result}`
+/// or `{"error": message}`), which [`decode_outcome`] reads back.
+pub fn run_point_job(text: &str) -> Result<String, UserError> {
+    let job: PointJob = serde_json::from_str(text).map_err(bad_job)?;
+    let version = match &job {
+        PointJob::Simulate { format_version, .. }
+        | PointJob::Traffic { format_version, .. }
+        | PointJob::Refused { format_version, .. } => *format_version,
+    };
+    if version != POINT_JOB_FORMAT_VERSION {
+        return Err(bad_job(format_args!(
+            "format_version {version}; this build of tessera reads {POINT_JOB_FORMAT_VERSION}"
+        )));
+    }
+    let spec_of = |t: &str| HwSpec::from_toml_str(t, "<sweep point>").map_err(bad_job);
+    let outcome = match job {
+        PointJob::Simulate {
+            spec_toml,
+            graph_json,
+            placement_json,
+            options,
+            ..
+        } => {
+            let spec = spec_of(&spec_toml)?;
+            let graph = Graph::from_json(&graph_json).map_err(bad_job)?;
+            let placement =
+                Placement::from_json(&placement_json, &spec, &graph).map_err(bad_job)?;
+            run_work(&Work::Simulate {
+                spec,
+                graph,
+                placement,
+                options,
+            })
+        }
+        PointJob::Traffic {
+            spec_toml, options, ..
+        } => run_work(&Work::Traffic {
+            spec: spec_of(&spec_toml)?,
+            options,
+        }),
+        PointJob::Refused { message, .. } => Err(message),
+    };
+    Ok(encode_outcome(&outcome))
+}
+
+fn encode_outcome(o: &PointOutcome) -> String {
+    let v = match o {
+        Ok(result) => serde_json::json!({ "ok": result }),
+        Err(message) => serde_json::json!({ "error": message }),
+    };
+    serde_json::to_string(&v).expect("an outcome serialises")
+}
+
+/// Reads an outcome text [`run_point_job`] wrote back; point `i` names it
+/// in the error.
+pub(in crate::run) fn decode_outcome(i: usize, text: &str) -> Result<PointOutcome, UserError> {
+    let v: Json = serde_json::from_str(text)
+        .map_err(|e| UserError::new(format!("sweep point {i}: outcome: {e}")))?;
+    match (v.get("ok"), v.get("error").and_then(Json::as_str)) {
+        (Some(ok), None) => Ok(Ok(ok.clone())),
+        (None, Some(e)) => Ok(Err(e.to_string())),
+        _ => Err(UserError::new(format!(
+            "sweep point {i}: outcome: expected {{\"ok\": ...}} or {{\"error\": \"...\"}}"
+        ))),
     }
 }
 
