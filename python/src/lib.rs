@@ -237,8 +237,13 @@ fn partition(
 
 /// `tessera run --json --quiet`: the scenario's `report.json` text, after
 /// writing its outputs as the command does, and its warnings.
+/// With `point_outcomes` (a sweep's point results computed elsewhere, in
+/// grid order, `None` for a point that did not run) the sweep merges them
+/// instead of running its points. With `as_json` false the text is the
+/// summary the command prints.
 #[pyfunction]
-#[pyo3(signature = (path, out, max_budget, seed, threads, force))]
+#[pyo3(signature = (path, out, max_budget, seed, threads, force, point_outcomes=None, as_json=true))]
+#[allow(clippy::too_many_arguments)]
 fn run_scenario(
     py: Python<'_>,
     path: PathBuf,
@@ -247,6 +252,8 @@ fn run_scenario(
     seed: Option<u64>,
     threads: Option<usize>,
     force: bool,
+    point_outcomes: Option<Vec<Option<String>>>,
+    as_json: bool,
 ) -> PyResult<(String, Vec<String>)> {
     if let Some(seed) = seed.filter(|&s| s > i64::MAX as u64) {
         return Err(raise(
@@ -260,16 +267,47 @@ fn run_scenario(
             scenario: path,
             out,
             seed,
-            quiet: true,
-            json: true,
+            // The summary as the command prints it, with where the files
+            // went; the JSON alone otherwise.
+            quiet: as_json,
+            json: as_json,
             threads,
             max_budget,
             force,
             embedded: true,
+            point_outcomes,
             ..RunArgs::default()
         })?;
         Ok((o.stdout, o.warnings))
     })
+}
+
+/// A sweep scenario's points as self-contained job texts, in grid order
+/// (the Ray runner ships one to each task).
+#[pyfunction]
+#[pyo3(signature = (path, seed))]
+fn sweep_point_jobs(py: Python<'_>, path: PathBuf, seed: Option<u64>) -> PyResult<Vec<String>> {
+    if let Some(seed) = seed.filter(|&s| s > i64::MAX as u64) {
+        return Err(raise(
+            py,
+            "OptionError",
+            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
+        ));
+    }
+    detached(py, move || {
+        tessera_cli::run::sweep_point_jobs(&RunArgs {
+            scenario: path,
+            seed,
+            embedded: true,
+            ..RunArgs::default()
+        })
+    })
+}
+
+/// Runs one sweep point's job text; returns its outcome text.
+#[pyfunction]
+fn run_point_job(py: Python<'_>, job: String) -> PyResult<String> {
+    detached(py, move || tessera_cli::run::run_point_job(&job))
 }
 
 /// `tessera check` of one file: whether it passed, and the line the
@@ -345,6 +383,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(repair, m)?)?;
     m.add_function(wrap_pyfunction!(partition, m)?)?;
     m.add_function(wrap_pyfunction!(run_scenario, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep_point_jobs, m)?)?;
+    m.add_function(wrap_pyfunction!(run_point_job, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_models, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;

@@ -1,0 +1,166 @@
+"""Sweeps on a Ray cluster: each grid point of a sweep scenario is one Ray
+task, and the results are merged in grid order into the same outputs, byte
+for byte, as ``tessera run`` writes for the scenario on one machine.
+
+Needs ``ray`` (``pip install "./python[ray]"``); ``import tessera`` does not
+import this module. From Python::
+
+    import tessera.ray
+    report = tessera.ray.run_sweep("scenarios/link_bandwidth_sweep.toml",
+                                   address="auto")
+
+or from a shell, on any machine of the cluster::
+
+    python -m tessera.ray run scenarios/link_bandwidth_sweep.toml --address auto
+
+How the work is split: this process (the driver) reads the scenario and
+resolves every grid point, as ``tessera run`` does, so a bad value anywhere
+is reported before any task starts. Each point becomes a self-contained job
+(the point's hardware as explicit TOML, its graph as graph JSON, its
+placement and simulator or traffic options), so the workers need the
+``tessera`` package but none of the scenario's files. A task runs one point
+(the simulator or the traffic generator, GIL released) and returns its
+result; the driver merges the results in grid order with the code ``tessera
+run`` uses and writes the outputs (``report.json``, ``sweep.csv``,
+``summary.txt``, the plot, ``scenario.resolved.toml``) on its own machine.
+A point's failure (e.g. an unroutable traffic pattern) is reported as the
+command reports it. Ctrl-C cancels the points not yet finished and writes
+what finished, marked ``"complete": false``, as an interrupted local run
+does.
+
+Only sweeps (of ``simulate`` or ``traffic`` points) distribute. A partition
+task's methods, a train task's rollouts and a nas task's trials run on one
+machine (``tessera.run_scenario`` or ``tessera run``).
+"""
+
+import argparse
+import json
+import sys
+
+from . import _native
+from ._api import _bool, _int, _path, _warn
+from ._errors import ArgumentTypeError, Error
+
+try:
+    import ray
+except ImportError as e:  # pragma: no cover - exercised without ray installed
+    raise ImportError(
+        'tessera.ray needs Ray: pip install "./python[ray]" (ray==2.60.0)'
+    ) from e
+
+
+def _run_point_job(job):
+    """One grid point, on a Ray worker: its job text in, its outcome text out."""
+    return _native.run_point_job(job)
+
+
+def _connect(address, num_cpus):
+    """Use the program's Ray connection, or start one: ``address`` as
+    ``ray.init`` takes it (``"auto"``: the cluster this machine belongs to;
+    ``None``: a new local cluster of ``num_cpus`` workers)."""
+    if ray.is_initialized():
+        return
+    kwargs = {"address": address, "log_to_driver": False}
+    if num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    ray.init(**kwargs)
+
+
+def _outcomes(jobs):
+    """Runs every job as a Ray task; the outcome texts in grid order, None
+    for a point that did not finish before Ctrl-C."""
+    task = ray.remote(num_cpus=1, max_retries=0)(_run_point_job)
+    refs = [task.remote(job) for job in jobs]
+    slot = {ref: i for i, ref in enumerate(refs)}
+    outcomes = [None] * len(jobs)
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                outcomes[slot[ref]] = ray.get(ref)
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+    return outcomes
+
+
+def _run(scenario, address, out, seed, force, num_cpus, as_json):
+    path = _path("scenario", scenario)
+    out = None if out is None else _path("out", out)
+    seed = None if seed is None else _int("--seed", seed)
+    force = _bool("--force", force)
+    if num_cpus is not None:
+        _int("num_cpus", num_cpus)
+    if address is not None and not isinstance(address, str):
+        raise ArgumentTypeError(
+            f"address: expected a str (e.g. \"auto\" or \"HOST:6379\"), found {type(address).__name__}"
+        )
+    jobs = _native.sweep_point_jobs(path, seed)
+    _connect(address, num_cpus)
+    outcomes = _outcomes(jobs)
+    text, warns = _native.run_scenario(path, out, None, seed, None, force, outcomes, as_json)
+    return text, warns, sum(o is None for o in outcomes)
+
+
+def run_sweep(scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None):
+    """Run a sweep scenario on a Ray cluster and return its report.
+
+    Each grid point is one Ray task. The outputs go where ``tessera run``
+    puts them (``out``, else the scenario's ``[output] dir``, else
+    ``out/NAME``), identical to that command's byte for byte, and
+    ``report.json`` is returned as a dict.
+
+    ``address`` is Ray's: ``"auto"`` joins the cluster this machine is part
+    of (started with ``ray start``), ``"HOST:6379"`` a given head, ``None``
+    starts a local cluster of ``num_cpus`` workers (default: one per core).
+    If the program already called ``ray.init``, that connection is used and
+    ``address``/``num_cpus`` are ignored. ``seed`` replaces the scenario's,
+    ``force`` replaces a folder that is not an earlier run's.
+    """
+    text, warns, _ = _run(scenario, address, out, seed, force, num_cpus, True)
+    _warn(warns)
+    return json.loads(text)
+
+
+def main(argv=None):
+    """``python -m tessera.ray run SCENARIO [--address A] [--out DIR] ...``:
+    prints what ``tessera run`` prints; exit code 2 for a user's mistake,
+    130 after Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tessera.ray",
+        description="Run a tessera sweep scenario on a Ray cluster, one task per grid point.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a sweep scenario on a Ray cluster")
+    run.add_argument("scenario", help="the sweep scenario file (TOML)")
+    run.add_argument(
+        "--address",
+        default=None,
+        help='the Ray cluster: "auto" (this machine\'s cluster), HOST:6379, or none for a new local one',
+    )
+    run.add_argument("--out", default=None, help="output folder (default: as tessera run)")
+    run.add_argument("--seed", type=int, default=None, help="replace the scenario's seed")
+    run.add_argument("--force", action="store_true", help="replace a folder that is not an earlier run's")
+    run.add_argument("--num-cpus", type=int, default=None, help="workers of a new local cluster")
+    run.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    args = parser.parse_args(argv)
+    try:
+        text, warns, unfinished = _run(
+            args.scenario, args.address, args.out, args.seed, args.force, args.num_cpus, args.json
+        )
+    except Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for w in warns:
+        print(f"warning: {w}", file=sys.stderr)
+    sys.stdout.write(text)
+    return 130 if unfinished else 0
+
+
+if __name__ == "__main__":
+    # Through the module's import name, so that the task function Ray ships
+    # is `tessera.ray._run_point_job`, which every worker imports.
+    from tessera.ray import main as _main
+
+    sys.exit(_main())

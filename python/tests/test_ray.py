@@ -1,0 +1,131 @@
+"""`tessera.ray` on a local Ray cluster of two workers: every shipped sweep
+run as Ray tasks writes the same files, byte for byte, as `tessera run`; the
+module's command line does too; mistakes are refused before any task runs;
+without Ray, `import tessera.ray` says how to install it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tessera
+
+ray = pytest.importorskip("ray")
+import tessera.ray  # noqa: E402  (after the skip)
+
+SWEEPS = ["link_bandwidth_sweep", "traffic_mesh", "traffic_mesh_buffered"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local cluster of two workers, shared by this module's tests; its
+    address lets another process join it."""
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def files(folder):
+    """Every file of an output folder, by name."""
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+
+
+def assert_same_files(a, b):
+    fa, fb = files(a), files(b)
+    assert sorted(fa) == sorted(fb)
+    different = [name for name in fa if fa[name] != fb[name]]
+    assert different == []
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_sweep_on_ray_equals_the_command_byte_for_byte(cluster, tessera_cmd, tmp_path, name):
+    scenario = f"scenarios/{name}.toml"
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    tessera_cmd.run("run", scenario, "--out", local, "--quiet")
+    report = tessera.ray.run_sweep(scenario, out=on_ray)
+    assert_same_files(local, on_ray)
+    assert report == json.loads((local / "report.json").read_text())
+    assert report["complete"] is True
+
+
+def test_seed_replaces_the_scenario_seed_as_the_command_does(cluster, tessera_cmd, tmp_path):
+    scenario = "scenarios/traffic_mesh.toml"
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    tessera_cmd.run("run", scenario, "--out", local, "--quiet", "--seed", "11")
+    tessera.ray.run_sweep(scenario, out=on_ray, seed=11)
+    assert_same_files(local, on_ray)
+
+
+def test_command_line_joins_a_cluster_and_prints_the_summary(cluster, tessera_cmd, tmp_path):
+    scenario = "scenarios/traffic_mesh.toml"
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    expected = tessera_cmd.run("run", scenario, "--out", local).stdout
+    p = subprocess.run(
+        [sys.executable, "-m", "tessera.ray", "run", scenario, "--address", cluster,
+         "--out", str(on_ray)],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == expected.replace(str(local), str(on_ray))
+    assert_same_files(local, on_ray)
+
+
+def test_command_line_refuses_a_scenario_that_is_not_a_sweep(tessera_cmd):
+    p = subprocess.run(
+        [sys.executable, "-m", "tessera.ray", "run", "scenarios/quickstart.toml"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 2
+    assert p.stderr.startswith("error: scenarios/quickstart.toml: only a sweep splits into point jobs")
+    assert p.stderr.count("\n") == 1
+    missing = subprocess.run(
+        [sys.executable, "-m", "tessera.ray", "run", "scenarios/nope.toml"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr == "error: " + tessera_cmd.error("run", "scenarios/nope.toml") + "\n"
+
+
+def test_mistakes_are_refused_before_any_task(tmp_path):
+    # No cluster is started for these: the scenario is read first.
+    with pytest.raises(tessera.InputError, match="only a sweep splits into point jobs"):
+        tessera.ray.run_sweep("scenarios/quickstart.toml")
+    with pytest.raises(tessera.ArgumentTypeError, match="scenario: expected a path"):
+        tessera.ray.run_sweep(3)
+    with pytest.raises(tessera.OptionError, match="--seed"):
+        tessera.ray.run_sweep("scenarios/traffic_mesh.toml", seed=-1)
+    bad = tmp_path / "bad.toml"
+    text = Path("scenarios/traffic_mesh.toml").read_text()
+    bad.write_text(
+        text.replace('"../hw_specs/', f'"{Path.cwd()}/hw_specs/').replace(
+            "values = [0.02", "values = [0.5, 2.0, 0.02"
+        )
+    )
+    with pytest.raises(tessera.InputError, match="rate"):
+        tessera.ray.run_sweep(bad, out=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_job_is_refused_in_one_line():
+    with pytest.raises(tessera.InputError, match="^sweep point job: "):
+        tessera._native.run_point_job("{}")
+
+
+def test_import_without_ray_says_how_to_install(tmp_path):
+    script = (
+        "import sys\n"
+        "sys.modules['ray'] = None\n"
+        "import tessera\n"
+        "try:\n"
+        "    import tessera.ray\n"
+        "except ImportError as e:\n"
+        "    print(e)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == 'tessera.ray needs Ray: pip install "./python[ray]" (ray==2.60.0)'
