@@ -28,9 +28,11 @@ command reports it. Ctrl-C cancels the points not yet finished and writes
 what finished, marked ``"complete": false``, as an interrupted local run
 does.
 
-Only sweeps (of ``simulate`` or ``traffic`` points) distribute. A partition
-task's methods, a train task's rollouts and a nas task's trials run on one
-machine (``tessera.run_scenario`` or ``tessera run``).
+A partition study from Python, :func:`partition_study`, runs each (method,
+seed, budget) as one task, each equal to ``tessera.partition`` for that
+cell. A scenario's partition task (its methods one after another), a train
+task's rollouts and a nas task's trials run on one machine
+(``tessera.run_scenario`` or ``tessera run``).
 """
 
 import argparse
@@ -39,7 +41,7 @@ import sys
 
 from . import _native
 from ._api import _bool, _int, _path, _warn
-from ._errors import ArgumentTypeError, Error
+from ._errors import ArgumentTypeError, Error, OptionError
 
 try:
     import ray
@@ -121,6 +123,90 @@ def run_sweep(scenario, address=None, *, out=None, seed=None, force=False, num_c
     text, warns, _ = _run(scenario, address, out, seed, force, num_cpus, True)
     _warn(warns)
     return json.loads(text)
+
+
+def _partition_cell(spec, workload, method, seed, budget, microbatches, options):
+    """One (method, seed, budget) of a partition study, on a Ray worker."""
+    from ._api import partition
+
+    return partition(
+        spec, workload, method, seed=seed, budget=budget, microbatches=microbatches,
+        options=options,
+    )
+
+
+def _int_list(what, values):
+    if isinstance(values, int) and not isinstance(values, bool):
+        values = [values]
+    if not isinstance(values, (list, tuple)) or not values:
+        raise ArgumentTypeError(f"{what}: expected an integer or a non-empty list of them")
+    return [_int(f"--{what[:-1]}", v) for v in values]
+
+
+def partition_study(
+    spec,
+    workload,
+    methods,
+    seeds=(1,),
+    budgets=(1000,),
+    *,
+    microbatches=8,
+    params=None,
+    overrides=None,
+    options=None,
+    address=None,
+    num_cpus=None,
+):
+    """Run every (method, seed, budget) of a partition study as one Ray task.
+
+    Each cell is ``tessera.partition(spec, workload, method, seed=seed,
+    budget=budget, microbatches=microbatches, options=options)`` run on a
+    worker; the spec and workload travel with the task (their text and graph
+    JSON), so workers need no files. Returns one dict per cell in grid order
+    (methods slowest, then seeds, then budgets): ``{"method", "seed",
+    "budget", "report"}``, where ``report`` is the dict
+    ``tessera.partition`` returns for that cell here, equal to it. A cell's
+    error (e.g. :class:`tessera.InfeasibleError`) is raised as that
+    ``tessera.Error`` subclass. ``address``/``num_cpus`` as in
+    :func:`run_sweep`.
+    """
+    from ._api import _spec, _workload, methods as known_methods
+
+    s = _spec(spec, overrides)
+    w = _workload(workload, params)
+    if isinstance(methods, str):
+        methods = [methods]
+    if not isinstance(methods, (list, tuple)) or not methods or not all(
+        isinstance(m, str) for m in methods
+    ):
+        raise ArgumentTypeError("methods: expected a method name or a non-empty list of names")
+    names = [m["name"] for m in known_methods()]
+    for m in methods:
+        if m not in names:
+            raise OptionError(f"--method: unknown method {json.dumps(m)}; methods: {', '.join(names)}")
+    seeds = _int_list("seeds", seeds)
+    budgets = _int_list("budgets", budgets)
+    microbatches = _int("--microbatches", microbatches)
+    if options is not None and (
+        not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values())
+    ):
+        raise ArgumentTypeError("options: expected a dict {method: {option: value}}")
+    if num_cpus is not None:
+        _int("num_cpus", num_cpus)
+    _connect(address, num_cpus)
+    task = ray.remote(num_cpus=1, max_retries=0)(_partition_cell)
+    spec_ref, workload_ref = ray.put(s), ray.put(w)
+    cells = [(m, seed, budget) for m in methods for seed in seeds for budget in budgets]
+    refs = [
+        task.remote(spec_ref, workload_ref, m, seed, budget, microbatches,
+                    {m: dict((options or {}).get(m, {}))})
+        for m, seed, budget in cells
+    ]
+    reports = ray.get(refs)
+    return [
+        {"method": m, "seed": seed, "budget": budget, "report": report}
+        for (m, seed, budget), report in zip(cells, reports)
+    ]
 
 
 def main(argv=None):

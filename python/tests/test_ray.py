@@ -129,3 +129,43 @@ def test_import_without_ray_says_how_to_install(tmp_path):
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == 'tessera.ray needs Ray: pip install "./python[ray]" (ray==2.60.0)'
+
+
+def test_partition_study_cells_equal_partition_here(cluster, tessera_cmd):
+    spec = tessera.Spec.load("hw_specs/edgetpu_ring4.toml")
+    bert = tessera.load_workload("bert-base", layers=2, seq=32)
+    rows = tessera.ray.partition_study(
+        spec, bert, ["greedy", "sa"], seeds=[1, 2], budgets=[8, 16],
+        options={"sa": {"t0_fraction": 0.05}},
+    )
+    cells = [(r["method"], r["seed"], r["budget"]) for r in rows]
+    assert cells == [(m, s, b) for m in ["greedy", "sa"] for s in [1, 2] for b in [8, 16]]
+    for r in rows:
+        opts = {"t0_fraction": 0.05} if r["method"] == "sa" else {}
+        here = tessera.partition(spec, bert, r["method"], seed=r["seed"], budget=r["budget"], **opts)
+        assert r["report"] == here
+    # Different seeds give sa different searches: the study is not one cell repeated.
+    sa = [r["report"]["result"]["methods"][0]["evaluations"] for r in rows if r["method"] == "sa"]
+    assert sa == [8, 16, 8, 16]
+    expected = tessera_cmd.json(
+        "partition", "--hw", "hw_specs/edgetpu_ring4.toml", "--model", "bert-base",
+        "-p", "layers=2", "-p", "seq=32", "--method", "greedy", "--seed", "2", "--budget", "16",
+    )
+    assert rows[3]["report"] == expected
+
+
+def test_partition_study_refuses_mistakes_before_any_task():
+    with pytest.raises(tessera.OptionError, match='unknown method "nope"'):
+        tessera.ray.partition_study("hw_specs/edgetpu_ring4.toml", "mlp", ["dp", "nope"])
+    with pytest.raises(tessera.ArgumentTypeError, match="seeds"):
+        tessera.ray.partition_study("hw_specs/edgetpu_ring4.toml", "mlp", "dp", seeds=[])
+    with pytest.raises(tessera.InputError, match="unknown model"):
+        tessera.ray.partition_study("hw_specs/edgetpu_ring4.toml", "nope", "dp")
+
+
+def test_a_cell_error_is_raised_as_the_tessera_error(cluster):
+    with pytest.raises(tessera.OptionError, match="t0_fraction"):
+        tessera.ray.partition_study(
+            "hw_specs/edgetpu_ring4.toml", "mlp", "sa", budgets=[4],
+            options={"sa": {"t0_fraction": -1.0}},
+        )
