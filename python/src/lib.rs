@@ -195,13 +195,7 @@ fn partition(
     out: Option<PathBuf>,
     force: bool,
 ) -> PyResult<(String, Vec<String>)> {
-    if seed > i64::MAX as u64 {
-        return Err(raise(
-            py,
-            "OptionError",
-            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
-        ));
-    }
+    check_seed(py, seed)?;
     let options = method_options(py, options)?;
     let (spec, workload) = (spec.get(), workload.get());
     let loaded = LoadedPartition {
@@ -235,6 +229,19 @@ fn partition(
     })
 }
 
+/// A seed the command's `--seed` takes (scenarios store seeds as TOML
+/// integers, so at most `i64::MAX`).
+fn check_seed(py: Python<'_>, seed: u64) -> PyResult<()> {
+    if seed > i64::MAX as u64 {
+        return Err(raise(
+            py,
+            "OptionError",
+            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
+        ));
+    }
+    Ok(())
+}
+
 /// `tessera run --json --quiet`: the scenario's `report.json` text, after
 /// writing its outputs as the command does, and its warnings.
 /// With `point_outcomes` (a sweep's point results computed elsewhere, in
@@ -255,12 +262,8 @@ fn run_scenario(
     point_outcomes: Option<Vec<Option<String>>>,
     as_json: bool,
 ) -> PyResult<(String, Vec<String>)> {
-    if let Some(seed) = seed.filter(|&s| s > i64::MAX as u64) {
-        return Err(raise(
-            py,
-            "OptionError",
-            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
-        ));
+    if let Some(seed) = seed {
+        check_seed(py, seed)?;
     }
     detached(py, move || {
         let o = tessera_cli::run::run(&RunArgs {
@@ -287,12 +290,8 @@ fn run_scenario(
 #[pyfunction]
 #[pyo3(signature = (path, seed))]
 fn sweep_point_jobs(py: Python<'_>, path: PathBuf, seed: Option<u64>) -> PyResult<Vec<String>> {
-    if let Some(seed) = seed.filter(|&s| s > i64::MAX as u64) {
-        return Err(raise(
-            py,
-            "OptionError",
-            format!("--seed: must be 0 to {}, found {seed}", i64::MAX),
-        ));
+    if let Some(seed) = seed {
+        check_seed(py, seed)?;
     }
     detached(py, move || {
         tessera_cli::run::sweep_point_jobs(&RunArgs {
