@@ -25,6 +25,7 @@
 //! is proportional to a dimension read from the file.
 
 mod cols;
+mod external;
 mod fuse;
 mod import;
 mod lower;
@@ -163,7 +164,14 @@ impl std::error::Error for ImportError {}
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
     let name = file_name(path);
     let bytes = reader::read_file(path, &name, opts.max_file_bytes)?;
-    import::import(reader::decode(bytes, &name, opts)?, &name, opts)
+    let dir = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    });
+    import::import(reader::decode(bytes, &name, opts)?, &name, opts, dir)
 }
 
 /// Imports an ONNX model held in memory; `name` is the file name used in
@@ -171,7 +179,7 @@ pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportErr
 pub fn import_bytes(bytes: &[u8], name: &str, opts: &ImportOptions) -> Result<Graph, ImportError> {
     reader::check_size(bytes.len() as u64, name, opts.max_file_bytes)?;
     let model = reader::decode(prost::bytes::Bytes::copy_from_slice(bytes), name, opts)?;
-    import::import(model, name, opts)
+    import::import(model, name, opts, None)
 }
 
 /// Symbolic dim names used by the model's graph inputs, each with the inputs
