@@ -80,6 +80,15 @@ pub fn import(
     };
     let mut imp = Importer::new(file, opts, plan, builder);
     imp.info = value_infos(graph, &opts.dims);
+    imp.elem_info = graph
+        .value_info
+        .iter()
+        .chain(&graph.output)
+        .filter_map(|v| match v.r#type.as_ref()?.value.as_ref()? {
+            type_proto::Value::TensorType(t) => Some((v.name.clone(), t.elem_type)),
+            _ => None,
+        })
+        .collect();
     imp.initializers(&graph.initializer, dir)?;
     imp.graph_inputs(graph)?;
     for (index, node) in graph.node.iter().enumerate() {
@@ -232,7 +241,10 @@ pub struct Importer<'a> {
     pub output_elements: u64,
     /// Recorded output shapes by value name (see [`value_infos`]).
     pub info: BTreeMap<String, Vec<InfoDim>>,
-    /// Small external integer initializers whose data file is absent.
+    /// Recorded element types by value name.
+    pub elem_info: BTreeMap<String, i32>,
+    /// Small external integer initializers whose data file is absent, and
+    /// the constants computed from them without values.
     pub missing: BTreeMap<String, Missing>,
 }
 
@@ -268,6 +280,7 @@ impl<'a> Importer<'a> {
             params: 0,
             output_elements: 0,
             info: BTreeMap::new(),
+            elem_info: BTreeMap::new(),
             missing: BTreeMap::new(),
         }
     }
@@ -468,12 +481,25 @@ impl Importer<'_> {
         let outs = if self.absorbed.contains(&index) {
             self.bias_alias(&ins)?
         } else {
-            match (self.op(index, at, node, &ins), unknown) {
+            match (self.op(index, at, node, &ins), &unknown) {
                 (Ok(outs), _) => outs,
                 (Err(f), None) => return Err(f),
-                (Err(_), Some((j, name))) => return Err(self.missing_error(j, &name)),
+                (Err(_), Some((j, name))) => match self.recorded_statics(node, &ins) {
+                    Some(outs) => outs,
+                    None => return Err(self.missing_error(*j, name)),
+                },
             }
         };
+        if let Some((_, name)) = &unknown {
+            // Values computed from a missing tensor are missing too, so a
+            // later node that needs them names the file.
+            let m = self.missing[name].clone();
+            for (o, v) in node.output.iter().zip(&outs) {
+                if !v.is_act() && v.vals().is_none() {
+                    self.missing.insert(o.clone(), m.clone());
+                }
+            }
+        }
         self.track_cols(index, node, &outs);
         for (j, name) in node.output.iter().enumerate() {
             if name.is_empty() {
@@ -548,6 +574,39 @@ impl Importer<'_> {
             }
         }
         Ok(unknown)
+    }
+
+    /// The outputs of a node of constant inputs that failed for want of a
+    /// missing external tensor's values, as their recorded shapes: such a
+    /// node produces no op, so its outputs' shapes are all that later nodes
+    /// need of it (unless they need values, and then name the file).
+    fn recorded_statics(&self, node: &NodeProto, ins: &[Option<Value>]) -> Option<Vec<Value>> {
+        if ins.iter().flatten().any(|v| v.is_act()) {
+            return None;
+        }
+        let inits = ins
+            .iter()
+            .flatten()
+            .fold(Vec::new(), |acc, v| crate::value::union(&acc, v.inits()));
+        node.output
+            .iter()
+            .map(|o| {
+                let shape = self
+                    .info
+                    .get(o)?
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<u64>>>()?;
+                Some(Value {
+                    shape,
+                    elem: self.elem_info.get(o).copied()?,
+                    state: State::Static {
+                        vals: None,
+                        inits: inits.clone(),
+                    },
+                })
+            })
+            .collect()
     }
 
     /// Why a node that needs the values of external input `j` fails.

@@ -2,7 +2,7 @@
 //! Constant, ConstantOfShape, Range), and CumSum and GatherND, with which
 //! exporters build masks from shapes (the dynamo export of the stock GPT-2
 //! builds its causal mask so). On a tensor computed from graph inputs
-//! CumSum and GatherND are refused.
+//! CumSum is refused and GatherND is an IR `gather`.
 
 use super::{Node, Op};
 use crate::import::Importer;
@@ -22,7 +22,7 @@ pub const OPS: &[Op] = &[
     Op::one("ConstantOfShape", constant_of_shape),
     Op::one("Range", |_, node| range(node)),
     Op::one("CumSum", |_, node| cum_sum(node)),
-    Op::one("GatherND", |_, node| gather_nd(node)),
+    Op::one("GatherND", gather_nd),
 ];
 
 /// A static tensor whose values are written in the file or computed from
@@ -231,13 +231,12 @@ fn cum_sum(node: &Node<'_>) -> R<Value> {
     })
 }
 
-fn gather_nd(node: &Node<'_>) -> R<Value> {
+/// GatherND: folded on constants; on activations an IR `gather` along the
+/// batch dims reading the data and the indices that are activations, one
+/// vector operation per output element, a constant float table's elements
+/// being parameters (as an embedding's).
+fn gather_nd(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let (data, idx) = (node.input(0)?, node.input(1)?);
-    if node.any_act() {
-        return Err(unsupported(
-            "on a tensor computed from graph inputs (tessera folds GatherND only on constants)",
-        ));
-    }
     let b = usize::try_from(a(node.attrs.int("batch_dims"))?.unwrap_or(0))
         .map_err(|_| invalid("batch_dims is negative"))?;
     let (r, q) = (data.shape.len(), idx.shape.len());
@@ -256,6 +255,24 @@ fn gather_nd(node: &Node<'_>) -> R<Value> {
             "output rank {} is over the limit {MAX_RANK}",
             shape.len()
         )));
+    }
+    if node.any_act() {
+        let acts: Vec<&Value> = [data, idx].into_iter().filter(|v| v.is_act()).collect();
+        let params = if data.is_act() {
+            0
+        } else {
+            imp.charge(Some(data))
+        };
+        let n = count(&shape)?;
+        let s = imp.emit(
+            &node.at.name,
+            sim::graph::OpKind::Gather { axis: b as u32 },
+            &acts,
+            shape.clone(),
+            n,
+            params,
+        )?;
+        return Ok(imp.act(s, shape, data.elem));
     }
     let vals = match (data.vals(), idx.vals()) {
         (Some(dv), Some(iv)) if small(&shape) => {

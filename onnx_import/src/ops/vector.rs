@@ -1,5 +1,5 @@
 //! Element-wise ops the IR has no function of its own for: comparisons,
-//! logic, Max and Min, Mod, rounding, Abs, Sign, Clip, Reciprocal, Log and
+//! IsNaN and IsInf, logic, Max and Min, Mod, rounding, Abs, Sign, Clip, Reciprocal, Log and
 //! the activations exporters write as one node (LeakyRelu, PRelu, Elu, Celu,
 //! Selu, HardSigmoid, HardSwish, Softplus, Softsign). On constants each folds
 //! (integer values are propagated where the op has an integer meaning, as
@@ -62,6 +62,20 @@ pub const OPS: &[Op] = &[
             (EltFunc::Sub, 1),
             Some(DataType::Bool as i32),
             Some(|e| i64::from(e == 0)),
+        )
+    }),
+    Op::one("IsNaN", |imp, node| {
+        // `x != x`: one compare (integers are never NaN).
+        unary_n(imp, node, COMPARE, Some(DataType::Bool as i32), Some(|_| 0))
+    }),
+    Op::one("IsInf", |imp, node| {
+        // `|x| == inf`: a sign-bit clear and a compare.
+        unary_n(
+            imp,
+            node,
+            (EltFunc::Sub, 2),
+            Some(DataType::Bool as i32),
+            Some(|_| 0),
         )
     }),
     Op::one("Max", |imp, node| extremum(imp, node, i64::max)),
