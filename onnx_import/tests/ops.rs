@@ -774,13 +774,18 @@ fn gather_nd_folds_on_constants() {
         &["shape3"],
     );
     assert_eq!(reshaped_by(m, "shape3"), "[6, 2, 4]");
-    let e = Model::new()
+    // On an activation: a gather, one vector operation per output element
+    // (one element of x per index tuple here).
+    let g = Model::new()
         .x("x", &[2, 2])
-        .ints("idx", &[1, 2], &[0, 1])
+        .ints("idx", &[3, 2], &[0, 1, 1, 0, 1, 1])
         .node("GatherND", &["x", "idx"], &["y"])
-        .error();
-    assert!(
-        e.contains("tessera folds GatherND only on constants"),
-        "{e}"
+        .node("Relu", &["y"], &["z"])
+        .import()
+        .unwrap();
+    assert_eq!(
+        summary(&g),
+        "n0 {\"type\":\"gather\",\"axis\":0} [3] m0 v3 p0 <- x[2, 2]\n\
+         n1 {\"type\":\"elementwise\",\"func\":\"relu\"} [3] m0 v3 p0 <- n0[3]\n"
     );
 }
