@@ -264,8 +264,7 @@ fn unmatched(long: &[InfoDim], short: &[InfoDim], only_ones: bool) -> Option<Vec
     let mut o = 0;
     for (i, d) in long.iter().enumerate() {
         let must_match = long.len() - i == short.len() - o;
-        let can_match =
-            o < short.len() && (d.is_none() || short[o].is_none() || *d == short[o]);
+        let can_match = o < short.len() && (d.is_none() || short[o].is_none() || *d == short[o]);
         let can_leave = !must_match && (!only_ones || *d == Some(1));
         if can_match {
             o += 1;

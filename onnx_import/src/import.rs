@@ -140,10 +140,7 @@ pub fn import(
 
 /// The recorded shapes of the graph's values (`value_info` and the graph
 /// outputs), each dim known if written or bound by `dims`.
-fn value_infos(
-    graph: &GraphProto,
-    dims: &BTreeMap<String, u64>,
-) -> BTreeMap<String, Vec<InfoDim>> {
+fn value_infos(graph: &GraphProto, dims: &BTreeMap<String, u64>) -> BTreeMap<String, Vec<InfoDim>> {
     let shape_of = |v: &ValueInfoProto| {
         let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref()?.value.as_ref() else {
             return None;
@@ -287,7 +284,11 @@ impl<'a> Importer<'a> {
 }
 
 impl Importer<'_> {
-    fn initializers(&mut self, inits: &[TensorProto], dir: Option<&Path>) -> Result<(), ImportError> {
+    fn initializers(
+        &mut self,
+        inits: &[TensorProto],
+        dir: Option<&Path>,
+    ) -> Result<(), ImportError> {
         for t in inits {
             let fail = |m: String| {
                 error(
@@ -546,7 +547,10 @@ impl Importer<'_> {
             if !self.missing.contains_key(name) {
                 continue;
             }
-            let x_shape = ins.first().and_then(|v| v.as_ref()).map(|v| v.shape.clone());
+            let x_shape = ins
+                .first()
+                .and_then(|v| v.as_ref())
+                .map(|v| v.shape.clone());
             let out = node.output.first().and_then(|o| self.info.get(o));
             let keepdims = Attrs::new(node)
                 .int("keepdims")
@@ -615,10 +619,7 @@ impl Importer<'_> {
         let place = if m.dir.as_os_str().is_empty() {
             "the model was read from memory, so no data file can be read".to_string()
         } else {
-            format!(
-                "the file is not in the model's folder {}",
-                m.dir.display()
-            )
+            format!("the file is not in the model's folder {}", m.dir.display())
         };
         unsupported(format!(
             "input {j} {name:?} is stored in the external data file {:?} and {place}, and the graph's value_info does not determine it; put {:?} beside the model",

@@ -123,13 +123,24 @@ fn pad_tile_and_resize_move_every_output_element() {
         .ints("rep", &[4], &[1, 2, 1, 1])
         .node("Tile", &["p", "rep"], &["t"])
         .ints("sizes", &[4], &[1, 6, 12, 12])
-        .node_with("Resize", &["t", "", "", "sizes"], &["r"], vec![attr_str("mode", "linear")])
+        .node_with(
+            "Resize",
+            &["t", "", "", "sizes"],
+            &["r"],
+            vec![attr_str("mode", "linear")],
+        )
         .import()
         .unwrap();
     let costs: Vec<(String, Vec<u64>, u64)> = g
         .ops()
         .iter()
-        .map(|op| (op.kind.name().to_string(), op.output_shape.clone(), op.vector_ops))
+        .map(|op| {
+            (
+                op.kind.name().to_string(),
+                op.output_shape.clone(),
+                op.vector_ops,
+            )
+        })
         .collect();
     assert_eq!(
         costs,
@@ -146,7 +157,10 @@ fn pad_tile_and_resize_move_every_output_element() {
         .weight("scales", &[4])
         .node("Resize", &["x", "", "scales"], &["r"])
         .error();
-    assert!(e.starts_with("m.onnx: node 0 \"n0\" (Resize): scales are floats"), "{e}");
+    assert!(
+        e.starts_with("m.onnx: node 0 \"n0\" (Resize): scales are floats"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -161,7 +175,10 @@ fn conv_transpose_is_a_product_of_the_transposed_convolutions_macs_then_col2im()
             "ConvTranspose",
             &["x", "w", "b"],
             &["y"],
-            vec![attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])],
+            vec![
+                attr_ints("strides", &[2, 2]),
+                attr_ints("pads", &[1, 1, 1, 1]),
+            ],
         )
         .import()
         .unwrap();
@@ -179,9 +196,19 @@ fn einsum_matrix_products_are_matmuls_and_other_equations_are_refused() {
     let g = Model::new()
         .x("q", &[1, 12, 128, 64])
         .x("k", &[1, 12, 128, 64])
-        .node_with("Einsum", &["q", "k"], &["s"], vec![attr_str("equation", "bhqd,bhkd->bhqk")])
+        .node_with(
+            "Einsum",
+            &["q", "k"],
+            &["s"],
+            vec![attr_str("equation", "bhqd,bhkd->bhqk")],
+        )
         .weight("w", &[64, 32])
-        .node_with("Einsum", &["q", "w"], &["p"], vec![attr_str("equation", "...d,de->...e")])
+        .node_with(
+            "Einsum",
+            &["q", "w"],
+            &["p"],
+            vec![attr_str("equation", "...d,de->...e")],
+        )
         .import()
         .unwrap();
     let ops = g.ops();
@@ -191,7 +218,12 @@ fn einsum_matrix_products_are_matmuls_and_other_equations_are_refused() {
     assert_eq!((ops[1].macs, ops[1].params), (12 * 128 * 64 * 32, 64 * 32));
     let e = Model::new()
         .x("a", &[4, 4])
-        .node_with("Einsum", &["a"], &["d"], vec![attr_str("equation", "ii->i")])
+        .node_with(
+            "Einsum",
+            &["a"],
+            &["d"],
+            vec![attr_str("equation", "ii->i")],
+        )
         .error();
     assert_eq!(
         e,
@@ -323,8 +355,11 @@ fn write_model(dir: &std::path::Path, m: &Model) -> std::path::PathBuf {
 fn small_integer_tensors_are_read_from_the_data_file_beside_the_model() {
     let dir = temp_dir("present");
     std::fs::write(dir.join("m.onnx.data"), data_bytes(&[6, 4])).unwrap();
-    let g = import_file(&write_model(&dir, &reshape_model("m.onnx.data")), &ImportOptions::default())
-        .unwrap();
+    let g = import_file(
+        &write_model(&dir, &reshape_model("m.onnx.data")),
+        &ImportOptions::default(),
+    )
+    .unwrap();
     assert_eq!(g.ops()[0].output_shape, [6, 4]);
     // A data file too short for the tensor is refused, naming it.
     std::fs::write(dir.join("m.onnx.data"), [0u8; 12]).unwrap();
@@ -344,9 +379,12 @@ fn external_data_outside_the_models_folder_is_refused() {
     std::fs::create_dir_all(&inner).unwrap();
     std::fs::write(dir.join("secret.bin"), data_bytes(&[6, 4])).unwrap();
     for location in ["../secret.bin", "/etc/hostname", "a/../../secret.bin"] {
-        let e = import_file(&write_model(&inner, &reshape_model(location)), &ImportOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = import_file(
+            &write_model(&inner, &reshape_model(location)),
+            &ImportOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             format!(
@@ -358,12 +396,18 @@ fn external_data_outside_the_models_folder_is_refused() {
     {
         // A link inside the folder that leads out of it.
         std::os::unix::fs::symlink(dir.join("secret.bin"), inner.join("link.bin")).unwrap();
-        let e = import_file(&write_model(&inner, &reshape_model("link.bin")), &ImportOptions::default())
-            .unwrap_err()
-            .to_string();
+        let e = import_file(
+            &write_model(&inner, &reshape_model("link.bin")),
+            &ImportOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            e.starts_with("m.onnx: initializer \"shape\": external data location \"link.bin\" resolves to ")
-                && e.ends_with("outside the model's folder; tessera reads external data only from there"),
+            e.starts_with(
+                "m.onnx: initializer \"shape\": external data location \"link.bin\" resolves to "
+            ) && e.ends_with(
+                "outside the model's folder; tessera reads external data only from there"
+            ),
             "{e}"
         );
     }
@@ -400,9 +444,12 @@ fn without_the_data_file_value_info_gives_the_target_or_the_file_is_named() {
 #[test]
 fn reduce_axes_in_missing_external_data_come_from_the_recorded_output_shape() {
     let dir = temp_dir("reduce");
-    let mut m = Model::new()
-        .x("x", &[1, 512, 7, 7])
-        .node_with("ReduceMean", &["x", "axes"], &["r"], vec![attr_int("keepdims", 1)]);
+    let mut m = Model::new().x("x", &[1, 512, 7, 7]).node_with(
+        "ReduceMean",
+        &["x", "axes"],
+        &["r"],
+        vec![attr_int("keepdims", 1)],
+    );
     m.opset = 18;
     m.graph
         .initializer

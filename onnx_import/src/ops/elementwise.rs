@@ -12,7 +12,6 @@ use crate::proto::tensor_proto::DataType;
 use crate::shape;
 use crate::value::{R, Value, binary_vals, count, invalid, small, unsupported};
 
-
 pub const OPS: &[Op] = &[
     Op::one("Relu", |imp, node| {
         unary(imp, node, Some(EltFunc::Relu), Some(|e| e.max(0)))

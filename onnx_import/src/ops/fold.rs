@@ -10,8 +10,8 @@ use crate::proto::tensor_proto::DataType;
 use crate::reader::{is_float, is_int};
 use crate::shape;
 use crate::value::{
-    R, State, Value, a, count, fmt_shape, ints, invalid, limit, small, tensor_value,
-    to_i64, unsupported,
+    R, State, Value, a, count, fmt_shape, ints, invalid, limit, small, tensor_value, to_i64,
+    unsupported,
 };
 use crate::{MAX_RANK, MAX_VALUE_ELEMENTS};
 

@@ -16,7 +16,9 @@ pub const OPS: &[Op] = &[
     Op::one("Softmax", softmax),
     Op::many("LayerNormalization", layer_norm),
     Op::many("BatchNormalization", batch_norm),
-    Op::one("InstanceNormalization", |imp, node| channel_norm(imp, node, None)),
+    Op::one("InstanceNormalization", |imp, node| {
+        channel_norm(imp, node, None)
+    }),
     Op::one("GroupNormalization", |imp, node| {
         let groups = a(node.attrs.int("num_groups"))?
             .ok_or_else(|| invalid("has no num_groups attribute"))?;

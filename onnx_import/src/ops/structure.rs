@@ -69,7 +69,9 @@ fn pad(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let rank = x.shape.len();
     let mode = a(node.attrs.string("mode"))?.unwrap_or_else(|| "constant".into());
     if !["constant", "reflect", "edge", "wrap"].contains(&mode.as_str()) {
-        return Err(unsupported(format!("mode {mode:?} is not an ONNX Pad mode")));
+        return Err(unsupported(format!(
+            "mode {mode:?} is not an ONNX Pad mode"
+        )));
     }
     if node.opt(2).is_some_and(|v| v.is_act()) {
         return Err(unsupported(
@@ -134,7 +136,10 @@ fn tile(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             .ok()
             .filter(|&r| r >= 1)
             .ok_or_else(|| invalid(format!("repeat {r} must be positive")))?;
-        shape.push(d.checked_mul(r).ok_or_else(|| limit("the output is too large"))?);
+        shape.push(
+            d.checked_mul(r)
+                .ok_or_else(|| limit("the output is too large"))?,
+        );
     }
     let Some(axis) = repeats.iter().position(|&r| r != 1) else {
         return Ok(x.clone());
@@ -151,7 +156,11 @@ fn resize(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
         "nearest" => 1,
         "linear" => 2,
         "cubic" => 4,
-        other => return Err(unsupported(format!("mode {other:?} is not an ONNX Resize mode"))),
+        other => {
+            return Err(unsupported(format!(
+                "mode {other:?} is not an ONNX Resize mode"
+            )));
+        }
     };
     if a(node.attrs.ints("axes"))?.is_some() {
         return Err(unsupported(
@@ -161,7 +170,10 @@ fn resize(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     if node.opt(1).is_some_and(|v| v.is_act()) {
         return Err(unsupported("roi is computed from a graph input"));
     }
-    let shape: Vec<u64> = match (node.opt(2).filter(|v| count(&v.shape).ok() != Some(0)), node.opt(3)) {
+    let shape: Vec<u64> = match (
+        node.opt(2).filter(|v| count(&v.shape).ok() != Some(0)),
+        node.opt(3),
+    ) {
         (_, Some(sizes)) => ints(sizes, "sizes")?
             .iter()
             .map(|&s| u64::try_from(s).map_err(|_| invalid(format!("size {s} is negative"))))
@@ -241,7 +253,9 @@ fn conv_transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
         || pads.len() != 2 * spatial
         || out_pad.len() != spatial
     {
-        return Err(invalid("strides, dilations, pads or output_padding have the wrong length"));
+        return Err(invalid(
+            "strides, dilations, pads or output_padding have the wrong length",
+        ));
     }
     let mut out = Vec::with_capacity(spatial);
     for d in 0..spatial {
@@ -250,13 +264,16 @@ fn conv_transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
         } else if auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" {
             x.shape[2 + d] as i64 * strides[d]
         } else {
-            (x.shape[2 + d] as i64 - 1) * strides[d] + out_pad[d]
+            (x.shape[2 + d] as i64 - 1) * strides[d]
+                + out_pad[d]
                 + ((kernel[d] as i64 - 1) * dilations[d] + 1)
                 - pads[d]
                 - pads[d + spatial]
         };
         if size < 1 {
-            return Err(invalid(format!("gives an output size of {size} along spatial dim {d}")));
+            return Err(invalid(format!(
+                "gives an output size of {size} along spatial dim {d}"
+            )));
         }
         out.push(size as u64);
     }
@@ -276,7 +293,9 @@ fn conv_transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let cols = (m / g)
         .checked_mul(taps)
         .ok_or_else(|| limit("the product is too large"))?;
-    let rows = n.checked_mul(pixels).ok_or_else(|| limit("the product is too large"))?;
+    let rows = n
+        .checked_mul(pixels)
+        .ok_or_else(|| limit("the product is too large"))?;
     let params = imp.charge(Some(w)) + imp.charge(b);
     let kind = OpKind::MatMul {
         batch: g,
@@ -322,7 +341,9 @@ fn einsum(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             "equation {eq:?} {why}; tessera imports Einsum only as a (batched) matrix product of two operands"
         ))
     };
-    let (lhs, out) = eq.split_once("->").ok_or_else(|| refuse("has no explicit output"))?;
+    let (lhs, out) = eq
+        .split_once("->")
+        .ok_or_else(|| refuse("has no explicit output"))?;
     let terms: Vec<&str> = lhs.split(',').collect();
     if terms.len() != 2 || node.ins.len() != 2 {
         return Err(refuse("does not have two operands"));
@@ -372,7 +393,9 @@ fn einsum(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let mut dim = std::collections::BTreeMap::new();
     for (c, &d) in xs.iter().zip(&x.shape).chain(ys.iter().zip(&y.shape)) {
         if *dim.entry(*c).or_insert(d) != d {
-            return Err(refuse("gives one letter two sizes (broadcasting is not imported)"));
+            return Err(refuse(
+                "gives one letter two sizes (broadcasting is not imported)",
+            ));
         }
     }
     let once = |s: &[char]| {
@@ -393,7 +416,9 @@ fn einsum(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             (false, true, true) => &mut cols,
             _ => return Err(refuse("sums a dim of one operand alone")),
         };
-        *slot = slot.checked_mul(d).ok_or_else(|| limit("the product is too large"))?;
+        *slot = slot
+            .checked_mul(d)
+            .ok_or_else(|| limit("the product is too large"))?;
     }
     if os.iter().any(|c| !dim.contains_key(c)) {
         return Err(refuse("has an output letter no operand has"));
@@ -451,7 +476,12 @@ fn top_k(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
     let x = node.input(0)?;
     let k = match ints(node.input(1)?, "k")? {
         [k] => *k,
-        other => return Err(invalid(format!("k must hold one value, found {}", other.len()))),
+        other => {
+            return Err(invalid(format!(
+                "k must hold one value, found {}",
+                other.len()
+            )));
+        }
     };
     let rank = x.shape.len();
     let axis = a(node.attrs.int("axis"))?.unwrap_or(-1);

@@ -85,8 +85,13 @@ pub const OPS: &[Op] = &[
         // subtraction. Integer values fold with ONNX's rule for `fmod = 0`,
         // the sign of the divisor (Python's %).
         binary_n(imp, node, (EltFunc::Div, 4), false, |p, q| {
-            (q != 0).then(|| p.wrapping_rem(q))
-                .map(|r| if r != 0 && (r < 0) != (q < 0) { r + q } else { r })
+            (q != 0).then(|| p.wrapping_rem(q)).map(|r| {
+                if r != 0 && (r < 0) != (q < 0) {
+                    r + q
+                } else {
+                    r
+                }
+            })
         })
     }),
     Op::one("Abs", |imp, node| {
@@ -199,16 +204,12 @@ fn clip(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     }
     if node.any_act() {
         let ins: Vec<&Value> = node.ins.iter().flatten().collect();
-        return imp.eltwise_n(
-            node.at,
-            EltFunc::Relu6,
-            2,
-            &ins,
-            x.shape.clone(),
-            x.elem,
-        );
+        return imp.eltwise_n(node.at, EltFunc::Relu6, 2, &ins, x.shape.clone(), x.elem);
     }
-    let bound = |j: usize| node.opt(j).map(|b| b.vals().and_then(|v| v.first().copied()));
+    let bound = |j: usize| {
+        node.opt(j)
+            .map(|b| b.vals().and_then(|v| v.first().copied()))
+    };
     let (lo, hi) = (bound(1), bound(2));
     // A bound given without known values leaves the result unknown.
     let vals = match (x.vals(), lo, hi) {
