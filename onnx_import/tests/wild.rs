@@ -158,9 +158,36 @@ fn pad_tile_and_resize_move_every_output_element() {
         .node("Resize", &["x", "", "scales"], &["r"])
         .error();
     assert!(
-        e.starts_with("m.onnx: node 0 \"n0\" (Resize): scales are floats"),
+        e.starts_with("m.onnx: node 0 \"n0\" (Resize): scales are floats, whose values tessera does not read, and the graph's value_info does not record the output shape"),
         "{e}"
     );
+}
+
+#[test]
+fn resize_by_float_scales_takes_the_recorded_output_shape() {
+    let mut m = Model::new()
+        .x("x", &[1, 3, 4, 4])
+        .weight("scales", &[4])
+        .node("Resize", &["x", "", "scales"], &["r"]);
+    m.graph.value_info.push(value_info("r", &[1, 3, 8, 8]));
+    let g = m.import().unwrap();
+    assert_eq!(g.ops()[0].output_shape, [1, 3, 8, 8]);
+    assert_eq!(g.ops()[0].vector_ops, 192, "nearest: one tap");
+}
+
+#[test]
+fn conv_transpose_with_hostile_attributes_is_refused_not_overflowed() {
+    let e = Model::new()
+        .x("x", &[1, 16, 8, 8])
+        .weight("w", &[16, 8, 4, 4])
+        .node_with(
+            "ConvTranspose",
+            &["x", "w"],
+            &["y"],
+            vec![attr_ints("strides", &[i64::MAX, i64::MAX])],
+        )
+        .error();
+    assert!(e.contains("gives an output size of"), "{e}");
 }
 
 #[test]

@@ -25,7 +25,7 @@ use super::{Node, Op};
 use crate::MAX_RANK;
 use crate::import::Importer;
 use crate::proto::tensor_proto::DataType;
-use crate::value::{R, State, Value, a, count, fmt_shape, ints, invalid, limit, unsupported};
+use crate::value::{R, Value, a, count, fmt_shape, ints, invalid, limit, unsupported};
 
 pub const OPS: &[Op] = &[
     Op::one("Pad", pad),
@@ -179,14 +179,22 @@ fn resize(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             .map(|&s| u64::try_from(s).map_err(|_| invalid(format!("size {s} is negative"))))
             .collect::<R<_>>()?,
         (Some(scales), None) => {
-            // Float scales have no propagated values: their output size is
-            // the node's recorded shape, which the walk does not read here.
+            // Float scales have no propagated values: the output size is the
+            // node's recorded shape, if the graph's value_info has it.
             if scales.is_act() {
                 return Err(unsupported("scales are computed from a graph input"));
             }
-            return Err(unsupported(
-                "scales are floats, whose values tessera does not read; export the Resize with sizes (e.g. F.interpolate(size=...))",
-            ));
+            let recorded = node
+                .proto
+                .output
+                .first()
+                .and_then(|o| imp.info.get(o))
+                .and_then(|dims| dims.iter().copied().collect::<Option<Vec<u64>>>());
+            recorded.ok_or_else(|| {
+                unsupported(
+                    "scales are floats, whose values tessera does not read, and the graph's value_info does not record the output shape; export the Resize with sizes (e.g. F.interpolate(size=...))",
+                )
+            })?
         }
         (None, None) => return Err(invalid("has neither scales nor sizes")),
     };
@@ -257,20 +265,29 @@ fn conv_transpose(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
             "strides, dilations, pads or output_padding have the wrong length",
         ));
     }
+    if strides.iter().chain(&dilations).any(|&v| v < 1)
+        || pads.iter().chain(&out_pad).any(|&v| v < 0)
+    {
+        return Err(invalid(
+            "strides and dilations must be positive, pads and output_padding not negative",
+        ));
+    }
     let mut out = Vec::with_capacity(spatial);
     for d in 0..spatial {
-        let size = if let Some(s) = given.filter(|s| s.len() == spatial) {
-            s[d]
+        // i128: no attribute value can overflow these sums of products.
+        let (i, st) = (i128::from(x.shape[2 + d]), i128::from(strides[d]));
+        let size: i128 = if let Some(s) = given.filter(|s| s.len() == spatial) {
+            i128::from(s[d])
         } else if auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER" {
-            x.shape[2 + d] as i64 * strides[d]
+            i * st
         } else {
-            (x.shape[2 + d] as i64 - 1) * strides[d]
-                + out_pad[d]
-                + ((kernel[d] as i64 - 1) * dilations[d] + 1)
-                - pads[d]
-                - pads[d + spatial]
+            (i - 1) * st
+                + i128::from(out_pad[d])
+                + ((i128::from(kernel[d]) - 1) * i128::from(dilations[d]) + 1)
+                - i128::from(pads[d])
+                - i128::from(pads[d + spatial])
         };
-        if size < 1 {
+        if size < 1 || size > i128::from(crate::MAX_ELEMENTS) {
             return Err(invalid(format!(
                 "gives an output size of {size} along spatial dim {d}"
             )));
@@ -500,10 +517,7 @@ fn top_k(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Vec<Value>> {
     let indices = Value {
         shape,
         elem: DataType::Int64 as i32,
-        state: match &values.state {
-            State::Act(s) => State::Act(s.clone()),
-            other => other.clone(),
-        },
+        state: values.state.clone(),
     };
     Ok(vec![values, indices])
 }
