@@ -14,6 +14,12 @@ Options: --out DIR (default tests/data/onnx), --models a,b,c (default all),
 dynamo; must be 13..21), --exporter torchscript|dynamo (default torchscript),
 --stock (with --exporter dynamo: the unmodified BERT, GPT-2 and ViT).
 
+`--wild` exports stock BERT-base (called with its attention_mask), ViT-B/16
+and ResNet-18 with both exporters at their defaults into OUT/wild/, each
+saved graph-only and with save_as_external_data=True, size_threshold=0 (see
+WILD_DOC below and tests/data/onnx/README.md); `--models` then picks among
+bert-base-mask, vit-b16 and resnet18.
+
 `--models light` (also part of the default run; needs only onnx) converts the
 two Caffe2-made "light" models in OUT/onnx_light/ (light_densenet121.onnx and
 light_inception_v2.onnx, copied from the onnx package's test data, opset 9)
