@@ -14,6 +14,12 @@ Options: --out DIR (default tests/data/onnx), --models a,b,c (default all),
 dynamo; must be 13..21), --exporter torchscript|dynamo (default torchscript),
 --stock (with --exporter dynamo: the unmodified BERT, GPT-2 and ViT).
 
+`--wild` exports stock BERT-base (called with its attention_mask), ViT-B/16
+and ResNet-18 with both exporters at their defaults into OUT/wild/, each
+saved graph-only and with save_as_external_data=True, size_threshold=0 (see
+WILD_DOC below and tests/data/onnx/README.md); `--models` then picks among
+bert-base-mask, vit-b16 and resnet18.
+
 `--models light` (also part of the default run; needs only onnx) converts the
 two Caffe2-made "light" models in OUT/onnx_light/ (light_densenet121.onnx and
 light_inception_v2.onnx, copied from the onnx package's test data, opset 9)
@@ -627,6 +633,202 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
     return info
 
 
+# ----------------------------------------------------------------- wild
+# `--wild`: models exported as users export them (stock forward, the
+# exporters' defaults, no wrappers), each saved the two usual ways. See
+# WILD_DOC below and tests/data/onnx/wild/README.md.
+WILD_MODELS = ("bert-base-mask", "vit-b16", "resnet18")
+WILD_EXPORTERS = ("torchscript", "dynamo")
+# Integer initializers up to this many elements are kept in the truncated
+# external data file of a `.ext.onnx` (shape arithmetic: Reshape targets,
+# ReduceMean axes, position ids); every float tensor lies past its end.
+WILD_DATA_MAX_INT_ELEMENTS = 4096
+
+WILD_DOC = """For each model and exporter two files are written into OUT/wild/:
+  <model>.<exporter>.onnx      weights inline at export, then stripped by the
+                               graph-only rule (large tensors point to
+                               <model>.<exporter>.weights, not shipped);
+  <model>.<exporter>.ext.onnx  onnx.save_model(model, path,
+                               save_as_external_data=True,
+                               all_tensors_to_one_file=True,
+                               location='<model>.<exporter>.ext.onnx.data',
+                               size_threshold=0): every initializer external.
+The initializers are ordered integer tensors first before that save (order has
+no meaning in ONNX), so the data file begins with every small integer tensor;
+it is then truncated after the last of them, which keeps the committed data
+file to a few KiB while every offset stays as onnx wrote it (float tensors
+point past the end: tessera never reads them)."""
+
+
+def build_wild(name: str):
+    """(model, example args, input names, output names, dynamic axes, description)
+    of a stock model, called as its users call it."""
+    import torch
+
+    if name == "bert-base-mask":
+        import transformers
+
+        cfg = transformers.BertConfig()
+        model = transformers.BertModel(cfg).eval()
+        randomize_(model)
+        ids = torch.randint(0, cfg.vocab_size, (1, SEQ_LEN), dtype=torch.long)
+        mask = torch.ones(1, SEQ_LEN, dtype=torch.long)
+        mask[:, SEQ_LEN - 16:] = 0  # padded tail, as a tokenizer makes it
+
+        class B(torch.nn.Module):
+            # Only unpacks the ModelOutput into a tuple; the call is
+            # BertModel(input_ids, attention_mask), the stock forward.
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                o = self.m(input_ids=input_ids, attention_mask=attention_mask)
+                return o.last_hidden_state, o.pooler_output
+
+        dyn = {
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "last_hidden_state": {0: "batch", 1: "sequence"},
+            "pooler_output": {0: "batch"},
+        }
+        return (model, B(model).eval(), (ids, mask), ["input_ids", "attention_mask"],
+                ["last_hidden_state", "pooler_output"], dyn,
+                "transformers.BertModel(BertConfig()) (default attention implementation), called as "
+                "model(input_ids, attention_mask)")
+    import torchvision
+
+    ctor = {"vit-b16": torchvision.models.vit_b_16, "resnet18": torchvision.models.resnet18}[name]
+    model = ctor(weights=None).eval()
+    randomize_(model)
+    x = torch.randn(1, 3, IMG, IMG)
+    dyn = {"pixel_values": {0: "batch"}, "logits": {0: "batch"}}
+    return (model, model, (x,), ["pixel_values"], ["logits"], dyn,
+            f"torchvision.models.{ctor.__name__}(weights=None), stock forward")
+
+
+def wild_export(name: str, exporter: str, out_dir: str) -> dict:
+    import onnx
+    import torch
+
+    seed_all(0)
+    fw, mod, args, in_names, out_names, dyn, desc = build_wild(name)
+    n_params = sum(p.numel() for p in fw.parameters())
+    if exporter == "dynamo":
+        # One named Dim per symbolic dim, shared by the inputs that have it,
+        # so the ONNX dim_params are "batch" and "sequence" (BERT's position
+        # table has 512 rows).
+        named = {"batch": torch.export.Dim("batch"), "sequence": torch.export.Dim("sequence", max=512)}
+        shapes = [{ax: named[dn] for ax, dn in dyn[n].items()} for n in in_names]
+        call = dict(dynamo=True, input_names=in_names, output_names=out_names, dynamic_shapes=tuple(shapes))
+        prog = torch.onnx.export(mod, args, **call)
+        model = prog.model_proto
+        for n in model.graph.node:
+            del n.metadata_props[:]
+            n.doc_string = ""
+        for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+            del v.metadata_props[:]
+        for t in model.graph.initializer:
+            del t.metadata_props[:]
+        del model.graph.metadata_props[:]
+        del model.metadata_props[:]
+    else:
+        call = dict(dynamo=False, input_names=in_names, output_names=out_names, dynamic_axes=dyn)
+        with tempfile.TemporaryDirectory() as td:
+            tmp = os.path.join(td, "m.onnx")
+            torch.onnx.export(mod, args, tmp, **call)
+            model = onnx.load(tmp, load_external_data=True)
+    onnx.checker.check_model(model, full_check=True)
+    model.producer_name = "tessera tools/export_onnx.py --wild via " + (model.producer_name or "pytorch")
+    model.doc_string = f"{desc}; random weights (seed 0); exporter {exporter}"
+    stem = f"{name}.{exporter}"
+
+    # External data exactly as onnx.save_model writes it, integers first.
+    ext = copy.deepcopy(model)
+    floaty = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16)
+    inits = sorted(ext.graph.initializer, key=lambda t: t.data_type in floaty)
+    ordered = [copy.deepcopy(t) for t in inits]
+    del ext.graph.initializer[:]
+    ext.graph.initializer.extend(ordered)
+    ext_path = os.path.join(out_dir, f"{stem}.ext.onnx")
+    data_name = f"{stem}.ext.onnx.data"
+    data_path = os.path.join(out_dir, data_name)
+    if os.path.exists(data_path):
+        os.remove(data_path)
+    onnx.save_model(ext, ext_path, save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data_name, size_threshold=0)
+    saved = onnx.load(ext_path, load_external_data=False)
+    keep_end = 0
+    for t in saved.graph.initializer:
+        kv = {e.key: e.value for e in t.external_data}
+        n = 1
+        for d in t.dims:
+            n *= d
+        if t.data_type not in floaty and n <= WILD_DATA_MAX_INT_ELEMENTS:
+            keep_end = max(keep_end, int(kv.get("offset", 0)) + int(kv["length"]))
+    with open(data_path, "r+b") as f:
+        f.truncate(keep_end)
+
+    strip_to_graph_only(model, f"{stem}.weights")
+    path = os.path.join(out_dir, f"{stem}.onnx")
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString(deterministic=True))
+
+    hist = collections.Counter(n.op_type for n in model.graph.node)
+    bn_folded = "BatchNormalization" not in hist and bn_channels(fw) > 0
+    expected = n_params - (bn_channels(fw) if bn_folded else 0)
+    return {
+        "files": [f"{stem}.onnx", f"{stem}.ext.onnx", data_name],
+        "bytes": {f"{stem}.onnx": os.path.getsize(path), f"{stem}.ext.onnx": os.path.getsize(ext_path),
+                  data_name: os.path.getsize(data_path)},
+        "source": desc,
+        "exporter": exporter,
+        "framework_parameter_count": n_params,
+        "framework_parameter_count_note": "sum(p.numel() for p in model.parameters())",
+        "framework_batchnorm_channels": bn_channels(fw),
+        "batchnorm_folded_into_conv": bn_folded,
+        "expected_import_parameter_count": expected,
+        "expected_import_parameter_count_note": "the framework's count, less one per BatchNorm channel when the "
+        "exporter folded every BatchNormalization (scale and shift, 2·C) into its Conv's bias (C)",
+        "nodes": len(model.graph.node),
+        "value_infos": len(model.graph.value_info),
+        "op_histogram": dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "opset": [{"domain": o.domain, "version": o.version} for o in model.opset_import],
+        "inputs": [{"name": i.name, "dims": dims_of(i)} for i in model.graph.input],
+        "export_call": "torch.onnx.export(model, args, " + ("" if exporter == "dynamo" else "f, ")
+        + ", ".join(f"{k}={v!r}" for k, v in call.items()) + ")",
+        "versions": {"torch": torch.__version__, "onnx": onnx.__version__},
+    }
+
+
+def export_wild(out_dir: str, names) -> None:
+    d = os.path.join(out_dir, "wild")
+    os.makedirs(d, exist_ok=True)
+    manifest_path = os.path.join(d, "models.json")
+    manifest = {}
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            manifest = json.load(f).get("models", {})
+    import torch
+
+    torch.set_num_threads(1)
+    for name in names:
+        for exporter in WILD_EXPORTERS:
+            info = wild_export(name, exporter, d)
+            key = f"{name}.{exporter}"
+            manifest[key] = info
+            print(f"== {key}: {info['nodes']} nodes, params {info['framework_parameter_count']:,} "
+                  f"(import expects {info['expected_import_parameter_count']:,}), bytes {info['bytes']}")
+            print("   ops:", info["op_histogram"])
+            sys.stdout.flush()
+    order = [f"{n}.{e}" for n in WILD_MODELS for e in WILD_EXPORTERS]
+    manifest = {k: manifest[k] for k in order if k in manifest}
+    with open(manifest_path, "w") as f:
+        json.dump({"generated_by": "tools/export_onnx.py --wild", "layout": WILD_DOC, "models": manifest},
+                  f, indent=2)
+        f.write("\n")
+
+
 LIGHT_MODELS = ("light_densenet121", "light_inception_v2")
 LIGHT_OPSET = 13
 
@@ -656,7 +858,7 @@ def convert_light(out_dir: str) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join("tests", "data", "onnx"))
-    ap.add_argument("--models", default=",".join(MODEL_NAMES + ["light"]),
+    ap.add_argument("--models", default=None,
                     help="comma-separated subset of " + ",".join(MODEL_NAMES + ["light"]))
     ap.add_argument("--opset", type=int, default=None,
                     help=f"default {OPSET_DEFAULT}, or {OPSET_DYNAMO} with --exporter dynamo")
@@ -667,14 +869,24 @@ def main() -> int:
                     help="with --exporter dynamo: export the unmodified models (no wrappers) of "
                     + ",".join(STOCK_NAMES) + " into OUT/dynamo/stock/")
     ap.add_argument("--no-macs", action="store_true")
+    ap.add_argument("--wild", action="store_true",
+                    help="export the stock " + ",".join(WILD_MODELS) + " with both exporters into OUT/wild/ "
+                    "(graph-only and save_as_external_data files); --models picks a subset of those")
     args = ap.parse_args()
+    if args.wild:
+        names = [m.strip() for m in (args.models or ",".join(WILD_MODELS)).split(",") if m.strip()]
+        bad = [m for m in names if m not in WILD_MODELS]
+        if bad:
+            ap.error(f"unknown model(s) {bad} for --wild; choose from {list(WILD_MODELS)}")
+        export_wild(args.out, names)
+        return 0
     if args.stock and args.exporter != "dynamo":
         ap.error("--stock needs --exporter dynamo")
     if args.opset is None:
         args.opset = OPSET_DYNAMO if args.exporter == "dynamo" else OPSET_DEFAULT
     if not 13 <= args.opset <= 21:
         ap.error("--opset must be within 13..21")
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    names = [m.strip() for m in (args.models or ",".join(MODEL_NAMES + ["light"])).split(",") if m.strip()]
     bad = [m for m in names if m not in MODEL_NAMES + ["light"]]
     if bad:
         ap.error(f"unknown model(s) {bad}; choose from {MODEL_NAMES + ['light']}")

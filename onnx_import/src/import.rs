@@ -15,15 +15,17 @@
 //! where an op reads it as a weight (see `Importer::charge`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use sim::graph::GraphBuilder;
 use sim::graph::{DType, EltFunc, Graph, OpId, Source};
 
 use crate::cols::ColView;
+use crate::external::{self, InfoDim, Missing, Outcome};
 use crate::fuse;
 use crate::ops::{self, Node, SUPPORTED_OPS};
 use crate::proto::{
-    GraphProto, ModelProto, NodeProto, TensorProto, tensor_proto::DataType,
+    GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataType,
     tensor_shape_proto::dimension, type_proto,
 };
 use crate::reader::{self, Attrs, elem_name, error, is_float};
@@ -33,7 +35,15 @@ use crate::{
     ErrorKind, ImportError, ImportOptions, MAX_NODES, MAX_RANK, MAX_TOTAL_VALUE_ELEMENTS, NodeRef,
 };
 
-pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Graph, ImportError> {
+/// Imports `model`, named `file` in messages; `dir` is the folder it was
+/// read from (where its external data files are), `None` for a model held
+/// in memory.
+pub fn import(
+    model: ModelProto,
+    file: &str,
+    opts: &ImportOptions,
+    dir: Option<&Path>,
+) -> Result<Graph, ImportError> {
     let opset = reader::default_opset(&model, file)?;
     let graph = model.graph.as_ref().expect("decode checks the graph");
     if graph.node.len() > MAX_NODES {
@@ -69,7 +79,17 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
         fuse::Plan::default()
     };
     let mut imp = Importer::new(file, opts, plan, builder);
-    imp.initializers(&graph.initializer)?;
+    imp.info = value_infos(graph, &opts.dims);
+    imp.elem_info = graph
+        .value_info
+        .iter()
+        .chain(&graph.output)
+        .filter_map(|v| match v.r#type.as_ref()?.value.as_ref()? {
+            type_proto::Value::TensorType(t) => Some((v.name.clone(), t.elem_type)),
+            _ => None,
+        })
+        .collect();
+    imp.initializers(&graph.initializer, dir)?;
     imp.graph_inputs(graph)?;
     for (index, node) in graph.node.iter().enumerate() {
         let name = if node.name.is_empty() {
@@ -116,6 +136,37 @@ pub fn import(model: ModelProto, file: &str, opts: &ImportOptions) -> Result<Gra
         return Ok(g);
     }
     fuse::rewrite(g, &imp.pieces, &dead).map_err(internal)
+}
+
+/// The recorded shapes of the graph's values (`value_info` and the graph
+/// outputs), each dim known if written or bound by `dims`.
+fn value_infos(graph: &GraphProto, dims: &BTreeMap<String, u64>) -> BTreeMap<String, Vec<InfoDim>> {
+    let shape_of = |v: &ValueInfoProto| {
+        let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref()?.value.as_ref() else {
+            return None;
+        };
+        let shape = t.shape.as_ref()?;
+        if shape.dim.len() > MAX_RANK {
+            return None;
+        }
+        Some(
+            shape
+                .dim
+                .iter()
+                .map(|d| match &d.value {
+                    Some(dimension::Value::DimValue(v)) => u64::try_from(*v).ok(),
+                    Some(dimension::Value::DimParam(p)) => dims.get(p).copied(),
+                    None => None,
+                })
+                .collect(),
+        )
+    };
+    graph
+        .value_info
+        .iter()
+        .chain(&graph.output)
+        .filter_map(|v| Some((v.name.clone(), shape_of(v)?)))
+        .collect()
 }
 
 /// The graph's element type when none is asked for: the float type of the
@@ -185,6 +236,13 @@ pub struct Importer<'a> {
     pub vector_ops: u64,
     pub params: u64,
     pub output_elements: u64,
+    /// Recorded output shapes by value name (see [`value_infos`]).
+    pub info: BTreeMap<String, Vec<InfoDim>>,
+    /// Recorded element types by value name.
+    pub elem_info: BTreeMap<String, i32>,
+    /// Small external integer initializers whose data file is absent, and
+    /// the constants computed from them without values.
+    pub missing: BTreeMap<String, Missing>,
 }
 
 impl<'a> Importer<'a> {
@@ -218,12 +276,19 @@ impl<'a> Importer<'a> {
             vector_ops: 0,
             params: 0,
             output_elements: 0,
+            info: BTreeMap::new(),
+            elem_info: BTreeMap::new(),
+            missing: BTreeMap::new(),
         }
     }
 }
 
 impl Importer<'_> {
-    fn initializers(&mut self, inits: &[TensorProto]) -> Result<(), ImportError> {
+    fn initializers(
+        &mut self,
+        inits: &[TensorProto],
+        dir: Option<&Path>,
+    ) -> Result<(), ImportError> {
         for t in inits {
             let fail = |m: String| {
                 error(
@@ -239,6 +304,19 @@ impl Importer<'_> {
             let mut v = v;
             self.literals.insert(t.name.clone());
             let n = count(&v.shape).map_err(|f| fail(f.message))?;
+            external::check_location(t).map_err(fail)?;
+            match external::read_ints(t, n, dir).map_err(fail)? {
+                Outcome::Skipped => {}
+                Outcome::Read(vals) => {
+                    v.state = State::Static {
+                        vals: Some(vals),
+                        inits: vec![],
+                    };
+                }
+                Outcome::Missing(m) => {
+                    self.missing.insert(t.name.clone(), m);
+                }
+            }
             // A one-element float initializer is a literal (the attention
             // scale, a mask's fill value, GELU's constants), not a parameter:
             // the dynamo exporter writes these as initializers where the
@@ -398,13 +476,31 @@ impl Importer<'_> {
                 Some(v) => ins.push(Some(v.clone())),
             }
         }
+        let unknown = self.fill_missing(node, &mut ins)?;
         self.cur_cols = node.input.first().and_then(|n| self.cols.get(n)).cloned();
         self.pending_cols = None;
         let outs = if self.absorbed.contains(&index) {
             self.bias_alias(&ins)?
         } else {
-            self.op(index, at, node, &ins)?
+            match (self.op(index, at, node, &ins), &unknown) {
+                (Ok(outs), _) => outs,
+                (Err(f), None) => return Err(f),
+                (Err(_), Some((j, name))) => match self.recorded_statics(node, &ins) {
+                    Some(outs) => outs,
+                    None => return Err(self.missing_error(*j, name)),
+                },
+            }
         };
+        if let Some((_, name)) = &unknown {
+            // Values computed from a missing tensor are missing too, so a
+            // later node that needs them names the file.
+            let m = self.missing[name].clone();
+            for (o, v) in node.output.iter().zip(&outs) {
+                if !v.is_act() && v.vals().is_none() {
+                    self.missing.insert(o.clone(), m.clone());
+                }
+            }
+        }
         self.track_cols(index, node, &outs);
         for (j, name) in node.output.iter().enumerate() {
             if name.is_empty() {
@@ -435,6 +531,100 @@ impl Importer<'_> {
             self.values.insert(name.clone(), v.clone());
         }
         Ok(())
+    }
+
+    /// Gives each input of `node` that is a small external integer tensor
+    /// whose data file is absent the values its output's recorded shape
+    /// determines (see `external::infer`). Returns the first such input
+    /// left undetermined, for the error should the op need it.
+    fn fill_missing(
+        &self,
+        node: &NodeProto,
+        ins: &mut [Option<Value>],
+    ) -> R<Option<(usize, String)>> {
+        let mut unknown = None;
+        for (j, name) in node.input.iter().enumerate() {
+            if !self.missing.contains_key(name) {
+                continue;
+            }
+            let x_shape = ins
+                .first()
+                .and_then(|v| v.as_ref())
+                .map(|v| v.shape.clone());
+            let out = node.output.first().and_then(|o| self.info.get(o));
+            let keepdims = Attrs::new(node)
+                .int("keepdims")
+                .map_err(invalid)?
+                .unwrap_or(1)
+                != 0;
+            let Some(Some(v)) = ins.get_mut(j) else {
+                continue;
+            };
+            let n = count(&v.shape)?;
+            let vals = match (x_shape, out) {
+                (Some(x), Some(out)) => external::infer(&node.op_type, j, &x, out, keepdims, n),
+                _ => None,
+            };
+            match vals {
+                Some(vals) => {
+                    v.state = State::Static {
+                        vals: Some(vals),
+                        inits: vec![],
+                    }
+                }
+                None => {
+                    unknown.get_or_insert((j, name.clone()));
+                }
+            }
+        }
+        Ok(unknown)
+    }
+
+    /// The outputs of a node of constant inputs that failed for want of a
+    /// missing external tensor's values, as their recorded shapes: such a
+    /// node produces no op, so its outputs' shapes are all that later nodes
+    /// need of it (unless they need values, and then name the file).
+    fn recorded_statics(&self, node: &NodeProto, ins: &[Option<Value>]) -> Option<Vec<Value>> {
+        if ins.iter().flatten().any(|v| v.is_act()) {
+            return None;
+        }
+        let inits = ins
+            .iter()
+            .flatten()
+            .fold(Vec::new(), |acc, v| crate::value::union(&acc, v.inits()));
+        node.output
+            .iter()
+            .map(|o| {
+                let shape = self
+                    .info
+                    .get(o)?
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<u64>>>()?;
+                Some(Value {
+                    shape,
+                    elem: self.elem_info.get(o).copied()?,
+                    state: State::Static {
+                        vals: None,
+                        inits: inits.clone(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// Why a node that needs the values of external input `j` fails.
+    fn missing_error(&self, j: usize, name: &str) -> crate::value::Fail {
+        let m = &self.missing[name];
+        let place = if m.dir.as_os_str().is_empty() {
+            "the model was read from memory, so no data file can be read".to_string()
+        } else {
+            format!("the file is not in the model's folder {}", m.dir.display())
+        };
+        unsupported(format!(
+            "input {j} {name:?} is stored in the external data file {:?} and {place}, and the graph's value_info does not determine it; put {:?} beside the model",
+            m.location, m.location
+        ))
     }
 
     /// A fused GELU or Swish of `x`: one element-wise op, as the zoo's

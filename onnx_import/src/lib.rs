@@ -16,7 +16,10 @@
 //! the limits, charging parameters) and `cols` (where a projection's columns
 //! sit, for the column-split fusion). Pure shape arithmetic (broadcasting,
 //! convolution windows, reshape targets, slices) lives in `shape`.
-//! `docs/onnx.md` describes the mapping for users.
+//! `external` reads small integer tensors stored as external data, from a
+//! data file confined to the model's folder, or infers them from the graph's
+//! `value_info` when the file is absent. `docs/onnx.md` describes the
+//! mapping for users.
 //!
 //! Hostile input is refused, never panicked on, and memory stays bounded: the
 //! file size is checked before reading, a scan of the wire format (`scan`)
@@ -25,6 +28,7 @@
 //! is proportional to a dimension read from the file.
 
 mod cols;
+mod external;
 mod fuse;
 mod import;
 mod lower;
@@ -159,19 +163,29 @@ impl fmt::Display for ImportError {
 
 impl std::error::Error for ImportError {}
 
-/// Imports the ONNX file at `path`. The file size is checked before it is read.
+/// Imports the ONNX file at `path`. The file size is checked before it is
+/// read; small integer tensors stored as external data are read from their
+/// data file in the same folder, if it is there.
 pub fn import_file(path: &Path, opts: &ImportOptions) -> Result<Graph, ImportError> {
     let name = file_name(path);
     let bytes = reader::read_file(path, &name, opts.max_file_bytes)?;
-    import::import(reader::decode(bytes, &name, opts)?, &name, opts)
+    let dir = path.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    });
+    import::import(reader::decode(bytes, &name, opts)?, &name, opts, dir)
 }
 
 /// Imports an ONNX model held in memory; `name` is the file name used in
-/// messages and for the graph's name (its stem).
+/// messages and for the graph's name (its stem). With no folder to look in,
+/// no external data file is read (see `docs/onnx.md`, External data).
 pub fn import_bytes(bytes: &[u8], name: &str, opts: &ImportOptions) -> Result<Graph, ImportError> {
     reader::check_size(bytes.len() as u64, name, opts.max_file_bytes)?;
     let model = reader::decode(prost::bytes::Bytes::copy_from_slice(bytes), name, opts)?;
-    import::import(model, name, opts)
+    import::import(model, name, opts, None)
 }
 
 /// Symbolic dim names used by the model's graph inputs, each with the inputs

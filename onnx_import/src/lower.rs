@@ -181,6 +181,21 @@ impl Importer<'_> {
         shape: Vec<u64>,
         elem: i32,
     ) -> R<Value> {
+        self.eltwise_n(at, func, 1, ins, shape, elem)
+    }
+
+    /// [`Importer::eltwise`] costing `per_elem` vector operations per output
+    /// element (an op the vector unit runs as several instructions: a
+    /// LeakyRelu is a compare and a multiply-select, see `docs/onnx.md`).
+    pub fn eltwise_n(
+        &mut self,
+        at: &NodeRef,
+        func: EltFunc,
+        per_elem: u64,
+        ins: &[&Value],
+        shape: Vec<u64>,
+        elem: i32,
+    ) -> R<Value> {
         let acts: Vec<&Value> = ins.iter().copied().filter(|v| v.is_act()).collect();
         // Fused: a product or quotient by a constant scalar is the zoo's `scale`.
         let scalar_const =
@@ -202,7 +217,9 @@ impl Importer<'_> {
         for v in ins.iter().filter(|v| !v.is_act()) {
             params += self.charge_if(Some(v), as_weight);
         }
-        let n = count(&shape)?;
+        let n = count(&shape)?
+            .checked_mul(per_elem)
+            .ok_or_else(|| limit("the op's vector operations overflow"))?;
         let s = self.emit(
             &at.name,
             OpKind::Elementwise { func },

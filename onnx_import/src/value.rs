@@ -167,7 +167,7 @@ pub fn ints<'v>(v: &'v Value, what: &str) -> R<&'v [i64]> {
             "{what} must be a constant (computable from initializers and shapes), but it depends on a graph input"
         ))),
         _ => Err(unsupported(format!(
-            "{what} must be a small inline integer tensor (at most {MAX_VALUE_ELEMENTS} elements, not external data)"
+            "{what} must be a small integer tensor whose values the file gives (at most {MAX_VALUE_ELEMENTS} elements, inline or in an external data file beside the model)"
         ))),
     }
 }

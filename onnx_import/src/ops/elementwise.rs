@@ -1,8 +1,8 @@
 //! Element-wise ops: activations (Relu, Gelu, Erf, Tanh, Sigmoid, Exp, Neg,
 //! Sqrt), arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow) and
 //! Where, each an IR `elementwise` op on activations and folded on constants.
-//! The one- and two-input handlers here also serve the comparisons and Not,
-//! which `fold.rs` lists because they are folded only.
+//! The one- and two-input handlers here also serve `vector.rs` (comparisons,
+//! logic and the ops the IR has no function of its own for).
 
 use sim::graph::EltFunc;
 
@@ -75,22 +75,60 @@ pub fn unary(
         };
         return imp.eltwise(node.at, func, &[x], x.shape.clone(), x.elem);
     }
+    unary_fold(node, x.elem, fold)
+}
+
+/// A one-input op of `per_elem` vector operations per element on an
+/// activation, costed as `func`; `fold` on static integer values. The output
+/// has element type `elem`, or the input's.
+pub fn unary_n(
+    imp: &mut Importer<'_>,
+    node: &Node<'_>,
+    (func, per_elem): (EltFunc, u64),
+    elem: Option<i32>,
+    fold: Option<fn(i64) -> i64>,
+) -> R<Value> {
+    let x = node.input(0)?;
+    let elem = elem.unwrap_or(x.elem);
+    if node.any_act() {
+        let ins: Vec<&Value> = node.ins.iter().flatten().collect();
+        return imp.eltwise_n(node.at, func, per_elem, &ins, x.shape.clone(), elem);
+    }
+    unary_fold(node, elem, fold)
+}
+
+fn unary_fold(node: &Node<'_>, elem: i32, fold: Option<fn(i64) -> i64>) -> R<Value> {
+    let x = node.input(0)?;
     let vals = fold.and_then(|f| x.vals().map(|v| v.iter().map(|&e| f(e)).collect()));
     Ok(Value {
         shape: x.shape.clone(),
-        elem: x.elem,
+        elem,
         state: node.statics(vals),
     })
 }
 
-/// A two-input element-wise op with numpy broadcasting: `func` on
-/// activations, `fold` on the values of static integer tensors. Without a
-/// `func` the op is a comparison or a logical op: its output is boolean, and
-/// on activations it is refused.
+/// A two-input element-wise arithmetic op with numpy broadcasting: `func` on
+/// activations, `fold` on the values of static integer tensors.
 pub fn binary(
     imp: &mut Importer<'_>,
     node: &Node<'_>,
     func: Option<EltFunc>,
+    fold: fn(i64, i64) -> Option<i64>,
+) -> R<Value> {
+    let Some(func) = func else {
+        return binary_n(imp, node, (EltFunc::Sub, 1), true, fold);
+    };
+    binary_n(imp, node, (func, 1), false, fold)
+}
+
+/// A two-input element-wise op of `per_elem` vector operations per output
+/// element on activations, costed as `func`, with a boolean output if
+/// `boolean` (comparisons, logic); `fold` on static integer values.
+pub fn binary_n(
+    imp: &mut Importer<'_>,
+    node: &Node<'_>,
+    (func, per_elem): (EltFunc, u64),
+    boolean: bool,
     fold: fn(i64, i64) -> Option<i64>,
 ) -> R<Value> {
     let (x, y) = (node.input(0)?, node.input(1)?);
@@ -100,18 +138,13 @@ pub fn binary(
             x.shape, y.shape
         ))
     })?;
-    let elem = if func.is_none() {
+    let elem = if boolean {
         DataType::Bool as i32
     } else {
         x.elem
     };
     if node.any_act() {
-        let Some(func) = func else {
-            return Err(unsupported(
-                "on a tensor computed from graph inputs (tessera folds comparisons only on constants)",
-            ));
-        };
-        return imp.eltwise(node.at, func, &[x, y], shape, elem);
+        return imp.eltwise_n(node.at, func, per_elem, &[x, y], shape, elem);
     }
     let vals = binary_vals(x, y, &shape, fold);
     Ok(Value {

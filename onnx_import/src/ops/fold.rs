@@ -1,19 +1,17 @@
 //! Ops tessera folds on constants only: shape arithmetic (Shape, Size,
-//! Constant, ConstantOfShape, Range), comparisons and logic (Equal, Less,
-//! Greater, LessOrEqual, GreaterOrEqual, And, Or, Xor, Not), and Max, Min,
-//! CumSum and GatherND, with which exporters build masks from shapes (the
-//! dynamo export of the stock GPT-2 builds its causal mask so). On a tensor
-//! computed from graph inputs each is refused.
+//! Constant, ConstantOfShape, Range), and CumSum and GatherND, with which
+//! exporters build masks from shapes (the dynamo export of the stock GPT-2
+//! builds its causal mask so). On a tensor computed from graph inputs
+//! CumSum is refused and GatherND is an IR `gather`.
 
-use super::elementwise::{binary, unary};
 use super::{Node, Op};
 use crate::import::Importer;
 use crate::proto::tensor_proto::DataType;
 use crate::reader::{is_float, is_int};
 use crate::shape;
 use crate::value::{
-    R, State, Value, a, binary_vals, count, fmt_shape, ints, invalid, limit, small, tensor_value,
-    to_i64, unsupported,
+    R, State, Value, a, count, fmt_shape, ints, invalid, limit, small, tensor_value, to_i64,
+    unsupported,
 };
 use crate::{MAX_RANK, MAX_VALUE_ELEMENTS};
 
@@ -23,39 +21,8 @@ pub const OPS: &[Op] = &[
     Op::one("Constant", constant),
     Op::one("ConstantOfShape", constant_of_shape),
     Op::one("Range", |_, node| range(node)),
-    Op::one("Equal", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p == q)))
-    }),
-    Op::one("Less", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p < q)))
-    }),
-    Op::one("Greater", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p > q)))
-    }),
-    Op::one("LessOrEqual", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p <= q)))
-    }),
-    Op::one("GreaterOrEqual", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p >= q)))
-    }),
-    Op::one("And", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p != 0 && q != 0)))
-    }),
-    Op::one("Or", |imp, node| {
-        binary(imp, node, None, |p, q| Some(i64::from(p != 0 || q != 0)))
-    }),
-    Op::one("Xor", |imp, node| {
-        binary(imp, node, None, |p, q| {
-            Some(i64::from((p != 0) != (q != 0)))
-        })
-    }),
-    Op::one("Not", |imp, node| {
-        unary(imp, node, None, Some(|e| i64::from(e == 0)))
-    }),
-    Op::one("Max", |_, node| extremum(node, i64::max)),
-    Op::one("Min", |_, node| extremum(node, i64::min)),
     Op::one("CumSum", |_, node| cum_sum(node)),
-    Op::one("GatherND", |_, node| gather_nd(node)),
+    Op::one("GatherND", gather_nd),
 ];
 
 /// A static tensor whose values are written in the file or computed from
@@ -211,33 +178,6 @@ fn range(node: &Node<'_>) -> R<Value> {
     Ok(literal(shape, node.input(0)?.elem, vals))
 }
 
-/// Max or Min (`pick`) of any number of broadcast inputs. Static only: shape
-/// arithmetic, as in GPT-2's mask in dynamo exports.
-fn extremum(node: &Node<'_>, pick: fn(i64, i64) -> i64) -> R<Value> {
-    if node.any_act() {
-        return Err(unsupported(
-            "on a tensor computed from graph inputs (tessera folds Max and Min only on constants)",
-        ));
-    }
-    let mut acc = node.input(0)?.clone();
-    for j in 1..node.ins.len() {
-        let y = node.input(j)?;
-        let shape = shape::broadcast(&acc.shape, &y.shape).ok_or_else(|| {
-            invalid(format!(
-                "inputs have shapes {:?} and {:?}, which do not broadcast",
-                acc.shape, y.shape
-            ))
-        })?;
-        let vals = binary_vals(&acc, y, &shape, |p, q| Some(pick(p, q)));
-        acc = Value {
-            shape,
-            elem: acc.elem,
-            state: node.statics(vals),
-        };
-    }
-    Ok(acc)
-}
-
 fn cum_sum(node: &Node<'_>) -> R<Value> {
     let x = node.input(0)?;
     if node.any_act() {
@@ -291,13 +231,12 @@ fn cum_sum(node: &Node<'_>) -> R<Value> {
     })
 }
 
-fn gather_nd(node: &Node<'_>) -> R<Value> {
+/// GatherND: folded on constants; on activations an IR `gather` along the
+/// batch dims reading the data and the indices that are activations, one
+/// vector operation per output element, a constant float table's elements
+/// being parameters (as an embedding's).
+fn gather_nd(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let (data, idx) = (node.input(0)?, node.input(1)?);
-    if node.any_act() {
-        return Err(unsupported(
-            "on a tensor computed from graph inputs (tessera folds GatherND only on constants)",
-        ));
-    }
     let b = usize::try_from(a(node.attrs.int("batch_dims"))?.unwrap_or(0))
         .map_err(|_| invalid("batch_dims is negative"))?;
     let (r, q) = (data.shape.len(), idx.shape.len());
@@ -316,6 +255,24 @@ fn gather_nd(node: &Node<'_>) -> R<Value> {
             "output rank {} is over the limit {MAX_RANK}",
             shape.len()
         )));
+    }
+    if node.any_act() {
+        let acts: Vec<&Value> = [data, idx].into_iter().filter(|v| v.is_act()).collect();
+        let params = if data.is_act() {
+            0
+        } else {
+            imp.charge(Some(data))
+        };
+        let n = count(&shape)?;
+        let s = imp.emit(
+            &node.at.name,
+            sim::graph::OpKind::Gather { axis: b as u32 },
+            &acts,
+            shape.clone(),
+            n,
+            params,
+        )?;
+        return Ok(imp.act(s, shape, data.elem));
     }
     let vals = match (data.vals(), idx.vals()) {
         (Some(dv), Some(iv)) if small(&shape) => {

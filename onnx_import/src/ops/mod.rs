@@ -19,6 +19,8 @@ mod movement;
 mod normalise;
 mod pool;
 mod reduce;
+mod structure;
+mod vector;
 mod views;
 mod window;
 
@@ -138,12 +140,14 @@ const FAMILIES: &[&[Op]] = &[
     matmul::OPS,
     conv::OPS,
     elementwise::OPS,
+    vector::OPS,
     normalise::OPS,
     reduce::OPS,
     views::OPS,
     movement::OPS,
     fold::OPS,
     pool::OPS,
+    structure::OPS,
 ];
 
 /// How many ops the families hold together.

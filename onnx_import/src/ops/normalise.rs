@@ -1,6 +1,9 @@
 //! Normalisations: Softmax, LayerNormalization and BatchNormalization (the
 //! inference form), each an IR op of the same name whose scale and bias are
-//! parameters; their statistics outputs are not modelled.
+//! parameters; their statistics outputs are not modelled. Instance and
+//! group normalisation compute a layer norm's statistics over other groups
+//! of elements (each channel's, each group of channels') for the same
+//! vector work per element: they are IR `layer_norm` ops.
 
 use sim::graph::OpKind;
 
@@ -13,7 +16,55 @@ pub const OPS: &[Op] = &[
     Op::one("Softmax", softmax),
     Op::many("LayerNormalization", layer_norm),
     Op::many("BatchNormalization", batch_norm),
+    Op::one("InstanceNormalization", |imp, node| {
+        channel_norm(imp, node, None)
+    }),
+    Op::one("GroupNormalization", |imp, node| {
+        let groups = a(node.attrs.int("num_groups"))?
+            .ok_or_else(|| invalid("has no num_groups attribute"))?;
+        channel_norm(imp, node, Some(groups))
+    }),
 ];
+
+/// InstanceNormalization (`groups` None: per channel) or GroupNormalization
+/// over NC… input: an IR `layer_norm` of the same cost per element as
+/// LayerNormalization, whose scale and bias are parameters (one per channel,
+/// or, for GroupNormalization before opset 21, one per group).
+fn channel_norm(imp: &mut Importer<'_>, node: &Node<'_>, groups: Option<i64>) -> R<Value> {
+    let x = node.input(0)?;
+    if x.shape.len() < 2 {
+        return Err(invalid(format!(
+            "input shape {:?} has no channel dim",
+            x.shape
+        )));
+    }
+    let c = x.shape[1];
+    if let Some(g) = groups
+        && (g < 1 || !c.is_multiple_of(g as u64))
+    {
+        return Err(invalid(format!(
+            "num_groups {g} does not divide the {c} channels"
+        )));
+    }
+    let affine = [node.input(1)?, node.input(2)?];
+    for v in affine {
+        let per_group = groups.is_some_and(|g| v.shape == [g as u64]);
+        if v.shape != [c] && !per_group {
+            return Err(invalid(format!(
+                "scale or bias has shape {:?}, expected [{c}] (one per channel)",
+                v.shape
+            )));
+        }
+        if v.is_act() {
+            return Err(unsupported("scale or bias computed from a graph input"));
+        }
+    }
+    if !x.is_act() {
+        return Ok(folded(node, x));
+    }
+    let params = imp.charge(Some(affine[0])) + imp.charge(Some(affine[1]));
+    normalised(imp, node, x, OpKind::LayerNorm, 4, params)
+}
 
 fn softmax(imp: &mut Importer<'_>, node: &Node<'_>) -> R<Value> {
     let x = node.input(0)?;
