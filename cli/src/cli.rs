@@ -43,18 +43,22 @@ enum Command {
         /// Replace the scenario's seed (0 to 2^63 − 1).
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
-        /// No progress bars and no list of written files.
+        /// Print nothing on success (no progress bars, no summary, no list of
+        /// written files; summary.txt is still written). Errors and warnings
+        /// still go to stderr; with --json the report is still printed.
         #[arg(long)]
         quiet: bool,
         /// Print report.json instead of the summary.
         #[arg(long)]
         json: bool,
-        /// Worker threads for sweeps (default: all cores; also TESSERA_THREADS).
-        #[arg(long)]
+        /// Worker threads for sweeps, 1 or more (default: the environment
+        /// variable TESSERA_THREADS, else one per core).
+        #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         threads: Option<usize>,
-        /// Cap every search budget at N simulator calls (quick runs; also
-        /// TESSERA_MAX_BUDGET).
-        #[arg(long, value_name = "N")]
+        /// Cap every search budget (simulator calls, PPO episodes, nas
+        /// trials) at N, 1 or more, for quick runs (default: the environment
+        /// variable TESSERA_MAX_BUDGET, else no cap).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         max_budget: Option<u64>,
         /// Replace the output directory even if it holds files an earlier run
         /// did not write (it is always replaced as a whole).
@@ -97,7 +101,8 @@ enum Command {
         /// Replace the scenario's seed (0 to 2^63 − 1).
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
-        /// No progress bar and no list of written files.
+        /// Print nothing on success (no progress bar, no summary, no list of
+        /// written files); errors and warnings still go to stderr.
         #[arg(long)]
         quiet: bool,
         /// Replace the output directory even if it holds files an earlier run
@@ -152,7 +157,9 @@ enum Command {
         /// did not write (it is always replaced as a whole).
         #[arg(long)]
         force: bool,
-        /// No progress output.
+        /// Print nothing on success (no progress bars, no summary, no list of
+        /// written files); errors and warnings still go to stderr; with
+        /// --json the report is still printed.
         #[arg(long)]
         quiet: bool,
         /// Print report.json instead of the summary.
@@ -525,9 +532,13 @@ fn warning_lines(warnings: &[String]) -> String {
 }
 
 /// Parses `key=value` arguments into a map; repeated keys are an error.
+/// Pairs are separated by commas or given as separate arguments; a list
+/// value is written in brackets, `sizes=[784,512,10]`, and passed on as
+/// `784,512,10` (the form the zoo reads). A list may span arguments, as the
+/// shell splits `sizes=[784, 512, 10]`.
 pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserError> {
     let mut out = BTreeMap::new();
-    for item in items.iter().flat_map(|s| s.split(',')) {
+    for item in split_params(items)? {
         let item = item.trim();
         if item.is_empty() {
             continue;
@@ -546,6 +557,60 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
         if out.insert(k.to_string(), v.to_string()).is_some() {
             return Err(UserError::new(format!("--params: {k} is given twice")));
         }
+    }
+    Ok(out)
+}
+
+/// The `key=value` items of `-p` arguments: split at commas and between
+/// arguments, except inside `[...]`, whose elements are trimmed and joined
+/// with commas (`sizes=[784, 512,10]` → `sizes=784,512,10`).
+fn split_params(items: &[String]) -> Result<Vec<String>, UserError> {
+    let bad = |m: String| UserError::new(format!("--params: {m}"));
+    let mut out = Vec::new();
+    let mut current = String::new();
+    // Inside brackets: the elements so far and the one being read.
+    let mut list: Option<(Vec<String>, String)> = None;
+    for item in items {
+        for c in item.chars().chain(std::iter::once('\n')) {
+            // '\n' stands for the boundary between two arguments.
+            match (&mut list, c) {
+                (None, '[') => list = Some((Vec::new(), String::new())),
+                (None, ']') => {
+                    return Err(bad(format!("{item:?} has a ']' without its '['")));
+                }
+                (None, ',' | '\n') => out.push(std::mem::take(&mut current)),
+                (None, c) => current.push(c),
+                (Some(_), '[') => {
+                    return Err(bad(format!(
+                        "{item:?}: a list holds numbers or words, not lists"
+                    )));
+                }
+                (Some((elems, elem)), ',' | ']') => {
+                    let e = elem.trim().to_string();
+                    let closing = c == ']';
+                    if e.is_empty() && !(closing && elems.is_empty()) {
+                        return Err(bad(format!(
+                            "{}[{}]: an empty list element",
+                            current,
+                            elems.join(",")
+                        )));
+                    }
+                    if !e.is_empty() {
+                        elems.push(e);
+                    }
+                    elem.clear();
+                    if closing {
+                        current.push_str(&elems.join(","));
+                        list = None;
+                    }
+                }
+                (Some((_, elem)), '\n') => elem.push(' '),
+                (Some((_, elem)), c) => elem.push(c),
+            }
+        }
+    }
+    if list.is_some() {
+        return Err(bad(format!("{current}[...: the list has no closing ']'")));
     }
     Ok(out)
 }
@@ -631,6 +696,30 @@ mod tests {
         assert!(parse_params(&["seq256".into()]).is_err());
         assert!(parse_params(&["seq=1".into(), "seq=2".into()]).is_err());
         assert!(parse_params(&["=2".into()]).is_err());
+    }
+
+    #[test]
+    fn list_params_are_written_in_brackets_in_one_argument_or_several() {
+        let one = parse_params(&["sizes=[784,512,10]".into(), "batch=2".into()]).unwrap();
+        assert_eq!(one["sizes"], "784,512,10");
+        assert_eq!(one["batch"], "2");
+        // What the shell passes for `-p sizes=[784, 512, 10] batch=2`.
+        let split: Vec<String> = ["sizes=[784,", "512,", "10]", "batch=2"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(parse_params(&split).unwrap(), one);
+        let spaced = parse_params(&["sizes=[ 784 , 512,10 ],batch=2".into()]).unwrap();
+        assert_eq!(spaced, one);
+        for bad in [
+            "sizes=[784,,10]",
+            "sizes=[784,512",
+            "sizes=784]",
+            "sizes=[[1]]",
+            "sizes=[]",
+        ] {
+            let e = parse_params(&[bad.to_string()]).unwrap_err();
+            assert!(e.message.starts_with("--params: "), "{bad}: {}", e.message);
+        }
     }
 
     #[test]
