@@ -20,9 +20,12 @@ pub const EXIT_INTERRUPTED: i32 = 130;
     name = "tessera",
     version,
     about = "Map ML models onto multi-chip-module (chiplet) accelerators",
-    long_about = "tessera simulates chiplet packages, partitions ML models across their chips and \
-                  searches architectures for them. Hardware lives in hw_specs/*.toml, models come \
-                  from the built-in zoo, graph JSON files or ONNX files (`--model model.onnx -p batch=1`)."
+    long_about = "tessera simulates chiplet packages, partitions ML models across their chips \
+                  (search methods, and a learned partitioner trained with `tessera train`) and \
+                  searches network architectures for them (`tessera run` on a scenario of kind \
+                  \"nas\"). Hardware lives in hw_specs/*.toml (`--hw simba_6x6` names a shipped \
+                  spec), models come from the built-in zoo, graph JSON files or ONNX files \
+                  (`--model model.onnx -p batch=1`)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,9 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario file: the single front door to every task. Writes
-    /// report.json, scenario.resolved.toml, summary.txt and the task's files
-    /// (placement, trace, plots, sweep.csv) into the output directory.
+    /// Run a scenario file: the single front door to every task (simulate,
+    /// traffic, sweep, partition, train, nas). Writes report.json,
+    /// scenario.resolved.toml, summary.txt and the task's files (e.g.
+    /// placement.json, trace.json, plots, sweep.csv, checkpoint.json,
+    /// trials.csv) into the output directory, which it replaces as a whole.
     Run {
         /// The scenario file (see docs/scenarios.md).
         scenario: PathBuf,
@@ -120,16 +125,18 @@ enum Command {
     /// Search for the best valid partition of a model on a package (the same
     /// as a scenario with `kind = "partition"`; outputs go to --out).
     Partition {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
         /// imported with --params).
         #[arg(long)]
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
-        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// models`; a list in brackets, e.g. sizes=[784,512,10]), or for an
+        /// ONNX file each symbolic dim (e.g. batch=1 sequence=128),
+        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Override a hardware spec field for this run, as a scenario's
@@ -138,7 +145,8 @@ enum Command {
         /// 'routing.kind="xy"'). Repeatable.
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
-        /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
+        /// Methods to run, comma-separated: random, sa, greedy, balance, dp,
+        /// exact, rl (see `tessera methods`).
         #[arg(long, default_value = "sa")]
         method: String,
         /// Simulator calls allowed per method.
@@ -174,7 +182,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List the hardware specs in a directory with a one-line summary each.
+    /// List the hardware specs in a directory with a one-line summary each;
+    /// other TOML files there (scenarios, a run's scenario.resolved.toml) are
+    /// skipped with a note. A spec's file stem names it for --hw.
     Specs {
         /// Directory of specs (default: ./hw_specs, else the one shipped with tessera).
         #[arg(long)]
@@ -187,16 +197,18 @@ enum Command {
     Methods,
     /// Simulate one placement of a model on a package and print the report.
     Simulate {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
         /// imported with --params).
         #[arg(long)]
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
-        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// models`; a list in brackets, e.g. sizes=[784,512,10]), or for an
+        /// ONNX file each symbolic dim (e.g. batch=1 sequence=128),
+        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Override a hardware spec field for this run, as a scenario's
@@ -234,8 +246,9 @@ enum Command {
     /// Drive the package's interconnect with synthetic traffic (uniform,
     /// transpose, hotspot) and report throughput and latency.
     Traffic {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// Where packets go.
         #[arg(long, value_enum)]
@@ -289,9 +302,10 @@ enum GraphCommand {
         /// A zoo model name (see `tessera models`), a graph JSON file, or an
         /// ONNX file (`*.onnx`, imported with --params).
         model: String,
-        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16); for
-        /// an ONNX file each symbolic dim (e.g. batch=1 sequence=128),
-        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16; a
+        /// list in brackets, e.g. sizes=[784,512,10]); for an ONNX file each
+        /// symbolic dim (e.g. batch=1 sequence=128), dtype=int8|fp16|bf16|fp32,
+        /// keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Print only the totals, not every op.
@@ -432,7 +446,7 @@ where
         let result = parse_params(&params).and_then(|params| {
             let overrides = crate::scenario::parse_sets(&set)?;
             let s = crate::scenario::from_flags(crate::scenario::PartitionFlags {
-                hw,
+                hw: crate::load::hw_path(&hw)?,
                 model,
                 params,
                 methods: method.split(',').map(|m| m.trim().to_string()).collect(),
@@ -470,7 +484,7 @@ where
     {
         let result = (|| {
             crate::simulate::simulate(&crate::simulate::SimulateArgs {
-                hw,
+                hw: crate::load::hw_path(&hw)?,
                 model,
                 params: parse_params(&params)?,
                 overrides: crate::scenario::parse_sets(&set)?,
@@ -642,7 +656,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             include_source,
             json,
         } => crate::traffic::traffic(&crate::traffic::TrafficArgs {
-            hw,
+            hw: crate::load::hw_path(&hw)?,
             pattern,
             hotspot_chiplet,
             hotspot_fraction,
@@ -720,6 +734,33 @@ mod tests {
             let e = parse_params(&[bad.to_string()]).unwrap_err();
             assert!(e.message.starts_with("--params: "), "{bad}: {}", e.message);
         }
+    }
+
+    /// The help names every partition method the registry has, so it
+    /// cannot promise a method that does not exist or leave one out.
+    #[test]
+    fn partition_help_names_exactly_the_registered_methods() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("partition")
+            .expect("partition")
+            .render_long_help()
+            .to_string();
+        let line = help
+            .split("--method <METHOD>")
+            .nth(1)
+            .and_then(|rest| rest.split("(see").next())
+            .expect("--method documented");
+        let named: Vec<&str> = line
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| agent::partition::registry::lookup(w).is_ok())
+            .collect();
+        let all: Vec<&str> = agent::partition::registry::METHODS
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(named, all, "{line}");
     }
 
     #[test]

@@ -41,7 +41,7 @@ fn advice_line(s: &Scenario, fit: &SramFit) -> String {
             if from_flags {
                 format!("`--set {field}={kib}`")
             } else {
-                format!("`{field} = {kib}`")
+                format!("`\"{field}\" = {kib}`")
             }
         })
         .collect();

@@ -239,7 +239,9 @@ pub fn run_resolved(resolved: Resolved, args: &RunArgs) -> Result<RunOutcome, Us
     let points = sweep_points(s)?;
     let out_dir = output_dir(s, args);
     // Refused before the run, not after it: the directory is replaced as a
-    // whole, so one that is not an earlier run's output needs --force.
+    // whole, so one that is not an earlier run's output needs --force, and
+    // one holding the run's own inputs is refused even then.
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -301,6 +303,7 @@ fn run_train_scenario(
     let (corpus, holdout) = prepared.graphs();
     let resolved_text = resolved::train_resolved_toml(s, t, &corpus, &holdout)?;
     let out_dir = output_dir(s, args);
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -329,6 +332,7 @@ fn run_nas_scenario(
     let prepared = nas::prepare(s, t, args)?;
     let resolved_text = resolved::nas_resolved_toml(s, t, prepared.spec())?;
     let out_dir = output_dir(s, args);
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -368,6 +372,71 @@ fn finish(
         interrupted: !complete,
         warnings,
     })
+}
+
+/// The files a run reads: the scenario, its hardware, workload, placement
+/// and data files, a train task's problems and a `--resume` checkpoint.
+fn input_files(s: &Scenario, args: &RunArgs) -> Vec<PathBuf> {
+    let mut files = vec![s.file.clone()];
+    if let Some(scenario::HardwareSource::File(p)) = &s.hardware {
+        files.push(p.clone());
+    }
+    let workload_file = |w: &Workload| match w {
+        Workload::GraphFile(p) | Workload::Onnx { path: p, .. } => Some(p.clone()),
+        Workload::Zoo { .. } => None,
+    };
+    files.extend(s.workload.as_ref().and_then(workload_file));
+    match &s.task {
+        Task::Simulate {
+            placement: scenario::PlacementChoice::File(p),
+        } => files.push(p.clone()),
+        Task::Train(t) => {
+            for e in t.corpus.iter().chain(&t.holdout) {
+                files.push(e.spec.clone());
+                files.extend(workload_file(&e.workload));
+            }
+        }
+        Task::Nas(t) => {
+            if let scenario::SeedNetwork::File(p) = &t.network {
+                files.push(p.clone());
+            }
+            if let scenario::DataChoice::FashionMnist { dir, .. } = &t.data {
+                files.push(dir.clone());
+            }
+        }
+        _ => {}
+    }
+    files.extend(args.resume.clone());
+    files
+}
+
+/// Refuses an output directory that is, or holds, one of the run's inputs:
+/// the directory is replaced as a whole, so the input would be lost (even
+/// with `--force`, which only vouches for files that are not inputs).
+fn guard_inputs(s: &Scenario, args: &RunArgs, out_dir: &Path) -> Result<(), UserError> {
+    // A directory that does not exist yet holds nothing.
+    let Ok(out) = std::fs::canonicalize(out_dir) else {
+        return Ok(());
+    };
+    for input in input_files(s, args) {
+        let Ok(real) = std::fs::canonicalize(&input) else {
+            continue;
+        };
+        if real.starts_with(&out) {
+            let origin = match (&args.out, &s.output_dir) {
+                (Some(_), _) => "--out",
+                (None, Some(_)) => "[output] dir",
+                (None, None) => "the default output directory",
+            };
+            return Err(UserError::new(format!(
+                "{origin} {}: holds the input {}, and a run replaces its output directory as a \
+                 whole; choose an output directory that holds none of the run's inputs",
+                out_dir.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `--out`, else the scenario's `[output] dir`, else `out/NAME`.

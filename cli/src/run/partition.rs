@@ -333,11 +333,11 @@ impl<'a> PartitionResult<'a> {
 /// budget and constraint modes.
 fn summary_head(r: &Resolved, graph: &Graph, budget: u64, constraints: Constraints) -> String {
     format!(
-        "{}: partition {} on {} ({} chiplets), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
+        "{}: partition {} on {} ({}), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
         r.scenario.name,
         graph.name(),
         r.spec.name,
-        r.spec.n_chiplets(),
+        crate::inspect::chiplets(r.spec.n_chiplets()),
         budget,
         constraints.acyclic_dataflow,
         constraints.no_skipping.name(),
