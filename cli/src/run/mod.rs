@@ -375,8 +375,11 @@ fn finish(
 }
 
 /// The files a run reads: the scenario, its hardware, workload, placement
-/// and data files, a train task's problems and a `--resume` checkpoint.
-fn input_files(s: &Scenario, args: &RunArgs) -> Vec<PathBuf> {
+/// and data files, and a train task's problems. Not a `--resume`
+/// checkpoint: resuming into the directory that holds it is how an
+/// interrupted train or nas run continues, and the run has read it (and
+/// writes its successor) before the directory is replaced.
+fn input_files(s: &Scenario) -> Vec<PathBuf> {
     let mut files = vec![s.file.clone()];
     if let Some(scenario::HardwareSource::File(p)) = &s.hardware {
         files.push(p.clone());
@@ -406,7 +409,6 @@ fn input_files(s: &Scenario, args: &RunArgs) -> Vec<PathBuf> {
         }
         _ => {}
     }
-    files.extend(args.resume.clone());
     files
 }
 
@@ -418,7 +420,7 @@ fn guard_inputs(s: &Scenario, args: &RunArgs, out_dir: &Path) -> Result<(), User
     let Ok(out) = std::fs::canonicalize(out_dir) else {
         return Ok(());
     };
-    for input in input_files(s, args) {
+    for input in input_files(s) {
         let Ok(real) = std::fs::canonicalize(&input) else {
             continue;
         };
