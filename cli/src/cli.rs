@@ -552,16 +552,22 @@ fn warning_lines(warnings: &[String]) -> String {
 /// shell splits `sizes=[784, 512, 10]`.
 pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserError> {
     let mut out = BTreeMap::new();
+    let mut last_key: Option<String> = None;
     for item in split_params(items)? {
         let item = item.trim();
         if item.is_empty() {
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
+            // `sizes=784,512,10` splits into `sizes=784`, `512`, `10`.
+            let hint = last_key.as_deref().map_or_else(String::new, |k| {
+                format!("; a list value is written in brackets: {k}=[...,{item},...]")
+            });
             return Err(UserError::new(format!(
-                "--params: {item:?} is not of the form key=value"
+                "--params: {item:?} is not of the form key=value{hint}"
             )));
         };
+        last_key = Some(k.trim().to_string());
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || v.is_empty() {
             return Err(UserError::new(format!(
@@ -724,6 +730,9 @@ mod tests {
         assert_eq!(parse_params(&split).unwrap(), one);
         let spaced = parse_params(&["sizes=[ 784 , 512,10 ],batch=2".into()]).unwrap();
         assert_eq!(spaced, one);
+        // The form that used to be tried first gets the bracket form back.
+        let e = parse_params(&["sizes=784,512,10".into()]).unwrap_err();
+        assert!(e.message.contains("sizes=[...,512,...]"), "{}", e.message);
         for bad in [
             "sizes=[784,,10]",
             "sizes=[784,512",

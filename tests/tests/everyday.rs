@@ -177,6 +177,41 @@ fn list_parameters_are_written_in_brackets_and_scalars_still_work() {
     }
 }
 
+/// A scenario writes a list parameter as a TOML array, and gets the graph
+/// the command line's bracket form gives.
+#[test]
+fn a_scenario_writes_a_list_parameter_as_an_array() {
+    let dir = temp_dir("everyday", "list-scenario");
+    fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mlp.toml");
+    let write = |sizes: &str| {
+        let text = format!(
+            "name = \"mlp\"\nseed = 1\n[hardware]\nspec = {:?}\n[workload]\nmodel = \"mlp\"\n\
+             params = {{ sizes = {sizes} }}\n[task]\nkind = \"simulate\"\nplacement = \"contiguous\"\n\
+             [simulation]\nmicrobatches = 2\npacket_bytes = 4096\n[output]\nplots = \"none\"\n",
+            hw("mesh_4x4")
+        );
+        fs::write(&file, text).unwrap();
+    };
+    write("[784, 512, 10]");
+    let out = dir.join("out");
+    let o = tessera(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let summary = fs::read_to_string(out.join("summary.txt")).unwrap();
+    assert!(summary.contains("model: 3 ops, 407 k MACs"), "{summary}");
+    write("[784, [512], 10]");
+    let o = tessera(&["check", file.to_str().unwrap()]);
+    assert_one_line_error(&o);
+    assert!(o.stderr.contains("workload.params.sizes"), "{}", o.stderr);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn hw_names_a_shipped_spec_and_a_wrong_name_lists_near_ones() {
     let o = tessera(&["simulate", "--hw", "simba_6x6", "--model", "mlp"]);
