@@ -109,6 +109,65 @@ fn nothing_fits_says_the_smallest_sram_and_its_set_flag_works_as_printed() {
     fs::remove_dir_all(&out).unwrap();
 }
 
+/// Every `--set` an advice line suggests, as `FIELD=VALUE`.
+fn suggested_sets(stderr: &str) -> Vec<String> {
+    stderr
+        .split("`--set ")
+        .skip(1)
+        .map(|rest| rest[..rest.find('`').unwrap()].to_string())
+        .collect()
+}
+
+/// On a package of two chiplet types, the advice grows both by the same
+/// number of KiB; both flags together admit a placement, one KiB less on
+/// both does not.
+#[test]
+fn nothing_fits_on_a_two_type_package_grows_every_type_alike() {
+    let out = temp_dir("everyday", "fit-hetero");
+    let partition = |sets: &[String]| {
+        let mut args = vec![
+            "partition",
+            "--hw",
+            "hetero_2type",
+            "--model",
+            "bert-large",
+            "--method",
+            "greedy",
+            "--budget",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        for s in sets {
+            args.extend(["--set", s.as_str()]);
+        }
+        tessera(&args)
+    };
+    let o = partition(&[]);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(o.stderr.contains("no valid placement with this SRAM per chiplet (compute 2.00 MiB = 2,048 KiB, vecmem 16.00 MiB = 16,384 KiB); the smallest increase on every chiplet type that admits one is"), "{}", o.stderr);
+    let sets = suggested_sets(&o.stderr);
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    let value = |s: &str| s.split_once('=').unwrap().1.parse::<u64>().unwrap();
+    let (compute, vecmem) = (value(&sets[0]), value(&sets[1]));
+    assert!(
+        sets[0].starts_with("chiplet_types.compute.sram_kib="),
+        "{sets:?}"
+    );
+    assert_eq!(compute - 2048, vecmem - 16384, "the same increase");
+    let o = partition(&sets);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let less = [
+        format!("chiplet_types.compute.sram_kib={}", compute - 1),
+        format!("chiplet_types.vecmem.sram_kib={}", vecmem - 1),
+    ];
+    let o = partition(&less);
+    assert_eq!(o.code, 2, "{o:?}");
+    assert_eq!(suggested_sets(&o.stderr), sets);
+    let _ = fs::remove_dir_all(&out);
+}
+
 /// From a scenario, the advice is the `[hardware.overrides]` entry, and
 /// that entry, pasted in, admits a placement.
 #[test]
