@@ -66,7 +66,8 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         max_budget: Option<u64>,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
@@ -111,7 +112,8 @@ enum Command {
         #[arg(long)]
         quiet: bool,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N PPO batches.
@@ -162,7 +164,8 @@ enum Command {
         #[arg(long, default_value = "out/partition")]
         out: PathBuf,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
         /// Print nothing on success (no progress bars, no summary, no list of
