@@ -92,7 +92,7 @@ enum Command {
     },
     /// Pre-train the learned partitioner: run a scenario of kind "train"
     /// (as `tessera run` does), writing checkpoint.json, learning_curve.csv,
-    /// its plot, report.json and summary.txt. Ctrl-C stops after the batch
+    /// its plot, report.json, scenario.resolved.toml and summary.txt. Ctrl-C stops after the batch
     /// under way and writes a checkpoint to continue from with --resume.
     Train {
         /// The scenario file, of kind "train" (see docs/scenarios.md).
