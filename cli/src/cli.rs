@@ -20,9 +20,12 @@ pub const EXIT_INTERRUPTED: i32 = 130;
     name = "tessera",
     version,
     about = "Map ML models onto multi-chip-module (chiplet) accelerators",
-    long_about = "tessera simulates chiplet packages, partitions ML models across their chips and \
-                  searches architectures for them. Hardware lives in hw_specs/*.toml, models come \
-                  from the built-in zoo, graph JSON files or ONNX files (`--model model.onnx -p batch=1`)."
+    long_about = "tessera simulates chiplet packages, partitions ML models across their chips \
+                  (search methods, and a learned partitioner trained with `tessera train`) and \
+                  searches network architectures for them (`tessera run` on a scenario of kind \
+                  \"nas\"). Hardware lives in hw_specs/*.toml (`--hw simba_6x6` names a shipped \
+                  spec), models come from the built-in zoo, graph JSON files or ONNX files \
+                  (`--model model.onnx -p batch=1`)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -31,9 +34,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario file: the single front door to every task. Writes
-    /// report.json, scenario.resolved.toml, summary.txt and the task's files
-    /// (placement, trace, plots, sweep.csv) into the output directory.
+    /// Run a scenario file: the single front door to every task (simulate,
+    /// traffic, sweep, partition, train, nas). Writes report.json,
+    /// scenario.resolved.toml, summary.txt and the task's files (e.g.
+    /// placement.json, trace.json, plots, sweep.csv, checkpoint.json,
+    /// trials.csv) into the output directory, which it replaces as a whole.
     Run {
         /// The scenario file (see docs/scenarios.md).
         scenario: PathBuf,
@@ -43,21 +48,26 @@ enum Command {
         /// Replace the scenario's seed (0 to 2^63 − 1).
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
-        /// No progress bars and no list of written files.
+        /// Print nothing on success (no progress bars, no summary, no list of
+        /// written files; summary.txt is still written). Errors and warnings
+        /// still go to stderr; with --json the report is still printed.
         #[arg(long)]
         quiet: bool,
         /// Print report.json instead of the summary.
         #[arg(long)]
         json: bool,
-        /// Worker threads for sweeps (default: all cores; also TESSERA_THREADS).
-        #[arg(long)]
+        /// Worker threads for sweeps, 1 or more (default: the environment
+        /// variable TESSERA_THREADS, else one per core).
+        #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         threads: Option<usize>,
-        /// Cap every search budget at N simulator calls (quick runs; also
-        /// TESSERA_MAX_BUDGET).
-        #[arg(long, value_name = "N")]
+        /// Cap every search budget (simulator calls, PPO episodes, nas
+        /// trials) at N, 1 or more, for quick runs (default: the environment
+        /// variable TESSERA_MAX_BUDGET, else no cap).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         max_budget: Option<u64>,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N sweep points.
@@ -82,7 +92,7 @@ enum Command {
     },
     /// Pre-train the learned partitioner: run a scenario of kind "train"
     /// (as `tessera run` does), writing checkpoint.json, learning_curve.csv,
-    /// its plot, report.json and summary.txt. Ctrl-C stops after the batch
+    /// its plot, report.json, scenario.resolved.toml and summary.txt. Ctrl-C stops after the batch
     /// under way and writes a checkpoint to continue from with --resume.
     Train {
         /// The scenario file, of kind "train" (see docs/scenarios.md).
@@ -97,11 +107,13 @@ enum Command {
         /// Replace the scenario's seed (0 to 2^63 − 1).
         #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
         seed: Option<u64>,
-        /// No progress bar and no list of written files.
+        /// Print nothing on success (no progress bar, no summary, no list of
+        /// written files); errors and warnings still go to stderr.
         #[arg(long)]
         quiet: bool,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
         /// Testing aid: behave as if Ctrl-C arrived after N PPO batches.
@@ -115,16 +127,18 @@ enum Command {
     /// Search for the best valid partition of a model on a package (the same
     /// as a scenario with `kind = "partition"`; outputs go to --out).
     Partition {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
         /// imported with --params).
         #[arg(long)]
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
-        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// models`; a list in brackets, e.g. sizes=[784,512,10]), or for an
+        /// ONNX file each symbolic dim (e.g. batch=1 sequence=128),
+        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Override a hardware spec field for this run, as a scenario's
@@ -133,7 +147,8 @@ enum Command {
         /// 'routing.kind="xy"'). Repeatable.
         #[arg(long = "set", value_name = "FIELD=VALUE")]
         set: Vec<String>,
-        /// Methods to run, comma-separated: random, sa, greedy, balance, dp, exact.
+        /// Methods to run, comma-separated: random, sa, greedy, balance, dp,
+        /// exact, rl (see `tessera methods`).
         #[arg(long, default_value = "sa")]
         method: String,
         /// Simulator calls allowed per method.
@@ -149,10 +164,13 @@ enum Command {
         #[arg(long, default_value = "out/partition")]
         out: PathBuf,
         /// Replace the output directory even if it holds files an earlier run
-        /// did not write (it is always replaced as a whole).
+        /// did not write (it is always replaced as a whole; one that holds
+        /// the run's own inputs is refused even so).
         #[arg(long)]
         force: bool,
-        /// No progress output.
+        /// Print nothing on success (no progress bars, no summary, no list of
+        /// written files); errors and warnings still go to stderr; with
+        /// --json the report is still printed.
         #[arg(long)]
         quiet: bool,
         /// Print report.json instead of the summary.
@@ -167,7 +185,9 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// List the hardware specs in a directory with a one-line summary each.
+    /// List the hardware specs in a directory with a one-line summary each;
+    /// other TOML files there (scenarios, a run's scenario.resolved.toml) are
+    /// skipped with a note. A spec's file stem names it for --hw.
     Specs {
         /// Directory of specs (default: ./hw_specs, else the one shipped with tessera).
         #[arg(long)]
@@ -180,16 +200,18 @@ enum Command {
     Methods,
     /// Simulate one placement of a model on a package and print the report.
     Simulate {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// A zoo model name, a graph JSON file, or an ONNX file (`*.onnx`,
         /// imported with --params).
         #[arg(long)]
         model: String,
         /// Model parameters as key=value: a zoo model's (see `tessera
-        /// models`), or for an ONNX file each symbolic dim (e.g. batch=1
-        /// sequence=128), dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// models`; a list in brackets, e.g. sizes=[784,512,10]), or for an
+        /// ONNX file each symbolic dim (e.g. batch=1 sequence=128),
+        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Override a hardware spec field for this run, as a scenario's
@@ -227,8 +249,9 @@ enum Command {
     /// Drive the package's interconnect with synthetic traffic (uniform,
     /// transpose, hotspot) and report throughput and latency.
     Traffic {
-        /// Hardware spec file.
-        #[arg(long)]
+        /// Hardware spec: a file, or the name of a spec `tessera specs`
+        /// lists (e.g. simba_6x6).
+        #[arg(long, value_name = "SPEC")]
         hw: PathBuf,
         /// Where packets go.
         #[arg(long, value_enum)]
@@ -282,9 +305,10 @@ enum GraphCommand {
         /// A zoo model name (see `tessera models`), a graph JSON file, or an
         /// ONNX file (`*.onnx`, imported with --params).
         model: String,
-        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16); for
-        /// an ONNX file each symbolic dim (e.g. batch=1 sequence=128),
-        /// dtype=int8|fp16|bf16|fp32, keep_free_ops=true|false and fuse=true|false.
+        /// Model parameters as key=value (e.g. seq=256 batch=2 dtype=bf16; a
+        /// list in brackets, e.g. sizes=[784,512,10]); for an ONNX file each
+        /// symbolic dim (e.g. batch=1 sequence=128), dtype=int8|fp16|bf16|fp32,
+        /// keep_free_ops=true|false and fuse=true|false.
         #[arg(long, short, num_args = 1.., value_name = "KEY=VALUE")]
         params: Vec<String>,
         /// Print only the totals, not every op.
@@ -426,7 +450,7 @@ where
         let result = parse_params(&params).and_then(|params| {
             let overrides = crate::scenario::parse_sets(&set)?;
             let s = crate::scenario::from_flags(crate::scenario::PartitionFlags {
-                hw,
+                hw: crate::load::hw_path(&hw)?,
                 model,
                 params,
                 methods: method.split(',').map(|m| m.trim().to_string()).collect(),
@@ -464,7 +488,7 @@ where
     {
         let result = (|| {
             crate::simulate::simulate(&crate::simulate::SimulateArgs {
-                hw,
+                hw: crate::load::hw_path(&hw)?,
                 model,
                 params: parse_params(&params)?,
                 overrides: crate::scenario::parse_sets(&set)?,
@@ -526,18 +550,28 @@ fn warning_lines(warnings: &[String]) -> String {
 }
 
 /// Parses `key=value` arguments into a map; repeated keys are an error.
+/// Pairs are separated by commas or given as separate arguments; a list
+/// value is written in brackets, `sizes=[784,512,10]`, and passed on as
+/// `784,512,10` (the form the zoo reads). A list may span arguments, as the
+/// shell splits `sizes=[784, 512, 10]`.
 pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserError> {
     let mut out = BTreeMap::new();
-    for item in items.iter().flat_map(|s| s.split(',')) {
+    let mut last_key: Option<String> = None;
+    for item in split_params(items)? {
         let item = item.trim();
         if item.is_empty() {
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
+            // `sizes=784,512,10` splits into `sizes=784`, `512`, `10`.
+            let hint = last_key.as_deref().map_or_else(String::new, |k| {
+                format!("; a list value is written in brackets: {k}=[...,{item},...]")
+            });
             return Err(UserError::new(format!(
-                "--params: {item:?} is not of the form key=value"
+                "--params: {item:?} is not of the form key=value{hint}"
             )));
         };
+        last_key = Some(k.trim().to_string());
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || v.is_empty() {
             return Err(UserError::new(format!(
@@ -547,6 +581,60 @@ pub fn parse_params(items: &[String]) -> Result<BTreeMap<String, String>, UserEr
         if out.insert(k.to_string(), v.to_string()).is_some() {
             return Err(UserError::new(format!("--params: {k} is given twice")));
         }
+    }
+    Ok(out)
+}
+
+/// The `key=value` items of `-p` arguments: split at commas and between
+/// arguments, except inside `[...]`, whose elements are trimmed and joined
+/// with commas (`sizes=[784, 512,10]` → `sizes=784,512,10`).
+fn split_params(items: &[String]) -> Result<Vec<String>, UserError> {
+    let bad = |m: String| UserError::new(format!("--params: {m}"));
+    let mut out = Vec::new();
+    let mut current = String::new();
+    // Inside brackets: the elements so far and the one being read.
+    let mut list: Option<(Vec<String>, String)> = None;
+    for item in items {
+        for c in item.chars().chain(std::iter::once('\n')) {
+            // '\n' stands for the boundary between two arguments.
+            match (&mut list, c) {
+                (None, '[') => list = Some((Vec::new(), String::new())),
+                (None, ']') => {
+                    return Err(bad(format!("{item:?} has a ']' without its '['")));
+                }
+                (None, ',' | '\n') => out.push(std::mem::take(&mut current)),
+                (None, c) => current.push(c),
+                (Some(_), '[') => {
+                    return Err(bad(format!(
+                        "{item:?}: a list holds numbers or words, not lists"
+                    )));
+                }
+                (Some((elems, elem)), ',' | ']') => {
+                    let e = elem.trim().to_string();
+                    let closing = c == ']';
+                    if e.is_empty() && !(closing && elems.is_empty()) {
+                        return Err(bad(format!(
+                            "{}[{}]: an empty list element",
+                            current,
+                            elems.join(",")
+                        )));
+                    }
+                    if !e.is_empty() {
+                        elems.push(e);
+                    }
+                    elem.clear();
+                    if closing {
+                        current.push_str(&elems.join(","));
+                        list = None;
+                    }
+                }
+                (Some((_, elem)), '\n') => elem.push(' '),
+                (Some((_, elem)), c) => elem.push(c),
+            }
+        }
+    }
+    if list.is_some() {
+        return Err(bad(format!("{current}[...: the list has no closing ']'")));
     }
     Ok(out)
 }
@@ -578,7 +666,7 @@ fn run(cli: Cli) -> Result<String, UserError> {
             include_source,
             json,
         } => crate::traffic::traffic(&crate::traffic::TrafficArgs {
-            hw,
+            hw: crate::load::hw_path(&hw)?,
             pattern,
             hotspot_chiplet,
             hotspot_fraction,
@@ -632,6 +720,60 @@ mod tests {
         assert!(parse_params(&["seq256".into()]).is_err());
         assert!(parse_params(&["seq=1".into(), "seq=2".into()]).is_err());
         assert!(parse_params(&["=2".into()]).is_err());
+    }
+
+    #[test]
+    fn list_params_are_written_in_brackets_in_one_argument_or_several() {
+        let one = parse_params(&["sizes=[784,512,10]".into(), "batch=2".into()]).unwrap();
+        assert_eq!(one["sizes"], "784,512,10");
+        assert_eq!(one["batch"], "2");
+        // What the shell passes for `-p sizes=[784, 512, 10] batch=2`.
+        let split: Vec<String> = ["sizes=[784,", "512,", "10]", "batch=2"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(parse_params(&split).unwrap(), one);
+        let spaced = parse_params(&["sizes=[ 784 , 512,10 ],batch=2".into()]).unwrap();
+        assert_eq!(spaced, one);
+        // The form that used to be tried first gets the bracket form back.
+        let e = parse_params(&["sizes=784,512,10".into()]).unwrap_err();
+        assert!(e.message.contains("sizes=[...,512,...]"), "{}", e.message);
+        for bad in [
+            "sizes=[784,,10]",
+            "sizes=[784,512",
+            "sizes=784]",
+            "sizes=[[1]]",
+            "sizes=[]",
+        ] {
+            let e = parse_params(&[bad.to_string()]).unwrap_err();
+            assert!(e.message.starts_with("--params: "), "{bad}: {}", e.message);
+        }
+    }
+
+    /// The help names every partition method the registry has, so it
+    /// cannot promise a method that does not exist or leave one out.
+    #[test]
+    fn partition_help_names_exactly_the_registered_methods() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("partition")
+            .expect("partition")
+            .render_long_help()
+            .to_string();
+        let line = help
+            .split("--method <METHOD>")
+            .nth(1)
+            .and_then(|rest| rest.split("(see").next())
+            .expect("--method documented");
+        let named: Vec<&str> = line
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| agent::partition::registry::lookup(w).is_ok())
+            .collect();
+        let all: Vec<&str> = agent::partition::registry::METHODS
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(named, all, "{line}");
     }
 
     #[test]

@@ -23,7 +23,9 @@
 //! (written into the output directory as the run goes, so it survives a
 //! crash; see [`CHECKPOINT`]). Anything else (a subdirectory, a user's own
 //! files) is refused with a message naming `--force`, which replaces it
-//! anyway.
+//! anyway. The runner refuses one more kind before this check, with
+//! `--force` too: a directory that is, or holds, one of the run's inputs
+//! (its scenario, spec, graph or ONNX file), which replacing it would delete.
 
 use std::fs;
 use std::io::Write;

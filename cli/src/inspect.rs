@@ -24,12 +24,32 @@ enum FileKind {
 }
 
 fn kind_of(path: &Path, text: &str) -> Result<FileKind, UserError> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
+    if looks_like_json(path, text) {
         return Ok(FileKind::Graph);
     }
     let root = config::parse(text, &path.display().to_string())
         .map_err(|d| UserError::new(d.to_string()))?;
+    toml_kind(path, &root)
+}
+
+/// Whether a file is JSON by its content: it begins (after white space)
+/// with `{`, or with `[` not followed by a TOML table header's bare key
+/// (`[chiplet_types.a]`, `[[chiplets]]`); or it is named `*.json`.
+fn looks_like_json(path: &Path, text: &str) -> bool {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || path.extension().is_some_and(|x| x == "json") {
+        return true;
+    }
+    let Some(rest) = trimmed.strip_prefix('[') else {
+        return false;
+    };
+    let after = rest.trim_start_matches(['[', ' ', '\t']);
+    !after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '-')
+        || serde_json::from_str::<serde_json::Value>(trimmed).is_ok()
+}
+
+/// What a TOML file holds, judged by its top-level keys.
+fn toml_kind(path: &Path, root: &config::Node) -> Result<FileKind, UserError> {
     if root.get("chiplet_types").is_some() || root.get("chiplets").is_some() {
         Ok(FileKind::HwSpec)
     } else if root.get("task").is_some() || root.get("hardware").is_some() {
@@ -110,10 +130,10 @@ fn check_text_file(path: &Path) -> Result<String, UserError> {
                 .map_err(|d| UserError::new(d.to_string()))?;
             let s = spec.summary();
             Ok(format!(
-                "ok  {}: hardware spec {:?}: {} chiplets, {}, {} SRAM, {:.1} peak TOPS",
+                "ok  {}: hardware spec {:?}: {}, {}, {} SRAM, {:.1} peak TOPS",
                 path.display(),
                 spec.name,
-                s.n_chiplets,
+                chiplets(s.n_chiplets),
                 s.topology,
                 bytes(s.total_sram_kib * 1024),
                 s.peak_tops
@@ -134,8 +154,25 @@ fn check_text_file(path: &Path) -> Result<String, UserError> {
             ))
         }
         FileKind::Graph => {
-            let g = Graph::from_json(&text)
-                .map_err(|e| UserError::new(format!("{}: {e}", path.display())))?;
+            if text
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .starts_with('[')
+            {
+                return Err(UserError::new(format!(
+                    "{}: read as JSON (it begins with '['): a JSON array, but a graph file is \
+                     one JSON object ({{\"format_version\": ..., \"ops\": [...]}})",
+                    path.display()
+                )));
+            }
+            let g = Graph::from_json(&text).map_err(|e| match e {
+                // Say which format was read: the file was judged JSON.
+                sim::graph::GraphJsonError::Json { message } => UserError::new(format!(
+                    "{}: read as JSON (a graph file): {message}",
+                    path.display()
+                )),
+                e => UserError::new(format!("{}: {e}", path.display())),
+            })?;
             let t = g.totals();
             Ok(format!(
                 "ok  {}: graph {:?}: {} ops, {} params, {} MACs",
@@ -151,7 +188,7 @@ fn check_text_file(path: &Path) -> Result<String, UserError> {
 
 /// The spec directory: `dir` if given, else `./hw_specs`, else the one in the
 /// source tree tessera was built from.
-fn spec_dir(dir: Option<&Path>) -> PathBuf {
+pub fn spec_dir(dir: Option<&Path>) -> PathBuf {
     if let Some(d) = dir {
         return d.to_path_buf();
     }
@@ -159,9 +196,7 @@ fn spec_dir(dir: Option<&Path>) -> PathBuf {
     if local.is_dir() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("hw_specs")
+    crate::scenario::clean(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../hw_specs"))
 }
 
 /// `tessera specs`: one line per spec file, sorted by file name.
@@ -192,9 +227,19 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
         ("off-package", Align::Left),
     ]);
     let mut errors = Vec::new();
+    let mut skipped = Vec::new();
+    let mut n_specs = 0;
     for path in &paths {
+        if let Some(what) = not_a_spec(path) {
+            skipped.push(format!(
+                "note: skipped {}: {what}, not a hardware spec",
+                path.display()
+            ));
+            continue;
+        }
         match load_spec(path) {
             Ok(spec) => {
+                n_specs += 1;
                 let s = spec.summary();
                 let memory = match &spec.memory {
                     None => "-".to_string(),
@@ -231,10 +276,47 @@ pub fn specs(dir: Option<&Path>) -> Result<String, UserError> {
             Err(e) => errors.push(e.message),
         }
     }
+    let mut out = table.render();
+    for note in &skipped {
+        out.push_str(note);
+        out.push('\n');
+    }
+    if errors.is_empty() && n_specs == 0 {
+        return Err(UserError::new(format!(
+            "{}: no hardware specs here ({} other TOML file{} skipped)",
+            dir.display(),
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" }
+        ))
+        .after(skipped.iter().map(|n| format!("{n}\n")).collect()));
+    }
     if errors.is_empty() {
-        Ok(table.render())
+        Ok(out)
     } else {
-        Err(UserError::new(errors.join("\n")).after(table.render()))
+        Err(UserError::new(errors.join("\n")).after(out))
+    }
+}
+
+/// What a `*.toml` file in a spec directory holds when it is readable TOML
+/// but not a hardware spec (a scenario, a run's `scenario.resolved.toml`,
+/// any other TOML); `None` for a spec, or for a file that cannot be read or
+/// parsed (then reading it as a spec reports why).
+fn not_a_spec(path: &Path) -> Option<&'static str> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let root = config::parse(&text, &path.display().to_string()).ok()?;
+    match toml_kind(path, &root) {
+        Ok(FileKind::HwSpec) => None,
+        Ok(FileKind::Scenario) => Some("a scenario"),
+        Ok(FileKind::Graph) | Err(_) => Some("another TOML file"),
+    }
+}
+
+/// "1 chiplet", "36 chiplets": a package's size in words.
+pub fn chiplets(n: usize) -> String {
+    if n == 1 {
+        "1 chiplet".to_string()
+    } else {
+        format!("{n} chiplets")
     }
 }
 

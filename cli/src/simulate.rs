@@ -120,10 +120,10 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
     let mut out = String::new();
     let t = graph.totals();
     out.push_str(&format!(
-        "{} on {} ({} chiplets, {}), {} micro-batches of {} inference(s)\n",
+        "{} on {} ({}, {}), {} micro-batches of {} inference(s)\n",
         graph.name(),
         spec.name,
-        spec.n_chiplets(),
+        crate::inspect::chiplets(spec.n_chiplets()),
         spec.topology,
         r.microbatches,
         r.inferences_per_microbatch

@@ -170,7 +170,6 @@ fn partition_takes_an_onnx_model() {
         "2",
         "--out",
         out.to_str().unwrap(),
-        "--quiet",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("partition resnet50 on edgetpu_ring4"));

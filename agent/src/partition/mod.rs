@@ -8,6 +8,8 @@
 //!   evaluation budget, and the history of best throughput.
 //! - `methods/`: random, simulated annealing, greedy, balance, dp;
 //!   `exact.rs`: the exact bottleneck method.
+//! - `sram_fit.rs`: when no valid placement exists, the smallest SRAM per
+//!   chiplet that admits one (bisection over repair's feasibility check).
 //! - `registry.rs`: every method's name, summary, typed options and
 //!   constructor — the one list the command, scenarios, docs and tests read.
 
@@ -17,6 +19,7 @@ pub mod methods;
 pub mod registry;
 pub mod repair;
 pub mod search;
+pub mod sram_fit;
 
 /// A seed for purpose `index` of a run seeded with `seed` (SplitMix64 of the
 /// pair), so that each method of a scenario draws from its own stream.

@@ -8,6 +8,7 @@
 //! (`simulate`, `traffic`, `partition`, `sweep`, `train`, `nas`) and Ctrl-C
 //! handling; what a run writes and how is in `outputs` and `resolved`.
 
+mod fit;
 mod nas;
 mod outputs;
 mod partition;
@@ -106,6 +107,65 @@ pub struct RunArgs {
     pub point_outcomes: Option<Vec<Option<String>>>,
 }
 
+/// The environment variables a run reads, each standing in for a flag.
+pub const ENV_MAX_BUDGET: &str = "TESSERA_MAX_BUDGET";
+pub const ENV_THREADS: &str = "TESSERA_THREADS";
+
+impl RunArgs {
+    /// The arguments with `TESSERA_MAX_BUDGET` and `TESSERA_THREADS` (read
+    /// through `lookup`) filling `max_budget` and `threads` where no flag set
+    /// them. A value that is not a whole number from 1 up, in a variable or
+    /// a flag, is refused: a cap or thread count silently ignored would make
+    /// a run far longer, or different, than the user asked.
+    pub fn with_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<RunArgs, UserError> {
+        check_positive("--max-budget", self.max_budget)?;
+        check_positive("--threads", self.threads.map(|t| t as u64))?;
+        if self.max_budget.is_none() {
+            self.max_budget = env_positive(ENV_MAX_BUDGET, &lookup)?;
+        }
+        if self.threads.is_none() {
+            self.threads = env_positive(ENV_THREADS, &lookup)?
+                .map(|t| usize::try_from(t).unwrap_or(usize::MAX));
+        }
+        Ok(self)
+    }
+}
+
+/// Refuses a flag's value of 0.
+fn check_positive(flag: &str, value: Option<u64>) -> Result<(), UserError> {
+    match value {
+        Some(0) => Err(UserError::new(format!(
+            "{flag}: must be at least 1, found 0"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// An environment variable holding a whole number from 1 up, or absent
+/// (unset or empty).
+fn env_positive(
+    name: &str,
+    lookup: &impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Option<u64>, UserError> {
+    let Some(raw) = lookup(name) else {
+        return Ok(None);
+    };
+    let text = raw.to_string_lossy();
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(UserError::new(format!(
+            "environment variable {name}={text:?}: must be a whole number from 1 up \
+             (unset it to use the default)"
+        ))),
+    }
+}
+
 /// What a run printed, and whether it was interrupted (exit code 130).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunOutcome {
@@ -154,6 +214,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome, UserError> {
 
 /// Runs a scenario already read (e.g. built from command-line flags).
 pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserError> {
+    let args = &args.clone().with_env(|name| std::env::var_os(name))?;
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
@@ -178,11 +239,14 @@ pub fn run_scenario(mut s: Scenario, args: &RunArgs) -> Result<RunOutcome, UserE
 /// Runs a scenario whose hardware and workload are built (a simulate,
 /// traffic, sweep or partition task) and writes its outputs.
 pub fn run_resolved(resolved: Resolved, args: &RunArgs) -> Result<RunOutcome, UserError> {
+    let args = &args.clone().with_env(|name| std::env::var_os(name))?;
     let s = &resolved.scenario;
     let points = sweep_points(s)?;
     let out_dir = output_dir(s, args);
     // Refused before the run, not after it: the directory is replaced as a
-    // whole, so one that is not an earlier run's output needs --force.
+    // whole, so one that is not an earlier run's output needs --force, and
+    // one holding the run's own inputs is refused even then.
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -211,6 +275,7 @@ pub fn report_of_resolved(
     resolved: &Resolved,
     args: &RunArgs,
 ) -> Result<(String, Vec<String>), UserError> {
+    let args = &args.clone().with_env(|name| std::env::var_os(name))?;
     let s = &resolved.scenario;
     let points = sweep_points(s)?;
     let out_dir = output_dir(s, args);
@@ -269,6 +334,7 @@ fn run_train_scenario(
     let (corpus, holdout) = prepared.graphs();
     let resolved_text = resolved::train_resolved_toml(s, t, &corpus, &holdout)?;
     let out_dir = output_dir(s, args);
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -297,6 +363,7 @@ fn run_nas_scenario(
     let prepared = nas::prepare(s, t, args)?;
     let resolved_text = resolved::nas_resolved_toml(s, t, prepared.spec())?;
     let out_dir = output_dir(s, args);
+    guard_inputs(s, args, &out_dir)?;
     crate::files::check_replaceable(&out_dir, args.force)?;
     if !args.embedded {
         install_interrupt_handler();
@@ -336,6 +403,73 @@ fn finish(
         interrupted: !complete,
         warnings,
     })
+}
+
+/// The files a run reads: the scenario, its hardware, workload, placement
+/// and data files, and a train task's problems. Not a `--resume`
+/// checkpoint: resuming into the directory that holds it is how an
+/// interrupted train or nas run continues, and the run has read it (and
+/// writes its successor) before the directory is replaced.
+fn input_files(s: &Scenario) -> Vec<PathBuf> {
+    let mut files = vec![s.file.clone()];
+    if let Some(scenario::HardwareSource::File(p)) = &s.hardware {
+        files.push(p.clone());
+    }
+    let workload_file = |w: &Workload| match w {
+        Workload::GraphFile(p) | Workload::Onnx { path: p, .. } => Some(p.clone()),
+        Workload::Zoo { .. } => None,
+    };
+    files.extend(s.workload.as_ref().and_then(workload_file));
+    match &s.task {
+        Task::Simulate {
+            placement: scenario::PlacementChoice::File(p),
+        } => files.push(p.clone()),
+        Task::Train(t) => {
+            for e in t.corpus.iter().chain(&t.holdout) {
+                files.push(e.spec.clone());
+                files.extend(workload_file(&e.workload));
+            }
+        }
+        Task::Nas(t) => {
+            if let scenario::SeedNetwork::File(p) = &t.network {
+                files.push(p.clone());
+            }
+            if let scenario::DataChoice::FashionMnist { dir, .. } = &t.data {
+                files.push(dir.clone());
+            }
+        }
+        _ => {}
+    }
+    files
+}
+
+/// Refuses an output directory that is, or holds, one of the run's inputs:
+/// the directory is replaced as a whole, so the input would be lost (even
+/// with `--force`, which only vouches for files that are not inputs).
+fn guard_inputs(s: &Scenario, args: &RunArgs, out_dir: &Path) -> Result<(), UserError> {
+    // A directory that does not exist yet holds nothing.
+    let Ok(out) = std::fs::canonicalize(out_dir) else {
+        return Ok(());
+    };
+    for input in input_files(s) {
+        let Ok(real) = std::fs::canonicalize(&input) else {
+            continue;
+        };
+        if real.starts_with(&out) {
+            let origin = match (&args.out, &s.output_dir) {
+                (Some(_), _) => "--out",
+                (None, Some(_)) => "[output] dir",
+                (None, None) => "the default output directory",
+            };
+            return Err(UserError::new(format!(
+                "{origin} {}: holds the input {}, and a run replaces its output directory as a \
+                 whole; choose an output directory that holds none of the run's inputs",
+                out_dir.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `--out`, else the scenario's `[output] dir`, else `out/NAME`.
@@ -389,8 +523,10 @@ fn run_task(
 }
 
 /// What the command prints: the summary (or `report.json` with `--json`),
-/// then, unless quiet, which files went where and whether the run was cut
-/// short.
+/// which files went where and whether the run was cut short; with `--quiet`
+/// nothing but what `--json` asks for (the summary is still in
+/// `summary.txt`; warnings and errors still go to stderr, and the exit code
+/// still says whether the run was cut short).
 fn stdout(
     args: &RunArgs,
     summary: String,
@@ -406,17 +542,18 @@ fn stdout(
             .1;
         return String::from_utf8_lossy(report).into_owned();
     }
+    if args.quiet {
+        return String::new();
+    }
     let mut stdout = summary;
-    if !args.quiet {
-        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        stdout.push_str(&format!(
-            "\nwrote {} to {}\n",
-            names.join(", "),
-            out_dir.display()
-        ));
-        if !complete {
-            stdout.push_str("interrupted: the report is marked \"complete\": false\n");
-        }
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    stdout.push_str(&format!(
+        "\nwrote {} to {}\n",
+        names.join(", "),
+        out_dir.display()
+    ));
+    if !complete {
+        stdout.push_str("interrupted: the report is marked \"complete\": false\n");
     }
     stdout
 }

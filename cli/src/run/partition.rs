@@ -46,7 +46,12 @@ pub(super) fn run_partition(
         Some(e @ SearchError::NoValidPlacement { .. }) => Some(e),
         _ => None,
     }) {
-        return Err(UserError::infeasible(format!("{}: {e}", s.file.display())));
+        let advice = super::fit::sram_advice(r, &constraints).map(|a| format!("\n  {a}"));
+        return Err(UserError::infeasible(format!(
+            "{}: {e}{}",
+            s.file.display(),
+            advice.unwrap_or_default()
+        )));
     }
     if !results.is_empty()
         && results
@@ -61,10 +66,12 @@ pub(super) fn run_partition(
                     .map(|e| format!("method {}: {e}", m.method))
             })
             .collect();
+        let advice = super::fit::sram_advice(r, &constraints).map(|a| format!("\n  {a}"));
         return Err(UserError::infeasible(format!(
-            "{}: every method failed:\n  {}",
+            "{}: every method failed:\n  {}{}",
             s.file.display(),
-            why.join("\n  ")
+            why.join("\n  "),
+            advice.unwrap_or_default()
         )));
     }
     let best = best_of(&results);
@@ -88,7 +95,12 @@ pub(super) fn run_partition(
             files.push(("placement.json".to_string(), placement.into_bytes()));
             files.extend(best_outputs(r, best.placement, scratch.as_ref())?);
         }
-        None => summary.push_str("\nno method found a valid placement\n"),
+        None => {
+            summary.push_str("\nno method found a valid placement\n");
+            if let Some(a) = super::fit::sram_advice(r, &constraints) {
+                summary.push_str(&format!("{a}\n"));
+            }
+        }
     }
     files.push((
         "history.csv".to_string(),
@@ -321,11 +333,11 @@ impl<'a> PartitionResult<'a> {
 /// budget and constraint modes.
 fn summary_head(r: &Resolved, graph: &Graph, budget: u64, constraints: Constraints) -> String {
     format!(
-        "{}: partition {} on {} ({} chiplets), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
+        "{}: partition {} on {} ({}), budget {} simulator calls per method\nconstraints: acyclic={} no_skipping={} no_triangle={} sram={}\n\n",
         r.scenario.name,
         graph.name(),
         r.spec.name,
-        r.spec.n_chiplets(),
+        crate::inspect::chiplets(r.spec.n_chiplets()),
         budget,
         constraints.acyclic_dataflow,
         constraints.no_skipping.name(),

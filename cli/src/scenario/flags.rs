@@ -95,7 +95,7 @@ const COMMAND_LINE: &str = "<command line>";
 
 /// Whether a scenario was built from command-line flags (its messages then
 /// name flags, not file positions).
-pub(super) fn is_from_flags(s: &Scenario) -> bool {
+pub fn is_from_flags(s: &Scenario) -> bool {
     s.file == Path::new(COMMAND_LINE)
 }
 

@@ -226,7 +226,8 @@ pub struct HwSpec {
     pub constraints: Constraints,
     /// Human description of the interconnect: each generator's, then the
     /// count of explicit links, joined by " + ", e.g. "mesh 6x6" or
-    /// "bidirectional chain of 4 + bidirectional chain of 4 + 8 explicit links".
+    /// "bidirectional chain of 4 + bidirectional chain of 4 + 8 explicit links";
+    /// "no links" for a one-chiplet package without any.
     pub topology: String,
 }
 

@@ -209,7 +209,14 @@ fn read_spec(root: &Node, sink: &Sink) -> Option<HwSpec> {
         interconnect: interconnect?,
         pipeline_order: pipeline_order?,
         constraints: constraints?,
-        topology: topology_name.unwrap_or_else(|| topology_desc.join(" + ")),
+        // Only a one-chiplet package may have no links (checked above).
+        topology: topology_name.unwrap_or_else(|| {
+            if topology_desc.is_empty() {
+                "no links".to_string()
+            } else {
+                topology_desc.join(" + ")
+            }
+        }),
     })
 }
 

@@ -21,8 +21,18 @@ mod workload;
 use task::{check_pattern_axes, check_workload_axes, read_task};
 use workload::read_workload;
 
+/// The directory relative paths in a scenario start from: the file's own,
+/// or for a symbolic link the directory of the file it points to (so that a
+/// link to `scenarios/x.toml` reads `../hw_specs/...` as `x.toml` does).
 fn base_dir(file: &Path) -> PathBuf {
-    file.parent()
+    let is_link = std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link {
+        std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
+    } else {
+        file.to_path_buf()
+    };
+    target
+        .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -155,18 +155,29 @@ fn read_params(
     params
 }
 
-/// A zoo parameter's value as text: a string, number or boolean.
+/// A zoo parameter's value as text: a string, number or boolean, or an
+/// array of them (`sizes = [784, 512, 10]`), passed on comma-separated as
+/// the command line's `-p sizes=[784,512,10]` is.
 fn zoo_param(r: &ValueReader<'_>) -> Option<String> {
-    match &r.node.val {
+    let scalar = |v: &Val| match v {
         Val::Str(s) => Some(s.clone()),
         Val::Int(i) => Some(i.to_string()),
         Val::Float(f) => Some(f.to_string()),
         Val::Bool(b) => Some(b.to_string()),
-        _ => {
-            r.wrong("a string, number or boolean");
-            None
-        }
+        _ => None,
+    };
+    let text = match &r.node.val {
+        Val::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|n| scalar(&n.val))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(",")),
+        v => scalar(v),
+    };
+    if text.is_none() {
+        r.wrong("a string, number or boolean, or a non-empty array of them");
     }
+    text
 }
 
 /// A graph JSON workload: it takes no parameters and must exist.
