@@ -23,6 +23,13 @@ pub fn load_spec(path: &Path) -> Result<HwSpec, UserError> {
 /// stem, `simba_6x6` for `simba_6x6.toml`, or its `name`). Neither is one
 /// line naming the flag, with the nearest names.
 pub fn hw_path(arg: &Path) -> Result<PathBuf, UserError> {
+    find_spec(arg).map_err(|e| UserError::new(format!("--hw {}", e.message)))
+}
+
+/// [`hw_path`] without the flag: the spec file `arg` names (a file, or a
+/// shipped spec's name), or one line `ARG: no such file...` with the
+/// nearest names (the Python package's `Spec.load`).
+pub fn find_spec(arg: &Path) -> Result<PathBuf, UserError> {
     if arg.is_file() {
         return Ok(arg.to_path_buf());
     }
@@ -64,7 +71,7 @@ pub fn hw_path(arg: &Path) -> Result<PathBuf, UserError> {
             near.join(", ")
         )
     };
-    Err(UserError::new(format!("--hw {wanted}: {what}; {hint}")))
+    Err(UserError::new(format!("{wanted}: {what}; {hint}")))
 }
 
 /// The specs of `dir`, sorted by file: each file's names (its stem, and

@@ -79,12 +79,14 @@ impl Spec {
 
 #[pymethods]
 impl Spec {
-    /// Reads and validates a hardware spec file (TOML, `docs/hw_spec.md`).
-    /// A mistake raises `tessera.InputError` with every problem as
+    /// Reads and validates a hardware spec file (TOML, `docs/hw_spec.md`),
+    /// or a shipped spec by name (`"simba_6x6"`, as `tessera specs` lists
+    /// them, like the command's `--hw`). A mistake raises `tessera.InputError` with every problem as
     /// `file:line:col: field: message`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Spec> {
         detached(py, move || {
+            let path = tessera_cli::load::find_spec(&path)?;
             let text = agent::load::read_text(&path)?;
             Spec::parse(text, path.display().to_string(), Some(path))
         })

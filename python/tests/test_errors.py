@@ -32,7 +32,16 @@ def test_error_classes():
 @pytest.mark.parametrize(
     "py_call, command",
     [
-        (lambda: tessera.Spec.load("no/such/spec.toml"), ["check", "no/such/spec.toml"]),
+        # A spec argument is the command's `--hw`: a file or a shipped spec's
+        # name; the message is the command's without the flag.
+        (
+            lambda: tessera.Spec.load("no/such/spec.toml"),
+            ["simulate", "--hw", "no/such/spec.toml", "--model", "mlp"],
+        ),
+        (
+            lambda: tessera.Spec.load("simba_6x7"),
+            ["simulate", "--hw", "simba_6x7", "--model", "mlp"],
+        ),
         (
             lambda: tessera.simulate("no/such/spec.toml", "mlp"),
             ["simulate", "--hw", "no/such/spec.toml", "--model", "mlp"],
@@ -62,8 +71,17 @@ def test_error_classes():
 def test_input_errors_carry_the_commands_message(tessera_cmd, py_call, command):
     with pytest.raises(tessera.InputError) as e:
         py_call()
-    assert str(e.value) == tessera_cmd.error(*command)
+    expected = tessera_cmd.error(*command)
+    if command[:2] == ["simulate", "--hw"] and expected.startswith("--hw "):
+        expected = expected[len("--hw "):]
+    assert str(e.value) == expected
     still_alive()
+
+
+def test_a_shipped_spec_loads_by_name():
+    by_name = tessera.Spec.load("simba_6x6")
+    assert (by_name.name, by_name.n_chiplets) == ("simba_6x6", 36)
+    assert tessera.simulate("simba_6x6", "mlp") == tessera.simulate("hw_specs/simba_6x6.toml", "mlp")
 
 
 def test_a_broken_spec_lists_every_problem(tessera_cmd, tmp_path):
