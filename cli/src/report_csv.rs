@@ -76,11 +76,11 @@ pub fn ops_csv(
     max_rows: usize,
 ) -> (String, Option<String>) {
     let n_ops = graph.ops().len();
-    let fit = if n_ops == 0 {
-        timeline.microbatches
-    } else {
-        (max_rows / n_ops).min(timeline.microbatches as usize) as u32
-    };
+    let fit = max_rows
+        .checked_div(n_ops)
+        .map_or(timeline.microbatches, |per| {
+            per.min(timeline.microbatches as usize) as u32
+        });
     let warning = (fit < timeline.microbatches).then(|| {
         format!(
             "ops.csv holds micro-batches 0 to {} of {}: {} ops × {} micro-batches is more than its cap of {max_rows} rows",

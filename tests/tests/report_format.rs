@@ -136,15 +136,15 @@ fn validate(root: &Value, s: &Value, v: &Value, at: &str, errors: &mut Vec<Strin
             return;
         }
     }
-    if let Some(values) = s.get("enum").and_then(Value::as_array) {
-        if !values.contains(v) {
-            errors.push(format!("{at}: {v} is not one of {values:?}"));
-        }
+    if let Some(values) = s.get("enum").and_then(Value::as_array)
+        && !values.contains(v)
+    {
+        errors.push(format!("{at}: {v} is not one of {values:?}"));
     }
-    if let Some(c) = s.get("const") {
-        if c != v {
-            errors.push(format!("{at}: {v} is not {c}"));
-        }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: {v} is not {c}"));
     }
     if let Some(alternatives) = s.get("oneOf").and_then(Value::as_array) {
         let matching = alternatives
@@ -481,7 +481,7 @@ fn a_bare_simulation_report_validates_against_the_schemas_sim_report() {
 }
 
 /// The schema's fields of one definition, as page-style paths with types.
-fn schema_fields(root: &Value, s: &Value, at: &str, out: &mut BTreeMap<String, String>) {
+fn schema_fields(s: &Value, at: &str, out: &mut BTreeMap<String, String>) {
     let Some(props) = s.get("properties").and_then(Value::as_object) else {
         return;
     };
@@ -494,9 +494,9 @@ fn schema_fields(root: &Value, s: &Value, at: &str, out: &mut BTreeMap<String, S
         let t = schema_type(sub);
         out.insert(p.clone(), t);
         if sub.get("$ref").is_none() && sub.get("oneOf").is_none() {
-            schema_fields(root, sub, &p, out);
+            schema_fields(sub, &p, out);
             if let Some(items) = sub.get("items") {
-                schema_fields(root, items, &format!("{p}[]"), out);
+                schema_fields(items, &format!("{p}[]"), out);
             }
         }
     }
@@ -559,7 +559,7 @@ fn the_page_and_the_schema_list_the_same_fields_with_the_same_types() {
             &defs[name]
         };
         let mut fields = BTreeMap::new();
-        schema_fields(&schema, def, "", &mut fields);
+        schema_fields(def, "", &mut fields);
         let differ: Vec<String> = fields
             .iter()
             .filter(|(k, t)| page[name].get(*k) != Some(t))
