@@ -149,22 +149,29 @@ pub struct EnergyReport {
 }
 
 /// A resource busy in the steady state: kinds of [`Bottleneck::resource`].
-pub const BOTTLENECK_RESOURCES: [&str; 4] = ["chiplet_compute", "chiplet_sram", "link", "memory"];
+pub const BOTTLENECK_RESOURCES: [&str; 5] = [
+    "chiplet_compute",
+    "chiplet_sram",
+    "chiplet_memory_wait",
+    "link",
+    "memory",
+];
 
 /// Share of the interval from which the busiest resource counts as
 /// saturated (below it, the interval is mostly waiting: dependencies across
 /// chiplets, or too few SRAM slots to keep micro-batches in flight).
 pub const SATURATED_SHARE: f64 = 0.9;
 
-/// What limits throughput: of the chiplets (their ops' cycles), the links
-/// and the off-package memory, the one whose work per micro-batch is the
-/// largest share of the simulated steady-state interval. Work per
-/// micro-batch is exact (every micro-batch does the same work); the
-/// interval is the simulator's.
+/// What limits throughput: of the chiplets (their engines' occupancy), the
+/// links and the off-package memory, the one busy for the largest share of
+/// the simulated steady-state interval, from the run's busy tallies divided
+/// by its micro-batches (every micro-batch does the same work) and the
+/// simulator's interval.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bottleneck {
-    /// One of [`BOTTLENECK_RESOURCES`]: a chiplet whose ops are mostly
-    /// compute-bound or mostly SRAM-bound (by cycles), a link, the memory.
+    /// One of [`BOTTLENECK_RESOURCES`]: a chiplet whose engine is mostly
+    /// running compute-bound ops, SRAM-bound ops, or waiting for weights
+    /// streamed from off-package memory (by cycles); a link; the memory.
     pub resource: &'static str,
     /// The chiplet's or link's id; `None` for the memory.
     pub id: Option<u32>,
@@ -186,6 +193,7 @@ impl Bottleneck {
         match self.resource {
             "chiplet_compute" => format!("chiplet {id} compute"),
             "chiplet_sram" => format!("chiplet {id} SRAM bandwidth"),
+            "chiplet_memory_wait" => format!("chiplet {id} waiting for streamed weights"),
             "link" => format!(
                 "link {id} ({}→{})",
                 self.from.unwrap_or(0),

@@ -609,3 +609,99 @@ fn the_csv_tables_have_the_documented_columns() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `tessera simulate --json` of 2-layer BERT on the 4-chiplet ring, with
+/// `--set` overrides.
+fn bert_report(sets: &[&str]) -> Value {
+    let hw = root().join("hw_specs/edgetpu_ring4.toml");
+    let mut args = vec![
+        "simulate",
+        "--hw",
+        hw.to_str().unwrap(),
+        "--model",
+        "bert-base",
+        "-p",
+        "layers=2",
+        "--json",
+    ];
+    for s in sets {
+        args.extend_from_slice(&["--set", s]);
+    }
+    let o = tessera(&args);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+#[test]
+fn the_bottleneck_is_the_resource_busiest_per_interval_and_names_a_slow_link() {
+    let f = |v: &Value| v.as_f64().unwrap();
+    for (sets, expect) in [
+        (&[][..], "chiplet_compute"),
+        (&["topology[0].bandwidth_bytes_per_cycle=1"][..], "link"),
+    ] {
+        let r = bert_report(sets);
+        let mbs = f(&r["microbatches"]);
+        let interval = f(&r["steady_state_interval_cycles"]);
+        // Every resource's busy share, from the report's own tallies.
+        let mut shares: Vec<(String, f64)> = Vec::new();
+        for c in r["chiplets"].as_array().unwrap() {
+            shares.push((
+                format!("chiplet {}", c["id"]),
+                f(&c["busy_cycles"]) / mbs / interval,
+            ));
+        }
+        for l in r["links"].as_array().unwrap() {
+            shares.push((
+                format!("link {}", l["id"]),
+                f(&l["busy_cycles"]) / mbs / interval,
+            ));
+        }
+        shares.push((
+            "memory".into(),
+            f(&r["memory"]["busy_cycles"]) / mbs / interval,
+        ));
+        let top = shares.iter().map(|s| s.1).fold(0.0, f64::max);
+        let b = &r["bottleneck"];
+        assert_eq!(b["resource"], expect, "{sets:?}: {b}");
+        assert_eq!(f(&b["share_of_interval"]), top, "{sets:?}: {shares:?}");
+        let busy = f(&b["busy_cycles_per_microbatch"]);
+        assert!((busy - f(&b["share_of_interval"]) * interval).abs() <= 1e-9 * busy);
+        assert_eq!(b["saturated"], f(&b["share_of_interval"]) >= 0.9);
+        if expect == "link" {
+            let l = &r["links"][b["id"].as_u64().unwrap() as usize];
+            assert_eq!((&b["from"], &b["to"]), (&l["from"], &l["to"]));
+        }
+    }
+}
+
+#[test]
+fn energy_per_inference_power_and_edp_follow_from_the_run_totals_and_the_clock() {
+    let r = bert_report(&[]);
+    let f = |v: &Value| v.as_f64().unwrap();
+    let inferences = f(&r["microbatches"]) * f(&r["inferences_per_microbatch"]);
+    let per_inference = f(&r["energy_per_inference_pj"]);
+    assert_eq!(per_inference, f(&r["energy_run"]["total_pj"]) / inferences);
+    let parts: f64 = ["compute_pj", "sram_pj", "links_pj", "memory_pj"]
+        .iter()
+        .map(|k| f(&r["energy_run"][k]))
+        .sum();
+    assert!((parts - f(&r["energy_run"]["total_pj"])).abs() <= 1e-6 * parts);
+    // edgetpu_ring4 runs at 480 MHz.
+    let clock_hz = 480e6;
+    let interval_s = f(&r["steady_state_interval_cycles"]) / clock_hz;
+    let power = per_inference * f(&r["inferences_per_microbatch"]) * 1e-12 / interval_s;
+    assert!((f(&r["average_power_w"]) - power).abs() <= 1e-9 * power);
+    let edp = per_inference * 1e-12 * f(&r["first_inference_latency_cycles"]) / clock_hz;
+    assert!((f(&r["energy_delay_product_j_s"]) - edp).abs() <= 1e-9 * edp);
+    // Per-link energy is its bits at the link's 5 pJ per bit.
+    let links: f64 = r["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            assert_eq!(f(&l["energy_run_pj"]), f(&l["bytes"]) * 8.0 * 5.0);
+            f(&l["energy_run_pj"])
+        })
+        .sum();
+    assert!((links - f(&r["energy_run"]["links_pj"])).abs() <= 1e-6 * links);
+}

@@ -209,9 +209,10 @@ pub(super) fn build(
 }
 
 /// The resource with the most work per micro-batch relative to the
-/// steady-state interval: each chiplet's op cycles (waiting for streamed
-/// weights is the memory's), each link's busy cycles, the memory's. On a
-/// tie the first in that order (chiplets, then links, by id) is kept.
+/// steady-state interval: each chiplet's engine occupancy (its ops' cycles
+/// and their waits for streamed weights), each link's busy cycles, the
+/// memory's. On a tie the first in that order (chiplets, then links, by
+/// id) is kept.
 fn bottleneck(
     chiplets: &[ChipletReport],
     links: &[LinkReport],
@@ -224,16 +225,19 @@ fn bottleneck(
     }
     let per_mb = |busy: u64| busy as f64 / microbatches as f64;
     let chips = chiplets.iter().map(|c| {
-        let (compute, sram) = (
-            c.compute_bound_cycles_per_microbatch,
-            c.sram_bound_cycles_per_microbatch,
-        );
-        let resource = if sram > compute {
+        // The engine is held for its ops' cycles and while they wait for
+        // streamed weights; the largest of the three names the limit.
+        let wait = per_mb(c.memory_wait_cycles);
+        let compute = c.compute_bound_cycles_per_microbatch as f64;
+        let sram = c.sram_bound_cycles_per_microbatch as f64;
+        let resource = if wait > compute.max(sram) {
+            "chiplet_memory_wait"
+        } else if sram > compute {
             "chiplet_sram"
         } else {
             "chiplet_compute"
         };
-        (resource, Some(c.id), None, (compute + sram) as f64)
+        (resource, Some(c.id), None, per_mb(c.busy_cycles))
     });
     let links = links.iter().map(|l| {
         (
