@@ -705,3 +705,17 @@ fn energy_per_inference_power_and_edp_follow_from_the_run_totals_and_the_clock()
         .sum();
     assert!((links - f(&r["energy_run"]["links_pj"])).abs() <= 1e-6 * links);
 }
+
+#[test]
+fn the_tables_are_byte_identical_across_runs() {
+    let quickstart = scenario("quickstart.toml");
+    let a = run("det-a", &["run", &quickstart]);
+    let b = run("det-b", &["run", &quickstart]);
+    for file in ["ops.csv", "chiplets.csv", "links.csv", "report.json"] {
+        let x = std::fs::read(a.join(file)).unwrap();
+        assert!(x.len() > 100, "{file} is nearly empty");
+        assert_eq!(x, std::fs::read(b.join(file)).unwrap(), "{file} differs");
+    }
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
+}
