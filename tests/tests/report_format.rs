@@ -478,6 +478,17 @@ fn a_bare_simulation_report_validates_against_the_schemas_sim_report() {
     );
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert_eq!(v["schema_version"], sim::report::REPORT_SCHEMA_VERSION);
+    let page = read("docs/report.md");
+    assert!(
+        page.contains(&format!(
+            "(`REPORT_SCHEMA_VERSION`, now **{}**)",
+            sim::report::REPORT_SCHEMA_VERSION
+        )) && page.contains(&format!(
+            "(`RUN_REPORT_SCHEMA_VERSION`,\n  now {})",
+            tessera_cli::run::RUN_REPORT_SCHEMA_VERSION
+        )),
+        "docs/report.md states other versions than the code's"
+    );
 }
 
 /// The schema's fields of one definition, as page-style paths with types.
