@@ -245,6 +245,15 @@ enum Command {
         /// Print the JSON report instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Also write the run's files to this folder, as `tessera run` writes
+        /// a simulate scenario's: report.json, ops.csv, chiplets.csv,
+        /// links.csv, placement.json, summary.txt and plots.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Replace the --out folder even if it holds files an earlier run did
+        /// not write (it is always replaced as a whole).
+        #[arg(long)]
+        force: bool,
     },
     /// Drive the package's interconnect with synthetic traffic (uniform,
     /// transpose, hotspot) and report throughput and latency.
@@ -484,6 +493,8 @@ where
         cut_through,
         trace,
         json,
+        out,
+        force,
     } = cli.command
     {
         let result = (|| {
@@ -499,6 +510,8 @@ where
                 cut_through,
                 trace,
                 json,
+                out,
+                force,
             })
         })();
         return match result {

@@ -10,6 +10,7 @@ pub mod files;
 pub mod inspect;
 pub mod load;
 pub mod plots;
+pub mod report_csv;
 pub mod run;
 pub mod scenario;
 pub mod simulate;

@@ -1,5 +1,8 @@
 //! The `simulate` command: one placement of one model on one package, with a
-//! readable summary, the JSON report, and an optional Perfetto trace.
+//! readable summary, the JSON report, and an optional Perfetto trace; with
+//! `--out`, run as a simulate scenario built from the flags, so that the
+//! folder holds what a scenario's simulate run writes (report, tables,
+//! placement, plots).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,10 @@ pub struct SimulateArgs {
     pub cut_through: bool,
     pub trace: Option<PathBuf>,
     pub json: bool,
+    /// Write the run's files (`report.json`, `ops.csv`, ...) to this folder.
+    pub out: Option<PathBuf>,
+    /// Replace `out` even if it is not an earlier run's output.
+    pub force: bool,
 }
 
 /// Resolves the placement argument.
@@ -62,6 +69,9 @@ pub fn flag_error(e: sim::SimError) -> UserError {
 /// Runs `tessera simulate`: what it prints, and its warnings (one when the
 /// trace reached its cap).
 pub fn simulate(args: &SimulateArgs) -> Result<(String, Vec<String>), UserError> {
+    if let Some(out) = &args.out {
+        return simulate_to_folder(args, out);
+    }
     let spec = if args.overrides.is_empty() {
         load_spec(&args.hw)?
     } else {
@@ -69,21 +79,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<(String, Vec<String>), UserError>
     };
     let graph = load_graph(&args.model, &args.params)?;
     let placement = resolve_placement(&args.placement, &spec, &graph)?;
-    let options = SimOptions {
-        microbatches: args.microbatches,
-        steady_state: if args.fixed_microbatches {
-            SteadyState::Fixed
-        } else {
-            SteadyState::DEFAULT
-        },
-        packet_bytes: args.packet_bytes,
-        switching: if args.cut_through {
-            Switching::CutThrough
-        } else {
-            Switching::StoreAndForward
-        },
-        trace: args.trace.is_some(),
-    };
+    let options = sim_options(args);
     let out = sim::simulate(&spec, &graph, &placement, &options).map_err(flag_error)?;
     let mut text = if args.json {
         report_json(&out.report)
@@ -108,11 +104,83 @@ pub fn simulate(args: &SimulateArgs) -> Result<(String, Vec<String>), UserError>
     Ok((text, warnings))
 }
 
+/// `tessera simulate --out DIR`: the flags as a simulate scenario, run and
+/// written as `tessera run` writes one; a `--trace FILE` is also copied from
+/// the folder's `trace.json` to FILE.
+fn simulate_to_folder(args: &SimulateArgs, out: &Path) -> Result<(String, Vec<String>), UserError> {
+    let s = crate::scenario::simulate_from_flags(crate::scenario::SimulateFlags {
+        hw: args.hw.clone(),
+        model: args.model.clone(),
+        params: args.params.clone(),
+        overrides: args.overrides.clone(),
+        placement: args.placement.clone(),
+        simulation: sim_options(args),
+    })?;
+    let outcome = crate::run::run_scenario(
+        s,
+        &crate::run::RunArgs {
+            out: Some(out.to_path_buf()),
+            json: args.json,
+            force: args.force,
+            ..Default::default()
+        },
+    )?;
+    let mut text = outcome.stdout;
+    if let Some(path) = &args.trace {
+        let from = out.join("trace.json");
+        std::fs::copy(&from, path).map_err(|e| {
+            UserError::new(format!(
+                "--trace {}: cannot copy {}: {e}",
+                path.display(),
+                from.display()
+            ))
+        })?;
+        if !args.json {
+            text.push_str(&format!(
+                "trace written to {} (open in https://ui.perfetto.dev)\n",
+                path.display()
+            ));
+        }
+    }
+    Ok((text, outcome.warnings))
+}
+
+/// The simulation options the flags ask for.
+fn sim_options(args: &SimulateArgs) -> SimOptions {
+    SimOptions {
+        microbatches: args.microbatches,
+        steady_state: if args.fixed_microbatches {
+            SteadyState::Fixed
+        } else {
+            SteadyState::DEFAULT
+        },
+        packet_bytes: args.packet_bytes,
+        switching: if args.cut_through {
+            Switching::CutThrough
+        } else {
+            Switching::StoreAndForward
+        },
+        trace: args.trace.is_some(),
+    }
+}
+
 /// The report as pretty JSON with a trailing newline.
 pub fn report_json(report: &SimReport) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("report serialises");
     s.push('\n');
     s
+}
+
+/// An energy in picojoules, in the unit that gives 1 to 999 of it (pJ
+/// to J), with three decimals.
+pub fn joules(pj: f64) -> String {
+    let units = [(1e12, "J"), (1e9, "mJ"), (1e6, "µJ"), (1e3, "nJ")];
+    for (scale, unit) in units {
+        if pj.abs() >= scale {
+            return format!("{:.3} {unit}", pj / scale);
+        }
+    }
+    format!("{pj:.3} pJ")
 }
 
 /// A readable summary of a report.
@@ -163,14 +231,25 @@ pub fn summary(spec: &HwSpec, graph: &Graph, r: &SimReport) -> String {
         "makespan                {} cycles\n",
         commas(r.makespan_cycles)
     ));
+    let e = &r.energy_run;
     out.push_str(&format!(
-        "energy                  {:.3} mJ (compute {:.3}, SRAM {:.3}, links {:.3}, memory {:.3})\n",
-        r.energy.total_pj * 1e-9,
-        r.energy.compute_pj * 1e-9,
-        r.energy.sram_pj * 1e-9,
-        r.energy.links_pj * 1e-9,
-        r.energy.memory_pj * 1e-9
+        "energy (whole run)      {} over {} micro-batches (compute {}, SRAM {}, links {}, memory {})\n",
+        joules(e.total_pj),
+        r.microbatches,
+        joules(e.compute_pj),
+        joules(e.sram_pj),
+        joules(e.links_pj),
+        joules(e.memory_pj)
     ));
+    out.push_str(&format!(
+        "energy per inference    {}; average power {:.3} W; energy-delay product {:.3e} J·s\n",
+        joules(r.energy_per_inference_pj),
+        r.average_power_w,
+        r.energy_delay_product_j_s
+    ));
+    if let Some(b) = &r.bottleneck {
+        out.push_str(&format!("bottleneck              {}\n", b.describe()));
+    }
     out.push_str(&format!(
         "events                  {} in {} steps\n\n",
         commas(r.events_processed),

@@ -153,7 +153,7 @@ pub fn simulate(net: &Net, hw: &HardwareCost) -> Result<SimCost, CostError> {
                 latency_cycles: report.first_inference_latency_cycles,
                 latency_us: report.first_inference_latency_us,
                 throughput_per_s: report.throughput_inferences_per_s,
-                energy_mj_per_inference: report.energy.total_pj / inferences as f64 * 1e-9,
+                energy_mj_per_inference: report.energy_run.total_pj / inferences as f64 * 1e-9,
                 evaluations: result.evaluations,
             }
         }

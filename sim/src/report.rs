@@ -9,7 +9,12 @@ use serde::Serialize;
 use crate::graph::OpId;
 
 /// The version of the report schema; bumped whenever a field changes.
-pub const REPORT_SCHEMA_VERSION: u32 = 3;
+/// Version 4 renamed `energy` to `energy_run` and the chiplets' `energy_pj`
+/// to `energy_run_pj` (they always were totals over every simulated
+/// micro-batch), and added the energy per inference, average power,
+/// energy-delay product, bottleneck, the chiplets' type and cycle split and
+/// the links' energy. `docs/report.md` describes every field.
+pub const REPORT_SCHEMA_VERSION: u32 = 4;
 
 /// The result of simulating one placement.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -37,7 +42,19 @@ pub struct SimReport {
     pub chiplets: Vec<ChipletReport>,
     pub links: Vec<LinkReport>,
     pub memory: Option<MemoryReport>,
-    pub energy: EnergyReport,
+    /// Energy of the whole simulated run: all `microbatches` micro-batches.
+    pub energy_run: EnergyReport,
+    /// `energy_run.total_pj / (microbatches × inferences_per_microbatch)`:
+    /// every micro-batch does the same work, so this is exact.
+    pub energy_per_inference_pj: f64,
+    /// Energy of one micro-batch over the steady-state interval, in watts
+    /// (dynamic energy only: the model has no static or leakage power).
+    pub average_power_w: f64,
+    /// Energy per inference (J) × first-inference latency (s).
+    pub energy_delay_product_j_s: f64,
+    /// The resource busy for the largest share of the steady-state
+    /// interval; `None` when nothing was busy.
+    pub bottleneck: Option<Bottleneck>,
     pub violations: Vec<Violation>,
     pub events_processed: u64,
     /// Passes of the engine's stages: event times visited, a time counted
@@ -65,8 +82,22 @@ pub struct SteadyStateReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChipletReport {
     pub id: u32,
+    /// The spec's name of the chiplet's type.
+    #[serde(rename = "type")]
+    pub chiplet_type: String,
     pub ops_placed: u32,
+    /// Cycles the compute engine was occupied over the run, waiting for
+    /// streamed weights included.
     pub busy_cycles: u64,
+    /// Cycles of one micro-batch's ops whose compute engine takes at least
+    /// as long as their SRAM traffic (overheads included).
+    pub compute_bound_cycles_per_microbatch: u64,
+    /// Cycles of one micro-batch's ops whose SRAM traffic takes longer than
+    /// their compute.
+    pub sram_bound_cycles_per_microbatch: u64,
+    /// Cycles of the run the engine held an op waiting for its streamed
+    /// weights: `busy_cycles` minus `microbatches ×` the two above.
+    pub memory_wait_cycles: u64,
     pub utilisation: f64,
     pub sram_capacity_bytes: u64,
     pub weight_bytes_resident: u64,
@@ -81,7 +112,8 @@ pub struct ChipletReport {
     pub microbatches_in_flight_peak: u32,
     /// Resident weights plus the slots in use at the peak.
     pub sram_peak_bytes: u64,
-    pub energy_pj: f64,
+    /// Compute and SRAM energy of the chiplet over the whole run.
+    pub energy_run_pj: f64,
 }
 
 /// Per-link activity.
@@ -94,6 +126,8 @@ pub struct LinkReport {
     pub packets: u64,
     pub busy_cycles: u64,
     pub utilisation: f64,
+    /// `bytes × 8 ×` the link's energy per bit, over the whole run.
+    pub energy_run_pj: f64,
 }
 
 /// Off-package memory activity.
@@ -104,7 +138,7 @@ pub struct MemoryReport {
     pub utilisation: f64,
 }
 
-/// Energy by where it is spent.
+/// Energy by where it is spent, over the whole run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct EnergyReport {
     pub compute_pj: f64,
@@ -112,6 +146,97 @@ pub struct EnergyReport {
     pub links_pj: f64,
     pub memory_pj: f64,
     pub total_pj: f64,
+}
+
+/// A resource busy in the steady state: kinds of [`Bottleneck::resource`].
+pub const BOTTLENECK_RESOURCES: [&str; 5] = [
+    "chiplet_compute",
+    "chiplet_sram",
+    "chiplet_memory_wait",
+    "link",
+    "memory",
+];
+
+/// Share of the interval from which the busiest resource counts as
+/// saturated (below it, the interval is mostly waiting: dependencies across
+/// chiplets, or too few SRAM slots to keep micro-batches in flight).
+pub const SATURATED_SHARE: f64 = 0.9;
+
+/// What limits throughput: of the chiplets (their engines' occupancy), the
+/// links and the off-package memory, the one busy for the largest share of
+/// the simulated steady-state interval, from the run's busy tallies divided
+/// by its micro-batches (every micro-batch does the same work) and the
+/// simulator's interval.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bottleneck {
+    /// One of [`BOTTLENECK_RESOURCES`]: a chiplet whose engine is mostly
+    /// running compute-bound ops, SRAM-bound ops, or waiting for weights
+    /// streamed from off-package memory (by cycles); a link; the memory.
+    pub resource: &'static str,
+    /// The chiplet's or link's id; `None` for the memory.
+    pub id: Option<u32>,
+    /// For a link, its ends; `None` otherwise.
+    pub from: Option<u32>,
+    pub to: Option<u32>,
+    pub busy_cycles_per_microbatch: f64,
+    /// `busy_cycles_per_microbatch / steady_state_interval_cycles`.
+    pub share_of_interval: f64,
+    /// `share_of_interval ≥` [`SATURATED_SHARE`].
+    pub saturated: bool,
+}
+
+impl Bottleneck {
+    /// The resource for a person: "chiplet 3 compute", "link 0 (0→1)",
+    /// "off-package memory".
+    pub fn what(&self) -> String {
+        let id = self.id.unwrap_or(0);
+        match self.resource {
+            "chiplet_compute" => format!("chiplet {id} compute"),
+            "chiplet_sram" => format!("chiplet {id} SRAM bandwidth"),
+            "chiplet_memory_wait" => format!("chiplet {id} waiting for streamed weights"),
+            "link" => format!(
+                "link {id} ({}→{})",
+                self.from.unwrap_or(0),
+                self.to.unwrap_or(0)
+            ),
+            _ => "off-package memory".to_string(),
+        }
+    }
+
+    /// One line for a summary: what limits throughput and by how much.
+    pub fn describe(&self) -> String {
+        let share = self.share_of_interval * 100.0;
+        if self.saturated {
+            format!(
+                "limited by {}: busy {share:.1}% of the interval",
+                self.what()
+            )
+        } else {
+            format!(
+                "no resource is saturated: the busiest, {}, is busy {share:.1}% of the interval; the rest is waiting (dependencies across chiplets or SRAM slots)",
+                self.what()
+            )
+        }
+    }
+}
+
+/// When each op instance of a run started and ended (recorded with the
+/// trace): `start_cycle[mb × n_ops + op]`, and likewise `end_cycle`. An
+/// op's span includes waiting for its streamed weights.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpTimeline {
+    pub n_ops: usize,
+    pub microbatches: u32,
+    pub start_cycle: Vec<u64>,
+    pub end_cycle: Vec<u64>,
+}
+
+impl OpTimeline {
+    /// Op `op` of micro-batch `mb`: (start, end) cycles.
+    pub fn span(&self, op: OpId, mb: u32) -> (u64, u64) {
+        let k = mb as usize * self.n_ops + op.idx();
+        (self.start_cycle[k], self.end_cycle[k])
+    }
 }
 
 /// Something that makes a placement unrealisable on the hardware.

@@ -450,6 +450,9 @@ fn a_rerun_into_a_used_output_directory_leaves_no_stale_files() {
     assert_eq!(
         listing(&out),
         [
+            "chiplets.csv",
+            "links.csv",
+            "ops.csv",
             "placement.json",
             "report.json",
             "scenario.resolved.toml",

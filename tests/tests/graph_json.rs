@@ -191,3 +191,100 @@ fn layout_and_reduction_ops_validate_their_shapes() {
         "does not broadcast",
     );
 }
+
+/// `text` with every derived field an op may leave out removed: `macs`,
+/// `weight_bytes` and `output_bytes` always, `output_shape` unless the kind
+/// needs it stated (reshape, broadcast, a concatenation that joins a learned
+/// tensor) or the zoo chose another layout than the derived one (a batched
+/// matmul whose heads it merges back), `params` where the kind fixes it.
+fn without_derived_fields(text: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    for op in v["ops"].as_array_mut().unwrap() {
+        let kind = op["kind"]["type"].as_str().unwrap().to_string();
+        let n_inputs = op["inputs"].as_array().unwrap().len();
+        let params = op["params"].as_u64().unwrap();
+        let batched = op["kind"]["batch"].as_u64().is_some_and(|b| b > 1);
+        let o = op.as_object_mut().unwrap();
+        for field in ["macs", "weight_bytes", "output_bytes"] {
+            o.remove(field);
+        }
+        let shape_needed = kind == "reshape"
+            || kind == "broadcast"
+            || (kind == "concat" && params > 0)
+            || (kind == "mat_mul" && batched);
+        if !shape_needed {
+            o.remove("output_shape");
+        }
+        let params_fixed = match kind.as_str() {
+            "mat_mul" => n_inputs == 2,
+            "conv2d" | "elementwise" | "concat" => false,
+            _ => true,
+        };
+        if params_fixed {
+            o.remove("params");
+        }
+    }
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn every_zoo_model_reads_back_the_same_without_its_derived_fields() {
+    for m in zoo::models() {
+        let g = zoo::build(m.name, &BTreeMap::new()).unwrap();
+        let short = without_derived_fields(&g.to_json());
+        assert!(short.len() < g.to_json().len(), "{}", m.name);
+        let back = Graph::from_json(&short).unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        for (a, b) in back.ops().iter().zip(g.ops()) {
+            assert_eq!(a, b, "{}", m.name);
+        }
+        assert_eq!(back, g, "{}", m.name);
+        // Written out again, every field is stated.
+        assert_eq!(back.to_json(), g.to_json(), "{}", m.name);
+    }
+}
+
+proptest! {
+    #![proptest_config(sim::testkit::strategies::config(64))]
+
+    #[test]
+    fn random_graphs_read_back_the_same_without_their_derived_fields(dag in random_graphs()) {
+        let g = dag.build().unwrap();
+        let back = Graph::from_json(&without_derived_fields(&g.to_json())).unwrap();
+        prop_assert_eq!(&back, &g);
+    }
+}
+
+#[test]
+fn a_derived_field_that_is_given_is_still_checked() {
+    let text = Graph::new(small_file()).unwrap().to_json();
+    let mut v: serde_json::Value = serde_json::from_str(&without_derived_fields(&text)).unwrap();
+    v["ops"][0]["macs"] = serde_json::json!(7);
+    v["ops"][1]["output_shape"] = serde_json::json!([1, 4, 9]);
+    let e = Graph::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(e.contains("ops[0] (\"a\"): macs is 7 but"), "{e}");
+    assert!(e.contains("ops[1] (\"b\")"), "{e}");
+}
+
+#[test]
+fn a_field_that_cannot_be_derived_is_asked_for_by_name() {
+    let mut g = GraphBuilder::new("t", "t", DType::Fp16);
+    let x = g.input("x", &[1, 4, 8]);
+    let a = g.linear("a", &x, 8, true).unwrap();
+    g.reshape("flat", &a, &[1, 32]).unwrap();
+    let text = g.finish().unwrap().to_json();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["ops"][0].as_object_mut().unwrap().remove("params");
+    v["ops"][1].as_object_mut().unwrap().remove("output_shape");
+    let e = Graph::from_json(&v.to_string()).unwrap_err();
+    let GraphJsonError::Invalid(e) = e else {
+        panic!("{e:?}")
+    };
+    let lines: Vec<String> = e.issues.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "ops[0] (\"a\"): params is missing and a matmul with weights must state it (k × n, plus n with a bias)",
+            "ops[1] (\"flat\"): output_shape is missing and a reshape's target shape must be stated",
+        ]
+    );
+}

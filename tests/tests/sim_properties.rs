@@ -330,7 +330,7 @@ proptest! {
             prop_assert_eq!(a.links[c].bytes, b.links[r].bytes);
             prop_assert_eq!(a.links[c].busy_cycles, b.links[r].busy_cycles);
         }
-        let rel = (a.energy.total_pj - b.energy.total_pj).abs() / a.energy.total_pj.max(1.0);
+        let rel = (a.energy_run.total_pj - b.energy_run.total_pj).abs() / a.energy_run.total_pj.max(1.0);
         prop_assert!(rel < 1e-12, "energy differs beyond summation order: {rel}");
     }
 }

@@ -514,9 +514,7 @@ fn run_task(
             sweep::run_sweep(s, sweep, points, args, out_dir, format).map(no_warnings)
         }
         (Task::Sweep(_), None) => unreachable!("sweeps always have a grid"),
-        (Task::Partition(p), _) => {
-            partition::run_partition(r, p, args, out_dir, format).map(no_warnings)
-        }
+        (Task::Partition(p), _) => partition::run_partition(r, p, args, out_dir, format),
         (Task::Train(_), _) => unreachable!("train tasks run in run_train_scenario"),
         (Task::Nas(_), _) => unreachable!("nas tasks run in run_nas_scenario"),
     }

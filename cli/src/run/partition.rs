@@ -2,8 +2,9 @@
 //! with the same budget and its own seed stream; the outputs are the
 //! methods' results side by side, each method's best placement
 //! (`placement.<method>.json`), the overall best (`placement.json`) with what a
-//! `simulate` run of it writes (its trace when asked for, its chiplet and Gantt
-//! plots), the search history (`history.csv`) and its plot.
+//! `simulate` run of it writes (its tables `ops.csv`, `chiplets.csv` and
+//! `links.csv`, its trace when asked for, its chiplet and Gantt plots), the
+//! search history (`history.csv`) and its plot.
 //!
 //! A method that fails (no valid starting point within repair's limit, a
 //! refused placement) does not lose the run: it is reported as failed, with
@@ -27,17 +28,18 @@ use crate::plots::{self, Format, Series};
 use crate::scenario::{PartitionTask, Resolved};
 use crate::table::{Align, Table as TextTable};
 
-/// Runs a partition task: returns its summary, its files and whether every
-/// method ran (false after Ctrl-C).
+/// Runs a partition task: returns its summary, its files, whether every
+/// method ran (false after Ctrl-C) and its warnings.
 pub(super) fn run_partition(
     r: &Resolved,
     task: &PartitionTask,
     args: &RunArgs,
     out_dir: &std::path::Path,
     format: Option<Format>,
-) -> Result<(String, Outputs, bool), UserError> {
+) -> Result<(String, Outputs, bool, Vec<String>), UserError> {
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("partition has a workload");
+    let mut warnings = Vec::new();
     let constraints = task.constraints(&r.spec);
     let budget = capped_budget(task.budget, args.max_budget);
     let (results, complete) = run_methods(r, task, args, constraints, budget)?;
@@ -93,7 +95,11 @@ pub(super) fn run_partition(
             summary.push_str(&best_text(r, graph, best));
             let placement = best.placement.to_json(graph);
             files.push(("placement.json".to_string(), placement.into_bytes()));
-            files.extend(best_outputs(r, best.placement, scratch.as_ref())?);
+            let (outputs, warning) = best_outputs(r, best.placement, scratch.as_ref())?;
+            files.extend(outputs);
+            if let Some(w) = warning {
+                warnings.push(w);
+            }
         }
         None => {
             summary.push_str("\nno method found a valid placement\n");
@@ -109,31 +115,29 @@ pub(super) fn run_partition(
     if let Some(scratch) = &scratch {
         files.push(history_plot(r, &results, budget, scratch)?);
     }
-    Ok((summary, files, complete))
+    Ok((summary, files, complete, warnings))
 }
 
 /// What a `simulate` run of the best placement writes besides its report:
-/// the trace when the scenario asks for one, the chiplet and Gantt plots
-/// unless plots are off. The search ran without a trace, so the placement is
-/// simulated once more (deterministic: the same report).
+/// its tables, the trace when the scenario asks for one, the chiplet and
+/// Gantt plots unless plots are off; and a warning when `ops.csv` reached
+/// its cap. The search ran without a trace, so the placement is simulated
+/// once more (deterministic: the same report).
 fn best_outputs(
     r: &Resolved,
     placement: &Placement,
     scratch: Option<&PlotScratch>,
-) -> Result<Outputs, UserError> {
+) -> Result<(Outputs, Option<String>), UserError> {
     let s = &r.scenario;
     let graph = r.graph.as_ref().expect("partition has a workload");
     let want_trace = s.simulation.trace;
-    if !want_trace && scratch.is_none() {
-        return Ok(Vec::new());
-    }
     let options = SimOptions {
         trace: true,
         ..s.simulation.clone()
     };
     let out = sim::simulate(&r.spec, graph, placement, &options)
         .map_err(|e| UserError::new(e.to_string()))?;
-    let mut files = Outputs::new();
+    let (mut files, warning) = crate::report_csv::tables(&r.spec, graph, placement, &out);
     if want_trace {
         let json = out.trace_json(r.spec.clock_mhz).expect("trace recorded");
         files.push(("trace.json".to_string(), json.into_bytes()));
@@ -146,7 +150,7 @@ fn best_outputs(
             scratch,
         )?);
     }
-    Ok(files)
+    Ok((files, warning))
 }
 
 /// The task's budget, capped by `--max-budget` or else `TESSERA_MAX_BUDGET`

@@ -1,5 +1,6 @@
 //! The simulate task: one placement of the workload simulated once, with its
-//! report, placement, optional trace and the chiplet-bar and Gantt plots.
+//! report, its tables (`ops.csv`, `chiplets.csv`, `links.csv`), placement,
+//! optional trace and the chiplet-bar and Gantt plots.
 
 use sim::Placement;
 use sim::graph::Graph;
@@ -27,9 +28,10 @@ pub(super) fn placement_for(
     }
 }
 
-/// Runs a simulate task: returns its summary, its files (report, placement,
-/// trace when asked for, plots unless `format` is `None`) and its warnings
-/// (one when the trace reached its cap and holds only the run's start).
+/// Runs a simulate task: returns its summary, its files (report, tables,
+/// placement, trace when asked for, plots unless `format` is `None`) and its
+/// warnings (one when the trace reached its cap and holds only the run's
+/// start, one when `ops.csv` reached its cap).
 pub(super) fn run_simulate(
     r: &Resolved,
     choice: &PlacementChoice,
@@ -40,19 +42,20 @@ pub(super) fn run_simulate(
     let graph = r.graph.as_ref().expect("simulate has a workload");
     let placement = placement_for(choice, &r.spec, graph)?;
     let mut options = s.simulation.clone();
-    // The Gantt chart needs the timeline even when no trace file is asked for.
+    // The tables and the Gantt chart need the timeline even when no trace
+    // file is asked for (recording it does not change the report).
     let want_trace = options.trace;
-    options.trace = want_trace || format.is_some();
+    options.trace = true;
     let out = sim::simulate(&r.spec, graph, &placement, &options)
         .map_err(|e| UserError::new(e.to_string()))?;
     let summary = crate::simulate::summary(&r.spec, graph, &out.report);
-    let mut files: Outputs = vec![
-        report_file(s, true, &out.report),
-        (
-            "placement.json".to_string(),
-            placement.to_json(graph).into_bytes(),
-        ),
-    ];
+    let mut files: Outputs = vec![report_file(s, true, &out.report)];
+    let (tables, table_warning) = crate::report_csv::tables(&r.spec, graph, &placement, &out);
+    files.extend(tables);
+    files.push((
+        "placement.json".to_string(),
+        placement.to_json(graph).into_bytes(),
+    ));
     if want_trace {
         let json = out.trace_json(r.spec.clock_mhz).expect("trace recorded");
         files.push(("trace.json".to_string(), json.into_bytes()));
@@ -66,6 +69,7 @@ pub(super) fn run_simulate(
         .as_ref()
         .and_then(|t| t.truncation_note())
         .into_iter()
+        .chain(table_warning)
         .collect();
     Ok((summary, files, warnings))
 }

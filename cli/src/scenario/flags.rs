@@ -266,3 +266,38 @@ fn workload_from_flags(
         agent::load::Workload::Zoo { model, params } => Ok(Workload::Zoo { model, params, pos }),
     }
 }
+
+/// The flags of `tessera simulate --out`.
+#[derive(Clone, Debug)]
+pub struct SimulateFlags {
+    pub hw: PathBuf,
+    pub model: String,
+    pub params: BTreeMap<String, String>,
+    pub overrides: Vec<(String, Node)>,
+    /// `contiguous`, `single`, or a placement JSON file.
+    pub placement: String,
+    pub simulation: SimOptions,
+}
+
+/// A simulate scenario built from `tessera simulate`'s flags, so that
+/// `--out` writes what a scenario's simulate run writes.
+pub fn simulate_from_flags(f: SimulateFlags) -> Result<Scenario, UserError> {
+    let workload = workload_from_flags(&f.model, f.params)?;
+    let placement = match f.placement.as_str() {
+        "contiguous" => PlacementChoice::Contiguous,
+        "single" => PlacementChoice::Single,
+        path => PlacementChoice::File(PathBuf::from(path)),
+    };
+    Ok(Scenario {
+        file: PathBuf::from(COMMAND_LINE),
+        name: "simulate".to_string(),
+        seed: 0,
+        hardware: Some(HardwareSource::File(f.hw)),
+        overrides: f.overrides,
+        workload: Some(workload),
+        task: Task::Simulate { placement },
+        simulation: f.simulation,
+        output_dir: None,
+        plots: "svg".to_string(),
+    })
+}

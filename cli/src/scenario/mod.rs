@@ -27,8 +27,8 @@ mod resolve;
 mod schema;
 
 pub use flags::{
-    LoadedPartition, PartitionFlags, from_flags, is_from_flags, parse_sets, partition_of_loaded,
-    spec_from_flags,
+    LoadedPartition, PartitionFlags, SimulateFlags, from_flags, is_from_flags, parse_sets,
+    partition_of_loaded, simulate_from_flags, spec_from_flags,
 };
 pub use overrides::apply_override;
 pub use read::{load, parse};

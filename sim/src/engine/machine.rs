@@ -51,6 +51,7 @@ impl StepWork {
 /// Resets the run-wide resources: clock, queues, links, tallies.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn reset_run(
+    model: Res<Model>,
     run: Res<RunLength>,
     plan: Res<Plan>,
     mut clock: ResMut<Clock>,
@@ -75,10 +76,21 @@ pub(super) fn reset_run(
         tally.last_departure.resize(n, Cycles::ZERO);
     }
     let trace = std::mem::take(&mut ledger.trace);
+    let mut op_start = std::mem::take(&mut ledger.op_start);
+    let mut op_end = std::mem::take(&mut ledger.op_end);
+    op_start.clear();
+    op_end.clear();
+    if model.options.trace {
+        let n = mbs * model.n_ops() as usize;
+        op_start.resize(n, 0);
+        op_end.resize(n, 0);
+    }
     *ledger = Ledger {
         ops_done_per_mb: vec![0; mbs],
         mb_completion: vec![0; mbs],
         trace,
+        op_start,
+        op_end,
         ..Ledger::default()
     };
     ledger.trace.clear();
@@ -559,6 +571,9 @@ impl Machine<'_, '_> {
             energy.sram_pj += run.sram_pj;
             self.queue.push(finish, Event::OpFinished { op, mb });
             if model.options.trace {
+                let k = (mb * model.n_ops() + op.0) as usize;
+                ledger.op_start[k] = t.get();
+                ledger.op_end[k] = finish.get();
                 ledger.trace.record(TraceSlice {
                     track: Track::Chiplet(chip.0),
                     op,

@@ -107,7 +107,7 @@ use serde::{Deserialize, Serialize};
 use crate::fabric::Network;
 use crate::graph::Graph;
 use crate::placement::{Placement, PlacementError};
-use crate::report::{SimReport, Trace, chrome_trace};
+use crate::report::{OpTimeline, SimReport, Trace, chrome_trace};
 use crate::spec::{Constraints, HwSpec};
 use machine::StepWork;
 use plan::{Model, Plan};
@@ -269,6 +269,9 @@ pub struct SimOutput {
     pub report: SimReport,
     /// Bounded: see [`Trace`] and [`crate::report::MAX_TRACE_SLICES`].
     pub trace: Option<Trace>,
+    /// Every op instance's start and end, recorded with the trace (not
+    /// capped: two numbers per op per micro-batch).
+    pub op_timeline: Option<OpTimeline>,
 }
 
 impl SimOutput {

@@ -38,6 +38,7 @@ impl Model {
                         let cost = crate::cost::op_cost(op, ty);
                         OpRun {
                             cycles: Cycles(cost.cycles),
+                            sram_bound: cost.sram_cycles > cost.engine_cycles,
                             compute_pj: (op.macs + op.vector_ops) as f64 * ty.energy_per_mac_pj,
                             sram_pj: cost.sram_bytes as f64 * ty.energy_per_sram_byte_pj,
                         }
@@ -82,6 +83,9 @@ impl Model {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct OpRun {
     pub cycles: Cycles,
+    /// Its SRAM traffic takes longer than its compute (the report's split
+    /// of a chiplet's cycles; see `cost.rs`).
+    pub sram_bound: bool,
     /// Energy of its MACs and vector operations, and of its SRAM traffic.
     pub compute_pj: f64,
     pub sram_pj: f64,

@@ -134,6 +134,9 @@ pub(super) struct Ledger {
     pub memory_bytes: Bytes,
     pub memory_pj: f64,
     pub trace: TraceRecorder,
+    /// With a trace: each op instance's start and end, by `mb × n_ops + op`.
+    pub op_start: Vec<u64>,
+    pub op_end: Vec<u64>,
 }
 
 /// A chiplet (its id is its stable identity).

@@ -1,9 +1,12 @@
 //! Tessera graph JSON: the on-disk form of a [`Graph`] (its [`GraphFile`],
 //! versioned by [`GRAPH_FORMAT_VERSION`]), read with the same validation as
-//! every other graph, and written with a stable field order.
+//! every other graph, and written with a stable field order. A file may
+//! leave out the fields that follow from the others (`derive.rs`); they are
+//! filled in before validation, and checked by it when given.
 
 use std::fmt;
 
+use super::derive::GraphEntry;
 use super::{GRAPH_FORMAT_VERSION, Graph, GraphError, GraphFile};
 
 /// Why graph JSON could not be read.
@@ -41,16 +44,20 @@ impl std::error::Error for GraphJsonError {
 }
 
 impl Graph {
-    /// Parses and validates tessera graph JSON.
+    /// Parses and validates tessera graph JSON, computing the derived
+    /// fields a file leaves out.
     pub fn from_json(text: &str) -> Result<Graph, GraphJsonError> {
-        let file: GraphFile = serde_json::from_str(text).map_err(|e| GraphJsonError::Json {
+        let entry: GraphEntry = serde_json::from_str(text).map_err(|e| GraphJsonError::Json {
             message: e.to_string(),
         })?;
-        if file.format_version != GRAPH_FORMAT_VERSION {
+        if entry.format_version != GRAPH_FORMAT_VERSION {
             return Err(GraphJsonError::Version {
-                found: file.format_version,
+                found: entry.format_version,
             });
         }
+        let file: GraphFile = entry
+            .complete()
+            .map_err(|issues| GraphJsonError::Invalid(GraphError { issues }))?;
         Graph::new(file).map_err(GraphJsonError::Invalid)
     }
 

@@ -9,6 +9,7 @@
 //! layer by layer and states the cost conventions).
 
 mod builder;
+mod derive;
 mod json;
 mod validate;
 

@@ -396,7 +396,7 @@ fn sim_metrics(r: &SimReport) -> Json {
         "first_inference_latency_cycles": r.first_inference_latency_cycles,
         "steady_state_interval_cycles": r.steady_state_interval_cycles,
         "makespan_cycles": r.makespan_cycles,
-        "energy_total_pj": r.energy.total_pj,
+        "energy_total_pj": r.energy_run.total_pj,
         "violations": r.violations.len(),
     })
 }
