@@ -22,8 +22,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
 use crate::MAX_VALUE_ELEMENTS;
-use crate::proto::{TensorProto, tensor_proto::DataType};
-use crate::reader::{elem_name, is_external, is_int};
+use crate::proto::TensorProto;
+use crate::reader::{elem_name, int_layout, is_external, is_int, le_ints};
 
 /// An external tensor whose data file is not there: its location as written
 /// in the model, and the folder it was looked for in.
@@ -137,13 +137,8 @@ pub fn read_ints(t: &TensorProto, numel: u64, dir: Option<&Path>) -> Result<Outc
             real.display()
         ));
     }
-    let width: u64 = match DataType::try_from(t.data_type) {
-        Ok(DataType::Int64 | DataType::Uint64) => 8,
-        Ok(DataType::Int32 | DataType::Uint32) => 4,
-        Ok(DataType::Int16 | DataType::Uint16) => 2,
-        _ => 1,
-    };
-    let want = numel * width;
+    let (width, signed) = int_layout(t.data_type);
+    let want = numel * width as u64;
     if let Some(len) = w.length
         && len != want
     {
@@ -164,25 +159,7 @@ pub fn read_ints(t: &TensorProto, numel: u64, dir: Option<&Path>) -> Result<Outc
     f.seek(SeekFrom::Start(w.offset)).map_err(io)?;
     let mut buf = vec![0u8; want as usize];
     f.read_exact(&mut buf).map_err(io)?;
-    let signed = matches!(
-        DataType::try_from(t.data_type),
-        Ok(DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8)
-    );
-    let width = width as usize;
-    Ok(Outcome::Read(
-        buf.chunks_exact(width)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b[..width].copy_from_slice(c);
-                let u = u64::from_le_bytes(b);
-                if signed && width < 8 && (u >> (width * 8 - 1)) & 1 == 1 {
-                    (u | (!0u64 << (width * 8))) as i64
-                } else {
-                    u as i64
-                }
-            })
-            .collect(),
-    ))
+    Ok(Outcome::Read(le_ints(&buf, width, signed)))
 }
 
 /// A dim of a `value_info` shape: known (written or bound by

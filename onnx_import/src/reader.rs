@@ -255,6 +255,40 @@ pub fn elem_name(elem: i32) -> String {
         .unwrap_or_else(|_| format!("type {elem}"))
 }
 
+/// Bytes per element of an integer tensor type, and whether it is signed.
+pub fn int_layout(data_type: i32) -> (usize, bool) {
+    use DataType as D;
+    let width = match D::try_from(data_type) {
+        Ok(D::Int64 | D::Uint64) => 8,
+        Ok(D::Int32 | D::Uint32) => 4,
+        Ok(D::Int16 | D::Uint16) => 2,
+        _ => 1,
+    };
+    let signed = matches!(
+        D::try_from(data_type),
+        Ok(D::Int64 | D::Int32 | D::Int16 | D::Int8)
+    );
+    (width, signed)
+}
+
+/// Little-endian integers of `width` bytes each (as stored in `raw_data`
+/// and in external data files), sign-extended when `signed`.
+pub fn le_ints(bytes: &[u8], width: usize, signed: bool) -> Vec<i64> {
+    bytes
+        .chunks_exact(width)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b[..width].copy_from_slice(c);
+            let u = u64::from_le_bytes(b);
+            if signed && width < 8 && (u >> (width * 8 - 1)) & 1 == 1 {
+                (u | (!0u64 << (width * 8))) as i64
+            } else {
+                u as i64
+            }
+        })
+        .collect()
+}
+
 /// The values of a small integer tensor stored in the file, if it has them
 /// inline (external data and large tensors give `None`). A size mismatch
 /// between dims and data is an error message.
@@ -264,16 +298,7 @@ pub fn int_values(t: &TensorProto, numel: u64) -> Result<Option<Vec<i64>>, Strin
         return Ok(None);
     }
     let n = numel as usize;
-    let width = match D::try_from(t.data_type) {
-        Ok(D::Int64 | D::Uint64) => 8,
-        Ok(D::Int32 | D::Uint32) => 4,
-        Ok(D::Int16 | D::Uint16) => 2,
-        _ => 1,
-    };
-    let signed = matches!(
-        D::try_from(t.data_type),
-        Ok(D::Int64 | D::Int32 | D::Int16 | D::Int8)
-    );
+    let (width, signed) = int_layout(t.data_type);
     let values: Vec<i64> = if !t.raw_data.is_empty() {
         if t.raw_data.len() != n * width {
             return Err(format!(
@@ -284,19 +309,7 @@ pub fn int_values(t: &TensorProto, numel: u64) -> Result<Option<Vec<i64>>, Strin
                 n * width
             ));
         }
-        t.raw_data
-            .chunks_exact(width)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b[..width].copy_from_slice(c);
-                let u = u64::from_le_bytes(b);
-                if signed && width < 8 && (u >> (width * 8 - 1)) & 1 == 1 {
-                    (u | (!0u64 << (width * 8))) as i64
-                } else {
-                    u as i64
-                }
-            })
-            .collect()
+        le_ints(&t.raw_data, width, signed)
     } else if t.data_type == D::Int64 as i32 {
         t.int64_data.clone()
     } else if t.data_type == D::Uint64 as i32 {
