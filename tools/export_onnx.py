@@ -428,6 +428,21 @@ def bn_channels(model) -> int:
     return sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
 
 
+def strip_dynamo_metadata(model):
+    """Drops the metadata_props a dynamo export puts on every node (its Python
+    stack trace, FX node and module path: about 90% of the file, and full of
+    local paths), and those of values, initializers, the graph and the model."""
+    for n in model.graph.node:
+        del n.metadata_props[:]
+        n.doc_string = ""
+    for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        del v.metadata_props[:]
+    for t in model.graph.initializer:
+        del t.metadata_props[:]
+    del model.graph.metadata_props[:]
+    del model.metadata_props[:]
+
+
 def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = "torchscript",
                stock: bool = False) -> dict:
     import onnx
@@ -491,18 +506,7 @@ def export_one(name: str, out_dir: str, opset: int, macs: bool, exporter: str = 
         # graph-only rule is applied to this proto below, as for TorchScript.
         prog = torch.onnx.export(mod, (x,), **kwargs)
         model = prog.model_proto
-        # Each node carries metadata_props with its Python stack trace, FX node
-        # and module path (about 90% of the file, and full of local paths):
-        # dropped, as are those of values and of the graph.
-        for n in model.graph.node:
-            del n.metadata_props[:]
-            n.doc_string = ""
-        for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
-            del v.metadata_props[:]
-        for t in model.graph.initializer:
-            del t.metadata_props[:]
-        del model.graph.metadata_props[:]
-        del model.metadata_props[:]
+        strip_dynamo_metadata(model)
     else:
         kwargs = dict(
             dynamo=False,
@@ -723,15 +727,7 @@ def wild_export(name: str, exporter: str, out_dir: str) -> dict:
         call = dict(dynamo=True, input_names=in_names, output_names=out_names, dynamic_shapes=tuple(shapes))
         prog = torch.onnx.export(mod, args, **call)
         model = prog.model_proto
-        for n in model.graph.node:
-            del n.metadata_props[:]
-            n.doc_string = ""
-        for v in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
-            del v.metadata_props[:]
-        for t in model.graph.initializer:
-            del t.metadata_props[:]
-        del model.graph.metadata_props[:]
-        del model.metadata_props[:]
+        strip_dynamo_metadata(model)
     else:
         call = dict(dynamo=False, input_names=in_names, output_names=out_names, dynamic_axes=dyn)
         with tempfile.TemporaryDirectory() as td:
