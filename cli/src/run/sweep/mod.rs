@@ -189,31 +189,32 @@ fn run_points(points: &[Point], args: &RunArgs) -> Vec<Option<PointOutcome>> {
     results.into_inner().expect("no worker panics")
 }
 
-/// What one point runs, built from its resolved scenario: the only place a
-/// point's inputs are chosen, so a point run here and one shipped to another
-/// process as a [`PointJob`] run the same thing.
-enum Work {
+/// What one point runs: its spec and graph borrowed from the resolved
+/// scenario (or from a job's decoded parts), its placement and options
+/// chosen in [`work_of`] only, so a point run here and one shipped to
+/// another process as a [`PointJob`] run the same thing.
+enum Work<'a> {
     Simulate {
-        spec: HwSpec,
-        graph: Graph,
+        spec: &'a HwSpec,
+        graph: &'a Graph,
         placement: Placement,
         options: SimOptions,
     },
     Traffic {
-        spec: HwSpec,
+        spec: &'a HwSpec,
         options: TrafficOptions,
     },
 }
 
-fn work_of(p: &Point) -> Result<Work, String> {
+fn work_of(p: &Point) -> Result<Work<'_>, String> {
     let r = &p.resolved;
     match &r.scenario.task {
         Task::Simulate { placement } => {
             let graph = r.graph.as_ref().expect("simulate has a workload");
             let placement = placement_for(placement, &r.spec, graph).map_err(|e| e.message)?;
             Ok(Work::Simulate {
-                spec: r.spec.clone(),
-                graph: graph.clone(),
+                spec: &r.spec,
+                graph,
                 placement,
                 options: SimOptions {
                     trace: false,
@@ -222,7 +223,7 @@ fn work_of(p: &Point) -> Result<Work, String> {
             })
         }
         Task::Traffic(t) => Ok(Work::Traffic {
-            spec: r.spec.clone(),
+            spec: &r.spec,
             options: traffic_options(t, &r.scenario),
         }),
         Task::Sweep(_) | Task::Partition(_) | Task::Train(_) | Task::Nas(_) => {
@@ -231,7 +232,7 @@ fn work_of(p: &Point) -> Result<Work, String> {
     }
 }
 
-fn run_work(w: &Work) -> PointOutcome {
+fn run_work(w: &Work<'_>) -> PointOutcome {
     match w {
         Work::Simulate {
             spec,
@@ -297,14 +298,14 @@ pub(in crate::run) fn point_job(p: &Point) -> String {
             options,
         }) => PointJob::Simulate {
             format_version: v,
-            spec_toml: sim::spec_write::spec_to_toml_string(&spec),
-            placement_json: placement.to_json(&graph),
+            spec_toml: sim::spec_write::spec_to_toml_string(spec),
+            placement_json: placement.to_json(graph),
             graph_json: graph.to_json(),
             options,
         },
         Ok(Work::Traffic { spec, options }) => PointJob::Traffic {
             format_version: v,
-            spec_toml: sim::spec_write::spec_to_toml_string(&spec),
+            spec_toml: sim::spec_write::spec_to_toml_string(spec),
             options,
         },
         Err(message) => PointJob::Refused {
@@ -349,8 +350,8 @@ pub fn run_point_job(text: &str) -> Result<String, UserError> {
             let placement =
                 Placement::from_json(&placement_json, &spec, &graph).map_err(bad_job)?;
             run_work(&Work::Simulate {
-                spec,
-                graph,
+                spec: &spec,
+                graph: &graph,
                 placement,
                 options,
             })
@@ -358,7 +359,7 @@ pub fn run_point_job(text: &str) -> Result<String, UserError> {
         PointJob::Traffic {
             spec_toml, options, ..
         } => run_work(&Work::Traffic {
-            spec: spec_of(&spec_toml)?,
+            spec: &spec_of(&spec_toml)?,
             options,
         }),
         PointJob::Refused { message, .. } => Err(message),
