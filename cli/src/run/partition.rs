@@ -153,15 +153,11 @@ fn best_outputs(
     Ok((files, warning))
 }
 
-/// The task's budget, capped by `--max-budget` or else `TESSERA_MAX_BUDGET`
-/// (for quick runs and tests); a cap of 0 still allows one call.
+/// The task's budget, capped by `--max-budget` (for quick runs and tests),
+/// which [`RunArgs::with_env`] has filled from `TESSERA_MAX_BUDGET` and
+/// checked to be at least 1; a cap of 0 from elsewhere still allows one call.
 pub(super) fn capped_budget(budget: u64, max_budget: Option<u64>) -> u64 {
-    let cap = max_budget.or_else(|| {
-        std::env::var("TESSERA_MAX_BUDGET")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    });
-    cap.map_or(budget, |c: u64| budget.min(c.max(1)))
+    max_budget.map_or(budget, |c| budget.min(c.max(1)))
 }
 
 /// Runs the task's methods in order, each on the same problem with its own

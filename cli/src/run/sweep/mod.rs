@@ -136,15 +136,10 @@ fn outcomes_run_elsewhere(
         .collect()
 }
 
-/// How many points run at once: `--threads`, else `TESSERA_THREADS`, else
-/// one per core.
+/// How many points run at once: `--threads` (which [`RunArgs::with_env`]
+/// has filled from `TESSERA_THREADS` and checked), else one per core.
 fn worker_threads(args: &RunArgs) -> usize {
     args.threads
-        .or_else(|| {
-            std::env::var("TESSERA_THREADS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-        })
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1)
 }
