@@ -52,7 +52,9 @@ impl PartitionEnv {
 fn env_error(py: Python<'_>, e: EnvError) -> PyErr {
     match e {
         EnvError::NoBaseline(_) => raise(py, "InfeasibleError", e.to_string()),
-        EnvError::Simulator(_) => internal(py, &e.to_string()),
+        EnvError::Simulator(_) | EnvError::Scoring(_) | EnvError::Interrupted => {
+            internal(py, &e.to_string())
+        }
         EnvError::NotReset
         | EnvError::EpisodeOver
         | EnvError::ActionLength { .. }

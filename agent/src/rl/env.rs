@@ -137,6 +137,12 @@ pub enum EnvError {
     /// The simulator refused the problem or a repaired placement (a bug,
     /// never the caller's).
     Simulator(String),
+    /// Episodes scored elsewhere (an [`super::ppo::EpisodeScorer`] on other
+    /// machines) could not be: the message says why.
+    Scoring(String),
+    /// Scoring elsewhere was interrupted (Ctrl-C in the program that drives
+    /// it); nothing of the batch was kept.
+    Interrupted,
 }
 
 impl std::fmt::Display for EnvError {
@@ -177,6 +183,8 @@ impl std::fmt::Display for EnvError {
                 "no baseline: neither greedy nor dp found a valid placement ({why})"
             ),
             EnvError::Simulator(e) => write!(f, "simulator: {e}"),
+            EnvError::Scoring(e) => write!(f, "scoring episodes elsewhere: {e}"),
+            EnvError::Interrupted => write!(f, "interrupted while episodes were scored"),
         }
     }
 }
@@ -207,11 +215,30 @@ impl PartitionEnv {
     /// Builds the observation, the simulator and the baseline (one or two
     /// simulator calls).
     pub fn new(problem: Problem, options: EnvOptions) -> Result<PartitionEnv, EnvError> {
+        PartitionEnv::build(problem, options, baseline)
+    }
+
+    /// An environment whose baseline is known already (one built from the
+    /// same problem by [`PartitionEnv::new`], on another machine say):
+    /// builds the observation and the simulator only.
+    pub fn with_baseline(
+        problem: Problem,
+        options: EnvOptions,
+        baseline: Baseline,
+    ) -> Result<PartitionEnv, EnvError> {
+        PartitionEnv::build(problem, options, |_| Ok(baseline))
+    }
+
+    fn build(
+        problem: Problem,
+        options: EnvOptions,
+        baseline_of: impl FnOnce(&Problem) -> Result<Baseline, EnvError>,
+    ) -> Result<PartitionEnv, EnvError> {
         let observation = Arc::new(observe(&problem.model()));
         let sim = Simulator::new(&problem.spec, &problem.graph, &problem.options)
             .map_err(|e| EnvError::Simulator(e.to_string()))?
             .with_constraints(problem.constraints);
-        let baseline = baseline(&problem)?;
+        let baseline = baseline_of(&problem)?;
         Ok(PartitionEnv {
             problem,
             options,

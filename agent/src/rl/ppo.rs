@@ -34,6 +34,67 @@ use super::policy::{ParamVisitor, PolicyNet, Prepared};
 /// Takes one episode's step: `Ok(None)` when no simulator call is left.
 type StepFn<'a> = dyn FnMut(&mut PartitionEnv, &Action) -> Result<Option<Step>, EnvError> + 'a;
 
+/// How a batch's episodes reach the environment.
+enum Episodes<'a, 'b> {
+    /// All drawn first, then scored together.
+    Scored(&'a mut dyn EpisodeScorer),
+    /// Drawn and stepped one at a time, until the step function has no
+    /// simulator call left.
+    OneByOne(&'a mut StepFn<'b>),
+}
+
+/// What PPO keeps of a scored episode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpisodeScore {
+    pub reward: f64,
+    /// The repaired placement's chip ids, when repair found one.
+    pub repaired: Option<Vec<u32>>,
+    /// Of the repaired placement; 0 when there is none or it is invalid.
+    pub throughput_inferences_per_s: f64,
+}
+
+impl EpisodeScore {
+    pub fn of(step: &Step) -> EpisodeScore {
+        EpisodeScore {
+            reward: step.reward,
+            repaired: step.info.placement.as_ref().map(Placement::chip_ids),
+            throughput_inferences_per_s: step.info.throughput_inferences_per_s,
+        }
+    }
+}
+
+/// Scores a batch's episodes: each action from a fresh episode of the
+/// environment (`reset`, then `step`), the scores in the actions' order.
+/// An episode's score depends on the problem and its action only, so a
+/// scorer may take them in any order, on any number of threads or
+/// machines, and the batch is the same.
+pub trait EpisodeScorer {
+    fn score(
+        &mut self,
+        env: &mut PartitionEnv,
+        actions: &[Action],
+    ) -> Result<Vec<EpisodeScore>, EnvError>;
+}
+
+/// Steps the environment itself, one episode after another.
+pub struct StepEach;
+
+impl EpisodeScorer for StepEach {
+    fn score(
+        &mut self,
+        env: &mut PartitionEnv,
+        actions: &[Action],
+    ) -> Result<Vec<EpisodeScore>, EnvError> {
+        actions
+            .iter()
+            .map(|a| {
+                env.reset(None);
+                env.step(a).map(|s| EpisodeScore::of(&s))
+            })
+            .collect()
+    }
+}
+
 /// The largest log probability ratio `update` exponentiates (see there).
 const MAX_LOG_RATIO: f32 = 20.0;
 
@@ -259,63 +320,117 @@ impl Trainer {
         env: &mut PartitionEnv,
         p: &Prepared,
     ) -> Result<BatchStats, EnvError> {
-        self.batch(env, p, &mut |env, action| env.step(action).map(Some))?
+        self.train_batch_scored(env, p, &mut StepEach)
+    }
+
+    /// [`Trainer::train_batch`] with the batch's episodes scored by
+    /// `scorer` (on other threads or machines, say). The actions are drawn
+    /// first, all of them, in episode order; the scores come back in the
+    /// same order; so the update is the same whoever scores them. When the
+    /// scorer fails, the trainer is left as it was before the batch (its
+    /// generator rewound), so the batch can be taken again.
+    pub fn train_batch_scored(
+        &mut self,
+        env: &mut PartitionEnv,
+        p: &Prepared,
+        scorer: &mut dyn EpisodeScorer,
+    ) -> Result<BatchStats, EnvError> {
+        self.batch(env, p, Episodes::Scored(scorer))?
             .ok_or_else(|| EnvError::Simulator("no episode was scored".into()))
     }
 
     /// [`Trainer::train_batch`] with the repaired placements scored by
     /// `simulate` (a search's budgeted evaluator). When `simulate` runs out
     /// mid-batch, the policy learns from the episodes scored so far (if
-    /// there are at least two); `None` when fewer were.
+    /// there are at least two); `None` when fewer were. Episodes are drawn
+    /// one at a time, so a budget that ends the batch early leaves the
+    /// generator where the last scored episode left it.
     pub fn train_batch_with(
         &mut self,
         env: &mut PartitionEnv,
         p: &Prepared,
         simulate: &mut dyn FnMut(&Placement) -> Option<SimReport>,
     ) -> Result<Option<BatchStats>, EnvError> {
-        self.batch(env, p, &mut |env, action| env.step_with(action, simulate))
+        self.batch(
+            env,
+            p,
+            Episodes::OneByOne(&mut |env, action| env.step_with(action, simulate)),
+        )
     }
 
     fn batch(
         &mut self,
         env: &mut PartitionEnv,
         p: &Prepared,
-        step: &mut StepFn<'_>,
+        episodes: Episodes<'_, '_>,
     ) -> Result<Option<BatchStats>, EnvError> {
         let cfg = self.config;
         let (n, k) = (p.n_ops(), p.n_chips());
         let (log_p, value) = self.policy(p);
+        let repair_costs: Option<Vec<f64>> = cfg
+            .repair_by_log_prob
+            .then(|| log_p.iter().map(|lp| -lp).collect());
         let mut actions = Vec::with_capacity(cfg.episodes_per_batch);
         let mut rewards = Vec::with_capacity(cfg.episodes_per_batch);
         let mut best: Option<(f64, Vec<u32>)> = None;
-        for _ in 0..cfg.episodes_per_batch {
-            let chips = self.sample(&log_p, k);
-            let repair_costs = cfg
-                .repair_by_log_prob
-                .then(|| log_p.iter().map(|lp| -lp).collect());
-            env.reset(None);
-            let Some(step) = step(
-                env,
-                &Action {
-                    chips: chips.clone(),
-                    repair_costs,
-                },
-            )?
-            else {
-                break;
-            };
-            let repaired = step.info.placement.as_ref().map(Placement::chip_ids);
-            if step.info.throughput_inferences_per_s > 0.0
-                && best.as_ref().is_none_or(|(r, _)| step.reward > *r)
+        let mut keep = |chips: Vec<u32>, score: EpisodeScore| {
+            if score.throughput_inferences_per_s > 0.0
+                && best.as_ref().is_none_or(|(r, _)| score.reward > *r)
             {
-                best = Some((step.reward, repaired.clone().unwrap_or_default()));
+                best = Some((score.reward, score.repaired.clone().unwrap_or_default()));
             }
-            let taken = match (cfg.log_prob_of, repaired) {
+            let taken = match (cfg.log_prob_of, score.repaired) {
                 (LogProbOf::Repaired, Some(r)) => r,
                 _ => chips,
             };
             actions.push(taken);
-            rewards.push(step.reward);
+            rewards.push(score.reward);
+        };
+        match episodes {
+            Episodes::Scored(scorer) => {
+                let before = self.rng.clone();
+                let drawn: Vec<Action> = (0..cfg.episodes_per_batch)
+                    .map(|_| Action {
+                        chips: self.sample(&log_p, k),
+                        repair_costs: repair_costs.clone(),
+                    })
+                    .collect();
+                let scores = match scorer.score(env, &drawn) {
+                    Ok(s) if s.len() == drawn.len() => s,
+                    Ok(s) => {
+                        self.rng = before;
+                        return Err(EnvError::Scoring(format!(
+                            "{} episodes sent, {} scores came back",
+                            drawn.len(),
+                            s.len()
+                        )));
+                    }
+                    Err(e) => {
+                        self.rng = before;
+                        return Err(e);
+                    }
+                };
+                for (action, score) in drawn.into_iter().zip(scores) {
+                    keep(action.chips, score);
+                }
+            }
+            Episodes::OneByOne(step) => {
+                for _ in 0..cfg.episodes_per_batch {
+                    let chips = self.sample(&log_p, k);
+                    env.reset(None);
+                    let Some(step) = step(
+                        env,
+                        &Action {
+                            chips: chips.clone(),
+                            repair_costs: repair_costs.clone(),
+                        },
+                    )?
+                    else {
+                        break;
+                    };
+                    keep(chips, EpisodeScore::of(&step));
+                }
+            }
         }
 
         if rewards.len() < 2 {
@@ -523,5 +638,103 @@ mod tests {
         let (pl, _, _) = t.update(&p, (n, m), idx, old, adv, vec![1.0; m]);
         assert!(pl.is_finite(), "{pl}");
         assert!(t.net.parameters().iter().flatten().all(|x| x.is_finite()));
+    }
+
+    fn small_env(seed: u64) -> PartitionEnv {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        loop {
+            let g = random_dag(&DagSpace::broad(), &mut rng).unwrap();
+            let s = random_package(&PackageSpace::broad(), &mut rng).unwrap();
+            if s.n_chiplets() < 2 || g.ops().len() > 24 {
+                continue;
+            }
+            if let Ok(env) = PartitionEnv::new(Problem::new(s, g), EnvOptions::default()) {
+                break env;
+            }
+        }
+    }
+
+    /// Scores the episodes last first, each on an environment of its own
+    /// built from the same problem and baseline, as a scorer on other
+    /// machines does.
+    struct Backwards;
+
+    impl EpisodeScorer for Backwards {
+        fn score(
+            &mut self,
+            env: &mut PartitionEnv,
+            actions: &[Action],
+        ) -> Result<Vec<EpisodeScore>, EnvError> {
+            let mut out: Vec<EpisodeScore> = actions
+                .iter()
+                .rev()
+                .map(|a| {
+                    let mut e = PartitionEnv::with_baseline(
+                        env.problem().clone(),
+                        *env.options(),
+                        env.baseline().clone(),
+                    )?;
+                    e.reset(None);
+                    e.step(a).map(|s| EpisodeScore::of(&s))
+                })
+                .collect::<Result<_, _>>()?;
+            out.reverse();
+            Ok(out)
+        }
+    }
+
+    /// Fails the first `left` calls, then steps as [`StepEach`] does.
+    struct FailsFirst {
+        left: usize,
+    }
+
+    impl EpisodeScorer for FailsFirst {
+        fn score(
+            &mut self,
+            env: &mut PartitionEnv,
+            actions: &[Action],
+        ) -> Result<Vec<EpisodeScore>, EnvError> {
+            if self.left > 0 {
+                self.left -= 1;
+                return Err(EnvError::Interrupted);
+            }
+            StepEach.score(env, actions)
+        }
+    }
+
+    fn weights_after(batches: usize, scorer: &mut dyn EpisodeScorer) -> (Vec<Vec<f32>>, Vec<f64>) {
+        let mut env = small_env(11);
+        let config = PpoConfig {
+            episodes_per_batch: 6,
+            repair_by_log_prob: true,
+            ..PpoConfig::default()
+        };
+        let mut t = Trainer::new(3, config);
+        let p = t.prepare(&env);
+        let mut rewards = Vec::new();
+        let mut done = 0;
+        while done < batches {
+            match t.train_batch_scored(&mut env, &p, scorer) {
+                Ok(stats) => {
+                    rewards.push(stats.mean_reward);
+                    done += 1;
+                }
+                Err(EnvError::Interrupted) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        (t.net.parameters(), rewards)
+    }
+
+    #[test]
+    fn a_batch_is_the_same_whoever_scores_its_episodes() {
+        let here = weights_after(3, &mut StepEach);
+        assert_eq!(weights_after(3, &mut Backwards), here);
+        // Scoring that fails leaves the trainer as it was: taking the batch
+        // again gives what an unbroken run gives.
+        assert_eq!(weights_after(3, &mut FailsFirst { left: 2 }), here);
+        // And the weights did move (the comparison can fail).
+        let start = Trainer::new(3, PpoConfig::default()).net.parameters();
+        assert_ne!(here.0, start);
     }
 }

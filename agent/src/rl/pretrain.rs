@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::env::{EnvError, EnvOptions, MethodOutcome, PartitionEnv, method_placement};
 use super::policy::Prepared;
-use super::ppo::{BatchStats, LogProbOf, PpoConfig, Trainer};
+use super::ppo::{BatchStats, EpisodeScorer, LogProbOf, PpoConfig, StepEach, Trainer};
 use crate::Problem;
 
 /// Problems to train on, with their environments and prepared observations.
@@ -92,11 +92,26 @@ impl Trainer {
     /// One PPO batch on a problem of `corpus` drawn by the trainer's
     /// generator.
     pub fn train_corpus_batch(&mut self, corpus: &mut Corpus) -> Result<CorpusBatch, EnvError> {
+        self.train_corpus_batch_scored(corpus, &mut StepEach)
+    }
+
+    /// [`Trainer::train_corpus_batch`] with the episodes scored by `scorer`
+    /// (see [`Trainer::train_batch_scored`]); the same batch whoever scores
+    /// it. When the scorer fails, the trainer is left as it was (the draw
+    /// of the problem included).
+    pub fn train_corpus_batch_scored(
+        &mut self,
+        corpus: &mut Corpus,
+        scorer: &mut dyn EpisodeScorer,
+    ) -> Result<CorpusBatch, EnvError> {
         if corpus.is_empty() {
             return Err(EnvError::NoBaseline("the corpus is empty".into()));
         }
+        let before = self.rng.clone();
         let problem = self.rng.gen_range(0..corpus.len());
-        let stats = self.train_batch(&mut corpus.envs[problem], &corpus.prepared[problem])?;
+        let stats = self
+            .train_batch_scored(&mut corpus.envs[problem], &corpus.prepared[problem], scorer)
+            .inspect_err(|_| self.rng = before)?;
         Ok(CorpusBatch { problem, stats })
     }
 
