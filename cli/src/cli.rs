@@ -413,6 +413,7 @@ where
             interrupt_after_trials,
             embedded: false,
             point_outcomes: None,
+            pool: None,
         };
         return run_outcome(crate::run::run(&args));
     }

@@ -9,6 +9,7 @@
 //! handling; what a run writes and how is in `outputs` and `resolved`.
 
 mod fit;
+mod jobs;
 mod nas;
 mod outputs;
 mod partition;
@@ -105,6 +106,9 @@ pub struct RunArgs {
     /// grid point in grid order, `None` for a point that did not run; the
     /// sweep then runs no point itself and merges these as its own.
     pub point_outcomes: Option<Vec<Option<String>>>,
+    /// Where a train task's episodes are scored, when not here (the Python
+    /// package's Ray runner): the run is the same, byte for byte.
+    pub pool: Option<JobPool>,
 }
 
 /// The environment variables a run reads, each standing in for a flag.
@@ -312,6 +316,7 @@ pub fn sweep_point_jobs(args: &RunArgs) -> Result<Vec<String>, UserError> {
         .collect())
 }
 
+pub use jobs::{JobPool, PoolError, run_job};
 pub use sweep::run_point_job;
 
 /// A sweep's grid, every point resolved before anything runs, so a bad

@@ -37,9 +37,10 @@ use agent::rl::ppo::{PpoConfig, Trainer};
 use agent::rl::pretrain::{
     Corpus, CurveRow, RunRecord, Setup, fingerprint as setup_fingerprint, method_reward,
 };
-use agent::rl::{EnvOptions, PartitionEnv};
+use agent::rl::{EnvError, EnvOptions, PartitionEnv};
 use sim::graph::Graph;
 
+use super::jobs::PoolScorer;
 use super::outputs::{Outputs, PlotScratch, report_file};
 use super::partition::capped_budget;
 use super::{RunArgs, interrupted};
@@ -359,9 +360,20 @@ fn train_batches(
             bar.finish_and_clear();
             return Ok((false, warnings));
         }
-        let b = trainer
-            .train_corpus_batch(corpus)
-            .map_err(|e| UserError::new(format!("training: {e}")))?;
+        let b = match &args.pool {
+            None => trainer.train_corpus_batch(corpus),
+            Some(pool) => trainer.train_corpus_batch_scored(corpus, &mut PoolScorer { pool }),
+        };
+        let b = match b {
+            Ok(b) => b,
+            // The batch under way is dropped whole (the trainer is as it
+            // was before it), as Ctrl-C between batches leaves it.
+            Err(EnvError::Interrupted) => {
+                bar.finish_and_clear();
+                return Ok((false, warnings));
+            }
+            Err(e) => return Err(UserError::new(format!("training: {e}"))),
+        };
         let done = record.curve.len() as u64 + 1;
         record.curve.push(CurveRow::new(done, &b));
         trained += 1;

@@ -18,7 +18,7 @@ pub(crate) mod topology;
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use routing::RouteTable;
 
@@ -162,7 +162,7 @@ pub struct OffPackageMemory {
 }
 
 /// The "no skipping chips" constraint's mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoSkipping {
     Off,
@@ -183,7 +183,8 @@ impl NoSkipping {
 }
 
 /// Which partition constraints this package imposes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Constraints {
     pub acyclic_dataflow: bool,
     pub no_skipping: NoSkipping,
