@@ -21,7 +21,10 @@ mod errors;
 mod objects;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -29,7 +32,7 @@ use agent::partition::registry;
 use agent::partition::repair::{Objective, RepairOptions, repair_with};
 use sim::{SimOptions, SteadyState, Switching};
 use tessera_cli::UserError;
-use tessera_cli::run::RunArgs;
+use tessera_cli::run::{JobPool, PoolError, RunArgs};
 use tessera_cli::scenario::{LoadedPartition, partition_of_loaded};
 
 use crate::convert::{PlacementArg, method_options};
@@ -243,13 +246,17 @@ fn check_seed(py: Python<'_>, seed: u64) -> PyResult<()> {
 }
 
 /// `tessera run --json --quiet`: the scenario's `report.json` text, after
-/// writing its outputs as the command does, and its warnings.
+/// writing its outputs as the command does, its warnings, and whether
+/// `pool` was interrupted.
+/// With `pool` (a callable: a list of job texts in, their result texts out,
+/// in order; see `tessera_cli::run::JobPool`) a train task's episodes are
+/// scored by it, cut into `pool_workers` jobs per batch.
 /// With `point_outcomes` (a sweep's point results computed elsewhere, in
 /// grid order, `None` for a point that did not run) the sweep merges them
 /// instead of running its points. With `as_json` false the text is the
 /// summary the command prints.
 #[pyfunction]
-#[pyo3(signature = (path, out, max_budget, seed, threads, force, point_outcomes=None, as_json=true))]
+#[pyo3(signature = (path, out, max_budget, seed, threads, force, point_outcomes=None, as_json=true, pool=None, pool_workers=1))]
 #[allow(clippy::too_many_arguments)]
 fn run_scenario(
     py: Python<'_>,
@@ -261,11 +268,15 @@ fn run_scenario(
     force: bool,
     point_outcomes: Option<Vec<Option<String>>>,
     as_json: bool,
-) -> PyResult<(String, Vec<String>)> {
+    pool: Option<Py<PyAny>>,
+    pool_workers: usize,
+) -> PyResult<(String, Vec<String>, bool)> {
     if let Some(seed) = seed {
         check_seed(py, seed)?;
     }
-    detached(py, move || {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let pool = pool.map(|f| python_pool(f, pool_workers, Arc::clone(&interrupted)));
+    let out = detached(py, move || {
         let o = tessera_cli::run::run(&RunArgs {
             scenario: path,
             out,
@@ -279,10 +290,49 @@ fn run_scenario(
             force,
             embedded: true,
             point_outcomes,
+            pool,
             ..RunArgs::default()
         })?;
         Ok((o.stdout, o.warnings))
+    })?;
+    // Whether the pool saw Ctrl-C (the run then stopped as after Ctrl-C
+    // and wrote what finished).
+    Ok((out.0, out.1, interrupted.load(Ordering::SeqCst)))
+}
+
+/// The task kind of a scenario file (`"sweep"`, `"train"`, ...), after
+/// reading and checking it as `tessera run` does before running.
+#[pyfunction]
+fn scenario_kind(py: Python<'_>, path: PathBuf) -> PyResult<&'static str> {
+    detached(py, move || {
+        Ok(tessera_cli::scenario::load(&path)?.task.kind())
     })
+}
+
+/// A job pool that calls `f` (a Python callable: a list of job texts in,
+/// their result texts out, in order) with the GIL held. A
+/// `KeyboardInterrupt` from it stops the run as Ctrl-C does and is noted in
+/// `interrupted`; any other exception fails the run with its message.
+fn python_pool(f: Py<PyAny>, workers: usize, interrupted: Arc<AtomicBool>) -> JobPool {
+    JobPool::new(workers, move |jobs: Vec<String>| {
+        Python::attach(|py| match f.call1(py, (jobs,)) {
+            Ok(r) => r
+                .extract::<Vec<String>>(py)
+                .map_err(|e| PoolError::Failed(format!("the job pool's results: {e}"))),
+            Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                interrupted.store(true, Ordering::SeqCst);
+                Err(PoolError::Interrupted)
+            }
+            Err(e) => Err(PoolError::Failed(e.value(py).to_string())),
+        })
+    })
+}
+
+/// Runs a job text a run handed to its pool (a train task's episodes);
+/// returns its result text.
+#[pyfunction]
+fn run_job(py: Python<'_>, job: String) -> PyResult<String> {
+    detached(py, move || tessera_cli::run::run_job(&job))
 }
 
 /// A sweep scenario's points as self-contained job texts, in grid order
@@ -384,6 +434,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_point_jobs, m)?)?;
     m.add_function(wrap_pyfunction!(run_point_job, m)?)?;
+    m.add_function(wrap_pyfunction!(run_job, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario_kind, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(zoo_models, m)?)?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;

@@ -413,7 +413,7 @@ def run_scenario(path, out=None, *, max_budget=None, seed=None, threads=None, fo
     sweep workers, ``force`` replaces a folder that is not an earlier run's.
     The GIL is released while it runs.
     """
-    text, warns = _native.run_scenario(
+    text, warns, _ = _native.run_scenario(
         _path("path", path),
         None if out is None else _path("out", out),
         None if max_budget is None else _int("--max-budget", max_budget),

@@ -1,6 +1,6 @@
-"""Sweeps on a Ray cluster: each grid point of a sweep scenario is one Ray
-task, and the results are merged in grid order into the same outputs, byte
-for byte, as ``tessera run`` writes for the scenario on one machine.
+"""Runs on a Ray cluster: a sweep's grid points, or a train task's
+episodes, are Ray tasks, and the outputs are the same, byte for byte, as
+``tessera run`` writes for the scenario on one machine.
 
 Needs ``ray`` (``pip install "./python[ray]"``); ``import tessera`` does not
 import this module. From Python::
@@ -8,31 +8,39 @@ import this module. From Python::
     import tessera.ray
     report = tessera.ray.run_sweep("scenarios/link_bandwidth_sweep.toml",
                                    address="auto")
+    report = tessera.ray.run_scenario("scenarios/pretrain.toml", address="auto")
 
 or from a shell, on any machine of the cluster::
 
     python -m tessera.ray run scenarios/link_bandwidth_sweep.toml --address auto
 
-How the work is split: this process (the driver) reads the scenario and
-resolves every grid point, as ``tessera run`` does, so a bad value anywhere
-is reported before any task starts. Each point becomes a self-contained job
-(the point's hardware as explicit TOML, its graph as graph JSON, its
-placement and simulator or traffic options), so the workers need the
-``tessera`` package but none of the scenario's files. A task runs one point
-(the simulator or the traffic generator, GIL released) and returns its
-result; the driver merges the results in grid order with the code ``tessera
-run`` uses and writes the outputs (``report.json``, ``sweep.csv``,
-``summary.txt``, the plot, ``scenario.resolved.toml``) on its own machine.
-A point's failure (e.g. an unroutable traffic pattern) is reported as the
-command reports it. Ctrl-C cancels the points not yet finished and writes
-what finished, marked ``"complete": false``, as an interrupted local run
-does.
+How the work is split. A sweep: this process (the driver) reads the
+scenario and resolves every grid point, as ``tessera run`` does, so a bad
+value anywhere is reported before any task starts. Each point becomes a
+self-contained job (the point's hardware as explicit TOML, its graph as
+graph JSON, its placement and simulator or traffic options), so the workers
+need the ``tessera`` package but none of the scenario's files. A task runs
+one point (the simulator or the traffic generator, GIL released) and
+returns its result; the driver merges the results in grid order with the
+code ``tessera run`` uses and writes the outputs (``report.json``,
+``sweep.csv``, ``summary.txt``, the plot, ``scenario.resolved.toml``) on its
+own machine. A point's failure (e.g. an unroutable traffic pattern) is
+reported as the command reports it. Ctrl-C cancels the points not yet
+finished and writes what finished, marked ``"complete": false``, as an
+interrupted local run does.
+
+A train task: the driver runs the training (the policy, sampling, the PPO
+updates, checkpoints); each batch's sampled placements are cut into one job
+per cluster CPU (the problem as text, the proposals), a worker repairs and
+simulates its episodes and returns their rewards, and the driver takes them
+in episode order. The workers' count never changes a result. Ctrl-C drops
+the batch under way and writes the run as it stood, as ``tessera run`` does.
 
 A partition study from Python, :func:`partition_study`, runs each (method,
 seed, budget) as one task, each equal to ``tessera.partition`` for that
-cell. A scenario's partition task (its methods one after another), a train
-task's rollouts and a nas task's trials run on one machine
-(``tessera.run_scenario`` or ``tessera run``).
+cell. A scenario's partition task (its methods one after another) and a nas
+task's trials run on one machine (``tessera.run_scenario`` or ``tessera
+run``).
 """
 
 import argparse
@@ -41,10 +49,11 @@ import sys
 
 from . import _native
 from ._api import _bool, _int, _path, _warn
-from ._errors import ArgumentTypeError, Error, OptionError
+from ._errors import ArgumentTypeError, Error, InputError, OptionError
 
 try:
     import ray
+    import ray.exceptions
 except ImportError as e:  # pragma: no cover - exercised without ray installed
     raise ImportError(
         'tessera.ray needs Ray: pip install "./python[ray]" (ray==2.60.0)'
@@ -87,7 +96,45 @@ def _outcomes(jobs):
     return outcomes
 
 
-def _run(scenario, address, out, seed, force, num_cpus, as_json):
+# Task kinds whose work distributes, and how (README "Runs on a Ray
+# cluster" says the same).
+_DISTRIBUTED = ("sweep", "train")
+
+
+def _run_job(job):
+    """A piece of a run under way (a train task's episodes), on a Ray
+    worker: its job text in, its result text out."""
+    return _native.run_job(job)
+
+
+def _pool(jobs):
+    """The run's job pool: every job as one Ray task, the results in job
+    order. Ctrl-C cancels the tasks and reaches the run as an interruption;
+    a task's tessera error is raised as itself (its one-line message)."""
+    task = ray.remote(num_cpus=1, max_retries=0)(_run_job)
+    refs = [task.remote(job) for job in jobs]
+    try:
+        return ray.get(refs)
+    except KeyboardInterrupt:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, Exception):
+            raise cause from None
+        raise
+
+
+def _workers():
+    """CPUs of the cluster: how many jobs a batch of work is cut into (it
+    changes nothing in the results)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBUTED):
+    """Runs the scenario with its work on Ray; (text, warnings, whether the
+    run was interrupted)."""
     path = _path("scenario", scenario)
     out = None if out is None else _path("out", out)
     seed = None if seed is None else _int("--seed", seed)
@@ -98,11 +145,29 @@ def _run(scenario, address, out, seed, force, num_cpus, as_json):
         raise ArgumentTypeError(
             f"address: expected a str (e.g. \"auto\" or \"HOST:6379\"), found {type(address).__name__}"
         )
-    jobs = _native.sweep_point_jobs(path, seed)
+    kind = _native.scenario_kind(path)
+    if kind not in kinds:
+        other = [k for k in _DISTRIBUTED if k not in kinds]
+        hint = (
+            "tessera.ray.run_scenario runs it"
+            if kind in other
+            else "run it with `tessera run` or tessera.run_scenario"
+        )
+        raise InputError(
+            f"{path}: its task is {kind!r}; {' and '.join(kinds)} tasks run on Ray here ({hint})"
+        )
+    if kind == "sweep":
+        jobs = _native.sweep_point_jobs(path, seed)
+        _connect(address, num_cpus)
+        outcomes = _outcomes(jobs)
+        text, warns, _ = _native.run_scenario(
+            path, out, None, seed, None, force, outcomes, as_json
+        )
+        return text, warns, any(o is None for o in outcomes)
     _connect(address, num_cpus)
-    outcomes = _outcomes(jobs)
-    text, warns = _native.run_scenario(path, out, None, seed, None, force, outcomes, as_json)
-    return text, warns, sum(o is None for o in outcomes)
+    return _native.run_scenario(
+        path, out, None, seed, None, force, None, as_json, _pool, _workers()
+    )
 
 
 def run_sweep(scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None):
@@ -119,6 +184,22 @@ def run_sweep(scenario, address=None, *, out=None, seed=None, force=False, num_c
     If the program already called ``ray.init``, that connection is used and
     ``address``/``num_cpus`` are ignored. ``seed`` replaces the scenario's,
     ``force`` replaces a folder that is not an earlier run's.
+    """
+    text, warns, _ = _run(scenario, address, out, seed, force, num_cpus, True, ("sweep",))
+    _warn(warns)
+    return json.loads(text)
+
+
+def run_scenario(scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None):
+    """Run a scenario whose work distributes on a Ray cluster and return its
+    report: a sweep (as :func:`run_sweep`) or a train task, whose every PPO
+    batch has its episodes (repair and simulation of each sampled
+    placement) cut into one Ray task per cluster CPU, while this process
+    samples, learns and writes. The outputs are those of ``tessera run``,
+    byte for byte, whatever the number of workers. Ctrl-C stops the run as
+    it stops ``tessera run`` (the batch under way is dropped, the files
+    written, ``"complete": false``). Other task kinds are refused. Arguments
+    as in :func:`run_sweep`.
     """
     text, warns, _ = _run(scenario, address, out, seed, force, num_cpus, True)
     _warn(warns)
@@ -215,11 +296,12 @@ def main(argv=None):
     130 after Ctrl-C."""
     parser = argparse.ArgumentParser(
         prog="python -m tessera.ray",
-        description="Run a tessera sweep scenario on a Ray cluster, one task per grid point.",
+        description="Run a tessera sweep or train scenario on a Ray cluster: a sweep's grid points, "
+        "a train task's episodes as Ray tasks.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a sweep scenario on a Ray cluster")
-    run.add_argument("scenario", help="the sweep scenario file (TOML)")
+    run = commands.add_parser("run", help="run a sweep or train scenario on a Ray cluster")
+    run.add_argument("scenario", help="the scenario file (TOML): a sweep or train task")
     run.add_argument(
         "--address",
         default=None,
@@ -232,7 +314,7 @@ def main(argv=None):
     run.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     args = parser.parse_args(argv)
     try:
-        text, warns, unfinished = _run(
+        text, warns, interrupted = _run(
             args.scenario, args.address, args.out, args.seed, args.force, args.num_cpus, args.json
         )
     except Error as e:
@@ -241,12 +323,13 @@ def main(argv=None):
     for w in warns:
         print(f"warning: {w}", file=sys.stderr)
     sys.stdout.write(text)
-    return 130 if unfinished else 0
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":
-    # Through the module's import name, so that the task function Ray ships
-    # is `tessera.ray._run_point_job`, which every worker imports.
+    # Through the module's import name, so that the task functions Ray ships
+    # are `tessera.ray._run_point_job` and `_run_job`, which every worker
+    # imports.
     from tessera.ray import main as _main
 
     sys.exit(_main())

@@ -73,14 +73,16 @@ def test_command_line_joins_a_cluster_and_prints_the_summary(cluster, tessera_cm
     assert_same_files(local, on_ray)
 
 
-def test_command_line_refuses_a_scenario_that_is_not_a_sweep(tessera_cmd):
+def test_command_line_refuses_a_scenario_that_does_not_distribute(tessera_cmd):
     p = subprocess.run(
         [sys.executable, "-m", "tessera.ray", "run", "scenarios/quickstart.toml"],
         capture_output=True,
         text=True,
     )
     assert p.returncode == 2
-    assert p.stderr.startswith("error: scenarios/quickstart.toml: only a sweep splits into point jobs")
+    assert p.stderr.startswith(
+        "error: scenarios/quickstart.toml: its task is 'simulate'; sweep and train tasks run on Ray"
+    )
     assert p.stderr.count("\n") == 1
     missing = subprocess.run(
         [sys.executable, "-m", "tessera.ray", "run", "scenarios/nope.toml"],
@@ -93,8 +95,12 @@ def test_command_line_refuses_a_scenario_that_is_not_a_sweep(tessera_cmd):
 
 def test_mistakes_are_refused_before_any_task(tmp_path):
     # No cluster is started for these: the scenario is read first.
-    with pytest.raises(tessera.InputError, match="only a sweep splits into point jobs"):
+    with pytest.raises(tessera.InputError, match="its task is 'simulate'; sweep tasks run on Ray"):
         tessera.ray.run_sweep("scenarios/quickstart.toml")
+    with pytest.raises(tessera.InputError, match=r"tessera.ray.run_scenario runs it"):
+        tessera.ray.run_sweep("scenarios/pretrain.toml")
+    with pytest.raises(tessera.InputError, match="its task is 'partition'"):
+        tessera.ray.run_scenario("scenarios/bert_partition.toml")
     with pytest.raises(tessera.ArgumentTypeError, match="scenario: expected a path"):
         tessera.ray.run_sweep(3)
     with pytest.raises(tessera.OptionError, match="--seed"):
@@ -111,9 +117,93 @@ def test_mistakes_are_refused_before_any_task(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_damaged_job_is_refused_in_one_line():
+def test_damaged_job_is_refused_in_one_line(cluster):
     with pytest.raises(tessera.InputError, match="^sweep point job: "):
         tessera._native.run_point_job("{}")
+    # A job that fails on a worker is raised here as the tessera error.
+    with pytest.raises(tessera.InputError, match="^job: "):
+        tessera.ray._pool(['{"job": "episodes"}'])
+
+
+TINY_TRAIN = """name = "tiny"
+seed = 5
+
+[task]
+kind = "train"
+batches = 4
+episodes_per_batch = 6
+checkpoint_every = 2
+random_problems = 2
+samples = 3
+
+[[task.corpus]]
+spec = "HW/edgetpu_ring4.toml"
+model = "bert-base"
+params = { layers = 1, seq = 32 }
+
+[[task.holdout]]
+spec = "HW/edgetpu_ring4.toml"
+model = "bert-base"
+params = { layers = 2, seq = 32 }
+
+[simulation]
+microbatches = 4
+packet_bytes = 4096
+steady_state = "fixed"
+"""
+
+
+def tiny_train(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_TRAIN.replace("HW/", f"{Path.cwd()}/hw_specs/"))
+    return path
+
+
+def test_train_on_ray_equals_the_command_byte_for_byte(cluster, tessera_cmd, tmp_path):
+    scenario = tiny_train(tmp_path)
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    tessera_cmd.run("run", scenario, "--out", local, "--quiet")
+    report = tessera.ray.run_scenario(scenario, out=on_ray)
+    assert_same_files(local, on_ray)
+    assert report["complete"] is True
+    assert report["result"]["batches_done"] == 4
+    # From the command line, joining the cluster by its address.
+    again = tmp_path / "again"
+    expected = tessera_cmd.run("run", scenario, "--out", again, "--force").stdout
+    p = subprocess.run(
+        [sys.executable, "-m", "tessera.ray", "run", str(scenario), "--address", cluster,
+         "--out", str(on_ray), "--force"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == expected.replace(str(again), str(on_ray))
+    assert_same_files(local, on_ray)
+
+
+def test_a_pool_interrupted_by_ctrl_c_stops_the_run_as_the_command_does(tessera_cmd, tmp_path):
+    # Ctrl-C while the third batch's episodes are out: the run writes
+    # what the command writes after Ctrl-C between batches 2 and 3.
+    scenario = tiny_train(tmp_path)
+    local, pooled = tmp_path / "local", tmp_path / "pooled"
+    tessera_cmd.run(
+        "run", scenario, "--out", local, "--quiet", "--interrupt-after-batches", "2", expect=130
+    )
+    calls = []
+
+    def pool(jobs):
+        calls.append(len(jobs))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return [tessera._native.run_job(j) for j in reversed(jobs)][::-1]
+
+    text, warns, interrupted = tessera._native.run_scenario(
+        scenario, pooled, None, None, None, False, None, True, pool, 2
+    )
+    assert interrupted is True
+    assert calls == [2, 2, 2]
+    assert json.loads(text)["complete"] is False
+    assert_same_files(local, pooled)
 
 
 def test_import_without_ray_says_how_to_install(tmp_path):
