@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Speed-up of a sweep on a local Ray cluster of 2 workers over 1 (and, for
-reference, `tessera run --threads 1/2` on the same machine).
+"""Speed-up of a sweep or train scenario on a local Ray cluster of 2 workers
+over 1 (and, for reference, `tessera run --threads 1/2` on the same machine).
 
-    python tools/ray_bench.py [SCENARIO ...] [--repeats 3]
+    python tools/ray_bench.py [SCENARIO[@MAX_BUDGET] ...] [--repeats 3]
+
+`SCENARIO@N` runs it with `--max-budget N` (a train task's episodes).
 
 Needs the package with its Ray extra in the running Python (tools/test's
 venv has it: target/py-venv/bin/python tools/ray_bench.py) and the release
 `tessera` command ($TESSERA_BIN, else target/release/tessera). For each
 scenario and worker count, a fresh local cluster is started in a child
-process; the first sweep (which also starts the worker processes) is timed
+process; the first run (which also starts the worker processes) is timed
 as "first", then `--repeats` more as "warm" (median). Wall-clock times on
 this machine; nothing here decides anything tessera writes.
 """
@@ -28,6 +30,7 @@ CHILD = r"""
 import json, sys, tempfile, time
 import ray, tessera.ray
 scenario, workers, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+budget = None if sys.argv[4] == "-" else int(sys.argv[4])
 t = time.perf_counter()
 ray.init(num_cpus=workers, log_to_driver=False, include_dashboard=False)
 init = time.perf_counter() - t
@@ -35,15 +38,16 @@ times = []
 with tempfile.TemporaryDirectory() as d:
     for _ in range(repeats + 1):
         t = time.perf_counter()
-        tessera.ray.run_sweep(scenario, out=f"{d}/out", force=True)
+        tessera.ray.run_scenario(scenario, out=f"{d}/out", force=True, max_budget=budget)
         times.append(time.perf_counter() - t)
 print(json.dumps({"init_s": init, "times_s": times}))
 """
 
 
-def ray_times(scenario, workers, repeats):
+def ray_times(scenario, budget, workers, repeats):
     p = subprocess.run(
-        [sys.executable, "-c", CHILD, scenario, str(workers), str(repeats)],
+        [sys.executable, "-c", CHILD, scenario, str(workers), str(repeats),
+         "-" if budget is None else str(budget)],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
     import json
@@ -51,14 +55,15 @@ def ray_times(scenario, workers, repeats):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def local_times(tessera, scenario, threads, repeats):
+def local_times(tessera, scenario, budget, threads, repeats):
     times = []
+    cap = [] if budget is None else ["--max-budget", str(budget)]
     with tempfile.TemporaryDirectory() as d:
         for _ in range(repeats):
             t = time.perf_counter()
             subprocess.run(
                 [tessera, "run", scenario, "--out", f"{d}/out", "--quiet", "--force",
-                 "--threads", str(threads)],
+                 "--threads", str(threads), *cap],
                 cwd=ROOT, check=True, capture_output=True,
             )
             times.append(time.perf_counter() - t)
@@ -74,14 +79,16 @@ def main():
     tessera = os.environ.get("TESSERA_BIN", str(ROOT / "target/release/tessera"))
     print("| scenario | runner | 1 worker (s) | 2 workers (s) | speed-up |")
     print("|---|---|---|---|---|")
-    for scenario in args.scenarios:
-        name = Path(scenario).stem
-        one, two = (ray_times(scenario, w, args.repeats) for w in (1, 2))
-        for label, pick in [("Ray, first sweep", lambda r: r["times_s"][0]),
+    for item in args.scenarios:
+        scenario, _, cap = item.partition("@")
+        budget = int(cap) if cap else None
+        name = Path(scenario).stem + (f" (--max-budget {budget})" if cap else "")
+        one, two = (ray_times(scenario, budget, w, args.repeats) for w in (1, 2))
+        for label, pick in [("Ray, first run", lambda r: r["times_s"][0]),
                             ("Ray, warm (median)", lambda r: statistics.median(r["times_s"][1:]))]:
             a, b = pick(one), pick(two)
             print(f"| {name} | {label} | {a:.2f} | {b:.2f} | {a / b:.2f}× |")
-        a, b = (local_times(tessera, scenario, t, args.repeats) for t in (1, 2))
+        a, b = (local_times(tessera, scenario, budget, t, args.repeats) for t in (1, 2))
         print(f"| {name} | `tessera run --threads` (median) | {a:.2f} | {b:.2f} | {a / b:.2f}× |")
         print(f"| {name} | (ray.init: {one['init_s']:.1f} s / {two['init_s']:.1f} s, not counted) | | | |")
 

@@ -132,10 +132,13 @@ def _workers():
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBUTED):
+def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBUTED,
+         max_budget=None):
     """Runs the scenario with its work on Ray; (text, warnings, whether the
     run was interrupted)."""
     path = _path("scenario", scenario)
+    if max_budget is not None:
+        max_budget = _int("--max-budget", max_budget)
     out = None if out is None else _path("out", out)
     seed = None if seed is None else _int("--seed", seed)
     force = _bool("--force", force)
@@ -157,6 +160,8 @@ def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBU
             f"{path}: its task is {kind!r}; {' and '.join(kinds)} tasks run on Ray here ({hint})"
         )
     if kind == "sweep":
+        if max_budget is not None:
+            raise OptionError("--max-budget: a sweep has no search budget to cap")
         jobs = _native.sweep_point_jobs(path, seed)
         _connect(address, num_cpus)
         outcomes = _outcomes(jobs)
@@ -166,7 +171,7 @@ def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBU
         return text, warns, any(o is None for o in outcomes)
     _connect(address, num_cpus)
     return _native.run_scenario(
-        path, out, None, seed, None, force, None, as_json, _pool, _workers()
+        path, out, max_budget, seed, None, force, None, as_json, _pool, _workers()
     )
 
 
@@ -190,7 +195,9 @@ def run_sweep(scenario, address=None, *, out=None, seed=None, force=False, num_c
     return json.loads(text)
 
 
-def run_scenario(scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None):
+def run_scenario(
+    scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None, max_budget=None
+):
     """Run a scenario whose work distributes on a Ray cluster and return its
     report: a sweep (as :func:`run_sweep`) or a train task, whose every PPO
     batch has its episodes (repair and simulation of each sampled
@@ -198,10 +205,13 @@ def run_scenario(scenario, address=None, *, out=None, seed=None, force=False, nu
     samples, learns and writes. The outputs are those of ``tessera run``,
     byte for byte, whatever the number of workers. Ctrl-C stops the run as
     it stops ``tessera run`` (the batch under way is dropped, the files
-    written, ``"complete": false``). Other task kinds are refused. Arguments
-    as in :func:`run_sweep`.
+    written, ``"complete": false``). Other task kinds are refused.
+    ``max_budget`` caps a train task's episodes as ``tessera run
+    --max-budget`` does; the other arguments are :func:`run_sweep`'s.
     """
-    text, warns, _ = _run(scenario, address, out, seed, force, num_cpus, True)
+    text, warns, _ = _run(
+        scenario, address, out, seed, force, num_cpus, True, max_budget=max_budget
+    )
     _warn(warns)
     return json.loads(text)
 
@@ -312,10 +322,14 @@ def main(argv=None):
     run.add_argument("--force", action="store_true", help="replace a folder that is not an earlier run's")
     run.add_argument("--num-cpus", type=int, default=None, help="workers of a new local cluster")
     run.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    run.add_argument(
+        "--max-budget", type=int, default=None, help="cap a train task's episodes (as tessera run)"
+    )
     args = parser.parse_args(argv)
     try:
         text, warns, interrupted = _run(
-            args.scenario, args.address, args.out, args.seed, args.force, args.num_cpus, args.json
+            args.scenario, args.address, args.out, args.seed, args.force, args.num_cpus, args.json,
+            max_budget=args.max_budget,
         )
     except Error as e:
         print(f"error: {e}", file=sys.stderr)
