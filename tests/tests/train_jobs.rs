@@ -1,7 +1,7 @@
 //! A train task whose episodes are scored by a job pool (what the Python
-//! package's Ray runner gives it) writes the same files, byte for byte, as
-//! the run that scores them itself: jobs run last first, on any number of
-//! workers; a pool interrupted mid-batch leaves what a Ctrl-C between
+//! package's Ray runner gives it), or on any number of threads here, writes
+//! the same files, byte for byte, as the run that scores them on one
+//! thread: jobs run last first, on any number of workers; a pool interrupted mid-batch leaves what a Ctrl-C between
 //! batches leaves; a failing pool is one error; a job that is not what
 //! tessera wrote is refused in one line.
 
@@ -98,8 +98,27 @@ fn backwards_pool(
 fn episodes_scored_by_a_pool_train_the_same_run() {
     let (file, dir) = scenario("same");
     let here = dir.join("here");
-    let o = run(&args(&file, &here)).unwrap();
+    let o = run(&RunArgs {
+        threads: Some(1),
+        ..args(&file, &here)
+    })
+    .unwrap();
     assert!(!o.interrupted);
+    // Scored on threads here: the same run whatever their number.
+    for threads in [2, 3] {
+        let there = dir.join(format!("threads-{threads}"));
+        run(&RunArgs {
+            threads: Some(threads),
+            ..args(&file, &there)
+        })
+        .unwrap();
+        for f in SAME {
+            assert!(
+                read(&here, f) == read(&there, f),
+                "{f} differs with {threads} threads"
+            );
+        }
+    }
     for workers in [1, 3, 8] {
         let calls = Arc::new(AtomicUsize::new(0));
         let there = dir.join(format!("pool-{workers}"));

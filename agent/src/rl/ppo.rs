@@ -95,6 +95,69 @@ impl EpisodeScorer for StepEach {
     }
 }
 
+/// Scores a batch's episodes on up to `threads` threads: the actions cut
+/// into contiguous runs, the first stepped on the environment itself, each
+/// other on an environment of its own built from the same problem and
+/// baseline (kept for the next batch on that problem).
+pub struct ThreadScorer {
+    threads: usize,
+    /// Per problem (keyed by its observation's address, which lives as long
+    /// as its environment; it only finds the copies, it decides nothing).
+    copies: Vec<(usize, Vec<PartitionEnv>)>,
+}
+
+impl ThreadScorer {
+    pub fn new(threads: usize) -> ThreadScorer {
+        ThreadScorer {
+            threads: threads.max(1),
+            copies: Vec::new(),
+        }
+    }
+}
+
+impl EpisodeScorer for ThreadScorer {
+    fn score(
+        &mut self,
+        env: &mut PartitionEnv,
+        actions: &[Action],
+    ) -> Result<Vec<EpisodeScore>, EnvError> {
+        let n = self.threads.min(actions.len());
+        if n <= 1 {
+            return StepEach.score(env, actions);
+        }
+        let key = std::sync::Arc::as_ptr(env.observation()) as usize;
+        let at = match self.copies.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.copies.push((key, Vec::new()));
+                self.copies.len() - 1
+            }
+        };
+        let copies = &mut self.copies[at].1;
+        while copies.len() < n - 1 {
+            copies.push(PartitionEnv::with_baseline(
+                env.problem().clone(),
+                *env.options(),
+                env.baseline().clone(),
+            )?);
+        }
+        let per = actions.len().div_ceil(n);
+        let mut chunks = actions.chunks(per);
+        let first = chunks.next().unwrap_or_default();
+        std::thread::scope(|s| {
+            let others: Vec<_> = chunks
+                .zip(copies.iter_mut())
+                .map(|(chunk, copy)| s.spawn(move || StepEach.score(copy, chunk)))
+                .collect();
+            let mut out = StepEach.score(env, first)?;
+            for h in others {
+                out.extend(h.join().expect("an episode-scoring thread panicked")?);
+            }
+            Ok(out)
+        })
+    }
+}
+
 /// The largest log probability ratio `update` exponentiates (see there).
 const MAX_LOG_RATIO: f32 = 20.0;
 
@@ -730,6 +793,9 @@ mod tests {
     fn a_batch_is_the_same_whoever_scores_its_episodes() {
         let here = weights_after(3, &mut StepEach);
         assert_eq!(weights_after(3, &mut Backwards), here);
+        for threads in [2, 4, 9] {
+            assert_eq!(weights_after(3, &mut ThreadScorer::new(threads)), here);
+        }
         // Scoring that fails leaves the trainer as it was: taking the batch
         // again gives what an unbroken run gives.
         assert_eq!(weights_after(3, &mut FailsFirst { left: 2 }), here);

@@ -33,7 +33,7 @@ use serde::Serialize;
 use agent::partition::derive_seed;
 use agent::rl::checkpoint::Progress;
 use agent::rl::corpus::random_envs;
-use agent::rl::ppo::{PpoConfig, Trainer};
+use agent::rl::ppo::{PpoConfig, ThreadScorer, Trainer};
 use agent::rl::pretrain::{
     Corpus, CurveRow, RunRecord, Setup, fingerprint as setup_fingerprint, method_reward,
 };
@@ -354,6 +354,9 @@ fn train_batches(
     let mut warnings = Vec::new();
     let bar = progress_bar(batches, record.curve.len() as u64, args.quiet);
     let mut trained = 0u64;
+    // The batch's episodes on `--threads` threads (the same batch on any
+    // number).
+    let mut threads = ThreadScorer::new(super::sweep::worker_threads(args));
     while (record.curve.len() as u64) < batches {
         let hook = args.interrupt_after_batches.is_some_and(|n| trained >= n);
         if interrupted() || hook {
@@ -361,7 +364,7 @@ fn train_batches(
             return Ok((false, warnings));
         }
         let b = match &args.pool {
-            None => trainer.train_corpus_batch(corpus),
+            None => trainer.train_corpus_batch_scored(corpus, &mut threads),
             Some(pool) => trainer.train_corpus_batch_scored(corpus, &mut PoolScorer { pool }),
         };
         let b = match b {

@@ -138,7 +138,7 @@ fn outcomes_run_elsewhere(
 
 /// How many points run at once: `--threads` (which [`RunArgs::with_env`]
 /// has filled from `TESSERA_THREADS` and checked), else one per core.
-fn worker_threads(args: &RunArgs) -> usize {
+pub(in crate::run) fn worker_threads(args: &RunArgs) -> usize {
     args.threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1)
