@@ -1,8 +1,8 @@
 //! The evolution loop, after αNAS (Jin, Phothilimthana and Roy, OOPSLA
-//! 2022, §5): a population seeded with one network, grown one trial at a
-//! time by mutating a parent, training the child and scoring it, and cut
-//! back to the Pareto front of (validation accuracy ↑, cost ↓) plus the most
-//! accurate others. Made hardware-aware by the cost: any
+//! 2022, §5): a population seeded with one network, grown a generation at a
+//! time by mutating parents, training the children and scoring them, and
+//! cut back to the Pareto front of (validation accuracy ↑, cost ↓) plus the
+//! most accurate others. Made hardware-aware by the cost: any
 //! [`Objective`] — parameters, MACs, or the simulated package's latency,
 //! throughput or energy.
 //!
@@ -30,6 +30,32 @@
 //!    Neither joins the population.
 //! 6. A scored child joins the population, which is then cut back
 //!    ([`select`]).
+//!
+//! # Generations
+//! Trials run in generations of [`EvolveConfig::generation_size`] `k`,
+//! aligned to trial numbers: trial 0 (the seed) is alone, and generation
+//! `g ≥ 0` holds trials `1 + g·k .. 1 + (g + 1)·k` (the last one cut at the
+//! budget). Steps 1–4 run for every trial of a generation in trial order
+//! before any child is evaluated, every parent drawn from the population as
+//! it was when the generation began (a duplicate is one of anything seen
+//! before, an earlier child of the same generation included; the
+//! duplicates cap ends the generation early). Then the children that need
+//! it are evaluated together ([`TrialRunner::evaluate_batch`], in any order
+//! or in parallel: each evaluation depends on its trial alone), their
+//! results applied in trial order, and the population is cut back once,
+//! with every scored child of the generation added in trial order. So the
+//! search does not depend on how many workers evaluate a generation; with
+//! `k = 1` it is the one-trial-at-a-time loop above.
+//!
+//! A run may end inside a generation (its trial budget). The scored
+//! children of that unfinished generation are then *pending*: kept in the
+//! state and the checkpoint apart from the population, which stays the
+//! generation's start population (the parents of its remaining trials, if
+//! the run is continued for more trials), and cut back together with them
+//! when the generation completes. What callers see
+//! ([`Evolution::population`], [`Evolution::front`],
+//! [`Evolution::seed_member`]) is the population as the cut would leave it
+//! with the pending members in: `select(population ++ pending)`.
 //!
 //! # Selection
 //! The population keeps every member of the Pareto front (no member has at
@@ -93,6 +119,10 @@ pub struct EvolveConfig {
     pub front_bias: f64,
     /// Duplicates in a row after which the search stops.
     pub max_consecutive_duplicates: u64,
+    /// Trials per generation (at least 1): their parents and mutations are
+    /// fixed before any of them is evaluated (see the module's
+    /// "Generations").
+    pub generation_size: usize,
     /// A digest of everything else that decides the outcome (the seed
     /// network, the data, training, mutation and cost settings), made by
     /// the caller; a checkpoint of another digest is refused.
@@ -116,14 +146,17 @@ impl EvolveConfig {
             objective,
             front_bias: 0.8,
             max_consecutive_duplicates: 50,
+            generation_size: 1,
             digest,
         }
     }
 
     /// What must agree between a checkpoint and the run resuming it
-    /// (everything but the number of trials, which may grow).
+    /// (everything but the number of trials, which may grow). A generation
+    /// size of 1 is left out, so checkpoints written before generations
+    /// existed still read.
     fn fingerprint(&self) -> String {
-        format!(
+        let mut f = format!(
             "population={} seed={} objective={} front_bias={} max_consecutive_duplicates={} digest={}",
             self.population,
             self.seed,
@@ -131,7 +164,24 @@ impl EvolveConfig {
             self.front_bias,
             self.max_consecutive_duplicates,
             self.digest
-        )
+        );
+        if self.generation_size != 1 {
+            f.push_str(&format!(" generation_size={}", self.generation_size));
+        }
+        f
+    }
+
+    /// The trial that ends (exclusive) the generation holding trial `t ≥ 1`,
+    /// the budget aside.
+    fn generation_end(&self, t: u64) -> u64 {
+        let k = self.generation_size.max(1) as u64;
+        1 + ((t - 1) / k + 1) * k
+    }
+
+    /// The first trial of the generation holding trial `t ≥ 1`.
+    fn generation_start(&self, t: u64) -> u64 {
+        let k = self.generation_size.max(1) as u64;
+        1 + (t - 1) / k * k
     }
 }
 
@@ -164,6 +214,16 @@ pub trait TrialRunner {
     /// seeded from it, so evaluating the same trial again gives the same
     /// result).
     fn evaluate(&mut self, net: &Net, trial: u64) -> Result<Evaluation, EvaluateError>;
+    /// Evaluates a generation's children, `(trial, network)` each, and
+    /// returns one result per job in job order. Each result must be what
+    /// [`TrialRunner::evaluate`] gives for that job alone, so a runner may
+    /// evaluate the jobs in any order, in parallel or elsewhere; by default
+    /// they are evaluated one after the other.
+    fn evaluate_batch(&mut self, jobs: &[(u64, &Net)]) -> Vec<Result<Evaluation, EvaluateError>> {
+        jobs.iter()
+            .map(|&(trial, net)| self.evaluate(net, trial))
+            .collect()
+    }
 }
 
 /// How a trial ended.
@@ -326,8 +386,13 @@ struct State {
     config: String,
     seed_net: Net,
     records: Vec<TrialRecord>,
-    /// In trial order.
+    /// In trial order; as it was when the generation under way began.
     population: Vec<Member>,
+    /// The scored children of a generation the run ended inside of (its
+    /// trial budget), in trial order: not cut back yet (see the module's
+    /// "Generations"). Absent from the file when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<Member>,
     /// Every fingerprint seen, ascending.
     seen: BTreeSet<String>,
     consecutive_duplicates: u64,
@@ -339,6 +404,9 @@ struct State {
 pub struct Evolution {
     config: EvolveConfig,
     state: State,
+    /// `select(population ++ pending)`: what [`Evolution::population`]
+    /// shows; the population itself while nothing is pending.
+    view: Vec<Member>,
     timings: Vec<Timing>,
     resumed_at: Option<u64>,
 }
@@ -353,6 +421,7 @@ impl Evolution {
             seed_net,
             records: Vec::new(),
             population: Vec::new(),
+            pending: Vec::new(),
             seen: BTreeSet::new(),
             consecutive_duplicates: 0,
             exhausted: false,
@@ -360,6 +429,7 @@ impl Evolution {
         Evolution {
             config,
             state,
+            view: Vec::new(),
             timings: Vec::new(),
             resumed_at: None,
         }
@@ -400,13 +470,21 @@ impl Evolution {
                 config.trials
             )));
         }
-        check_consistent(&state)?;
-        Ok(Evolution {
+        if config.generation_size == 0 {
+            return Err(EvolveError(
+                "the generation size must be at least 1".to_string(),
+            ));
+        }
+        check_consistent(&state, &config)?;
+        let mut e = Evolution {
             config,
             state,
+            view: Vec::new(),
             timings: Vec::new(),
             resumed_at: Some(done),
-        })
+        };
+        e.refresh_view();
+        Ok(e)
     }
 
     /// The checkpoint: every trial so far and what the next one needs.
@@ -455,34 +533,47 @@ impl Evolution {
         &self.timings
     }
 
-    /// The population, in trial order.
+    /// The population, in trial order, as the cut would leave it now: with
+    /// the pending members of an unfinished generation (if any) added and
+    /// cut back, `select(population ++ pending)`. That is what the search
+    /// found so far; the parents of the unfinished generation's remaining
+    /// trials still come from the population without them.
     pub fn population(&self) -> &[Member] {
-        &self.state.population
+        &self.view
+    }
+
+    /// The scored children of the unfinished generation the run ended
+    /// inside of, in trial order (empty at a generation's end).
+    pub fn pending(&self) -> &[Member] {
+        &self.state.pending
     }
 
     /// The seed's member, once trial 0 ran.
     pub fn seed_member(&self) -> Option<&Member> {
-        self.state.population.iter().find(|m| m.trial == 0)
+        self.view.iter().find(|m| m.trial == 0)
     }
 
     pub fn seed_net(&self) -> &Net {
         &self.state.seed_net
     }
 
-    /// The Pareto front of the population, in trial order.
+    /// The Pareto front of the population ([`Evolution::population`], so
+    /// pending members included), in trial order.
     pub fn front(&self) -> Vec<&Member> {
-        let pop = &self.state.population;
+        let pop = &self.view;
         front_indices(pop).into_iter().map(|i| &pop[i]).collect()
     }
 
-    /// Runs trials until the budget is spent, the duplicates cap is hit, or
-    /// `stop` says so (asked before each trial); `after_trial` is told after
-    /// each one.
+    /// Runs generations until the budget is spent, the duplicates cap is
+    /// hit, or `stop` says so (asked before each generation: one under way
+    /// always finishes); `after_generation` is told after each one (trial 0
+    /// is a generation of its own, and so is the rest of a generation a
+    /// resumed run finishes).
     pub fn run(
         &mut self,
         runner: &mut impl TrialRunner,
         mut stop: impl FnMut() -> bool,
-        mut after_trial: impl FnMut(&Evolution),
+        mut after_generation: impl FnMut(&Evolution),
     ) -> Result<Stop, EvolveError> {
         loop {
             if let Some(reason) = self.stop_reason() {
@@ -491,50 +582,110 @@ impl Evolution {
             if stop() {
                 return Ok(Stop::Interrupted);
             }
-            self.step(runner)?;
-            after_trial(self);
+            self.step_generation(runner)?;
+            after_generation(self);
         }
     }
 
-    /// Runs the next trial.
-    pub fn step(&mut self, runner: &mut impl TrialRunner) -> Result<(), EvolveError> {
-        let t = self.trials_done();
-        if t == 0 {
-            return self.run_seed(runner);
+    /// Runs the next generation (or the rest of the one a run ended inside
+    /// of), up to the budget.
+    pub fn step_generation(&mut self, runner: &mut impl TrialRunner) -> Result<(), EvolveError> {
+        if self.config.generation_size == 0 {
+            return Err(EvolveError(
+                "the generation size must be at least 1".to_string(),
+            ));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, t));
-        let parent = self.choose_parent(&mut rng).clone();
-        let mut rec = TrialRecord::new(t, Some(parent.trial));
-        let child = match runner.mutate(&parent.net, &mut rng) {
-            Ok(c) => c,
-            Err(e) => {
-                rec.outcome = Outcome::MutationFailed;
-                rec.message = e;
-                self.state.consecutive_duplicates = 0;
-                self.state.records.push(rec);
-                return Ok(());
-            }
-        };
-        rec.kind = child.kind.to_string();
-        rec.block = child.block.clone();
-        rec.props_before = child.props_before.clone();
-        rec.props_after = child.props_after.clone();
-        rec.synth_steps = child.synth_steps;
-        rec.fingerprint = child.net.fingerprint();
-        if !self.state.seen.insert(rec.fingerprint.clone()) {
-            rec.outcome = Outcome::Duplicate;
-            self.state.consecutive_duplicates += 1;
-            if self.state.consecutive_duplicates >= self.config.max_consecutive_duplicates {
-                self.state.exhausted = true;
-            }
-            self.state.records.push(rec);
+        let first = self.trials_done();
+        if first == 0 {
+            self.run_seed(runner)?;
+            self.refresh_view();
             return Ok(());
         }
-        self.state.consecutive_duplicates = 0;
-        match runner.evaluate(&child.net, t) {
+        let end = self.config.generation_end(first);
+        let last = end.min(self.config.trials);
+        // Steps 1–4 for every trial, parents from the generation's start
+        // population (cut back only at its end).
+        let mut records: Vec<TrialRecord> = Vec::new();
+        // (index into `records`, the child's network) of the children to
+        // evaluate.
+        let mut children: Vec<(usize, Net)> = Vec::new();
+        for t in first..last {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, t));
+            let parent = self.choose_parent(&mut rng);
+            let mut rec = TrialRecord::new(t, Some(parent.trial));
+            let child = match runner.mutate(&parent.net, &mut rng) {
+                Ok(c) => c,
+                Err(e) => {
+                    rec.outcome = Outcome::MutationFailed;
+                    rec.message = e;
+                    self.state.consecutive_duplicates = 0;
+                    records.push(rec);
+                    continue;
+                }
+            };
+            rec.kind = child.kind.to_string();
+            rec.block = child.block.clone();
+            rec.props_before = child.props_before.clone();
+            rec.props_after = child.props_after.clone();
+            rec.synth_steps = child.synth_steps;
+            rec.fingerprint = child.net.fingerprint();
+            if !self.state.seen.insert(rec.fingerprint.clone()) {
+                rec.outcome = Outcome::Duplicate;
+                records.push(rec);
+                self.state.consecutive_duplicates += 1;
+                if self.state.consecutive_duplicates >= self.config.max_consecutive_duplicates {
+                    self.state.exhausted = true;
+                    break;
+                }
+                continue;
+            }
+            self.state.consecutive_duplicates = 0;
+            children.push((records.len(), child.net));
+            records.push(rec);
+        }
+        // Step 5 for every child at once.
+        let jobs: Vec<(u64, &Net)> = children
+            .iter()
+            .map(|(i, net)| (records[*i].trial, net))
+            .collect();
+        let results = runner.evaluate_batch(&jobs);
+        if results.len() != jobs.len() {
+            return Err(EvolveError(format!(
+                "the trial runner gave {} results for {} networks",
+                results.len(),
+                jobs.len()
+            )));
+        }
+        // Step 6 in trial order.
+        for ((i, net), result) in children.into_iter().zip(results) {
+            let rec = &mut records[i];
+            if let Some(member) = self.apply(rec, net, result) {
+                self.state.pending.push(member);
+            }
+        }
+        self.state.records.extend(records);
+        let complete = self.trials_done() == end || self.state.exhausted;
+        if complete && !self.state.pending.is_empty() {
+            let mut pop = std::mem::take(&mut self.state.population);
+            pop.append(&mut self.state.pending);
+            self.state.population = select(pop, self.config.population);
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// A child's evaluation written into its record (and its time into the
+    /// timings); the member it makes if it was scored.
+    fn apply(
+        &mut self,
+        rec: &mut TrialRecord,
+        net: Net,
+        result: Result<Evaluation, EvaluateError>,
+    ) -> Option<Member> {
+        match result {
             Ok(ev) => {
                 self.timings.push(Timing {
-                    trial: t,
+                    trial: rec.trial,
                     train_wall_s: ev.train_wall_s,
                     score_wall_s: ev.score_wall_s,
                 });
@@ -544,14 +695,12 @@ impl Evolution {
                     Some(cost) if cost.is_finite() && ev.val_accuracy.is_finite() => {
                         rec.cost = Some(cost);
                         rec.outcome = Outcome::Trained;
-                        let mut pop = std::mem::take(&mut self.state.population);
-                        pop.push(Member {
-                            trial: t,
-                            net: child.net,
+                        return Some(Member {
+                            trial: rec.trial,
+                            net,
                             val_accuracy: ev.val_accuracy,
                             cost,
                         });
-                        self.state.population = select(pop, self.config.population);
                     }
                     _ => {
                         rec.outcome = Outcome::Unscored;
@@ -571,8 +720,18 @@ impl Evolution {
                 rec.message = e;
             }
         }
-        self.state.records.push(rec);
-        Ok(())
+        None
+    }
+
+    /// Recomputes what [`Evolution::population`] shows.
+    fn refresh_view(&mut self) {
+        self.view = if self.state.pending.is_empty() {
+            self.state.population.clone()
+        } else {
+            let mut pop = self.state.population.clone();
+            pop.extend(self.state.pending.iter().cloned());
+            select(pop, self.config.population)
+        };
     }
 
     /// Trial 0: the seed, which must train and score.
@@ -581,7 +740,11 @@ impl Evolution {
         let mut rec = TrialRecord::new(0, None);
         rec.kind = "seed".to_string();
         rec.fingerprint = net.fingerprint();
-        let ev = runner.evaluate(&net, 0).map_err(|e| match e {
+        let ev = runner
+            .evaluate_batch(&[(0, &net)])
+            .pop()
+            .ok_or_else(|| EvolveError("the trial runner gave no result for the seed".to_string()))?;
+        let ev = ev.map_err(|e| match e {
             EvaluateError::Training(m) => {
                 EvolveError(format!("the seed network cannot be trained: {m}"))
             }
@@ -635,9 +798,9 @@ impl Evolution {
     }
 }
 
-/// A checkpoint's population and records must agree (a hand-edited or
-/// damaged file is refused rather than continued from).
-fn check_consistent(s: &State) -> Result<(), EvolveError> {
+/// A checkpoint's population, pending members and records must agree (a
+/// hand-edited or damaged file is refused rather than continued from).
+fn check_consistent(s: &State, config: &EvolveConfig) -> Result<(), EvolveError> {
     let bad = |why: &str| Err(EvolveError(format!("the checkpoint is damaged: {why}")));
     if s.records.is_empty() != s.population.is_empty() {
         return bad("its population does not match its trials");
@@ -650,7 +813,33 @@ fn check_consistent(s: &State) -> Result<(), EvolveError> {
             return bad(&format!("record {i} is of trial {}", r.trial));
         }
     }
-    for m in &s.population {
+    // Inside a generation (the run ended at its budget) every scored child
+    // of it so far is pending, and nothing else is; at a generation's end,
+    // or once the duplicates cap ended the search, nothing is pending.
+    let done = s.records.len() as u64;
+    let unfinished = done >= 2 && !s.exhausted && config.generation_end(done - 1) != done;
+    let expected: Vec<u64> = if unfinished {
+        (config.generation_start(done - 1)..done)
+            .filter(|&t| s.records[t as usize].outcome == Outcome::Trained)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pending: Vec<u64> = s.pending.iter().map(|m| m.trial).collect();
+    if pending != expected {
+        return bad(&format!(
+            "its pending members are of trials {pending:?}, its records call for {expected:?}"
+        ));
+    }
+    if unfinished
+        && s
+            .population
+            .iter()
+            .any(|m| m.trial >= config.generation_start(done - 1))
+    {
+        return bad("its population holds a member of the unfinished generation");
+    }
+    for m in s.population.iter().chain(&s.pending) {
         let Some(r) = s.records.get(m.trial as usize) else {
             return bad(&format!("member of trial {} has no record", m.trial));
         };
@@ -668,19 +857,41 @@ fn check_consistent(s: &State) -> Result<(), EvolveError> {
     Ok(())
 }
 
-/// The first `key=value` pair that differs between two fingerprints.
+/// The first setting that differs between two fingerprints (`key=value`
+/// pairs; a key one of them leaves out has its default there).
 fn first_difference(had: &str, want: &str) -> String {
-    for (a, b) in had.split(' ').zip(want.split(' ')) {
+    let split = |f: &str| -> Vec<(String, String)> {
+        f.split(' ')
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (had, want) = (split(had), split(want));
+    let value = |pairs: &[(String, String)], key: &str| -> String {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| fingerprint_default(key).to_string())
+    };
+    let keys = want.iter().chain(&had).map(|(k, _)| k.as_str());
+    for key in keys {
+        let (a, b) = (value(&had, key), value(&want, key));
         if a != b {
-            let key = b.split('=').next().unwrap_or(b);
-            return format!(
-                "{key} was {} there, is {} here",
-                a.split_once('=').map_or(a, |x| x.1),
-                b.split_once('=').map_or(b, |x| x.1)
-            );
+            return format!("{key} was {a} there, is {b} here");
         }
     }
     "its settings differ".to_string()
+}
+
+/// The value a fingerprint key stands for when it is left out.
+fn fingerprint_default(key: &str) -> &'static str {
+    match key {
+        "generation_size" => "1",
+        _ => "absent",
+    }
 }
 
 /// Whether `a` dominates `b`: at least as accurate and at most as costly,
