@@ -740,10 +740,9 @@ impl Evolution {
         let mut rec = TrialRecord::new(0, None);
         rec.kind = "seed".to_string();
         rec.fingerprint = net.fingerprint();
-        let ev = runner
-            .evaluate_batch(&[(0, &net)])
-            .pop()
-            .ok_or_else(|| EvolveError("the trial runner gave no result for the seed".to_string()))?;
+        let ev = runner.evaluate_batch(&[(0, &net)]).pop().ok_or_else(|| {
+            EvolveError("the trial runner gave no result for the seed".to_string())
+        })?;
         let ev = ev.map_err(|e| match e {
             EvaluateError::Training(m) => {
                 EvolveError(format!("the seed network cannot be trained: {m}"))
@@ -832,8 +831,7 @@ fn check_consistent(s: &State, config: &EvolveConfig) -> Result<(), EvolveError>
         ));
     }
     if unfinished
-        && s
-            .population
+        && s.population
             .iter()
             .any(|m| m.trial >= config.generation_start(done - 1))
     {
@@ -1041,6 +1039,20 @@ mod tests {
     struct Fake {
         hardware: bool,
         evaluated: Vec<u64>,
+        /// How `evaluate_batch` runs a batch.
+        batches: Batches,
+        /// The size of every batch it was given.
+        batch_sizes: Vec<usize>,
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Batches {
+        /// The trait's default: one job after the other.
+        InOrder,
+        /// The last job first.
+        Reversed,
+        /// Each job on a thread of its own.
+        Threads,
     }
 
     impl Fake {
@@ -1048,8 +1060,49 @@ mod tests {
             Fake {
                 hardware: false,
                 evaluated: Vec::new(),
+                batches: Batches::InOrder,
+                batch_sizes: Vec::new(),
             }
         }
+
+        fn batching(batches: Batches) -> Fake {
+            Fake {
+                batches,
+                ..Fake::new()
+            }
+        }
+    }
+
+    /// The fake's training and scoring (see [`Fake`]).
+    fn fake_evaluation(hardware: bool, n: &Net) -> Result<Evaluation, EvaluateError> {
+        let (a, b) = widths(n);
+        if a == 2 {
+            return Err(EvaluateError::Training("width 2".into()));
+        }
+        if b == 16 {
+            return Err(EvaluateError::Costing("width 16".into()));
+        }
+        let params = n.params().unwrap();
+        let macs = n.macs().unwrap();
+        // Wider first layers are more accurate; the second only costs.
+        let acc = 1.0 - 1.0 / (1.0 + a as f64);
+        Ok(Evaluation {
+            val_accuracy: acc,
+            costs: Costs {
+                params,
+                macs,
+                sim: hardware.then(|| SimCost {
+                    valid: true,
+                    latency_cycles: macs / 10,
+                    latency_us: macs as f64 / 10_000.0,
+                    throughput_per_s: 1e6 / macs as f64,
+                    energy_mj_per_inference: macs as f64 * 1e-6,
+                    evaluations: 1,
+                }),
+            },
+            train_wall_s: 0.5,
+            score_wall_s: 0.25,
+        })
     }
 
     impl TrialRunner for Fake {
@@ -1073,39 +1126,50 @@ mod tests {
 
         fn evaluate(&mut self, n: &Net, trial: u64) -> Result<Evaluation, EvaluateError> {
             self.evaluated.push(trial);
-            let (a, b) = widths(n);
-            if a == 2 {
-                return Err(EvaluateError::Training("width 2".into()));
+            fake_evaluation(self.hardware, n)
+        }
+
+        fn evaluate_batch(
+            &mut self,
+            jobs: &[(u64, &Net)],
+        ) -> Vec<Result<Evaluation, EvaluateError>> {
+            self.batch_sizes.push(jobs.len());
+            match self.batches {
+                Batches::InOrder => jobs.iter().map(|&(t, n)| self.evaluate(n, t)).collect(),
+                Batches::Reversed => {
+                    let mut out: Vec<_> = jobs
+                        .iter()
+                        .rev()
+                        .map(|&(t, n)| self.evaluate(n, t))
+                        .collect();
+                    out.reverse();
+                    out
+                }
+                Batches::Threads => {
+                    let hardware = self.hardware;
+                    self.evaluated.extend(jobs.iter().map(|j| j.0));
+                    std::thread::scope(|scope| {
+                        let handles: Vec<_> = jobs
+                            .iter()
+                            .map(|&(_, n)| scope.spawn(move || fake_evaluation(hardware, n)))
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).collect()
+                    })
+                }
             }
-            if b == 16 {
-                return Err(EvaluateError::Costing("width 16".into()));
-            }
-            let params = n.params().unwrap();
-            let macs = n.macs().unwrap();
-            // Wider first layers are more accurate; the second only costs.
-            let acc = 1.0 - 1.0 / (1.0 + a as f64);
-            Ok(Evaluation {
-                val_accuracy: acc,
-                costs: Costs {
-                    params,
-                    macs,
-                    sim: self.hardware.then(|| SimCost {
-                        valid: true,
-                        latency_cycles: macs / 10,
-                        latency_us: macs as f64 / 10_000.0,
-                        throughput_per_s: 1e6 / macs as f64,
-                        energy_mj_per_inference: macs as f64 * 1e-6,
-                        evaluations: 1,
-                    }),
-                },
-                train_wall_s: 0.5,
-                score_wall_s: 0.25,
-            })
         }
     }
 
     fn config(trials: u64) -> EvolveConfig {
         EvolveConfig::new(trials, 4, 7, Objective::Params, "fake".into())
+    }
+
+    /// [`config`] with generations of 4 trials.
+    fn config4(trials: u64) -> EvolveConfig {
+        EvolveConfig {
+            generation_size: 4,
+            ..config(trials)
+        }
     }
 
     fn run_all(cfg: EvolveConfig) -> Evolution {
@@ -1400,5 +1464,252 @@ mod tests {
         let text = serde_json::to_string(&n).unwrap();
         let back: Net = serde_json::from_str(&text).unwrap();
         assert_eq!(back, n);
+    }
+
+    /// A search of `cfg` stopped after `generations` generations (or at its
+    /// end), its checkpoint resumed and run to the end.
+    fn stopped_and_resumed(cfg: &EvolveConfig, generations: usize) -> (Evolution, Stop) {
+        let mut part = Evolution::new(cfg.clone(), net(8, 8));
+        let mut n = 0;
+        let reason = part
+            .run(
+                &mut Fake::new(),
+                || {
+                    n += 1;
+                    n > generations
+                },
+                |_| {},
+            )
+            .unwrap();
+        let text = part.checkpoint_json();
+        let mut resumed = Evolution::resume(cfg.clone(), &net(8, 8), &text).unwrap();
+        assert_eq!(resumed.checkpoint_json(), text);
+        assert_eq!(resumed.population(), part.population());
+        resumed.run(&mut Fake::new(), || false, |_| {}).unwrap();
+        (resumed, reason)
+    }
+
+    #[test]
+    fn a_generation_is_evaluated_as_one_batch_of_its_new_children() {
+        let mut fake = Fake::new();
+        let mut e = Evolution::new(config4(41), net(8, 8));
+        let mut sizes = Vec::new();
+        e.run(&mut fake, || false, |e| sizes.push(e.trials_done()))
+            .unwrap();
+        // The seed alone, then 4 trials a generation.
+        assert_eq!(sizes, vec![1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41]);
+        assert_eq!(fake.batch_sizes[0], 1);
+        assert!(fake.batch_sizes.iter().all(|&n| n <= 4));
+        assert!(fake.batch_sizes.iter().any(|&n| n > 1));
+        // Every batch held exactly the generation's children that were new.
+        let recs = e.records();
+        for (g, &n) in fake.batch_sizes.iter().enumerate().skip(1) {
+            let trials = 1 + (g as u64 - 1) * 4..1 + g as u64 * 4;
+            let new = recs[trials.start as usize..trials.end as usize]
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Duplicate | Outcome::MutationFailed))
+                .count();
+            assert_eq!(n, new, "generation {g}");
+        }
+        // Every parent is of an earlier generation: the population at the
+        // generation's start.
+        for r in &recs[1..] {
+            let start = 1 + (r.trial - 1) / 4 * 4;
+            assert!(r.parent.unwrap() < start, "trial {}", r.trial);
+        }
+        // Dedup runs in trial order within a generation too: nothing
+        // evaluated twice.
+        let mut fps: Vec<&str> = recs
+            .iter()
+            .filter(|r| fake.evaluated.contains(&r.trial))
+            .map(|r| r.fingerprint.as_str())
+            .collect();
+        let n = fps.len();
+        fps.sort_unstable();
+        fps.dedup();
+        assert_eq!(fps.len(), n);
+    }
+
+    #[test]
+    fn the_order_a_batch_is_evaluated_in_changes_nothing() {
+        for cfg in [config4(40), config4(37)] {
+            let mut runs = Vec::new();
+            for batches in [Batches::InOrder, Batches::Reversed, Batches::Threads] {
+                let mut fake = Fake::batching(batches);
+                fake.hardware = true;
+                let mut e = Evolution::new(cfg.clone(), net(8, 8));
+                e.run(&mut fake, || false, |_| {}).unwrap();
+                let mut evaluated = fake.evaluated.clone();
+                evaluated.sort_unstable();
+                runs.push((e.checkpoint_json(), e.timings().to_vec(), evaluated));
+            }
+            assert_eq!(runs[0], runs[1], "reversed");
+            assert_eq!(runs[0], runs[2], "threads");
+        }
+    }
+
+    #[test]
+    fn a_search_of_generations_resumed_anywhere_equals_an_uninterrupted_one() {
+        let cfg = config4(40);
+        let whole = run_all(cfg.clone());
+        // 1 + ⌈39 / 4⌉ = 11 generations.
+        for generations in 0..=11 {
+            let (resumed, reason) = stopped_and_resumed(&cfg, generations);
+            assert_eq!(reason == Stop::Interrupted, generations < 11);
+            assert_eq!(
+                resumed.checkpoint_json(),
+                whole.checkpoint_json(),
+                "stopped after {generations} generations"
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_ended_inside_a_generation_continues_as_if_it_had_not() {
+        let whole = run_all(config4(30));
+        // 20 trials end inside the generation of trials 17–20 (none of
+        // them scored), 23 inside that of 21–24 (two of them scored: they
+        // are pending).
+        for (budget, pending) in [(20, 0), (23, 2)] {
+            let part = run_all(config4(budget));
+            assert_eq!(part.pending().len(), pending, "{budget} trials");
+            assert!(
+                part.pending()
+                    .iter()
+                    .all(|m| m.trial >= budget - budget % 4 + 1)
+            );
+            let mut more =
+                Evolution::resume(config4(30), &net(8, 8), &part.checkpoint_json()).unwrap();
+            more.run(&mut Fake::new(), || false, |_| {}).unwrap();
+            assert_eq!(
+                more.checkpoint_json(),
+                whole.checkpoint_json(),
+                "{budget} trials continued to 30"
+            );
+        }
+        // Callers see the pending members as cut into the population.
+        let part = run_all(config4(23));
+        assert!(part.checkpoint_json().contains("\"pending\""));
+        let mut all = part.state.population.clone();
+        all.extend(part.pending().iter().cloned());
+        assert_eq!(part.population(), select(all, 4).as_slice());
+        assert!(
+            part.front()
+                .iter()
+                .any(|m| part.pending().iter().any(|p| p.trial == m.trial)),
+            "a pending member is on the front"
+        );
+        // At a generation's end nothing is pending, and the file says so by
+        // leaving the list out (as checkpoints of one-trial generations do).
+        let done = run_all(config4(25));
+        assert!(done.pending().is_empty());
+        assert!(!done.checkpoint_json().contains("\"pending\""));
+    }
+
+    #[test]
+    fn the_generation_size_decides_the_search() {
+        let one = run_all(config(40));
+        let four = run_all(config4(40));
+        assert_ne!(one.records(), four.records());
+        // The seed's trial is the same: it is alone in both.
+        assert_eq!(one.records()[0], four.records()[0]);
+        // And a checkpoint of one size does not continue with another.
+        let text = run_all(config4(10)).checkpoint_json();
+        let e = Evolution::resume(config(10), &net(8, 8), &text)
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("generation_size was 4 there, is 1 here"),
+            "{e}"
+        );
+        let text = run_all(config(10)).checkpoint_json();
+        let e = Evolution::resume(config4(10), &net(8, 8), &text)
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("generation_size was 1 there, is 4 here"),
+            "{e}"
+        );
+        let zero = EvolveConfig {
+            generation_size: 0,
+            ..config(10)
+        };
+        let e = Evolution::new(zero, net(8, 8))
+            .run(&mut Fake::new(), || false, |_| {})
+            .unwrap_err();
+        assert!(e.0.contains("at least 1"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_pending_list_is_refused() {
+        let part = run_all(config4(23));
+        assert!(!part.pending().is_empty());
+        let text = part.checkpoint_json();
+        let refused = |damaged: &str| {
+            assert_ne!(damaged, text);
+            let e = Evolution::resume(config4(30), &net(8, 8), damaged)
+                .err()
+                .unwrap();
+            assert!(e.0.contains("damaged"), "{e}");
+            e.0
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = value.clone();
+            f(&mut v);
+            serde_json::to_string_pretty(&v).unwrap()
+        };
+        // The list left out.
+        let e = refused(&edit(&|v| {
+            v.as_object_mut().unwrap().remove("pending");
+        }));
+        assert!(e.contains("pending members are of trials []"), "{e}");
+        // A pending member's accuracy changed.
+        refused(&edit(&|v| {
+            v["pending"][0]["val_accuracy"] = "0.99".into();
+        }));
+        // A pending member moved into the population.
+        let e = refused(&edit(&|v| {
+            let m = v["pending"].as_array_mut().unwrap().remove(0);
+            v["population"].as_array_mut().unwrap().push(m);
+        }));
+        assert!(e.contains("pending"), "{e}");
+        // Pending members at a generation's end.
+        let done = run_all(config4(21));
+        let mut v: serde_json::Value = serde_json::from_str(&done.checkpoint_json()).unwrap();
+        v["pending"] = value["pending"].clone();
+        let e = Evolution::resume(config4(30), &net(8, 8), &serde_json::to_string(&v).unwrap())
+            .err()
+            .unwrap();
+        assert!(e.0.contains("damaged"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// For any generation size, budget and stop point, a resumed search
+        /// (and one continued from a smaller budget) equals an uninterrupted
+        /// one, and the batch order does not matter.
+        #[test]
+        fn generations_resume_exactly(
+            k in 1usize..6,
+            trials in 1u64..40,
+            generations in 0usize..12,
+            shorter in 1u64..40,
+        ) {
+            let cfg = EvolveConfig { generation_size: k, ..config(trials) };
+            let whole = run_all(cfg.clone());
+            let (resumed, _) = stopped_and_resumed(&cfg, generations);
+            proptest::prop_assert_eq!(resumed.checkpoint_json(), whole.checkpoint_json());
+            let mut fake = Fake::batching(Batches::Reversed);
+            let mut e = Evolution::new(cfg.clone(), net(8, 8));
+            e.run(&mut fake, || false, |_| {}).unwrap();
+            proptest::prop_assert_eq!(e.checkpoint_json(), whole.checkpoint_json());
+            let shorter = shorter.min(trials);
+            let part = run_all(EvolveConfig { trials: shorter, ..cfg.clone() });
+            let mut more = Evolution::resume(cfg, &net(8, 8), &part.checkpoint_json()).unwrap();
+            more.run(&mut Fake::new(), || false, |_| {}).unwrap();
+            proptest::prop_assert_eq!(more.checkpoint_json(), whole.checkpoint_json());
+        }
     }
 }
