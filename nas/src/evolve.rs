@@ -648,14 +648,7 @@ impl Evolution {
             .iter()
             .map(|(i, net)| (records[*i].trial, net))
             .collect();
-        let results = runner.evaluate_batch(&jobs);
-        if results.len() != jobs.len() {
-            return Err(EvolveError(format!(
-                "the trial runner gave {} results for {} networks",
-                results.len(),
-                jobs.len()
-            )));
-        }
+        let results = evaluate_batch(runner, &jobs)?;
         // Step 6 in trial order.
         for ((i, net), result) in children.into_iter().zip(results) {
             let rec = &mut records[i];
@@ -740,9 +733,9 @@ impl Evolution {
         let mut rec = TrialRecord::new(0, None);
         rec.kind = "seed".to_string();
         rec.fingerprint = net.fingerprint();
-        let ev = runner.evaluate_batch(&[(0, &net)]).pop().ok_or_else(|| {
-            EvolveError("the trial runner gave no result for the seed".to_string())
-        })?;
+        let ev = evaluate_batch(runner, &[(0, &net)])?
+            .pop()
+            .expect("one result for one job");
         let ev = ev.map_err(|e| match e {
             EvaluateError::Training(m) => {
                 EvolveError(format!("the seed network cannot be trained: {m}"))
@@ -795,6 +788,22 @@ impl Evolution {
             &pop[rng.gen_range(0..pop.len())]
         }
     }
+}
+
+/// The runner's results for `jobs`, which must be one per job.
+fn evaluate_batch(
+    runner: &mut impl TrialRunner,
+    jobs: &[(u64, &Net)],
+) -> Result<Vec<Result<Evaluation, EvaluateError>>, EvolveError> {
+    let results = runner.evaluate_batch(jobs);
+    if results.len() != jobs.len() {
+        return Err(EvolveError(format!(
+            "the trial runner gave {} results for {} networks",
+            results.len(),
+            jobs.len()
+        )));
+    }
+    Ok(results)
 }
 
 /// A checkpoint's population, pending members and records must agree (a
