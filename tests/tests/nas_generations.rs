@@ -130,6 +130,10 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
         .get("pending")
         .map_or(0, |p| p.as_array().unwrap().len());
     assert_eq!(pending, trained_5_to_6);
+    assert!(
+        pending > 0,
+        "no child of trials 5–6 was scored: nothing pending"
+    );
     // Resumed to the full 9, on one thread this time.
     let o = run(
         &file,
