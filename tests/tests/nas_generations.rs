@@ -1,10 +1,11 @@
 //! A nas search in generations (`task.generation_size = 4`) through the
 //! command: the shipped `nas_digits.toml` at 9 trials (the seed, then two
-//! generations of four) writes the same bytes on one thread as on two, and
-//! a search stopped by Ctrl-C (the hidden `--interrupt-after-trials` hook,
-//! heeded between generations), resumed to a budget that ends inside a
-//! generation (its scored children pending in the checkpoint) and resumed
-//! again to the full budget writes what the uninterrupted search writes.
+//! generations of four) run on two threads writes the same bytes as the
+//! same search run on one thread in three pieces: stopped by Ctrl-C (the
+//! hidden `--interrupt-after-trials` hook, heeded between generations),
+//! resumed (on two threads) to a budget that ends inside a generation (its
+//! scored children pending in the checkpoint), and resumed again to the
+//! full budget. (One test, not three: each nas run trains for seconds.)
 
 use std::path::{Path, PathBuf};
 
@@ -66,19 +67,9 @@ fn files(dir: &Path) -> Vec<String> {
 #[test]
 fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
     let (file, dir) = scenario("threads");
-    let (one, two) = (dir.join("one"), dir.join("two"));
-    let o = run(&file, &one, &["--max-budget", "9", "--threads", "1"]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (two, part) = (dir.join("two"), dir.join("part"));
     let o = run(&file, &two, &["--max-budget", "9", "--threads", "2"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(files(&one), files(&two));
-    for f in files(&one) {
-        assert_eq!(
-            read(&one, &f),
-            read(&two, &f),
-            "{f} differs between 1 and 2 threads"
-        );
-    }
     let r = json(&two, "report.json");
     assert_eq!(r["result"]["trials_done"], 9);
     assert_eq!(r["result"]["generation_size"], 4);
@@ -94,9 +85,9 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
         assert!(parent < 1 + (trial - 1) / 4 * 4, "{line}");
     }
 
-    // Ctrl-C once 2 trials ran: heeded after the first generation (the
-    // seed, then trials 1–4).
-    let part = dir.join("part");
+    // The same search on one thread, in three pieces. Ctrl-C once 2
+    // trials ran: heeded after the first generation (the seed, then trials
+    // 1–4).
     let o = run(
         &file,
         &part,
@@ -104,7 +95,7 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
             "--max-budget",
             "9",
             "--threads",
-            "2",
+            "1",
             "--interrupt-after-trials",
             "2",
         ],
@@ -113,8 +104,9 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
     assert_eq!(json(&part, "report.json")["result"]["trials_done"], 5);
     let checkpoint = part.join("checkpoint.json");
     let resume = ["--resume", checkpoint.to_str().unwrap()];
-    // Resumed to 7 trials: the budget ends inside the generation of trials
-    // 5–8, whose scored children are pending in the checkpoint.
+    // Resumed to 7 trials (on two threads): the budget ends inside the
+    // generation of trials 5–8, whose scored children are pending in the
+    // checkpoint.
     let o = run(
         &file,
         &part,
@@ -134,26 +126,26 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
         pending > 0,
         "no child of trials 5–6 was scored: nothing pending"
     );
-    // Resumed to the full 9, on one thread this time.
+    // Resumed to the full 9 on one thread: every file as the uninterrupted
+    // two-thread run wrote it, but for the report's and the summary's word
+    // that it was resumed.
     let o = run(
         &file,
         &part,
         &[&["--max-budget", "9", "--threads", "1"], &resume[..]].concat(),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(files(&two), files(&part));
     for f in files(&two) {
         if f == "report.json" || f == "summary.txt" {
-            continue; // they say the run was resumed
+            continue;
         }
-        assert_eq!(
-            read(&two, &f),
-            read(&part, &f),
-            "{f} differs after resuming"
-        );
+        assert_eq!(read(&two, &f), read(&part, &f), "{f} differs");
     }
-    let (rw, rp) = (json(&two, "report.json"), json(&part, "report.json"));
+    let (mut rw, mut rp) = (json(&two, "report.json"), json(&part, "report.json"));
     assert_eq!(rp["result"]["resumed_at_trial"], 7);
-    assert_eq!(rp["result"]["front"], rw["result"]["front"]);
-    assert_eq!(rp["result"]["hypervolume"], rw["result"]["hypervolume"]);
+    rw["result"]["resumed_at_trial"] = serde_json::Value::Null;
+    rp["result"]["resumed_at_trial"] = serde_json::Value::Null;
+    assert_eq!(rw, rp, "the reports differ beyond where the run resumed");
     let _ = std::fs::remove_dir_all(&dir);
 }
