@@ -70,8 +70,8 @@
 //! Nothing that decides reads the clock: wall-clock seconds are kept apart
 //! ([`Timing`]), never in a record or the checkpoint. The checkpoint
 //! ([`Evolution::checkpoint_json`]) holds the configuration digest, every
-//! trial record, the population with its networks and the fingerprints
-//! seen; floats are written as their shortest exact decimal text, so they
+//! trial record, the population with its networks, the pending members
+//! (if any) and the fingerprints seen; floats are written as their shortest exact decimal text, so they
 //! read back bit for bit. A run resumed from any checkpoint continues with
 //! the same trials as one that never stopped, and writes the same bytes.
 //!
