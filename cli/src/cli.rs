@@ -56,8 +56,9 @@ enum Command {
         /// Print report.json instead of the summary.
         #[arg(long)]
         json: bool,
-        /// Worker threads for sweeps, 1 or more (default: the environment
-        /// variable TESSERA_THREADS, else one per core).
+        /// Worker threads for sweeps and for a nas generation's trainings,
+        /// 1 or more (default: the environment variable TESSERA_THREADS,
+        /// else one per core).
         #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         threads: Option<usize>,
         /// Cap every search budget (simulator calls, PPO episodes, nas

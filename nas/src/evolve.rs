@@ -1,8 +1,8 @@
 //! The evolution loop, after αNAS (Jin, Phothilimthana and Roy, OOPSLA
-//! 2022, §5): a population seeded with one network, grown one trial at a
-//! time by mutating a parent, training the child and scoring it, and cut
-//! back to the Pareto front of (validation accuracy ↑, cost ↓) plus the most
-//! accurate others. Made hardware-aware by the cost: any
+//! 2022, §5): a population seeded with one network, grown a generation at a
+//! time by mutating parents, training the children and scoring them, and
+//! cut back to the Pareto front of (validation accuracy ↑, cost ↓) plus the
+//! most accurate others. Made hardware-aware by the cost: any
 //! [`Objective`] — parameters, MACs, or the simulated package's latency,
 //! throughput or energy.
 //!
@@ -31,6 +31,32 @@
 //! 6. A scored child joins the population, which is then cut back
 //!    ([`select`]).
 //!
+//! # Generations
+//! Trials run in generations of [`EvolveConfig::generation_size`] `k`,
+//! aligned to trial numbers: trial 0 (the seed) is alone, and generation
+//! `g ≥ 0` holds trials `1 + g·k .. 1 + (g + 1)·k` (the last one cut at the
+//! budget). Steps 1–4 run for every trial of a generation in trial order
+//! before any child is evaluated, every parent drawn from the population as
+//! it was when the generation began (a duplicate is one of anything seen
+//! before, an earlier child of the same generation included; the
+//! duplicates cap ends the generation early). Then the children that need
+//! it are evaluated together ([`TrialRunner::evaluate_batch`], in any order
+//! or in parallel: each evaluation depends on its trial alone), their
+//! results applied in trial order, and the population is cut back once,
+//! with every scored child of the generation added in trial order. So the
+//! search does not depend on how many workers evaluate a generation; with
+//! `k = 1` it is the one-trial-at-a-time loop above.
+//!
+//! A run may end inside a generation (its trial budget). The scored
+//! children of that unfinished generation are then *pending*: kept in the
+//! state and the checkpoint apart from the population, which stays the
+//! generation's start population (the parents of its remaining trials, if
+//! the run is continued for more trials), and cut back together with them
+//! when the generation completes. What callers see
+//! ([`Evolution::population`], [`Evolution::front`],
+//! [`Evolution::seed_member`]) is the population as the cut would leave it
+//! with the pending members in: `select(population ++ pending)`.
+//!
 //! # Selection
 //! The population keeps every member of the Pareto front (no member has at
 //! least its accuracy and at most its cost with one of the two strictly
@@ -44,8 +70,8 @@
 //! Nothing that decides reads the clock: wall-clock seconds are kept apart
 //! ([`Timing`]), never in a record or the checkpoint. The checkpoint
 //! ([`Evolution::checkpoint_json`]) holds the configuration digest, every
-//! trial record, the population with its networks and the fingerprints
-//! seen; floats are written as their shortest exact decimal text, so they
+//! trial record, the population with its networks, the pending members
+//! (if any) and the fingerprints seen; floats are written as their shortest exact decimal text, so they
 //! read back bit for bit. A run resumed from any checkpoint continues with
 //! the same trials as one that never stopped, and writes the same bytes.
 //!
@@ -93,6 +119,10 @@ pub struct EvolveConfig {
     pub front_bias: f64,
     /// Duplicates in a row after which the search stops.
     pub max_consecutive_duplicates: u64,
+    /// Trials per generation (at least 1): their parents and mutations are
+    /// fixed before any of them is evaluated (see the module's
+    /// "Generations").
+    pub generation_size: usize,
     /// A digest of everything else that decides the outcome (the seed
     /// network, the data, training, mutation and cost settings), made by
     /// the caller; a checkpoint of another digest is refused.
@@ -116,14 +146,17 @@ impl EvolveConfig {
             objective,
             front_bias: 0.8,
             max_consecutive_duplicates: 50,
+            generation_size: 1,
             digest,
         }
     }
 
     /// What must agree between a checkpoint and the run resuming it
-    /// (everything but the number of trials, which may grow).
+    /// (everything but the number of trials, which may grow). A generation
+    /// size of 1 is left out, so checkpoints written before generations
+    /// existed still read.
     fn fingerprint(&self) -> String {
-        format!(
+        let mut f = format!(
             "population={} seed={} objective={} front_bias={} max_consecutive_duplicates={} digest={}",
             self.population,
             self.seed,
@@ -131,7 +164,24 @@ impl EvolveConfig {
             self.front_bias,
             self.max_consecutive_duplicates,
             self.digest
-        )
+        );
+        if self.generation_size != 1 {
+            f.push_str(&format!(" generation_size={}", self.generation_size));
+        }
+        f
+    }
+
+    /// The trial that ends (exclusive) the generation holding trial `t ≥ 1`,
+    /// the budget aside.
+    fn generation_end(&self, t: u64) -> u64 {
+        let k = self.generation_size.max(1) as u64;
+        1 + ((t - 1) / k + 1) * k
+    }
+
+    /// The first trial of the generation holding trial `t ≥ 1`.
+    fn generation_start(&self, t: u64) -> u64 {
+        let k = self.generation_size.max(1) as u64;
+        1 + (t - 1) / k * k
     }
 }
 
@@ -164,6 +214,16 @@ pub trait TrialRunner {
     /// seeded from it, so evaluating the same trial again gives the same
     /// result).
     fn evaluate(&mut self, net: &Net, trial: u64) -> Result<Evaluation, EvaluateError>;
+    /// Evaluates a generation's children, `(trial, network)` each, and
+    /// returns one result per job in job order. Each result must be what
+    /// [`TrialRunner::evaluate`] gives for that job alone, so a runner may
+    /// evaluate the jobs in any order, in parallel or elsewhere; by default
+    /// they are evaluated one after the other.
+    fn evaluate_batch(&mut self, jobs: &[(u64, &Net)]) -> Vec<Result<Evaluation, EvaluateError>> {
+        jobs.iter()
+            .map(|&(trial, net)| self.evaluate(net, trial))
+            .collect()
+    }
 }
 
 /// How a trial ended.
@@ -326,8 +386,13 @@ struct State {
     config: String,
     seed_net: Net,
     records: Vec<TrialRecord>,
-    /// In trial order.
+    /// In trial order; as it was when the generation under way began.
     population: Vec<Member>,
+    /// The scored children of a generation the run ended inside of (its
+    /// trial budget), in trial order: not cut back yet (see the module's
+    /// "Generations"). Absent from the file when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<Member>,
     /// Every fingerprint seen, ascending.
     seen: BTreeSet<String>,
     consecutive_duplicates: u64,
@@ -339,6 +404,9 @@ struct State {
 pub struct Evolution {
     config: EvolveConfig,
     state: State,
+    /// `select(population ++ pending)`: what [`Evolution::population`]
+    /// shows; the population itself while nothing is pending.
+    view: Vec<Member>,
     timings: Vec<Timing>,
     resumed_at: Option<u64>,
 }
@@ -353,6 +421,7 @@ impl Evolution {
             seed_net,
             records: Vec::new(),
             population: Vec::new(),
+            pending: Vec::new(),
             seen: BTreeSet::new(),
             consecutive_duplicates: 0,
             exhausted: false,
@@ -360,6 +429,7 @@ impl Evolution {
         Evolution {
             config,
             state,
+            view: Vec::new(),
             timings: Vec::new(),
             resumed_at: None,
         }
@@ -400,13 +470,21 @@ impl Evolution {
                 config.trials
             )));
         }
-        check_consistent(&state)?;
-        Ok(Evolution {
+        if config.generation_size == 0 {
+            return Err(EvolveError(
+                "the generation size must be at least 1".to_string(),
+            ));
+        }
+        check_consistent(&state, &config)?;
+        let mut e = Evolution {
             config,
             state,
+            view: Vec::new(),
             timings: Vec::new(),
             resumed_at: Some(done),
-        })
+        };
+        e.refresh_view();
+        Ok(e)
     }
 
     /// The checkpoint: every trial so far and what the next one needs.
@@ -455,34 +533,47 @@ impl Evolution {
         &self.timings
     }
 
-    /// The population, in trial order.
+    /// The population, in trial order, as the cut would leave it now: with
+    /// the pending members of an unfinished generation (if any) added and
+    /// cut back, `select(population ++ pending)`. That is what the search
+    /// found so far; the parents of the unfinished generation's remaining
+    /// trials still come from the population without them.
     pub fn population(&self) -> &[Member] {
-        &self.state.population
+        &self.view
+    }
+
+    /// The scored children of the unfinished generation the run ended
+    /// inside of, in trial order (empty at a generation's end).
+    pub fn pending(&self) -> &[Member] {
+        &self.state.pending
     }
 
     /// The seed's member, once trial 0 ran.
     pub fn seed_member(&self) -> Option<&Member> {
-        self.state.population.iter().find(|m| m.trial == 0)
+        self.view.iter().find(|m| m.trial == 0)
     }
 
     pub fn seed_net(&self) -> &Net {
         &self.state.seed_net
     }
 
-    /// The Pareto front of the population, in trial order.
+    /// The Pareto front of the population ([`Evolution::population`], so
+    /// pending members included), in trial order.
     pub fn front(&self) -> Vec<&Member> {
-        let pop = &self.state.population;
+        let pop = &self.view;
         front_indices(pop).into_iter().map(|i| &pop[i]).collect()
     }
 
-    /// Runs trials until the budget is spent, the duplicates cap is hit, or
-    /// `stop` says so (asked before each trial); `after_trial` is told after
-    /// each one.
+    /// Runs generations until the budget is spent, the duplicates cap is
+    /// hit, or `stop` says so (asked before each generation: one under way
+    /// always finishes); `after_generation` is told after each one (trial 0
+    /// is a generation of its own, and so is the rest of a generation a
+    /// resumed run finishes).
     pub fn run(
         &mut self,
         runner: &mut impl TrialRunner,
         mut stop: impl FnMut() -> bool,
-        mut after_trial: impl FnMut(&Evolution),
+        mut after_generation: impl FnMut(&Evolution),
     ) -> Result<Stop, EvolveError> {
         loop {
             if let Some(reason) = self.stop_reason() {
@@ -491,50 +582,103 @@ impl Evolution {
             if stop() {
                 return Ok(Stop::Interrupted);
             }
-            self.step(runner)?;
-            after_trial(self);
+            self.step_generation(runner)?;
+            after_generation(self);
         }
     }
 
-    /// Runs the next trial.
-    pub fn step(&mut self, runner: &mut impl TrialRunner) -> Result<(), EvolveError> {
-        let t = self.trials_done();
-        if t == 0 {
-            return self.run_seed(runner);
+    /// Runs the next generation (or the rest of the one a run ended inside
+    /// of), up to the budget.
+    pub fn step_generation(&mut self, runner: &mut impl TrialRunner) -> Result<(), EvolveError> {
+        if self.config.generation_size == 0 {
+            return Err(EvolveError(
+                "the generation size must be at least 1".to_string(),
+            ));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, t));
-        let parent = self.choose_parent(&mut rng).clone();
-        let mut rec = TrialRecord::new(t, Some(parent.trial));
-        let child = match runner.mutate(&parent.net, &mut rng) {
-            Ok(c) => c,
-            Err(e) => {
-                rec.outcome = Outcome::MutationFailed;
-                rec.message = e;
-                self.state.consecutive_duplicates = 0;
-                self.state.records.push(rec);
-                return Ok(());
-            }
-        };
-        rec.kind = child.kind.to_string();
-        rec.block = child.block.clone();
-        rec.props_before = child.props_before.clone();
-        rec.props_after = child.props_after.clone();
-        rec.synth_steps = child.synth_steps;
-        rec.fingerprint = child.net.fingerprint();
-        if !self.state.seen.insert(rec.fingerprint.clone()) {
-            rec.outcome = Outcome::Duplicate;
-            self.state.consecutive_duplicates += 1;
-            if self.state.consecutive_duplicates >= self.config.max_consecutive_duplicates {
-                self.state.exhausted = true;
-            }
-            self.state.records.push(rec);
+        let first = self.trials_done();
+        if first == 0 {
+            self.run_seed(runner)?;
+            self.refresh_view();
             return Ok(());
         }
-        self.state.consecutive_duplicates = 0;
-        match runner.evaluate(&child.net, t) {
+        let end = self.config.generation_end(first);
+        let last = end.min(self.config.trials);
+        // Steps 1–4 for every trial, parents from the generation's start
+        // population (cut back only at its end).
+        let mut records: Vec<TrialRecord> = Vec::new();
+        // (index into `records`, the child's network) of the children to
+        // evaluate.
+        let mut children: Vec<(usize, Net)> = Vec::new();
+        for t in first..last {
+            let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(self.config.seed, t));
+            let parent = self.choose_parent(&mut rng);
+            let mut rec = TrialRecord::new(t, Some(parent.trial));
+            let child = match runner.mutate(&parent.net, &mut rng) {
+                Ok(c) => c,
+                Err(e) => {
+                    rec.outcome = Outcome::MutationFailed;
+                    rec.message = e;
+                    self.state.consecutive_duplicates = 0;
+                    records.push(rec);
+                    continue;
+                }
+            };
+            rec.kind = child.kind.to_string();
+            rec.block = child.block.clone();
+            rec.props_before = child.props_before.clone();
+            rec.props_after = child.props_after.clone();
+            rec.synth_steps = child.synth_steps;
+            rec.fingerprint = child.net.fingerprint();
+            if !self.state.seen.insert(rec.fingerprint.clone()) {
+                rec.outcome = Outcome::Duplicate;
+                records.push(rec);
+                self.state.consecutive_duplicates += 1;
+                if self.state.consecutive_duplicates >= self.config.max_consecutive_duplicates {
+                    self.state.exhausted = true;
+                    break;
+                }
+                continue;
+            }
+            self.state.consecutive_duplicates = 0;
+            children.push((records.len(), child.net));
+            records.push(rec);
+        }
+        // Step 5 for every child at once.
+        let jobs: Vec<(u64, &Net)> = children
+            .iter()
+            .map(|(i, net)| (records[*i].trial, net))
+            .collect();
+        let results = evaluate_batch(runner, &jobs)?;
+        // Step 6 in trial order.
+        for ((i, net), result) in children.into_iter().zip(results) {
+            let rec = &mut records[i];
+            if let Some(member) = self.apply(rec, net, result) {
+                self.state.pending.push(member);
+            }
+        }
+        self.state.records.extend(records);
+        let complete = self.trials_done() == end || self.state.exhausted;
+        if complete && !self.state.pending.is_empty() {
+            let mut pop = std::mem::take(&mut self.state.population);
+            pop.append(&mut self.state.pending);
+            self.state.population = select(pop, self.config.population);
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// A child's evaluation written into its record (and its time into the
+    /// timings); the member it makes if it was scored.
+    fn apply(
+        &mut self,
+        rec: &mut TrialRecord,
+        net: Net,
+        result: Result<Evaluation, EvaluateError>,
+    ) -> Option<Member> {
+        match result {
             Ok(ev) => {
                 self.timings.push(Timing {
-                    trial: t,
+                    trial: rec.trial,
                     train_wall_s: ev.train_wall_s,
                     score_wall_s: ev.score_wall_s,
                 });
@@ -544,14 +688,12 @@ impl Evolution {
                     Some(cost) if cost.is_finite() && ev.val_accuracy.is_finite() => {
                         rec.cost = Some(cost);
                         rec.outcome = Outcome::Trained;
-                        let mut pop = std::mem::take(&mut self.state.population);
-                        pop.push(Member {
-                            trial: t,
-                            net: child.net,
+                        return Some(Member {
+                            trial: rec.trial,
+                            net,
                             val_accuracy: ev.val_accuracy,
                             cost,
                         });
-                        self.state.population = select(pop, self.config.population);
                     }
                     _ => {
                         rec.outcome = Outcome::Unscored;
@@ -571,8 +713,18 @@ impl Evolution {
                 rec.message = e;
             }
         }
-        self.state.records.push(rec);
-        Ok(())
+        None
+    }
+
+    /// Recomputes what [`Evolution::population`] shows.
+    fn refresh_view(&mut self) {
+        self.view = if self.state.pending.is_empty() {
+            self.state.population.clone()
+        } else {
+            let mut pop = self.state.population.clone();
+            pop.extend(self.state.pending.iter().cloned());
+            select(pop, self.config.population)
+        };
     }
 
     /// Trial 0: the seed, which must train and score.
@@ -581,7 +733,10 @@ impl Evolution {
         let mut rec = TrialRecord::new(0, None);
         rec.kind = "seed".to_string();
         rec.fingerprint = net.fingerprint();
-        let ev = runner.evaluate(&net, 0).map_err(|e| match e {
+        let ev = evaluate_batch(runner, &[(0, &net)])?
+            .pop()
+            .expect("one result for one job");
+        let ev = ev.map_err(|e| match e {
             EvaluateError::Training(m) => {
                 EvolveError(format!("the seed network cannot be trained: {m}"))
             }
@@ -635,9 +790,25 @@ impl Evolution {
     }
 }
 
-/// A checkpoint's population and records must agree (a hand-edited or
-/// damaged file is refused rather than continued from).
-fn check_consistent(s: &State) -> Result<(), EvolveError> {
+/// The runner's results for `jobs`, which must be one per job.
+fn evaluate_batch(
+    runner: &mut impl TrialRunner,
+    jobs: &[(u64, &Net)],
+) -> Result<Vec<Result<Evaluation, EvaluateError>>, EvolveError> {
+    let results = runner.evaluate_batch(jobs);
+    if results.len() != jobs.len() {
+        return Err(EvolveError(format!(
+            "the trial runner gave {} results for {} networks",
+            results.len(),
+            jobs.len()
+        )));
+    }
+    Ok(results)
+}
+
+/// A checkpoint's population, pending members and records must agree (a
+/// hand-edited or damaged file is refused rather than continued from).
+fn check_consistent(s: &State, config: &EvolveConfig) -> Result<(), EvolveError> {
     let bad = |why: &str| Err(EvolveError(format!("the checkpoint is damaged: {why}")));
     if s.records.is_empty() != s.population.is_empty() {
         return bad("its population does not match its trials");
@@ -650,7 +821,32 @@ fn check_consistent(s: &State) -> Result<(), EvolveError> {
             return bad(&format!("record {i} is of trial {}", r.trial));
         }
     }
-    for m in &s.population {
+    // Inside a generation (the run ended at its budget) every scored child
+    // of it so far is pending, and nothing else is; at a generation's end,
+    // or once the duplicates cap ended the search, nothing is pending.
+    let done = s.records.len() as u64;
+    let unfinished = done >= 2 && !s.exhausted && config.generation_end(done - 1) != done;
+    let expected: Vec<u64> = if unfinished {
+        (config.generation_start(done - 1)..done)
+            .filter(|&t| s.records[t as usize].outcome == Outcome::Trained)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let pending: Vec<u64> = s.pending.iter().map(|m| m.trial).collect();
+    if pending != expected {
+        return bad(&format!(
+            "its pending members are of trials {pending:?}, its records call for {expected:?}"
+        ));
+    }
+    if unfinished
+        && s.population
+            .iter()
+            .any(|m| m.trial >= config.generation_start(done - 1))
+    {
+        return bad("its population holds a member of the unfinished generation");
+    }
+    for m in s.population.iter().chain(&s.pending) {
         let Some(r) = s.records.get(m.trial as usize) else {
             return bad(&format!("member of trial {} has no record", m.trial));
         };
@@ -668,19 +864,41 @@ fn check_consistent(s: &State) -> Result<(), EvolveError> {
     Ok(())
 }
 
-/// The first `key=value` pair that differs between two fingerprints.
+/// The first setting that differs between two fingerprints (`key=value`
+/// pairs; a key one of them leaves out has its default there).
 fn first_difference(had: &str, want: &str) -> String {
-    for (a, b) in had.split(' ').zip(want.split(' ')) {
+    let split = |f: &str| -> Vec<(String, String)> {
+        f.split(' ')
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (had, want) = (split(had), split(want));
+    let value = |pairs: &[(String, String)], key: &str| -> String {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| fingerprint_default(key).to_string())
+    };
+    let keys = want.iter().chain(&had).map(|(k, _)| k.as_str());
+    for key in keys {
+        let (a, b) = (value(&had, key), value(&want, key));
         if a != b {
-            let key = b.split('=').next().unwrap_or(b);
-            return format!(
-                "{key} was {} there, is {} here",
-                a.split_once('=').map_or(a, |x| x.1),
-                b.split_once('=').map_or(b, |x| x.1)
-            );
+            return format!("{key} was {a} there, is {b} here");
         }
     }
     "its settings differ".to_string()
+}
+
+/// The value a fingerprint key stands for when it is left out.
+fn fingerprint_default(key: &str) -> &'static str {
+    match key {
+        "generation_size" => "1",
+        _ => "absent",
+    }
 }
 
 /// Whether `a` dominates `b`: at least as accurate and at most as costly,
@@ -830,6 +1048,20 @@ mod tests {
     struct Fake {
         hardware: bool,
         evaluated: Vec<u64>,
+        /// How `evaluate_batch` runs a batch.
+        batches: Batches,
+        /// The size of every batch it was given.
+        batch_sizes: Vec<usize>,
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Batches {
+        /// The trait's default: one job after the other.
+        InOrder,
+        /// The last job first.
+        Reversed,
+        /// Each job on a thread of its own.
+        Threads,
     }
 
     impl Fake {
@@ -837,8 +1069,49 @@ mod tests {
             Fake {
                 hardware: false,
                 evaluated: Vec::new(),
+                batches: Batches::InOrder,
+                batch_sizes: Vec::new(),
             }
         }
+
+        fn batching(batches: Batches) -> Fake {
+            Fake {
+                batches,
+                ..Fake::new()
+            }
+        }
+    }
+
+    /// The fake's training and scoring (see [`Fake`]).
+    fn fake_evaluation(hardware: bool, n: &Net) -> Result<Evaluation, EvaluateError> {
+        let (a, b) = widths(n);
+        if a == 2 {
+            return Err(EvaluateError::Training("width 2".into()));
+        }
+        if b == 16 {
+            return Err(EvaluateError::Costing("width 16".into()));
+        }
+        let params = n.params().unwrap();
+        let macs = n.macs().unwrap();
+        // Wider first layers are more accurate; the second only costs.
+        let acc = 1.0 - 1.0 / (1.0 + a as f64);
+        Ok(Evaluation {
+            val_accuracy: acc,
+            costs: Costs {
+                params,
+                macs,
+                sim: hardware.then(|| SimCost {
+                    valid: true,
+                    latency_cycles: macs / 10,
+                    latency_us: macs as f64 / 10_000.0,
+                    throughput_per_s: 1e6 / macs as f64,
+                    energy_mj_per_inference: macs as f64 * 1e-6,
+                    evaluations: 1,
+                }),
+            },
+            train_wall_s: 0.5,
+            score_wall_s: 0.25,
+        })
     }
 
     impl TrialRunner for Fake {
@@ -862,39 +1135,50 @@ mod tests {
 
         fn evaluate(&mut self, n: &Net, trial: u64) -> Result<Evaluation, EvaluateError> {
             self.evaluated.push(trial);
-            let (a, b) = widths(n);
-            if a == 2 {
-                return Err(EvaluateError::Training("width 2".into()));
+            fake_evaluation(self.hardware, n)
+        }
+
+        fn evaluate_batch(
+            &mut self,
+            jobs: &[(u64, &Net)],
+        ) -> Vec<Result<Evaluation, EvaluateError>> {
+            self.batch_sizes.push(jobs.len());
+            match self.batches {
+                Batches::InOrder => jobs.iter().map(|&(t, n)| self.evaluate(n, t)).collect(),
+                Batches::Reversed => {
+                    let mut out: Vec<_> = jobs
+                        .iter()
+                        .rev()
+                        .map(|&(t, n)| self.evaluate(n, t))
+                        .collect();
+                    out.reverse();
+                    out
+                }
+                Batches::Threads => {
+                    let hardware = self.hardware;
+                    self.evaluated.extend(jobs.iter().map(|j| j.0));
+                    std::thread::scope(|scope| {
+                        let handles: Vec<_> = jobs
+                            .iter()
+                            .map(|&(_, n)| scope.spawn(move || fake_evaluation(hardware, n)))
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).collect()
+                    })
+                }
             }
-            if b == 16 {
-                return Err(EvaluateError::Costing("width 16".into()));
-            }
-            let params = n.params().unwrap();
-            let macs = n.macs().unwrap();
-            // Wider first layers are more accurate; the second only costs.
-            let acc = 1.0 - 1.0 / (1.0 + a as f64);
-            Ok(Evaluation {
-                val_accuracy: acc,
-                costs: Costs {
-                    params,
-                    macs,
-                    sim: self.hardware.then(|| SimCost {
-                        valid: true,
-                        latency_cycles: macs / 10,
-                        latency_us: macs as f64 / 10_000.0,
-                        throughput_per_s: 1e6 / macs as f64,
-                        energy_mj_per_inference: macs as f64 * 1e-6,
-                        evaluations: 1,
-                    }),
-                },
-                train_wall_s: 0.5,
-                score_wall_s: 0.25,
-            })
         }
     }
 
     fn config(trials: u64) -> EvolveConfig {
         EvolveConfig::new(trials, 4, 7, Objective::Params, "fake".into())
+    }
+
+    /// [`config`] with generations of 4 trials.
+    fn config4(trials: u64) -> EvolveConfig {
+        EvolveConfig {
+            generation_size: 4,
+            ..config(trials)
+        }
     }
 
     fn run_all(cfg: EvolveConfig) -> Evolution {
@@ -1189,5 +1473,252 @@ mod tests {
         let text = serde_json::to_string(&n).unwrap();
         let back: Net = serde_json::from_str(&text).unwrap();
         assert_eq!(back, n);
+    }
+
+    /// A search of `cfg` stopped after `generations` generations (or at its
+    /// end), its checkpoint resumed and run to the end.
+    fn stopped_and_resumed(cfg: &EvolveConfig, generations: usize) -> (Evolution, Stop) {
+        let mut part = Evolution::new(cfg.clone(), net(8, 8));
+        let mut n = 0;
+        let reason = part
+            .run(
+                &mut Fake::new(),
+                || {
+                    n += 1;
+                    n > generations
+                },
+                |_| {},
+            )
+            .unwrap();
+        let text = part.checkpoint_json();
+        let mut resumed = Evolution::resume(cfg.clone(), &net(8, 8), &text).unwrap();
+        assert_eq!(resumed.checkpoint_json(), text);
+        assert_eq!(resumed.population(), part.population());
+        resumed.run(&mut Fake::new(), || false, |_| {}).unwrap();
+        (resumed, reason)
+    }
+
+    #[test]
+    fn a_generation_is_evaluated_as_one_batch_of_its_new_children() {
+        let mut fake = Fake::new();
+        let mut e = Evolution::new(config4(41), net(8, 8));
+        let mut sizes = Vec::new();
+        e.run(&mut fake, || false, |e| sizes.push(e.trials_done()))
+            .unwrap();
+        // The seed alone, then 4 trials a generation.
+        assert_eq!(sizes, vec![1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41]);
+        assert_eq!(fake.batch_sizes[0], 1);
+        assert!(fake.batch_sizes.iter().all(|&n| n <= 4));
+        assert!(fake.batch_sizes.iter().any(|&n| n > 1));
+        // Every batch held exactly the generation's children that were new.
+        let recs = e.records();
+        for (g, &n) in fake.batch_sizes.iter().enumerate().skip(1) {
+            let trials = 1 + (g as u64 - 1) * 4..1 + g as u64 * 4;
+            let new = recs[trials.start as usize..trials.end as usize]
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Duplicate | Outcome::MutationFailed))
+                .count();
+            assert_eq!(n, new, "generation {g}");
+        }
+        // Every parent is of an earlier generation: the population at the
+        // generation's start.
+        for r in &recs[1..] {
+            let start = 1 + (r.trial - 1) / 4 * 4;
+            assert!(r.parent.unwrap() < start, "trial {}", r.trial);
+        }
+        // Dedup runs in trial order within a generation too: nothing
+        // evaluated twice.
+        let mut fps: Vec<&str> = recs
+            .iter()
+            .filter(|r| fake.evaluated.contains(&r.trial))
+            .map(|r| r.fingerprint.as_str())
+            .collect();
+        let n = fps.len();
+        fps.sort_unstable();
+        fps.dedup();
+        assert_eq!(fps.len(), n);
+    }
+
+    #[test]
+    fn the_order_a_batch_is_evaluated_in_changes_nothing() {
+        for cfg in [config4(40), config4(37)] {
+            let mut runs = Vec::new();
+            for batches in [Batches::InOrder, Batches::Reversed, Batches::Threads] {
+                let mut fake = Fake::batching(batches);
+                fake.hardware = true;
+                let mut e = Evolution::new(cfg.clone(), net(8, 8));
+                e.run(&mut fake, || false, |_| {}).unwrap();
+                let mut evaluated = fake.evaluated.clone();
+                evaluated.sort_unstable();
+                runs.push((e.checkpoint_json(), e.timings().to_vec(), evaluated));
+            }
+            assert_eq!(runs[0], runs[1], "reversed");
+            assert_eq!(runs[0], runs[2], "threads");
+        }
+    }
+
+    #[test]
+    fn a_search_of_generations_resumed_anywhere_equals_an_uninterrupted_one() {
+        let cfg = config4(40);
+        let whole = run_all(cfg.clone());
+        // 1 + ⌈39 / 4⌉ = 11 generations.
+        for generations in 0..=11 {
+            let (resumed, reason) = stopped_and_resumed(&cfg, generations);
+            assert_eq!(reason == Stop::Interrupted, generations < 11);
+            assert_eq!(
+                resumed.checkpoint_json(),
+                whole.checkpoint_json(),
+                "stopped after {generations} generations"
+            );
+        }
+    }
+
+    #[test]
+    fn a_search_ended_inside_a_generation_continues_as_if_it_had_not() {
+        let whole = run_all(config4(30));
+        // 20 trials end inside the generation of trials 17–20 (none of
+        // them scored), 23 inside that of 21–24 (two of them scored: they
+        // are pending).
+        for (budget, pending, from) in [(20, 0, 17), (23, 2, 21)] {
+            let part = run_all(config4(budget));
+            assert_eq!(part.pending().len(), pending, "{budget} trials");
+            assert!(
+                part.pending()
+                    .iter()
+                    .all(|m| (from..budget).contains(&m.trial))
+            );
+            let mut more =
+                Evolution::resume(config4(30), &net(8, 8), &part.checkpoint_json()).unwrap();
+            more.run(&mut Fake::new(), || false, |_| {}).unwrap();
+            assert_eq!(
+                more.checkpoint_json(),
+                whole.checkpoint_json(),
+                "{budget} trials continued to 30"
+            );
+        }
+        // Callers see the pending members as cut into the population.
+        let part = run_all(config4(23));
+        assert!(part.checkpoint_json().contains("\"pending\""));
+        let mut all = part.state.population.clone();
+        all.extend(part.pending().iter().cloned());
+        assert_eq!(part.population(), select(all, 4).as_slice());
+        assert!(
+            part.front()
+                .iter()
+                .any(|m| part.pending().iter().any(|p| p.trial == m.trial)),
+            "a pending member is on the front"
+        );
+        // At a generation's end nothing is pending, and the file says so by
+        // leaving the list out (as checkpoints of one-trial generations do).
+        let done = run_all(config4(25));
+        assert!(done.pending().is_empty());
+        assert!(!done.checkpoint_json().contains("\"pending\""));
+    }
+
+    #[test]
+    fn the_generation_size_decides_the_search() {
+        let one = run_all(config(40));
+        let four = run_all(config4(40));
+        assert_ne!(one.records(), four.records());
+        // The seed's trial is the same: it is alone in both.
+        assert_eq!(one.records()[0], four.records()[0]);
+        // And a checkpoint of one size does not continue with another.
+        let text = run_all(config4(10)).checkpoint_json();
+        let e = Evolution::resume(config(10), &net(8, 8), &text)
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("generation_size was 4 there, is 1 here"),
+            "{e}"
+        );
+        let text = run_all(config(10)).checkpoint_json();
+        let e = Evolution::resume(config4(10), &net(8, 8), &text)
+            .err()
+            .unwrap();
+        assert!(
+            e.0.contains("generation_size was 1 there, is 4 here"),
+            "{e}"
+        );
+        let zero = EvolveConfig {
+            generation_size: 0,
+            ..config(10)
+        };
+        let e = Evolution::new(zero, net(8, 8))
+            .run(&mut Fake::new(), || false, |_| {})
+            .unwrap_err();
+        assert!(e.0.contains("at least 1"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_pending_list_is_refused() {
+        let part = run_all(config4(23));
+        assert!(!part.pending().is_empty());
+        let text = part.checkpoint_json();
+        let refused = |damaged: &str| {
+            assert_ne!(damaged, text);
+            let e = Evolution::resume(config4(30), &net(8, 8), damaged)
+                .err()
+                .unwrap();
+            assert!(e.0.contains("damaged"), "{e}");
+            e.0
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = value.clone();
+            f(&mut v);
+            serde_json::to_string_pretty(&v).unwrap()
+        };
+        // The list left out.
+        let e = refused(&edit(&|v| {
+            v.as_object_mut().unwrap().remove("pending");
+        }));
+        assert!(e.contains("pending members are of trials []"), "{e}");
+        // A pending member's accuracy changed.
+        refused(&edit(&|v| {
+            v["pending"][0]["val_accuracy"] = "0.99".into();
+        }));
+        // A pending member moved into the population.
+        let e = refused(&edit(&|v| {
+            let m = v["pending"].as_array_mut().unwrap().remove(0);
+            v["population"].as_array_mut().unwrap().push(m);
+        }));
+        assert!(e.contains("pending"), "{e}");
+        // Pending members at a generation's end.
+        let done = run_all(config4(21));
+        let mut v: serde_json::Value = serde_json::from_str(&done.checkpoint_json()).unwrap();
+        v["pending"] = value["pending"].clone();
+        let e = Evolution::resume(config4(30), &net(8, 8), &serde_json::to_string(&v).unwrap())
+            .err()
+            .unwrap();
+        assert!(e.0.contains("damaged"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// For any generation size, budget and stop point, a resumed search
+        /// (and one continued from a smaller budget) equals an uninterrupted
+        /// one, and the batch order does not matter.
+        #[test]
+        fn generations_resume_exactly(
+            k in 1usize..6,
+            trials in 1u64..40,
+            generations in 0usize..12,
+            shorter in 1u64..40,
+        ) {
+            let cfg = EvolveConfig { generation_size: k, ..config(trials) };
+            let whole = run_all(cfg.clone());
+            let (resumed, _) = stopped_and_resumed(&cfg, generations);
+            proptest::prop_assert_eq!(resumed.checkpoint_json(), whole.checkpoint_json());
+            let mut fake = Fake::batching(Batches::Reversed);
+            let mut e = Evolution::new(cfg.clone(), net(8, 8));
+            e.run(&mut fake, || false, |_| {}).unwrap();
+            proptest::prop_assert_eq!(e.checkpoint_json(), whole.checkpoint_json());
+            let shorter = shorter.min(trials);
+            let part = run_all(EvolveConfig { trials: shorter, ..cfg.clone() });
+            let mut more = Evolution::resume(cfg, &net(8, 8), &part.checkpoint_json()).unwrap();
+            more.run(&mut Fake::new(), || false, |_| {}).unwrap();
+            proptest::prop_assert_eq!(more.checkpoint_json(), whole.checkpoint_json());
+        }
     }
 }

@@ -73,7 +73,8 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     pub quiet: bool,
     pub json: bool,
-    /// Worker threads for sweeps (default: available cores).
+    /// Worker threads for sweeps and a nas generation's evaluations
+    /// (default: available cores).
     pub threads: Option<usize>,
     /// Test hook: behave as if Ctrl-C came after this many sweep points.
     pub interrupt_after_points: Option<usize>,

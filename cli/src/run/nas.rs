@@ -16,12 +16,20 @@
 //! (trial `t` trains with `derive_seed(stream 1, t)`, so retraining a trial
 //! gives the same weights); the partitioner's stream 2.
 //!
-//! Checkpoints. After every trial `checkpoint.json` is written into the
-//! output directory at once (atomically), so a run that dies loses at most
-//! the trial under way. Ctrl-C is checked between trials: the trial under
-//! way finishes, then the outputs are written (test accuracies left out)
-//! and the command exits 130; `--resume` continues, and the outputs equal
-//! an uninterrupted run's byte for byte, except `timing.csv`, the one file
+//! Generations. Trials run in generations of `task.generation_size` (see
+//! `nas::evolve`): a generation's children are fixed first, then trained and
+//! scored together, each on a thread of its own (at most `--threads` at
+//! once, the sweep's default: the available cores), and their results
+//! applied in trial order; so the outputs do not depend on the thread
+//! count. Every evaluation is exactly the one-at-a-time `evaluate`.
+//!
+//! Checkpoints. After every generation (every trial when a generation is
+//! one trial) `checkpoint.json` is written into the output directory at
+//! once (atomically), so a run that dies loses at most the generation under
+//! way. Ctrl-C is checked between generations: the generation under way
+//! finishes, then the outputs are written (test accuracies left out) and
+//! the command exits 130; `--resume` continues, and the outputs equal an
+//! uninterrupted run's byte for byte, except `timing.csv`, the one file
 //! with wall-clock seconds (of the trials this invocation ran).
 //!
 //! Outputs: `trials.csv` (every trial), `pareto.csv` and `front_<trial>.json`
@@ -34,6 +42,8 @@
 //! it on the test split.
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -157,13 +167,16 @@ pub(super) fn prepare(s: &Scenario, t: &NasTask, args: &RunArgs) -> Result<Prepa
         ..SynthConfig::default()
     };
     let digest = digest(s, t, &data, &seed_net, &frozen, hardware.as_ref());
-    let config = EvolveConfig::new(
-        capped_budget(t.trials, args.max_budget),
-        t.population as usize,
-        derive_seed(s.seed, EVOLVE_STREAM),
-        t.objective,
-        digest,
-    );
+    let config = EvolveConfig {
+        generation_size: t.generation_size as usize,
+        ..EvolveConfig::new(
+            capped_budget(t.trials, args.max_budget),
+            t.population as usize,
+            derive_seed(s.seed, EVOLVE_STREAM),
+            t.objective,
+            digest,
+        )
+    };
     let evolution = match &args.resume {
         None => Evolution::new(config, seed_net),
         Some(path) => {
@@ -344,6 +357,15 @@ fn digest(
     format!("{h:016x}")
 }
 
+/// Threads a generation's evaluations run on: `--threads` (or
+/// `TESSERA_THREADS`), else the available cores; the same count a sweep's
+/// workers use.
+fn evaluation_threads(args: &RunArgs) -> usize {
+    args.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
 /// The evolution's runner: the real mutation, training and costing.
 struct Runner<'a> {
     data: &'a Dataset,
@@ -354,6 +376,8 @@ struct Runner<'a> {
     weights: MutationWeights,
     synth: SynthConfig,
     frozen: &'a [String],
+    /// Evaluations run at once (see [`evaluation_threads`]).
+    threads: usize,
 }
 
 impl Runner<'_> {
@@ -363,6 +387,25 @@ impl Runner<'_> {
             seed: derive_seed(self.train_seed, trial),
             ..self.train
         }
+    }
+
+    /// Trains and scores the network of trial `trial`: a function of the
+    /// two alone, so evaluations may run on any thread in any order.
+    fn evaluate_one(&self, net: &Net, trial: u64) -> Result<Evaluation, EvaluateError> {
+        // The clock is read for the record (timing.csv) only.
+        let started = Instant::now();
+        let trained = nas::train::train(net, self.data, &self.train_config(trial))
+            .map_err(|e| EvaluateError::Training(e.0))?;
+        let train_wall_s = started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let costs =
+            nas::cost::costs(net, self.hardware).map_err(|e| EvaluateError::Costing(e.0))?;
+        Ok(Evaluation {
+            val_accuracy: trained.val_accuracy,
+            costs,
+            train_wall_s,
+            score_wall_s: started.elapsed().as_secs_f64(),
+        })
     }
 }
 
@@ -380,20 +423,45 @@ impl TrialRunner for Runner<'_> {
     }
 
     fn evaluate(&mut self, net: &Net, trial: u64) -> Result<Evaluation, EvaluateError> {
-        // The clock is read for the record (timing.csv) only.
-        let started = Instant::now();
-        let trained = nas::train::train(net, self.data, &self.train_config(trial))
-            .map_err(|e| EvaluateError::Training(e.0))?;
-        let train_wall_s = started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let costs =
-            nas::cost::costs(net, self.hardware).map_err(|e| EvaluateError::Costing(e.0))?;
-        Ok(Evaluation {
-            val_accuracy: trained.val_accuracy,
-            costs,
-            train_wall_s,
-            score_wall_s: started.elapsed().as_secs_f64(),
-        })
+        self.evaluate_one(net, trial)
+    }
+
+    /// The jobs on up to `threads` scoped threads, each taking the next job
+    /// not yet taken; every result lands in its job's slot.
+    fn evaluate_batch(&mut self, jobs: &[(u64, &Net)]) -> Vec<Result<Evaluation, EvaluateError>> {
+        let workers = self.threads.min(jobs.len());
+        if workers <= 1 {
+            return jobs
+                .iter()
+                .map(|&(trial, net)| self.evaluate_one(net, trial))
+                .collect();
+        }
+        let slots: Vec<Mutex<Option<Result<Evaluation, EvaluateError>>>> =
+            jobs.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let this = &*self;
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(&(trial, net)) = jobs.get(i) else {
+                            return;
+                        };
+                        let result = this.evaluate_one(net, trial);
+                        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    }
+                });
+            }
+        });
+        slots
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .expect("every job ran")
+            })
+            .collect()
     }
 }
 
@@ -425,6 +493,7 @@ pub(super) fn run_nas(
         weights: MutationWeights::default(),
         synth,
         frozen: &frozen,
+        threads: evaluation_threads(args),
     };
     let mut warnings = Vec::new();
     let bar = progress_bar(
@@ -432,6 +501,9 @@ pub(super) fn run_nas(
         evolution.trials_done(),
         args.quiet,
     );
+    // Trials this invocation ran, for the test hook (which, like Ctrl-C,
+    // is heeded between generations).
+    let started_at = evolution.trials_done();
     let ran = std::cell::Cell::new(0u64);
     let stop = evolution
         .run(
@@ -441,7 +513,7 @@ pub(super) fn run_nas(
                 interrupted() || hook
             },
             |e| {
-                ran.set(ran.get() + 1);
+                ran.set(e.trials_done() - started_at);
                 bar.set_position(e.trials_done());
                 bar.set_message(format!("front {}", e.front().len()));
                 if let Err(err) = crate::files::write_checkpoint(out_dir, &e.checkpoint_json())
@@ -605,6 +677,9 @@ struct NasResult {
     objective: &'static str,
     guidance: Guidance,
     population: u64,
+    /// Left out when 1 (one trial at a time).
+    #[serde(skip_serializing_if = "is_one")]
+    generation_size: u64,
     data_set: String,
     data_sizes: [usize; 3],
     seed_network: String,
@@ -690,6 +765,7 @@ impl NasResult {
             objective: t.objective.name(),
             guidance: t.guidance,
             population: t.population,
+            generation_size: t.generation_size,
             data_set: data.name.clone(),
             data_sizes: [data.train.len(), data.val.len(), data.test.len()],
             seed_network,
@@ -713,6 +789,11 @@ impl NasResult {
             best,
         }
     }
+}
+
+/// Whether a count is 1 (serde's `skip_serializing_if`).
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// The cheapest (by the objective; ties: earlier trial) front member other
@@ -763,6 +844,12 @@ fn summary(s: &Scenario, r: &NasResult, complete: bool) -> String {
         },
         r.population
     );
+    if r.generation_size != 1 {
+        text.push_str(&format!(
+            "generations of {} trials, each trained together\n",
+            r.generation_size
+        ));
+    }
     if let Some(h) = &r.hardware {
         text.push_str(&format!(
             "scored on {} (partitioned by {}, budget {}, batch {}, {})\n",

@@ -259,6 +259,7 @@ fn nas_toml(x: &NasTask, t: &mut Table) {
     let int = |v: u64| Value::Integer(v as i64);
     t.insert("trials".into(), int(x.trials));
     t.insert("population".into(), int(x.population));
+    t.insert("generation_size".into(), int(x.generation_size));
     t.insert(
         "objective".into(),
         Value::String(x.objective.name().to_string()),

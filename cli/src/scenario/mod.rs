@@ -179,6 +179,8 @@ pub struct NasTask {
     /// too).
     pub trials: u64,
     pub population: u64,
+    /// Trials per generation (`nas::evolve::EvolveConfig::generation_size`).
+    pub generation_size: u64,
     pub objective: nas::cost::Objective,
     pub guidance: nas::mutate::Guidance,
     /// Blocks never mutated; `None`: the seed's classifier head.

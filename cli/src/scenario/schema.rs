@@ -293,6 +293,12 @@ pub const SCHEMA: &[SchemaKey] = &[
     ),
     (
         "task",
+        "generation_size",
+        "integer 1 to 1,024",
+        "nas: trials whose parents and mutations are fixed before any of them is trained, evaluated together (in parallel on `--threads`); 1 is one trial at a time",
+    ),
+    (
+        "task",
         "objective",
         "string",
         "nas: the cost minimised beside accuracy: `params`, `macs`, `latency`, `throughput` or `energy` (the last three need [hardware])",
@@ -537,6 +543,9 @@ pub(super) const MAX_SAMPLES: u64 = 4096;
 /// batch sizes are bounded so that memory stays within a workstation's.
 pub(super) const MAX_TRIALS: u64 = 100_000;
 pub(super) const MAX_POPULATION: u64 = 10_000;
+/// A generation's children are held in memory together and evaluated at
+/// once; more than a thousand would outnumber any pool of workers.
+pub(super) const MAX_GENERATION_SIZE: u64 = 1024;
 pub(super) const MAX_SYNTH_STEPS: u64 = 10_000_000;
 pub(super) const MAX_SEED_WIDTH: u64 = 1024;
 pub(super) const MAX_SEED_BLOCKS: u64 = 16;

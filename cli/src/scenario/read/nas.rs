@@ -17,8 +17,8 @@ use nas::mutate::Guidance;
 
 use super::task::read_options_of;
 use crate::scenario::schema::{
-    FASHION_TEST, FASHION_TRAIN, MAX_BUDGET, MAX_EPOCHS, MAX_INFERENCE_BATCH, MAX_POPULATION,
-    MAX_SEED_BLOCKS, MAX_SEED_WIDTH, MAX_SYNTH_STEPS, MAX_TRAIN_BATCH, MAX_TRIALS,
+    FASHION_TEST, FASHION_TRAIN, MAX_BUDGET, MAX_EPOCHS, MAX_GENERATION_SIZE, MAX_INFERENCE_BATCH,
+    MAX_POPULATION, MAX_SEED_BLOCKS, MAX_SEED_WIDTH, MAX_SYNTH_STEPS, MAX_TRAIN_BATCH, MAX_TRIALS,
 };
 use crate::scenario::{DataChoice, NasTask, Scoring, SeedNetwork, clean};
 
@@ -37,6 +37,7 @@ pub(super) fn read_nas(t: &TableReader<'_>, dir: &Path) -> Option<NasTask> {
     };
     let trials = t.req_positive_int("trials", MAX_TRIALS);
     let population = int("population", 1, MAX_POPULATION, DEFAULT_POPULATION);
+    let generation_size = int("generation_size", 1, MAX_GENERATION_SIZE, 1);
     let names: Vec<&str> = Objective::ALL.iter().map(|o| o.name()).collect();
     let objective = t
         .req_word("objective", &names)
@@ -62,6 +63,7 @@ pub(super) fn read_nas(t: &TableReader<'_>, dir: &Path) -> Option<NasTask> {
     Some(NasTask {
         trials: trials?,
         population: population?,
+        generation_size: generation_size?,
         objective: objective?,
         guidance: guidance?,
         frozen_blocks: frozen_blocks?,
