@@ -218,7 +218,10 @@ pub trait TrialRunner {
     /// returns one result per job in job order. Each result must be what
     /// [`TrialRunner::evaluate`] gives for that job alone, so a runner may
     /// evaluate the jobs in any order, in parallel or elsewhere; by default
-    /// they are evaluated one after the other.
+    /// they are evaluated one after the other. A runner that cannot finish
+    /// the batch (its workers were interrupted, say) returns fewer results:
+    /// the generation is then an error and leaves the search as it was
+    /// before it.
     fn evaluate_batch(&mut self, jobs: &[(u64, &Net)]) -> Vec<Result<Evaluation, EvaluateError>> {
         jobs.iter()
             .map(|&(trial, net)| self.evaluate(net, trial))
@@ -605,6 +608,11 @@ impl Evolution {
         let last = end.min(self.config.trials);
         // Steps 1–4 for every trial, parents from the generation's start
         // population (cut back only at its end).
+        let (seen_before, duplicates_before, exhausted_before) = (
+            self.state.seen.clone(),
+            self.state.consecutive_duplicates,
+            self.state.exhausted,
+        );
         let mut records: Vec<TrialRecord> = Vec::new();
         // (index into `records`, the child's network) of the children to
         // evaluate.
@@ -648,7 +656,18 @@ impl Evolution {
             .iter()
             .map(|(i, net)| (records[*i].trial, net))
             .collect();
-        let results = evaluate_batch(runner, &jobs)?;
+        let results = match evaluate_batch(runner, &jobs) {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing of the generation is kept: the search stands as
+                // it was before it (what its mutations changed restored),
+                // so it can be taken again.
+                self.state.seen = seen_before;
+                self.state.consecutive_duplicates = duplicates_before;
+                self.state.exhausted = exhausted_before;
+                return Err(e);
+            }
+        };
         // Step 6 in trial order.
         for ((i, net), result) in children.into_iter().zip(results) {
             let rec = &mut records[i];
@@ -1062,6 +1081,9 @@ mod tests {
         Reversed,
         /// Each job on a thread of its own.
         Threads,
+        /// No result for the batch of this (0-based) call, as a runner
+        /// whose workers were interrupted; in order otherwise.
+        FailCall(usize),
     }
 
     impl Fake {
@@ -1145,6 +1167,12 @@ mod tests {
             self.batch_sizes.push(jobs.len());
             match self.batches {
                 Batches::InOrder => jobs.iter().map(|&(t, n)| self.evaluate(n, t)).collect(),
+                Batches::FailCall(at) => {
+                    if self.batch_sizes.len() == at + 1 {
+                        return Vec::new();
+                    }
+                    jobs.iter().map(|&(t, n)| self.evaluate(n, t)).collect()
+                }
                 Batches::Reversed => {
                     let mut out: Vec<_> = jobs
                         .iter()
@@ -1719,6 +1747,34 @@ mod tests {
             let mut more = Evolution::resume(cfg, &net(8, 8), &part.checkpoint_json()).unwrap();
             more.run(&mut Fake::new(), || false, |_| {}).unwrap();
             proptest::prop_assert_eq!(more.checkpoint_json(), whole.checkpoint_json());
+        }
+    }
+
+    #[test]
+    fn a_batch_the_runner_cannot_finish_leaves_the_search_as_it_was() {
+        let cfg = EvolveConfig {
+            generation_size: 4,
+            ..config(30)
+        };
+        let whole = run_all(cfg.clone());
+        for at in [0usize, 1, 3] {
+            let mut e = Evolution::new(cfg.clone(), net(8, 8));
+            let mut failing = Fake::batching(Batches::FailCall(at));
+            let mut before = String::new();
+            let err = e
+                .run(&mut failing, || false, |e| before = e.checkpoint_json())
+                .unwrap_err();
+            assert!(err.0.contains("results for"), "{}", err.0);
+            if at > 0 {
+                // As after the last generation that finished.
+                assert_eq!(e.checkpoint_json(), before, "failed at call {at}");
+            }
+            e.run(&mut Fake::new(), || false, |_| {}).unwrap();
+            assert_eq!(
+                e.checkpoint_json(),
+                whole.checkpoint_json(),
+                "failed at call {at}"
+            );
         }
     }
 }

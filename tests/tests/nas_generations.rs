@@ -6,10 +6,18 @@
 //! resumed (on two threads) to a budget that ends inside a generation (its
 //! scored children pending in the checkpoint), and resumed again to the
 //! full budget. (One test, not three: each nas run trains for seconds.)
+//! And a generation's trials evaluated by a job pool (what the Python
+//! package's Ray runner gives the run) write the same search; a pool
+//! interrupted mid-generation leaves what Ctrl-C between generations
+//! leaves.
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tessera_cli::cli::Outcome;
+use tessera_cli::run::{JobPool, PoolError, RunArgs, run_job};
 use tessera_tests::{root, tessera};
 
 /// `nas_digits.toml` with generations of 4, in a fresh directory of its own
@@ -147,5 +155,104 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
     rw["result"]["resumed_at_trial"] = serde_json::Value::Null;
     rp["result"]["resumed_at_trial"] = serde_json::Value::Null;
     assert_eq!(rw, rp, "the reports differ beyond where the run resumed");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The library's run of `scenario` into `out`, quiet, as the Python package
+/// runs it.
+fn lib_args(scenario: &Path, out: &Path) -> RunArgs {
+    RunArgs {
+        scenario: scenario.to_path_buf(),
+        out: Some(out.to_path_buf()),
+        quiet: true,
+        embedded: true,
+        max_budget: Some(5),
+        threads: Some(1),
+        ..RunArgs::default()
+    }
+}
+
+/// A pool of 3 that runs its jobs last first; interrupted at call
+/// `interrupt_at` (0-based) if given.
+fn pool(calls: Arc<AtomicUsize>, interrupt_at: Option<usize>) -> JobPool {
+    JobPool::new(3, move |jobs: Vec<String>| {
+        if interrupt_at == Some(calls.fetch_add(1, Ordering::SeqCst)) {
+            return Err(PoolError::Interrupted);
+        }
+        let mut out = vec![String::new(); jobs.len()];
+        for (i, job) in jobs.iter().enumerate().rev() {
+            out[i] = run_job(job).map_err(|e| PoolError::Failed(e.message))?;
+        }
+        Ok(out)
+    })
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    assert_eq!(files(a), files(b));
+    for f in files(a) {
+        assert!(read(a, &f) == read(b, &f), "{f} differs");
+    }
+}
+
+#[test]
+fn trials_evaluated_by_a_pool_give_the_same_search() {
+    let (file, dir) = scenario("pool");
+    let (here, pooled) = (dir.join("here"), dir.join("pooled"));
+    let o = tessera_cli::run::run(&lib_args(&file, &here)).unwrap();
+    assert!(!o.interrupted);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let o = tessera_cli::run::run(&RunArgs {
+        pool: Some(pool(Arc::clone(&calls), None)),
+        ..lib_args(&file, &pooled)
+    })
+    .unwrap();
+    assert!(!o.interrupted);
+    // The seed, then one generation of four.
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_same_files(&here, &pooled);
+
+    // Interrupted while the first generation's trials are out: the run
+    // stands after the seed, as Ctrl-C heeded there leaves it.
+    let (ctrl_c, cut) = (dir.join("ctrl-c"), dir.join("cut"));
+    let o = tessera_cli::run::run(&RunArgs {
+        interrupt_after_trials: Some(1),
+        ..lib_args(&file, &ctrl_c)
+    })
+    .unwrap();
+    assert!(o.interrupted);
+    let o = tessera_cli::run::run(&RunArgs {
+        pool: Some(pool(Arc::new(AtomicUsize::new(0)), Some(1))),
+        ..lib_args(&file, &cut)
+    })
+    .unwrap();
+    assert!(o.interrupted);
+    assert_eq!(json(&cut, "report.json")["result"]["trials_done"], 1);
+    assert_same_files(&ctrl_c, &cut);
+
+    // A job that is not this build's, or whose scenario rebuilds to
+    // another digest, is refused in one line.
+    let job = r#"{"job":"nas_trial","format_version":1,"scenario_toml":"name = 3","digest":"x","trial":1,"net":{}}"#;
+    let e = run_job(job).unwrap_err();
+    assert!(e.message.starts_with("job: "), "{}", e.message);
+    let resolved = String::from_utf8(read(&here, "scenario.resolved.toml")).unwrap();
+    let seed_net = std::fs::read_to_string(
+        here.join(
+            files(&here)
+                .into_iter()
+                .find(|f| f.starts_with("front_") && !f.ends_with(".graph.json"))
+                .unwrap(),
+        ),
+    )
+    .unwrap();
+    let job = serde_json::json!({
+        "job": "nas_trial",
+        "format_version": 1,
+        "scenario_toml": resolved,
+        "digest": "0000000000000000",
+        "trial": 1,
+        "net": serde_json::from_str::<serde_json::Value>(&seed_net).unwrap(),
+    });
+    let e = run_job(&job.to_string()).unwrap_err();
+    assert!(e.message.contains("digest"), "{}", e.message);
     let _ = std::fs::remove_dir_all(&dir);
 }

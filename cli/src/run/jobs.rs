@@ -4,12 +4,18 @@
 //! self-contained jobs and returns their results in job order. So a run
 //! with a pool writes what the same run without one writes, byte for byte.
 //!
-//! One kind of job so far, [`Job::Episodes`]: PPO episodes of a train task
-//! to score (repair, then simulate), each a pure function of the problem
-//! and the action. A job carries the problem as text (the hardware as its
+//! Two kinds of job. [`Job::Episodes`]: PPO episodes of a train task to
+//! score (repair, then simulate), each a pure function of the problem and
+//! the action. A job carries the problem as text (the hardware as its
 //! explicit TOML, the graph as graph JSON, the constraints, the simulator
 //! and environment options, the baseline it is scored against), so the
 //! worker needs the tessera library and none of the scenario's files.
+//! [`Job::NasTrial`]: one trial of a nas task's generation to train and
+//! score, a pure function of the network and the trial number given the
+//! run's settings; the job carries the network and the run's resolved
+//! scenario (hardware inline, data files by absolute path: a worker needs
+//! the data where the driver has it, e.g. Debian's Fashion-MNIST package),
+//! and the worker's rebuild must give the run's digest.
 //! Sweep points travel as their own jobs (`sweep::point_job`), merged by
 //! the sweep after the fact.
 
@@ -27,6 +33,11 @@ use sim::spec::ChipletId;
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions};
 
+use nas::cost::Costs;
+use nas::evolve::{EvaluateError, Evaluation};
+use nas::ir::Net;
+
+use super::nas::TrialSetup;
 use crate::error::UserError;
 
 /// Why a pool returned no results.
@@ -95,6 +106,38 @@ const JOB_FORMAT_VERSION: u32 = 1;
 #[serde(tag = "job", rename_all = "snake_case", deny_unknown_fields)]
 enum Job {
     Episodes(EpisodesJob),
+    NasTrial(NasTrialJob),
+}
+
+/// One trial of a nas task: its network to train and score, and the run's
+/// resolved scenario (data, training and scoring settings), which the
+/// worker rebuilds and checks against the run's digest.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NasTrialJob {
+    format_version: u32,
+    scenario_toml: String,
+    digest: String,
+    trial: u64,
+    net: Net,
+}
+
+/// A trial's evaluation, as text.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluationText {
+    val_accuracy: f64,
+    costs: Costs,
+    train_wall_s: f64,
+    score_wall_s: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum TrialOutcome {
+    Ok(EvaluationText),
+    Training(String),
+    Costing(String),
 }
 
 /// The problem an episode is scored on, as text.
@@ -221,13 +264,89 @@ const ENVS_KEPT: usize = 8;
 /// `{"error": message}`).
 pub fn run_job(text: &str) -> Result<String, UserError> {
     let job: Job = serde_json::from_str(text).map_err(bad_job)?;
-    let Job::Episodes(job) = job;
-    if job.format_version != JOB_FORMAT_VERSION {
+    let version = match &job {
+        Job::Episodes(j) => j.format_version,
+        Job::NasTrial(j) => j.format_version,
+    };
+    if version != JOB_FORMAT_VERSION {
         return Err(bad_job(format_args!(
-            "format_version {}; this build of tessera reads {JOB_FORMAT_VERSION}",
-            job.format_version
+            "format_version {version}; this build of tessera reads {JOB_FORMAT_VERSION}"
         )));
     }
+    match job {
+        Job::Episodes(job) => run_episodes(job),
+        Job::NasTrial(job) => run_nas_trial(job),
+    }
+}
+
+/// Scenarios the worker process rebuilt for nas trials, most recent last.
+static NAS_SETUPS: Mutex<Vec<(String, Arc<TrialSetup>)>> = Mutex::new(Vec::new());
+const NAS_SETUPS_KEPT: usize = 2;
+
+fn run_nas_trial(job: NasTrialJob) -> Result<String, UserError> {
+    let key = format!("{}\n{}", job.digest, job.scenario_toml);
+    let kept = {
+        let setups = NAS_SETUPS.lock().unwrap_or_else(|e| e.into_inner());
+        setups
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| Arc::clone(s))
+    };
+    let setup = match kept {
+        Some(s) => s,
+        None => {
+            let s = Arc::new(
+                TrialSetup::from_resolved(&job.scenario_toml, &job.digest).map_err(bad_job)?,
+            );
+            let mut setups = NAS_SETUPS.lock().unwrap_or_else(|e| e.into_inner());
+            setups.push((key, Arc::clone(&s)));
+            if setups.len() > NAS_SETUPS_KEPT {
+                setups.remove(0);
+            }
+            s
+        }
+    };
+    let outcome = match setup.evaluate(&job.net, job.trial) {
+        Ok(e) => TrialOutcome::Ok(EvaluationText {
+            val_accuracy: e.val_accuracy,
+            costs: e.costs,
+            train_wall_s: e.train_wall_s,
+            score_wall_s: e.score_wall_s,
+        }),
+        Err(EvaluateError::Training(m)) => TrialOutcome::Training(m),
+        Err(EvaluateError::Costing(m)) => TrialOutcome::Costing(m),
+    };
+    serde_json::to_string(&outcome).map_err(|e| UserError::new(format!("job: the result: {e}")))
+}
+
+/// The job text of trial `trial` of a nas run.
+pub(super) fn nas_trial_job(scenario_toml: &str, digest: &str, trial: u64, net: &Net) -> String {
+    serde_json::to_string(&Job::NasTrial(NasTrialJob {
+        format_version: JOB_FORMAT_VERSION,
+        scenario_toml: scenario_toml.to_string(),
+        digest: digest.to_string(),
+        trial,
+        net: net.clone(),
+    }))
+    .expect("a job serialises")
+}
+
+/// A nas trial's result text, read back.
+pub(super) fn decode_nas_trial(text: &str) -> Result<Result<Evaluation, EvaluateError>, String> {
+    let o: TrialOutcome = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(match o {
+        TrialOutcome::Ok(e) => Ok(Evaluation {
+            val_accuracy: e.val_accuracy,
+            costs: e.costs,
+            train_wall_s: e.train_wall_s,
+            score_wall_s: e.score_wall_s,
+        }),
+        TrialOutcome::Training(m) => Err(EvaluateError::Training(m)),
+        TrialOutcome::Costing(m) => Err(EvaluateError::Costing(m)),
+    })
+}
+
+fn run_episodes(job: EpisodesJob) -> Result<String, UserError> {
     let costs = job
         .repair_costs
         .as_ref()

@@ -374,8 +374,15 @@ fn run_nas_scenario(
     if !args.embedded {
         install_interrupt_handler();
     }
-    let (summary, files, complete, warnings) =
-        nas::run_nas(s, t, prepared, args, &out_dir, plot_format(s))?;
+    let (summary, files, complete, warnings) = nas::run_nas(
+        s,
+        t,
+        prepared,
+        args,
+        &out_dir,
+        plot_format(s),
+        &resolved_text,
+    )?;
     finish(
         args,
         &out_dir,

@@ -61,13 +61,14 @@ use nas::synth::SynthConfig;
 use nas::train::TrainConfig;
 use sim::config::Pos;
 
+use super::jobs::{JobPool, PoolError};
 use super::outputs::{Outputs, PlotScratch, report_file};
 use super::partition::capped_budget;
 use super::{RunArgs, interrupted};
 use crate::error::UserError;
 use crate::files::{CHECKPOINT, read_text};
 use crate::plots::{self, Format, LinePlot, Series};
-use crate::scenario::{DataChoice, NasTask, Scenario, SeedNetwork, resolve_spec};
+use crate::scenario::{DataChoice, NasTask, Scenario, SeedNetwork, Task, resolve_spec};
 use crate::table::{Align, Table as TextTable};
 
 /// Seed streams derived from the scenario's seed.
@@ -357,15 +358,6 @@ fn digest(
     format!("{h:016x}")
 }
 
-/// Threads a generation's evaluations run on: `--threads` (or
-/// `TESSERA_THREADS`), else the available cores; the same count a sweep's
-/// workers use.
-fn evaluation_threads(args: &RunArgs) -> usize {
-    args.threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1)
-}
-
 /// The evolution's runner: the real mutation, training and costing.
 struct Runner<'a> {
     data: &'a Dataset,
@@ -376,8 +368,22 @@ struct Runner<'a> {
     weights: MutationWeights,
     synth: SynthConfig,
     frozen: &'a [String],
-    /// Evaluations run at once (see [`evaluation_threads`]).
+    /// Evaluations run at once here: `--threads` (the sweep's count).
     threads: usize,
+    /// Where a generation's evaluations go instead, when the run has a pool.
+    remote: Option<Remote<'a>>,
+}
+
+/// A pool and what its trial jobs carry besides the network.
+struct Remote<'a> {
+    pool: &'a JobPool,
+    /// `scenario.resolved.toml` of the run: a worker rebuilds the data,
+    /// training and scoring settings from it.
+    scenario_toml: &'a str,
+    /// The search's digest, which the worker's rebuild must match.
+    digest: String,
+    /// Why the pool gave no results, once it has failed.
+    failed: Option<PoolError>,
 }
 
 impl Runner<'_> {
@@ -426,9 +432,36 @@ impl TrialRunner for Runner<'_> {
         self.evaluate_one(net, trial)
     }
 
-    /// The jobs on up to `threads` scoped threads, each taking the next job
-    /// not yet taken; every result lands in its job's slot.
+    /// The jobs on the pool, when the run has one (no results when it
+    /// fails: the generation is then dropped whole), else on up to
+    /// `threads` scoped threads, each taking the next job not yet taken;
+    /// every result lands in its job's slot.
     fn evaluate_batch(&mut self, jobs: &[(u64, &Net)]) -> Vec<Result<Evaluation, EvaluateError>> {
+        if let Some(remote) = &mut self.remote {
+            let texts = jobs
+                .iter()
+                .map(|&(trial, net)| {
+                    super::jobs::nas_trial_job(remote.scenario_toml, &remote.digest, trial, net)
+                })
+                .collect();
+            let results = remote.pool.run(texts).and_then(|texts| {
+                texts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        super::jobs::decode_nas_trial(t)
+                            .map_err(|m| PoolError::Failed(format!("trial {}: {m}", jobs[i].0)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            });
+            return match results {
+                Ok(r) => r,
+                Err(e) => {
+                    remote.failed = Some(e);
+                    Vec::new()
+                }
+            };
+        }
         let workers = self.threads.min(jobs.len());
         if workers <= 1 {
             return jobs
@@ -474,6 +507,7 @@ pub(super) fn run_nas(
     args: &RunArgs,
     out_dir: &Path,
     format: Option<Format>,
+    resolved_text: &str,
 ) -> Result<(String, Outputs, bool, Vec<String>), UserError> {
     let Prepared {
         data,
@@ -493,7 +527,13 @@ pub(super) fn run_nas(
         weights: MutationWeights::default(),
         synth,
         frozen: &frozen,
-        threads: evaluation_threads(args),
+        threads: super::sweep::worker_threads(args),
+        remote: args.pool.as_ref().map(|pool| Remote {
+            pool,
+            scenario_toml: resolved_text,
+            digest: evolution.config().digest.clone(),
+            failed: None,
+        }),
     };
     let mut warnings = Vec::new();
     let bar = progress_bar(
@@ -505,28 +545,40 @@ pub(super) fn run_nas(
     // is heeded between generations).
     let started_at = evolution.trials_done();
     let ran = std::cell::Cell::new(0u64);
-    let stop = evolution
-        .run(
-            &mut runner,
-            || {
-                let hook = args.interrupt_after_trials.is_some_and(|n| ran.get() >= n);
-                interrupted() || hook
-            },
-            |e| {
-                ran.set(e.trials_done() - started_at);
-                bar.set_position(e.trials_done());
-                bar.set_message(format!("front {}", e.front().len()));
-                if let Err(err) = crate::files::write_checkpoint(out_dir, &e.checkpoint_json())
-                    && warnings.is_empty()
-                {
-                    warnings.push(format!(
-                        "the run goes on without its periodic checkpoints: {}",
-                        err.message
-                    ));
-                }
-            },
-        )
-        .map_err(|e| UserError::new(format!("{}: {e}", s.file.display())))?;
+    let stop = evolution.run(
+        &mut runner,
+        || {
+            let hook = args.interrupt_after_trials.is_some_and(|n| ran.get() >= n);
+            interrupted() || hook
+        },
+        |e| {
+            ran.set(e.trials_done() - started_at);
+            bar.set_position(e.trials_done());
+            bar.set_message(format!("front {}", e.front().len()));
+            if let Err(err) = crate::files::write_checkpoint(out_dir, &e.checkpoint_json())
+                && warnings.is_empty()
+            {
+                warnings.push(format!(
+                    "the run goes on without its periodic checkpoints: {}",
+                    err.message
+                ));
+            }
+        },
+    );
+    let failed = runner.remote.as_mut().and_then(|r| r.failed.take());
+    let stop = match (stop, failed) {
+        // The pool was interrupted (Ctrl-C in the program driving it): the
+        // generation under way is dropped, as Ctrl-C between generations
+        // leaves it.
+        (Err(_), Some(PoolError::Interrupted)) => Stop::Interrupted,
+        (Err(_), Some(PoolError::Failed(m))) => {
+            return Err(UserError::new(format!(
+                "{}: evaluating trials elsewhere: {m}",
+                s.file.display()
+            )));
+        }
+        (stop, _) => stop.map_err(|e| UserError::new(format!("{}: {e}", s.file.display())))?,
+    };
     bar.finish_and_clear();
     let mut complete = stop != Stop::Interrupted;
     let checkpoint = evolution.checkpoint_json();
@@ -1122,5 +1174,54 @@ mod tests {
     fn csv_fields_with_commas_or_quotes_are_quoted() {
         assert_eq!(csv_field("depth=4 mix=A-"), "depth=4 mix=A-");
         assert_eq!(csv_field("a;b,c"), "\"a;b,c\"");
+    }
+}
+
+/// What a worker keeps of a nas scenario it evaluates trials of.
+pub(super) struct TrialSetup {
+    prepared: Prepared,
+    train_seed: u64,
+}
+
+impl TrialSetup {
+    /// Rebuilds a run's data, training and scoring settings from its
+    /// `scenario.resolved.toml` (`text`) as the run built them, and checks
+    /// that they make the run's `digest`.
+    pub(super) fn from_resolved(text: &str, digest: &str) -> Result<TrialSetup, String> {
+        let path = Path::new("scenario.resolved.toml");
+        let s = crate::scenario::parse(text, path).map_err(|d| d.to_string())?;
+        let Task::Nas(t) = &s.task else {
+            return Err(format!("the job's scenario is a {} task", s.task.kind()));
+        };
+        let prepared = prepare(&s, t, &RunArgs::default()).map_err(|e| e.message)?;
+        let here = &prepared.evolution.config().digest;
+        if here != digest {
+            return Err(format!(
+                "the worker's rebuild of the scenario has digest {here}, the run's is {digest} \
+                 (another tessera build, or other data on this machine)"
+            ));
+        }
+        Ok(TrialSetup {
+            prepared,
+            train_seed: derive_seed(s.seed, TRAIN_STREAM),
+        })
+    }
+
+    /// Trains and scores trial `trial`'s network as the run would.
+    pub(super) fn evaluate(&self, net: &Net, trial: u64) -> Result<Evaluation, EvaluateError> {
+        let p = &self.prepared;
+        Runner {
+            data: &p.data,
+            train: p.train,
+            train_seed: self.train_seed,
+            hardware: p.hardware.as_ref(),
+            guidance: p.guidance,
+            weights: MutationWeights::default(),
+            synth: p.synth,
+            frozen: &p.frozen,
+            threads: 1,
+            remote: None,
+        }
+        .evaluate_one(net, trial)
     }
 }
