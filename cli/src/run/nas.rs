@@ -1133,50 +1133,6 @@ fn pareto_plots(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(trial: u64, acc: f64, cost: f64, params: u64) -> FrontRow {
-        FrontRow {
-            trial,
-            fingerprint: String::new(),
-            params: Some(params),
-            macs: Some(params * 10),
-            latency_cycles: None,
-            throughput_per_s: None,
-            energy_mj_per_inference: None,
-            val_accuracy: acc,
-            test_accuracy: None,
-            cost,
-        }
-    }
-
-    #[test]
-    fn the_pick_is_the_cheapest_within_half_a_point_of_the_seed() {
-        let seed = row(0, 0.900, 100.0, 1000);
-        let front = [
-            row(0, 0.900, 100.0, 1000),
-            row(3, 0.80, 10.0, 100),  // too inaccurate
-            row(5, 0.896, 40.0, 400), // within 0.5 pp
-            row(7, 0.899, 60.0, 600), // within, but costlier
-            row(9, 0.950, 200.0, 2000),
-        ];
-        let b = best_pick(&seed, &front).unwrap();
-        assert_eq!(b.trial, 5);
-        assert!((b.params_reduction_pct.unwrap() - 60.0).abs() < 1e-9);
-        assert!(b.latency_reduction_pct.is_none());
-        assert!((b.val_accuracy_change_pp + 0.4).abs() < 1e-9);
-        assert!(best_pick(&seed, &front[..2]).is_none());
-    }
-
-    #[test]
-    fn csv_fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(csv_field("depth=4 mix=A-"), "depth=4 mix=A-");
-        assert_eq!(csv_field("a;b,c"), "\"a;b,c\"");
-    }
-}
-
 /// What a worker keeps of a nas scenario it evaluates trials of.
 pub(super) struct TrialSetup {
     prepared: Prepared,
@@ -1223,5 +1179,49 @@ impl TrialSetup {
             remote: None,
         }
         .evaluate_one(net, trial)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(trial: u64, acc: f64, cost: f64, params: u64) -> FrontRow {
+        FrontRow {
+            trial,
+            fingerprint: String::new(),
+            params: Some(params),
+            macs: Some(params * 10),
+            latency_cycles: None,
+            throughput_per_s: None,
+            energy_mj_per_inference: None,
+            val_accuracy: acc,
+            test_accuracy: None,
+            cost,
+        }
+    }
+
+    #[test]
+    fn the_pick_is_the_cheapest_within_half_a_point_of_the_seed() {
+        let seed = row(0, 0.900, 100.0, 1000);
+        let front = [
+            row(0, 0.900, 100.0, 1000),
+            row(3, 0.80, 10.0, 100),  // too inaccurate
+            row(5, 0.896, 40.0, 400), // within 0.5 pp
+            row(7, 0.899, 60.0, 600), // within, but costlier
+            row(9, 0.950, 200.0, 2000),
+        ];
+        let b = best_pick(&seed, &front).unwrap();
+        assert_eq!(b.trial, 5);
+        assert!((b.params_reduction_pct.unwrap() - 60.0).abs() < 1e-9);
+        assert!(b.latency_reduction_pct.is_none());
+        assert!((b.val_accuracy_change_pp + 0.4).abs() < 1e-9);
+        assert!(best_pick(&seed, &front[..2]).is_none());
+    }
+
+    #[test]
+    fn csv_fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("depth=4 mix=A-"), "depth=4 mix=A-");
+        assert_eq!(csv_field("a;b,c"), "\"a;b,c\"");
     }
 }
