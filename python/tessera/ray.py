@@ -1,6 +1,6 @@
-"""Runs on a Ray cluster: a sweep's grid points, or a train task's
-episodes, are Ray tasks, and the outputs are the same, byte for byte, as
-``tessera run`` writes for the scenario on one machine.
+"""Runs on a Ray cluster: a sweep's grid points, a train task's episodes
+or a nas task's trials are Ray tasks, and the outputs are the same, byte
+for byte, as ``tessera run`` writes for the scenario on one machine.
 
 Needs ``ray`` (``pip install "./python[ray]"``); ``import tessera`` does not
 import this module. From Python::
@@ -36,11 +36,20 @@ simulates its episodes and returns their rewards, and the driver takes them
 in episode order. The workers' count never changes a result. Ctrl-C drops
 the batch under way and writes the run as it stood, as ``tessera run`` does.
 
+A nas task: the driver runs the evolution (parents, mutations, selection,
+checkpoints); each generation's children (``task.generation_size`` of
+them) are one Ray task each, carrying the network and the run's resolved
+scenario; a worker rebuilds the data, training and scoring settings from it
+(checked against the run's digest; Fashion-MNIST must be installed on the
+workers as on the driver), trains and scores the network and returns its
+accuracy and costs; the driver applies them in trial order. The front's
+final retraining for test accuracy runs on the driver. Ctrl-C drops the
+generation under way.
+
 A partition study from Python, :func:`partition_study`, runs each (method,
 seed, budget) as one task, each equal to ``tessera.partition`` for that
-cell. A scenario's partition task (its methods one after another) and a nas
-task's trials run on one machine (``tessera.run_scenario`` or ``tessera
-run``).
+cell. A scenario's partition task (its methods one after another) runs on
+one machine (``tessera.run_scenario`` or ``tessera run``).
 """
 
 import argparse
@@ -98,12 +107,12 @@ def _outcomes(jobs):
 
 # Task kinds whose work distributes, and how (README "Runs on a Ray
 # cluster" says the same).
-_DISTRIBUTED = ("sweep", "train")
+_DISTRIBUTED = ("sweep", "train", "nas")
 
 
 def _run_job(job):
-    """A piece of a run under way (a train task's episodes), on a Ray
-    worker: its job text in, its result text out."""
+    """A piece of a run under way (a train task's episodes, a nas trial),
+    on a Ray worker: its job text in, its result text out."""
     return _native.run_job(job)
 
 
@@ -156,9 +165,8 @@ def _run(scenario, address, out, seed, force, num_cpus, as_json, kinds=_DISTRIBU
             if kind in other
             else "run it with `tessera run` or tessera.run_scenario"
         )
-        raise InputError(
-            f"{path}: its task is {kind!r}; {' and '.join(kinds)} tasks run on Ray here ({hint})"
-        )
+        names = " and ".join(kinds) if len(kinds) < 3 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+        raise InputError(f"{path}: its task is {kind!r}; {names} tasks run on Ray here ({hint})")
     if kind == "sweep":
         if max_budget is not None:
             raise OptionError("--max-budget: a sweep has no search budget to cap")
@@ -199,15 +207,18 @@ def run_scenario(
     scenario, address=None, *, out=None, seed=None, force=False, num_cpus=None, max_budget=None
 ):
     """Run a scenario whose work distributes on a Ray cluster and return its
-    report: a sweep (as :func:`run_sweep`) or a train task, whose every PPO
+    report: a sweep (as :func:`run_sweep`); a train task, whose every PPO
     batch has its episodes (repair and simulation of each sampled
     placement) cut into one Ray task per cluster CPU, while this process
-    samples, learns and writes. The outputs are those of ``tessera run``,
-    byte for byte, whatever the number of workers. Ctrl-C stops the run as
-    it stops ``tessera run`` (the batch under way is dropped, the files
-    written, ``"complete": false``). Other task kinds are refused.
-    ``max_budget`` caps a train task's episodes as ``tessera run
-    --max-budget`` does; the other arguments are :func:`run_sweep`'s.
+    samples, learns and writes; or a nas task, whose every generation's
+    trials (training and scoring of each child network) are one Ray task
+    each, while this process mutates, selects and writes. The outputs are
+    those of ``tessera run``, byte for byte, whatever the number of
+    workers. Ctrl-C stops the run as it stops ``tessera run`` (the batch or
+    generation under way is dropped, the files written, ``"complete":
+    false``). Other task kinds are refused.
+    ``max_budget`` caps a train task's episodes or a nas task's trials as
+    ``tessera run --max-budget`` does; the other arguments are :func:`run_sweep`'s.
     """
     text, warns, _ = _run(
         scenario, address, out, seed, force, num_cpus, True, max_budget=max_budget
@@ -306,12 +317,12 @@ def main(argv=None):
     130 after Ctrl-C."""
     parser = argparse.ArgumentParser(
         prog="python -m tessera.ray",
-        description="Run a tessera sweep or train scenario on a Ray cluster: a sweep's grid points, "
-        "a train task's episodes as Ray tasks.",
+        description="Run a tessera sweep, train or nas scenario on a Ray cluster: a sweep's grid "
+        "points, a train task's episodes, a nas task's trials as Ray tasks.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a sweep or train scenario on a Ray cluster")
-    run.add_argument("scenario", help="the scenario file (TOML): a sweep or train task")
+    run = commands.add_parser("run", help="run a sweep, train or nas scenario on a Ray cluster")
+    run.add_argument("scenario", help="the scenario file (TOML): a sweep, train or nas task")
     run.add_argument(
         "--address",
         default=None,
@@ -323,7 +334,8 @@ def main(argv=None):
     run.add_argument("--num-cpus", type=int, default=None, help="workers of a new local cluster")
     run.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     run.add_argument(
-        "--max-budget", type=int, default=None, help="cap a train task's episodes (as tessera run)"
+        "--max-budget", type=int, default=None,
+        help="cap a train task's episodes or a nas task's trials (as tessera run)"
     )
     args = parser.parse_args(argv)
     try:

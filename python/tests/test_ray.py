@@ -81,7 +81,7 @@ def test_command_line_refuses_a_scenario_that_does_not_distribute(tessera_cmd):
     )
     assert p.returncode == 2
     assert p.stderr.startswith(
-        "error: scenarios/quickstart.toml: its task is 'simulate'; sweep and train tasks run on Ray"
+        "error: scenarios/quickstart.toml: its task is 'simulate'; sweep, train and nas tasks run on Ray"
     )
     assert p.stderr.count("\n") == 1
     missing = subprocess.run(
@@ -259,3 +259,24 @@ def test_a_cell_error_is_raised_as_the_tessera_error(cluster):
             "hw_specs/edgetpu_ring4.toml", "mlp", "sa", budgets=[4],
             options={"sa": {"t0_fraction": -1.0}},
         )
+
+
+def test_nas_on_ray_equals_the_command_byte_for_byte(cluster, tessera_cmd, tmp_path):
+    # nas_digits in generations of 2, 3 trials: the seed, then one
+    # generation whose two children are trained on the two workers.
+    text = Path("scenarios/nas_digits.toml").read_text()
+    scenario = tmp_path / "nas.toml"
+    scenario.write_text(
+        text.replace('"../hw_specs/', f'"{Path.cwd()}/hw_specs/').replace(
+            "population = 12\n", "population = 12\ngeneration_size = 2\n"
+        )
+    )
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    tessera_cmd.run("run", scenario, "--out", local, "--quiet", "--max-budget", "3")
+    report = tessera.ray.run_scenario(scenario, out=on_ray, max_budget=3)
+    assert report["result"]["trials_done"] == 3
+    assert report["complete"] is True
+    timing = "timing.csv"  # wall-clock seconds, the one file that differs
+    a, b = files(local), files(on_ray)
+    assert sorted(a) == sorted(b)
+    assert [n for n in a if n != timing and a[n] != b[n]] == []
