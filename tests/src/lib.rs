@@ -34,6 +34,62 @@ pub fn temp_dir(prefix: &str, tag: &str) -> PathBuf {
     d
 }
 
+/// `body` written as the scenario file `tiny.toml` in a fresh directory of
+/// its own (`prefix` names the test file, `tag` the test), `HW/` in it
+/// standing for the shipped specs' directory: (the file, the directory).
+pub fn scenario_in_temp_dir(prefix: &str, tag: &str, body: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(prefix, tag);
+    fs::create_dir_all(&dir).unwrap();
+    let hw = root().join("hw_specs");
+    let path = dir.join("tiny.toml");
+    fs::write(&path, body.replace("HW/", &format!("{}/", hw.display()))).unwrap();
+    (path, dir)
+}
+
+/// A tiny pre-training scenario (BERT with one layer on the 4-chip ring and
+/// two random problems, 4 batches of 4 episodes, a checkpoint every 2, one
+/// holdout problem); `HW/` stands for the shipped specs' directory (see
+/// [`scenario_in_temp_dir`]).
+pub const TINY_TRAIN: &str = r#"name = "tiny"
+seed = 5
+
+[task]
+kind = "train"
+batches = 4
+episodes_per_batch = 4
+checkpoint_every = 2
+random_problems = 2
+samples = 3
+
+[[task.corpus]]
+spec = "HW/edgetpu_ring4.toml"
+model = "bert-base"
+params = { layers = 1, seq = 32 }
+
+[[task.holdout]]
+spec = "HW/edgetpu_ring4.toml"
+model = "bert-base"
+params = { layers = 2, seq = 32 }
+
+[simulation]
+microbatches = 4
+packet_bytes = 4096
+steady_state = "fixed"
+"#;
+
+/// `tessera run`'s options, through the library, for `scenario` into
+/// `out`: quiet, and embedded (no Ctrl-C handler), as the Python package
+/// runs it.
+pub fn library_run_args(scenario: &Path, out: &Path) -> tessera_cli::run::RunArgs {
+    tessera_cli::run::RunArgs {
+        scenario: scenario.to_path_buf(),
+        out: Some(out.to_path_buf()),
+        quiet: true,
+        embedded: true,
+        ..tessera_cli::run::RunArgs::default()
+    }
+}
+
 /// Runs the `tessera` command in-process with `args`; a panic is a failure
 /// whatever the test expects.
 pub fn tessera(args: &[&str]) -> Outcome {

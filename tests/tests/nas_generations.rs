@@ -162,13 +162,9 @@ fn generations_give_the_same_search_on_any_thread_count_and_resumed() {
 /// runs it.
 fn lib_args(scenario: &Path, out: &Path) -> RunArgs {
     RunArgs {
-        scenario: scenario.to_path_buf(),
-        out: Some(out.to_path_buf()),
-        quiet: true,
-        embedded: true,
         max_budget: Some(5),
         threads: Some(1),
-        ..RunArgs::default()
+        ..tessera_tests::library_run_args(scenario, out)
     }
 }
 

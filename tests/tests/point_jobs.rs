@@ -14,13 +14,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn args(scenario: &Path, out: &Path) -> RunArgs {
-    RunArgs {
-        scenario: scenario.to_path_buf(),
-        out: Some(out.to_path_buf()),
-        quiet: true,
-        embedded: true,
-        ..RunArgs::default()
-    }
+    tessera_tests::library_run_args(scenario, out)
 }
 
 /// Every file of an output directory, by name, sorted.

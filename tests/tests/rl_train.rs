@@ -12,43 +12,11 @@ use std::path::{Path, PathBuf};
 use tessera_cli::cli::Outcome;
 use tessera_tests::{root, tessera};
 
-/// A scenario file in a fresh directory of its own (`tag` names it), with
-/// `body`'s `HW/` standing for the shipped specs' directory.
 fn scenario(tag: &str, body: &str) -> (PathBuf, PathBuf) {
-    let dir = tessera_tests::temp_dir("train", tag);
-    std::fs::create_dir_all(&dir).unwrap();
-    let hw = root().join("hw_specs");
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, body.replace("HW/", &format!("{}/", hw.display()))).unwrap();
-    (path, dir)
+    tessera_tests::scenario_in_temp_dir("train", tag, body)
 }
 
-const TINY: &str = r#"name = "tiny"
-seed = 5
-
-[task]
-kind = "train"
-batches = 4
-episodes_per_batch = 4
-checkpoint_every = 2
-random_problems = 2
-samples = 3
-
-[[task.corpus]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 1, seq = 32 }
-
-[[task.holdout]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 2, seq = 32 }
-
-[simulation]
-microbatches = 4
-packet_bytes = 4096
-steady_state = "fixed"
-"#;
+const TINY: &str = tessera_tests::TINY_TRAIN;
 
 fn run(command: &str, scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
     let mut args = vec![

@@ -10,34 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_cli::run::{JobPool, PoolError, RunArgs, run, run_job};
-use tessera_tests::root;
-
-const TINY: &str = r#"name = "tiny"
-seed = 5
-
-[task]
-kind = "train"
-batches = 4
-episodes_per_batch = 5
-checkpoint_every = 2
-random_problems = 2
-samples = 3
-
-[[task.corpus]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 1, seq = 32 }
-
-[[task.holdout]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 2, seq = 32 }
-
-[simulation]
-microbatches = 4
-packet_bytes = 4096
-steady_state = "fixed"
-"#;
 
 /// The files a train run writes.
 const SAME: [&str; 6] = [
@@ -49,23 +21,16 @@ const SAME: [&str; 6] = [
     "summary.txt",
 ];
 
+/// The tiny train scenario with 5 episodes a batch (so 2 and 3 workers get
+/// uneven shares).
 fn scenario(tag: &str) -> (PathBuf, PathBuf) {
-    let dir = tessera_tests::temp_dir("train-jobs", tag);
-    std::fs::create_dir_all(&dir).unwrap();
-    let hw = root().join("hw_specs");
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, TINY.replace("HW/", &format!("{}/", hw.display()))).unwrap();
-    (path, dir)
+    let body =
+        tessera_tests::TINY_TRAIN.replace("episodes_per_batch = 4", "episodes_per_batch = 5");
+    tessera_tests::scenario_in_temp_dir("train-jobs", tag, &body)
 }
 
 fn args(scenario: &Path, out: &Path) -> RunArgs {
-    RunArgs {
-        scenario: scenario.to_path_buf(),
-        out: Some(out.to_path_buf()),
-        quiet: true,
-        embedded: true,
-        ..RunArgs::default()
-    }
+    tessera_tests::library_run_args(scenario, out)
 }
 
 fn read(dir: &Path, file: &str) -> Vec<u8> {
