@@ -185,8 +185,9 @@ impl EvolveConfig {
     }
 }
 
-/// What a trained and scored network measured.
-#[derive(Clone, Debug, PartialEq)]
+/// What a trained and scored network measured (serialisable, for trials
+/// evaluated on other machines).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub val_accuracy: f64,
     pub costs: Costs,
@@ -196,7 +197,7 @@ pub struct Evaluation {
 }
 
 /// Why a network could not be evaluated.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EvaluateError {
     /// Training failed (e.g. the network's output is not one score per class).
     Training(String),

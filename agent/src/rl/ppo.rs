@@ -43,8 +43,9 @@ enum Episodes<'a, 'b> {
     OneByOne(&'a mut StepFn<'b>),
 }
 
-/// What PPO keeps of a scored episode.
-#[derive(Clone, Debug, PartialEq)]
+/// What PPO keeps of a scored episode (serialisable, for episodes scored
+/// on other machines).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpisodeScore {
     pub reward: f64,
     /// The repaired placement's chip ids, when repair found one.

@@ -33,7 +33,6 @@ use sim::spec::ChipletId;
 use sim::spec::HwSpec;
 use sim::{Placement, SimOptions};
 
-use nas::cost::Costs;
 use nas::evolve::{EvaluateError, Evaluation};
 use nas::ir::Net;
 
@@ -122,24 +121,6 @@ struct NasTrialJob {
     net: Net,
 }
 
-/// A trial's evaluation, as text.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EvaluationText {
-    val_accuracy: f64,
-    costs: Costs,
-    train_wall_s: f64,
-    score_wall_s: f64,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-enum TrialOutcome {
-    Ok(EvaluationText),
-    Training(String),
-    Costing(String),
-}
-
 /// The problem an episode is scored on, as text.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -165,14 +146,6 @@ struct EpisodesJob {
     repair_costs: Option<Vec<Json>>,
     /// One proposal (a chip per op) per episode.
     chips: Vec<Vec<u32>>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScoreText {
-    reward: f64,
-    repaired: Option<Vec<u32>>,
-    throughput_inferences_per_s: f64,
 }
 
 impl ProblemText {
@@ -260,8 +233,8 @@ fn bad_job(what: impl std::fmt::Display) -> UserError {
 static ENVS: Mutex<Vec<(String, PartitionEnv)>> = Mutex::new(Vec::new());
 const ENVS_KEPT: usize = 8;
 
-/// Runs a job text; returns its result text (JSON: `{"ok": ...}` or
-/// `{"error": message}`).
+/// Runs a job text; returns its result text: the job's `Result` as serde
+/// writes it (`{"Ok": ...}` or `{"Err": ...}`).
 pub fn run_job(text: &str) -> Result<String, UserError> {
     let job: Job = serde_json::from_str(text).map_err(bad_job)?;
     let version = match &job {
@@ -306,16 +279,7 @@ fn run_nas_trial(job: NasTrialJob) -> Result<String, UserError> {
             s
         }
     };
-    let outcome = match setup.evaluate(&job.net, job.trial) {
-        Ok(e) => TrialOutcome::Ok(EvaluationText {
-            val_accuracy: e.val_accuracy,
-            costs: e.costs,
-            train_wall_s: e.train_wall_s,
-            score_wall_s: e.score_wall_s,
-        }),
-        Err(EvaluateError::Training(m)) => TrialOutcome::Training(m),
-        Err(EvaluateError::Costing(m)) => TrialOutcome::Costing(m),
-    };
+    let outcome: Result<Evaluation, EvaluateError> = setup.evaluate(&job.net, job.trial);
     serde_json::to_string(&outcome).map_err(|e| UserError::new(format!("job: the result: {e}")))
 }
 
@@ -333,17 +297,7 @@ pub(super) fn nas_trial_job(scenario_toml: &str, digest: &str, trial: u64, net: 
 
 /// A nas trial's result text, read back.
 pub(super) fn decode_nas_trial(text: &str) -> Result<Result<Evaluation, EvaluateError>, String> {
-    let o: TrialOutcome = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    Ok(match o {
-        TrialOutcome::Ok(e) => Ok(Evaluation {
-            val_accuracy: e.val_accuracy,
-            costs: e.costs,
-            train_wall_s: e.train_wall_s,
-            score_wall_s: e.score_wall_s,
-        }),
-        TrialOutcome::Training(m) => Err(EvaluateError::Training(m)),
-        TrialOutcome::Costing(m) => Err(EvaluateError::Costing(m)),
-    })
+    serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
 fn run_episodes(job: EpisodesJob) -> Result<String, UserError> {
@@ -377,21 +331,8 @@ fn run_episodes(job: EpisodesJob) -> Result<String, UserError> {
             kept.remove(0);
         }
     }
-    let v = match scored {
-        Ok(scores) => {
-            let texts: Vec<ScoreText> = scores
-                .into_iter()
-                .map(|s| ScoreText {
-                    reward: s.reward,
-                    repaired: s.repaired,
-                    throughput_inferences_per_s: s.throughput_inferences_per_s,
-                })
-                .collect();
-            serde_json::json!({ "ok": texts })
-        }
-        Err(e) => serde_json::json!({ "error": e.to_string() }),
-    };
-    Ok(serde_json::to_string(&v).expect("a result serialises"))
+    let outcome: Result<Vec<EpisodeScore>, String> = scored.map_err(|e| e.to_string());
+    Ok(serde_json::to_string(&outcome).expect("a result serialises"))
 }
 
 /// Scores a PPO batch's episodes on a [`JobPool`]: the actions cut into
@@ -461,21 +402,5 @@ impl EpisodeScorer for PoolScorer<'_> {
 
 /// A result text of an episodes job, read back.
 fn decode_scores(text: &str) -> Result<Vec<EpisodeScore>, String> {
-    let v: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    match (v.get("ok"), v.get("error").and_then(Json::as_str)) {
-        (Some(ok), None) => {
-            let rows: Vec<ScoreText> =
-                serde_json::from_value(ok.clone()).map_err(|e| e.to_string())?;
-            Ok(rows
-                .into_iter()
-                .map(|s| EpisodeScore {
-                    reward: s.reward,
-                    repaired: s.repaired,
-                    throughput_inferences_per_s: s.throughput_inferences_per_s,
-                })
-                .collect())
-        }
-        (None, Some(e)) => Err(e.to_string()),
-        _ => Err("expected {\"ok\": ...} or {\"error\": \"...\"}".to_string()),
-    }
+    serde_json::from_str::<Result<Vec<EpisodeScore>, String>>(text).map_err(|e| e.to_string())?
 }
