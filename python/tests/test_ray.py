@@ -125,37 +125,14 @@ def test_damaged_job_is_refused_in_one_line(cluster):
         tessera.ray._pool(['{"job": "episodes"}'])
 
 
-TINY_TRAIN = """name = "tiny"
-seed = 5
-
-[task]
-kind = "train"
-batches = 4
-episodes_per_batch = 6
-checkpoint_every = 2
-random_problems = 2
-samples = 3
-
-[[task.corpus]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 1, seq = 32 }
-
-[[task.holdout]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 2, seq = 32 }
-
-[simulation]
-microbatches = 4
-packet_bytes = 4096
-steady_state = "fixed"
-"""
 
 
 def tiny_train(tmp_path):
+    """The Rust tests' tiny train scenario (4 batches of 4 episodes), its
+    `HW/` made the shipped specs' directory."""
+    text = Path("tests/data/train/tiny.template.toml").read_text()
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY_TRAIN.replace("HW/", f"{Path.cwd()}/hw_specs/"))
+    path.write_text(text.replace("HW/", f"{Path.cwd()}/hw_specs/"))
     return path
 
 

@@ -48,34 +48,10 @@ pub fn scenario_in_temp_dir(prefix: &str, tag: &str, body: &str) -> (PathBuf, Pa
 
 /// A tiny pre-training scenario (BERT with one layer on the 4-chip ring and
 /// two random problems, 4 batches of 4 episodes, a checkpoint every 2, one
-/// holdout problem); `HW/` stands for the shipped specs' directory (see
+/// holdout problem; `tests/data/train/tiny.template.toml`, which the Python
+/// tests read too); `HW/` stands for the shipped specs' directory (see
 /// [`scenario_in_temp_dir`]).
-pub const TINY_TRAIN: &str = r#"name = "tiny"
-seed = 5
-
-[task]
-kind = "train"
-batches = 4
-episodes_per_batch = 4
-checkpoint_every = 2
-random_problems = 2
-samples = 3
-
-[[task.corpus]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 1, seq = 32 }
-
-[[task.holdout]]
-spec = "HW/edgetpu_ring4.toml"
-model = "bert-base"
-params = { layers = 2, seq = 32 }
-
-[simulation]
-microbatches = 4
-packet_bytes = 4096
-steady_state = "fixed"
-"#;
+pub const TINY_TRAIN: &str = include_str!("../data/train/tiny.template.toml");
 
 /// `tessera run`'s options, through the library, for `scenario` into
 /// `out`: quiet, and embedded (no Ctrl-C handler), as the Python package
