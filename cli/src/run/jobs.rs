@@ -338,7 +338,20 @@ fn run_episodes(job: EpisodesJob) -> Result<String, UserError> {
 /// Scores a PPO batch's episodes on a [`JobPool`]: the actions cut into
 /// one contiguous job per worker, the scores read back in order.
 pub(crate) struct PoolScorer<'a> {
-    pub pool: &'a JobPool,
+    pool: &'a JobPool,
+    /// Each problem's text, made on its first batch (keyed by its
+    /// observation's address, as `ThreadScorer` keys its copies: it finds
+    /// the text, it decides nothing).
+    problems: Vec<(usize, ProblemText)>,
+}
+
+impl PoolScorer<'_> {
+    pub(crate) fn new(pool: &JobPool) -> PoolScorer<'_> {
+        PoolScorer {
+            pool,
+            problems: Vec::new(),
+        }
+    }
 }
 
 impl EpisodeScorer for PoolScorer<'_> {
@@ -350,7 +363,15 @@ impl EpisodeScorer for PoolScorer<'_> {
         if actions.is_empty() {
             return Ok(Vec::new());
         }
-        let problem = ProblemText::of(env);
+        let key = Arc::as_ptr(env.observation()) as usize;
+        let at = match self.problems.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.problems.push((key, ProblemText::of(env)));
+                self.problems.len() - 1
+            }
+        };
+        let problem = &self.problems[at].1;
         let per_job = actions.len().div_ceil(self.pool.workers());
         let mut groups: Vec<&[Action]> = Vec::new();
         for chunk in actions.chunks(per_job) {

@@ -357,15 +357,16 @@ fn train_batches(
     // The batch's episodes on `--threads` threads (the same batch on any
     // number).
     let mut threads = ThreadScorer::new(super::sweep::worker_threads(args));
+    let mut pooled = args.pool.as_ref().map(PoolScorer::new);
     while (record.curve.len() as u64) < batches {
         let hook = args.interrupt_after_batches.is_some_and(|n| trained >= n);
         if interrupted() || hook {
             bar.finish_and_clear();
             return Ok((false, warnings));
         }
-        let b = match &args.pool {
+        let b = match &mut pooled {
             None => trainer.train_corpus_batch_scored(corpus, &mut threads),
-            Some(pool) => trainer.train_corpus_batch_scored(corpus, &mut PoolScorer { pool }),
+            Some(pooled) => trainer.train_corpus_batch_scored(corpus, pooled),
         };
         let b = match b {
             Ok(b) => b,
