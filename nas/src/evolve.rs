@@ -1305,16 +1305,7 @@ mod tests {
             );
         }
         // Every evaluated child is new.
-        let mut fps: Vec<&str> = recs
-            .iter()
-            .filter(|r| fake.evaluated.contains(&r.trial))
-            .map(|r| r.fingerprint.as_str())
-            .collect();
-        let n = fps.len();
-        fps.sort_unstable();
-        fps.dedup();
-        assert_eq!(fps.len(), n);
-        assert_eq!(n, fake.evaluated.len());
+        assert_eq!(distinct_evaluated(recs, &fake), fake.evaluated.len());
     }
 
     #[test]
@@ -1557,6 +1548,12 @@ mod tests {
         }
         // Dedup runs in trial order within a generation too: nothing
         // evaluated twice.
+        distinct_evaluated(recs, &fake);
+    }
+
+    /// Asserts that no two evaluated trials of `recs` share a network
+    /// (fingerprint); returns how many were evaluated.
+    fn distinct_evaluated(recs: &[TrialRecord], fake: &Fake) -> usize {
         let mut fps: Vec<&str> = recs
             .iter()
             .filter(|r| fake.evaluated.contains(&r.trial))
@@ -1565,7 +1562,8 @@ mod tests {
         let n = fps.len();
         fps.sort_unstable();
         fps.dedup();
-        assert_eq!(fps.len(), n);
+        assert_eq!(fps.len(), n, "a network was evaluated twice");
+        n
     }
 
     #[test]
