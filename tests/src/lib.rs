@@ -66,6 +66,52 @@ pub fn library_run_args(scenario: &Path, out: &Path) -> tessera_cli::run::RunArg
     }
 }
 
+/// `tessera COMMAND SCENARIO --out OUT --quiet EXTRA...`, in-process.
+pub fn run_into(command: &str, scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    let mut args = vec![
+        command,
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    tessera(&args)
+}
+
+/// A file of a run's output directory; a missing one fails naming it.
+pub fn read_output(dir: &Path, file: &str) -> Vec<u8> {
+    fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+/// Every file of a run's output directory but `timing.csv` (the one file
+/// with wall-clock seconds), sorted.
+pub fn files_but_timing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "timing.csv")
+        .collect();
+    v.sort();
+    v
+}
+
+/// Two runs' output directories hold the same files with the same bytes
+/// (`timing.csv` aside); `what` names the comparison in a failure.
+pub fn assert_same_outputs(a: &Path, b: &Path, what: &str) {
+    assert_eq!(
+        files_but_timing(a),
+        files_but_timing(b),
+        "{what}: different files"
+    );
+    for f in files_but_timing(a) {
+        assert!(
+            read_output(a, &f) == read_output(b, &f),
+            "{what}: {f} differs"
+        );
+    }
+}
+
 /// Runs the `tessera` command in-process with `args`; a panic is a failure
 /// whatever the test expects.
 pub fn tessera(args: &[&str]) -> Outcome {

@@ -11,7 +11,13 @@
 use std::path::{Path, PathBuf};
 
 use tessera_cli::cli::Outcome;
-use tessera_tests::{root, tessera};
+use tessera_tests::{
+    assert_same_outputs as assert_same, files_but_timing as files, read_output as read, root,
+};
+
+fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    tessera_tests::run_into("run", scenario, out, extra)
+}
 
 /// A scenario file in a fresh directory of its own (`tag` names it), with
 /// `body`'s `HW/` standing for the shipped specs' directory.
@@ -57,44 +63,8 @@ packet_bytes = 4096
 steady_state = "fixed"
 "#;
 
-fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    tessera(&args)
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
-
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&read(dir, "report.json")).unwrap()
-}
-
-/// Every file of a run's directory but the wall-clock record, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "timing.csv")
-        .collect();
-    v.sort();
-    v
-}
-
-/// Two runs' directories hold the same files with the same bytes
-/// (`timing.csv` aside).
-fn assert_same(a: &Path, b: &Path, what: &str) {
-    assert_eq!(files(a), files(b), "{what}: different files");
-    for f in files(a) {
-        assert_eq!(read(a, &f), read(b, &f), "{what}: {f} differs");
-    }
 }
 
 #[test]

@@ -18,7 +18,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_cli::cli::Outcome;
 use tessera_cli::run::{JobPool, PoolError, RunArgs, run_job};
-use tessera_tests::{root, tessera};
+use tessera_tests::{files_but_timing as files, read_output as read, root};
+
+fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
+    tessera_tests::run_into("run", scenario, out, extra)
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    tessera_tests::assert_same_outputs(a, b, "pool");
+}
 
 /// `nas_digits.toml` with generations of 4, in a fresh directory of its own
 /// (its spec path made absolute).
@@ -41,35 +49,8 @@ fn scenario(tag: &str) -> (PathBuf, PathBuf) {
     (path, dir)
 }
 
-fn run(scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
-    let mut args = vec![
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    tessera(&args)
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
-
 fn json(dir: &Path, file: &str) -> serde_json::Value {
     serde_json::from_slice(&read(dir, file)).unwrap()
-}
-
-/// Every file of a run's directory but the wall-clock record, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "timing.csv")
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -181,13 +162,6 @@ fn pool(calls: Arc<AtomicUsize>, interrupt_at: Option<usize>) -> JobPool {
         }
         Ok(out)
     })
-}
-
-fn assert_same_files(a: &Path, b: &Path) {
-    assert_eq!(files(a), files(b));
-    for f in files(a) {
-        assert!(read(a, &f) == read(b, &f), "{f} differs");
-    }
 }
 
 #[test]

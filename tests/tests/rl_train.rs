@@ -9,30 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use tessera_cli::cli::Outcome;
-use tessera_tests::{root, tessera};
+use tessera_tests::{read_output as read, root, run_into as run};
 
 fn scenario(tag: &str, body: &str) -> (PathBuf, PathBuf) {
     tessera_tests::scenario_in_temp_dir("train", tag, body)
 }
 
 const TINY: &str = tessera_tests::TINY_TRAIN;
-
-fn run(command: &str, scenario: &Path, out: &Path, extra: &[&str]) -> Outcome {
-    let mut args = vec![
-        command,
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    tessera(&args)
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
-}
 
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&read(dir, "report.json")).unwrap()

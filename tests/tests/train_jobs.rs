@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_cli::run::{JobPool, PoolError, RunArgs, run, run_job};
+use tessera_tests::read_output as read;
 
 /// The files a train run writes.
 const SAME: [&str; 6] = [
@@ -31,10 +32,6 @@ fn scenario(tag: &str) -> (PathBuf, PathBuf) {
 
 fn args(scenario: &Path, out: &Path) -> RunArgs {
     tessera_tests::library_run_args(scenario, out)
-}
-
-fn read(dir: &Path, file: &str) -> Vec<u8> {
-    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
 }
 
 /// A pool of `workers` that runs its jobs last first; `calls` counts the
